@@ -1,0 +1,810 @@
+#!/usr/bin/env bash
+# Measures the performance targets of DESIGN.md ("Performance targets") side
+# by side with their baselines, in one run, on this machine, and prints the
+# ratios.  Never used by the tests.
+#
+# It starts its own scratch PostgreSQL 15 cluster (fsync and
+# synchronous_commit left at their defaults) and its own pgqfs mount in a
+# temporary directory, and removes all of it on exit.
+#
+#   contrib/bench.sh                   # full size (about a minute; needs ~3 GB in /tmp)
+#   BENCH_QUICK=1 contrib/bench.sh     # smoke run, small sizes (seconds)
+#   PGQFS=/path/to/pgqfs contrib/bench.sh
+#
+# Phases, each printed as "name: value (target ..., ratio ...) VERDICT" and
+# gathered in a summary table at the end (BENCHMARKS.md explains them):
+#   1. baseline: a serial loop of psql -f, one file of SELECT 1 per run
+#   2. throughput: SELECT 1 tasks copied in by parallel cp, submit-to-done
+#      (2b, for information: the same with one cp process per task)
+#   3. concurrency: pg_sleep tasks in a pool of 50, wall time vs the ideal
+#   4. latency: submit-to-start, p50 and p99 (and without cp's own process)
+#   5. memory while one task streams a large result; reading it back
+#   6. 100,000 retained tasks: ls and ls -l of done/, and the daemon's RSS
+#   and the daemon's clean exit at unmount.
+#
+# Knobs (environment):
+#   PGQFS             daemon binary (default ./build/pgqfs, built with meson when absent)
+#   BENCH_QUICK=1     small sizes everywhere: a smoke run of a few seconds
+#   BENCH_N           throughput tasks (5000)          BENCH_WRITERS     parallel cp writers (8)
+#   BENCH_BASELINE_N  psql loop runs (300)             BENCH_LAT_N       latency samples (200)
+#   BENCH_CONC_N      pg_sleep tasks (200)             BENCH_CONC_SLEEP  their sleep, s (0.5)
+#   BENCH_STREAM_MB   streamed result, MiB (1024)      BENCH_RETAIN_N    retained tasks (100000)
+#   BENCH_TMPDIR      parent of the scratch directory (/tmp)
+#   BENCH_KEEP=1      keep the scratch directory (cluster and logs); a failed run keeps the logs
+#   BENCH_RESTART=0   do not restart a daemon that died; skip the remaining phases
+#   BENCH_WAIT_IDLE=S wait up to S seconds for the machine to be idle (< 10% busy) first
+#
+# Every phase is bounded: a watchdog kills the daemon when a phase overruns,
+# which fails the mount's pending requests and unblocks the script.  A
+# daemon that dies is reported (exit status, log excerpt) and, unless
+# BENCH_RESTART=0, started again on a fresh control schema for the next
+# phase; figures measured after a restart are marked so.
+#
+# Exit status: 0 when every phase ran and checked out (whether or not the
+# targets were met); 1 when a phase failed: the daemon died or hung, a task
+# failed, or a result was wrong.
+set -uo pipefail
+export LC_ALL=C
+cd "$(dirname "$0")/.." || exit 1
+
+# ---------------------------------------------------------------- knobs
+quick=${BENCH_QUICK:-0}
+if [ "$quick" = 1 ]; then
+	d_base=30 d_n=300 d_conc=100 d_sleep=0.2 d_lat=20 d_mb=20 d_ret=5000
+else
+	d_base=300 d_n=5000 d_conc=200 d_sleep=0.5 d_lat=200 d_mb=1024 d_ret=100000
+fi
+BASE_N=${BENCH_BASELINE_N:-$d_base}
+TP_N=${BENCH_N:-$d_n}
+WRITERS=${BENCH_WRITERS:-8}
+CONC_N=${BENCH_CONC_N:-$d_conc}
+CONC_SLEEP=${BENCH_CONC_SLEEP:-$d_sleep}
+LAT_N=${BENCH_LAT_N:-$d_lat}
+STREAM_MB=${BENCH_STREAM_MB:-$d_mb}
+RETAIN_N=${BENCH_RETAIN_N:-$d_ret}
+POOL=bench
+POOL_MAX=50
+TARGET_MAX=64
+GRAPHILE=1150        # graphile-worker, default settings (DESIGN.md)
+GRAPHILE_TUNED=2900  # graphile-worker, tuned (DESIGN.md)
+
+bindir=/usr/lib/postgresql/15/bin
+PSQL=$bindir/psql    # not /usr/bin/psql: a perl wrapper that costs tens of ms a run
+
+die() { echo "bench: $*" >&2; exit 1; }
+for t in timeout fusermount3 mountpoint xargs awk sort find paste; do
+	command -v "$t" >/dev/null || die "$t is missing"
+done
+[ -x "$bindir/initdb" ] || die "PostgreSQL 15 server binaries not found in $bindir"
+
+# ---------------------------------------------------------------- the daemon binary
+if [ -z "${PGQFS:-}" ]; then
+	PGQFS=$PWD/build/pgqfs
+	if [ ! -x "$PGQFS" ]; then
+		echo "bench: building $PGQFS" >&2
+		blog=$(mktemp /tmp/pgqfs-bench-build.XXXXXX)
+		{ [ -f build/build.ninja ] || timeout 300 meson setup build; } >"$blog" 2>&1 &&
+			timeout 900 meson compile -C build >>"$blog" 2>&1 ||
+			{ tail -20 "$blog" >&2; die "build failed (log $blog); set PGQFS=/path/to/pgqfs"; }
+		rm -f "$blog"
+	fi
+fi
+[ -x "$PGQFS" ] || die "no daemon binary at $PGQFS"
+if [ "$PGQFS" = "$PWD/build/pgqfs" ] && [ -n "$(find src include meson.build -newer "$PGQFS" 2>/dev/null | head -n 1)" ]; then
+	echo "bench: WARNING: $PGQFS is older than the sources: run meson compile -C build" >&2
+fi
+
+# ---------------------------------------------------------------- scratch area and cleanup
+tmp=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/pgqfs-bench.XXXXXX") || die "mktemp failed"
+MNT=$tmp/mnt
+DATA=$tmp/data
+run=()
+if [ "$(id -u)" -eq 0 ]; then
+	chown postgres "$tmp"	# PostgreSQL refuses to run as root
+	run=(runuser -u postgres --)
+fi
+dpid="" wd_pid="" sampler="" submitter="" pg_started=0 failed_phases=0 starts=0 SCHEMA="" LOG="" restarted=""
+
+cleanup() {
+	trap - EXIT INT TERM
+	watchdog_disarm
+	[ -n "$sampler" ] && kill "$sampler" 2>/dev/null
+	[ -n "$submitter" ] && kill "$submitter" 2>/dev/null
+	stop_daemon
+	if [ "$pg_started" = 1 ]; then
+		timeout 60 "${run[@]}" "$bindir/pg_ctl" -D "$DATA" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
+	fi
+	if mountpoint -q "$MNT" 2>/dev/null; then
+		echo "bench: $MNT is still mounted: left $tmp in place" >&2
+	elif [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "bench: kept $tmp (the cluster in data/, logs in pgqfs.*.log and postgres.log)" >&2
+	elif [ "$failed_phases" -gt 0 ] && [ -d "$tmp" ]; then
+		# Keep the logs of a failed run, not the cluster (gigabytes).
+		find "$tmp" -mindepth 1 -maxdepth 1 ! -name '*.log' -exec rm -rf {} +
+		echo "bench: kept the logs in $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
+
+# A sleep without a fork: read with a timeout from a FIFO nobody writes.
+mkfifo "$tmp/nap.fifo"
+exec {NAPFD}<>"$tmp/nap.fifo"
+nap() { read -r -t "$1" -u "$NAPFD" _ || true; }
+
+# The watchdog bounds a phase: builtins that read the mount cannot be
+# wrapped in timeout(1), so a phase that overruns kills the daemon, which
+# fails every pending FUSE request (ENOTCONN) and unblocks the script.
+watchdog_arm() {	# SECONDS PHASE
+	watchdog_disarm
+	(
+		trap 'kill "$s" 2>/dev/null; exit 0' TERM
+		sleep "$1" & s=$!
+		wait "$s"
+		echo "$2 (after $1 s)" >"$tmp/timed-out"
+		echo "bench: phase '$2' did not finish within $1 s: killing the daemon" >&2
+		[ -n "$dpid" ] && kill -KILL "$dpid" 2>/dev/null
+		fusermount3 -uz "$MNT" 2>/dev/null
+	) &
+	wd_pid=$!
+}
+watchdog_disarm() {
+	if [ -n "${wd_pid:-}" ]; then
+		kill -TERM "$wd_pid" 2>/dev/null
+		wait "$wd_pid" 2>/dev/null
+		wd_pid=
+	fi
+}
+
+psqlc() { timeout 600 "$PSQL" -X -q -v ON_ERROR_STOP=1 -h "$tmp" -p "$port" -U postgres "$@"; }
+fmt() { awk -v v="$1" -v p="${2:-1}" 'BEGIN { printf "%.*f", p, v }'; }
+calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
+ok() { awk "BEGIN { exit !($1) }"; }	# ok 'EXPR': the truth of a float comparison
+secs() { fmt "$(calc "($2 - $1) / 1e6")" "${3:-2}"; }	# secs T0_US T1_US [DIGITS]
+
+# Results for the summary table: metric | measured | target | ratio | verdict
+R_NAME=() R_VAL=() R_TARGET=() R_RATIO=() R_VERDICT=()
+result() {	# NAME VALUE TARGET RATIO VERDICT
+	local name=$1
+	[ -n "$restarted" ] && name="$name [daemon restarted]"
+	[ "$5" = FAIL ] && fail_recorded=1
+	R_NAME+=("$name") R_VAL+=("$2") R_TARGET+=("$3") R_RATIO+=("$4") R_VERDICT+=("$5")
+	printf '%s: %s (target %s, ratio %s) %s\n' "$name" "$2" "$3" "$4" "$5"
+}
+verdict() { if ok "$1"; then echo PASS; else echo MISS; fi; }
+
+# /proc/PID/status fields of the daemon, in kB.
+proc_kb() {	# FIELD
+	local k v rest
+	while read -r k v rest; do
+		[ "$k" = "$1:" ] && { echo "$v"; return 0; }
+	done <"/proc/$dpid/status"
+	echo 0
+}
+reset_hwm() { echo 5 >"/proc/$dpid/clear_refs" 2>/dev/null; }	# resets VmHWM (Linux >= 4.0)
+mib() { fmt "$(calc "$1 / 1024")" 1; }
+
+# Samples the daemon's VmRSS every 50 ms; its maximum (kB) goes to FILE.
+start_sampler() {	# FILE
+	echo 0 >"$1"
+	(
+		max=0
+		while :; do
+			while read -r k v rest; do
+				if [ "$k" = VmRSS: ]; then
+					[ "$v" -gt "$max" ] && { max=$v; echo "$max" >"$1"; }
+					break
+				fi
+			done <"/proc/$dpid/status" || exit 0
+			sleep 0.05
+		done
+	) &
+	sampler=$!
+}
+stop_sampler() { [ -n "$sampler" ] && { kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null; sampler=; }; }
+
+# ---------------------------------------------------------------- the daemon's life
+start_daemon() {
+	starts=$((starts + 1))
+	# A restarted daemon gets a fresh control schema: nothing left over
+	# from the phase that killed its predecessor.
+	if [ "$starts" = 1 ]; then SCHEMA=pgqfs; else SCHEMA=pgqfs_r$starts; fi
+	LOG=$tmp/pgqfs.$starts.log
+	cat >"$tmp/pgqfs.conf" <<CONF
+[pgqfs]
+control = host=$tmp port=$port user=postgres dbname=pgqfs
+schema = $SCHEMA
+workers = 0
+
+[target main]
+conninfo = host=$tmp port=$port user=postgres dbname=app
+max_workers = $TARGET_MAX
+
+[pool $POOL]
+target = main
+max_workers = $POOL_MAX
+CONF
+	rm -f "$tmp/timed-out"
+	mkdir -p "$MNT"
+	"$PGQFS" -f -c "$tmp/pgqfs.conf" "$MNT" >"$LOG" 2>&1 &
+	dpid=$!
+	for _ in $(seq 300); do
+		mountpoint -q "$MNT" && break
+		kill -0 "$dpid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if ! mountpoint -q "$MNT"; then
+		cat "$LOG" >&2
+		die "the daemon did not mount $MNT"
+	fi
+	daemon_reported=0
+	echo "pgqfs: pid $dpid, control schema $SCHEMA, pool $POOL (max_workers $POOL_MAX) on target main (max_workers $TARGET_MAX), RSS at start $(mib "$(proc_kb VmRSS)") MiB"
+}
+stop_daemon() {
+	if mountpoint -q "$MNT" 2>/dev/null; then
+		timeout 10 fusermount3 -uz "$MNT" 2>/dev/null || true
+	fi
+	[ -n "$dpid" ] || return 0
+	# The unmount ends the daemon's session: it should exit by itself.
+	SHUTDOWN_HOW=unmount
+	for _ in $(seq 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$dpid" 2>/dev/null; then
+		SHUTDOWN_HOW="unmount, then SIGTERM after 10 s"
+		kill -TERM "$dpid" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
+	fi
+	if kill -0 "$dpid" 2>/dev/null; then
+		SHUTDOWN_HOW="unmount, SIGTERM, then SIGKILL"
+		kill -KILL "$dpid" 2>/dev/null
+	fi
+	wait "$dpid" 2>/dev/null
+	SHUTDOWN_STATUS=$?
+	dpid=
+}
+daemon_alive() { [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null && mountpoint -q "$MNT"; }
+
+# Says how the daemon died, once per daemon: exit status, log excerpt.
+report_daemon() {
+	local st
+	[ "${daemon_reported:-0}" = 1 ] && return
+	daemon_reported=1
+	if [ -f "$tmp/timed-out" ]; then
+		echo "bench: the watchdog killed the daemon: phase $(cat "$tmp/timed-out") did not finish" >&2
+	fi
+	if [ -n "$dpid" ] && ! kill -0 "$dpid" 2>/dev/null; then
+		wait "$dpid" 2>/dev/null
+		st=$?
+		echo "bench: THE DAEMON DIED (pid $dpid, exit status $st$( [ "$st" -gt 128 ] && echo ", signal $((st - 128))"))" >&2
+	elif ! mountpoint -q "$MNT"; then
+		echo "bench: the mount is gone while the daemon (pid $dpid) runs" >&2
+	fi
+	echo "bench: daemon log ($LOG):" >&2
+	if grep -q 'ERROR: AddressSanitizer' "$LOG"; then
+		awk '/ERROR: AddressSanitizer/ { on = 1 } on && (/^Thread T/ || /^SUMMARY/) { exit } on' "$LOG" | sed 's/^/    /' >&2
+	else
+		tail -n 25 "$LOG" | sed 's/^/    /' >&2
+	fi
+}
+
+phase_failed() {
+	failed_phases=$((failed_phases + 1))
+	echo "bench: PHASE FAILED: $*" >&2
+	daemon_alive || report_daemon
+}
+
+# Before each phase: the daemon is up, or restarted on a fresh schema.  A
+# daemon that failed the previous phase is restarted too: its state (heap,
+# connections) may be what failed.
+ensure_daemon() {
+	if daemon_alive; then
+		[ "${phase_broke:-0}" = 1 ] && [ "${BENCH_RESTART:-1}" != 0 ] || return 0
+		echo "bench: the previous phase failed: restarting the daemon"
+	else
+		report_daemon
+		[ "${BENCH_RESTART:-1}" = 0 ] && return 1
+		echo "bench: restarting the daemon for the next phase"
+	fi
+	stop_daemon
+	start_daemon
+	restarted=yes
+}
+
+# Counts of the bench pool from the stats file: S_queued S_running S_done S_failed S_cancelled.
+# shellcheck disable=SC2034  # S_queued: read for completeness
+read_stats() {
+	local lines l
+	S_queued=0 S_running=0 S_done=0 S_failed=0 S_cancelled=0
+	mapfile -t lines <"$MNT/stats" || return 1
+	[ ${#lines[@]} -gt 0 ] || return 1
+	for l in "${lines[@]}"; do
+		case $l in
+		"pool.$POOL.queued "*) S_queued=${l##* } ;;
+		"pool.$POOL.running "*) S_running=${l##* } ;;
+		"pool.$POOL.done "*) S_done=${l##* } ;;
+		"pool.$POOL.failed "*) S_failed=${l##* } ;;
+		"pool.$POOL.cancelled "*) S_cancelled=${l##* } ;;
+		esac
+	done
+}
+finished_base() { read_stats || return 1; BASE_FIN=$((S_done + S_failed + S_cancelled)) BASE_FAILED=$((S_failed + S_cancelled)); }
+
+# Polls stats every 20 ms until the pool has WANT more finished tasks than
+# BASE_FIN; sets T_END (µs), MAX_RUNNING and N_FAILED.  Gives up when the
+# submission running beside it failed.
+wait_finished() {	# WANT
+	local fin
+	MAX_RUNNING=0
+	while :; do
+		if [ -s "$tmp/submit.rc" ] && [ "$(cut -d' ' -f1 "$tmp/submit.rc")" != 0 ]; then
+			return 1
+		fi
+		read_stats || return 1
+		[ "$S_running" -gt "$MAX_RUNNING" ] && MAX_RUNNING=$S_running
+		fin=$((S_done + S_failed + S_cancelled - BASE_FIN))
+		if [ "$fin" -ge "$1" ]; then
+			T_END=${EPOCHREALTIME/./}
+			N_FAILED=$((S_failed + S_cancelled - BASE_FAILED))
+			return 0
+		fi
+		nap 0.02
+	done
+}
+
+# Submits every .sql file of DIR into the pool with WRITERS parallel cp
+# processes, each copying its share of the files, in the background:
+# $tmp/submit.rc gets "STATUS END_US" when the last cp has exited.
+submit_dir() {	# DIR SECONDS [FILES_PER_CP]
+	local n per
+	n=$(find "$1" -maxdepth 1 -name '*.sql' | wc -l)
+	per=${3:-$(((n + WRITERS - 1) / WRITERS))}
+	rm -f "$tmp/submit.rc" "$tmp/submit.err"
+	(
+		cd "$1" && find . -maxdepth 1 -name '*.sql' -printf '%f\n' |
+			timeout -k 5 "$2" xargs -P "$WRITERS" -n "$per" cp -t "$MNT/queue/$POOL/" 2>"$tmp/submit.err"
+		echo "$? ${EPOCHREALTIME/./}" >"$tmp/submit.rc.new"
+		mv "$tmp/submit.rc.new" "$tmp/submit.rc"
+	) &
+	submitter=$!
+}
+# Waits for the submission; sets T_SUB (µs); says why it failed.
+submit_wait() {
+	wait "$submitter"
+	submitter=
+	[ -s "$tmp/submit.rc" ] || { FAIL_REASON="the submission did not finish"; return 1; }
+	read -r rc T_SUB <"$tmp/submit.rc"
+	[ "$rc" = 0 ] && return 0
+	echo "bench: cp failed (status $rc; $(grep -c . "$tmp/submit.err") lines of errors, the first ones:)" >&2
+	head -n 3 "$tmp/submit.err" | sed 's/^/    /' >&2
+	FAIL_REASON="cp failed: $(head -n 1 "$tmp/submit.err" | sed 's/.*: //')"
+	return 1
+}
+
+# CPU accounting around a phase: cpu_mark, then cpu_report prints how busy
+# the machine was and what the daemon and PostgreSQL's processes used.
+HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
+cpu_ticks() {	# -> "MACHINE_BUSY MACHINE_TOTAL DAEMON POSTGRES" in ticks
+	local a busy total d=0 p=0 pm f rest
+	read -r _ a <"/proc/stat"
+	busy=$(echo "$a" | awk '{ print $1 + $2 + $3 + $6 + $7 + $8 }')
+	total=$(echo "$a" | awk '{ print $1 + $2 + $3 + $4 + $5 + $6 + $7 + $8 }')
+	[ -r "/proc/$dpid/stat" ] && d=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$dpid/stat")
+	pm=$(head -n 1 "$DATA/postmaster.pid" 2>/dev/null)
+	if [ -n "$pm" ]; then
+		p=$(for f in /proc/[0-9]*/stat; do cat "$f" 2>/dev/null; echo; done |
+			awk -v pm="$pm" '{ pid = $1; sub(/^.*\) /, ""); if (pid == pm || $2 == pm) t += $12 + $13 } END { print t + 0 }')
+	fi
+	echo "$busy $total $d $p"
+}
+cpu_mark() { CPU0=$(cpu_ticks); }
+cpu_report() {
+	local now
+	now=$(cpu_ticks)
+	echo "$CPU0 $now" | awk -v hz="$HZ" -v n="$(nproc)" '{
+		printf "CPU: machine %.0f%% busy (of %d CPUs); daemon %.2f CPU-s, PostgreSQL %.2f CPU-s\n",
+			100 * ($5 - $1) / ($6 - $2 + 0.000001), n, ($7 - $3) / hz, ($8 - $4) / hz }'
+}
+
+pct() {	# P FILE: the P-quantile (nearest rank) of sorted µs values, in ms
+	awk -v p="$1" '{ a[NR] = $1 } END { i = int(NR * p + 0.999999); if (i < 1) i = 1; printf "%.3f", a[i] / 1000 }' "$2"
+}
+
+# ================================================================ phases
+
+phase_baseline() {
+	local i t0 t1
+	echo "== 1. baseline: serial loop of $PSQL -X -q --csv -f, $BASE_N files of SELECT 1 (a process and a connection per task)"
+	mkdir -p "$tmp/base"
+	for i in $(seq "$BASE_N"); do echo 'SELECT 1;' >"$tmp/base/$i.sql"; done
+	t0=${EPOCHREALTIME/./}
+	for i in $(seq "$BASE_N"); do
+		timeout 30 "$PSQL" -X -q --csv -h "$tmp" -p "$port" -U postgres -d app -f "$tmp/base/$i.sql" >/dev/null ||
+			die "psql failed"
+	done
+	t1=${EPOCHREALTIME/./}
+	BASE_RATE=$(calc "$BASE_N * 1000000 / ($t1 - $t0)")
+	result "baseline psql loop" "$(fmt "$BASE_RATE") tasks/s ($BASE_N in $(secs "$t0" "$t1") s)" \
+		"none: the reference (DESIGN.md: ~90/s)" "1.0x" "-"
+}
+
+# MODE batch: each of the WRITERS cp processes copies its share of the
+# files (cp -t DIR f1 f2 ...: one open-write-close per file, no fork per
+# task): the headline figure.  MODE single: one cp process per file, as a
+# shell loop would do; for information.
+phase_throughput() {	# MODE
+	local mode=$1 i t0 t_sub r_base rate st dir per name
+	if [ "$mode" = batch ]; then
+		dir=$tmp/tp per='' name=throughput
+		echo "== 2. throughput: $TP_N x SELECT 1 submitted by $WRITERS parallel cp processes (cp -t, $(((TP_N + WRITERS - 1) / WRITERS)) files each), submit-to-done (stats polled every 20 ms)"
+	else
+		dir=$tmp/tp1 per=1 name="throughput, one cp process per task"
+		echo "== 2b. throughput with one cp process per task: $TP_N x SELECT 1, xargs -P $WRITERS -n 1 cp, submit-to-done (for information)"
+	fi
+	mkdir -p "$dir"
+	for i in $(seq "$TP_N"); do echo 'SELECT 1;' >"$dir/$mode-$i.sql"; done
+	finished_base || return 1
+	watchdog_arm $((60 + TP_N / 20)) "$name"
+	cpu_mark
+	t0=${EPOCHREALTIME/./}
+	submit_dir "$dir" $((30 + TP_N / 20)) "$per"
+	wait_finished "$TP_N"
+	st=$?
+	submit_wait || st=1
+	watchdog_disarm
+	[ "$st" = 0 ] || return 1
+	t_sub=$T_SUB
+	cpu_report
+	rate=$(calc "$TP_N * 1000000 / ($T_END - $t0)")
+	r_base=$(calc "$rate / $BASE_RATE")
+	echo "submission (all cp exited): $(secs "$t0" "$t_sub") s = $(fmt "$(calc "$TP_N * 1e6 / ($t_sub - $t0)")") files/s; all done after $(secs "$t0" "$T_END") s; at most $MAX_RUNNING running at once (seen by the polls); failed: $N_FAILED"
+	result "$name" "$(fmt "$rate") tasks/s" \
+		">= 20x psql loop = $(fmt "$(calc "20 * $BASE_RATE")" 0)/s, > graphile-worker $GRAPHILE/s" \
+		"$(fmt "$r_base")x psql loop, $(fmt "$(calc "$rate / $GRAPHILE")" 2)x graphile ($(fmt "$(calc "$rate / $GRAPHILE_TUNED")" 2)x tuned)" \
+		"$([ "$mode" = batch ] && verdict "$r_base >= 20 && $rate > $GRAPHILE" || echo info)"
+	[ "$N_FAILED" = 0 ] || { FAIL_REASON="$N_FAILED tasks failed"; return 1; }
+}
+phase_throughput_batch() { phase_throughput batch; }
+phase_throughput_single() { phase_throughput single; }
+
+phase_concurrency() {
+	local i t0 t_sub wall ratio ideal st overlap span
+	ideal=$(calc "int(($CONC_N + $POOL_MAX - 1) / $POOL_MAX) * $CONC_SLEEP")
+	echo "== 3. concurrency: $CONC_N x SELECT pg_sleep($CONC_SLEEP) in a pool of $POOL_MAX, submitted by $WRITERS parallel cp writers (ideal $(fmt "$ideal" 2) s)"
+	mkdir -p "$tmp/conc"
+	for i in $(seq "$CONC_N"); do echo "SELECT pg_sleep($CONC_SLEEP);" >"$tmp/conc/conc-$i.sql"; done
+	finished_base || return 1
+	watchdog_arm $((60 + CONC_N)) concurrency
+	cpu_mark
+	t0=${EPOCHREALTIME/./}
+	submit_dir "$tmp/conc" 60
+	wait_finished "$CONC_N"
+	st=$?
+	submit_wait || st=1
+	watchdog_disarm
+	[ "$st" = 0 ] || return 1
+	t_sub=$T_SUB
+	cpu_report
+	wall=$(calc "($T_END - $t0) / 1e6")
+	ratio=$(calc "$wall / $ideal")
+	# The most tasks whose recorded [started_at, finished_at] overlap.
+	overlap=$(psqlc -At -d pgqfs -c "SELECT max(n) FROM (SELECT sum(d) OVER (ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS n
+		FROM (SELECT started_at AS t, 1 AS d FROM $SCHEMA.task WHERE pool = '$POOL' AND name LIKE 'conc-%'
+		      UNION ALL SELECT finished_at, -1 FROM $SCHEMA.task WHERE pool = '$POOL' AND name LIKE 'conc-%') e) x")
+	span=$(psqlc -At -d pgqfs -c "SELECT round(extract(epoch FROM max(finished_at) - min(submitted_at))::numeric, 3)
+		FROM $SCHEMA.task WHERE pool = '$POOL' AND name LIKE 'conc-%'")
+	echo "submission (all cp exited): $(secs "$t0" "$t_sub" 3) s; running at once: at most $MAX_RUNNING in stats, $overlap by the tasks' recorded start and finish times (pool limit $POOL_MAX); first submitted_at to last finished_at: $span s; failed: $N_FAILED"
+	result "concurrency" "$(fmt "$wall" 3) s wall" "<= 1.05 x ideal $(fmt "$ideal" 2) s" \
+		"$(fmt "$ratio" 3)x ideal" "$(verdict "$ratio <= 1.05")"
+	if [ "${overlap:-0}" -gt "$POOL_MAX" ]; then
+		FAIL_REASON="$overlap tasks ran at once in a pool of $POOL_MAX"
+		return 1
+	fi
+	[ "$MAX_RUNNING" -le "$POOL_MAX" ] ||
+		echo "bench: note: stats showed $MAX_RUNNING running in a pool of $POOL_MAX (the recorded times show $overlap at once)" >&2
+	[ "$N_FAILED" = 0 ] || { FAIL_REASON="$N_FAILED tasks failed"; return 1; }
+}
+
+# Submit-to-start, one task at a time on an idle daemon.  MODE cp: the
+# target's definition (t0 just before cp, so cp's own fork and exec count);
+# MODE redirect: the shell writes the file itself (printf >), no process.
+latency_samples() {	# MODE -> $tmp/lat.MODE.us (sorted µs), $tmp/lat.MODE.submit (sorted µs)
+	local mode=$1 i id st t0 t1 s l ids=() info
+	: >"$tmp/lat.t0"
+	: >"$tmp/lat.submit"
+	nap 0.2
+	watchdog_arm $((60 + LAT_N)) "latency ($mode)"
+	for i in $(seq "$LAT_N"); do
+		read -r id <"$MNT/new-id" && [ -n "$id" ] || { watchdog_disarm; FAIL_REASON="cannot read new-id"; return 1; }
+		t0=${EPOCHREALTIME/./}
+		if [ "$mode" = cp ]; then
+			cp "$tmp/one.sql" "$MNT/queue/$POOL/$id.sql"
+		else
+			printf 'SELECT 1;\n' >"$MNT/queue/$POOL/$id.sql"
+		fi || { watchdog_disarm; FAIL_REASON="submitting task $id failed"; return 1; }
+		t1=${EPOCHREALTIME/./}
+		read -r st <"$MNT/tasks/$id/wait" || { watchdog_disarm; FAIL_REASON="cannot read tasks/$id/wait"; return 1; }
+		[ "$st" = "done" ] || { watchdog_disarm; FAIL_REASON="latency task $id ended '$st'"; return 1; }
+		ids+=("$id")
+		echo "$t0" >>"$tmp/lat.t0"
+		echo "$((t1 - t0))" >>"$tmp/lat.submit"
+		nap 0.02
+	done
+	: >"$tmp/lat.started"
+	for id in "${ids[@]}"; do
+		mapfile -t info <"$MNT/tasks/$id/info" || { watchdog_disarm; FAIL_REASON="cannot read tasks/$id/info"; return 1; }
+		s=
+		for l in "${info[@]}"; do [ "${l%%=*}" = started_at ] && s=${l#*=}; done
+		[ -n "$s" ] || { watchdog_disarm; FAIL_REASON="task $id has no started_at in its info"; return 1; }
+		echo "$s" >>"$tmp/lat.started"
+	done
+	watchdog_disarm
+	# One date(1) converts every ISO-8601 stamp.
+	date -u -f "$tmp/lat.started" +%s%N >"$tmp/lat.start_ns" || { FAIL_REASON="bad started_at values"; return 1; }
+	paste "$tmp/lat.t0" "$tmp/lat.start_ns" | awk '{ printf "%d\n", $2 / 1000 - $1 }' | sort -n >"$tmp/lat.$mode.us"
+	sort -n "$tmp/lat.submit" >"$tmp/lat.$mode.submit"
+}
+
+phase_latency() {
+	local i t0 t1 p50 p99
+	echo "== 4. latency: submit-to-start on an idle daemon, $LAT_N samples, one at a time, 20 ms apart"
+	echo "   (id=\$(cat new-id); t0 = \$EPOCHREALTIME just before cp to queue/$POOL/\$id.sql; start = started_at of tasks/\$id/info)"
+	echo 'SELECT 1;' >"$tmp/one.sql"
+	latency_samples cp || return 1
+	# The same cp to a local file: the share of fork, exec and exit.
+	: >"$tmp/lat.cplocal"
+	for i in $(seq 50); do
+		t0=${EPOCHREALTIME/./}
+		cp "$tmp/one.sql" "$tmp/cp-local.sql"
+		t1=${EPOCHREALTIME/./}
+		echo "$((t1 - t0))" >>"$tmp/lat.cplocal"
+	done
+	sort -n "$tmp/lat.cplocal" -o "$tmp/lat.cplocal"
+	p50=$(pct 0.50 "$tmp/lat.cp.us") p99=$(pct 0.99 "$tmp/lat.cp.us")
+	echo "cp: min $(pct 0 "$tmp/lat.cp.us") ms, max $(pct 1 "$tmp/lat.cp.us") ms; cp into the mount took $(pct 0.5 "$tmp/lat.cp.submit") ms from start to exit (median), the same cp to a local file $(pct 0.5 "$tmp/lat.cplocal") ms"
+	result "latency p50" "$p50 ms" "< 2 ms" \
+		"$(fmt "$(calc "$p50 / 2")" 2)x target (graphile-worker 8 ms: $(fmt "$(calc "8 / $p50")" 2)x as fast)" "$(verdict "$p50 < 2")"
+	result "latency p99" "$p99 ms" "< 10 ms" "$(fmt "$(calc "$p99 / 10")" 2)x target" "$(verdict "$p99 < 10")"
+
+	# For information: without cp's process, the daemon's own share.
+	latency_samples redirect || return 1
+	p50=$(pct 0.50 "$tmp/lat.redirect.us") p99=$(pct 0.99 "$tmp/lat.redirect.us")
+	echo "printf >: min $(pct 0 "$tmp/lat.redirect.us") ms, max $(pct 1 "$tmp/lat.redirect.us") ms; open-write-close took $(pct 0.5 "$tmp/lat.redirect.submit") ms (median)"
+	result "latency p50, printf > (no cp process)" "$p50 ms" "< 2 ms" "$(fmt "$(calc "$p50 / 2")" 2)x target" "info"
+	result "latency p99, printf > (no cp process)" "$p99 ms" "< 10 ms" "$(fmt "$(calc "$p99 / 10")" 2)x target" "info"
+}
+
+phase_stream() {
+	local rows expect sid st t0 t1 t2 rss0 peak hwm size got got2 rc last speed
+	rows=$((STREAM_MB * 1048576 / 1008))
+	echo "== 5. memory: one task streams a $STREAM_MB MiB result ($rows rows of 1,000+ bytes); daemon RSS sampled every 50 ms"
+	echo "SELECT repeat('x', 1000) || g FROM generate_series(1, $rows) g;" >"$tmp/stream.sql"
+	expect=$(psqlc -At -d app -c "SELECT 9 + sum(1001 + length(g::text)) FROM generate_series(1, $rows) g") || return 1
+	watchdog_arm $((120 + STREAM_MB)) stream
+	rss0=$(proc_kb VmRSS)
+	reset_hwm
+	start_sampler "$tmp/rss.max"
+	cpu_mark
+	read -r sid <"$MNT/new-id" && [ -n "$sid" ] || { stop_sampler; watchdog_disarm; return 1; }
+	t0=${EPOCHREALTIME/./}
+	cp "$tmp/stream.sql" "$MNT/queue/$POOL/$sid.sql" || { stop_sampler; watchdog_disarm; return 1; }
+	read -r st <"$MNT/tasks/$sid/wait" || { stop_sampler; watchdog_disarm; return 1; }
+	t1=${EPOCHREALTIME/./}
+	stop_sampler
+	hwm=$(proc_kb VmHWM)
+	watchdog_disarm
+	cpu_report
+	if [ "$st" != "done" ]; then
+		echo "bench: the streaming task $sid ended '$st':" >&2
+		timeout 10 cat "$MNT/tasks/$sid/error" >&2
+		FAIL_REASON="the streaming task ended '$st'"
+		return 1
+	fi
+	peak=$(cat "$tmp/rss.max")
+	[ "$hwm" -gt "$peak" ] && peak=$hwm
+	echo "task $sid ran $(secs "$t0" "$t1") s ($(fmt "$(calc "$expect / ($t1 - $t0)")") MB/s through the daemon into the store); RSS before $(mib "$rss0") MiB, sampled maximum $(mib "$(cat "$tmp/rss.max")") MiB, VmHWM over the phase $(mib "$hwm") MiB"
+	result "RSS while streaming $STREAM_MB MiB" "$(mib "$peak") MiB" "< 64 MiB" \
+		"$(fmt "$(calc "$peak / 1024 / 64")" 2)x target" "$(verdict "$peak < 65536")"
+
+	# Reading it back: the first read comes from the store, the second may
+	# come from the kernel's page cache (keep_cache), shown for information.
+	size=$(timeout 30 stat -c %s "$MNT/done/$sid/result")
+	watchdog_arm $((60 + STREAM_MB)) read-result
+	t0=${EPOCHREALTIME/./}
+	got=$(timeout -k 5 $((60 + STREAM_MB)) cat "$MNT/done/$sid/result" | wc -c)
+	rc=$?
+	t1=${EPOCHREALTIME/./}
+	got2=$(timeout -k 5 $((60 + STREAM_MB)) cat "$MNT/done/$sid/result" | wc -c)
+	t2=${EPOCHREALTIME/./}
+	last=$(timeout 30 tail -c 20 "$MNT/done/$sid/result" | tail -n 1)
+	watchdog_disarm
+	speed=$(calc "$got / ($t1 - $t0)")
+	echo "result: stat size $size, expected $expect; read $got bytes (first cat, $(fmt "$speed") MB/s), then $got2 (second cat, $(fmt "$(calc "$got2 / ($t2 - $t1)")") MB/s); ends '$last' (expected ...x$rows)"
+	if [ "$rc" = 0 ] && [ "$size" = "$expect" ] && [ "$got" = "$expect" ] && [ "$got2" = "$expect" ] &&
+		[ "$last" = "${last%x"$rows"}x$rows" ]; then
+		result "read result ($STREAM_MB MiB, first cat)" "$(fmt "$speed") MB/s" "> 200 MB/s" \
+			"$(fmt "$(calc "$speed / 200")" 2)x target" "$(verdict "$speed > 200")"
+	else
+		result "read result ($STREAM_MB MiB)" "WRONG: cat read $got then $got2 bytes of $size" "> 200 MB/s" "-" FAIL
+		return 1
+	fi
+}
+
+phase_retention() {
+	local base t0 t1 what pass v n_listed rss hwm
+	declare -A LS
+	echo "== 6. retention: $RETAIN_N finished tasks inserted into the control database, then ls and ls -l of done/, cold then warm"
+	base=$(psqlc -At -d pgqfs -c "SELECT greatest((SELECT coalesce(max(id), 0) FROM $SCHEMA.task),
+	                                               (SELECT last_value FROM $SCHEMA.task_id_seq))") || return 1
+	t0=${EPOCHREALTIME/./}
+	psqlc -d pgqfs <<SQL || return 1
+BEGIN;
+INSERT INTO $SCHEMA.task (id, pool, name, state, query, uid, gid, daemon, target,
+                          submitted_at, started_at, finished_at, changed_at,
+                          result_size, result_at, log_size, log_at, rows, attempt, backend_pid)
+SELECT g, '$POOL', 'ret-' || g || '.sql', 'done', convert_to('SELECT 1;' || chr(10), 'UTF8'),
+       $(id -u), $(id -g), 'bench:0', 'main',
+       now(), now(), now(), now(), 11, now(), 0, now(), 1, 1, 0
+  FROM generate_series($base + 1, $base + $RETAIN_N) g;
+INSERT INTO $SCHEMA.chunk (task, stream, off, data)
+SELECT g, 0, 0, convert_to('?column?' || chr(10) || '1' || chr(10), 'UTF8')
+  FROM generate_series($base + 1, $base + $RETAIN_N) g;
+SELECT setval('$SCHEMA.task_id_seq', $base + $RETAIN_N) \\g /dev/null
+COMMIT;
+ANALYZE $SCHEMA.task;
+ANALYZE $SCHEMA.chunk;
+SQL
+	t1=${EPOCHREALTIME/./}
+	echo "inserted in $(secs "$t0" "$t1") s (INSERT ... SELECT generate_series, with a result chunk each; then ANALYZE)"
+	reset_hwm
+	start_sampler "$tmp/rss2.max"
+	watchdog_arm 300 listing
+	for what in "ls" "ls -l"; do
+		for pass in cold warm; do
+			t0=${EPOCHREALTIME/./}
+			# shellcheck disable=SC2086
+			timeout -k 5 120 $what "$MNT/done/" >/dev/null ||
+				{ stop_sampler; watchdog_disarm; FAIL_REASON="'$what done/' failed"; return 1; }
+			t1=${EPOCHREALTIME/./}
+			LS["$what $pass"]=$(calc "($t1 - $t0) / 1e6")
+		done
+	done
+	n_listed=$(timeout -k 5 120 ls "$MNT/done/" | wc -l)
+	watchdog_disarm
+	stop_sampler
+	rss=$(proc_kb VmRSS) hwm=$(proc_kb VmHWM)
+	echo "done/ lists $n_listed tasks; RSS after $(mib "$rss") MiB, VmHWM during the listings $(mib "$hwm") MiB"
+	for pass in cold warm; do
+		v=${LS["ls $pass"]}
+		result "ls done/ ($RETAIN_N, $pass)" "$(fmt "$v" 3) s" "< 0.5 s (in-memory FUSE fs: 0.1 s)" \
+			"$(fmt "$(calc "$v / 0.5")" 2)x target, $(fmt "$(calc "$v / 0.1")" 2)x in-memory" "$(verdict "$v < 0.5")"
+	done
+	for pass in cold warm; do
+		v=${LS["ls -l $pass"]}
+		result "ls -l done/ ($RETAIN_N, $pass)" "$(fmt "$v" 3) s" "< 2 s (in-memory FUSE fs: 1 s)" \
+			"$(fmt "$(calc "$v / 2")" 2)x target, $(fmt "$(calc "$v / 1")" 2)x in-memory" "$(verdict "$v < 2")"
+	done
+	[ "$hwm" -gt "$rss" ] || hwm=$rss
+	result "RSS with $RETAIN_N retained" "$(mib "$rss") MiB after, $(mib "$hwm") MiB peak while listing" "< 64 MiB" \
+		"$(fmt "$(calc "$hwm / 1024 / 64")" 2)x target" "$(verdict "$hwm < 65536")"
+	[ "$n_listed" -ge "$RETAIN_N" ] || { FAIL_REASON="done/ lists $n_listed entries, expected at least $RETAIN_N"; return 1; }
+}
+
+# Runs a phase on a live daemon; a phase that fails, or after which the
+# daemon is gone, counts as failed.
+run_phase() {	# NAME FUNCTION
+	local st
+	if ! ensure_daemon; then
+		failed_phases=$((failed_phases + 1))
+		echo "bench: PHASE SKIPPED: $1 (the daemon is gone)" >&2
+		result "$1" "SKIPPED" "-" "-" FAIL
+		echo
+		return
+	fi
+	fail_recorded=0
+	phase_broke=0
+	FAIL_REASON=
+	"$2"
+	st=$?
+	if [ "$st" != 0 ] || ! daemon_alive; then
+		phase_broke=1
+		daemon_alive || FAIL_REASON="the daemon died${FAIL_REASON:+ ($FAIL_REASON)}"
+		phase_failed "$1${FAIL_REASON:+: $FAIL_REASON}"
+		if [ -n "$FAIL_REASON" ]; then
+			result "$1" "FAILED: $FAIL_REASON" "-" "-" FAIL
+		elif [ "$fail_recorded" = 0 ]; then
+			daemon_alive && result "$1" "FAILED (see above)" "-" "-" FAIL ||
+				result "$1" "FAILED: the daemon died" "-" "-" FAIL
+		fi
+	fi
+	echo
+}
+
+# ================================================================ main
+echo "== pgqfs benchmark, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+echo "machine: $(nproc) CPUs ($cpu), $mem RAM, kernel $(uname -r)"
+echo "scratch directory: $tmp ($(stat -f -c %T "$tmp"))"
+echo "daemon: $PGQFS"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+	echo "checkout $PWD: commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include 2>/dev/null || echo ', with uncommitted changes in src/ or include/')$([ "$PGQFS" = "$PWD/build/pgqfs" ] || echo ' (the daemon binary was built elsewhere)')"
+fi
+[ "$quick" = 1 ] && echo "mode: QUICK (small sizes: the figures do not compare with the targets)"
+
+# Other work on the machine skews every figure: say how busy it is, and
+# with BENCH_WAIT_IDLE=SECONDS wait up to that long for it to calm down.
+machine_busy() {	# -> percent busy over one second
+	local a b
+	read -r _ a <"/proc/stat"; sleep 1; read -r _ b <"/proc/stat"
+	echo "$a $b" | awk '{ b1 = $1 + $2 + $3 + $6 + $7 + $8; t1 = b1 + $4 + $5
+		b2 = $11 + $12 + $13 + $16 + $17 + $18; t2 = b2 + $14 + $15
+		printf "%.0f", 100 * (b2 - b1) / (t2 - t1 + 0.000001) }'
+}
+busy=$(machine_busy)
+deadline=$((SECONDS + ${BENCH_WAIT_IDLE:-0}))
+while [ "$busy" -gt 10 ] && [ "$SECONDS" -lt "$deadline" ]; do
+	echo "bench: the machine is ${busy}% busy; waiting for it to calm down" >&2
+	sleep 4
+	busy=$(machine_busy)
+done
+echo "machine load before the run: ${busy}% CPU busy over 1 s, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$busy" -gt 10 ] && echo "bench: WARNING: other work keeps the machine ${busy}% busy: the figures will be low (BENCH_WAIT_IDLE=600 waits for quiet)" >&2
+
+port=$((20000 + RANDOM % 20000))
+timeout 120 "${run[@]}" "$bindir/initdb" -A trust --nosync -U postgres -D "$DATA" >"$tmp/initdb.log" 2>&1 ||
+	{ cat "$tmp/initdb.log" >&2; die "initdb failed"; }
+timeout 120 "${run[@]}" "$bindir/pg_ctl" -D "$DATA" -l "$tmp/postgres.log" -w -t 60 \
+	-o "-k $tmp -c listen_addresses= -p $port -c max_connections=300" start >/dev/null ||
+	{ cat "$tmp/postgres.log" >&2; die "PostgreSQL did not start"; }
+pg_started=1
+psqlc -d postgres -c "CREATE DATABASE pgqfs" -c "CREATE DATABASE app" || die "cannot create the databases"
+PG_VERSION=$(psqlc -At -d postgres -c 'SHOW server_version')
+echo "postgresql: $PG_VERSION; $(psqlc -At -d postgres -c "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name)
+    FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'wal_sync_method')") (defaults but max_connections)"
+start_daemon
+echo
+
+phase_baseline
+echo
+run_phase throughput phase_throughput_batch
+run_phase "throughput, one cp per task" phase_throughput_single
+run_phase concurrency phase_concurrency
+run_phase latency phase_latency
+run_phase stream phase_stream
+run_phase retention phase_retention
+daemon_alive || report_daemon
+
+# The daemon's own shutdown: at unmount it should exit, with status 0.
+if daemon_alive; then
+	stop_daemon
+	if [ "$SHUTDOWN_STATUS" = 0 ] && [ "$SHUTDOWN_HOW" = unmount ]; then
+		result "shutdown at unmount" "exit status 0" "clean exit" "-" PASS
+	else
+		echo "bench: stopping the daemon took: $SHUTDOWN_HOW; exit status $SHUTDOWN_STATUS; the end of its log:" >&2
+		tail -n 5 "$LOG" | sed 's/^/    /' >&2
+		result "shutdown at unmount" "exit status $SHUTDOWN_STATUS ($SHUTDOWN_HOW)" "clean exit" "-" FAIL
+		failed_phases=$((failed_phases + 1))
+	fi
+	echo
+fi
+
+echo "== summary ($(date -u '+%Y-%m-%d'), $(nproc) CPUs $cpu, PostgreSQL ${PG_VERSION%% *}, $([ "$quick" = 1 ] && echo QUICK || echo full size), daemon $PGQFS)"
+{
+	printf 'metric\tmeasured\ttarget\tratio\tverdict\n'
+	for i in "${!R_NAME[@]}"; do
+		printf '%s\t%s\t%s\t%s\t%s\n' "${R_NAME[$i]}" "${R_VAL[$i]}" "${R_TARGET[$i]}" "${R_RATIO[$i]}" "${R_VERDICT[$i]}"
+	done
+} | awk -F'\t' '{ for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NR }
+	END { for (r = 1; r <= n; r++) {
+		l = ""; for (i = 1; i <= 5; i++) l = l (i < 5 ? sprintf("%-*s | ", w[i], c[r, i]) : c[r, i]); print l
+		if (r == 1) { l = ""; for (i = 1; i <= 5; i++) { d = sprintf("%*s", w[i], ""); gsub(/ /, "-", d); l = l d (i < 5 ? "-|-" : "") } print l }
+	} }'
+if [ "$starts" -gt 1 ]; then
+	echo "bench: the daemon died or hung and was started $((starts - 1)) more time(s); see above" >&2
+fi
+if [ "$failed_phases" -gt 0 ]; then
+	echo "bench: $failed_phases phase(s) failed; see above" >&2
+	exit 1
+fi
+exit 0

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what pgqfs needs to build and test on Debian 12, when missing.
+# Sourced by quickstart.sh and test.sh; needs root (or sudo) to install.
+pgqfs_deps() {
+	local pkgs=(build-essential pkg-config meson ninja-build libfuse3-dev fuse3
+		libinih-dev libpq-dev postgresql postgresql-client valgrind perl)
+	local missing=()
+	for p in "${pkgs[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "installing: ${missing[*]}" >&2
+	local sudo=
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends "${missing[@]}" >/dev/null
+}

@@ -1,0 +1,69 @@
+/* Configuration: the INI file described in DESIGN.md, read with inih. */
+#ifndef PGQFS_CONFIG_H
+#define PGQFS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A database that tasks run against. */
+struct config_target {
+	char *name;		/* from [target NAME] */
+	char *conninfo;		/* libpq conninfo; never logged or shown */
+	int max_workers;	/* connections this daemon opens to it, >= 1 */
+};
+
+/* A named queue with its own concurrency limit, bound to one target. */
+struct config_pool {
+	char *name;		/* from [pool NAME]; a directory under queue/ */
+	size_t target;		/* index into config.targets */
+	int max_workers;	/* running tasks of this pool across all daemons */
+	bool public;		/* task files readable by everyone (mode 0444)
+				 * instead of only their submitter (0400) */
+};
+
+struct config {
+	char *path;		/* the file it was read from */
+	char *control;		/* conninfo of the control database */
+	char *schema;		/* schema of pgqfs's tables there */
+	int workers;		/* cap on running tasks of this daemon, 0 = none */
+	uint64_t max_task_bytes; /* largest .sql file accepted */
+	uint64_t retention_ms;	/* finished tasks older than this are removed */
+	struct config_target *targets;
+	size_t n_targets;
+	struct config_pool *pools;
+	size_t n_pools;
+};
+
+/*
+ * Reads and validates `path`.  On success stores a new config in *ret
+ * (free it with config_destroy()) and returns 0.  On failure returns
+ * -errno (-EINVAL for a bad file, -ENOENT/-EACCES for one that cannot be
+ * opened, -ENOMEM) and writes one message of the form
+ * "FILE:LINE: message" (or "FILE: message" when no line applies) to
+ * err[0..errlen).  Checks: unknown section or key, bad value, a line too
+ * long for inih, a pool naming an unknown target, no pool, duplicate
+ * names, missing required keys.
+ */
+__attribute__((warn_unused_result))
+int config_load(const char *path, struct config **ret, char *err,
+		size_t errlen);
+
+/* Frees a config from config_load(); accepts NULL. */
+void config_destroy(struct config *cfg);
+
+/* Returns the pool named `name`, or NULL. */
+const struct config_pool *config_find_pool(const struct config *cfg,
+					   const char *name);
+
+/*
+ * "16MiB", "512KiB", "1GiB", "100kB" (1000s), "4096" (bytes): 0 or -EINVAL.
+ */
+__attribute__((warn_unused_result))
+int config_parse_size(const char *s, uint64_t *ret_bytes);
+
+/* "7d", "30s", "5m", "2h", "250ms", "1w", "90" (seconds): 0 or -EINVAL. */
+__attribute__((warn_unused_result))
+int config_parse_duration(const char *s, uint64_t *ret_ms);
+
+#endif

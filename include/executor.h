@@ -1,0 +1,65 @@
+/*
+ * The executor: one thread, one event loop over non-blocking libpq
+ * connections: the control connection (claims, progress, LISTEN) and a
+ * pool of connections per target that run the tasks' statements.
+ */
+#ifndef PGQFS_EXECUTOR_H
+#define PGQFS_EXECUTOR_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+
+struct executor;
+
+/* Called on the executor thread with tasks that reached a final state
+ * (committed), whichever daemon ran them.  It must not block. */
+typedef void executor_finished_fn(void *arg, const int64_t *ids,
+				  const enum task_state *states, size_t n);
+
+/* Figures for the stats file, counted since this daemon started. */
+struct executor_counters {
+	uint64_t started;
+	uint64_t done;
+	uint64_t failed;
+};
+
+/*
+ * Takes ownership of `control` (a connection from store_connect() on which
+ * store_register() made `instance` alive).  `store` is told about a new
+ * instance when the executor has to reconnect.  Borrowed: cfg, store.
+ */
+__attribute__((warn_unused_result))
+int executor_create(const struct config *cfg, struct store *store, PGconn *control,
+		    int64_t instance, executor_finished_fn *on_finished, void *arg,
+		    struct executor **ret);
+
+/* Starts the thread. */
+__attribute__((warn_unused_result))
+int executor_start(struct executor *e);
+
+/*
+ * Stops claiming, cancels running tasks (they fail with the server's
+ * cancel error), records their end, and joins the thread.
+ */
+void executor_stop(struct executor *e);
+
+/* Frees everything; accepts NULL.  Call after executor_stop(). */
+void executor_destroy(struct executor *e);
+
+/* Thread-safe: a task was queued here; claim without waiting for NOTIFY. */
+void executor_wake(struct executor *e);
+
+/*
+ * Thread-safe: the writer of staged task `id` closed it.  The executor
+ * queues it in its next claim statement (one transaction for many tasks).
+ * Returns -ENOMEM if it cannot take it (the caller then queues it itself).
+ */
+__attribute__((warn_unused_result))
+int executor_release(struct executor *e, int64_t id);
+
+void executor_get_counters(struct executor *e, struct executor_counters *ret);
+
+#endif

@@ -1,0 +1,44 @@
+/* Output formatting: rows as psql --csv prints them, errors as psql does. */
+#ifndef PGQFS_FORMAT_H
+#define PGQFS_FORMAT_H
+
+#include <libpq-fe.h>
+
+#include "buf.h"
+
+/*
+ * All functions append to b and return 0 or -ENOMEM.  They read the
+ * PGresult and never keep a pointer into it.
+ */
+
+/* One field as psql's CSV output prints it (quoted only when it must be). */
+__attribute__((warn_unused_result))
+int csv_field(struct buf *b, const char *s, size_t len);
+
+/* The header line of a result with tuples: column names, then "\n". */
+__attribute__((warn_unused_result))
+int csv_header(struct buf *b, const PGresult *res);
+
+/* Row `row` of res, then "\n"; NULL prints as the empty string. */
+__attribute__((warn_unused_result))
+int csv_row(struct buf *b, const PGresult *res, int row);
+
+/*
+ * What psql -f FILE prints on stderr for a failed statement ending on
+ * `line`: "psql:FILE:LINE: " followed by libpq's formatted message
+ * (severity, message, DETAIL, HINT, CONTEXT, LINE n: excerpt and caret),
+ * then "SQLSTATE: xxxxx\n" when the server gave one.
+ */
+__attribute__((warn_unused_result))
+int format_error(struct buf *b, const char *file, unsigned line,
+		 const PGresult *res);
+
+/*
+ * A NOTICE/WARNING/INFO the server sent, on one line with no newline at
+ * the end: "SEVERITY:  message"; newlines inside the message are written
+ * as the two characters "\n" so that one event stays one line.
+ */
+__attribute__((warn_unused_result))
+int format_notice(struct buf *b, const PGresult *res);
+
+#endif

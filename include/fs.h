@@ -1,0 +1,36 @@
+/*
+ * The filesystem: libfuse low-level operations over the queue store.
+ * Paths, files and errno live here; SQL does not (see store.h).
+ */
+#ifndef PGQFS_FS_H
+#define PGQFS_FS_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "executor.h"
+#include "store.h"
+
+struct fs;
+
+/* Borrowed: cfg and store, which outlive the fs. */
+__attribute__((warn_unused_result))
+int fs_create(const struct config *cfg, struct store *store, struct fs **ret);
+
+/* The executor to wake after a submission and to read counters from. */
+void fs_set_executor(struct fs *fs, struct executor *e);
+
+/* executor_finished_fn: answers the `wait` readers of finished tasks. */
+void fs_tasks_finished(void *fs, const int64_t *ids, const enum task_state *states,
+		       size_t n);
+
+/* Answers every parked request (EINTR): the daemon is stopping. */
+void fs_release_waiters(struct fs *fs);
+
+void fs_destroy(struct fs *fs);
+
+extern const struct fuse_lowlevel_ops fs_ops;
+
+#endif

@@ -1,0 +1,249 @@
+/*
+ * The queue store: every SQL statement pgqfs runs against the control
+ * database lives in src/store.c.  Two kinds of callers:
+ *
+ *  - the filesystem's request threads, through struct store: a small pool
+ *    of blocking connections; each call takes a connection, runs one
+ *    statement (one transaction) and returns 0 or -errno;
+ *  - the executor, which owns one non-blocking control connection and
+ *    uses the store_send_*() functions to put a statement on it and the
+ *    parsers below to read the answers in its event loop.
+ *
+ * Every statement is a constant string; values travel as parameters.
+ */
+#ifndef PGQFS_STORE_H
+#define PGQFS_STORE_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "task.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+/*
+ * NOTIFY channels, named after the schema so that installations sharing a
+ * database do not wake each other: SCHEMA_queue (a pool has queued work;
+ * payload: the pool's name) and SCHEMA_done (tasks ended; payload:
+ * "id:state" items separated by commas).
+ */
+#define STORE_CHANNEL_QUEUE "_queue"
+#define STORE_CHANNEL_DONE "_done"
+
+/* LISTENs on both channels of the schema (blocking). */
+__attribute__((warn_unused_result))
+int store_listen(PGconn *conn, const struct config *cfg);
+
+struct store;
+
+/* One task row as the filesystem shows it.  Times are microseconds since
+ * the epoch, 0 when not set.  Strings are malloc'd: task_info_finish(). */
+struct task_info {
+	int64_t id;
+	char *pool;
+	char *name;		/* the file name it was submitted as */
+	char *target;		/* NULL until it starts */
+	char *daemon;		/* host:pid of the daemon that ran it */
+	char *error;		/* content of the error file, NULL if none */
+	size_t error_len;
+	enum task_state state;
+	uint32_t uid, gid;	/* submitter */
+	int64_t submitted_us, started_us, finished_us, changed_us;
+	int64_t result_us, log_us;	/* last change of those streams */
+	int64_t query_size, result_size, log_size;
+	int64_t rows;		/* -1 until it finishes */
+	int64_t attempt;
+	int64_t backend_pid;	/* 0 until it starts */
+};
+
+void task_info_finish(struct task_info *t);
+
+/* A directory entry as readdir shows it.  Strings are borrowed: valid
+ * only during the callback that receives the entry. */
+struct task_entry {
+	int64_t id;
+	enum task_state state;
+	uint32_t uid, gid;
+	int64_t mtime_us;
+	int64_t size;		/* pending entries: the SQL's size */
+	const char *pool;
+	const char *name;	/* pending entries only, else NULL */
+};
+
+/* Called for each listed entry, in id order; non-zero stops the listing
+ * and is returned. */
+typedef int store_entry_fn(void *arg, const struct task_entry *e);
+
+/* What a writer submits. */
+struct submission {
+	const char *pool;
+	const char *name;
+	uint32_t uid, gid;
+	const char *data;
+	size_t len;
+};
+
+/*
+ * Connects (blocking) to the control database and returns a connection
+ * set up for the store: search_path on the schema, application_name.
+ * The caller owns it.  On failure returns NULL and logs why.
+ */
+PGconn *store_connect(const struct config *cfg, const char *purpose);
+
+/* Creates or upgrades the schema (blocking; safe against concurrent daemons). */
+__attribute__((warn_unused_result))
+int store_migrate(PGconn *conn, const struct config *cfg);
+
+/*
+ * Registers this daemon as an instance and takes the session advisory lock
+ * that proves it alive for as long as `conn` lives.  Blocking.
+ */
+__attribute__((warn_unused_result))
+int store_register(PGconn *conn, const struct config *cfg, int64_t *ret_instance);
+
+/* ---- filesystem side (blocking, thread-safe) ---- */
+
+/* Why the calling thread's last store call failed (thread-local). */
+const char *store_last_error(void);
+
+__attribute__((warn_unused_result))
+int store_create(const struct config *cfg, struct store **ret);
+void store_destroy(struct store *s);
+/* The instance that rows staged from now on belong to. */
+void store_set_instance(struct store *s, int64_t instance);
+
+__attribute__((warn_unused_result))
+int store_get_task(struct store *s, int64_t id, struct task_info *ret);
+/* A staged or queued task of `pool` named `name`; -ENOENT if none. */
+__attribute__((warn_unused_result))
+int store_get_pending(struct store *s, const char *pool, const char *name,
+		      struct task_info *ret);
+
+/*
+ * Tasks whose state is in `state_mask` (bits 1 << enum task_state), by id,
+ * fetched a page at a time so that a listing of any size holds little.
+ */
+__attribute__((warn_unused_result))
+int store_list_tasks(struct store *s, unsigned state_mask, store_entry_fn *cb, void *arg);
+/* Staged and queued tasks of a pool, with names. */
+__attribute__((warn_unused_result))
+int store_list_pending(struct store *s, const char *pool, store_entry_fn *cb, void *arg);
+
+/* Appends bytes [off, off+size) of a stream (or less at its end) to out. */
+__attribute__((warn_unused_result))
+int store_read_stream(struct store *s, int64_t id, enum task_stream stream,
+		      uint64_t off, size_t size, struct buf *out);
+__attribute__((warn_unused_result))
+int store_read_query(struct store *s, int64_t id, uint64_t off, size_t size,
+		     struct buf *out);
+
+/*
+ * Durably stores a writer's content as a staged task.  *inout_id 0 creates
+ * the task (taking the id reserved through new-id when the name is
+ * "<id>.sql" and the same user reserved it) and sets *inout_id; otherwise
+ * replaces the content of that staged task.  -EBUSY: the name is pending.
+ */
+__attribute__((warn_unused_result))
+int store_stage(struct store *s, const struct submission *sub, int64_t *inout_id);
+/* Makes a staged task runnable and wakes every daemon. */
+__attribute__((warn_unused_result))
+int store_release(struct store *s, int64_t id);
+/* Drops a staged task whose writer emptied the file. */
+__attribute__((warn_unused_result))
+int store_unstage(struct store *s, int64_t id);
+/* Stores and queues in one transaction (a rename into the queue). */
+__attribute__((warn_unused_result))
+int store_submit(struct store *s, const struct submission *sub, int64_t *ret_id);
+/* Cancels the pending task `name` of `pool`; -ENOENT if not pending. */
+__attribute__((warn_unused_result))
+int store_cancel(struct store *s, const char *pool, const char *name,
+		 uint32_t by_uid, int64_t *ret_id);
+/* Reserves a fresh id for `uid`. */
+__attribute__((warn_unused_result))
+int store_new_id(struct store *s, uint32_t uid, int64_t *ret_id);
+/* The stats file's content. */
+__attribute__((warn_unused_result))
+int store_stats(struct store *s, struct buf *out);
+
+/* ---- executor side (non-blocking; the caller owns the connection) ---- */
+
+/* Marks tasks of dead daemons failed (outcome unknown) and queues their
+ * staged rows.  Result: one row (failed count, requeued count). */
+__attribute__((warn_unused_result))
+int store_send_recover(PGconn *conn, int64_t instance);
+
+/* Prepares the statements below on the executor's connection (blocking). */
+__attribute__((warn_unused_result))
+int store_prepare(PGconn *conn);
+
+/*
+ * Queues the staged tasks `release` (their writers closed them), then
+ * claims up to want[i] queued tasks of pools[i] for `instance`, which runs
+ * running[i] of that pool now; max[i] is the pool's limit across all
+ * daemons.  Result rows: store_parse_claimed().
+ */
+__attribute__((warn_unused_result))
+int store_send_claim(PGconn *conn, int64_t instance, const int64_t *release,
+		     size_t n_release, const char *const *pools, const int *max,
+		     const int *want, const int *running, size_t n);
+
+/* A claimed task; query points into the PGresult (valid while it lives). */
+struct claimed {
+	int64_t id;
+	const char *pool;
+	const char *name;
+	const char *query;
+	size_t query_len;
+	int64_t submitted_us;
+	int64_t log_size;	/* where the executor's log lines continue */
+	int64_t attempt;
+	uint32_t uid;
+};
+
+void store_parse_claimed(const PGresult *res, int row, struct claimed *ret);
+
+/* Removes finished tasks older than the retention and stale reservations. */
+__attribute__((warn_unused_result))
+int store_send_housekeeping(PGconn *conn, uint64_t retention_ms);
+
+/*
+ * A batch of progress: output chunks and task row updates, written by one
+ * statement.  The executor fills it while the previous statement runs.
+ */
+struct progress;
+
+struct task_update {
+	int64_t id;
+	int64_t result_size, log_size;	/* stored size after this batch */
+	int backend_pid;		/* 0: unchanged */
+	const char *target;		/* NULL: unchanged */
+	const char *daemon;		/* NULL: unchanged */
+	int64_t started_us;		/* 0: unchanged */
+	int state;			/* -1: still running */
+	int64_t finished_us;
+	int64_t rows;			/* -1: unchanged */
+	const char *error;		/* NULL: none */
+	size_t error_len;
+	bool truncate;			/* drop stored result bytes beyond result_size */
+};
+
+struct progress *progress_create(void);
+void progress_destroy(struct progress *p);
+void progress_reset(struct progress *p);
+bool progress_empty(const struct progress *p);
+size_t progress_bytes(const struct progress *p);
+__attribute__((warn_unused_result))
+int progress_add_chunk(struct progress *p, int64_t task, enum task_stream stream,
+		       int64_t off, const char *data, size_t len);
+__attribute__((warn_unused_result))
+int progress_add_update(struct progress *p, const struct task_update *u);
+
+/* Sends the batch.  Result: one row, the ids finished by it (text, or NULL). */
+__attribute__((warn_unused_result))
+int store_send_progress(PGconn *conn, int64_t instance, struct progress *p);
+
+#endif

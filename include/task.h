@@ -1,0 +1,54 @@
+/* A task's states and streams: shared vocabulary of store, executor and fs. */
+#ifndef PGQFS_TASK_H
+#define PGQFS_TASK_H
+
+#include <stdint.h>
+#include <string.h>
+
+/*
+ * staged: content durably stored by a writer that has not closed the file
+ * yet; queued: runnable; running: claimed by one daemon; the last three
+ * are final.  The words are what the `state` file and the control
+ * database's task.state column hold.
+ */
+enum task_state {
+	TASK_STAGED,
+	TASK_QUEUED,
+	TASK_RUNNING,
+	TASK_DONE,
+	TASK_FAILED,
+	TASK_CANCELLED,
+};
+
+/* Output streams, stored as chunks keyed by (task, stream, offset). */
+enum task_stream {
+	STREAM_RESULT = 0,
+	STREAM_LOG = 1,
+};
+
+/* The largest chunk the executor writes; readers rely on this bound. */
+#define CHUNK_MAX (128 * 1024)
+
+static inline const char *task_state_name(enum task_state s)
+{
+	static const char *const names[] = {
+		"staged", "queued", "running", "done", "failed", "cancelled",
+	};
+	return names[s];
+}
+
+/* Parses a state word; returns -1 for an unknown one. */
+static inline int task_state_parse(const char *s)
+{
+	for (int i = TASK_STAGED; i <= TASK_CANCELLED; i++)
+		if (strcmp(s, task_state_name((enum task_state)i)) == 0)
+			return i;
+	return -1;
+}
+
+static inline int task_state_final(enum task_state s)
+{
+	return s >= TASK_DONE;
+}
+
+#endif

@@ -1,0 +1,2147 @@
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+
+/*
+ * Inode numbers are computed, not allocated, so that any daemon mounting
+ * the same control database shows the same numbers:
+ *
+ *   1..8            the fixed directories and files below
+ *   64 + i          queue/<pool i>/
+ *   id<<8 | v<<4 | f  file f of task id as seen through view v
+ *   1<<62 | n       a file being written (struct staged), this daemon only
+ */
+enum {
+	INO_ROOT = 1, INO_QUEUE, INO_RUNNING, INO_DONE, INO_FAILED, INO_TASKS,
+	INO_NEW_ID, INO_STATS,
+};
+#define INO_POOL_BASE 64
+#define MAX_POOLS 192
+#define INO_STAGED_BIT (1ULL << 62)
+
+enum view { V_TASKS = 1, V_RUNNING, V_DONE, V_FAILED, V_QUEUE };
+enum file { F_DIR, F_QUERY, F_STATE, F_RESULT, F_LOG, F_ERROR, F_INFO, F_WAIT, F_COUNT };
+
+static const char *const file_names[F_COUNT] = {
+	[F_QUERY] = "query.sql", [F_STATE] = "state", [F_RESULT] = "result",
+	[F_LOG] = "log", [F_ERROR] = "error", [F_INFO] = "info", [F_WAIT] = "wait",
+};
+
+/* Kernel cache lifetimes.  Anything that can change is not cached, so
+ * that a consumed queue name is never served from a stale dentry. */
+#define TTL_STATIC 3600.0
+#define TTL_FINAL 60.0
+#define TTL_NONE 0.0
+#define TTL_NEGATIVE 1.0
+
+/* Bytes a read of a stream fetches ahead for the reads that follow. */
+#define READ_AHEAD (512 * 1024)
+
+static inline fuse_ino_t task_ino(int64_t id, enum view v, enum file f)
+{
+	return ((fuse_ino_t)id << 8) | ((fuse_ino_t)v << 4) | (fuse_ino_t)f;
+}
+
+static inline int64_t ino_id(fuse_ino_t ino) { return (int64_t)(ino >> 8); }
+static inline enum view ino_view(fuse_ino_t ino) { return (enum view)((ino >> 4) & 15); }
+static inline enum file ino_file(fuse_ino_t ino) { return (enum file)(ino & 15); }
+
+static bool is_task_ino(fuse_ino_t ino)
+{
+	return ino >= 256 && !(ino & INO_STAGED_BIT) && ino_view(ino) >= V_TASKS &&
+	       ino_view(ino) <= V_QUEUE && ino_file(ino) < F_COUNT;
+}
+
+/* A file being written in queue/<pool>/, held in memory until released. */
+struct staged {
+	struct staged *next;
+	fuse_ino_t ino;
+	size_t pool;
+	char *name;
+	uid_t uid;
+	gid_t gid;
+	struct buf data;
+	int64_t task_id;	/* staged row in the store, 0 if none yet */
+	bool dot;		/* a staging name: never runs */
+	bool listed;		/* still has its name in the directory */
+	bool dirty;		/* changed since last stored */
+	bool too_big;		/* a write hit max_task_bytes: never runs */
+	int open_count;
+	uint64_t nlookup;	/* the kernel's references */
+	int pins;		/* threads using it while fs->lock is released */
+	struct timespec mtime;
+};
+
+/*
+ * Every open file and directory is on the fs's list of open objects, so
+ * that a daemon stopping with files still open (their release never
+ * comes) frees them all.
+ */
+struct open_obj {
+	struct open_obj *prev, *next;
+	void (*free)(struct open_obj *o);
+};
+
+/* A `wait` read parked until its task finishes. */
+struct waiter {
+	struct waiter *next;
+	fuse_req_t req;
+	int64_t id;
+	size_t size;		/* bytes the reader asked for */
+	enum task_state state;	/* the answer, once known */
+};
+
+struct fs {
+	const struct config *cfg;
+	struct store *store;
+	struct executor *executor;
+	uid_t owner;		/* the mounting user: owns the fixed tree */
+	gid_t owner_gid;
+	struct timespec start;
+	pthread_mutex_t lock;	/* staged list and counters */
+	struct staged *staged;
+	uint64_t next_staged;
+	pthread_mutex_t wait_lock;
+	struct waiter *waiters;
+	size_t n_waiters;
+	atomic_uint_fast64_t n_submitted;
+	pthread_mutex_t open_lock;
+	struct open_obj open;	/* list head of open files and directories */
+};
+
+static void open_add(struct fs *fs, struct open_obj *o)
+{
+	pthread_mutex_lock(&fs->open_lock);
+	o->next = fs->open.next;
+	o->prev = &fs->open;
+	fs->open.next->prev = o;
+	fs->open.next = o;
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
+static void open_remove(struct fs *fs, struct open_obj *o)
+{
+	pthread_mutex_lock(&fs->open_lock);
+	o->prev->next = o->next;
+	o->next->prev = o->prev;
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
+/* What an open file reads from. */
+struct handle {
+	struct open_obj obj;	/* first: the list links */
+	pthread_mutex_t lock;	/* the kernel reads one file in parallel */
+	enum file file;
+	int64_t id;
+	bool snapshot;		/* content is fully in buf (state, info, ...) */
+	struct buf buf;		/* snapshot, or cached stream bytes */
+	uint64_t buf_off;	/* stream offset of buf.data[0] */
+	bool buf_whole;		/* the cache ends at the stream's end */
+	bool final;		/* the task had ended when opened */
+};
+
+/* A directory entry of a snapshot, compact: 100,000 of them are listed. */
+struct dir_entry {
+	char *name;		/* NULL: the decimal id of the task of ino */
+	fuse_ino_t ino;
+	int64_t size;
+	struct timespec mtime;
+	uint32_t uid, gid;
+	uint32_t mode;
+	uint32_t nlink;
+	float ttl;
+};
+
+struct dir_handle {
+	struct open_obj obj;	/* first: the list links */
+	struct dir_entry *entries;
+	size_t n;
+};
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct timespec us_to_ts(int64_t us)
+{
+	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
+
+	return ts;
+}
+
+/* ------------------------------------------------------------------ */
+/* names                                                               */
+
+static bool name_has_bad_bytes(const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+
+	/* Control characters would break the log's one line per event;
+	 * names must be UTF-8 to be stored as text. */
+	while (*p) {
+		int n;
+
+		if (*p < 0x20 || *p == 0x7f)
+			return true;
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if ((*p & 0xe0) == 0xc0 && *p >= 0xc2)
+			n = 1;
+		else if ((*p & 0xf0) == 0xe0)
+			n = 2;
+		else if ((*p & 0xf8) == 0xf0 && *p <= 0xf4)
+			n = 3;
+		else
+			return true;
+		for (int i = 1; i <= n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return true;
+		p += n + 1;
+	}
+	return false;
+}
+
+/*
+ * 0, or the errno that refuses `name` as a file in a pool directory (and
+ * then the request is answered and the refusal logged).
+ */
+static int check_queue_name(fuse_req_t req, const char *pool, const char *name,
+			    bool *ret_dot);
+
+static int queue_name_errno(const char *name, bool *ret_dot)
+{
+	size_t n = strlen(name);
+
+	*ret_dot = name[0] == '.';
+	if (name_has_bad_bytes(name))
+		return EINVAL;
+	if (*ret_dot)
+		return 0;
+	if (n <= 4 || strcmp(name + n - 4, ".sql") != 0)
+		return EINVAL;
+	return 0;
+}
+
+static int pool_index(const struct fs *fs, fuse_ino_t ino)
+{
+	if (ino < INO_POOL_BASE || ino >= INO_POOL_BASE + fs->cfg->n_pools)
+		return -1;
+	return (int)(ino - INO_POOL_BASE);
+}
+
+static const char *pool_name(const struct fs *fs, size_t i)
+{
+	return fs->cfg->pools[i].name;
+}
+
+static void refuse(fuse_req_t req, int err, const char *where, const char *name,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int check_queue_name(fuse_req_t req, const char *pool, const char *name,
+			    bool *ret_dot)
+{
+	int err = queue_name_errno(name, ret_dot);
+
+	if (err)
+		refuse(req, err, pool, name,
+		       "only NAME.sql runs (and .NAME staging files); control characters and "
+		       "non-UTF-8 names are refused");
+	return err;
+}
+
+/* Logs a refused request once, with the path and the reason. */
+__attribute__((format(printf, 5, 6)))
+static void refuse(fuse_req_t req, int err, const char *where, const char *name,
+		   const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_warn("refused %s%s%s (uid %u): %s (%s)", where, name ? "/" : "", name ? name : "",
+		 (unsigned)fuse_req_ctx(req)->uid, why, strerror(err));
+	fuse_reply_err(req, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* attributes                                                          */
+
+static void dir_attr(const struct fs *fs, fuse_ino_t ino, mode_t mode, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFDIR | mode;
+	st->st_nlink = 2;
+	st->st_uid = fs->owner;
+	st->st_gid = fs->owner_gid;
+	st->st_atim = st->st_mtim = st->st_ctim = fs->start;
+}
+
+static void special_attr(const struct fs *fs, fuse_ino_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_uid = fs->owner;
+	st->st_gid = fs->owner_gid;
+	clock_gettime(CLOCK_REALTIME, &st->st_mtim);
+	st->st_atim = st->st_ctim = st->st_mtim;
+}
+
+static bool view_shows(enum view v, enum task_state s)
+{
+	switch (v) {
+	case V_TASKS:
+		return true;
+	case V_RUNNING:
+		return s == TASK_RUNNING;
+	case V_DONE:
+		return s == TASK_DONE;
+	case V_FAILED:
+		return s == TASK_FAILED || s == TASK_CANCELLED;
+	case V_QUEUE:
+		return s == TASK_STAGED || s == TASK_QUEUED;
+	}
+	return false;
+}
+
+/* What the state file says: a staged task's writer has returned. */
+static const char *shown_state(enum task_state s)
+{
+	return task_state_name(s == TASK_STAGED ? TASK_QUEUED : s);
+}
+
+static void format_time(struct buf *b, const char *key, int64_t us)
+{
+	char stamp[40] = "";
+
+	if (us) {
+		time_t sec = (time_t)(us / 1000000);
+		struct tm tm;
+
+		gmtime_r(&sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		(void)buf_printf(b, "%s=%s.%06lldZ\n", key, stamp, (long long)(us % 1000000));
+	} else {
+		(void)buf_printf(b, "%s=\n", key);
+	}
+}
+
+/* The info file: key=value lines for scripts. */
+static int format_info(const struct task_info *t, struct buf *b)
+{
+	int r = buf_printf(b, "id=%lld\nname=%s\npool=%s\ntarget=%s\nstate=%s\nsubmitted_uid=%u\n",
+			   (long long)t->id, t->name, t->pool, t->target ? t->target : "",
+			   shown_state(t->state), t->uid);
+
+	if (r < 0)
+		return r;
+	format_time(b, "submitted_at", t->submitted_us);
+	format_time(b, "started_at", t->started_us);
+	format_time(b, "finished_at", t->finished_us);
+	if (t->started_us && t->finished_us)
+		r = buf_printf(b, "duration_ms=%lld\n",
+			       (long long)((t->finished_us - t->started_us) / 1000));
+	else
+		r = buf_puts(b, "duration_ms=\n");
+	if (r == 0 && t->rows >= 0)
+		r = buf_printf(b, "rows=%lld\n", (long long)t->rows);
+	else if (r == 0)
+		r = buf_puts(b, "rows=\n");
+	if (r == 0)
+		r = buf_printf(b, "attempt=%lld\n", (long long)t->attempt);
+	if (r == 0 && t->backend_pid)
+		r = buf_printf(b, "backend_pid=%lld\n", (long long)t->backend_pid);
+	else if (r == 0)
+		r = buf_puts(b, "backend_pid=\n");
+	if (r == 0)
+		r = buf_printf(b, "daemon=%s\n", t->daemon ? t->daemon : "");
+	return r;
+}
+
+static bool file_exists(const struct task_info *t, enum file f)
+{
+	if (f == F_ERROR)
+		return t->error != NULL;
+	return true;
+}
+
+static mode_t task_mode(const struct fs *fs, const char *pool, bool dir)
+{
+	const struct config_pool *p = pool ? config_find_pool(fs->cfg, pool) : NULL;
+	bool pub = p && p->public;
+
+	if (dir)
+		return S_IFDIR | (pub ? 0555 : 0500);
+	return S_IFREG | (pub ? 0444 : 0400);
+}
+
+static double task_ttl(const struct task_info *t, enum view v)
+{
+	if (v == V_QUEUE || v == V_RUNNING || !task_state_final(t->state))
+		return TTL_NONE;
+	return TTL_FINAL;
+}
+
+/* Attributes of file f of task t; the sizes are the content's, exactly. */
+static void task_attr(const struct fs *fs, const struct task_info *t, enum view v,
+		      enum file f, struct stat *st)
+{
+	int64_t mtime = t->changed_us;
+	struct buf info;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = task_ino(t->id, v, f);
+	st->st_uid = t->uid;
+	st->st_gid = t->gid;
+	st->st_nlink = f == F_DIR ? 2 : 1;
+	st->st_mode = task_mode(fs, t->pool, f == F_DIR);
+	switch (f) {
+	case F_DIR:
+		break;
+	case F_QUERY:
+		st->st_size = t->query_size;
+		mtime = t->submitted_us;
+		break;
+	case F_STATE:
+		st->st_size = (off_t)strlen(shown_state(t->state)) + 1;
+		break;
+	case F_RESULT:
+		st->st_size = t->result_size;
+		mtime = t->result_us ? t->result_us : t->submitted_us;
+		break;
+	case F_LOG:
+		st->st_size = t->log_size;
+		mtime = t->log_us ? t->log_us : t->submitted_us;
+		break;
+	case F_ERROR:
+		st->st_size = (off_t)t->error_len;
+		mtime = t->finished_us ? t->finished_us : t->changed_us;
+		break;
+	case F_INFO:
+		buf_init(&info);
+		if (format_info(t, &info) == 0)
+			st->st_size = (off_t)info.len;
+		buf_finish(&info);
+		break;
+	case F_WAIT:
+		/* Known once the task has ended: its state line. */
+		if (task_state_final(t->state))
+			st->st_size = (off_t)strlen(shown_state(t->state)) + 1;
+		mtime = t->finished_us ? t->finished_us : t->changed_us;
+		break;
+	case F_COUNT:
+		break;
+	}
+	if (v == V_QUEUE) {
+		/* The pending entry is the submitted file itself. */
+		st->st_size = t->query_size;
+		mtime = t->submitted_us;
+	}
+	st->st_mtim = us_to_ts(mtime);
+	st->st_ctim = st->st_mtim;
+	st->st_atim = st->st_mtim;
+	st->st_blksize = 4096;
+	st->st_blocks = (st->st_size + 511) / 512;
+}
+
+static void staged_attr(const struct staged *s, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = s->ino;
+	st->st_mode = S_IFREG | 0600;
+	st->st_nlink = s->listed ? 1 : 0;
+	st->st_uid = s->uid;
+	st->st_gid = s->gid;
+	st->st_size = (off_t)s->data.len;
+	st->st_mtim = st->st_ctim = st->st_atim = s->mtime;
+	st->st_blksize = 4096;
+	st->st_blocks = (st->st_size + 511) / 512;
+}
+
+/* ------------------------------------------------------------------ */
+/* staged files                                                        */
+
+static struct staged *staged_by_ino(struct fs *fs, fuse_ino_t ino)
+{
+	for (struct staged *s = fs->staged; s; s = s->next)
+		if (s->ino == ino)
+			return s;
+	return NULL;
+}
+
+static struct staged *staged_by_name(struct fs *fs, size_t pool, const char *name)
+{
+	for (struct staged *s = fs->staged; s; s = s->next)
+		if (s->listed && s->pool == pool && strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+/* Frees s once it has no name, no opener and no kernel reference. */
+static void staged_maybe_free(struct fs *fs, struct staged *s)
+{
+	struct staged **pp;
+
+	if (s->listed || s->open_count > 0 || s->nlookup > 0 || s->pins > 0)
+		return;
+	for (pp = &fs->staged; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	free(s->name);
+	buf_finish(&s->data);
+	free(s);
+}
+
+/*
+ * Stores a staged file's content durably (a flush with data).  Called
+ * without fs->lock held: the store call blocks.  The caller holds an
+ * open reference, so s stays alive.
+ */
+static int staged_store(struct fs *fs, struct staged *s)
+{
+	struct submission sub;
+	int64_t id;
+	int r;
+
+	pthread_mutex_lock(&fs->lock);
+	if (s->too_big) {
+		/* Nothing of a file that did not fit may run. */
+		id = s->task_id;
+		s->task_id = 0;
+		pthread_mutex_unlock(&fs->lock);
+		if (id && store_unstage(fs->store, id) < 0)
+			return -EIO;
+		return -EFBIG;
+	}
+	if (s->dot || !s->listed || !s->dirty) {
+		pthread_mutex_unlock(&fs->lock);
+		return 0;
+	}
+	id = s->task_id;
+	sub.pool = pool_name(fs, s->pool);
+	sub.name = s->name;
+	sub.uid = s->uid;
+	sub.gid = s->gid;
+	sub.data = s->data.data;
+	sub.len = s->data.len;
+	s->dirty = false;
+	pthread_mutex_unlock(&fs->lock);
+	/*
+	 * The content is read while unlocked: writes to this file come from
+	 * its own openers, which the kernel serialises with this flush.
+	 */
+	if (sub.len == 0)
+		r = id ? store_unstage(fs->store, id) : 0, id = 0;
+	else
+		r = store_stage(fs->store, &sub, &id);
+	pthread_mutex_lock(&fs->lock);
+	if (r < 0)
+		s->dirty = true;
+	else
+		s->task_id = id;
+	pthread_mutex_unlock(&fs->lock);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* lookup and getattr                                                  */
+
+static void reply_task_entry(fuse_req_t req, const struct fs *fs, const struct task_info *t,
+			     enum view v, enum file f)
+{
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = task_ino(t->id, v, f);
+	task_attr(fs, t, v, f, &e.attr);
+	e.attr_timeout = e.entry_timeout = task_ttl(t, v);
+	fuse_reply_entry(req, &e);
+}
+
+static void reply_dir_entry(fuse_req_t req, const struct fs *fs, fuse_ino_t ino, mode_t mode)
+{
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = ino;
+	dir_attr(fs, ino, mode, &e.attr);
+	e.attr_timeout = e.entry_timeout = TTL_STATIC;
+	fuse_reply_entry(req, &e);
+}
+
+static bool parse_id(const char *name, int64_t *ret)
+{
+	char *end;
+	long long v;
+
+	if (name[0] < '1' || name[0] > '9' || strlen(name) > 17)
+		return false;
+	v = strtoll(name, &end, 10);
+	if (*end)
+		return false;
+	*ret = v;
+	return true;
+}
+
+static enum view view_of_dir(fuse_ino_t ino)
+{
+	switch (ino) {
+	case INO_TASKS: return V_TASKS;
+	case INO_RUNNING: return V_RUNNING;
+	case INO_DONE: return V_DONE;
+	case INO_FAILED: return V_FAILED;
+	default: return 0;
+	}
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct task_info t;
+	int pi, r;
+
+	if (parent == INO_ROOT) {
+		static const struct { const char *name; fuse_ino_t ino; } top[] = {
+			{ "queue", INO_QUEUE }, { "running", INO_RUNNING }, { "done", INO_DONE },
+			{ "failed", INO_FAILED }, { "tasks", INO_TASKS },
+		};
+
+		for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
+			if (strcmp(name, top[i].name) == 0) {
+				reply_dir_entry(req, fs, top[i].ino, 0555);
+				return;
+			}
+		if (strcmp(name, "new-id") == 0 || strcmp(name, "stats") == 0) {
+			struct fuse_entry_param e;
+
+			memset(&e, 0, sizeof(e));
+			e.ino = name[0] == 'n' ? INO_NEW_ID : INO_STATS;
+			special_attr(fs, e.ino, &e.attr);
+			fuse_reply_entry(req, &e);
+			return;
+		}
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (parent == INO_QUEUE) {
+		for (size_t i = 0; i < fs->cfg->n_pools; i++)
+			if (strcmp(name, pool_name(fs, i)) == 0) {
+				reply_dir_entry(req, fs, INO_POOL_BASE + i, 01777);
+				return;
+			}
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	pi = pool_index(fs, parent);
+	if (pi >= 0) {
+		struct staged *s;
+		struct fuse_entry_param e;
+
+		memset(&e, 0, sizeof(e));
+		pthread_mutex_lock(&fs->lock);
+		s = staged_by_name(fs, (size_t)pi, name);
+		if (s) {
+			s->nlookup++;
+			e.ino = s->ino;
+			staged_attr(s, &e.attr);
+		}
+		pthread_mutex_unlock(&fs->lock);
+		if (s) {
+			fuse_reply_entry(req, &e);
+			return;
+		}
+		if (name[0] == '.') {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		r = store_get_pending(fs->store, pool_name(fs, (size_t)pi), name, &t);
+		if (r == -ENOENT) {
+			/*
+			 * A short negative entry: cp looks a new name up twice
+			 * (stat, then open) before it creates it.  A create on
+			 * this mount replaces the entry at once; a name queued
+			 * by another daemon shows up within TTL_NEGATIVE, and a
+			 * writer racing it gets EBUSY from close().
+			 */
+			e.ino = 0;
+			e.entry_timeout = TTL_NEGATIVE;
+			fuse_reply_entry(req, &e);
+			return;
+		}
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+		reply_task_entry(req, fs, &t, V_QUEUE, F_QUERY);
+		task_info_finish(&t);
+		return;
+	}
+	if (view_of_dir(parent)) {
+		enum view v = view_of_dir(parent);
+		int64_t id;
+
+		if (!parse_id(name, &id)) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		r = store_get_task(fs->store, id, &t);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+		if (view_shows(v, t.state))
+			reply_task_entry(req, fs, &t, v, F_DIR);
+		else
+			fuse_reply_err(req, ENOENT);
+		task_info_finish(&t);
+		return;
+	}
+	if (is_task_ino(parent) && ino_file(parent) == F_DIR && ino_view(parent) != V_QUEUE) {
+		enum file f = F_COUNT;
+
+		for (int i = F_QUERY; i < F_COUNT; i++)
+			if (strcmp(name, file_names[i]) == 0)
+				f = (enum file)i;
+		if (f == F_COUNT) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		r = store_get_task(fs->store, ino_id(parent), &t);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+		if (view_shows(ino_view(parent), t.state) && file_exists(&t, f))
+			reply_task_entry(req, fs, &t, ino_view(parent), f);
+		else
+			fuse_reply_err(req, ENOENT);
+		task_info_finish(&t);
+		return;
+	}
+	fuse_reply_err(req, ENOENT);
+}
+
+static void fs_forget_one(struct fs *fs, fuse_ino_t ino, uint64_t n)
+{
+	struct staged *s;
+
+	if (!(ino & INO_STAGED_BIT))
+		return;		/* computed inodes hold nothing */
+	pthread_mutex_lock(&fs->lock);
+	s = staged_by_ino(fs, ino);
+	if (s) {
+		s->nlookup = s->nlookup > n ? s->nlookup - n : 0;
+		staged_maybe_free(fs, s);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	fs_forget_one(fs_of(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		fs_forget_one(fs_of(req), forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+/*
+ * The task of inode `ino`, if its file is visible through the inode's view
+ * (running/ shows running tasks only, error exists for failed ones...).
+ */
+static int get_visible_task(struct fs *fs, fuse_ino_t ino, struct task_info *ret)
+{
+	int r = store_get_task(fs->store, ino_id(ino), ret);
+
+	if (r < 0)
+		return r;
+	if (!view_shows(ino_view(ino), ret->state) || !file_exists(ret, ino_file(ino))) {
+		task_info_finish(ret);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* Attributes of any inode; -ENOENT when it is gone from its view. */
+static int get_attr(struct fs *fs, fuse_ino_t ino, struct stat *st, double *ttl)
+{
+	struct task_info t;
+	int pi, r;
+
+	*ttl = TTL_STATIC;
+	switch (ino) {
+	case INO_ROOT: case INO_QUEUE: case INO_RUNNING: case INO_DONE:
+	case INO_FAILED: case INO_TASKS:
+		dir_attr(fs, ino, 0555, st);
+		return 0;
+	case INO_NEW_ID: case INO_STATS:
+		special_attr(fs, ino, st);
+		*ttl = TTL_NONE;
+		return 0;
+	default:
+		break;
+	}
+	pi = pool_index(fs, ino);
+	if (pi >= 0) {
+		dir_attr(fs, ino, 01777, st);
+		return 0;
+	}
+	if (ino & INO_STAGED_BIT) {
+		struct staged *s;
+
+		*ttl = TTL_NONE;
+		pthread_mutex_lock(&fs->lock);
+		s = staged_by_ino(fs, ino);
+		if (s)
+			staged_attr(s, st);
+		pthread_mutex_unlock(&fs->lock);
+		return s ? 0 : -ENOENT;
+	}
+	if (!is_task_ino(ino))
+		return -ENOENT;
+	r = get_visible_task(fs, ino, &t);
+	if (r < 0)
+		return r;
+	task_attr(fs, &t, ino_view(ino), ino_file(ino), st);
+	*ttl = task_ttl(&t, ino_view(ino));
+	task_info_finish(&t);
+	return 0;
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	double ttl;
+	int r = get_attr(fs_of(req), ino, &st, &ttl);
+
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, ttl);
+}
+
+static int staged_resize(struct fs *fs, struct staged *s, uint64_t size)
+{
+	if (size > fs->cfg->max_task_bytes)
+		return -EFBIG;
+	if (size > s->data.len) {
+		size_t grow = (size_t)size - s->data.len;
+
+		if (buf_reserve(&s->data, grow) < 0)
+			return -ENOMEM;
+		memset(s->data.data + s->data.len, 0, grow);
+	}
+	s->data.len = (size_t)size;
+	s->dirty = true;
+	clock_gettime(CLOCK_REALTIME, &s->mtime);
+	return 0;
+}
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct staged *s;
+	struct stat st;
+	int r = 0;
+
+	if (!(ino & INO_STAGED_BIT)) {
+		double ttl;
+
+		/* Only a file being written can change; but let `touch` and
+		 * `cp -p` of the fixed tree fail the way a read-only tree does. */
+		r = get_attr(fs, ino, &st, &ttl);
+		if (r < 0)
+			fuse_reply_err(req, -r);
+		else
+			refuse(req, EROFS, "setattr of inode", NULL, "%llu is read-only",
+			       (unsigned long long)ino);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	s = staged_by_ino(fs, ino);
+	if (!s) {
+		r = -ENOENT;
+	} else {
+		if (to_set & FUSE_SET_ATTR_SIZE)
+			r = staged_resize(fs, s, (uint64_t)attr->st_size);
+		if (r == 0 && (to_set & FUSE_SET_ATTR_MTIME))
+			s->mtime = attr->st_mtim;
+		if (r == 0 && (to_set & FUSE_SET_ATTR_MTIME_NOW))
+			clock_gettime(CLOCK_REALTIME, &s->mtime);
+		/* Mode and owner changes (cp -p) are accepted and have no
+		 * effect: the submitter owns the task. */
+		if (r == 0)
+			staged_attr(s, &st);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (r == -EFBIG)
+		refuse(req, EFBIG, "truncate of a queued file", s ? s->name : NULL,
+		       "larger than max_task_bytes (%llu)",
+		       (unsigned long long)fs->cfg->max_task_bytes);
+	else if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, TTL_NONE);
+}
+
+/* ------------------------------------------------------------------ */
+/* directories                                                         */
+
+/* Adds an entry; `name` NULL names it by its task's id. */
+static int dir_add(struct dir_handle *d, size_t *cap, const char *name, fuse_ino_t ino,
+		   const struct stat *st, double ttl)
+{
+	struct dir_entry *de;
+
+	if (d->n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		struct dir_entry *ne = realloc(d->entries, nc * sizeof(*ne));
+
+		if (!ne)
+			return -ENOMEM;
+		d->entries = ne;
+		*cap = nc;
+	}
+	de = &d->entries[d->n];
+	de->name = NULL;
+	if (name && !(de->name = strdup(name)))
+		return -ENOMEM;
+	de->ino = ino;
+	de->size = st->st_size;
+	de->mtime = st->st_mtim;
+	de->uid = st->st_uid;
+	de->gid = st->st_gid;
+	de->mode = st->st_mode;
+	de->nlink = (uint32_t)st->st_nlink;
+	de->ttl = (float)ttl;
+	d->n++;
+	return 0;
+}
+
+static void dir_entry_param(const struct dir_entry *de, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = de->ino;
+	e->attr.st_ino = de->ino;
+	e->attr.st_size = de->size;
+	e->attr.st_mtim = e->attr.st_ctim = e->attr.st_atim = de->mtime;
+	e->attr.st_uid = de->uid;
+	e->attr.st_gid = de->gid;
+	e->attr.st_mode = de->mode;
+	e->attr.st_nlink = de->nlink;
+	e->attr.st_blksize = 4096;
+	e->attr.st_blocks = (de->size + 511) / 512;
+	e->attr_timeout = e->entry_timeout = de->ttl;
+}
+
+static void dir_handle_free(struct dir_handle *d)
+{
+	if (!d)
+		return;
+	d->obj.prev = d->obj.next = NULL;
+	for (size_t i = 0; i < d->n; i++)
+		free(d->entries[i].name);
+	free(d->entries);
+	free(d);
+}
+
+/* Attributes of a listed task directory or pending file, from its row. */
+static void entry_dir_attr(const struct fs *fs, const struct task_entry *te, enum view v,
+			   struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = task_ino(te->id, v, v == V_QUEUE ? F_QUERY : F_DIR);
+	st->st_uid = te->uid;
+	st->st_gid = te->gid;
+	st->st_nlink = v == V_QUEUE ? 1 : 2;
+	st->st_mode = task_mode(fs, te->pool, v != V_QUEUE);
+	st->st_size = v == V_QUEUE ? te->size : 0;
+	st->st_mtim = st->st_ctim = st->st_atim = us_to_ts(te->mtime_us);
+}
+
+/* What the listing callbacks add to. */
+struct dir_fill {
+	struct fs *fs;
+	struct dir_handle *d;
+	size_t *cap;
+	enum view view;
+	size_t pool;
+};
+
+static int fill_pending(void *arg, const struct task_entry *te)
+{
+	struct dir_fill *f = arg;
+	struct stat st;
+	bool local = false;
+
+	pthread_mutex_lock(&f->fs->lock);
+	for (struct staged *s = f->fs->staged; s; s = s->next)
+		if (s->listed && s->task_id == te->id)
+			local = true;
+	pthread_mutex_unlock(&f->fs->lock);
+	if (local)
+		return 0;	/* listed from memory, with its live size */
+	entry_dir_attr(f->fs, te, V_QUEUE, &st);
+	return dir_add(f->d, f->cap, te->name, st.st_ino, &st, TTL_NONE);
+}
+
+static int fill_tasks(void *arg, const struct task_entry *te)
+{
+	struct dir_fill *f = arg;
+	struct stat st;
+	double ttl = f->view != V_RUNNING && task_state_final(te->state) ? TTL_FINAL : TTL_NONE;
+
+	entry_dir_attr(f->fs, te, f->view, &st);
+	return dir_add(f->d, f->cap, NULL, st.st_ino, &st, ttl);
+}
+
+/* Snapshots a directory at opendir: readdir pages through the snapshot. */
+static int dir_snapshot(struct fs *fs, fuse_ino_t ino, struct dir_handle *d)
+{
+	struct stat st;
+	size_t cap = 0;
+	int r = 0, pi;
+
+	dir_attr(fs, ino, 0555, &st);
+	r = dir_add(d, &cap, ".", ino, &st, TTL_STATIC);
+	if (r == 0)
+		r = dir_add(d, &cap, "..", INO_ROOT, &st, TTL_STATIC);
+	if (r < 0)
+		return r;
+	if (ino == INO_ROOT) {
+		static const struct { const char *name; fuse_ino_t ino; } top[] = {
+			{ "queue", INO_QUEUE }, { "running", INO_RUNNING }, { "done", INO_DONE },
+			{ "failed", INO_FAILED }, { "tasks", INO_TASKS },
+			{ "new-id", INO_NEW_ID }, { "stats", INO_STATS },
+		};
+
+		for (size_t i = 0; i < sizeof(top) / sizeof(top[0]) && r == 0; i++) {
+			if (top[i].ino >= INO_NEW_ID)
+				special_attr(fs, top[i].ino, &st);
+			else
+				dir_attr(fs, top[i].ino, 0555, &st);
+			r = dir_add(d, &cap, top[i].name, top[i].ino, &st,
+				    top[i].ino >= INO_NEW_ID ? TTL_NONE : TTL_STATIC);
+		}
+		return r;
+	}
+	if (ino == INO_QUEUE) {
+		for (size_t i = 0; i < fs->cfg->n_pools && r == 0; i++) {
+			dir_attr(fs, INO_POOL_BASE + i, 01777, &st);
+			r = dir_add(d, &cap, pool_name(fs, i), INO_POOL_BASE + i, &st, TTL_STATIC);
+		}
+		return r;
+	}
+	pi = pool_index(fs, ino);
+	if (pi >= 0) {
+		struct dir_fill f = { fs, d, &cap, V_QUEUE, (size_t)pi };
+
+		r = store_list_pending(fs->store, pool_name(fs, (size_t)pi), fill_pending, &f);
+		if (r < 0)
+			return r;
+		pthread_mutex_lock(&fs->lock);
+		for (struct staged *s = fs->staged; s && r == 0; s = s->next)
+			if (s->listed && s->pool == (size_t)pi) {
+				staged_attr(s, &st);
+				r = dir_add(d, &cap, s->name, s->ino, &st, TTL_NONE);
+			}
+		pthread_mutex_unlock(&fs->lock);
+		return r;
+	}
+	if (view_of_dir(ino)) {
+		static const unsigned masks[] = {
+			[V_TASKS] = ~0u,
+			[V_RUNNING] = 1u << TASK_RUNNING,
+			[V_DONE] = 1u << TASK_DONE,
+			[V_FAILED] = (1u << TASK_FAILED) | (1u << TASK_CANCELLED),
+		};
+		struct dir_fill f = { fs, d, &cap, view_of_dir(ino), 0 };
+
+		return store_list_tasks(fs->store, masks[f.view], fill_tasks, &f);
+	}
+	if (is_task_ino(ino) && ino_file(ino) == F_DIR) {
+		struct task_info t;
+
+		r = store_get_task(fs->store, ino_id(ino), &t);
+		if (r < 0)
+			return r;
+		if (!view_shows(ino_view(ino), t.state)) {
+			task_info_finish(&t);
+			return -ENOENT;
+		}
+		for (int f = F_QUERY; f < F_COUNT && r == 0; f++) {
+			if (!file_exists(&t, (enum file)f))
+				continue;
+			task_attr(fs, &t, ino_view(ino), (enum file)f, &st);
+			r = dir_add(d, &cap, file_names[f], st.st_ino, &st, task_ttl(&t, ino_view(ino)));
+		}
+		task_info_finish(&t);
+		return r;
+	}
+	return -ENOTDIR;
+}
+
+static void dir_obj_free(struct open_obj *o)
+{
+	dir_handle_free((struct dir_handle *)o);
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dir_handle *d = calloc(1, sizeof(*d));
+	int r;
+
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r = dir_snapshot(fs_of(req), ino, d);
+	if (r < 0) {
+		dir_handle_free(d);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	fi->cache_readdir = 0;
+	d->obj.free = dir_obj_free;
+	open_add(fs_of(req), &d->obj);
+	if (fuse_reply_open(req, fi) != 0) {
+		open_remove(fs_of(req), &d->obj);
+		dir_handle_free(d);
+	}
+}
+
+static void readdir_common(fuse_req_t req, size_t size, off_t off,
+			   struct fuse_file_info *fi, bool plus)
+{
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+	char *buf = malloc(size);
+	size_t used = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = (size_t)off; i < d->n; i++) {
+		struct dir_entry *de = &d->entries[i];
+		struct fuse_entry_param e;
+		char idname[24];
+		const char *name = de->name;
+		size_t n;
+
+		if (!name) {
+			snprintf(idname, sizeof(idname), "%lld", (long long)ino_id(de->ino));
+			name = idname;
+		}
+		dir_entry_param(de, &e);
+		if (plus)
+			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
+						   (off_t)i + 1);
+		else
+			n = fuse_add_direntry(req, buf + used, size - used, name, &e.attr,
+					      (off_t)i + 1);
+		if (n > size - used)
+			break;
+		if (plus && de->ino & INO_STAGED_BIT) {
+			/* readdirplus counts as a lookup of each entry. */
+			struct fs *fs = fs_of(req);
+			struct staged *s;
+
+			pthread_mutex_lock(&fs->lock);
+			s = staged_by_ino(fs, de->ino);
+			if (s)
+				s->nlookup++;
+			pthread_mutex_unlock(&fs->lock);
+		}
+		used += n;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	readdir_common(req, size, off, fi, false);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	readdir_common(req, size, off, fi, true);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+
+	open_remove(fs_of(req), &d->obj);
+	dir_handle_free(d);
+	fuse_reply_err(req, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* submitting                                                          */
+
+static struct staged *staged_new(struct fs *fs, size_t pool, const char *name,
+				 const struct fuse_ctx *ctx, bool dot)
+{
+	struct staged *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->name = strdup(name);
+	if (!s->name) {
+		free(s);
+		return NULL;
+	}
+	s->pool = pool;
+	s->uid = ctx->uid;
+	s->gid = ctx->gid;
+	s->dot = dot;
+	s->listed = true;
+	clock_gettime(CLOCK_REALTIME, &s->mtime);
+	s->ino = INO_STAGED_BIT | ++fs->next_staged;
+	s->next = fs->staged;
+	fs->staged = s;
+	return s;
+}
+
+static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	int pi = pool_index(fs, parent);
+	struct fuse_entry_param e;
+	struct staged *s;
+	bool dot;
+
+	if (pi < 0) {
+		refuse(req, parent == INO_QUEUE ? EPERM : EROFS, "create", name,
+		       "files are submitted only inside queue/<pool>/");
+		return;
+	}
+	if (check_queue_name(req, pool_name(fs, (size_t)pi), name, &dot))
+		return;
+	/*
+	 * The kernel looked the name up just before (and found nothing: a
+	 * pending name would have been opened, and refused, instead).  A
+	 * task of that name queued in between is caught by the store's
+	 * unique index when the content is stored: EBUSY at close().
+	 */
+	memset(&e, 0, sizeof(e));
+	pthread_mutex_lock(&fs->lock);
+	if (staged_by_name(fs, (size_t)pi, name)) {
+		pthread_mutex_unlock(&fs->lock);
+		refuse(req, EBUSY, pool_name(fs, (size_t)pi), name,
+		       "that name is being written");
+		return;
+	}
+	s = staged_new(fs, (size_t)pi, name, fuse_req_ctx(req), dot);
+	if (s) {
+		s->open_count = 1;
+		s->nlookup = 1;
+		e.ino = s->ino;
+		staged_attr(s, &e.attr);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!s) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fi->fh = 0;
+	fi->direct_io = 1;
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		pthread_mutex_lock(&fs->lock);
+		s->open_count--;
+		s->nlookup--;
+		s->listed = false;
+		staged_maybe_free(fs, s);
+		pthread_mutex_unlock(&fs->lock);
+	}
+}
+
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	refuse(req, pool_index(fs_of(req), parent) >= 0 ? EPERM : EROFS, "mknod", name,
+	       "only regular files can be submitted");
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct fs *fs = fs_of(req);
+	bool inside = parent == INO_QUEUE || pool_index(fs, parent) >= 0;
+
+	refuse(req, inside ? EPERM : EROFS, "mkdir", name,
+	       inside ? "pools come from the configuration; tasks are files" :
+			"the tree outside queue/<pool>/ is read-only");
+}
+
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	refuse(req, pool_index(fs_of(req), parent) >= 0 ? EPERM : EROFS, "symlink", name,
+	       "symbolic links cannot be submitted");
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	refuse(req, pool_index(fs_of(req), newparent) >= 0 ? EPERM : EROFS, "link", newname,
+	       "hard links cannot be submitted");
+}
+
+static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	refuse(req, EROFS, "rmdir", name, "directories of the mount cannot be removed");
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int pi = pool_index(fs, parent);
+	struct staged *s;
+	int64_t unstage = 0, id;
+	int r;
+
+	if (pi < 0) {
+		refuse(req, EROFS, "unlink", name,
+		       "only pending files in queue/<pool>/ can be removed");
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	s = staged_by_name(fs, (size_t)pi, name);
+	if (s) {
+		s->listed = false;
+		unstage = s->task_id;
+		s->task_id = 0;
+		staged_maybe_free(fs, s);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (s) {
+		r = unstage ? store_unstage(fs->store, unstage) : 0;
+		if (r < 0)
+			log_warn("removing queue/%s/%s: %s", pool_name(fs, (size_t)pi), name,
+				 store_last_error());
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if (name[0] == '.') {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* The directory is sticky: the kernel lets only the submitter (or
+	 * root) get here when permissions are enforced. */
+	r = store_cancel(fs->store, pool_name(fs, (size_t)pi), name, ctx->uid, &id);
+	if (r < 0) {
+		if (r != -ENOENT)
+			log_warn("cancelling queue/%s/%s: %s", pool_name(fs, (size_t)pi), name,
+				 store_last_error());
+		fuse_reply_err(req, -r);
+		return;
+	}
+	log_info("task %lld (queue/%s/%s) cancelled by uid %u", (long long)id,
+		 pool_name(fs, (size_t)pi), name, (unsigned)ctx->uid);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct fs *fs = fs_of(req);
+	int pi = pool_index(fs, parent), npi = pool_index(fs, newparent);
+	struct submission sub;
+	struct task_info t;
+	struct staged *s, *old;
+	bool dot;
+	int r;
+	int64_t id = 0, unstage = 0;
+
+	if (pi < 0 || npi < 0) {
+		refuse(req, EROFS, "rename", name,
+		       "files move only between queue/<pool>/ directories");
+		return;
+	}
+	if (flags & ~RENAME_NOREPLACE) {
+		refuse(req, EINVAL, "rename", name, "unsupported rename flags");
+		return;
+	}
+	if (check_queue_name(req, pool_name(fs, (size_t)npi), newname, &dot))
+		return;
+	if (!dot && store_get_pending(fs->store, pool_name(fs, (size_t)npi), newname, &t) == 0) {
+		task_info_finish(&t);
+		refuse(req, EBUSY, pool_name(fs, (size_t)npi), newname,
+		       "a task of that name is pending in the pool");
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	s = staged_by_name(fs, (size_t)pi, name);
+	if (!s) {
+		pthread_mutex_unlock(&fs->lock);
+		/* A pending task: EXDEV makes mv copy it (a new task) and
+		 * remove the old name (a cancel), which is what moving means. */
+		if (name[0] != '.' &&
+		    store_get_pending(fs->store, pool_name(fs, (size_t)pi), name, &t) == 0) {
+			task_info_finish(&t);
+			fuse_reply_err(req, EXDEV);
+			return;
+		}
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	old = staged_by_name(fs, (size_t)npi, newname);
+	if (old && old != s) {
+		if ((flags & RENAME_NOREPLACE) || !old->dot) {
+			pthread_mutex_unlock(&fs->lock);
+			refuse(req, old->dot ? EEXIST : EBUSY, pool_name(fs, (size_t)npi), newname,
+			       "that name is being written");
+			return;
+		}
+		old->listed = false;
+		staged_maybe_free(fs, old);
+	}
+	if (dot || s->open_count > 0) {
+		/* Still a staging file, or still open: it is submitted when
+		 * its last writer closes it. */
+		char *nn = strdup(newname);
+
+		if (!nn) {
+			pthread_mutex_unlock(&fs->lock);
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		free(s->name);
+		s->name = nn;
+		s->pool = (size_t)npi;
+		/* Content stored under the old name is stored again under the
+		 * new one at the next flush (or never, for a staging name). */
+		unstage = s->task_id;
+		s->task_id = 0;
+		s->dot = dot;
+		s->dirty = true;
+		pthread_mutex_unlock(&fs->lock);
+		if (unstage && store_unstage(fs->store, unstage) < 0)
+			log_warn("renaming queue/%s/%s: %s", pool_name(fs, (size_t)npi), newname,
+				 store_last_error());
+		fuse_reply_err(req, 0);
+		return;
+	}
+	/* A complete file takes its final name: submit it now, durably. */
+	s->listed = false;
+	sub.pool = pool_name(fs, (size_t)npi);
+	sub.name = newname;
+	sub.uid = s->uid;
+	sub.gid = s->gid;
+	sub.data = s->data.data;
+	sub.len = s->data.len;
+	s->pins++;		/* keeps s alive while unlocked */
+	pthread_mutex_unlock(&fs->lock);
+	r = sub.len ? store_submit(fs->store, &sub, &id) : 0;
+	pthread_mutex_lock(&fs->lock);
+	s->pins--;
+	if (r < 0)
+		s->listed = true;	/* nothing queued: the file stays as it was */
+	staged_maybe_free(fs, s);
+	pthread_mutex_unlock(&fs->lock);
+	if (r < 0) {
+		refuse(req, -r, pool_name(fs, (size_t)npi), newname, "%s",
+		       r == -EBUSY ? "a task of that name is pending in the pool" :
+				     store_last_error());
+		return;
+	}
+	if (id) {
+		atomic_fetch_add(&fs->n_submitted, 1);
+		if (fs->executor)
+			executor_wake(fs->executor);
+		log_debug("task %lld submitted as queue/%s/%s (rename)", (long long)id,
+			  sub.pool, newname);
+	}
+	fuse_reply_err(req, 0);
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
+		     off_t off, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct staged *s;
+	int r = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	s = staged_by_ino(fs, ino);
+	if (!s) {
+		r = -EROFS;
+	} else if ((uint64_t)off + size > fs->cfg->max_task_bytes) {
+		r = -EFBIG;
+		s->too_big = true;
+	} else {
+		if ((size_t)off + size > s->data.len)
+			r = staged_resize(fs, s, (uint64_t)off + size);
+		if (r == 0) {
+			memcpy(s->data.data + off, data, size);
+			s->dirty = true;
+			clock_gettime(CLOCK_REALTIME, &s->mtime);
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (r == -EFBIG)
+		refuse(req, EFBIG, "write", s ? s->name : NULL,
+		       "the file would exceed max_task_bytes (%llu bytes)",
+		       (unsigned long long)fs->cfg->max_task_bytes);
+	else if (r == -EROFS)
+		refuse(req, EROFS, "write of inode", NULL, "only files in queue/<pool>/ are writable");
+	else if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_write(req, size);
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct staged *s;
+	char name[512] = "";
+	size_t pool = 0;
+	int r;
+
+	if (!(ino & INO_STAGED_BIT)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	s = staged_by_ino(fs, ino);
+	if (s) {
+		snprintf(name, sizeof(name), "%s", s->name);
+		pool = s->pool;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!s) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	/* Each flush with data makes the content so far durable: when cp's
+	 * close() returns 0, the task will run. */
+	r = staged_store(fs, s);
+	if (r < 0)
+		refuse(req, r == -ESTALE ? EIO : -r, pool_name(fs, pool), name,
+		       "cannot store the file: %s",
+		       r == -EBUSY ? "a task of that name is pending in the pool" :
+		       r == -EFBIG ? "it grew past max_task_bytes; nothing is queued" :
+				     store_last_error());
+	else
+		fuse_reply_err(req, 0);
+}
+
+static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	fs_flush(req, ino, fi);
+}
+
+/* The last close of a file being written: it becomes a runnable task. */
+static void staged_release(struct fs *fs, struct staged *s)
+{
+	char where[600];
+	int64_t id;
+	bool run;
+	int r;
+
+	pthread_mutex_lock(&fs->lock);
+	run = --s->open_count == 0 && s->listed && !s->dot;
+	/* Pinned: once its name is gone, a FORGET could free it meanwhile. */
+	s->pins++;
+	snprintf(where, sizeof(where), "queue/%s/%s", pool_name(fs, s->pool), s->name);
+	pthread_mutex_unlock(&fs->lock);
+	if (!run)
+		goto out;
+	/* Content written after the last flush (rare: mmap) is stored now. */
+	r = staged_store(fs, s);
+	pthread_mutex_lock(&fs->lock);
+	id = s->task_id;
+	if (r == -EFBIG || (r == 0 && s->open_count == 0)) {
+		/* From now on the name belongs to the queued task in the store
+		 * (or, for a file that grew too large, to nothing). */
+		s->listed = false;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (r == -EFBIG)
+		goto out;
+	if (r < 0) {
+		log_error("%s: cannot store the file at its last close: %s", where,
+			  store_last_error());
+		goto out;
+	}
+	if (id) {
+		/* The executor queues it with its next claim, many at a time. */
+		r = fs->executor ? executor_release(fs->executor, id) : -ENOSYS;
+		if (r < 0)
+			r = store_release(fs->store, id);
+		if (r < 0) {
+			/* Durable but not runnable: recovery queues it when this
+			 * daemon restarts. */
+			log_error("task %lld (%s) stored but not queued: %s", (long long)id, where,
+				  store_last_error());
+		} else {
+			atomic_fetch_add(&fs->n_submitted, 1);
+			log_debug("task %lld submitted as %s", (long long)id, where);
+		}
+	}
+out:
+	pthread_mutex_lock(&fs->lock);
+	s->pins--;
+	staged_maybe_free(fs, s);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* reading                                                             */
+
+static struct handle *handle_new(void)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (h)
+		pthread_mutex_init(&h->lock, NULL);
+	return h;
+}
+
+static void handle_free(struct handle *h)
+{
+	if (!h)
+		return;
+	buf_finish(&h->buf);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+static int open_task_file(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi,
+			  struct handle *h)
+{
+	struct task_info t;
+	int r;
+
+	r = get_visible_task(fs, ino, &t);
+	if (r < 0)
+		return r;
+	h->id = t.id;
+	h->file = ino_view(ino) == V_QUEUE ? F_QUERY : ino_file(ino);
+	switch (h->file) {
+	case F_STATE:
+		h->snapshot = true;
+		r = buf_printf(&h->buf, "%s\n", shown_state(t.state));
+		break;
+	case F_INFO:
+		h->snapshot = true;
+		r = format_info(&t, &h->buf);
+		break;
+	case F_ERROR:
+		h->snapshot = true;
+		r = buf_append(&h->buf, t.error, t.error_len);
+		break;
+	default:
+		break;
+	}
+	/* Content of a finished task never changes: let the page cache keep
+	 * it.  Anything else is read from the store every time. */
+	h->final = task_state_final(t.state);
+	if (h->final && ino_view(ino) != V_QUEUE && h->file != F_WAIT)
+		fi->keep_cache = 1;
+	else
+		fi->direct_io = 1;
+	task_info_finish(&t);
+	return r;
+}
+
+static void handle_obj_free(struct open_obj *o)
+{
+	handle_free((struct handle *)o);
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct handle *h;
+	int r = 0;
+
+	if (ino & INO_STAGED_BIT) {
+		struct staged *s;
+
+		pthread_mutex_lock(&fs->lock);
+		s = staged_by_ino(fs, ino);
+		if (s && !s->dot && s->open_count > 0 && (fi->flags & O_ACCMODE) != O_RDONLY) {
+			/* Two writers of one task would mix their SQL. */
+			r = -EBUSY;
+		} else if (s) {
+			s->open_count++;
+			if (fi->flags & O_TRUNC)
+				r = staged_resize(fs, s, 0);
+		}
+		pthread_mutex_unlock(&fs->lock);
+		if (!s) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		if (r == -EBUSY) {
+			refuse(req, EBUSY, pool_name(fs, s->pool), s->name,
+			       "another writer has the file open");
+			return;
+		}
+		fi->fh = 0;
+		fi->direct_io = 1;
+		if (fuse_reply_open(req, fi) != 0)
+			staged_release(fs, s);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		struct task_info t;
+
+		if (is_task_ino(ino) && ino_view(ino) == V_QUEUE &&
+		    store_get_task(fs->store, ino_id(ino), &t) == 0) {
+			refuse(req, EBUSY, t.pool, t.name,
+			       "task %lld of that name is pending in the pool; its file cannot change (rm cancels it)",
+			       (long long)t.id);
+			task_info_finish(&t);
+		} else
+			refuse(req, EROFS, "open for writing of inode", NULL, "%llu is read-only",
+			       (unsigned long long)ino);
+		return;
+	}
+	h = handle_new();
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (ino == INO_NEW_ID) {
+		int64_t id;
+
+		h->snapshot = true;
+		r = store_new_id(fs->store, fuse_req_ctx(req)->uid, &id);
+		if (r == 0)
+			r = buf_printf(&h->buf, "%lld\n", (long long)id);
+		else
+			log_warn("new-id: %s", store_last_error());
+		fi->direct_io = 1;
+	} else if (ino == INO_STATS) {
+		struct executor_counters c = { 0 };
+		size_t waiting;
+
+		h->snapshot = true;
+		r = store_stats(fs->store, &h->buf);
+		if (fs->executor)
+			executor_get_counters(fs->executor, &c);
+		pthread_mutex_lock(&fs->wait_lock);
+		waiting = fs->n_waiters;
+		pthread_mutex_unlock(&fs->wait_lock);
+		if (r == 0)
+			r = buf_printf(&h->buf,
+				       "since_start.submitted %llu\nsince_start.started %llu\n"
+				       "since_start.done %llu\nsince_start.failed %llu\nwaiting %zu\n",
+				       (unsigned long long)atomic_load(&fs->n_submitted),
+				       (unsigned long long)c.started, (unsigned long long)c.done,
+				       (unsigned long long)c.failed, waiting);
+		fi->direct_io = 1;
+	} else if (is_task_ino(ino) && ino_file(ino) != F_DIR) {
+		r = open_task_file(fs, ino, fi, h);
+	} else {
+		r = -EISDIR;
+	}
+	if (r < 0) {
+		handle_free(h);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	h->obj.free = handle_obj_free;
+	open_add(fs, &h->obj);
+	if (fuse_reply_open(req, fi) != 0) {
+		open_remove(fs, &h->obj);
+		handle_free(h);
+	}
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+
+	if (ino & INO_STAGED_BIT) {
+		struct staged *s;
+
+		pthread_mutex_lock(&fs->lock);
+		s = staged_by_ino(fs, ino);
+		pthread_mutex_unlock(&fs->lock);
+		/* Reply first: the writer does not wait for the release. */
+		fuse_reply_err(req, 0);
+		if (s)
+			staged_release(fs, s);
+		return;
+	}
+	{
+		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+		open_remove(fs, &h->obj);
+		handle_free(h);
+	}
+	fuse_reply_err(req, 0);
+}
+
+/*
+ * Copies bytes [off, off+size) of b, whose first byte is at offset base,
+ * into out.  The reply is sent from this private copy: once the kernel has
+ * the data, the reader may close the file and its release may free the
+ * handle while the replying thread is still inside fuse_reply_buf().
+ */
+static int slice_copy(const struct buf *b, uint64_t base, off_t off, size_t size,
+		      struct buf *out)
+{
+	uint64_t o = (uint64_t)off;
+
+	if (o < base || o >= base + b->len)
+		return 0;
+	if (size > base + b->len - o)
+		size = (size_t)(base + b->len - o);
+	return buf_append(out, b->data + (o - base), size);
+}
+
+/* Replies with out (or the error r) and frees it. */
+static void reply_copy(fuse_req_t req, struct buf *out, int r)
+{
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_buf(req, out->data, out->len);
+	buf_finish(out);
+}
+
+/* ------------------------------------------------------------------ */
+/* wait                                                                */
+
+static void waiter_interrupted(fuse_req_t req, void *data)
+{
+	struct fs *fs = fs_of(req);
+	struct waiter **pp, *w = NULL;
+
+	pthread_mutex_lock(&fs->wait_lock);
+	for (pp = &fs->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == data) {
+			w = *pp;
+			*pp = w->next;
+			fs->n_waiters--;
+			break;
+		}
+	pthread_mutex_unlock(&fs->wait_lock);
+	if (w) {
+		fuse_reply_err(w->req, EINTR);
+		free(w);
+	}
+}
+
+/* Takes the parked reader w out, if it is still parked; true if it was. */
+static bool waiter_take(struct fs *fs, struct waiter *w)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&fs->wait_lock);
+	for (struct waiter **pp = &fs->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			fs->n_waiters--;
+			found = true;
+			break;
+		}
+	pthread_mutex_unlock(&fs->wait_lock);
+	return found;
+}
+
+/* The state line, cut to what the reader asked for. */
+static void reply_state(fuse_req_t req, enum task_state s, size_t size)
+{
+	char line[16];
+	int n = snprintf(line, sizeof(line), "%s\n", shown_state(s));
+
+	fuse_reply_buf(req, line, (size_t)n < size ? (size_t)n : size);
+}
+
+/* A read of `wait`: parked until the task ends; never holds a thread. */
+static void wait_read(struct fs *fs, fuse_req_t req, struct handle *h, off_t off,
+		      size_t size)
+{
+	struct waiter *w;
+	struct task_info t;
+	int r;
+
+	if (off > 0) {
+		fuse_reply_buf(req, NULL, 0);	/* the state line was read */
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	w->req = req;
+	w->id = h->id;
+	w->size = size;
+	/* Park first, then look: a finish in between cannot be missed. */
+	pthread_mutex_lock(&fs->wait_lock);
+	w->next = fs->waiters;
+	fs->waiters = w;
+	fs->n_waiters++;
+	pthread_mutex_unlock(&fs->wait_lock);
+	fuse_req_interrupt_func(req, waiter_interrupted, w);
+	r = store_get_task(fs->store, h->id, &t);
+	if (r < 0 || task_state_final(t.state)) {
+		if (waiter_take(fs, w)) {
+			if (r < 0)
+				fuse_reply_err(req, -r);
+			else
+				reply_state(req, t.state, size);
+			free(w);
+		}
+	}
+	if (r == 0)
+		task_info_finish(&t);
+}
+
+void fs_tasks_finished(void *arg, const int64_t *ids, const enum task_state *states, size_t n)
+{
+	struct fs *fs = arg;
+	struct waiter *ready = NULL;
+
+	pthread_mutex_lock(&fs->wait_lock);
+	for (struct waiter **pp = &fs->waiters; *pp;) {
+		struct waiter *w = *pp;
+		size_t i;
+
+		for (i = 0; i < n && ids[i] != w->id; i++)
+			;
+		if (i < n) {
+			*pp = w->next;
+			fs->n_waiters--;
+			w->next = ready;
+			w->state = states[i];
+			ready = w;
+		} else {
+			pp = &w->next;
+		}
+	}
+	pthread_mutex_unlock(&fs->wait_lock);
+	while (ready) {
+		struct waiter *w = ready;
+
+		ready = w->next;
+		reply_state(w->req, w->state, w->size);
+		free(w);
+	}
+}
+
+void fs_release_waiters(struct fs *fs)
+{
+	struct waiter *all;
+
+	if (!fs)
+		return;
+	pthread_mutex_lock(&fs->wait_lock);
+	all = fs->waiters;
+	fs->waiters = NULL;
+	fs->n_waiters = 0;
+	pthread_mutex_unlock(&fs->wait_lock);
+	while (all) {
+		struct waiter *w = all;
+
+		all = w->next;
+		fuse_reply_err(w->req, EINTR);
+		free(w);
+	}
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct buf out;
+	size_t want;
+	int r;
+
+	buf_init(&out);
+	if (ino & INO_STAGED_BIT) {
+		struct staged *s;
+
+		pthread_mutex_lock(&fs->lock);
+		s = staged_by_ino(fs, ino);
+		r = s ? slice_copy(&s->data, 0, off, size, &out) : -ENOENT;
+		pthread_mutex_unlock(&fs->lock);
+		reply_copy(req, &out, r);
+		return;
+	}
+	if (!h) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if (h->file == F_WAIT && !h->snapshot) {
+		wait_read(fs, req, h, off, size);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (h->snapshot) {
+		r = slice_copy(&h->buf, 0, off, size, &out);
+		pthread_mutex_unlock(&h->lock);
+		reply_copy(req, &out, r);
+		return;
+	}
+	/* Streams: served from the read-ahead cache when it covers the
+	 * request, else fetched with read-ahead.  Only a complete answer may
+	 * be short: the kernel takes a short read for the end of the file. */
+	if (!((uint64_t)off >= h->buf_off &&
+	      ((uint64_t)off + size <= h->buf_off + h->buf.len ||
+	       (h->buf_whole && (uint64_t)off <= h->buf_off + h->buf.len)))) {
+		buf_reset(&h->buf);
+		h->buf_off = (uint64_t)off;
+		want = size > READ_AHEAD ? size : READ_AHEAD;
+		if (h->file == F_QUERY)
+			r = store_read_query(fs->store, h->id, (uint64_t)off, want, &h->buf);
+		else
+			r = store_read_stream(fs->store, h->id,
+					      h->file == F_RESULT ? STREAM_RESULT : STREAM_LOG,
+					      (uint64_t)off, want, &h->buf);
+		if (r < 0) {
+			buf_reset(&h->buf);
+			pthread_mutex_unlock(&h->lock);
+			fuse_reply_err(req, -r);
+			return;
+		}
+		/* A short fetch reached the end, which only a finished task keeps. */
+		h->buf_whole = h->buf.len < want && h->final;
+	}
+	r = slice_copy(&h->buf, h->buf_off, off, size, &out);
+	pthread_mutex_unlock(&h->lock);
+	reply_copy(req, &out, r);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* Writes reach the daemon as they happen: no write-back caching. */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs st;
+
+	memset(&st, 0, sizeof(st));
+	st.f_bsize = 4096;
+	st.f_frsize = 4096;
+	st.f_namemax = 255;
+	fuse_reply_statfs(req, &st);
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.mknod = fs_mknod,
+	.mkdir = fs_mkdir,
+	.unlink = fs_unlink,
+	.rmdir = fs_rmdir,
+	.symlink = fs_symlink,
+	.rename = fs_rename,
+	.link = fs_link,
+	.open = fs_open,
+	.read = fs_read,
+	.write = fs_write,
+	.flush = fs_flush,
+	.release = fs_release,
+	.fsync = fs_fsync,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.readdirplus = fs_readdirplus,
+	.releasedir = fs_releasedir,
+	.statfs = fs_statfs,
+	.create = fs_op_create,
+};
+
+int fs_create(const struct config *cfg, struct store *store, struct fs **ret)
+{
+	struct fs *fs;
+
+	if (cfg->n_pools > MAX_POOLS)
+		return -E2BIG;
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	fs->cfg = cfg;
+	fs->store = store;
+	fs->owner = getuid();
+	fs->owner_gid = getgid();
+	clock_gettime(CLOCK_REALTIME, &fs->start);
+	pthread_mutex_init(&fs->lock, NULL);
+	pthread_mutex_init(&fs->wait_lock, NULL);
+	pthread_mutex_init(&fs->open_lock, NULL);
+	fs->open.next = fs->open.prev = &fs->open;
+	*ret = fs;
+	return 0;
+}
+
+void fs_set_executor(struct fs *fs, struct executor *e)
+{
+	fs->executor = e;
+}
+
+void fs_destroy(struct fs *fs)
+{
+	if (!fs)
+		return;
+	fs_release_waiters(fs);
+	while (fs->staged) {
+		struct staged *s = fs->staged;
+
+		fs->staged = s->next;
+		free(s->name);
+		buf_finish(&s->data);
+		free(s);
+	}
+	while (fs->open.next != &fs->open) {
+		struct open_obj *o = fs->open.next;
+
+		fs->open.next = o->next;
+		o->free(o);
+	}
+	pthread_mutex_destroy(&fs->lock);
+	pthread_mutex_destroy(&fs->wait_lock);
+	pthread_mutex_destroy(&fs->open_lock);
+	free(fs);
+}

@@ -1,0 +1,328 @@
+/*
+ * The control database's schema, one array of statements per version.
+ * store_migrate() applies the versions a database lacks, in order, in one
+ * transaction under an advisory lock, and records the version in meta.
+ * Objects are created unqualified: the migrating connection's search_path
+ * is the configured schema.  Never edit a released version: add one.
+ */
+#ifndef PGQFS_SCHEMA_SQL_H
+#define PGQFS_SCHEMA_SQL_H
+
+static const char *const schema_v1[] = {
+	"CREATE TABLE meta (version int NOT NULL)",
+	"INSERT INTO meta VALUES (0)",
+	"CREATE SEQUENCE task_id_seq",
+	/* A running daemon; alive while it holds the advisory lock on its id. */
+	"CREATE TABLE instance ("
+	"  id bigserial PRIMARY KEY,"
+	"  host text NOT NULL,"
+	"  pid int NOT NULL,"
+	"  started_at timestamptz NOT NULL DEFAULT now())",
+	/* Claims lock a pool's row to count its running tasks across daemons. */
+	"CREATE TABLE pool (name text PRIMARY KEY)",
+	"CREATE TABLE task ("
+	"  id bigint PRIMARY KEY,"
+	"  pool text NOT NULL,"
+	"  name text NOT NULL,"
+	"  state text NOT NULL CHECK (state IN"
+	"    ('staged', 'queued', 'running', 'done', 'failed', 'cancelled')),"
+	"  priority int NOT NULL DEFAULT 0,"
+	"  query bytea NOT NULL,"
+	"  uid int NOT NULL,"
+	"  gid int NOT NULL,"
+	"  instance bigint,"		/* the stager while staged, the runner after */
+	"  daemon text,"
+	"  target text,"
+	"  submitted_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+	"  started_at timestamptz,"
+	"  finished_at timestamptz,"
+	"  changed_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+	"  result_size bigint NOT NULL DEFAULT 0,"
+	"  result_at timestamptz,"
+	"  log_size bigint NOT NULL DEFAULT 0,"
+	"  log_at timestamptz,"
+	"  error bytea,"
+	"  rows bigint,"
+	"  attempt int NOT NULL DEFAULT 0,"
+	"  backend_pid int"
+	") WITH (fillfactor = 80)",
+	/* A pending name is a de-duplication key. */
+	"CREATE UNIQUE INDEX task_pending_name ON task (pool, name)"
+	"  WHERE state IN ('staged', 'queued')",
+	"CREATE INDEX task_queued ON task (pool, priority, id) WHERE state = 'queued'",
+	/* Listings by state, and the few running tasks a claim counts. */
+	"CREATE INDEX task_state ON task (state, id)",
+	/* Output streams in bounded chunks: a read at any offset is one range scan. */
+	"CREATE TABLE chunk ("
+	"  task bigint NOT NULL,"
+	"  stream smallint NOT NULL,"
+	"  off bigint NOT NULL,"
+	"  data bytea NOT NULL,"
+	"  PRIMARY KEY (task, stream, off))",
+	/* CSV compresses well, but pglz would cost more CPU than it saves here. */
+	"ALTER TABLE chunk ALTER data SET STORAGE EXTERNAL",
+	"CREATE TABLE reservation ("
+	"  id bigint PRIMARY KEY,"
+	"  uid int NOT NULL,"
+	"  reserved_at timestamptz NOT NULL DEFAULT now())",
+
+	"CREATE FUNCTION log_line(p_text text) RETURNS bytea LANGUAGE sql AS $$"
+	"  SELECT convert_to(to_char(clock_timestamp() AT TIME ZONE 'UTC',"
+	"    'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\" ') || p_text || E'\\n', 'UTF8')"
+	"$$",
+
+	/* Stores a writer's content as a staged task (see store_stage()). */
+	"CREATE FUNCTION stage(p_id bigint, p_pool text, p_name text, p_uid int,"
+	"    p_gid int, p_query bytea, p_instance bigint) RETURNS bigint"
+	"  LANGUAGE plpgsql AS $$\n"
+	"DECLARE v_id bigint; v_log bytea;\n"
+	"BEGIN\n"
+	"  IF p_id <> 0 THEN\n"
+	"    UPDATE task SET query = p_query, changed_at = clock_timestamp()\n"
+	"      WHERE id = p_id AND state = 'staged';\n"
+	"    IF NOT FOUND THEN\n"
+	"      RAISE EXCEPTION 'task % is no longer staged', p_id USING ERRCODE = 'P0002';\n"
+	"    END IF;\n"
+	"    RETURN p_id;\n"
+	"  END IF;\n"
+	"  IF p_name ~ '^[0-9]{1,18}\\.sql$' THEN\n"
+	"    DELETE FROM reservation\n"
+	"      WHERE id = substring(p_name FROM '^([0-9]+)')::bigint AND uid = p_uid\n"
+	"      RETURNING id INTO v_id;\n"
+	"  END IF;\n"
+	"  IF v_id IS NULL THEN\n"
+	"    v_id := nextval('task_id_seq');\n"
+	"  END IF;\n"
+	"  v_log := log_line(format('submitted %s to pool %s by uid %s', p_name, p_pool, p_uid));\n"
+	"  INSERT INTO task (id, pool, name, state, query, uid, gid, instance, log_size, log_at)\n"
+	"    VALUES (v_id, p_pool, p_name, 'staged', p_query, p_uid, p_gid, p_instance,\n"
+	"            length(v_log), clock_timestamp());\n"
+	"  INSERT INTO chunk VALUES (v_id, 1, 0, v_log);\n"
+	"  RETURN v_id;\n"
+	"END $$",
+
+	/* Staged to queued.  The staged content is durable already, and a lost
+	 * flip is redone by recovery, so this commit need not wait for disk. */
+	"CREATE FUNCTION release(p_id bigint, p_sync boolean) RETURNS text"
+	"  LANGUAGE plpgsql AS $$\n"
+	"DECLARE v_pool text;\n"
+	"BEGIN\n"
+	"  IF NOT p_sync THEN\n"
+	"    PERFORM set_config('synchronous_commit', 'off', true);\n"
+	"  END IF;\n"
+	"  UPDATE task SET state = 'queued', changed_at = clock_timestamp()\n"
+	"    WHERE id = p_id AND state = 'staged' RETURNING pool INTO v_pool;\n"
+	"  IF v_pool IS NOT NULL THEN\n"
+	"    PERFORM pg_notify(current_schema() || '_queue', v_pool);\n"
+	"  END IF;\n"
+	"  RETURN v_pool;\n"
+	"END $$",
+
+	"CREATE FUNCTION cancel(p_pool text, p_name text, p_uid int) RETURNS bigint"
+	"  LANGUAGE plpgsql AS $$\n"
+	"DECLARE v_id bigint; v_off bigint; v_log bytea;\n"
+	"BEGIN\n"
+	"  v_log := log_line(format('cancelled by uid %s', p_uid));\n"
+	"  UPDATE task SET state = 'cancelled', finished_at = clock_timestamp(),\n"
+	"      changed_at = clock_timestamp(), log_at = clock_timestamp(),\n"
+	"      log_size = log_size + length(v_log),\n"
+	"      error = convert_to(format(E'pgqfs: cancelled by uid %s before it started\\n', p_uid), 'UTF8')\n"
+	"    WHERE pool = p_pool AND name = p_name AND state IN ('staged', 'queued')\n"
+	"    RETURNING id, log_size - length(v_log) INTO v_id, v_off;\n"
+	"  IF v_id IS NOT NULL THEN\n"
+	"    INSERT INTO chunk VALUES (v_id, 1, v_off, v_log);\n"
+	"    PERFORM pg_notify(current_schema() || '_done', v_id::text || ':cancelled');\n"
+	"  END IF;\n"
+	"  RETURN v_id;\n"
+	"END $$",
+
+	/*
+	 * Claims up to p_want queued tasks of a pool for an instance that runs
+	 * p_local of them now.  The pool's row lock serialises claims of that
+	 * pool across daemons, so the count of the others' running tasks and
+	 * the claim are one decision.  The claiming daemon's own count comes
+	 * from it: its finished tasks may not be recorded yet.
+	 */
+	"CREATE FUNCTION claim(p_pool text, p_max int, p_want int, p_instance bigint,"
+	"    p_local int, p_release bigint[])"
+	"  RETURNS TABLE (id bigint, pool text, name text, query bytea,"
+	"                 submitted_us bigint, log_size bigint, attempt int, uid int)"
+	"  LANGUAGE plpgsql AS $$\n"
+	"DECLARE v_n int; v_daemon text;\n"
+	"BEGIN\n"
+	"  PERFORM 1 FROM pool p WHERE p.name = p_pool FOR UPDATE;\n"
+	"  IF NOT FOUND THEN\n"
+	"    INSERT INTO pool VALUES (p_pool) ON CONFLICT DO NOTHING;\n"
+	"    PERFORM 1 FROM pool p WHERE p.name = p_pool FOR UPDATE;\n"
+	"  END IF;\n"
+	"  SELECT count(*) INTO v_n FROM task t\n"
+	"    WHERE t.pool = p_pool AND t.state = 'running' AND t.instance <> p_instance;\n"
+	"  v_n := least(p_want, p_max - p_local - v_n);\n"
+	"  IF v_n <= 0 THEN\n"
+	"    RETURN;\n"
+	"  END IF;\n"
+	"  SELECT i.host || ':' || i.pid INTO v_daemon FROM instance i WHERE i.id = p_instance;\n"
+	"  RETURN QUERY\n"
+	"    UPDATE task t SET state = 'running', instance = p_instance, daemon = v_daemon,\n"
+	"        started_at = clock_timestamp(), changed_at = clock_timestamp(),\n"
+	"        attempt = t.attempt + 1\n"
+	"      FROM (SELECT q.id FROM task q WHERE q.pool = p_pool\n"
+	"              AND (q.state = 'queued' OR (q.state = 'staged' AND q.id = ANY (p_release)))\n"
+	"            ORDER BY q.priority, q.id LIMIT v_n FOR UPDATE SKIP LOCKED) c\n"
+	"      WHERE t.id = c.id\n"
+	"      RETURNING t.id, t.pool, t.name, t.query,\n"
+	"        (extract(epoch FROM t.submitted_at) * 1000000)::bigint,\n"
+	"        t.log_size, t.attempt, t.uid;\n"
+	"END $$",
+
+	/*
+	 * The executor's one statement for new work.  p_release are tasks
+	 * whose writers closed them on this daemon (their content is durable
+	 * already): they are claimed with the queued ones, in id order, as
+	 * far as the pools have room, and the rest become queued, with a
+	 * NOTIFY so that other daemons may take them.
+	 */
+	"CREATE FUNCTION claim_many(p_instance bigint, p_release bigint[],"
+	"    p_pools text[], p_max int[], p_want int[], p_local int[])"
+	"  RETURNS TABLE (id bigint, pool text, name text, query bytea,"
+	"                 submitted_us bigint, log_size bigint, attempt int, uid int)"
+	"  LANGUAGE plpgsql AS $$\n"
+	"DECLARE v_pool text;\n"
+	"BEGIN\n"
+	"  RETURN QUERY SELECT c.* FROM unnest(p_pools, p_max, p_want, p_local)\n"
+	"      AS p(pool, max, want, local),\n"
+	"    LATERAL claim(p.pool, p.max, p.want, p_instance, p.local, p_release) AS c;\n"
+	"  IF cardinality(p_release) > 0 THEN\n"
+	"    FOR v_pool IN\n"
+	"      WITH r AS (UPDATE task t SET state = 'queued', changed_at = clock_timestamp()\n"
+	"                   WHERE t.id = ANY (p_release) AND t.state = 'staged'\n"
+	"                   RETURNING t.pool)\n"
+	"      SELECT DISTINCT r.pool FROM r\n"
+	"    LOOP\n"
+	"      PERFORM pg_notify(current_schema() || '_queue', v_pool);\n"
+	"    END LOOP;\n"
+	"  END IF;\n"
+	"END $$",
+
+	/* Output and state of running tasks, in one statement per batch. */
+	"CREATE FUNCTION progress(p_instance bigint, p_sync boolean,"
+	"    u_id bigint[], u_result_size bigint[], u_log_size bigint[],"
+	"    u_pid int[], u_target text[], u_started bigint[], u_state text[],"
+	"    u_finished bigint[], u_rows bigint[], u_error bytea[], u_truncate boolean[],"
+	"    c_task bigint[], c_stream smallint[], c_off bigint[], c_data bytea[])"
+	"  RETURNS text LANGUAGE plpgsql AS $$\n"
+	"DECLARE v_done text;\n"
+	"BEGIN\n"
+	"  IF NOT p_sync THEN\n"
+	"    PERFORM set_config('synchronous_commit', 'off', true);\n"
+	"  END IF;\n"
+	/* Rows of a statement that failed after they were stored: psql
+	 * prints none of them, so neither do we. */
+	"  IF true = ANY (u_truncate) THEN\n"
+	"    DELETE FROM chunk c USING unnest(u_id, u_result_size, u_truncate) AS u(id, size, trunc)\n"
+	"      WHERE u.trunc AND c.task = u.id AND c.stream = 0 AND c.off >= u.size;\n"
+	"    UPDATE chunk c SET data = substr(c.data, 1, (u.size - c.off)::int)\n"
+	"      FROM unnest(u_id, u_result_size, u_truncate) AS u(id, size, trunc)\n"
+	"      WHERE u.trunc AND c.task = u.id AND c.stream = 0 AND c.off < u.size\n"
+	"        AND c.off + length(c.data) > u.size;\n"
+	"  END IF;\n"
+	"  INSERT INTO chunk (task, stream, off, data)\n"
+	"    SELECT c.task, c.stream, c.off, c.data\n"
+	"      FROM unnest(c_task, c_stream, c_off, c_data) AS c(task, stream, off, data)\n"
+	"      JOIN task t ON t.id = c.task AND t.state = 'running' AND t.instance = p_instance;\n"
+	"  WITH upd AS (\n"
+	"    UPDATE task t SET\n"
+	"        result_at = CASE WHEN u.result_size <> t.result_size THEN clock_timestamp() ELSE t.result_at END,\n"
+	"        log_at = CASE WHEN u.log_size <> t.log_size THEN clock_timestamp() ELSE t.log_at END,\n"
+	"        result_size = u.result_size,\n"
+	"        log_size = u.log_size,\n"
+	"        backend_pid = coalesce(u.pid, t.backend_pid),\n"
+	"        target = coalesce(u.target, t.target),\n"
+	"        started_at = coalesce(to_timestamp(u.started / 1e6), t.started_at),\n"
+	"        state = coalesce(u.state, t.state),\n"
+	"        finished_at = to_timestamp(u.finished / 1e6),\n"
+	"        rows = coalesce(u.nrows, t.rows),\n"
+	"        error = coalesce(u.error, t.error),\n"
+	"        changed_at = CASE WHEN u.state IS NOT NULL OR u.pid IS NOT NULL\n"
+	"                          THEN clock_timestamp() ELSE t.changed_at END\n"
+	"      FROM unnest(u_id, u_result_size, u_log_size, u_pid, u_target, u_started,\n"
+	"                  u_state, u_finished, u_rows, u_error)\n"
+	"           AS u(id, result_size, log_size, pid, target, started, state, finished, nrows, error)\n"
+	"      WHERE t.id = u.id AND t.state = 'running' AND t.instance = p_instance\n"
+	"      RETURNING t.id, t.state)\n"
+	"  SELECT string_agg(upd.id::text || ':' || upd.state, ',') INTO v_done\n"
+	"    FROM upd WHERE upd.state <> 'running';\n"
+	"  IF v_done IS NOT NULL THEN\n"
+	"    PERFORM pg_notify(current_schema() || '_done', v_done);\n"
+	"  END IF;\n"
+	"  RETURN v_done;\n"
+	"END $$",
+
+	/*
+	 * Liveness without heartbeats: an instance whose advisory lock can be
+	 * taken has lost its session, so its daemon is gone.  Its running tasks
+	 * failed with an unknown outcome (SQL is not idempotent: never re-run),
+	 * its staged rows become queued (their writers are gone too).
+	 */
+	"CREATE FUNCTION recover(p_instance bigint)"
+	"  RETURNS TABLE (failed bigint, requeued bigint, alive bigint)"
+	"  LANGUAGE plpgsql AS $$\n"
+	"DECLARE r record; v_done text; v_failed bigint := 0; v_queued bigint := 0; v_n bigint;\n"
+	"  v_alive bigint := 0;\n"
+	"  v_log bytea;\n"
+	"BEGIN\n"
+	"  FOR r IN SELECT i.id, i.host, i.pid FROM instance i WHERE i.id <> p_instance LOOP\n"
+	"    IF NOT pg_try_advisory_lock(hashtext(current_schema()), r.id::int) THEN\n"
+	"      v_alive := v_alive + 1;\n"
+	"      CONTINUE;\n"
+	"    END IF;\n"
+	"    v_log := log_line(format('failed: the daemon running it (%s:%s) stopped; outcome unknown', r.host, r.pid));\n"
+	"    WITH f AS (\n"
+	"      UPDATE task t SET state = 'failed', finished_at = clock_timestamp(),\n"
+	"          changed_at = clock_timestamp(), log_at = clock_timestamp(),\n"
+	"          log_size = t.log_size + length(v_log),\n"
+	"          error = convert_to(format(E'pgqfs: the daemon running this task (%s:%s) stopped before it finished; '\n"
+	"                     'the outcome is unknown and the task was not run again\\n', r.host, r.pid), 'UTF8')\n"
+	"        WHERE t.state = 'running' AND t.instance = r.id\n"
+	"        RETURNING t.id, t.log_size - length(v_log) AS off),\n"
+	"    l AS (INSERT INTO chunk SELECT f.id, 1, f.off, v_log FROM f)\n"
+	"    SELECT count(*), string_agg(f.id::text || ':failed', ',') INTO v_n, v_done FROM f;\n"
+	"    v_failed := v_failed + v_n;\n"
+	"    IF v_done IS NOT NULL THEN\n"
+	"      PERFORM pg_notify(current_schema() || '_done', v_done);\n"
+	"    END IF;\n"
+	"    UPDATE task t SET state = 'queued', changed_at = clock_timestamp()\n"
+	"      WHERE t.state = 'staged' AND t.instance = r.id;\n"
+	"    GET DIAGNOSTICS v_n = ROW_COUNT;\n"
+	"    v_queued := v_queued + v_n;\n"
+	"    DELETE FROM instance i WHERE i.id = r.id;\n"
+	"    PERFORM pg_advisory_unlock(hashtext(current_schema()), r.id::int);\n"
+	"  END LOOP;\n"
+	"  IF v_queued > 0 THEN\n"
+	"    PERFORM pg_notify(current_schema() || '_queue', '');\n"
+	"  END IF;\n"
+	"  RETURN QUERY SELECT v_failed, v_queued, v_alive;\n"
+	"END $$",
+
+	"CREATE FUNCTION housekeeping(p_retention_ms bigint) RETURNS bigint"
+	"  LANGUAGE plpgsql AS $$\n"
+	"DECLARE v_n bigint;\n"
+	"BEGIN\n"
+	"  WITH d AS (DELETE FROM task t\n"
+	"      WHERE t.state IN ('done', 'failed', 'cancelled')\n"
+	"        AND t.finished_at < now() - p_retention_ms * interval '1 millisecond'\n"
+	"      RETURNING t.id),\n"
+	"    c AS (DELETE FROM chunk USING d WHERE chunk.task = d.id)\n"
+	"  SELECT count(*) INTO v_n FROM d;\n"
+	"  DELETE FROM reservation r\n"
+	"    WHERE r.reserved_at < now() - p_retention_ms * interval '1 millisecond';\n"
+	"  RETURN v_n;\n"
+	"END $$",
+	NULL
+};
+
+static const char *const *const schema_versions[] = {
+	schema_v1,
+};
+
+#endif

@@ -1,0 +1,1322 @@
+#include "store.h"
+
+#include <arpa/inet.h>
+#include <endian.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "schema.sql.h"
+
+/* Type OIDs of parameters we send in binary. */
+#define OID_BOOL 16
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_INT2 21
+#define OID_INT4 23
+#define OID_TEXT 25
+#define OID_BOOL_ARRAY 1000
+#define OID_BYTEA_ARRAY 1001
+#define OID_INT2_ARRAY 1005
+#define OID_INT4_ARRAY 1007
+#define OID_TEXT_ARRAY 1009
+#define OID_INT8_ARRAY 1016
+
+/* Connections the filesystem's threads share; more threads wait. */
+#define STORE_POOL_MAX 16
+/* Statements a pooled connection keeps prepared (there are fewer). */
+#define STORE_PREPARED_MAX 32
+
+/*
+ * A pooled connection and the statements it has prepared, by the address
+ * of their (constant) text: each is parsed and planned once per
+ * connection instead of once per call.
+ */
+struct pconn {
+	PGconn *pg;
+	const char *prepared[STORE_PREPARED_MAX];
+	int n_prepared;
+};
+
+struct store {
+	const struct config *cfg;	/* borrowed; outlives the store */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct pconn *idle[STORE_POOL_MAX];	/* connected and unused */
+	size_t n_idle;
+	size_t n_open;			/* idle + lent out */
+	int64_t instance;		/* owner of rows staged from here */
+};
+
+/* ------------------------------------------------------------------ */
+/* binary parameter and result helpers                                 */
+
+static void put_be64(char *p, int64_t v)
+{
+	uint64_t be = htobe64((uint64_t)v);
+
+	memcpy(p, &be, 8);
+}
+
+static int64_t get_be64(const char *p)
+{
+	uint64_t be;
+
+	memcpy(&be, p, 8);
+	return (int64_t)be64toh(be);
+}
+
+static int32_t get_be32(const char *p)
+{
+	uint32_t be;
+
+	memcpy(&be, p, 4);
+	return (int32_t)ntohl(be);
+}
+
+/* Column `col` of a binary-format row as an integer of any width; NULL -> dflt. */
+static int64_t res_int(const PGresult *res, int row, int col, int64_t dflt)
+{
+	const char *v;
+
+	if (PQgetisnull(res, row, col))
+		return dflt;
+	v = PQgetvalue(res, row, col);
+	switch (PQgetlength(res, row, col)) {
+	case 8:
+		return get_be64(v);
+	case 4:
+		return get_be32(v);
+	case 2: {
+		uint16_t be;
+
+		memcpy(&be, v, 2);
+		return (int16_t)ntohs(be);
+	}
+	default:
+		return dflt;
+	}
+}
+
+static char *res_strdup(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	return strndup(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+}
+
+/*
+ * A one-dimensional array in PostgreSQL's binary format, built element by
+ * element.  The header is written by arr_finish() once the count is known.
+ */
+struct arr {
+	struct buf b;
+	uint32_t oid;
+	int32_t n;
+	bool has_null;
+};
+
+#define ARR_HEADER 20
+
+static void arr_init(struct arr *a, uint32_t oid)
+{
+	buf_init(&a->b);
+	a->oid = oid;
+	a->n = 0;
+	a->has_null = false;
+}
+
+static int arr_add(struct arr *a, const void *data, int32_t len)
+{
+	uint32_t be = htonl((uint32_t)len);
+	int r;
+
+	if (a->b.len == 0) {
+		r = buf_reserve(&a->b, ARR_HEADER);
+		if (r < 0)
+			return r;
+		a->b.len = ARR_HEADER;
+	}
+	r = buf_reserve(&a->b, 4 + (len > 0 ? (size_t)len : 0));
+	if (r < 0)
+		return r;
+	if (len < 0)
+		a->has_null = true;
+	(void)buf_append(&a->b, &be, 4);
+	if (len > 0)
+		(void)buf_append(&a->b, data, (size_t)len);
+	a->n++;
+	return 0;
+}
+
+static int arr_add_i64(struct arr *a, int64_t v)
+{
+	char p[8];
+
+	put_be64(p, v);
+	return arr_add(a, p, 8);
+}
+
+static int arr_add_i32(struct arr *a, int32_t v)
+{
+	uint32_t be = htonl((uint32_t)v);
+
+	return arr_add(a, &be, 4);
+}
+
+static int arr_add_i16(struct arr *a, int16_t v)
+{
+	uint16_t be = htons((uint16_t)v);
+
+	return arr_add(a, &be, 2);
+}
+
+static int arr_add_bool(struct arr *a, bool v)
+{
+	char c = v ? 1 : 0;
+
+	return arr_add(a, &c, 1);
+}
+
+static int arr_add_str(struct arr *a, const char *s)
+{
+	return arr_add(a, s, s ? (int32_t)strlen(s) : -1);
+}
+
+/* Fills in the header; returns the bytes to send and their length. */
+static const char *arr_finish(struct arr *a, int *ret_len)
+{
+	static const char empty[12] = { 0 };	/* ndim 0, no nulls, oid set below */
+	uint32_t w[5];
+
+	if (a->n == 0) {
+		/* An empty array has no dimensions: a 12-byte header. */
+		if (buf_reserve(&a->b, 12) < 0)
+			return NULL;
+		memcpy(a->b.data, empty, 12);
+		w[0] = htonl(a->oid);
+		memcpy(a->b.data + 8, &w[0], 4);
+		a->b.len = 12;
+	} else {
+		w[0] = htonl(1);
+		w[1] = htonl(a->has_null ? 1 : 0);
+		w[2] = htonl(a->oid);
+		w[3] = htonl((uint32_t)a->n);
+		w[4] = htonl(1);
+		memcpy(a->b.data, w, ARR_HEADER);
+	}
+	*ret_len = (int)a->b.len;
+	return a->b.data;
+}
+
+static void arr_reset(struct arr *a)
+{
+	buf_reset(&a->b);
+	a->n = 0;
+	a->has_null = false;
+}
+
+static void arr_finish_free(struct arr *a)
+{
+	buf_finish(&a->b);
+}
+
+/* ------------------------------------------------------------------ */
+/* connections                                                         */
+
+static __thread char last_error[256];
+
+static void set_error(const char *what, const char *msg)
+{
+	size_t n;
+
+	snprintf(last_error, sizeof(last_error), "%s: %s", what, msg ? msg : "");
+	n = strlen(last_error);
+	while (n > 0 && (last_error[n - 1] == '\n' || last_error[n - 1] == ' '))
+		last_error[--n] = '\0';
+}
+
+const char *store_last_error(void)
+{
+	return last_error;
+}
+
+static bool schema_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	/* 57: room for the "_queue" of its NOTIFY channel in 63 bytes. */
+	if (n == 0 || n > 57 || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '_'))
+			return false;
+	return true;
+}
+
+PGconn *store_connect(const struct config *cfg, const char *purpose)
+{
+	static const char *const keys[] = { "dbname", "application_name", NULL };
+	const char *vals[] = { cfg->control, purpose, NULL };
+	const char *pv[1] = { cfg->schema };
+	PGconn *conn;
+	PGresult *res;
+
+	if (!schema_name_ok(cfg->schema)) {
+		log_error("schema name '%s' must be a lowercase SQL identifier of at most 57 bytes",
+			  cfg->schema);
+		return NULL;
+	}
+	/* expand_dbname: the control conninfo is a full connection string. */
+	conn = PQconnectdbParams(keys, vals, 1);
+	if (!conn || PQstatus(conn) != CONNECTION_OK) {
+		log_error("cannot connect to the control database: %s",
+			  conn ? PQerrorMessage(conn) : "out of memory");
+		PQfinish(conn);
+		return NULL;
+	}
+	res = PQexecParams(conn, "SELECT pg_catalog.set_config('search_path', $1, false)",
+			   1, NULL, pv, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_error("control database: %s", PQerrorMessage(conn));
+		PQclear(res);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQclear(res);
+	return conn;
+}
+
+static int exec_simple(PGconn *conn, const char *sql);
+
+int store_listen(PGconn *conn, const struct config *cfg)
+{
+	static const char *const suffix[] = { STORE_CHANNEL_QUEUE, STORE_CHANNEL_DONE };
+
+	for (size_t i = 0; i < 2; i++) {
+		char channel[80];
+		char *ident;
+		struct buf sql;
+		int r;
+
+		/* The schema name is a validated identifier from the
+		 * configuration, quoted here; nothing from a path. */
+		snprintf(channel, sizeof(channel), "%s%s", cfg->schema, suffix[i]);
+		ident = PQescapeIdentifier(conn, channel, strlen(channel));
+		if (!ident)
+			return -ENOMEM;
+		buf_init(&sql);
+		r = buf_printf(&sql, "LISTEN %s", ident);
+		PQfreemem(ident);
+		if (r == 0)
+			r = buf_cstr(&sql) ? exec_simple(conn, sql.data) : -ENOMEM;
+		buf_finish(&sql);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int exec_simple(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	int r = 0;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		log_error("control database: %s", PQerrorMessage(conn));
+		r = -EIO;
+	}
+	PQclear(res);
+	return r;
+}
+
+int store_migrate(PGconn *conn, const struct config *cfg)
+{
+	const char *pv[1] = { cfg->schema };
+	const size_t n_versions = sizeof(schema_versions) / sizeof(schema_versions[0]);
+	PGresult *res;
+	long have = 0;
+	int r;
+
+	if (exec_simple(conn, "BEGIN") < 0)
+		return -EIO;
+	/* Daemons starting together must not both create the schema. */
+	r = exec_simple(conn, "SELECT pg_advisory_xact_lock(hashtext('pgqfs schema migration'))");
+	if (r < 0)
+		goto fail;
+	res = PQexecParams(conn, "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1",
+			   1, NULL, pv, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_error("control database: %s", PQerrorMessage(conn));
+		PQclear(res);
+		r = -EIO;
+		goto fail;
+	}
+	if (PQntuples(res) == 0) {
+		/* The one identifier that reaches SQL text: from the
+		 * configuration, validated above and quoted here. */
+		char *ident = PQescapeIdentifier(conn, cfg->schema, strlen(cfg->schema));
+		struct buf sql;
+
+		buf_init(&sql);
+		r = ident ? buf_printf(&sql, "CREATE SCHEMA %s", ident) : -ENOMEM;
+		PQfreemem(ident);
+		if (r == 0)
+			r = exec_simple(conn, buf_cstr(&sql));
+		buf_finish(&sql);
+		if (r < 0) {
+			PQclear(res);
+			goto fail;
+		}
+	}
+	PQclear(res);
+	res = PQexec(conn, "SELECT to_regclass('meta') IS NOT NULL");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_error("control database: %s", PQerrorMessage(conn));
+		PQclear(res);
+		r = -EIO;
+		goto fail;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		PQclear(res);
+		res = PQexec(conn, "SELECT max(version) FROM meta");
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			log_error("control database: %s", PQerrorMessage(conn));
+			PQclear(res);
+			r = -EIO;
+			goto fail;
+		}
+		have = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	}
+	PQclear(res);
+	if (have > (long)n_versions) {
+		log_error("schema %s has version %ld, newer than this pgqfs knows (%zu)",
+			  cfg->schema, have, n_versions);
+		r = -EPROTO;
+		goto fail;
+	}
+	for (size_t v = (size_t)have; v < n_versions; v++) {
+		for (const char *const *q = schema_versions[v]; *q; q++) {
+			r = exec_simple(conn, *q);
+			if (r < 0)
+				goto fail;
+		}
+		log_info("control schema %s upgraded to version %zu", cfg->schema, v + 1);
+	}
+	{
+		char v[16];
+		const char *vv[1] = { v };
+
+		snprintf(v, sizeof(v), "%zu", n_versions);
+		res = PQexecParams(conn, "UPDATE meta SET version = $1::int", 1, NULL, vv,
+				   NULL, NULL, 0);
+		r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -EIO;
+		PQclear(res);
+		if (r < 0)
+			goto fail;
+	}
+	if (exec_simple(conn, "COMMIT") < 0)
+		return -EIO;
+	return 0;
+fail:
+	(void)exec_simple(conn, "ROLLBACK");
+	return r;
+}
+
+int store_register(PGconn *conn, const struct config *cfg, int64_t *ret_instance)
+{
+	char host[256], pid[16];
+	const char *pv[2] = { host, pid };
+	PGresult *res;
+	int64_t id;
+
+	(void)cfg;
+	if (gethostname(host, sizeof(host)) < 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	res = PQexecParams(conn,
+		"WITH i AS (INSERT INTO instance (host, pid) VALUES ($1, $2) RETURNING id)"
+		" SELECT id, pg_advisory_lock(hashtext(current_schema()), id::int) FROM i",
+		2, NULL, pv, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		log_error("cannot register with the control database: %s", PQerrorMessage(conn));
+		PQclear(res);
+		return -EIO;
+	}
+	id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	*ret_instance = id;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the filesystem's connection pool                                    */
+
+int store_create(const struct config *cfg, struct store **ret)
+{
+	struct store *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->cfg = cfg;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	*ret = s;
+	return 0;
+}
+
+void store_destroy(struct store *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_idle; i++) {
+		PQfinish(s->idle[i]->pg);
+		free(s->idle[i]);
+	}
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+}
+
+void store_set_instance(struct store *s, int64_t instance)
+{
+	pthread_mutex_lock(&s->lock);
+	s->instance = instance;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void pconn_free(struct pconn *c)
+{
+	if (!c)
+		return;
+	PQfinish(c->pg);
+	free(c);
+}
+
+static struct pconn *conn_get(struct store *s)
+{
+	struct pconn *c = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	while (s->n_idle == 0 && s->n_open >= STORE_POOL_MAX)
+		pthread_cond_wait(&s->cond, &s->lock);
+	if (s->n_idle > 0) {
+		c = s->idle[--s->n_idle];
+		pthread_mutex_unlock(&s->lock);
+		if (PQstatus(c->pg) == CONNECTION_OK)
+			return c;
+		/* Broken: replaced by a new connection below. */
+		pconn_free(c);
+		pthread_mutex_lock(&s->lock);
+		s->n_open--;
+	}
+	s->n_open++;
+	pthread_mutex_unlock(&s->lock);
+	c = calloc(1, sizeof(*c));
+	if (c)
+		c->pg = store_connect(s->cfg, "pgqfs filesystem");
+	if (!c || !c->pg) {
+		free(c);
+		pthread_mutex_lock(&s->lock);
+		s->n_open--;
+		pthread_cond_signal(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		set_error("control database", "cannot connect");
+		return NULL;
+	}
+	return c;
+}
+
+static void conn_put(struct store *s, struct pconn *c)
+{
+	pthread_mutex_lock(&s->lock);
+	if (PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) == PQTRANS_IDLE) {
+		s->idle[s->n_idle++] = c;
+	} else {
+		pconn_free(c);
+		s->n_open--;
+	}
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The name under which c has `sql` prepared, preparing it if need be. */
+static const char *conn_prepared(struct pconn *c, const char *sql, int n, const Oid *types,
+				 char *name, size_t namelen)
+{
+	PGresult *res;
+	int i;
+
+	for (i = 0; i < c->n_prepared; i++)
+		if (c->prepared[i] == sql)
+			break;
+	snprintf(name, namelen, "pgqfs_fs_%d", i);
+	if (i < c->n_prepared)
+		return name;
+	if (i == STORE_PREPARED_MAX)
+		return NULL;		/* unnamed: parsed every time */
+	res = PQprepare(c->pg, name, sql, n, types);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		PQclear(res);
+		return NULL;
+	}
+	PQclear(res);
+	c->prepared[c->n_prepared++] = sql;
+	return name;
+}
+
+/*
+ * Runs one parameterised statement on a pooled connection.  `sql` must be
+ * a string constant: it is prepared once per connection, by address.
+ * Results come in binary when `binary`.  Maps failures to -errno: a
+ * pending-name conflict to -EBUSY, "no longer staged" to -ESTALE,
+ * anything else -EIO.
+ */
+static int run(struct store *s, const char *sql, int n, const Oid *types,
+	       const char *const *values, const int *lengths, const int *formats,
+	       bool binary, PGresult **ret)
+{
+	struct pconn *c = conn_get(s);
+	PGresult *res;
+	ExecStatusType st;
+	const char *name;
+	char buf[32];
+
+	if (!c)
+		return -EIO;
+	name = conn_prepared(c, sql, n, types, buf, sizeof(buf));
+	if (name)
+		res = PQexecPrepared(c->pg, name, n, values, lengths, formats, binary ? 1 : 0);
+	else
+		res = PQexecParams(c->pg, sql, n, types, values, lengths, formats, binary ? 1 : 0);
+	st = PQresultStatus(res);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		int r = -EIO;
+
+		if (state && strcmp(state, "23505") == 0)
+			r = -EBUSY;
+		else if (state && strcmp(state, "P0002") == 0)
+			r = -ESTALE;
+		set_error("control database", PQerrorMessage(c->pg));
+		PQclear(res);
+		conn_put(s, c);
+		return r;
+	}
+	conn_put(s, c);
+	*ret = res;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* reading tasks                                                       */
+
+void task_info_finish(struct task_info *t)
+{
+	free(t->pool);
+	free(t->name);
+	free(t->target);
+	free(t->daemon);
+	free(t->error);
+	memset(t, 0, sizeof(*t));
+}
+
+#define US(col) "(extract(epoch FROM " col ") * 1000000)::int8"
+
+/* The columns parse_task() reads, in its order. */
+#define TASK_COLUMNS \
+	"id, pool, name, state, uid, gid, " \
+	US("submitted_at") ", " US("started_at") ", " US("finished_at") ", " \
+	US("changed_at") ", " US("result_at") ", " US("log_at") ", " \
+	"octet_length(query)::int8, result_size, log_size, error, rows, attempt, " \
+	"backend_pid, target, daemon"
+
+static int parse_task(const PGresult *res, int row, struct task_info *t)
+{
+	int c = 0;
+	char *state;
+	int st;
+
+	memset(t, 0, sizeof(*t));
+	t->id = res_int(res, row, c++, 0);
+	t->pool = res_strdup(res, row, c++);
+	t->name = res_strdup(res, row, c++);
+	state = res_strdup(res, row, c++);
+	st = state ? task_state_parse(state) : -1;
+	free(state);
+	t->state = st < 0 ? TASK_FAILED : (enum task_state)st;
+	t->uid = (uint32_t)res_int(res, row, c++, 0);
+	t->gid = (uint32_t)res_int(res, row, c++, 0);
+	t->submitted_us = res_int(res, row, c++, 0);
+	t->started_us = res_int(res, row, c++, 0);
+	t->finished_us = res_int(res, row, c++, 0);
+	t->changed_us = res_int(res, row, c++, 0);
+	t->result_us = res_int(res, row, c++, 0);
+	t->log_us = res_int(res, row, c++, 0);
+	t->query_size = res_int(res, row, c++, 0);
+	t->result_size = res_int(res, row, c++, 0);
+	t->log_size = res_int(res, row, c++, 0);
+	if (!PQgetisnull(res, row, c)) {
+		t->error_len = (size_t)PQgetlength(res, row, c);
+		t->error = malloc(t->error_len + 1);
+		if (t->error) {
+			memcpy(t->error, PQgetvalue(res, row, c), t->error_len);
+			t->error[t->error_len] = '\0';
+		}
+	}
+	c++;
+	t->rows = res_int(res, row, c++, -1);
+	t->attempt = res_int(res, row, c++, 0);
+	t->backend_pid = res_int(res, row, c++, 0);
+	t->target = res_strdup(res, row, c++);
+	t->daemon = res_strdup(res, row, c++);
+	if (!t->pool || !t->name || (t->error_len && !t->error)) {
+		task_info_finish(t);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int get_one_task(struct store *s, const char *sql, int n,
+			const char *const *values, struct task_info *ret)
+{
+	PGresult *res;
+	int r = run(s, sql, n, NULL, values, NULL, NULL, true, &res);
+
+	if (r < 0)
+		return r;
+	if (PQntuples(res) == 0)
+		r = -ENOENT;
+	else
+		r = parse_task(res, 0, ret);
+	PQclear(res);
+	return r;
+}
+
+int store_get_task(struct store *s, int64_t id, struct task_info *ret)
+{
+	char ids[24];
+	const char *pv[1] = { ids };
+
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	return get_one_task(s, "SELECT " TASK_COLUMNS " FROM task WHERE id = $1",
+			    1, pv, ret);
+}
+
+int store_get_pending(struct store *s, const char *pool, const char *name,
+		      struct task_info *ret)
+{
+	const char *pv[2] = { pool, name };
+
+	return get_one_task(s, "SELECT " TASK_COLUMNS " FROM task"
+			       " WHERE pool = $1 AND name = $2 AND state IN ('staged', 'queued')",
+			    2, pv, ret);
+}
+
+/* Rows (id, state, uid, gid, mtime, size, pool, name-or-NULL) to cb. */
+static int each_entry(PGresult *res, store_entry_fn *cb, void *arg, int64_t *ret_last)
+{
+	for (int row = 0; row < PQntuples(res); row++) {
+		struct task_entry e;
+		int state = task_state_parse(PQgetvalue(res, row, 1));
+		int r;
+
+		e.id = res_int(res, row, 0, 0);
+		e.state = state < 0 ? TASK_FAILED : (enum task_state)state;
+		e.uid = (uint32_t)res_int(res, row, 2, 0);
+		e.gid = (uint32_t)res_int(res, row, 3, 0);
+		e.mtime_us = res_int(res, row, 4, 0);
+		e.size = res_int(res, row, 5, 0);
+		e.pool = PQgetvalue(res, row, 6);
+		e.name = PQgetisnull(res, row, 7) ? NULL : PQgetvalue(res, row, 7);
+		*ret_last = e.id;
+		r = cb(arg, &e);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* Rows of a listing page. */
+#define LIST_PAGE 5000
+
+int store_list_tasks(struct store *s, unsigned state_mask, store_entry_fn *cb, void *arg)
+{
+	char after[24], limit[16];
+	struct buf states;
+	const char *pv[3];
+	int64_t last = 0;
+	int r;
+
+	buf_init(&states);
+	r = buf_putc(&states, '{');
+	for (int i = TASK_STAGED; r == 0 && i <= TASK_CANCELLED; i++)
+		if (state_mask & (1u << i))
+			r = buf_printf(&states, "%s%s", states.len > 1 ? "," : "",
+				       task_state_name((enum task_state)i));
+	if (r == 0)
+		r = buf_putc(&states, '}');
+	pv[0] = buf_cstr(&states);
+	if (r < 0 || !pv[0]) {
+		buf_finish(&states);
+		return -ENOMEM;
+	}
+	snprintf(limit, sizeof(limit), "%d", LIST_PAGE);
+	pv[1] = after;
+	pv[2] = limit;
+	for (;;) {
+		PGresult *res;
+		int n;
+
+		snprintf(after, sizeof(after), "%lld", (long long)last);
+		r = run(s, "SELECT id, state, uid, gid, " US("changed_at") ", 0::int8, pool, NULL::text"
+			   " FROM task WHERE state = ANY ($1::text[]) AND id > $2::int8"
+			   " ORDER BY id LIMIT $3::int",
+			3, NULL, pv, NULL, NULL, true, &res);
+		if (r < 0)
+			break;
+		n = PQntuples(res);
+		r = each_entry(res, cb, arg, &last);
+		PQclear(res);
+		if (r || n < LIST_PAGE)
+			break;
+	}
+	buf_finish(&states);
+	return r;
+}
+
+int store_list_pending(struct store *s, const char *pool, store_entry_fn *cb, void *arg)
+{
+	const char *pv[1] = { pool };
+	PGresult *res;
+	int64_t last;
+	int r;
+
+	r = run(s, "SELECT id, state, uid, gid, " US("changed_at") ","
+		   " octet_length(query)::int8, pool, name"
+		   " FROM task WHERE pool = $1 AND state IN ('staged', 'queued') ORDER BY id",
+		1, NULL, pv, NULL, NULL, true, &res);
+	if (r < 0)
+		return r;
+	r = each_entry(res, cb, arg, &last);
+	PQclear(res);
+	return r;
+}
+
+static uint64_t out_len(const struct buf *out, size_t start)
+{
+	return (uint64_t)(out->len - start);
+}
+
+int store_read_stream(struct store *s, int64_t id, enum task_stream stream,
+		      uint64_t off, size_t size, struct buf *out)
+{
+	char a[24], b[8], c[24], d[24];
+	const char *pv[4] = { a, b, c, d };
+	uint64_t end = off + size;
+	size_t start = out->len;
+	PGresult *res;
+	int r;
+
+	snprintf(a, sizeof(a), "%lld", (long long)id);
+	snprintf(b, sizeof(b), "%d", (int)stream);
+	/* A chunk overlapping [off, end) starts after off - CHUNK_MAX. */
+	snprintf(c, sizeof(c), "%lld", (long long)off - CHUNK_MAX);
+	snprintf(d, sizeof(d), "%llu", (unsigned long long)end);
+	r = run(s, "SELECT off, data FROM chunk WHERE task = $1 AND stream = $2"
+		   " AND off > $3 AND off < $4 ORDER BY off",
+		4, NULL, pv, NULL, NULL, true, &res);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < PQntuples(res) && r == 0; i++) {
+		uint64_t coff = (uint64_t)res_int(res, i, 0, 0);
+		uint64_t clen = (uint64_t)PQgetlength(res, i, 1);
+		uint64_t pos = off + out_len(out, start);
+		uint64_t to;
+
+		if (coff > pos)
+			break;		/* a gap: return what is contiguous */
+		if (coff + clen <= pos)
+			continue;
+		to = end < coff + clen ? end : coff + clen;
+		r = buf_append(out, PQgetvalue(res, i, 1) + (pos - coff), (size_t)(to - pos));
+	}
+	PQclear(res);
+	return r;
+}
+
+int store_read_query(struct store *s, int64_t id, uint64_t off, size_t size,
+		     struct buf *out)
+{
+	char a[24], b[24], c[24];
+	const char *pv[3] = { a, b, c };
+	PGresult *res;
+	int r;
+
+	snprintf(a, sizeof(a), "%lld", (long long)id);
+	snprintf(b, sizeof(b), "%llu", (unsigned long long)off + 1);
+	snprintf(c, sizeof(c), "%zu", size);
+	r = run(s, "SELECT substr(query, $2::int, $3::int) FROM task WHERE id = $1",
+		3, NULL, pv, NULL, NULL, true, &res);
+	if (r < 0)
+		return r;
+	if (PQntuples(res) == 0)
+		r = -ENOENT;
+	else
+		r = buf_append(out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	PQclear(res);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* writing from the filesystem                                         */
+
+static int stage_or_submit(struct store *s, const char *sql,
+			   const struct submission *sub, int64_t id, int64_t *ret_id)
+{
+	char a[24], u[16], g[16], inst[24];
+	const char *pv[7];
+	int lens[7] = { 0 };
+	int fmts[7] = { 0 };
+	PGresult *res;
+	int64_t instance;
+	int r;
+
+	if (sub->len > INT_MAX)
+		return -EFBIG;
+	pthread_mutex_lock(&s->lock);
+	instance = s->instance;
+	pthread_mutex_unlock(&s->lock);
+	snprintf(a, sizeof(a), "%lld", (long long)id);
+	snprintf(u, sizeof(u), "%u", sub->uid);
+	snprintf(g, sizeof(g), "%u", sub->gid);
+	snprintf(inst, sizeof(inst), "%lld", (long long)instance);
+	pv[0] = a;
+	pv[1] = sub->pool;
+	pv[2] = sub->name;
+	pv[3] = u;
+	pv[4] = g;
+	pv[5] = sub->data ? sub->data : "";
+	pv[6] = inst;
+	lens[5] = (int)sub->len;
+	fmts[5] = 1;		/* the SQL's bytes, exactly as written */
+	r = run(s, sql, 7, NULL, pv, lens, fmts, false, &res);
+	if (r < 0)
+		return r;
+	*ret_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+int store_stage(struct store *s, const struct submission *sub, int64_t *inout_id)
+{
+	return stage_or_submit(s,
+		"SELECT stage($1::int8, $2, $3, $4::int4, $5::int4, $6::bytea, $7::int8)",
+		sub, *inout_id, inout_id);
+}
+
+int store_submit(struct store *s, const struct submission *sub, int64_t *ret_id)
+{
+	/* Stage and queue in one transaction; the commit waits for disk. */
+	return stage_or_submit(s,
+		"SELECT release(id, true) IS NOT NULL, id FROM"
+		" (SELECT stage($1::int8, $2, $3, $4::int4, $5::int4, $6::bytea, $7::int8) AS id) s",
+		sub, 0, ret_id);
+}
+
+/* Runs a statement whose one parameter is a task id. */
+static int run_id(struct store *s, const char *sql, int64_t id, PGresult **ret)
+{
+	char a[24];
+	const char *pv[1] = { a };
+
+	snprintf(a, sizeof(a), "%lld", (long long)id);
+	return run(s, sql, 1, NULL, pv, NULL, NULL, false, ret);
+}
+
+int store_release(struct store *s, int64_t id)
+{
+	PGresult *res;
+	int r;
+
+	r = run_id(s, "SELECT release($1::int8, false)", id, &res);
+	if (r < 0)
+		return r;
+	r = PQgetisnull(res, 0, 0) ? -ENOENT : 0;
+	PQclear(res);
+	return r;
+}
+
+int store_unstage(struct store *s, int64_t id)
+{
+	PGresult *res;
+	int r;
+
+	r = run_id(s, "WITH d AS (DELETE FROM task WHERE id = $1 AND state = 'staged' RETURNING id)"
+		      " DELETE FROM chunk USING d WHERE chunk.task = d.id",
+		   id, &res);
+	if (r < 0)
+		return r;
+	PQclear(res);
+	return 0;
+}
+
+int store_cancel(struct store *s, const char *pool, const char *name,
+		 uint32_t by_uid, int64_t *ret_id)
+{
+	char u[16];
+	const char *pv[3] = { pool, name, u };
+	PGresult *res;
+	int r;
+
+	snprintf(u, sizeof(u), "%u", by_uid);
+	r = run(s, "SELECT cancel($1, $2, $3::int4)", 3, NULL, pv, NULL, NULL, false, &res);
+	if (r < 0)
+		return r;
+	if (PQgetisnull(res, 0, 0)) {
+		r = -ENOENT;
+	} else if (ret_id) {
+		*ret_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	}
+	PQclear(res);
+	return r;
+}
+
+int store_new_id(struct store *s, uint32_t uid, int64_t *ret_id)
+{
+	char u[16];
+	const char *pv[1] = { u };
+	PGresult *res;
+	int r;
+
+	snprintf(u, sizeof(u), "%u", uid);
+	r = run(s, "INSERT INTO reservation (id, uid) VALUES (nextval('task_id_seq'), $1::int4)"
+		   " RETURNING id",
+		1, NULL, pv, NULL, NULL, false, &res);
+	if (r < 0)
+		return r;
+	*ret_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+int store_stats(struct store *s, struct buf *out)
+{
+	static const char *const words[] = { "queued", "running", "done", "failed", "cancelled" };
+	PGresult *res;
+	int r;
+
+	/* Staged tasks count as queued: their writers' cp has returned. */
+	r = run(s, "SELECT coalesce(pool, ''), state, count(*) FROM"
+		   " (SELECT pool, CASE state WHEN 'staged' THEN 'queued' ELSE state END AS state"
+		   "  FROM task) t GROUP BY ROLLUP (pool), state ORDER BY 1, 2",
+		0, NULL, NULL, NULL, NULL, false, &res);
+	if (r < 0)
+		return r;
+	/* Totals first (the ROLLUP rows, pool ''), then per pool, every
+	 * state present even when zero so that scripts can rely on keys. */
+	for (int pass = 0; pass < 2 && r == 0; pass++) {
+		const char *prev = NULL;
+
+		for (int i = 0; i < PQntuples(res) && r == 0; i++) {
+			const char *pool = PQgetvalue(res, i, 0);
+
+			if ((pass == 0) != (pool[0] == '\0'))
+				continue;
+			if (prev && strcmp(prev, pool) == 0)
+				continue;
+			prev = pool;
+			for (size_t w = 0; w < sizeof(words) / sizeof(words[0]) && r == 0; w++) {
+				const char *n = "0";
+
+				for (int j = i; j < PQntuples(res); j++) {
+					if (strcmp(PQgetvalue(res, j, 0), pool) != 0)
+						break;
+					if (strcmp(PQgetvalue(res, j, 1), words[w]) == 0)
+						n = PQgetvalue(res, j, 2);
+				}
+				if (pass == 0)
+					r = buf_printf(out, "%s %s\n", words[w], n);
+				else
+					r = buf_printf(out, "pool.%s.%s %s\n", pool, words[w], n);
+			}
+		}
+		if (pass == 0 && prev == NULL)
+			for (size_t w = 0; w < sizeof(words) / sizeof(words[0]) && r == 0; w++)
+				r = buf_printf(out, "%s 0\n", words[w]);
+	}
+	PQclear(res);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* executor side                                                       */
+
+/*
+ * The executor's statements, prepared once per control connection: they
+ * run hundreds of times a second, and parsing and planning them each time
+ * would cost more than running them.
+ */
+enum exec_stmt { ES_RECOVER, ES_HOUSEKEEPING, ES_CLAIM, ES_PROGRESS, ES_COUNT };
+
+static const struct {
+	const char *name;
+	const char *sql;
+	int n;
+	Oid types[17];
+} exec_stmts[ES_COUNT] = {
+	[ES_RECOVER] = { "pgqfs_recover",
+		"SELECT failed, requeued, alive FROM recover($1)", 1, { OID_INT8 } },
+	[ES_HOUSEKEEPING] = { "pgqfs_housekeeping",
+		"SELECT housekeeping($1)", 1, { OID_INT8 } },
+	[ES_CLAIM] = { "pgqfs_claim",
+		"SELECT * FROM claim_many($1, $2, $3, $4, $5, $6)", 6,
+		{ OID_INT8, OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT4_ARRAY, OID_INT4_ARRAY,
+		  OID_INT4_ARRAY } },
+	[ES_PROGRESS] = { "pgqfs_progress",
+		"SELECT progress($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+		" $13, $14, $15, $16, $17)", 17,
+		{ OID_INT8, OID_BOOL,
+		  OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT4_ARRAY,
+		  OID_TEXT_ARRAY, OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT8_ARRAY,
+		  OID_INT8_ARRAY, OID_BYTEA_ARRAY, OID_BOOL_ARRAY,
+		  OID_INT8_ARRAY, OID_INT2_ARRAY, OID_INT8_ARRAY, OID_BYTEA_ARRAY } },
+};
+
+int store_prepare(PGconn *conn)
+{
+	for (int i = 0; i < ES_COUNT; i++) {
+		PGresult *res = PQprepare(conn, exec_stmts[i].name, exec_stmts[i].sql,
+					  exec_stmts[i].n, exec_stmts[i].types);
+		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+		PQclear(res);
+		if (!ok) {
+			log_error("control database: %s", PQerrorMessage(conn));
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+/* Sends a prepared statement; every parameter is in binary. */
+static int send_prepared(PGconn *conn, enum exec_stmt st, const char *const *values,
+			 const int *lengths, int result_format)
+{
+	int formats[17];
+
+	for (int i = 0; i < exec_stmts[st].n; i++)
+		formats[i] = 1;
+	if (!PQsendQueryPrepared(conn, exec_stmts[st].name, exec_stmts[st].n, values, lengths,
+				 formats, result_format))
+		return -EIO;
+	return 0;
+}
+
+int store_send_recover(PGconn *conn, int64_t instance)
+{
+	char a[8];
+	const char *pv[1] = { a };
+	int len[1] = { 8 };
+
+	put_be64(a, instance);
+	return send_prepared(conn, ES_RECOVER, pv, len, 0);
+}
+
+int store_send_housekeeping(PGconn *conn, uint64_t retention_ms)
+{
+	char a[8];
+	const char *pv[1] = { a };
+	int len[1] = { 8 };
+
+	put_be64(a, (int64_t)retention_ms);
+	return send_prepared(conn, ES_HOUSEKEEPING, pv, len, 0);
+}
+
+int store_send_claim(PGconn *conn, int64_t instance, const int64_t *release,
+		     size_t n_release, const char *const *pools, const int *max,
+		     const int *want, const int *running, size_t n)
+{
+	struct arr a[5];
+	char inst[8];
+	const char *pv[6];
+	int lens[6];
+	int r = 0;
+
+	arr_init(&a[0], OID_INT8);
+	arr_init(&a[1], OID_TEXT);
+	arr_init(&a[2], OID_INT4);
+	arr_init(&a[3], OID_INT4);
+	arr_init(&a[4], OID_INT4);
+	for (size_t i = 0; i < n_release && r == 0; i++)
+		r = arr_add_i64(&a[0], release[i]);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		r = arr_add_str(&a[1], pools[i]);
+		if (r == 0)
+			r = arr_add_i32(&a[2], max[i]);
+		if (r == 0)
+			r = arr_add_i32(&a[3], want[i]);
+		if (r == 0)
+			r = arr_add_i32(&a[4], running[i]);
+	}
+	put_be64(inst, instance);
+	pv[0] = inst;
+	lens[0] = 8;
+	for (int i = 0; i < 5 && r == 0; i++) {
+		pv[1 + i] = arr_finish(&a[i], &lens[1 + i]);
+		if (!pv[1 + i])
+			r = -ENOMEM;
+	}
+	if (r == 0)
+		r = send_prepared(conn, ES_CLAIM, pv, lens, 1);
+	for (int i = 0; i < 5; i++)
+		arr_finish_free(&a[i]);
+	return r;
+}
+
+void store_parse_claimed(const PGresult *res, int row, struct claimed *ret)
+{
+	ret->id = res_int(res, row, 0, 0);
+	ret->pool = PQgetvalue(res, row, 1);
+	ret->name = PQgetvalue(res, row, 2);
+	ret->query = PQgetvalue(res, row, 3);
+	ret->query_len = (size_t)PQgetlength(res, row, 3);
+	ret->submitted_us = res_int(res, row, 4, 0);
+	ret->log_size = res_int(res, row, 5, 0);
+	ret->attempt = res_int(res, row, 6, 0);
+	ret->uid = (uint32_t)res_int(res, row, 7, 0);
+}
+
+/* The progress function's array parameters, in its order. */
+enum {
+	P_ID, P_RESULT_SIZE, P_LOG_SIZE, P_PID, P_TARGET, P_STARTED, P_STATE,
+	P_FINISHED, P_ROWS, P_ERROR, P_TRUNCATE,
+	P_C_TASK, P_C_STREAM, P_C_OFF, P_C_DATA,
+	P_COUNT
+};
+
+struct progress {
+	struct arr a[P_COUNT];
+	size_t bytes;
+	bool sync;		/* a task finishes: its commit must reach disk */
+};
+
+struct progress *progress_create(void)
+{
+	static const uint32_t oids[P_COUNT] = {
+		[P_ID] = OID_INT8, [P_RESULT_SIZE] = OID_INT8, [P_LOG_SIZE] = OID_INT8,
+		[P_PID] = OID_INT4, [P_TARGET] = OID_TEXT, [P_STARTED] = OID_INT8,
+		[P_STATE] = OID_TEXT, [P_FINISHED] = OID_INT8, [P_ROWS] = OID_INT8,
+		[P_ERROR] = OID_BYTEA, [P_TRUNCATE] = OID_BOOL,
+		[P_C_TASK] = OID_INT8, [P_C_STREAM] = OID_INT2, [P_C_OFF] = OID_INT8,
+		[P_C_DATA] = OID_BYTEA,
+	};
+	struct progress *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	for (int i = 0; i < P_COUNT; i++)
+		arr_init(&p->a[i], oids[i]);
+	return p;
+}
+
+void progress_destroy(struct progress *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < P_COUNT; i++)
+		arr_finish_free(&p->a[i]);
+	free(p);
+}
+
+void progress_reset(struct progress *p)
+{
+	for (int i = 0; i < P_COUNT; i++)
+		arr_reset(&p->a[i]);
+	p->bytes = 0;
+	p->sync = false;
+}
+
+bool progress_empty(const struct progress *p)
+{
+	return p->a[P_ID].n == 0 && p->a[P_C_TASK].n == 0;
+}
+
+size_t progress_bytes(const struct progress *p)
+{
+	return p->bytes;
+}
+
+int progress_add_chunk(struct progress *p, int64_t task, enum task_stream stream,
+		       int64_t off, const char *data, size_t len)
+{
+	int r;
+
+	r = arr_add_i64(&p->a[P_C_TASK], task);
+	if (r == 0)
+		r = arr_add_i16(&p->a[P_C_STREAM], (int16_t)stream);
+	if (r == 0)
+		r = arr_add_i64(&p->a[P_C_OFF], off);
+	if (r == 0)
+		r = arr_add(&p->a[P_C_DATA], data, (int32_t)len);
+	p->bytes += len;
+	return r;
+}
+
+int progress_add_update(struct progress *p, const struct task_update *u)
+{
+	struct arr *a = p->a;
+	int r;
+
+	r = arr_add_i64(&a[P_ID], u->id);
+	if (r == 0)
+		r = arr_add_i64(&a[P_RESULT_SIZE], u->result_size);
+	if (r == 0)
+		r = arr_add_i64(&a[P_LOG_SIZE], u->log_size);
+	if (r == 0)
+		r = u->backend_pid ? arr_add_i32(&a[P_PID], u->backend_pid) : arr_add(&a[P_PID], NULL, -1);
+	if (r == 0)
+		r = arr_add_str(&a[P_TARGET], u->target);
+	if (r == 0)
+		r = u->started_us ? arr_add_i64(&a[P_STARTED], u->started_us) : arr_add(&a[P_STARTED], NULL, -1);
+	if (r == 0)
+		r = arr_add_str(&a[P_STATE], u->state < 0 ? NULL : task_state_name((enum task_state)u->state));
+	if (r == 0)
+		r = u->state >= 0 ? arr_add_i64(&a[P_FINISHED], u->finished_us) : arr_add(&a[P_FINISHED], NULL, -1);
+	if (r == 0)
+		r = u->rows >= 0 ? arr_add_i64(&a[P_ROWS], u->rows) : arr_add(&a[P_ROWS], NULL, -1);
+	if (r == 0)
+		r = arr_add(&a[P_ERROR], u->error, u->error ? (int32_t)u->error_len : -1);
+	if (r == 0)
+		r = arr_add_bool(&a[P_TRUNCATE], u->truncate);
+	if (u->state >= 0)
+		p->sync = true;
+	return r;
+}
+
+int store_send_progress(PGconn *conn, int64_t instance, struct progress *p)
+{
+	const char *pv[2 + P_COUNT];
+	int lens[2 + P_COUNT];
+	char inst[8], sync = p->sync ? 1 : 0;
+
+	put_be64(inst, instance);
+	pv[0] = inst;
+	lens[0] = 8;
+	pv[1] = &sync;
+	lens[1] = 1;
+	for (int i = 0; i < P_COUNT; i++) {
+		pv[2 + i] = arr_finish(&p->a[i], &lens[2 + i]);
+		if (!pv[2 + i])
+			return -ENOMEM;
+	}
+	return send_prepared(conn, ES_PROGRESS, pv, lens, 0);
+}

@@ -1,0 +1,624 @@
+# shellcheck shell=bash
+# lib.sh: shared harness of the end-to-end tests (tests/e2e/NAME.sh).
+#
+# A test is run by meson as `bash tests/e2e/NAME.sh` with
+#   PGQFS     the daemon binary under test
+#   SRCDIR    <source>/tests
+#   BUILDDIR  <build>/tests     (holds the shared pg-template; optional)
+# It sources this file, prints TAP on stdout and exits non-zero on failure:
+#
+#   . "$SRCDIR/e2e/lib.sh"
+#   pg_start                      # throwaway PostgreSQL cluster
+#   pgqfs_start                   # daemon "main" mounted at $MNT
+#   submit default job.sql        # cp job.sql $MNT/queue/default/
+#   t_is "$(cat "$MNT/tasks/1/state")" done "task 1 is done"
+#   t_done                        # stops daemons, prints the plan, exits
+#
+# Everything a test starts lives under one temp dir ($E2E_TMP) and is torn
+# down by the EXIT trap, also on failure, on SIGINT/SIGTERM and when the
+# whole-test timeout ($E2E_TIMEOUT seconds, default 240) fires.  KEEP=1 keeps
+# the temp dir (and prints its path) for a post-mortem.
+#
+# The library uses `set -u -o pipefail` but not `set -e`: a failed check is a
+# `not ok` line, not the end of the test.  Use t_bail to stop at once.
+
+set -u -o pipefail
+
+# Tests must not depend on the caller's locale or libpq environment: the
+# reference psql and the daemon both connect with exactly what we export.
+export LC_ALL=C
+unset PGSERVICE PGSERVICEFILE PGOPTIONS PGTZ PGDATESTYLE PGCLIENTENCODING \
+	PGPASSWORD PGPASSFILE PGSSLMODE PGAPPNAME PGCONNECT_TIMEOUT \
+	PGHOSTADDR PGTARGETSESSIONATTRS 2>/dev/null || true
+
+SRCDIR=${SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+BUILDDIR=${BUILDDIR:-}
+PGQFS=${PGQFS:-}
+E2E_TIMEOUT=${E2E_TIMEOUT:-240}
+
+# Daemons started by pgqfs_start, by NAME (default "main").
+declare -A PGQFS_PID=()		# NAME -> pid of the running daemon
+declare -A PGQFS_MNT=()		# NAME -> its mountpoint
+declare -A PGQFS_LOG=()		# NAME -> its log (stdout and stderr)
+MNT=				# mountpoint of the first daemon started
+
+# ---------------------------------------------------------------- TAP
+
+_T_N=0			# test points printed so far
+_T_FAILED=0		# how many of them were `not ok`
+_T_DONE=0		# t_done printed the plan
+
+# t_diag TEXT...: TAP diagnostics, one "# " line per line of each TEXT.
+t_diag() {
+	printf '%s\n' "$@" | sed -e 's/\r/\\r/g' -e 's/^/# /'
+}
+
+# t_diag_file FILE [MAXLINES]: the last MAXLINES (default 200) lines of FILE
+# as diagnostics.
+t_diag_file() {
+	[ -e "$1" ] || { t_diag "($1 does not exist)"; return 0; }
+	tail -n "${2:-200}" -- "$1" | sed -e 's/\r/\\r/g' -e 's/^/# /'
+}
+
+# t_pass DESC / t_fail DESC: an unconditional test point.
+t_pass() {
+	_T_N=$((_T_N + 1))
+	printf 'ok %d - %s\n' "$_T_N" "$*"
+}
+t_fail() {
+	_T_N=$((_T_N + 1))
+	_T_FAILED=$((_T_FAILED + 1))
+	printf 'not ok %d - %s\n' "$_T_N" "$*"
+	return 1
+}
+
+# t_ok DESC CMD [ARGS...]: ok when CMD exits 0; its output goes to stderr.
+# Returns CMD's verdict (0 or 1).
+t_ok() {
+	local desc=$1 rc
+	shift
+	"$@" >&2
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		t_pass "$desc"
+	else
+		t_fail "$desc"
+		t_diag "  command: $*" "  exit status: $rc"
+	fi
+}
+
+# t_is GOT WANT DESC: string equality.
+t_is() {
+	if [ "$1" == "$2" ]; then
+		t_pass "$3"
+	else
+		t_fail "$3"
+		t_diag "  got:  '$1'"
+		t_diag "  want: '$2'"
+		return 1
+	fi
+}
+
+# t_like GOT ERE DESC: GOT matches the extended regular expression ERE.
+t_like() {
+	if printf '%s' "$1" | grep -Eq -- "$2"; then
+		t_pass "$3"
+	else
+		t_fail "$3"
+		t_diag "  got:  '$1'"
+		t_diag "  want match of: $2"
+		return 1
+	fi
+}
+
+# t_cmp WANT_FILE GOT_FILE DESC: byte-for-byte equality; on mismatch prints
+# sizes, the first differing byte and a unified diff (first 80 lines) with
+# CR shown as \r.
+t_cmp() {
+	local want=$1 got=$2 desc=$3
+	if cmp -s -- "$want" "$got"; then
+		t_pass "$desc"
+		return 0
+	fi
+	t_fail "$desc"
+	if [ ! -e "$got" ]; then
+		t_diag "  $got: $(stat -c %s -- "$got" 2>&1)"
+		return 1
+	fi
+	t_diag "  want: $want ($(stat -c %s -- "$want") bytes)"
+	t_diag "  got:  $got ($(stat -c %s -- "$got") bytes)"
+	t_diag "  $(cmp -- "$want" "$got" 2>&1 | head -n 1)"
+	diff -u -a -- "$want" "$got" 2>&1 | head -n 80 |
+		sed -e 's/\r/\\r/g' -e 's/^/# /'
+	return 1
+}
+
+# t_file_is FILE CONTENT DESC: FILE holds exactly CONTENT (bytes; use $'..'
+# for a trailing newline).
+t_file_is() {
+	local want
+	want=$(mktemp "$E2E_TMP/want.XXXXXX")
+	printf '%s' "$2" >"$want"
+	t_cmp "$want" "$1" "$3"
+	local rc=$?
+	rm -f -- "$want"
+	return $rc
+}
+
+# t_skip DESC REASON
+t_skip() {
+	_T_N=$((_T_N + 1))
+	printf 'ok %d - %s # SKIP %s\n' "$_T_N" "$1" "$2"
+}
+
+# t_done: stops daemons still running (checking that they exit cleanly),
+# prints the plan and exits: 0 when every test point passed, else 1.
+t_done() {
+	local name
+	for name in "${!PGQFS_PID[@]}"; do
+		pgqfs_stop "$name"
+	done
+	printf '1..%d\n' "$_T_N"
+	_T_DONE=1
+	[ "$_T_FAILED" -eq 0 ] || exit 1
+	exit 0
+}
+
+# t_bail REASON: a failed test point, then stop the test (cleanup runs).
+t_bail() {
+	t_fail "$*"
+	t_done
+}
+
+# ---------------------------------------------------------------- binaries
+
+if [ -x /usr/lib/postgresql/15/bin/postgres ]; then
+	PG_BINDIR=/usr/lib/postgresql/15/bin
+else
+	PG_BINDIR=$(pg_config --bindir 2>/dev/null)
+fi
+# The reference psql.  Not /usr/bin/psql: Debian's wrapper is a Perl script
+# that costs ~50 ms per start.
+PSQL=$PG_BINDIR/psql
+
+# ---------------------------------------------------------------- temp dir
+
+E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pgqfs-e2e.XXXXXX") || {
+	echo 'Bail out! cannot create a temp dir'
+	exit 1
+}
+# The postgres OS user must be able to traverse it when we run as root.
+chmod 755 "$E2E_TMP"
+mkdir -p "$E2E_TMP/pids"
+
+# ---------------------------------------------------------------- timeout
+
+_e2e_descendants() {
+	local p
+	for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		echo "$p"
+		_e2e_descendants "$p"
+	done
+}
+
+# The watchdog cannot rely on the ALRM trap alone: bash runs a trap only
+# after the foreground command returns, and that command may be a read
+# blocked on a hung mount.  So on timeout it signals the test shell, kills
+# the daemons (which aborts their FUSE connections, failing blocked
+# readers with ENOTCONN) and then every other process the test started.
+# Its stdout is /dev/null so that an orphaned sleep cannot hold meson's
+# pipe open.
+_e2e_watchdog() {
+	local s p me=$BASHPID
+	trap 'kill "$s" 2>/dev/null; exit 0' TERM
+	sleep "$E2E_TIMEOUT" &
+	s=$!
+	# A sleep that did not end by itself was signalled with the whole
+	# process group (meson's timeout): the test shell is stopping anyway.
+	wait "$s" || exit 0
+	kill -ALRM "$_E2E_SHELL" 2>/dev/null || exit 0
+	for p in "$E2E_TMP"/pids/*.pid; do
+		[ -e "$p" ] && kill -KILL "$(cat "$p")"
+	done
+	sleep 0.2
+	for p in $(_e2e_descendants "$_E2E_SHELL"); do
+		[ "$p" = "$me" ] || kill -TERM "$p"
+	done
+	exit 0
+}
+
+_e2e_on_timeout() {
+	trap - ALRM
+	t_fail "timeout: the test did not finish within ${E2E_TIMEOUT}s"
+	printf '1..%d\n' "$_T_N"
+	_T_DONE=1
+	exit 1
+}
+
+_E2E_SHELL=$$
+trap _e2e_on_timeout ALRM
+_e2e_watchdog </dev/null >/dev/null 2>&1 &
+_E2E_WATCHDOG=$!
+
+# ---------------------------------------------------------------- cleanup
+
+_e2e_is_mounted() {
+	awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' \
+		/proc/self/mountinfo
+}
+
+_e2e_alive() {
+	local st
+	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+_e2e_cleanup() {
+	local rc=$? name pid i
+	trap - EXIT ALRM INT TERM
+	kill "$_E2E_WATCHDOG" 2>/dev/null
+	if [ "$_T_DONE" -eq 0 ]; then
+		t_fail "test script ended before t_done (exit status $rc)"
+		printf '1..%d\n' "$_T_N"
+		rc=1
+	fi
+	[ "$_T_FAILED" -eq 0 ] || rc=1
+
+	for name in "${!PGQFS_MNT[@]}"; do
+		_e2e_is_mounted "${PGQFS_MNT[$name]}" &&
+			fusermount3 -uz "${PGQFS_MNT[$name]}" 2>/dev/null
+	done
+	for name in "${!PGQFS_PID[@]}"; do
+		kill -TERM "${PGQFS_PID[$name]}" 2>/dev/null
+	done
+	# Postgres first: meson follows its SIGTERM with a SIGKILL 0.5 s later.
+	pg_stop
+	for name in "${!PGQFS_PID[@]}"; do
+		pid=${PGQFS_PID[$name]}
+		for ((i = 0; i < 50; i++)); do
+			_e2e_alive "$pid" || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		_pgqfs_forget "$name"
+	done
+
+	if [ "$rc" -ne 0 ]; then
+		for name in "${!PGQFS_LOG[@]}"; do
+			t_diag "---- pgqfs $name: ${PGQFS_LOG[$name]} (last 200 lines)"
+			t_diag_file "${PGQFS_LOG[$name]}" 200
+		done
+		if [ -n "${PG_DIR:-}" ] && [ -e "$PG_DIR/postgres.log" ]; then
+			t_diag "---- postgres log (last 40 lines)"
+			t_diag_file "$PG_DIR/postgres.log" 40
+		fi
+	fi
+	if [ "${KEEP:-0}" = 1 ]; then
+		t_diag "KEEP=1: kept $E2E_TMP"
+	else
+		rm -rf -- "$E2E_TMP"
+	fi
+	exit "$rc"
+}
+
+trap _e2e_cleanup EXIT
+# A trap runs only once the foreground command returns: under meson, whose
+# timeout signals the whole process group, that is at once.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The reaper, in a session of its own, outlives a test shell killed with
+# SIGKILL (meson does that 0.5 s after its SIGTERM) and then does what the
+# EXIT trap could not: kill the daemons, unmount, stop Postgres (which
+# pg_ctl detached from our process group), remove the temp dir.  After a
+# normal exit it finds nothing left to do.
+# shellcheck disable=SC2016 # the script expands its own arguments
+setsid bash -c '
+	t=$1 keep=$2
+	tail --pid="$3" -f /dev/null
+	for p in "$t"/pids/*.pid; do [ -e "$p" ] && kill -KILL "$(cat "$p")"; done
+	for m in "$t"/mnt-*; do fusermount3 -uz "$m"; done
+	if [ -f "$t/pg/data/postmaster.pid" ]; then
+		if [ "$(id -u)" -eq 0 ]; then
+			runuser -u postgres -- "$4/pg_ctl" -D "$t/pg/data" -m immediate -w stop
+		else
+			"$4/pg_ctl" -D "$t/pg/data" -m immediate -w stop
+		fi
+	fi
+	[ "$keep" = 1 ] || rm -rf -- "$t"
+' pgqfs-e2e-reaper "$E2E_TMP" "${KEEP:-0}" "$$" "$PG_BINDIR" \
+	</dev/null >/dev/null 2>&1 &
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+# psql_ref ARGS...: the reference psql, without ~/.psqlrc.
+psql_ref() {
+	"$PSQL" -X "$@"
+}
+
+# _pg_as CMD...: run CMD as the cluster's owner (postgres when we are root).
+_pg_as() {
+	if [ "$(id -u)" -eq 0 ]; then
+		(cd "$PG_DIR" && runuser -u postgres -- "$@")
+	else
+		(cd "$PG_DIR" && "$@")
+	fi
+}
+
+_PG_INITDB_OPTS=(-A trust --nosync -U postgres -E UTF8 --locale=C)
+
+# _pg_template: copies a pristine initdb'd data directory to $PG_DIR/data.
+# One template per build dir ($BUILDDIR/pg-template), made under flock by
+# the first test that needs it; a stamp records the initdb version and
+# options so that a changed installation rebuilds it.
+_pg_template() {
+	local tmpl stamp want_stamp lock fd
+	[ -n "$BUILDDIR" ] && mkdir -p "$BUILDDIR" 2>/dev/null &&
+		[ -w "$BUILDDIR" ] || return 1
+	tmpl=$BUILDDIR/pg-template
+	stamp=$BUILDDIR/pg-template.stamp
+	lock=$BUILDDIR/pg-template.lock
+	want_stamp="$("$PG_BINDIR/initdb" --version) ${_PG_INITDB_OPTS[*]} owner=$(id -u)"
+	{ exec {fd}>>"$lock"; } 2>/dev/null || return 1
+	if ! flock -w 120 "$fd"; then
+		exec {fd}>&-
+		t_diag "cannot lock $lock"
+		return 1
+	fi
+	if [ ! -f "$tmpl/PG_VERSION" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want_stamp" ]; then
+		rm -rf -- "$tmpl" "$stamp" "$PG_DIR/template"
+		if ! _pg_as "$PG_BINDIR/initdb" "${_PG_INITDB_OPTS[@]}" -D "$PG_DIR/template" \
+			>"$PG_DIR/initdb.log" 2>&1 ||
+			! cp -a -- "$PG_DIR/template" "$tmpl.new.$$" ||
+			! mv -T -- "$tmpl.new.$$" "$tmpl"; then
+			rm -rf -- "$tmpl.new.$$"
+			exec {fd}>&-
+			return 1
+		fi
+		printf '%s' "$want_stamp" >"$stamp"
+		rm -rf -- "$PG_DIR/template"
+	fi
+	cp -a -- "$tmpl" "$PG_DIR/data"
+	local rc=$?
+	exec {fd}>&-
+	return $rc
+}
+
+# pg_start: starts a throwaway cluster and creates the databases app and
+# pgqfs_ctl.  Exports PGHOST PGPORT PGUSER PGDATABASE (for psql_ref) and sets
+#   PG_CONNINFO     "host=... port=... user=postgres" (add dbname=...)
+#   PGQFS_CONTROL   conninfo of the control database pgqfs_ctl
+#   PGQFS_TARGET    conninfo of the target database app
+#   PG_DIR          the cluster's dir (data/, run/, postgres.log)
+# With listen_addresses='' the port only names the socket file in our own
+# socket dir, so any port is free; a random one keeps logs readable.
+pg_start() {
+	PG_DIR=$E2E_TMP/pg
+	mkdir -p "$PG_DIR/run"
+	[ "$(id -u)" -eq 0 ] && chown -R postgres: "$PG_DIR"
+	if ! _pg_template; then
+		t_diag "pg_start: no template from ${BUILDDIR:-(no BUILDDIR)}, running initdb"
+		rm -rf -- "$PG_DIR/data"
+		if ! _pg_as "$PG_BINDIR/initdb" "${_PG_INITDB_OPTS[@]}" -D "$PG_DIR/data" \
+			>"$PG_DIR/initdb.log" 2>&1; then
+			t_diag_file "$PG_DIR/initdb.log" 40
+			t_bail "pg_start: initdb failed"
+		fi
+	fi
+	PGPORT=$((20000 + RANDOM % 30000))
+	export PGHOST=$PG_DIR/run PGPORT PGUSER=postgres PGDATABASE=postgres
+	PG_CONNINFO="host=$PGHOST port=$PGPORT user=postgres"
+	PGQFS_CONTROL="$PG_CONNINFO dbname=pgqfs_ctl"
+	PGQFS_TARGET="$PG_CONNINFO dbname=app"
+	_PG_STARTED=1
+	if ! _pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" \
+		-w -t 60 -s start \
+		-o "-k '$PGHOST' -p $PGPORT -c listen_addresses='' -c fsync=off -c max_connections=300" \
+		>/dev/null; then
+		t_diag_file "$PG_DIR/postgres.log" 40
+		t_bail "pg_start: postgres did not start"
+	fi
+	if ! psql_ref -q -v ON_ERROR_STOP=1 -c 'CREATE DATABASE app' \
+		-c 'CREATE DATABASE pgqfs_ctl' >/dev/null; then
+		t_bail "pg_start: cannot create databases"
+	fi
+}
+
+# pg_stop: immediate shutdown (a no-op when no cluster runs).
+pg_stop() {
+	[ "${_PG_STARTED:-0}" = 1 ] || return 0
+	_PG_STARTED=0
+	_pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -m immediate -w -s stop \
+		>/dev/null 2>&1
+}
+
+# ---------------------------------------------------------------- pgqfs
+
+PGQFS_START_TIMEOUT=${PGQFS_START_TIMEOUT:-10}
+PGQFS_STOP_TIMEOUT=${PGQFS_STOP_TIMEOUT:-10}
+
+# pgqfs_default_config NAME: the default configuration on stdout: control
+# database pgqfs_ctl, target main = database app, pools default (4 workers)
+# and fast (8 workers).
+pgqfs_default_config() {
+	cat <<EOF
+[pgqfs]
+control = $PGQFS_CONTROL
+schema = pgqfs
+workers = 0
+max_task_bytes = 16MiB
+retention = 7d
+
+[target main]
+conninfo = $PGQFS_TARGET
+max_workers = 16
+
+[pool default]
+target = main
+max_workers = 4
+
+[pool fast]
+target = main
+max_workers = 8
+EOF
+}
+
+# pgqfs_config NAME: what pgqfs_start NAME writes to its config file.  A test
+# supplies its own configuration by redefining this function after sourcing
+# lib.sh, e.g.
+#   pgqfs_config() { pgqfs_default_config "$@"; printf '[pool slow]\ntarget = main\nmax_workers = 1\n'; }
+pgqfs_config() {
+	pgqfs_default_config "$@"
+}
+
+# pgqfs_start [NAME [EXTRA-ARGS...]]: writes $E2E_TMP/NAME.conf, mounts
+# $E2E_TMP/mnt-NAME with `$PGQFS -f -c CONF EXTRA-ARGS MNT` (output to
+# $E2E_TMP/NAME.log) and waits until MNT/queue exists.  NAME defaults to
+# main.  Prints one test point; returns non-zero when the daemon did not
+# come up.  Starting a stopped NAME again reuses its mountpoint and log.
+pgqfs_start() {
+	local name=${1:-main} conf mnt log pid i
+	[ $# -gt 0 ] && shift
+	if [ -z "$PGQFS" ] || [ ! -x "$PGQFS" ]; then
+		t_bail "PGQFS is not set to an executable: '$PGQFS'"
+	fi
+	conf=$E2E_TMP/$name.conf
+	mnt=$E2E_TMP/mnt-$name
+	log=$E2E_TMP/$name.log
+	mkdir -p "$mnt"
+	pgqfs_config "$name" >"$conf"
+	printf '==== %s: %s -f -c %s %s %s\n' "$(date -u +%FT%TZ)" "$PGQFS" "$conf" \
+		"$*" "$mnt" >>"$log"
+	"$PGQFS" -f -c "$conf" "$@" "$mnt" </dev/null >>"$log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$E2E_TMP/pids/$name.pid"
+	PGQFS_PID[$name]=$pid
+	PGQFS_MNT[$name]=$mnt
+	PGQFS_LOG[$name]=$log
+	[ -n "$MNT" ] || MNT=$mnt
+	for ((i = 0; i < PGQFS_START_TIMEOUT * 20; i++)); do
+		if ! _e2e_alive "$pid"; then
+			wait "$pid"
+			t_fail "pgqfs $name started (it exited with status $?)"
+			t_diag_file "$log" 40
+			_pgqfs_forget "$name"
+			return 1
+		fi
+		# mountinfo first: stat on a mount whose daemon does not answer
+		# would block.
+		if _e2e_is_mounted "$mnt" && timeout 5 test -d "$mnt/queue"; then
+			t_pass "pgqfs $name mounted at $mnt"
+			return 0
+		fi
+		sleep 0.05
+	done
+	t_fail "pgqfs $name mounted within ${PGQFS_START_TIMEOUT}s"
+	t_diag_file "$log" 40
+	return 1
+}
+
+_pgqfs_forget() {
+	unset "PGQFS_PID[$1]"
+	rm -f -- "$E2E_TMP/pids/$1.pid"
+}
+
+# pgqfs_stop [NAME]: SIGTERM, wait up to $PGQFS_STOP_TIMEOUT s; test points:
+# the daemon exited with status 0, its mount is gone, and its log shows no
+# sanitizer report.
+pgqfs_stop() {
+	local name=${1:-main} pid mnt i st
+	pid=${PGQFS_PID[$name]:-}
+	[ -n "$pid" ] || { t_fail "pgqfs_stop $name: not running"; return 1; }
+	mnt=${PGQFS_MNT[$name]}
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < PGQFS_STOP_TIMEOUT * 20; i++)); do
+		_e2e_alive "$pid" || break
+		sleep 0.05
+	done
+	if _e2e_alive "$pid"; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		t_fail "pgqfs $name exited within ${PGQFS_STOP_TIMEOUT}s of SIGTERM"
+	else
+		wait "$pid"
+		st=$?
+		t_is "$st" 0 "pgqfs $name exited with status 0 on SIGTERM"
+	fi
+	_pgqfs_forget "$name"
+	if _e2e_is_mounted "$mnt"; then
+		t_fail "pgqfs $name: $mnt unmounted"
+		fusermount3 -uz "$mnt" 2>/dev/null
+	else
+		t_pass "pgqfs $name: $mnt unmounted"
+	fi
+	if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "${PGQFS_LOG[$name]}"; then
+		t_fail "pgqfs $name: no sanitizer report in its log"
+	else
+		t_pass "pgqfs $name: no sanitizer report in its log"
+	fi
+}
+
+# pgqfs_kill9 [NAME]: SIGKILL the daemon (no clean shutdown) and lazily
+# unmount its dead mount so that pgqfs_start NAME can mount it again.
+pgqfs_kill9() {
+	local name=${1:-main} pid
+	pid=${PGQFS_PID[$name]:-}
+	[ -n "$pid" ] || return 1
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	_pgqfs_forget "$name"
+	fusermount3 -uz "${PGQFS_MNT[$name]}" 2>/dev/null
+	return 0
+}
+
+# mnt NAME: the mountpoint of daemon NAME.
+mnt() {
+	printf '%s\n' "${PGQFS_MNT[${1:-main}]}"
+}
+
+# ---------------------------------------------------------------- helpers
+
+# wait_until TIMEOUT CMD [ARGS...]: polls CMD every 50 ms until it exits 0
+# (return 0) or TIMEOUT seconds passed (return 1).
+wait_until() {
+	local timeout=$1 end
+	shift
+	end=$(($(date +%s%N) + timeout * 1000000000))
+	until "$@"; do
+		[ "$(date +%s%N)" -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+
+_e2e_content_is() {
+	[ "$(cat -- "$1" 2>/dev/null)" == "$2" ]
+}
+
+# wait_file_content FILE WANT [TIMEOUT=10]: waits until $(cat FILE) equals
+# WANT (trailing newlines ignored, as with $(...)).  On timeout prints what
+# the file held as a diagnostic and returns 1.
+wait_file_content() {
+	wait_until "${3:-10}" _e2e_content_is "$1" "$2" && return 0
+	t_diag "wait_file_content $1: want '$2', have '$(cat -- "$1" 2>&1)'"
+	return 1
+}
+
+# submit POOL FILE [NAME]: cp FILE to $MNT/queue/POOL/NAME (default: FILE's
+# basename) and return cp's exit status.  For another daemon:
+#   MNT=$(mnt b) submit default x.sql
+submit() {
+	cp -- "$2" "$MNT/queue/$1/${3:-$(basename -- "$2")}"
+}
+
+# new_id: reserve a task id on $MNT.
+new_id() {
+	cat -- "$MNT/new-id"
+}
+
+# task_wait ID [TIMEOUT=60]: prints the task's final state (the `wait`
+# file); fails when it does not finish within TIMEOUT seconds.
+task_wait() {
+	timeout "${2:-60}" cat -- "$MNT/tasks/$1/wait"
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Many writers at once: every submission becomes exactly one task, and the
+# daemon (under the sanitizers in CI) survives the races of create, flush,
+# release and forget.
+. "$SRCDIR/e2e/lib.sh"
+
+WRITERS=8
+PER=${PARALLEL_PER_WRITER:-150}
+N=$((WRITERS * PER))
+pg_start
+pgqfs_start || t_bail "daemon did not start"
+
+# One process per writer, each creating many files (open, write, close)
+# without a fork per file; and a cp per file beside them.
+writer() {
+	perl -e 'my ($d, $p, $n) = @ARGV;
+		for my $i (1 .. $n) {
+			open(my $f, ">", "$d/$p-$i.sql") or die "$p-$i: $!";
+			print $f "SELECT $i AS i;\n";
+			close($f) or die "close $p-$i: $!";
+		}' "$MNT/queue/fast" "$1" "$PER"
+}
+start=$(date +%s%N)
+pids=()
+for w in $(seq "$WRITERS"); do
+	writer "w$w" 2>"$E2E_TMP/writer$w.err" &
+	pids+=($!)
+done
+wait "${pids[@]}"	# not a bare wait: lib.sh has its own watchdog running
+for w in $(seq "$WRITERS"); do
+	[ -s "$E2E_TMP/writer$w.err" ] && t_diag_file "$E2E_TMP/writer$w.err" 5
+done
+t_ok "$N files written by $WRITERS writers without an error" bash -c "! cat $E2E_TMP/writer*.err | grep -q ."
+all_done() { [ "$(awk '$1 == "done" { print $2 }' "$MNT/stats")" = "$N" ]; }
+t_ok "all $N tasks are done" wait_until 60 all_done
+elapsed=$((($(date +%s%N) - start) / 1000000))
+t_diag "$N tasks in $elapsed ms"
+t_is "$(ls "$MNT/done" | wc -l)" "$N" "done/ lists $N tasks"
+t_is "$(cat "$MNT"/done/*/info | grep -c '^name=w')" "$N" "one task per file"
+t_is "$(ls "$MNT/queue/fast" | wc -l)" 0 "nothing is left in the queue"
+t_file_is "$MNT/done/$(ls "$MNT/done" | sort -n | tail -n 1)/state" $'done\n' "the last task is done"
+t_done

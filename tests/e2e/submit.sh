@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Submission rules of DESIGN.md "Submitting": what runs, what is refused
+# (with which errno and a log line), and that nothing refused is queued.
+. "$SRCDIR/e2e/lib.sh"
+
+# A small max_task_bytes, to test EFBIG without writing 16 MiB.
+pgqfs_config() {
+	pgqfs_default_config "$@" | sed 's/^max_task_bytes = .*/max_task_bytes = 16KiB/'
+	printf '\n[pool one]\ntarget = main\nmax_workers = 1\n'
+}
+
+pg_start
+pgqfs_start || t_bail "daemon did not start"
+Q=$MNT/queue
+W=$E2E_TMP/work
+mkdir -p "$W"
+LOG=${PGQFS_LOG[main]}
+
+# stats_value KEY: a figure of the stats file.
+stats_value() {
+	awk -v k="$1" '$1 == k { print $2 }' "$MNT/stats"
+}
+
+# errno_of CMD...: the strerror text the command printed (last line).
+cp_error() {
+	cp -- "$@" 2>&1 >/dev/null | tail -n 1
+}
+
+# -- a plain submission with a reserved id ---------------------------------
+printf 'SELECT 1 AS one, %s AS two;\n' "'a,b'" >"$W/plain.sql"
+id=$(new_id)
+t_like "$id" '^[0-9]+$' "new-id returns a number"
+t_ok "cp into queue/default succeeds" submit default "$W/plain.sql" "$id.sql"
+t_is "$(task_wait "$id")" done "the task with the reserved id ran (wait says done)"
+psql_ref -q --csv -v ON_ERROR_STOP=1 -d app -f "$W/plain.sql" >"$W/plain.want"
+t_cmp "$W/plain.want" "$MNT/done/$id/result" "its result is what psql prints"
+t_cmp "$W/plain.sql" "$MNT/tasks/$id/query.sql" "query.sql is the file as submitted"
+t_is "$(stat -c %s "$MNT/done/$id/result")" "$(wc -c <"$MNT/done/$id/result")" \
+	"result's size in stat is its true size"
+t_is "$(stat -c %s "$MNT/done/$id/info")" "$(wc -c <"$MNT/done/$id/info")" \
+	"info's size in stat is its true size"
+t_file_is "$MNT/tasks/$id/state" $'done\n' "state is 'done' and a newline"
+t_ok "done/ID has no error file" test ! -e "$MNT/done/$id/error"
+info=$(cat "$MNT/tasks/$id/info")
+for key in id name pool target state submitted_uid submitted_at started_at finished_at \
+	duration_ms rows attempt backend_pid daemon; do
+	t_like "$info" "(^|$'\n')$key=" "info has $key"
+done
+t_like "$info" "(^|$'\n')id=$id($'\n'|$)" "info: id=$id"
+t_like "$info" $'\nrows=1\n' "info: rows=1"
+t_like "$info" $'\npool=default\n' "info: pool=default"
+t_like "$(cat "$MNT/tasks/$id/log")" \
+	'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z submitted .*'$'\n''[0-9T:.Z-]+ started on target main, backend pid [0-9]+.*'$'\n''[0-9T:.Z-]+ finished: done' \
+	"log: submitted, started (target, pid), finished, ISO-8601 UTC stamps"
+t_ok "secrets are not shown: no conninfo in info or log" \
+	bash -c "! grep -rqs -e 'host=' -e 'port=' '$MNT/tasks/$id/info' '$MNT/tasks/$id/log'"
+
+# -- a repeated cp of the same name makes a new task --------------------------
+echo "SELECT 'again';" >"$W/again.sql"
+submit default "$W/again.sql"
+wait_until 10 bash -c "[ \$(grep -l '^name=again.sql$' $MNT/done/*/info 2>/dev/null | wc -l) -ge 1 ]"
+t_ok "second cp of a name whose task ran succeeds" submit default "$W/again.sql"
+t_ok "and it makes a second task" wait_until 10 bash -c \
+	"[ \$(grep -l '^name=again.sql$' $MNT/done/*/info 2>/dev/null | wc -l) -eq 2 ]"
+
+# -- shell redirection and tee ------------------------------------------------
+echo "SELECT 'redirected';" >"$Q/default/redirect.sql"
+echo "SELECT 'teed';" | tee "$Q/default/tee.sql" >/dev/null
+t_ok "a file written with > runs" wait_until 10 bash -c \
+	"grep -qx redirected $MNT/done/*/result 2>/dev/null"
+t_ok "a file written with tee runs" wait_until 10 bash -c "grep -qx teed $MNT/done/*/result 2>/dev/null"
+
+# -- a pending name: EBUSY, listed, readable, rm cancels ---------------------
+echo "SELECT pg_sleep(3);" >"$W/block.sql"
+echo "SELECT 'first';" >"$W/dup.sql"
+echo "SELECT 'second';" >"$W/dup2.sql"
+submit one "$W/block.sql"
+wait_until 10 bash -c "[ -n \"\$(ls $MNT/running)\" ]"
+t_ok "a task is pending behind a running one" submit one "$W/dup.sql"
+t_is "$(cp_error "$W/dup2.sql" "$Q/one/dup.sql")" \
+	"cp: cannot create regular file '$Q/one/dup.sql': Device or resource busy" \
+	"cp over a pending name fails with EBUSY"
+t_cmp "$W/dup.sql" "$Q/one/dup.sql" "the pending task is untouched and reads back its SQL"
+t_is "$(ls "$Q/one")" "dup.sql" "queue/one lists the pending task"
+t_is "$(stat -c %s "$Q/one/dup.sql")" "$(wc -c <"$W/dup.sql")" "the pending entry has its size"
+t_ok "rm of a pending task succeeds" rm "$Q/one/dup.sql"
+t_is "$(ls "$Q/one")" "" "the name left the queue"
+cancelled=$(grep -l '^name=dup.sql$' "$MNT"/failed/*/info | head -n 1)
+cancelled=${cancelled%/info}
+t_file_is "$cancelled/state" $'cancelled\n' "the cancelled task is in failed/ with state cancelled"
+t_like "$(cat "$cancelled/error")" 'cancelled' "its error says it was cancelled"
+t_like "$(grep -c . "$LOG")" '^[0-9]+$' "daemon log readable"
+t_ok "EBUSY was logged" grep -q 'refused.*dup.sql.*pending' "$LOG"
+
+# -- two writers of one name ---------------------------------------------------
+exec 3>"$Q/default/twowriters.sql"
+echo "SELECT 'first writer';" >&3
+t_like "$(cp_error "$W/dup2.sql" "$Q/default/twowriters.sql")" 'Device or resource busy' \
+	"a second writer of a file being written gets EBUSY"
+exec 3>&-
+t_ok "the first writer's task runs" wait_until 10 bash -c \
+	"grep -qx 'first writer' $MNT/done/*/result 2>/dev/null"
+
+# -- staging files and rename ---------------------------------------------------
+echo "SELECT 'staged then renamed';" >"$Q/default/.rsync.tmp"
+sleep 0.3
+t_is "$(ls -a "$Q/default" | grep -c rsync)" 1 "a dot file stays listed and is not run"
+t_ok "mv of a staging file to NAME.sql succeeds" mv "$Q/default/.rsync.tmp" "$Q/default/renamed.sql"
+t_ok "the renamed file runs" wait_until 10 bash -c \
+	"grep -qx 'staged then renamed' $MNT/done/*/result 2>/dev/null"
+echo "SELECT 1;" >"$Q/default/.editor.swp"
+t_ok "a dot file can be removed" rm "$Q/default/.editor.swp"
+
+# -- refused names and operations ----------------------------------------------
+before=$(stats_value queued)$(stats_value done)
+t_is "$(cp_error "$W/plain.sql" "$Q/default/plain.txt")" \
+	"cp: cannot create regular file '$Q/default/plain.txt': Invalid argument" "a name not ending in .sql: EINVAL"
+t_is "$(cp_error "$W/plain.sql" "$Q/default/.sql")" "" "'.sql' alone is a staging name (dot file)"
+rm -f "$Q/default/.sql"
+t_like "$(mkdir "$Q/default/dir" 2>&1)" 'Operation not permitted' "mkdir in a pool: EPERM"
+t_like "$(ln -s /etc/passwd "$Q/default/link.sql" 2>&1)" 'Operation not permitted' "symlink: EPERM"
+echo "SELECT 1;" >"$Q/default/.hard"
+t_like "$(ln "$Q/default/.hard" "$Q/default/hard.sql" 2>&1)" 'Operation not permitted' "hard link: EPERM"
+rm -f "$Q/default/.hard"
+t_like "$(cp_error "$W/plain.sql" "$MNT/x.sql")" 'Read-only file system' "writing at the root: EROFS"
+t_like "$(cp_error "$W/plain.sql" "$MNT/done/x.sql")" 'Read-only file system' "writing in done/: EROFS"
+t_like "$(cp_error "$W/plain.sql" "$Q/nopool/x.sql")" 'No such file or directory' "an unknown pool: ENOENT"
+t_like "$(rm "$MNT/done/$id/result" 2>&1)" 'Read-only file system' "rm of a result: EROFS"
+t_like "$(sh -c "echo x >> '$MNT/done/$id/result'" 2>&1)" 'Read-only file system|Permission denied' \
+	"appending to a result fails"
+: >"$Q/default/empty.sql"
+t_is "$(ls "$Q/default" | grep -c empty)" 0 "an empty file leaves no entry"
+head -c 20000 /dev/zero | tr '\0' ' ' >"$W/big.sql"
+echo "SELECT 'big';" >>"$W/big.sql"
+t_like "$(cp_error "$W/big.sql" "$Q/default/big.sql")" 'File too large' \
+	"a file larger than max_task_bytes: EFBIG"
+t_is "$(ls "$Q/default" | grep -c big)" 0 "and no entry is left"
+sleep 0.3
+t_is "$(stats_value queued)$(stats_value done)" "$before" "nothing refused was queued"
+t_ok "refusals are logged with a reason" grep -q 'refused.*plain.txt.*Invalid argument' "$LOG"
+t_ok "EFBIG is logged" grep -q 'refused.*big.sql.*max_task_bytes' "$LOG"
+
+# -- execution details -----------------------------------------------------------
+cat >"$W/app.sql" <<'SQL'
+SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid();
+SQL
+id=$(new_id); submit default "$W/app.sql" "$id.sql"; task_wait "$id" >/dev/null
+t_file_is "$MNT/done/$id/result" $'application_name\npgqfs task '"$id"$'\n' \
+	"application_name names pgqfs and the task id"
+
+# Session state does not leak from one task to the next (pool one: one connection).
+cat >"$W/dirty.sql" <<'SQL'
+CREATE TABLE IF NOT EXISTS committed (x int);
+CREATE TEMP TABLE leak (x int);
+SET search_path = nowhere, public;
+BEGIN;
+INSERT INTO committed VALUES (1);
+SQL
+cat >"$W/clean.sql" <<'SQL'
+SELECT current_setting('search_path') AS sp,
+       (SELECT count(*) FROM pg_class WHERE relname = 'leak') AS temp_tables,
+       (SELECT count(*) FROM committed) AS rows_left_open;
+SQL
+id=$(new_id); submit one "$W/dirty.sql" "$id.sql"
+t_is "$(task_wait "$id")" done "a task ending inside an open transaction is done"
+id2=$(new_id); submit one "$W/clean.sql" "$id2.sql"; task_wait "$id2" >/dev/null
+t_file_is "$MNT/done/$id2/result" $'sp,temp_tables,rows_left_open\n"""$user"", public",0,0\n' \
+	"the next task on the connection sees a reset session and a rolled-back transaction"
+
+printf 'SELECT 1;\n\\set x 1\nSELECT 2;\n' >"$W/meta.sql"
+id=$(new_id); submit default "$W/meta.sql" "$id.sql"
+t_is "$(task_wait "$id")" failed "a psql meta-command fails the task"
+t_like "$(cat "$MNT/failed/$id/error")" ':2: .*meta-command.*\\set' "its error names the line and the command"
+t_file_is "$MNT/failed/$id/result" $'?column?\n1\n' "statements before it ran"
+
+printf 'CREATE TEMP TABLE c (x int);\nCOPY c FROM STDIN;\n' >"$W/copyin.sql"
+id=$(new_id); submit default "$W/copyin.sql" "$id.sql"
+t_is "$(task_wait "$id")" failed "COPY FROM STDIN fails the task"
+t_like "$(cat "$MNT/failed/$id/error")" 'COPY from stdin failed: pgqfs tasks have no input' \
+	"with a clear error"
+t_like "$(cat "$MNT/failed/$id/error")" $'\nSQLSTATE: [0-9A-Z]{5}$' "ending in a SQLSTATE line"
+
+printf 'DO $$ BEGIN RAISE NOTICE %s; RAISE WARNING %s; END $$;\n' "'hello notice'" "'careful'" >"$W/notice.sql"
+id=$(new_id); submit default "$W/notice.sql" "$id.sql"; task_wait "$id" >/dev/null
+t_like "$(cat "$MNT/done/$id/log")" 'NOTICE:  hello notice' "a NOTICE goes to the log"
+t_like "$(cat "$MNT/done/$id/log")" 'WARNING:  careful' "a WARNING goes to the log"
+t_file_is "$MNT/done/$id/result" "" "a statement without rows prints nothing"
+
+t_done
