@@ -104,6 +104,7 @@ struct task {
 	bool copy_out;		/* in COPY TO STDOUT */
 	bool truncate;		/* stored result bytes past the end must go */
 	int64_t rows;
+	int backend_pid;	/* of its target connection, 0 until it began */
 	int64_t started_us;
 	int64_t finished_us;
 	int64_t started_mono_ms;
@@ -446,6 +447,7 @@ static void task_begin(struct executor *e, struct task *t)
 	const char *pv[1] = { app };
 
 	c->backend_pid = PQbackendPID(c->pg);
+	t->backend_pid = c->backend_pid;
 	t->started_us = wall_us();
 	t->started_mono_ms = mono_ms();
 	t->start_unsent = true;
@@ -808,8 +810,9 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 	u.log_size = t->out[STREAM_LOG].base;
 	u.state = -1;
 	u.rows = -1;
-	if (t->start_unsent && t->conn) {
-		u.backend_pid = t->conn->backend_pid;
+	/* The connection may be gone already (the task finished). */
+	if (t->start_unsent && t->started_us) {
+		u.backend_pid = t->backend_pid;
 		u.started_us = t->started_us;
 	}
 	if (t->start_unsent)

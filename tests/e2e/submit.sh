@@ -49,6 +49,18 @@ done
 t_like "$info" "(^|$'\n')id=$id($'\n'|$)" "info: id=$id"
 t_like "$info" $'\nrows=1\n' "info: rows=1"
 t_like "$info" $'\npool=default\n' "info: pool=default"
+
+# A task that ends before its start is stored still records where it ran:
+# the backend reports its own pid, which info must name.
+printf 'SELECT pg_backend_pid();\n' >"$W/pid.sql"
+pid_id=$(new_id)
+submit default "$W/pid.sql" "$pid_id.sql"
+t_is "$(task_wait "$pid_id")" done "a pg_backend_pid() task ran"
+t_is "$(grep '^backend_pid=' "$MNT/tasks/$pid_id/info")" \
+	"backend_pid=$(tail -n 1 "$MNT/done/$pid_id/result")" "info: backend_pid is the backend that ran it"
+ts=$(awk -F= '/^(submitted|started|finished)_at=/ { print $2 }' "$MNT/tasks/$pid_id/info")
+t_is "$(printf '%s\n' "$ts" | sort | tr '\n' ' ')" "$(printf '%s\n' "$ts" | tr '\n' ' ')" \
+	"info: submitted_at <= started_at <= finished_at"
 t_like "$(cat "$MNT/tasks/$id/log")" \
 	'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z submitted .*'$'\n''[0-9T:.Z-]+ started on target main, backend pid [0-9]+.*'$'\n''[0-9T:.Z-]+ finished: done' \
 	"log: submitted, started (target, pid), finished, ISO-8601 UTC stamps"
