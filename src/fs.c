@@ -65,6 +65,23 @@ static bool is_task_ino(fuse_ino_t ino)
 	       ino_view(ino) <= V_QUEUE && ino_file(ino) < F_COUNT;
 }
 
+/*
+ * Names found not pending in queue/<pool>/, remembered as long as the
+ * kernel keeps its negative entry (TTL_NEGATIVE): cp looks a new name up
+ * two to four times (stat, lstat, the open with O_EXCL that the kernel
+ * never answers from its cache, lstat after close), and only the first
+ * needs the store.  A name this daemon makes pending is forgotten here
+ * at once; one another daemon queues meanwhile is the same race as the
+ * kernel's own negative entry (EBUSY at close()).
+ */
+#define NEG_SLOTS 256
+
+struct neg_entry {
+	int64_t expires_ms;	/* 0: empty */
+	size_t pool;
+	char name[256];
+};
+
 /* A file being written in queue/<pool>/, held in memory until released. */
 struct staged {
 	struct staged *next;
@@ -111,9 +128,11 @@ struct fs {
 	uid_t owner;		/* the mounting user: owns the fixed tree */
 	gid_t owner_gid;
 	struct timespec start;
-	pthread_mutex_t lock;	/* staged list and counters */
+	pthread_mutex_t lock;	/* staged list, negative cache and counters */
 	struct staged *staged;
 	uint64_t next_staged;
+	struct neg_entry neg[NEG_SLOTS];
+	uint64_t neg_gen;	/* bumped whenever a local name may have become pending */
 	pthread_mutex_t wait_lock;
 	struct waiter *waiters;
 	size_t n_waiters;
@@ -497,6 +516,65 @@ static struct staged *staged_by_name(struct fs *fs, size_t pool, const char *nam
 	return NULL;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct neg_entry *neg_slot(struct fs *fs, size_t pool, const char *name)
+{
+	uint64_t h = 1469598103934665603ULL ^ pool;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return &fs->neg[h % NEG_SLOTS];
+}
+
+/* Whether name is known not to be pending in the pool.  Under fs->lock. */
+static bool neg_known(struct fs *fs, size_t pool, const char *name)
+{
+	const struct neg_entry *n = neg_slot(fs, pool, name);
+
+	return n->expires_ms > now_ms() && n->pool == pool && strcmp(n->name, name) == 0;
+}
+
+/* Remembers that a store lookup begun at generation gen found nothing. */
+static void neg_remember(struct fs *fs, size_t pool, const char *name, uint64_t gen)
+{
+	struct neg_entry *n;
+
+	if (strlen(name) >= sizeof(n->name))
+		return;
+	pthread_mutex_lock(&fs->lock);
+	if (gen == fs->neg_gen) {
+		n = neg_slot(fs, pool, name);
+		n->pool = pool;
+		strcpy(n->name, name);
+		n->expires_ms = now_ms() + (int64_t)(TTL_NEGATIVE * 1000);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* A name may be pending in the store from now on.  Under fs->lock. */
+static void neg_forget(struct fs *fs, size_t pool, const char *name)
+{
+	struct neg_entry *n = neg_slot(fs, pool, name);
+
+	if (n->pool == pool && strcmp(n->name, name) == 0)
+		n->expires_ms = 0;
+	fs->neg_gen++;
+}
+
+/* s loses its name (to the store's pending task, or for good).  Under fs->lock. */
+static void staged_unlist(struct fs *fs, struct staged *s)
+{
+	s->listed = false;
+	neg_forget(fs, s->pool, s->name);
+}
+
 /* Frees s once it has no name, no opener and no kernel reference. */
 static void staged_maybe_free(struct fs *fs, struct staged *s)
 {
@@ -658,6 +736,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (pi >= 0) {
 		struct staged *s;
 		struct fuse_entry_param e;
+		bool known_absent;
+		uint64_t gen;
 
 		memset(&e, 0, sizeof(e));
 		pthread_mutex_lock(&fs->lock);
@@ -676,8 +756,15 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_err(req, ENOENT);
 			return;
 		}
-		r = store_get_pending(fs->store, pool_name(fs, (size_t)pi), name, &t);
+		pthread_mutex_lock(&fs->lock);
+		known_absent = neg_known(fs, (size_t)pi, name);
+		gen = fs->neg_gen;
+		pthread_mutex_unlock(&fs->lock);
+		r = known_absent ? -ENOENT :
+				   store_get_pending(fs->store, pool_name(fs, (size_t)pi), name, &t);
 		if (r == -ENOENT) {
+			if (!known_absent)
+				neg_remember(fs, (size_t)pi, name, gen);
 			/*
 			 * A short negative entry: cp looks a new name up twice
 			 * (stat, then open) before it creates it.  A create on
@@ -1282,7 +1369,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 		pthread_mutex_lock(&fs->lock);
 		s->open_count--;
 		s->nlookup--;
-		s->listed = false;
+		staged_unlist(fs, s);
 		staged_maybe_free(fs, s);
 		pthread_mutex_unlock(&fs->lock);
 	}
@@ -1339,7 +1426,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	pthread_mutex_lock(&fs->lock);
 	s = staged_by_name(fs, (size_t)pi, name);
 	if (s) {
-		s->listed = false;
+		staged_unlist(fs, s);
 		unstage = s->task_id;
 		s->task_id = 0;
 		staged_maybe_free(fs, s);
@@ -1424,7 +1511,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			       "that name is being written");
 			return;
 		}
-		old->listed = false;
+		staged_unlist(fs, old);
 		staged_maybe_free(fs, old);
 	}
 	if (dot || s->open_count > 0) {
@@ -1454,7 +1541,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	/* A complete file takes its final name: submit it now, durably. */
-	s->listed = false;
+	staged_unlist(fs, s);
 	sub.pool = pool_name(fs, (size_t)npi);
 	sub.name = newname;
 	sub.uid = s->uid;
@@ -1466,6 +1553,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	r = sub.len ? store_submit(fs->store, &sub, &id) : 0;
 	pthread_mutex_lock(&fs->lock);
 	s->pins--;
+	neg_forget(fs, (size_t)npi, newname);	/* lookups that raced the commit */
 	if (r < 0)
 		s->listed = true;	/* nothing queued: the file stays as it was */
 	staged_maybe_free(fs, s);
@@ -1586,7 +1674,7 @@ static void staged_release(struct fs *fs, struct staged *s)
 	if (r == -EFBIG || (r == 0 && s->open_count == 0)) {
 		/* From now on the name belongs to the queued task in the store
 		 * (or, for a file that grew too large, to nothing). */
-		s->listed = false;
+		staged_unlist(fs, s);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (r == -EFBIG)

@@ -71,34 +71,57 @@ static const char *const schema_v1[] = {
 	"    'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\" ') || p_text || E'\\n', 'UTF8')"
 	"$$",
 
-	/* Stores a writer's content as a staged task (see store_stage()). */
-	"CREATE FUNCTION stage(p_id bigint, p_pool text, p_name text, p_uid int,"
-	"    p_gid int, p_query bytea, p_instance bigint) RETURNS bigint"
+	/*
+	 * Stores writers' contents as staged tasks, many in one transaction
+	 * (see store_stage()), or queued at once (p_queue: a rename into the
+	 * queue).  Element i is new when p_id[i] = 0, else the staged task
+	 * p_id[i] with new content.  One row per element: ord, the task id,
+	 * and status 0 (stored), 1 (the name is pending already) or 2 (the
+	 * task is no longer staged).  A busy element wastes a sequence value,
+	 * never a reservation.
+	 */
+	"CREATE FUNCTION stage_many(p_id bigint[], p_pool text[], p_name text[], p_uid int[],"
+	"    p_gid int[], p_query bytea[], p_queue boolean[], p_instance bigint)"
+	"  RETURNS TABLE (ord int, id bigint, status int)"
 	"  LANGUAGE plpgsql AS $$\n"
-	"DECLARE v_id bigint; v_log bytea;\n"
+	"DECLARE v_id bigint; v_res bigint; v_log bytea; v_state text;\n"
 	"BEGIN\n"
-	"  IF p_id <> 0 THEN\n"
-	"    UPDATE task SET query = p_query, changed_at = clock_timestamp()\n"
-	"      WHERE id = p_id AND state = 'staged';\n"
-	"    IF NOT FOUND THEN\n"
-	"      RAISE EXCEPTION 'task % is no longer staged', p_id USING ERRCODE = 'P0002';\n"
+	"  FOR i IN 1 .. coalesce(cardinality(p_id), 0) LOOP\n"
+	"    ord := i;\n"
+	"    v_state := CASE WHEN p_queue[i] THEN 'queued' ELSE 'staged' END;\n"
+	"    IF p_id[i] <> 0 THEN\n"
+	"      UPDATE task t SET query = p_query[i], state = v_state, changed_at = clock_timestamp()\n"
+	"        WHERE t.id = p_id[i] AND t.state = 'staged';\n"
+	"      id := p_id[i];\n"
+	"      status := CASE WHEN FOUND THEN 0 ELSE 2 END;\n"
+	"    ELSE\n"
+	"      v_res := NULL;\n"
+	"      IF p_name[i] ~ '^[0-9]{1,18}\\.sql$' THEN\n"
+	"        SELECT r.id INTO v_res FROM reservation r\n"
+	"          WHERE r.id = substring(p_name[i] FROM '^([0-9]+)')::bigint AND r.uid = p_uid[i];\n"
+	"      END IF;\n"
+	"      v_id := coalesce(v_res, nextval('task_id_seq'));\n"
+	"      v_log := log_line(format('submitted %s to pool %s by uid %s', p_name[i], p_pool[i], p_uid[i]));\n"
+	"      INSERT INTO task AS t (id, pool, name, state, query, uid, gid, instance, log_size, log_at)\n"
+	"        VALUES (v_id, p_pool[i], p_name[i], v_state, p_query[i], p_uid[i], p_gid[i],\n"
+	"                p_instance, length(v_log), clock_timestamp())\n"
+	"        ON CONFLICT (pool, name) WHERE state IN ('staged', 'queued') DO NOTHING;\n"
+	"      id := v_id;\n"
+	"      IF FOUND THEN\n"
+	"        status := 0;\n"
+	"        INSERT INTO chunk VALUES (v_id, 1, 0, v_log);\n"
+	"        IF v_res IS NOT NULL THEN\n"
+	"          DELETE FROM reservation r WHERE r.id = v_res;\n"
+	"        END IF;\n"
+	"      ELSE\n"
+	"        status := 1;\n"
+	"      END IF;\n"
 	"    END IF;\n"
-	"    RETURN p_id;\n"
-	"  END IF;\n"
-	"  IF p_name ~ '^[0-9]{1,18}\\.sql$' THEN\n"
-	"    DELETE FROM reservation\n"
-	"      WHERE id = substring(p_name FROM '^([0-9]+)')::bigint AND uid = p_uid\n"
-	"      RETURNING id INTO v_id;\n"
-	"  END IF;\n"
-	"  IF v_id IS NULL THEN\n"
-	"    v_id := nextval('task_id_seq');\n"
-	"  END IF;\n"
-	"  v_log := log_line(format('submitted %s to pool %s by uid %s', p_name, p_pool, p_uid));\n"
-	"  INSERT INTO task (id, pool, name, state, query, uid, gid, instance, log_size, log_at)\n"
-	"    VALUES (v_id, p_pool, p_name, 'staged', p_query, p_uid, p_gid, p_instance,\n"
-	"            length(v_log), clock_timestamp());\n"
-	"  INSERT INTO chunk VALUES (v_id, 1, 0, v_log);\n"
-	"  RETURN v_id;\n"
+	"    IF status = 0 AND p_queue[i] THEN\n"
+	"      PERFORM pg_notify(current_schema() || '_queue', p_pool[i]);\n"
+	"    END IF;\n"
+	"    RETURN NEXT;\n"
+	"  END LOOP;\n"
 	"END $$",
 
 	/* Staged to queued.  The staged content is durable already, and a lost

@@ -51,6 +51,10 @@ struct store {
 	size_t n_idle;
 	size_t n_open;			/* idle + lent out */
 	int64_t instance;		/* owner of rows staged from here */
+	pthread_mutex_t stage_lock;	/* the group commit of stage_request() */
+	pthread_cond_t stage_cond;
+	struct stage_req *stage_queue;	/* requests waiting for a batch */
+	bool stage_leading;		/* a batch is being stored */
 };
 
 /* ------------------------------------------------------------------ */
@@ -469,6 +473,8 @@ int store_create(const struct config *cfg, struct store **ret)
 	s->cfg = cfg;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	pthread_mutex_init(&s->stage_lock, NULL);
+	pthread_cond_init(&s->stage_cond, NULL);
 	*ret = s;
 	return 0;
 }
@@ -483,6 +489,8 @@ void store_destroy(struct store *s)
 	}
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->stage_lock);
+	pthread_cond_destroy(&s->stage_cond);
 	free(s);
 }
 
@@ -879,57 +887,186 @@ int store_read_query(struct store *s, int64_t id, uint64_t off, size_t size,
 /* ------------------------------------------------------------------ */
 /* writing from the filesystem                                         */
 
-static int stage_or_submit(struct store *s, const char *sql,
-			   const struct submission *sub, int64_t id, int64_t *ret_id)
+/*
+ * Storing a file is a commit that waits for the disk, once per file a
+ * writer closes.  Writers that close at the same time share one commit:
+ * the first to find no batch in flight leads, and stores every request
+ * queued by then in one statement; the others wait for its answer.  A lone
+ * writer never waits for anyone.
+ */
+#define STAGE_BATCH_MAX 64
+
+struct stage_req {
+	struct stage_req *next;
+	const struct submission *sub;
+	bool queue;
+	int64_t id;		/* in: the staged task to update, or 0; out: its id */
+	int result;
+	bool done;
+};
+
+static int stage_batch_send(struct store *s, struct stage_req *head, PGresult **res)
 {
-	char a[24], u[16], g[16], inst[24];
-	const char *pv[7];
-	int lens[7] = { 0 };
-	int fmts[7] = { 0 };
-	PGresult *res;
-	int64_t instance;
+	static const Oid types[8] = { OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_TEXT_ARRAY,
+				      OID_INT4_ARRAY, OID_INT4_ARRAY, OID_BYTEA_ARRAY,
+				      OID_BOOL_ARRAY, OID_INT8 };
+	static const int fmts[8] = { 1, 1, 1, 1, 1, 1, 1, 1 };
+	struct arr a[7];
+	const char *pv[8];
+	int lens[8];
+	char inst[8];
+	int r = 0;
+
+	arr_init(&a[0], OID_INT8);
+	arr_init(&a[1], OID_TEXT);
+	arr_init(&a[2], OID_TEXT);
+	arr_init(&a[3], OID_INT4);
+	arr_init(&a[4], OID_INT4);
+	arr_init(&a[5], OID_BYTEA);
+	arr_init(&a[6], OID_BOOL);
+	for (struct stage_req *q = head; q && r == 0; q = q->next) {
+		const struct submission *sub = q->sub;
+
+		if (sub->len > INT32_MAX - 64) {
+			r = -EFBIG;
+			break;
+		}
+		r = arr_add_i64(&a[0], q->id);
+		if (r == 0)
+			r = arr_add_str(&a[1], sub->pool);
+		if (r == 0)
+			r = arr_add_str(&a[2], sub->name);
+		if (r == 0)
+			r = arr_add_i32(&a[3], (int32_t)sub->uid);
+		if (r == 0)
+			r = arr_add_i32(&a[4], (int32_t)sub->gid);
+		/* The SQL's bytes, exactly as written. */
+		if (r == 0)
+			r = arr_add(&a[5], sub->data ? sub->data : "", (int32_t)sub->len);
+		if (r == 0)
+			r = arr_add_bool(&a[6], q->queue);
+	}
+	for (int i = 0; i < 7 && r == 0; i++) {
+		pv[i] = arr_finish(&a[i], &lens[i]);
+		if (!pv[i])
+			r = -ENOMEM;
+	}
+	if (r == 0) {
+		pthread_mutex_lock(&s->lock);
+		put_be64(inst, s->instance);
+		pthread_mutex_unlock(&s->lock);
+		pv[7] = inst;
+		lens[7] = 8;
+		r = run(s, "SELECT ord, id, status FROM"
+			   " stage_many($1, $2, $3, $4, $5, $6, $7, $8)",
+			8, types, pv, lens, fmts, true, res);
+	}
+	for (int i = 0; i < 7; i++)
+		arr_finish_free(&a[i]);
+	return r;
+}
+
+/* Stores the requests of one batch and fills in their answers. */
+static void stage_batch_run(struct store *s, struct stage_req *head)
+{
+	PGresult *res = NULL;
+	size_t n = 0;
 	int r;
 
-	if (sub->len > INT_MAX)
-		return -EFBIG;
-	pthread_mutex_lock(&s->lock);
-	instance = s->instance;
-	pthread_mutex_unlock(&s->lock);
-	snprintf(a, sizeof(a), "%lld", (long long)id);
-	snprintf(u, sizeof(u), "%u", sub->uid);
-	snprintf(g, sizeof(g), "%u", sub->gid);
-	snprintf(inst, sizeof(inst), "%lld", (long long)instance);
-	pv[0] = a;
-	pv[1] = sub->pool;
-	pv[2] = sub->name;
-	pv[3] = u;
-	pv[4] = g;
-	pv[5] = sub->data ? sub->data : "";
-	pv[6] = inst;
-	lens[5] = (int)sub->len;
-	fmts[5] = 1;		/* the SQL's bytes, exactly as written */
-	r = run(s, sql, 7, NULL, pv, lens, fmts, false, &res);
-	if (r < 0)
-		return r;
-	*ret_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return 0;
+	for (struct stage_req *q = head; q; q = q->next)
+		n++;
+	r = stage_batch_send(s, head, &res);
+	if (r < 0 && n > 1) {
+		/* One bad request fails the statement: store each on its own,
+		 * so that the others' writers do not pay for it. */
+		for (struct stage_req *q = head; q; ) {
+			struct stage_req *next = q->next;
+
+			q->next = NULL;
+			stage_batch_run(s, q);
+			q->next = next;
+			q = next;
+		}
+		return;
+	}
+	for (struct stage_req *q = head; q; q = q->next)
+		q->result = r < 0 ? r : -EIO;
+	if (r == 0) {
+		for (int row = 0; row < PQntuples(res); row++) {
+			int64_t ord = res_int(res, row, 0, 0);
+			struct stage_req *q = head;
+
+			for (int64_t i = 1; q && i < ord; i++)
+				q = q->next;
+			if (!q)
+				continue;
+			q->id = res_int(res, row, 1, 0);
+			switch (res_int(res, row, 2, -1)) {
+			case 0: q->result = 0; break;
+			case 1: q->result = -EBUSY; break;
+			case 2: q->result = -ESTALE; break;
+			default: q->result = -EIO; break;
+			}
+		}
+		if ((size_t)PQntuples(res) != n)
+			set_error("control database", "stage_many answered for fewer files than asked");
+		PQclear(res);
+	}
+}
+
+static int stage_request(struct store *s, const struct submission *sub, bool queue,
+			 int64_t *inout_id)
+{
+	struct stage_req req = { .sub = sub, .queue = queue, .id = *inout_id };
+	struct stage_req **tail;
+
+	pthread_mutex_lock(&s->stage_lock);
+	for (tail = &s->stage_queue; *tail; tail = &(*tail)->next)
+		;
+	*tail = &req;
+	while (!req.done) {
+		struct stage_req *batch, *q;
+		size_t n = 0;
+
+		if (s->stage_leading) {
+			pthread_cond_wait(&s->stage_cond, &s->stage_lock);
+			continue;
+		}
+		/* Lead: take up to STAGE_BATCH_MAX waiting requests (ours among them). */
+		s->stage_leading = true;
+		batch = s->stage_queue;
+		for (q = batch; q->next && ++n < STAGE_BATCH_MAX; q = q->next)
+			;
+		s->stage_queue = q->next;
+		q->next = NULL;
+		pthread_mutex_unlock(&s->stage_lock);
+		stage_batch_run(s, batch);
+		pthread_mutex_lock(&s->stage_lock);
+		for (q = batch; q; ) {
+			struct stage_req *next = q->next;
+
+			q->next = NULL;
+			q->done = true;
+			q = next;
+		}
+		s->stage_leading = false;
+		pthread_cond_broadcast(&s->stage_cond);
+	}
+	pthread_mutex_unlock(&s->stage_lock);
+	*inout_id = req.id;
+	return req.result;
 }
 
 int store_stage(struct store *s, const struct submission *sub, int64_t *inout_id)
 {
-	return stage_or_submit(s,
-		"SELECT stage($1::int8, $2, $3, $4::int4, $5::int4, $6::bytea, $7::int8)",
-		sub, *inout_id, inout_id);
+	return stage_request(s, sub, false, inout_id);
 }
 
 int store_submit(struct store *s, const struct submission *sub, int64_t *ret_id)
 {
-	/* Stage and queue in one transaction; the commit waits for disk. */
-	return stage_or_submit(s,
-		"SELECT release(id, true) IS NOT NULL, id FROM"
-		" (SELECT stage($1::int8, $2, $3, $4::int4, $5::int4, $6::bytea, $7::int8) AS id) s",
-		sub, 0, ret_id);
+	/* Stored and queued in one commit, which waits for the disk. */
+	*ret_id = 0;
+	return stage_request(s, sub, true, ret_id);
 }
 
 /* Runs a statement whose one parameter is a task id. */
