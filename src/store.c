@@ -1145,51 +1145,78 @@ int store_new_id(struct store *s, uint32_t uid, int64_t *ret_id)
 	return 0;
 }
 
+static const char *const stat_words[] = { "queued", "running", "done", "failed", "cancelled" };
+#define N_STAT_WORDS (sizeof(stat_words) / sizeof(stat_words[0]))
+
+/* The count of state w in pool (NULL: all pools) among the rows of res. */
+static int64_t stat_count(const PGresult *res, const char *pool, size_t w)
+{
+	int64_t n = 0;
+
+	for (int i = 0; i < PQntuples(res); i++)
+		if ((!pool || strcmp(PQgetvalue(res, i, 0), pool) == 0) &&
+		    strcmp(PQgetvalue(res, i, 1), stat_words[w]) == 0)
+			n += strtoll(PQgetvalue(res, i, 2), NULL, 10);
+	return n;
+}
+
+static int stat_lines(struct buf *out, const PGresult *res, const char *pool)
+{
+	int r = 0;
+
+	for (size_t w = 0; w < N_STAT_WORDS && r == 0; w++) {
+		if (pool)
+			r = buf_printf(out, "pool.%s.%s %lld\n", pool, stat_words[w],
+				       (long long)stat_count(res, pool, w));
+		else
+			r = buf_printf(out, "%s %lld\n", stat_words[w],
+				       (long long)stat_count(res, NULL, w));
+	}
+	return r;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int store_stats(struct store *s, struct buf *out)
 {
-	static const char *const words[] = { "queued", "running", "done", "failed", "cancelled" };
+	const char **pools;
 	PGresult *res;
+	size_t n;
 	int r;
 
-	/* Staged tasks count as queued: their writers' cp has returned. */
-	r = run(s, "SELECT coalesce(pool, ''), state, count(*) FROM"
-		   " (SELECT pool, CASE state WHEN 'staged' THEN 'queued' ELSE state END AS state"
-		   "  FROM task) t GROUP BY ROLLUP (pool), state ORDER BY 1, 2",
+	/*
+	 * Pending and running tasks are few: counted live.  Finished ones are
+	 * tallied by triggers.  Staged tasks count as queued: their writers'
+	 * cp has returned.  Rows come sorted by pool.
+	 */
+	r = run(s, "SELECT pool, CASE state WHEN 'staged' THEN 'queued' ELSE state END, count(*)"
+		   " FROM task WHERE state IN ('staged', 'queued', 'running') GROUP BY 1, 2"
+		   " UNION ALL SELECT pool, state, n FROM tally WHERE n <> 0 ORDER BY 1, 2",
 		0, NULL, NULL, NULL, NULL, false, &res);
 	if (r < 0)
 		return r;
-	/* Totals first (the ROLLUP rows, pool ''), then per pool, every
-	 * state present even when zero so that scripts can rely on keys. */
-	for (int pass = 0; pass < 2 && r == 0; pass++) {
-		const char *prev = NULL;
-
-		for (int i = 0; i < PQntuples(res) && r == 0; i++) {
-			const char *pool = PQgetvalue(res, i, 0);
-
-			if ((pass == 0) != (pool[0] == '\0'))
-				continue;
-			if (prev && strcmp(prev, pool) == 0)
-				continue;
-			prev = pool;
-			for (size_t w = 0; w < sizeof(words) / sizeof(words[0]) && r == 0; w++) {
-				const char *n = "0";
-
-				for (int j = i; j < PQntuples(res); j++) {
-					if (strcmp(PQgetvalue(res, j, 0), pool) != 0)
-						break;
-					if (strcmp(PQgetvalue(res, j, 1), words[w]) == 0)
-						n = PQgetvalue(res, j, 2);
-				}
-				if (pass == 0)
-					r = buf_printf(out, "%s %s\n", words[w], n);
-				else
-					r = buf_printf(out, "pool.%s.%s %s\n", pool, words[w], n);
-			}
-		}
-		if (pass == 0 && prev == NULL)
-			for (size_t w = 0; w < sizeof(words) / sizeof(words[0]) && r == 0; w++)
-				r = buf_printf(out, "%s 0\n", words[w]);
+	/* Totals, then by pool name every pool of this daemon's configuration
+	 * and every other pool that has tasks (another daemon's), each with
+	 * all its keys, zeros too, so that scripts can rely on them. */
+	n = s->cfg->n_pools + (size_t)PQntuples(res);
+	pools = calloc(n ? n : 1, sizeof(*pools));
+	if (!pools) {
+		PQclear(res);
+		return -ENOMEM;
 	}
+	for (size_t i = 0; i < s->cfg->n_pools; i++)
+		pools[i] = s->cfg->pools[i].name;
+	for (int i = 0; i < PQntuples(res); i++)
+		pools[s->cfg->n_pools + (size_t)i] = PQgetvalue(res, i, 0);
+	qsort(pools, n, sizeof(*pools), cmp_str);
+	r = stat_lines(out, res, NULL);
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (i == 0 || strcmp(pools[i - 1], pools[i]) != 0)
+			r = stat_lines(out, res, pools[i]);
+	free(pools);
 	PQclear(res);
 	return r;
 }

@@ -68,6 +68,7 @@ t_is "$bad" 0 "done tasks have their result, failed ones say the outcome is unkn
 t_is "$((done_n + failed_n))" "$N" "all $N tasks accounted for ($done_n done, $failed_n failed)"
 t_ok "the tasks cut off by the kill are failed, not re-run ($failed_n)" \
 	test "$failed_n" -ge 1 -a "$failed_n" -le "$claimed"
+t_stats_match "stats counts what the control database holds after the recovery"
 twice=$(psql_ref -d app -tAc "SELECT count(*) FROM (SELECT k FROM runs GROUP BY k HAVING count(*) > 1) d")
 t_is "$twice" 0 "no task ran twice"
 ran=$(psql_ref -d app -tAc "SELECT count(DISTINCT k) FROM runs")

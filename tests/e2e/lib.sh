@@ -573,6 +573,28 @@ pgqfs_kill9() {
 	return 0
 }
 
+# t_stats_match [NAME] DESC: the totals and per-pool counts in NAME's stats
+# file are those the control database holds (counted here with SQL, the
+# reference), for every pool of the configuration and every other pool
+# that has tasks.  Call it when no task is changing state.
+t_stats_match() {
+	local m want got
+	m=$(mnt "${2:-main}")
+	want=$(psql_ref -d pgqfs_ctl -tA -F ' ' -c "
+		WITH c AS (SELECT pool, CASE state WHEN 'staged' THEN 'queued' ELSE state END AS state
+		             FROM pgqfs.task),
+		  w(word, ord) AS (VALUES ('queued', 1), ('running', 2), ('done', 3), ('failed', 4), ('cancelled', 5))
+		SELECT w.word, (SELECT count(*) FROM c WHERE c.state = w.word) FROM w ORDER BY w.ord")
+	want=$want$'\n'$(for p in $(ls "$m/queue") $(psql_ref -d pgqfs_ctl -tAc "SELECT DISTINCT pool FROM pgqfs.task ORDER BY 1"); do
+		echo "$p"; done | LC_ALL=C sort -u | while read -r p; do
+		for w in queued running done failed cancelled; do
+			echo "pool.$p.$w $(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.task WHERE pool = '$p' AND CASE state WHEN 'staged' THEN 'queued' ELSE state END = '$w'")"
+		done
+	done)
+	got=$(grep -v -e '^since_start' -e '^waiting' "$m/stats")
+	t_is "$got" "$want" "$1"
+}
+
 # mnt NAME: the mountpoint of daemon NAME.
 mnt() {
 	printf '%s\n' "${PGQFS_MNT[${1:-main}]}"

@@ -30,4 +30,5 @@ t_ok "the finished task older than the retention is removed" wait_until 10 gone
 t_file_is "$MNT/tasks/$recent/state" $'failed\n' "the task cancelled by the stop is younger and stays"
 chunks=$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.chunk WHERE task = $id")
 t_is "$chunks" 0 "its output is removed too"
+t_stats_match "stats counts what the control database holds after the removal"
 t_done

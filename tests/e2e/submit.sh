@@ -198,4 +198,10 @@ t_like "$(cat "$MNT/done/$id/log")" 'NOTICE:  hello notice' "a NOTICE goes to th
 t_like "$(cat "$MNT/done/$id/log")" 'WARNING:  careful' "a WARNING goes to the log"
 t_file_is "$MNT/done/$id/result" "" "a statement without rows prints nothing"
 
+# Done, failed and cancelled tasks of several pools by now, and pools
+# without any task: stats lists them all, with the database's counts.
+t_ok "nothing is pending or running" wait_until 10 bash -c \
+	"[ \"\$(awk '\$1 == \"queued\" || \$1 == \"running\" { s += \$2 } END { print s }' '$MNT/stats')\" = 0 ]"
+t_stats_match "stats counts what the control database holds, for every pool"
+t_like "$(cat "$MNT/stats")" $'\npool.fast.done 0\n' "a configured pool without tasks has its keys"
 t_done
