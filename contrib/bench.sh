@@ -649,6 +649,9 @@ SELECT g, '$POOL', 'ret-' || g || '.sql', 'done', convert_to('SELECT 1;' || chr(
 INSERT INTO $SCHEMA.chunk (task, stream, off, data)
 SELECT g, 0, 0, convert_to('?column?' || chr(10) || '1' || chr(10), 'UTF8')
   FROM generate_series($base + 1, $base + $RETAIN_N) g;
+-- stats reads finished tasks from the tally that pgqfs keeps as tasks end.
+INSERT INTO $SCHEMA.tally AS y VALUES (0, '$POOL', 'done', $RETAIN_N)
+  ON CONFLICT (instance, pool, state) DO UPDATE SET n = y.n + excluded.n;
 SELECT setval('$SCHEMA.task_id_seq', $base + $RETAIN_N) \\g /dev/null
 COMMIT;
 ANALYZE $SCHEMA.task;

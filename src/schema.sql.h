@@ -62,51 +62,20 @@ static const char *const schema_v1[] = {
 	/* CSV compresses well, but pglz would cost more CPU than it saves here. */
 	"ALTER TABLE chunk ALTER data SET STORAGE EXTERNAL",
 	/*
-	 * Finished tasks per pool and state, kept by the statement triggers
-	 * below, so that stats never counts the retained history: running and
-	 * queued tasks are few and counted live, finished ones are many.
+	 * Finished tasks per pool and state, so that stats never counts the
+	 * retained history (pending and running tasks are few: counted live).
+	 * The functions that end or remove tasks add to it: the executor's
+	 * progress to its own instance's rows (no other daemon waits on them),
+	 * the rarer cancel, recover and housekeeping to instance 0's, always
+	 * in (pool, state) order, one statement each, so that none deadlock.
+	 * A count is the sum over instances.
 	 */
 	"CREATE TABLE tally ("
+	"  instance bigint NOT NULL,"
 	"  pool text NOT NULL,"
 	"  state text NOT NULL,"
 	"  n bigint NOT NULL,"
-	"  PRIMARY KEY (pool, state))",
-	/* Rows are locked in (pool, state) order: concurrent statements
-	 * cannot deadlock on them. */
-	"CREATE FUNCTION tally_change() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-	"BEGIN\n"
-	"  IF TG_OP = 'INSERT' THEN\n"
-	"    INSERT INTO tally AS y (pool, state, n)\n"
-	"      SELECT w.pool, w.state, count(*) FROM new_rows w\n"
-	"        WHERE w.state IN ('done', 'failed', 'cancelled')\n"
-	"        GROUP BY w.pool, w.state ORDER BY w.pool, w.state\n"
-	"      ON CONFLICT (pool, state) DO UPDATE SET n = y.n + excluded.n;\n"
-	"  ELSIF TG_OP = 'DELETE' THEN\n"
-	"    INSERT INTO tally AS y (pool, state, n)\n"
-	"      SELECT o.pool, o.state, -count(*) FROM old_rows o\n"
-	"        WHERE o.state IN ('done', 'failed', 'cancelled')\n"
-	"        GROUP BY o.pool, o.state ORDER BY o.pool, o.state\n"
-	"      ON CONFLICT (pool, state) DO UPDATE SET n = y.n + excluded.n;\n"
-	"  ELSE\n"
-	"    INSERT INTO tally AS y (pool, state, n)\n"
-	"      SELECT d.pool, d.state, sum(d.n) FROM (\n"
-	"          SELECT o.pool, o.state, -1 AS n FROM old_rows o\n"
-	"            WHERE o.state IN ('done', 'failed', 'cancelled')\n"
-	"          UNION ALL\n"
-	"          SELECT w.pool, w.state, 1 FROM new_rows w\n"
-	"            WHERE w.state IN ('done', 'failed', 'cancelled')) d\n"
-	"        GROUP BY d.pool, d.state HAVING sum(d.n) <> 0 ORDER BY d.pool, d.state\n"
-	"      ON CONFLICT (pool, state) DO UPDATE SET n = y.n + excluded.n;\n"
-	"  END IF;\n"
-	"  RETURN NULL;\n"
-	"END $$",
-	"CREATE TRIGGER task_tally_insert AFTER INSERT ON task"
-	"  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION tally_change()",
-	"CREATE TRIGGER task_tally_update AFTER UPDATE ON task"
-	"  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"
-	"  FOR EACH STATEMENT EXECUTE FUNCTION tally_change()",
-	"CREATE TRIGGER task_tally_delete AFTER DELETE ON task"
-	"  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION tally_change()",
+	"  PRIMARY KEY (instance, pool, state))",
 	"CREATE TABLE reservation ("
 	"  id bigint PRIMARY KEY,"
 	"  uid int NOT NULL,"
@@ -200,6 +169,8 @@ static const char *const schema_v1[] = {
 	"    RETURNING id, log_size - length(v_log) INTO v_id, v_off;\n"
 	"  IF v_id IS NOT NULL THEN\n"
 	"    INSERT INTO chunk VALUES (v_id, 1, v_off, v_log);\n"
+	"    INSERT INTO tally AS y VALUES (0, p_pool, 'cancelled', 1)\n"
+	"      ON CONFLICT (instance, pool, state) DO UPDATE SET n = y.n + 1;\n"
 	"    PERFORM pg_notify(current_schema() || '_done', v_id::text || ':cancelled');\n"
 	"  END IF;\n"
 	"  RETURN v_id;\n"
@@ -318,7 +289,11 @@ static const char *const schema_v1[] = {
 	"                  u_state, u_finished, u_rows, u_error)\n"
 	"           AS u(id, result_size, log_size, pid, target, started, state, finished, nrows, error)\n"
 	"      WHERE t.id = u.id AND t.state = 'running' AND t.instance = p_instance\n"
-	"      RETURNING t.id, t.state)\n"
+	"      RETURNING t.id, t.pool, t.state),\n"
+	"    tl AS (INSERT INTO tally AS y\n"
+	"      SELECT p_instance, upd.pool, upd.state, count(*) FROM upd WHERE upd.state <> 'running'\n"
+	"        GROUP BY upd.pool, upd.state ORDER BY upd.pool, upd.state\n"
+	"      ON CONFLICT (instance, pool, state) DO UPDATE SET n = y.n + excluded.n)\n"
 	"  SELECT string_agg(upd.id::text || ':' || upd.state, ',') INTO v_done\n"
 	"    FROM upd WHERE upd.state <> 'running';\n"
 	"  IF v_done IS NOT NULL THEN\n"
@@ -350,7 +325,7 @@ static const char *const schema_v1[] = {
 	"    RETURN QUERY SELECT v_failed, v_queued, v_alive;\n"
 	"    RETURN;\n"
 	"  END IF;\n"
-	/* One statement for all the dead: the tally rows are locked once, in order. */
+	/* One statement for all the dead: tally rows are locked once, in order. */
 	"  WITH l AS (SELECT i.id, i.host, i.pid,\n"
 	"        log_line(format('failed: the daemon running it (%s:%s) stopped; outcome unknown',\n"
 	"                        i.host, i.pid)) AS line\n"
@@ -361,8 +336,11 @@ static const char *const schema_v1[] = {
 	"          error = convert_to(format(E'pgqfs: the daemon running this task (%s:%s) stopped before it finished; '\n"
 	"                     'the outcome is unknown and the task was not run again\\n', l.host, l.pid), 'UTF8')\n"
 	"        FROM l WHERE t.state = 'running' AND t.instance = l.id\n"
-	"        RETURNING t.id, t.log_size - length(l.line) AS off, l.line),\n"
-	"    c AS (INSERT INTO chunk SELECT f.id, 1, f.off, f.line FROM f)\n"
+	"        RETURNING t.id, t.pool, t.log_size - length(l.line) AS off, l.line),\n"
+	"    c AS (INSERT INTO chunk SELECT f.id, 1, f.off, f.line FROM f),\n"
+	"    tl AS (INSERT INTO tally AS y\n"
+	"      SELECT 0, f.pool, 'failed', count(*) FROM f GROUP BY f.pool ORDER BY f.pool\n"
+	"      ON CONFLICT (instance, pool, state) DO UPDATE SET n = y.n + excluded.n)\n"
 	"  SELECT count(*), array_agg(f.id::text || ':failed' ORDER BY f.id) INTO v_failed, v_ids FROM f;\n"
 	/* NOTIFY payloads hold 8000 bytes: 400 "id:state"s at a time. */
 	"  IF v_failed > 0 THEN\n"
@@ -389,8 +367,12 @@ static const char *const schema_v1[] = {
 	"  WITH d AS (DELETE FROM task t\n"
 	"      WHERE t.state IN ('done', 'failed', 'cancelled')\n"
 	"        AND t.finished_at < now() - p_retention_ms * interval '1 millisecond'\n"
-	"      RETURNING t.id),\n"
-	"    c AS (DELETE FROM chunk USING d WHERE chunk.task = d.id)\n"
+	"      RETURNING t.id, t.pool, t.state),\n"
+	"    c AS (DELETE FROM chunk USING d WHERE chunk.task = d.id),\n"
+	"    tl AS (INSERT INTO tally AS y\n"
+	"      SELECT 0, d.pool, d.state, -count(*) FROM d GROUP BY d.pool, d.state\n"
+	"        ORDER BY d.pool, d.state\n"
+	"      ON CONFLICT (instance, pool, state) DO UPDATE SET n = y.n + excluded.n)\n"
 	"  SELECT count(*) INTO v_n FROM d;\n"
 	"  DELETE FROM reservation r\n"
 	"    WHERE r.reserved_at < now() - p_retention_ms * interval '1 millisecond';\n"

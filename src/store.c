@@ -1189,12 +1189,13 @@ int store_stats(struct store *s, struct buf *out)
 
 	/*
 	 * Pending and running tasks are few: counted live.  Finished ones are
-	 * tallied by triggers.  Staged tasks count as queued: their writers'
+	 * tallied as they end (see the tally table).  Staged tasks count as queued: their writers'
 	 * cp has returned.  Rows come sorted by pool.
 	 */
 	r = run(s, "SELECT pool, CASE state WHEN 'staged' THEN 'queued' ELSE state END, count(*)"
 		   " FROM task WHERE state IN ('staged', 'queued', 'running') GROUP BY 1, 2"
-		   " UNION ALL SELECT pool, state, n FROM tally WHERE n <> 0 ORDER BY 1, 2",
+		   " UNION ALL SELECT pool, state, sum(n) FROM tally GROUP BY 1, 2 HAVING sum(n) <> 0"
+		   " ORDER BY 1, 2",
 		0, NULL, NULL, NULL, NULL, false, &res);
 	if (r < 0)
 		return r;
