@@ -162,9 +162,10 @@ int store_submit(struct store *s, const struct submission *sub, int64_t *ret_id)
 __attribute__((warn_unused_result))
 int store_cancel(struct store *s, const char *pool, const char *name,
 		 uint32_t by_uid, int64_t *ret_id);
-/* Reserves a fresh id for `uid`. */
+/* Reserves a fresh id for `uid`, and says whether a task named ID.sql is
+ * pending in one of this daemon's pools. */
 __attribute__((warn_unused_result))
-int store_new_id(struct store *s, uint32_t uid, int64_t *ret_id);
+int store_new_id(struct store *s, uint32_t uid, int64_t *ret_id, bool *ret_name_pending);
 /* The stats file's content. */
 __attribute__((warn_unused_result))
 int store_stats(struct store *s, struct buf *out);

@@ -1826,13 +1826,26 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (ino == INO_NEW_ID) {
 		int64_t id;
+		bool pending;
+		uint64_t gen;
 
 		h->snapshot = true;
-		r = store_new_id(fs->store, fuse_req_ctx(req)->uid, &id);
+		pthread_mutex_lock(&fs->lock);
+		gen = fs->neg_gen;
+		pthread_mutex_unlock(&fs->lock);
+		r = store_new_id(fs->store, fuse_req_ctx(req)->uid, &id, &pending);
 		if (r == 0)
 			r = buf_printf(&h->buf, "%lld\n", (long long)id);
 		else
 			log_warn("new-id: %s", store_last_error());
+		/* The script's cp of ID.sql comes next: its lookup needs no query. */
+		if (r == 0 && !pending) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "%lld.sql", (long long)id);
+			for (size_t i = 0; i < fs->cfg->n_pools; i++)
+				neg_remember(fs, i, name, gen);
+		}
 		fi->direct_io = 1;
 	} else if (ino == INO_STATS) {
 		struct executor_counters c = { 0 };

@@ -1127,20 +1127,37 @@ int store_cancel(struct store *s, const char *pool, const char *name,
 	return r;
 }
 
-int store_new_id(struct store *s, uint32_t uid, int64_t *ret_id)
+int store_new_id(struct store *s, uint32_t uid, int64_t *ret_id, bool *ret_name_pending)
 {
+	static const Oid types[2] = { OID_INT4, OID_TEXT_ARRAY };
+	static const int fmts[2] = { 0, 1 };
+	struct arr pools;
 	char u[16];
-	const char *pv[1] = { u };
+	const char *pv[2] = { u, NULL };
+	int lens[2] = { 0, 0 };
 	PGresult *res;
-	int r;
+	int r = 0;
 
 	snprintf(u, sizeof(u), "%u", uid);
-	r = run(s, "INSERT INTO reservation (id, uid) VALUES (nextval('task_id_seq'), $1::int4)"
-		   " RETURNING id",
-		1, NULL, pv, NULL, NULL, false, &res);
+	arr_init(&pools, OID_TEXT);
+	for (size_t i = 0; i < s->cfg->n_pools && r == 0; i++)
+		r = arr_add_str(&pools, s->cfg->pools[i].name);
+	if (r == 0 && !(pv[1] = arr_finish(&pools, &lens[1])))
+		r = -ENOMEM;
+	/* Whether a file named ID.sql is pending already (submitted without a
+	 * reservation): if not, the daemon need not ask before it is created. */
+	if (r == 0)
+		r = run(s, "WITH r AS (INSERT INTO reservation (id, uid)"
+			   "   VALUES (nextval('task_id_seq'), $1) RETURNING id)"
+			   " SELECT r.id, EXISTS (SELECT 1 FROM task t WHERE t.pool = ANY ($2)"
+			   "   AND t.name = r.id || '.sql' AND t.state IN ('staged', 'queued'))"
+			   " FROM r",
+			2, types, pv, lens, fmts, false, &res);
+	arr_finish_free(&pools);
 	if (r < 0)
 		return r;
 	*ret_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*ret_name_pending = PQgetvalue(res, 0, 1)[0] != 'f';
 	PQclear(res);
 	return 0;
 }
