@@ -18,8 +18,6 @@ static const char *const schema_v1[] = {
 	"  host text NOT NULL,"
 	"  pid int NOT NULL,"
 	"  started_at timestamptz NOT NULL DEFAULT now())",
-	/* Claims lock a pool's row to count its running tasks across daemons. */
-	"CREATE TABLE pool (name text PRIMARY KEY)",
 	"CREATE TABLE task ("
 	"  id bigint PRIMARY KEY,"
 	"  pool text NOT NULL,"
@@ -177,61 +175,45 @@ static const char *const schema_v1[] = {
 	"END $$",
 
 	/*
-	 * Claims up to p_want queued tasks of a pool for an instance that runs
-	 * p_local of them now.  The pool's row lock serialises claims of that
-	 * pool across daemons, so the count of the others' running tasks and
-	 * the claim are one decision.  The claiming daemon's own count comes
-	 * from it: its finished tasks may not be recorded yet.
-	 */
-	"CREATE FUNCTION claim(p_pool text, p_max int, p_want int, p_instance bigint,"
-	"    p_local int, p_release bigint[])"
-	"  RETURNS TABLE (id bigint, pool text, name text, query bytea,"
-	"                 submitted_us bigint, log_size bigint, attempt int, uid int)"
-	"  LANGUAGE plpgsql AS $$\n"
-	"DECLARE v_n int; v_daemon text;\n"
-	"BEGIN\n"
-	"  PERFORM 1 FROM pool p WHERE p.name = p_pool FOR UPDATE;\n"
-	"  IF NOT FOUND THEN\n"
-	"    INSERT INTO pool VALUES (p_pool) ON CONFLICT DO NOTHING;\n"
-	"    PERFORM 1 FROM pool p WHERE p.name = p_pool FOR UPDATE;\n"
-	"  END IF;\n"
-	"  SELECT count(*) INTO v_n FROM task t\n"
-	"    WHERE t.pool = p_pool AND t.state = 'running' AND t.instance <> p_instance;\n"
-	"  v_n := least(p_want, p_max - p_local - v_n);\n"
-	"  IF v_n <= 0 THEN\n"
-	"    RETURN;\n"
-	"  END IF;\n"
-	"  SELECT i.host || ':' || i.pid INTO v_daemon FROM instance i WHERE i.id = p_instance;\n"
-	"  RETURN QUERY\n"
-	"    UPDATE task t SET state = 'running', instance = p_instance, daemon = v_daemon,\n"
-	"        started_at = clock_timestamp(), changed_at = clock_timestamp(),\n"
-	"        attempt = t.attempt + 1\n"
-	"      FROM (SELECT q.id FROM task q WHERE q.pool = p_pool\n"
-	"              AND (q.state = 'queued' OR (q.state = 'staged' AND q.id = ANY (p_release)))\n"
-	"            ORDER BY q.priority, q.id LIMIT v_n FOR UPDATE SKIP LOCKED) c\n"
-	"      WHERE t.id = c.id\n"
-	"      RETURNING t.id, t.pool, t.name, t.query,\n"
-	"        (extract(epoch FROM t.submitted_at) * 1000000)::bigint,\n"
-	"        t.log_size, t.attempt, t.uid;\n"
-	"END $$",
-
-	/*
-	 * The executor's one statement for new work.  p_release are tasks
-	 * whose writers closed them on this daemon (their content is durable
-	 * already): they are claimed with the queued ones, in id order, as
-	 * far as the pools have room, and the rest become queued, with a
-	 * NOTIFY so that other daemons may take them.
+	 * The executor's one statement for new work.  For each of its pools
+	 * (max: the pool's max_workers, want: tasks it can start, local: its
+	 * running ones, counted by itself since its finished tasks may not be
+	 * recorded yet) it claims queued tasks in (priority, id) order.  A
+	 * pool's transaction-level advisory lock serialises claims across
+	 * daemons, so the count of the others' running tasks and the claim are
+	 * one decision; pools are locked in name order, so claims never
+	 * deadlock.  p_release are tasks whose writers closed them on this
+	 * daemon (their content is durable already): they are claimed with the
+	 * queued ones as far as the pools have room, and the rest become
+	 * queued, with a NOTIFY so that other daemons may take them.
 	 */
 	"CREATE FUNCTION claim_many(p_instance bigint, p_release bigint[],"
 	"    p_pools text[], p_max int[], p_want int[], p_local int[])"
 	"  RETURNS TABLE (id bigint, pool text, name text, query bytea,"
 	"                 submitted_us bigint, log_size bigint, attempt int, uid int)"
 	"  LANGUAGE plpgsql AS $$\n"
-	"DECLARE v_pool text;\n"
+	"DECLARE p record; v_n int; v_daemon text; v_pool text;\n"
 	"BEGIN\n"
-	"  RETURN QUERY SELECT c.* FROM unnest(p_pools, p_max, p_want, p_local)\n"
-	"      AS p(pool, max, want, local),\n"
-	"    LATERAL claim(p.pool, p.max, p.want, p_instance, p.local, p_release) AS c;\n"
+	"  SELECT i.host || ':' || i.pid INTO v_daemon FROM instance i WHERE i.id = p_instance;\n"
+	"  FOR p IN SELECT * FROM unnest(p_pools, p_max, p_want, p_local) AS u(pool, max, want, local)\n"
+	"      ORDER BY u.pool LOOP\n"
+	"    PERFORM pg_advisory_xact_lock(hashtext(current_schema() || '.pool'), hashtext(p.pool));\n"
+	"    SELECT count(*) INTO v_n FROM task t\n"
+	"      WHERE t.pool = p.pool AND t.state = 'running' AND t.instance <> p_instance;\n"
+	"    v_n := least(p.want, p.max - p.local - v_n);\n"
+	"    CONTINUE WHEN v_n <= 0;\n"
+	"    RETURN QUERY\n"
+	"      UPDATE task t SET state = 'running', instance = p_instance, daemon = v_daemon,\n"
+	"          started_at = clock_timestamp(), changed_at = clock_timestamp(),\n"
+	"          attempt = t.attempt + 1\n"
+	"        FROM (SELECT q.id FROM task q WHERE q.pool = p.pool\n"
+	"                AND (q.state = 'queued' OR (q.state = 'staged' AND q.id = ANY (p_release)))\n"
+	"              ORDER BY q.priority, q.id LIMIT v_n FOR UPDATE SKIP LOCKED) c\n"
+	"        WHERE t.id = c.id\n"
+	"        RETURNING t.id, t.pool, t.name, t.query,\n"
+	"          (extract(epoch FROM t.submitted_at) * 1000000)::bigint,\n"
+	"          t.log_size, t.attempt, t.uid;\n"
+	"  END LOOP;\n"
 	"  IF cardinality(p_release) > 0 THEN\n"
 	"    FOR v_pool IN\n"
 	"      WITH r AS (UPDATE task t SET state = 'queued', changed_at = clock_timestamp()\n"
