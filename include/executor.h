@@ -7,6 +7,7 @@
 #define PGQFS_EXECUTOR_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -56,9 +57,14 @@ void executor_wake(struct executor *e);
  * Thread-safe: the writer of staged task `id` closed it.  The executor
  * queues it in its next claim statement (one transaction for many tasks).
  * Returns -ENOMEM if it cannot take it (the caller then queues it itself).
+ * *ret_seq numbers the release for executor_release_settled().
  */
 __attribute__((warn_unused_result))
-int executor_release(struct executor *e, int64_t id);
+int executor_release(struct executor *e, int64_t id, uint64_t *ret_seq);
+
+/* Thread-safe: whether release `seq` is committed claimed or queued (its
+ * row is no longer staged). */
+bool executor_release_settled(struct executor *e, uint64_t seq);
 
 void executor_get_counters(struct executor *e, struct executor_counters *ret);
 

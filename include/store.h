@@ -148,7 +148,8 @@ int store_read_query(struct store *s, int64_t id, uint64_t off, size_t size,
  * replaces the content of that staged task.  -EBUSY: the name is pending.
  */
 __attribute__((warn_unused_result))
-int store_stage(struct store *s, const struct submission *sub, int64_t *inout_id);
+int store_stage(struct store *s, const struct submission *sub, int64_t *inout_id,
+		int64_t *ret_submitted_us);
 /* Makes a staged task runnable and wakes every daemon. */
 __attribute__((warn_unused_result))
 int store_release(struct store *s, int64_t id);

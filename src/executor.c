@@ -145,6 +145,9 @@ struct executor {
 	pthread_mutex_t release_lock;	/* guards release */
 	int64_t *release;		/* staged tasks to queue, from the fs */
 	size_t n_release, cap_release;
+	uint64_t release_seq;		/* releases so far (under release_lock) */
+	uint64_t releasing_seq;		/* the last release in `releasing` */
+	atomic_uint_fast64_t settled_seq; /* releases a committed claim has taken */
 	int64_t *releasing;		/* those sent with the claim (executor only) */
 	size_t n_releasing, cap_releasing;
 	atomic_uint_fast64_t n_started, n_done, n_failed;
@@ -899,6 +902,7 @@ static void ctl_next(struct executor *e)
 		e->release = tmp;
 		e->cap_release = cap;
 		e->n_release = 0;
+		e->releasing_seq = e->release_seq;
 	}
 	pthread_mutex_unlock(&e->release_lock);
 	for (size_t i = 0; i < e->cfg->n_pools && n < 256 && room > 0; i++) {
@@ -1110,6 +1114,8 @@ static void ctl_result(struct executor *e, PGresult *res)
 		progress_stored(e, res);
 		break;
 	case OP_CLAIM:
+		/* They are claimed or queued now: no longer staged. */
+		atomic_store(&e->settled_seq, e->releasing_seq);
 		e->n_releasing = 0;
 		e->n_claims++;
 		e->n_claimed += (uint64_t)PQntuples(res);
@@ -1486,7 +1492,12 @@ int executor_start(struct executor *e)
 	return 0;
 }
 
-int executor_release(struct executor *e, int64_t id)
+bool executor_release_settled(struct executor *e, uint64_t seq)
+{
+	return atomic_load(&e->settled_seq) >= seq;
+}
+
+int executor_release(struct executor *e, int64_t id, uint64_t *ret_seq)
 {
 	int r = 0;
 
@@ -1504,7 +1515,7 @@ int executor_release(struct executor *e, int64_t id)
 	}
 	if (r == 0) {
 		e->release[e->n_release++] = id;
-		/* A pool of this daemon may take it at once. */
+		*ret_seq = ++e->release_seq;
 	}
 	pthread_mutex_unlock(&e->release_lock);
 	if (r == 0)

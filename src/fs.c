@@ -82,6 +82,27 @@ struct neg_entry {
 	char name[256];
 };
 
+/*
+ * A file whose writer closed it is a pending task under its name from then
+ * on, and its row changes only when the executor's next claim takes or
+ * queues it.  Until then lookups of the name (cp -t looks each file up
+ * again after closing it) are answered from here, not from the store.
+ */
+#define RELEASED_MAX 1024
+#define RELEASED_MS 2000	/* at the latest, ask the store again */
+
+struct released {
+	struct released *next;
+	size_t pool;
+	char *name;
+	int64_t id;
+	uint32_t uid, gid;
+	int64_t size;
+	int64_t submitted_us;
+	uint64_t seq;		/* settled when the executor says so */
+	int64_t expires_ms;
+};
+
 /* A file being written in queue/<pool>/, held in memory until released. */
 struct staged {
 	struct staged *next;
@@ -92,6 +113,7 @@ struct staged {
 	gid_t gid;
 	struct buf data;
 	int64_t task_id;	/* staged row in the store, 0 if none yet */
+	int64_t submitted_us;	/* of that row */
 	bool dot;		/* a staging name: never runs */
 	bool listed;		/* still has its name in the directory */
 	bool dirty;		/* changed since last stored */
@@ -132,6 +154,8 @@ struct fs {
 	struct staged *staged;
 	uint64_t next_staged;
 	struct neg_entry neg[NEG_SLOTS];
+	struct released *released;	/* newest first */
+	size_t n_released;
 	uint64_t neg_gen;	/* bumped whenever a local name may have become pending */
 	pthread_mutex_t wait_lock;
 	struct waiter *waiters;
@@ -575,6 +599,89 @@ static void staged_unlist(struct fs *fs, struct staged *s)
 	neg_forget(fs, s->pool, s->name);
 }
 
+static void released_free(struct released *r)
+{
+	free(r->name);
+	free(r);
+}
+
+/* Drops the entries whose rows may have changed, and the one named name
+ * (NULL: none).  Under fs->lock. */
+static void released_prune(struct fs *fs, size_t pool, const char *name)
+{
+	int64_t now = now_ms();
+
+	for (struct released **pp = &fs->released; *pp; ) {
+		struct released *r = *pp;
+
+		if (r->expires_ms <= now ||
+		    (fs->executor && executor_release_settled(fs->executor, r->seq)) ||
+		    (name && r->pool == pool && strcmp(r->name, name) == 0)) {
+			*pp = r->next;
+			released_free(r);
+			fs->n_released--;
+		} else {
+			pp = &r->next;
+		}
+	}
+}
+
+/* Remembers that s's task was handed to the executor as release seq. */
+static void released_add(struct fs *fs, const struct staged *s, uint64_t seq)
+{
+	struct released *r;
+
+	pthread_mutex_lock(&fs->lock);
+	released_prune(fs, s->pool, s->name);
+	r = fs->n_released < RELEASED_MAX ? calloc(1, sizeof(*r)) : NULL;
+	if (r && !(r->name = strdup(s->name))) {
+		free(r);
+		r = NULL;
+	}
+	if (r) {
+		r->pool = s->pool;
+		r->id = s->task_id;
+		r->uid = s->uid;
+		r->gid = s->gid;
+		r->size = (int64_t)s->data.len;
+		r->submitted_us = s->submitted_us;
+		r->seq = seq;
+		r->expires_ms = now_ms() + RELEASED_MS;
+		r->next = fs->released;
+		fs->released = r;
+		fs->n_released++;
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* Fills t (strings borrowed) if name is a released task still staged. */
+static bool released_find(struct fs *fs, size_t pool, const char *name, struct task_info *t)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&fs->lock);
+	released_prune(fs, pool, NULL);
+	for (const struct released *r = fs->released; r && !found; r = r->next) {
+		if (r->pool != pool || strcmp(r->name, name) != 0)
+			continue;
+		memset(t, 0, sizeof(*t));
+		t->id = r->id;
+		t->state = TASK_STAGED;
+		t->uid = r->uid;
+		t->gid = r->gid;
+		t->query_size = r->size;
+		t->submitted_us = t->changed_us = r->submitted_us;
+		t->rows = -1;
+		found = true;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (found) {
+		t->pool = (char *)pool_name(fs, pool);
+		t->name = (char *)name;
+	}
+	return found;
+}
+
 /* Frees s once it has no name, no opener and no kernel reference. */
 static void staged_maybe_free(struct fs *fs, struct staged *s)
 {
@@ -600,7 +707,7 @@ static void staged_maybe_free(struct fs *fs, struct staged *s)
 static int staged_store(struct fs *fs, struct staged *s)
 {
 	struct submission sub;
-	int64_t id;
+	int64_t id, submitted_us = 0;
 	int r;
 
 	pthread_mutex_lock(&fs->lock);
@@ -633,12 +740,14 @@ static int staged_store(struct fs *fs, struct staged *s)
 	if (sub.len == 0)
 		r = id ? store_unstage(fs->store, id) : 0, id = 0;
 	else
-		r = store_stage(fs->store, &sub, &id);
+		r = store_stage(fs->store, &sub, &id, &submitted_us);
 	pthread_mutex_lock(&fs->lock);
-	if (r < 0)
+	if (r < 0) {
 		s->dirty = true;
-	else
+	} else {
 		s->task_id = id;
+		s->submitted_us = submitted_us;
+	}
 	pthread_mutex_unlock(&fs->lock);
 	return r;
 }
@@ -754,6 +863,10 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		}
 		if (name[0] == '.') {
 			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		if (released_find(fs, (size_t)pi, name, &t)) {
+			reply_task_entry(req, fs, &t, V_QUEUE, F_QUERY);
 			return;
 		}
 		pthread_mutex_lock(&fs->lock);
@@ -1446,6 +1559,9 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	/* The directory is sticky: the kernel lets only the submitter (or
 	 * root) get here when permissions are enforced. */
+	pthread_mutex_lock(&fs->lock);
+	released_prune(fs, (size_t)pi, name);
+	pthread_mutex_unlock(&fs->lock);
 	r = store_cancel(fs->store, pool_name(fs, (size_t)pi), name, ctx->uid, &id);
 	if (r < 0) {
 		if (r != -ENOENT)
@@ -1686,8 +1802,12 @@ static void staged_release(struct fs *fs, struct staged *s)
 	}
 	if (id) {
 		/* The executor queues it with its next claim, many at a time. */
-		r = fs->executor ? executor_release(fs->executor, id) : -ENOSYS;
-		if (r < 0)
+		uint64_t seq;
+
+		r = fs->executor ? executor_release(fs->executor, id, &seq) : -ENOSYS;
+		if (r == 0)
+			released_add(fs, s, seq);
+		else
 			r = store_release(fs->store, id);
 		if (r < 0) {
 			/* Durable but not runnable: recovery queues it when this
@@ -2234,6 +2354,12 @@ void fs_destroy(struct fs *fs)
 		free(s->name);
 		buf_finish(&s->data);
 		free(s);
+	}
+	while (fs->released) {
+		struct released *r = fs->released;
+
+		fs->released = r->next;
+		released_free(r);
 	}
 	while (fs->open.next != &fs->open) {
 		struct open_obj *o = fs->open.next;

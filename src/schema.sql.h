@@ -47,7 +47,9 @@ static const char *const schema_v1[] = {
 	/* A pending name is a de-duplication key. */
 	"CREATE UNIQUE INDEX task_pending_name ON task (pool, name)"
 	"  WHERE state IN ('staged', 'queued')",
-	"CREATE INDEX task_queued ON task (pool, priority, id) WHERE state = 'queued'",
+	/* A claim reads a pool's pending tasks in order and stops at its
+	 * limit (released staged ones among them). */
+	"CREATE INDEX task_pending ON task (pool, priority, id) WHERE state IN ('staged', 'queued')",
 	/* Listings by state, and the few running tasks a claim counts. */
 	"CREATE INDEX task_state ON task (state, id)",
 	/* Output streams in bounded chunks: a read at any offset is one range scan. */
@@ -89,22 +91,23 @@ static const char *const schema_v1[] = {
 	 * (see store_stage()), or queued at once (p_queue: a rename into the
 	 * queue).  Element i is new when p_id[i] = 0, else the staged task
 	 * p_id[i] with new content.  One row per element: ord, the task id,
-	 * and status 0 (stored), 1 (the name is pending already) or 2 (the
-	 * task is no longer staged).  A busy element wastes a sequence value,
+	 * status 0 (stored), 1 (the name is pending already) or 2 (the
+	 * task is no longer staged), and when it was submitted.  A busy element wastes a sequence value,
 	 * never a reservation.
 	 */
 	"CREATE FUNCTION stage_many(p_id bigint[], p_pool text[], p_name text[], p_uid int[],"
 	"    p_gid int[], p_query bytea[], p_queue boolean[], p_instance bigint)"
-	"  RETURNS TABLE (ord int, id bigint, status int)"
+	"  RETURNS TABLE (ord int, id bigint, status int, submitted_us bigint)"
 	"  LANGUAGE plpgsql AS $$\n"
-	"DECLARE v_id bigint; v_res bigint; v_log bytea; v_state text;\n"
+	"DECLARE v_id bigint; v_res bigint; v_log bytea; v_state text; v_at timestamptz;\n"
 	"BEGIN\n"
 	"  FOR i IN 1 .. coalesce(cardinality(p_id), 0) LOOP\n"
 	"    ord := i;\n"
 	"    v_state := CASE WHEN p_queue[i] THEN 'queued' ELSE 'staged' END;\n"
+	"    v_at := NULL;\n"
 	"    IF p_id[i] <> 0 THEN\n"
 	"      UPDATE task t SET query = p_query[i], state = v_state, changed_at = clock_timestamp()\n"
-	"        WHERE t.id = p_id[i] AND t.state = 'staged';\n"
+	"        WHERE t.id = p_id[i] AND t.state = 'staged' RETURNING t.submitted_at INTO v_at;\n"
 	"      id := p_id[i];\n"
 	"      status := CASE WHEN FOUND THEN 0 ELSE 2 END;\n"
 	"    ELSE\n"
@@ -118,7 +121,8 @@ static const char *const schema_v1[] = {
 	"      INSERT INTO task AS t (id, pool, name, state, query, uid, gid, instance, log_size, log_at)\n"
 	"        VALUES (v_id, p_pool[i], p_name[i], v_state, p_query[i], p_uid[i], p_gid[i],\n"
 	"                p_instance, length(v_log), clock_timestamp())\n"
-	"        ON CONFLICT (pool, name) WHERE state IN ('staged', 'queued') DO NOTHING;\n"
+	"        ON CONFLICT (pool, name) WHERE state IN ('staged', 'queued') DO NOTHING\n"
+	"        RETURNING t.submitted_at INTO v_at;\n"
 	"      id := v_id;\n"
 	"      IF FOUND THEN\n"
 	"        status := 0;\n"
@@ -130,6 +134,7 @@ static const char *const schema_v1[] = {
 	"        status := 1;\n"
 	"      END IF;\n"
 	"    END IF;\n"
+	"    submitted_us := (extract(epoch FROM v_at) * 1000000)::bigint;\n"
 	"    IF status = 0 AND p_queue[i] THEN\n"
 	"      PERFORM pg_notify(current_schema() || '_queue', p_pool[i]);\n"
 	"    END IF;\n"
@@ -191,7 +196,7 @@ static const char *const schema_v1[] = {
 	"    p_pools text[], p_max int[], p_want int[], p_local int[])"
 	"  RETURNS TABLE (id bigint, pool text, name text, query bytea,"
 	"                 submitted_us bigint, log_size bigint, attempt int, uid int)"
-	"  LANGUAGE plpgsql AS $$\n"
+	"  LANGUAGE plpgsql SET enable_bitmapscan = off AS $$\n"
 	"DECLARE p record; v_n int; v_daemon text; v_pool text;\n"
 	"BEGIN\n"
 	"  SELECT i.host || ':' || i.pid INTO v_daemon FROM instance i WHERE i.id = p_instance;\n"
@@ -340,6 +345,23 @@ static const char *const schema_v1[] = {
 	"  DELETE FROM instance i WHERE i.id = ANY (v_dead);\n"
 	"  PERFORM pg_advisory_unlock(hashtext(current_schema()), d::int) FROM unnest(v_dead) AS d;\n"
 	"  RETURN QUERY SELECT v_failed, v_queued, v_alive;\n"
+	"END $$",
+
+	/*
+	 * The stats file's figures: pending and running tasks counted live,
+	 * finished ones from the tally.  Every task's past versions leave
+	 * index entries under the active states until VACUUM; a plain index
+	 * scan marks them dead as it passes and skips them from then on, a
+	 * bitmap scan visits them all, every time.  (Also claim_many's.)
+	 */
+	"CREATE FUNCTION stats() RETURNS TABLE (pool text, state text, n bigint)"
+	"  LANGUAGE plpgsql STABLE SET enable_bitmapscan = off AS $$\n"
+	"BEGIN\n"
+	"  RETURN QUERY\n"
+	"    SELECT t.pool, CASE t.state WHEN 'staged' THEN 'queued' ELSE t.state END, count(*)\n"
+	"      FROM task t WHERE t.state IN ('staged', 'queued', 'running') GROUP BY 1, 2\n"
+	"    UNION ALL\n"
+	"    SELECT y.pool, y.state, sum(y.n)::bigint FROM tally y GROUP BY 1, 2 HAVING sum(y.n) <> 0;\n"
 	"END $$",
 
 	"CREATE FUNCTION housekeeping(p_retention_ms bigint) RETURNS bigint"

@@ -901,6 +901,7 @@ struct stage_req {
 	const struct submission *sub;
 	bool queue;
 	int64_t id;		/* in: the staged task to update, or 0; out: its id */
+	int64_t submitted_us;
 	int result;
 	bool done;
 };
@@ -957,7 +958,7 @@ static int stage_batch_send(struct store *s, struct stage_req *head, PGresult **
 		pthread_mutex_unlock(&s->lock);
 		pv[7] = inst;
 		lens[7] = 8;
-		r = run(s, "SELECT ord, id, status FROM"
+		r = run(s, "SELECT ord, id, status, submitted_us FROM"
 			   " stage_many($1, $2, $3, $4, $5, $6, $7, $8)",
 			8, types, pv, lens, fmts, true, res);
 	}
@@ -1001,6 +1002,7 @@ static void stage_batch_run(struct store *s, struct stage_req *head)
 			if (!q)
 				continue;
 			q->id = res_int(res, row, 1, 0);
+			q->submitted_us = res_int(res, row, 3, 0);
 			switch (res_int(res, row, 2, -1)) {
 			case 0: q->result = 0; break;
 			case 1: q->result = -EBUSY; break;
@@ -1015,7 +1017,7 @@ static void stage_batch_run(struct store *s, struct stage_req *head)
 }
 
 static int stage_request(struct store *s, const struct submission *sub, bool queue,
-			 int64_t *inout_id)
+			 int64_t *inout_id, int64_t *ret_submitted_us)
 {
 	struct stage_req req = { .sub = sub, .queue = queue, .id = *inout_id };
 	struct stage_req **tail;
@@ -1054,19 +1056,22 @@ static int stage_request(struct store *s, const struct submission *sub, bool que
 	}
 	pthread_mutex_unlock(&s->stage_lock);
 	*inout_id = req.id;
+	if (ret_submitted_us)
+		*ret_submitted_us = req.submitted_us;
 	return req.result;
 }
 
-int store_stage(struct store *s, const struct submission *sub, int64_t *inout_id)
+int store_stage(struct store *s, const struct submission *sub, int64_t *inout_id,
+		int64_t *ret_submitted_us)
 {
-	return stage_request(s, sub, false, inout_id);
+	return stage_request(s, sub, false, inout_id, ret_submitted_us);
 }
 
 int store_submit(struct store *s, const struct submission *sub, int64_t *ret_id)
 {
 	/* Stored and queued in one commit, which waits for the disk. */
 	*ret_id = 0;
-	return stage_request(s, sub, true, ret_id);
+	return stage_request(s, sub, true, ret_id, NULL);
 }
 
 /* Runs a statement whose one parameter is a task id. */
@@ -1204,15 +1209,8 @@ int store_stats(struct store *s, struct buf *out)
 	size_t n;
 	int r;
 
-	/*
-	 * Pending and running tasks are few: counted live.  Finished ones are
-	 * tallied as they end (see the tally table).  Staged tasks count as queued: their writers'
-	 * cp has returned.  Rows come sorted by pool.
-	 */
-	r = run(s, "SELECT pool, CASE state WHEN 'staged' THEN 'queued' ELSE state END, count(*)"
-		   " FROM task WHERE state IN ('staged', 'queued', 'running') GROUP BY 1, 2"
-		   " UNION ALL SELECT pool, state, sum(n) FROM tally GROUP BY 1, 2 HAVING sum(n) <> 0"
-		   " ORDER BY 1, 2",
+	/* Staged tasks count as queued: their writers' cp has returned. */
+	r = run(s, "SELECT pool, state, n FROM stats() ORDER BY 1, 2",
 		0, NULL, NULL, NULL, NULL, false, &res);
 	if (r < 0)
 		return r;
