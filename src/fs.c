@@ -46,6 +46,7 @@ static const char *const file_names[F_COUNT] = {
 #define TTL_FINAL 60.0
 #define TTL_NONE 0.0
 #define TTL_NEGATIVE 1.0
+#define TTL_STAGED_ATTR 1.0
 
 /* Bytes a read of a stream fetches ahead for the reads that follow. */
 #define READ_AHEAD (512 * 1024)
@@ -1470,6 +1471,9 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 		s->nlookup = 1;
 		e.ino = s->ino;
 		staged_attr(s, &e.attr);
+		/* Only this mount's writers change it, through this kernel,
+		 * which keeps the size it caches: cp's fstat needs no request. */
+		e.attr_timeout = TTL_STAGED_ATTR;
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (!s) {
