@@ -163,6 +163,8 @@ int store_submit(struct store *s, const struct submission *sub, int64_t *ret_id)
 __attribute__((warn_unused_result))
 int store_cancel(struct store *s, const char *pool, const char *name,
 		 uint32_t by_uid, int64_t *ret_id);
+/* Opens up to n connections ahead of the first requests (mount time). */
+void store_warm(struct store *s, size_t n);
 /* Reserves a fresh id for `uid`, and says whether a task named ID.sql is
  * pending in one of this daemon's pools. */
 __attribute__((warn_unused_result))

@@ -118,6 +118,8 @@ int main(int argc, char *argv[])
 	if (store_create(cfg, &store) < 0)
 		goto out_cfg;
 	store_set_instance(store, instance);
+	/* Writers that start at once should not wait for backends. */
+	store_warm(store, 4);
 	r = fs_create(cfg, store, &fs);
 	if (r < 0) {
 		log_error("cannot set up the filesystem: %s", r == -E2BIG ?

@@ -556,6 +556,19 @@ static void conn_put(struct store *s, struct pconn *c)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void store_warm(struct store *s, size_t n)
+{
+	struct pconn *c[STORE_POOL_MAX];
+	size_t got = 0;
+
+	if (n > STORE_POOL_MAX)
+		n = STORE_POOL_MAX;
+	while (got < n && (c[got] = conn_get(s)))
+		got++;
+	while (got > 0)
+		conn_put(s, c[--got]);
+}
+
 /* The name under which c has `sql` prepared, preparing it if need be. */
 static const char *conn_prepared(struct pconn *c, const char *sql, int n, const Oid *types,
 				 char *name, size_t namelen)
