@@ -18,6 +18,7 @@ struct config_pool {
 	char *name;		/* from [pool NAME]; a directory under queue/ */
 	size_t target;		/* index into config.targets */
 	int max_workers;	/* running tasks of this pool across all daemons */
+	uint64_t timeout_ms;	/* a task running longer is cancelled; 0 = never */
 	bool public;		/* task files readable by everyone (mode 0444)
 				 * instead of only their submitter (0400) */
 };

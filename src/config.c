@@ -401,6 +401,14 @@ static int set_pool_max_workers(struct parser *p, const char *key,
 	return set_int(p, key, value, 1, &current_pool(p)->max_workers);
 }
 
+static int set_pool_timeout(struct parser *p, const char *key, const char *value)
+{
+	if (config_parse_duration(value, &current_pool(p)->timeout_ms) < 0)
+		return bad_value(p, key, value,
+				 "expected a duration such as 30s, 10m or 2h (0: none)");
+	return 0;
+}
+
 static int set_public(struct parser *p, const char *key, const char *value)
 {
 	if (parse_bool(value, &current_pool(p)->public) < 0)
@@ -420,6 +428,7 @@ static const struct key keys[] = {
 	{ SECTION_TARGET, "max_workers", false, set_target_max_workers },
 	{ SECTION_POOL, "target", true, set_pool_target },
 	{ SECTION_POOL, "max_workers", false, set_pool_max_workers },
+	{ SECTION_POOL, "timeout", false, set_pool_timeout },
 	{ SECTION_POOL, "public", false, set_public },
 };
 

@@ -1,6 +1,7 @@
 #include "executor.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -109,6 +110,7 @@ struct task {
 	int64_t finished_us;
 	int64_t started_mono_ms;
 	int final_state;	/* -1 until known */
+	bool timed_out;		/* ran past its pool's timeout: being cancelled */
 	struct buf error;
 	bool start_unsent;	/* pid/target/start time not yet in a batch */
 	bool final_sent;	/* the final update is in the batch in flight */
@@ -400,6 +402,18 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 	}
 }
 
+static void timeout_error(const struct task *t, struct buf *out)
+{
+	uint64_t ms = t->pool->cfg->timeout_ms;
+
+	if (ms % 1000)
+		(void)buf_printf(out, "pgqfs: cancelled after the pool's timeout of %llu ms\n",
+				 (unsigned long long)ms);
+	else
+		(void)buf_printf(out, "pgqfs: cancelled after the pool's timeout of %llu s\n",
+				 (unsigned long long)(ms / 1000));
+}
+
 /* Sends statement t->cur, or finishes the task after the last one. */
 static void task_next_statement(struct executor *e, struct task *t)
 {
@@ -408,6 +422,13 @@ static void task_next_statement(struct executor *e, struct task *t)
 
 	if (t->cur >= t->n_stmts) {
 		task_finish(e, t, TASK_DONE);
+		return;
+	}
+	if (t->timed_out) {
+		/* The cancel came between two statements: run no more. */
+		buf_reset(&t->error);
+		timeout_error(t, &t->error);
+		task_finish(e, t, TASK_FAILED);
 		return;
 	}
 	s = &t->stmts[t->cur];
@@ -517,7 +538,10 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 	case PGRES_FATAL_ERROR: {
 		const struct sql_stmt *s = &t->stmts[t->cur];
 
-		if (t->error.len == 0 && format_error(&t->error, "query.sql", s->line, res) < 0)
+		if (t->error.len == 0 && t->timed_out)
+			timeout_error(t, &t->error);
+		if ((t->error.len == 0 || t->timed_out) &&
+		    format_error(&t->error, "query.sql", s->line, res) < 0)
 			t->error.len = 0;
 		t->final_state = TASK_FAILED;	/* drained, then finished */
 		break;
@@ -1268,6 +1292,37 @@ static void ctl_lost(struct executor *e)
 /* ------------------------------------------------------------------ */
 /* the loop                                                            */
 
+/* When (monotonic ms) t runs past its pool's timeout; -1: never. */
+static int64_t task_timeout_due(const struct task *t)
+{
+	if (!t->pool->cfg->timeout_ms || t->timed_out || !t->started_mono_ms ||
+	    (t->phase != PHASE_SETUP && t->phase != PHASE_STMT))
+		return -1;
+	return t->started_mono_ms + (int64_t)t->pool->cfg->timeout_ms;
+}
+
+/* Cancels the tasks that ran past their pool's timeout. */
+static void check_timeouts(struct executor *e, int64_t now)
+{
+	for (struct task *t = e->tasks; t; t = t->next) {
+		int64_t due = task_timeout_due(t);
+		PGcancel *cancel;
+		char err[256];
+
+		if (due < 0 || now < due || !t->conn)
+			continue;
+		t->timed_out = true;
+		task_log(t, "timed out after %llu ms: cancelling",
+			 (unsigned long long)t->pool->cfg->timeout_ms);
+		cancel = PQgetCancel(t->conn->pg);
+		if (!cancel || !PQcancel(cancel, err, sizeof(err)))
+			log_warn("cannot cancel task %lld: %s", (long long)t->id,
+				 cancel ? err : "out of memory");
+		if (cancel)
+			PQfreeCancel(cancel);
+	}
+}
+
 static void cancel_all(struct executor *e)
 {
 	for (struct task *t = e->tasks; t; t = t->next) {
@@ -1315,6 +1370,7 @@ static void *executor_main(void *arg)
 				break;
 		}
 		reap_conns(e);
+		check_timeouts(e, now);
 		if (e->control)
 			ctl_next(e);
 
@@ -1368,9 +1424,12 @@ static void *executor_main(void *arg)
 		/* Timers: partial output, liveness checks, housekeeping. */
 		for (struct task *t = e->tasks; t; t = t->next) {
 			int64_t due = task_flush_due(t);
+			int64_t tdue = task_timeout_due(t);
 
+			if (due < 0 || (tdue >= 0 && tdue < due))
+				due = tdue;
 			if (due >= 0 && (timeout < 0 || due - now < timeout))
-				timeout = due <= now ? 0 : (int)(due - now);
+				timeout = due <= now ? 0 : (int)(due - now > INT_MAX ? INT_MAX : due - now);
 		}
 		if (e->control && e->op == OP_NONE) {
 			int64_t next = e->next_recover_ms < e->next_housekeeping_ms ?

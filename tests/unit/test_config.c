@@ -236,6 +236,7 @@ static void test_several(void)
 		 "[pool p-3]\n"
 		 "target = b\n"
 		 "public = 1\n"
+		 "timeout = 90s\n"
 		 "[pgqfs]\n"
 		 "control = service=pgqfs\n"
 		 "workers = 0\n"
@@ -278,6 +279,8 @@ static void test_several(void)
 	p = config_find_pool(cfg, "p-3");
 	tap_ok(p == &cfg->pools[2] && p->public && p->target == 1,
 	       "find_pool(p-3), public = 1");
+	tap_ok(p && p->timeout_ms == 90000, "pool timeout = 90s");
+	tap_ok(cfg->pools[0].timeout_ms == 0, "pool timeout defaults to none");
 	tap_ok(config_find_pool(cfg, name63) == NULL,
 	       "a prefix of a pool name is not that pool");
 	config_destroy(cfg);
@@ -348,6 +351,8 @@ static void test_errors(void)
 		  "max_workers", "bad value for max_workers: '0' (expected a whole number >= 1)" },
 		{ "pool max_workers 0", PGQFS TARGET POOL "max_workers = 0\n",
 		  "max_workers", "bad value for max_workers: '0' (expected a whole number >= 1)" },
+		{ "pool timeout words", PGQFS TARGET POOL "timeout = 5 minutes\n", "timeout",
+		  "bad value for timeout: '5 minutes' (expected a duration such as 30s, 10m or 2h (0: none))" },
 		{ "public maybe", PGQFS TARGET POOL "public = maybe\n", "public",
 		  "bad value for public: 'maybe' (expected yes/no, true/false, on/off or 1/0)" },
 		{ "empty value", "[pgqfs]\ncontrol =\n" TARGET POOL, "control",
