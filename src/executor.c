@@ -916,7 +916,7 @@ static void ctl_next(struct executor *e)
 
 	/* Take the releases the filesystem made since the last claim. */
 	pthread_mutex_lock(&e->release_lock);
-	if (e->n_release) {
+	if (e->n_release && e->n_releasing == 0) {
 		int64_t *tmp = e->releasing;
 		size_t cap = e->cap_releasing;
 
@@ -927,6 +927,26 @@ static void ctl_next(struct executor *e)
 		e->cap_release = cap;
 		e->n_release = 0;
 		e->releasing_seq = e->release_seq;
+	} else if (e->n_release) {
+		/* A claim that failed left its releases: send them again, with
+		 * the new ones. */
+		size_t need = e->n_releasing + e->n_release;
+
+		if (need > e->cap_releasing) {
+			int64_t *p = realloc(e->releasing, need * sizeof(*p));
+
+			if (p) {
+				e->releasing = p;
+				e->cap_releasing = need;
+			}
+		}
+		if (need <= e->cap_releasing) {
+			memcpy(e->releasing + e->n_releasing, e->release,
+			       e->n_release * sizeof(*e->release));
+			e->n_releasing = need;
+			e->n_release = 0;
+			e->releasing_seq = e->release_seq;
+		}
 	}
 	pthread_mutex_unlock(&e->release_lock);
 	for (size_t i = 0; i < e->cfg->n_pools && n < 256 && room > 0; i++) {

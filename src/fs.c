@@ -119,6 +119,7 @@ struct staged {
 	bool listed;		/* still has its name in the directory */
 	bool dirty;		/* changed since last stored */
 	bool too_big;		/* a write hit max_task_bytes: never runs */
+	bool releasing;		/* its last writer closed it: being submitted */
 	int open_count;
 	uint64_t nlookup;	/* the kernel's references */
 	int pins;		/* threads using it while fs->lock is released */
@@ -627,30 +628,53 @@ static void released_prune(struct fs *fs, size_t pool, const char *name)
 	}
 }
 
-/* Remembers that s's task was handed to the executor as release seq. */
-static void released_add(struct fs *fs, const struct staged *s, uint64_t seq)
+/* Remembers s's task as released, its release not yet numbered (seq
+ * UINT64_MAX: never settled until released_number()).  Under fs->lock, in
+ * the same critical section that takes s's name away, so that an `rm`
+ * coming after finds it. */
+static void released_add_locked(struct fs *fs, const struct staged *s)
 {
 	struct released *r;
 
-	pthread_mutex_lock(&fs->lock);
 	released_prune(fs, s->pool, s->name);
 	r = fs->n_released < RELEASED_MAX ? calloc(1, sizeof(*r)) : NULL;
 	if (r && !(r->name = strdup(s->name))) {
 		free(r);
 		r = NULL;
 	}
-	if (r) {
-		r->pool = s->pool;
-		r->id = s->task_id;
-		r->uid = s->uid;
-		r->gid = s->gid;
-		r->size = (int64_t)s->data.len;
-		r->submitted_us = s->submitted_us;
-		r->seq = seq;
-		r->expires_ms = now_ms() + RELEASED_MS;
-		r->next = fs->released;
-		fs->released = r;
-		fs->n_released++;
+	if (!r)
+		return;		/* lookups ask the store instead */
+	r->pool = s->pool;
+	r->id = s->task_id;
+	r->uid = s->uid;
+	r->gid = s->gid;
+	r->size = (int64_t)s->data.len;
+	r->submitted_us = s->submitted_us;
+	r->seq = UINT64_MAX;
+	r->expires_ms = now_ms() + RELEASED_MS;
+	r->next = fs->released;
+	fs->released = r;
+	fs->n_released++;
+}
+
+/* Task id's release got number seq from the executor, or (seq 0) was not
+ * taken by it: then its row changes now, and the store answers. */
+static void released_number(struct fs *fs, int64_t id, uint64_t seq)
+{
+	pthread_mutex_lock(&fs->lock);
+	for (struct released **pp = &fs->released; *pp; pp = &(*pp)->next) {
+		struct released *r = *pp;
+
+		if (r->id != id)
+			continue;
+		if (seq) {
+			r->seq = seq;
+		} else {
+			*pp = r->next;
+			released_free(r);
+			fs->n_released--;
+		}
+		break;
 	}
 	pthread_mutex_unlock(&fs->lock);
 }
@@ -1090,7 +1114,9 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	if (!s) {
 		r = -ENOENT;
 	} else {
-		if (to_set & FUSE_SET_ATTR_SIZE)
+		if ((to_set & FUSE_SET_ATTR_SIZE) && s->releasing && !s->dot)
+			r = -EBUSY;	/* its writer closed it: a task already */
+		else if (to_set & FUSE_SET_ATTR_SIZE)
 			r = staged_resize(fs, s, (uint64_t)attr->st_size);
 		if (r == 0 && (to_set & FUSE_SET_ATTR_MTIME))
 			s->mtime = attr->st_mtim;
@@ -1106,6 +1132,9 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		refuse(req, EFBIG, "truncate of a queued file", s ? s->name : NULL,
 		       "larger than max_task_bytes (%llu)",
 		       (unsigned long long)fs->cfg->max_task_bytes);
+	else if (r == -EBUSY)
+		refuse(req, EBUSY, "truncate of a queued file", NULL,
+		       "its writer closed it: it is a task already");
 	else if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -1781,6 +1810,9 @@ static void staged_release(struct fs *fs, struct staged *s)
 
 	pthread_mutex_lock(&fs->lock);
 	run = --s->open_count == 0 && s->listed && !s->dot;
+	/* From now on the file is submitted: no writer may open it again. */
+	if (run)
+		s->releasing = true;
 	/* Pinned: once its name is gone, a FORGET could free it meanwhile. */
 	s->pins++;
 	snprintf(where, sizeof(where), "queue/%s/%s", pool_name(fs, s->pool), s->name);
@@ -1794,8 +1826,11 @@ static void staged_release(struct fs *fs, struct staged *s)
 	if (r == -EFBIG || (r == 0 && s->open_count == 0)) {
 		/* From now on the name belongs to the queued task in the store
 		 * (or, for a file that grew too large, to nothing). */
+		if (r == 0 && id)
+			released_add_locked(fs, s);
 		staged_unlist(fs, s);
 	}
+	s->releasing = false;
 	pthread_mutex_unlock(&fs->lock);
 	if (r == -EFBIG)
 		goto out;
@@ -1809,9 +1844,8 @@ static void staged_release(struct fs *fs, struct staged *s)
 		uint64_t seq;
 
 		r = fs->executor ? executor_release(fs->executor, id, &seq) : -ENOSYS;
-		if (r == 0)
-			released_add(fs, s, seq);
-		else
+		released_number(fs, id, r == 0 ? seq : 0);
+		if (r < 0)
 			r = store_release(fs->store, id);
 		if (r < 0) {
 			/* Durable but not runnable: recovery queues it when this
@@ -1901,13 +1935,18 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int r = 0;
 
 	if (ino & INO_STAGED_BIT) {
+		const char *busy_why = NULL;
 		struct staged *s;
 
 		pthread_mutex_lock(&fs->lock);
 		s = staged_by_ino(fs, ino);
-		if (s && !s->dot && s->open_count > 0 && (fi->flags & O_ACCMODE) != O_RDONLY) {
-			/* Two writers of one task would mix their SQL. */
+		if (s && !s->dot && (s->open_count > 0 || s->releasing) &&
+		    (fi->flags & O_ACCMODE) != O_RDONLY) {
+			/* Two writers of one task would mix their SQL, and a
+			 * file whose writer closed it is a task already. */
 			r = -EBUSY;
+			busy_why = s->releasing ? "the file was just submitted"
+						: "another writer has the file open";
 		} else if (s) {
 			s->open_count++;
 			if (fi->flags & O_TRUNC)
@@ -1919,8 +1958,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			return;
 		}
 		if (r == -EBUSY) {
-			refuse(req, EBUSY, pool_name(fs, s->pool), s->name,
-			       "another writer has the file open");
+			refuse(req, EBUSY, pool_name(fs, s->pool), s->name, "%s", busy_why);
 			return;
 		}
 		fi->fh = 0;

@@ -113,8 +113,11 @@ static const char *const schema_v1[] = {
 	"    ELSE\n"
 	"      v_res := NULL;\n"
 	"      IF p_name[i] ~ '^[0-9]{1,18}\\.sql$' THEN\n"
+	/* Locked: a writer racing for the same reservation waits, then finds
+	 * it used and takes a fresh id. */
 	"        SELECT r.id INTO v_res FROM reservation r\n"
-	"          WHERE r.id = substring(p_name[i] FROM '^([0-9]+)')::bigint AND r.uid = p_uid[i];\n"
+	"          WHERE r.id = substring(p_name[i] FROM '^([0-9]+)')::bigint AND r.uid = p_uid[i]\n"
+	"          FOR UPDATE;\n"
 	"      END IF;\n"
 	"      v_id := coalesce(v_res, nextval('task_id_seq'));\n"
 	"      v_log := log_line(format('submitted %s to pool %s by uid %s', p_name[i], p_pool[i], p_uid[i]));\n"
@@ -312,6 +315,11 @@ static const char *const schema_v1[] = {
 	"    RETURN QUERY SELECT v_failed, v_queued, v_alive;\n"
 	"    RETURN;\n"
 	"  END IF;\n"
+	/* Their staged rows first: this takes no tally row, so that the
+	 * statement below is the only one here that locks some. */
+	"  UPDATE task t SET state = 'queued', changed_at = clock_timestamp()\n"
+	"    WHERE t.state = 'staged' AND t.instance = ANY (v_dead);\n"
+	"  GET DIAGNOSTICS v_queued = ROW_COUNT;\n"
 	/* One statement for all the dead: tally rows are locked once, in order. */
 	"  WITH l AS (SELECT i.id, i.host, i.pid,\n"
 	"        log_line(format('failed: the daemon running it (%s:%s) stopped; outcome unknown',\n"
@@ -336,9 +344,6 @@ static const char *const schema_v1[] = {
 	"                        array_to_string(v_ids[i * 400 + 1 : i * 400 + 400], ','));\n"
 	"    END LOOP;\n"
 	"  END IF;\n"
-	"  UPDATE task t SET state = 'queued', changed_at = clock_timestamp()\n"
-	"    WHERE t.state = 'staged' AND t.instance = ANY (v_dead);\n"
-	"  GET DIAGNOSTICS v_queued = ROW_COUNT;\n"
 	"  IF v_queued > 0 THEN\n"
 	"    PERFORM pg_notify(current_schema() || '_queue', '');\n"
 	"  END IF;\n"

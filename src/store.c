@@ -601,6 +601,10 @@ static const char *conn_prepared(struct pconn *c, const char *sql, int n, const 
  * pending-name conflict to -EBUSY, "no longer staged" to -ESTALE,
  * anything else -EIO.
  */
+/* Whether this thread's last failed statement left its connection broken
+ * (then it may have committed or not: its outcome is unknown). */
+static _Thread_local bool run_conn_lost;
+
 static int run(struct store *s, const char *sql, int n, const Oid *types,
 	       const char *const *values, const int *lengths, const int *formats,
 	       bool binary, PGresult **ret)
@@ -628,6 +632,7 @@ static int run(struct store *s, const char *sql, int n, const Oid *types,
 		else if (state && strcmp(state, "P0002") == 0)
 			r = -ESTALE;
 		set_error("control database", PQerrorMessage(c->pg));
+		run_conn_lost = PQstatus(c->pg) != CONNECTION_OK || !res;
 		PQclear(res);
 		conn_put(s, c);
 		return r;
@@ -908,6 +913,7 @@ int store_read_query(struct store *s, int64_t id, uint64_t off, size_t size,
  * writer never waits for anyone.
  */
 #define STAGE_BATCH_MAX 64
+#define STAGE_BATCH_BYTES (1024 * 1024)	/* a larger file goes alone */
 
 struct stage_req {
 	struct stage_req *next;
@@ -990,9 +996,11 @@ static void stage_batch_run(struct store *s, struct stage_req *head)
 	for (struct stage_req *q = head; q; q = q->next)
 		n++;
 	r = stage_batch_send(s, head, &res);
-	if (r < 0 && n > 1) {
-		/* One bad request fails the statement: store each on its own,
-		 * so that the others' writers do not pay for it. */
+	if (r < 0 && n > 1 && !run_conn_lost) {
+		/* One bad request failed the statement, which rolled back:
+		 * store each on its own, so that the others' writers do not
+		 * pay for it.  (A lost connection may have committed: then
+		 * every writer gets the error.) */
 		for (struct stage_req *q = head; q; ) {
 			struct stage_req *next = q->next;
 
@@ -1041,17 +1049,22 @@ static int stage_request(struct store *s, const struct submission *sub, bool que
 	*tail = &req;
 	while (!req.done) {
 		struct stage_req *batch, *q;
-		size_t n = 0;
+		size_t n = 0, bytes;
 
 		if (s->stage_leading) {
 			pthread_cond_wait(&s->stage_cond, &s->stage_lock);
 			continue;
 		}
-		/* Lead: take up to STAGE_BATCH_MAX waiting requests (ours among them). */
+		/* Lead: take the waiting requests (ours among them), up to
+		 * STAGE_BATCH_MAX of them or STAGE_BATCH_BYTES of SQL. */
 		s->stage_leading = true;
 		batch = s->stage_queue;
-		for (q = batch; q->next && ++n < STAGE_BATCH_MAX; q = q->next)
-			;
+		bytes = batch->sub->len;
+		for (q = batch; q->next && ++n < STAGE_BATCH_MAX; q = q->next) {
+			bytes += q->next->sub->len;
+			if (bytes > STAGE_BATCH_BYTES)
+				break;
+		}
 		s->stage_queue = q->next;
 		q->next = NULL;
 		pthread_mutex_unlock(&s->stage_lock);

@@ -116,6 +116,19 @@ t_like "$(cp_error "$W/dup2.sql" "$Q/one/$y.sql")" 'cannot create regular file.*
 	"cp to ID.sql of a reserved id fails with EBUSY while that name is pending"
 rm -f "$Q/one/$y.sql"
 
+# cp, rm (a cancel), cp again of one name, fast, while the pool is busy:
+# every cp makes a pending task, every rm cancels it.
+echo "SELECT pg_sleep(2);" >"$W/block3.sql"
+submit one "$W/block3.sql"
+bad=0
+for i in $(seq 20); do
+	cp "$W/dup.sql" "$Q/one/again.sql" 2>>"$W/again.err" || bad=$((bad + 1))
+	rm "$Q/one/again.sql" 2>>"$W/again.err" || bad=$((bad + 1))
+done
+t_is "$bad" 0 "cp, rm, cp again of one name: 20 rounds without an error"
+t_is "$(grep -l '^name=again.sql$' "$MNT"/failed/*/info 2>/dev/null | wc -l)" 20 \
+	"each round made a task, and each was cancelled"
+
 # -- two writers of one name ---------------------------------------------------
 exec 3>"$Q/default/twowriters.sql"
 echo "SELECT 'first writer';" >&3
