@@ -679,6 +679,41 @@ static void released_number(struct fs *fs, int64_t id, uint64_t seq)
 	pthread_mutex_unlock(&fs->lock);
 }
 
+static void released_info(const struct released *r, struct task_info *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->id = r->id;
+	t->state = TASK_STAGED;
+	t->uid = r->uid;
+	t->gid = r->gid;
+	t->query_size = r->size;
+	t->submitted_us = t->changed_us = r->submitted_us;
+	t->rows = -1;
+}
+
+/* Fills t (its own strings: task_info_finish() it) if task id is a released
+ * one still staged. */
+static bool released_find_id(struct fs *fs, int64_t id, struct task_info *t)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&fs->lock);
+	released_prune(fs, 0, NULL);
+	for (const struct released *r = fs->released; r && !found; r = r->next) {
+		if (r->id != id)
+			continue;
+		released_info(r, t);
+		t->pool = strdup(pool_name(fs, r->pool));
+		t->name = strdup(r->name);
+		found = t->pool && t->name;
+		if (!found)
+			task_info_finish(t);
+		break;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return found;
+}
+
 /* Fills t (strings borrowed) if name is a released task still staged. */
 static bool released_find(struct fs *fs, size_t pool, const char *name, struct task_info *t)
 {
@@ -689,14 +724,7 @@ static bool released_find(struct fs *fs, size_t pool, const char *name, struct t
 	for (const struct released *r = fs->released; r && !found; r = r->next) {
 		if (r->pool != pool || strcmp(r->name, name) != 0)
 			continue;
-		memset(t, 0, sizeof(*t));
-		t->id = r->id;
-		t->state = TASK_STAGED;
-		t->uid = r->uid;
-		t->gid = r->gid;
-		t->query_size = r->size;
-		t->submitted_us = t->changed_us = r->submitted_us;
-		t->rows = -1;
+		released_info(r, t);
 		found = true;
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -1002,7 +1030,12 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
  */
 static int get_visible_task(struct fs *fs, fuse_ino_t ino, struct task_info *ret)
 {
-	int r = store_get_task(fs->store, ino_id(ino), ret);
+	int r;
+
+	/* A file just closed: its pending entry (cp stats it) is known here. */
+	if (ino_view(ino) == V_QUEUE && released_find_id(fs, ino_id(ino), ret))
+		return 0;
+	r = store_get_task(fs->store, ino_id(ino), ret);
 
 	if (r < 0)
 		return r;
