@@ -333,8 +333,14 @@ static const char *const schema_v1[] = {
 	"        FROM l WHERE t.state = 'running' AND t.instance = l.id\n"
 	"        RETURNING t.id, t.pool, t.log_size - length(l.line) AS off, l.line),\n"
 	"    c AS (INSERT INTO chunk SELECT f.id, 1, f.off, f.line FROM f),\n"
+	/* The dead instances' tally rows are folded into instance 0's. */
+	"    d AS (DELETE FROM tally y WHERE y.instance = ANY (v_dead)\n"
+	"      RETURNING y.pool, y.state, y.n),\n"
 	"    tl AS (INSERT INTO tally AS y\n"
-	"      SELECT 0, f.pool, 'failed', count(*) FROM f GROUP BY f.pool ORDER BY f.pool\n"
+	"      SELECT 0, x.pool, x.state, sum(x.n) FROM\n"
+	"        (SELECT f.pool, 'failed' AS state, 1 AS n FROM f\n"
+	"         UNION ALL SELECT d.pool, d.state, d.n FROM d) x\n"
+	"        GROUP BY x.pool, x.state ORDER BY x.pool, x.state\n"
 	"      ON CONFLICT (instance, pool, state) DO UPDATE SET n = y.n + excluded.n)\n"
 	"  SELECT count(*), array_agg(f.id::text || ':failed' ORDER BY f.id) INTO v_failed, v_ids FROM f;\n"
 	/* NOTIFY payloads hold 8000 bytes: 400 "id:state"s at a time. */

@@ -69,6 +69,9 @@ t_is "$((done_n + failed_n))" "$N" "all $N tasks accounted for ($done_n done, $f
 t_ok "the tasks cut off by the kill are failed, not re-run ($failed_n)" \
 	test "$failed_n" -ge 1 -a "$failed_n" -le "$claimed"
 t_stats_match "stats counts what the control database holds after the recovery"
+t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.tally y WHERE y.instance <> 0
+	AND NOT EXISTS (SELECT 1 FROM pgqfs.instance i WHERE i.id = y.instance)")" 0 \
+	"the dead daemon's tally rows are folded into the shared ones"
 twice=$(psql_ref -d app -tAc "SELECT count(*) FROM (SELECT k FROM runs GROUP BY k HAVING count(*) > 1) d")
 t_is "$twice" 0 "no task ran twice"
 ran=$(psql_ref -d app -tAc "SELECT count(DISTINCT k) FROM runs")
