@@ -7,6 +7,9 @@
 pgqfs_config() {
 	pgqfs_default_config "$@" | sed 's/^max_task_bytes = .*/max_task_bytes = 16KiB/'
 	printf '\n[pool one]\ntarget = main\nmax_workers = 1\n'
+	# One connection: consecutive tasks run in the same session.
+	printf '\n[target solo]\nconninfo = %s\nmax_workers = 1\n' "$PGQFS_TARGET"
+	printf '\n[pool solo]\ntarget = solo\n'
 }
 
 pg_start
@@ -185,7 +188,8 @@ id=$(new_id); submit default "$W/app.sql" "$id.sql"; task_wait "$id" >/dev/null
 t_file_is "$MNT/done/$id/result" $'application_name\npgqfs task '"$id"$'\n' \
 	"application_name names pgqfs and the task id"
 
-# Session state does not leak from one task to the next (pool one: one connection).
+# Session state does not leak from one task to the next (target solo: one
+# connection, so the second task runs in the first one's session).
 cat >"$W/dirty.sql" <<'SQL'
 CREATE TABLE IF NOT EXISTS committed (x int);
 CREATE TEMP TABLE leak (x int);
@@ -198,9 +202,11 @@ SELECT current_setting('search_path') AS sp,
        (SELECT count(*) FROM pg_class WHERE relname = 'leak') AS temp_tables,
        (SELECT count(*) FROM committed) AS rows_left_open;
 SQL
-id=$(new_id); submit one "$W/dirty.sql" "$id.sql"
+id=$(new_id); submit solo "$W/dirty.sql" "$id.sql"
 t_is "$(task_wait "$id")" done "a task ending inside an open transaction is done"
-id2=$(new_id); submit one "$W/clean.sql" "$id2.sql"; task_wait "$id2" >/dev/null
+id2=$(new_id); submit solo "$W/clean.sql" "$id2.sql"; task_wait "$id2" >/dev/null
+t_is "$(grep '^backend_pid=' "$MNT/tasks/$id2/info")" "$(grep '^backend_pid=' "$MNT/tasks/$id/info")" \
+	"the two tasks ran on the same backend"
 t_file_is "$MNT/done/$id2/result" $'sp,temp_tables,rows_left_open\n"""$user"", public",0,0\n' \
 	"the next task on the connection sees a reset session and a rolled-back transaction"
 
