@@ -340,7 +340,33 @@ static void dir_attr(const struct fs *fs, fuse_ino_t ino, mode_t mode, struct st
 	st->st_atim = st->st_mtim = st->st_ctim = fs->start;
 }
 
-static void special_attr(const struct fs *fs, fuse_ino_t ino, struct stat *st)
+/* The stats file's content, as of now. */
+static int stats_content(struct fs *fs, struct buf *out)
+{
+	struct executor_counters c = { 0 };
+	size_t waiting;
+	int r;
+
+	r = store_stats(fs->store, out);
+	if (fs->executor)
+		executor_get_counters(fs->executor, &c);
+	pthread_mutex_lock(&fs->wait_lock);
+	waiting = fs->n_waiters;
+	pthread_mutex_unlock(&fs->wait_lock);
+	if (r == 0)
+		r = buf_printf(out,
+			       "since_start.submitted %llu\nsince_start.started %llu\n"
+			       "since_start.done %llu\nsince_start.failed %llu\nwaiting %zu\n",
+			       (unsigned long long)atomic_load(&fs->n_submitted),
+			       (unsigned long long)c.started, (unsigned long long)c.done,
+			       (unsigned long long)c.failed, waiting);
+	return r;
+}
+
+/* new-id and stats: generated when read, so their mtime is now.  stats's
+ * size is that of its content now (new-id's cannot be known without
+ * reserving an id: 0). */
+static void special_attr(struct fs *fs, fuse_ino_t ino, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
@@ -350,6 +376,14 @@ static void special_attr(const struct fs *fs, fuse_ino_t ino, struct stat *st)
 	st->st_gid = fs->owner_gid;
 	clock_gettime(CLOCK_REALTIME, &st->st_mtim);
 	st->st_atim = st->st_ctim = st->st_mtim;
+	if (ino == INO_STATS) {
+		struct buf b;
+
+		buf_init(&b);
+		if (stats_content(fs, &b) == 0)
+			st->st_size = (off_t)b.len;
+		buf_finish(&b);
+	}
 }
 
 static bool view_shows(enum view v, enum task_state s)
@@ -2043,23 +2077,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		}
 		fi->direct_io = 1;
 	} else if (ino == INO_STATS) {
-		struct executor_counters c = { 0 };
-		size_t waiting;
-
 		h->snapshot = true;
-		r = store_stats(fs->store, &h->buf);
-		if (fs->executor)
-			executor_get_counters(fs->executor, &c);
-		pthread_mutex_lock(&fs->wait_lock);
-		waiting = fs->n_waiters;
-		pthread_mutex_unlock(&fs->wait_lock);
-		if (r == 0)
-			r = buf_printf(&h->buf,
-				       "since_start.submitted %llu\nsince_start.started %llu\n"
-				       "since_start.done %llu\nsince_start.failed %llu\nwaiting %zu\n",
-				       (unsigned long long)atomic_load(&fs->n_submitted),
-				       (unsigned long long)c.started, (unsigned long long)c.done,
-				       (unsigned long long)c.failed, waiting);
+		r = stats_content(fs, &h->buf);
 		fi->direct_io = 1;
 	} else if (is_task_ino(ino) && ino_file(ino) != F_DIR) {
 		r = open_task_file(fs, ino, fi, h);

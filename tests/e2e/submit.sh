@@ -235,4 +235,5 @@ t_ok "nothing is pending or running" wait_until 10 bash -c \
 	"[ \"\$(awk '\$1 == \"queued\" || \$1 == \"running\" { s += \$2 } END { print s }' '$MNT/stats')\" = 0 ]"
 t_stats_match "stats counts what the control database holds, for every pool"
 t_like "$(cat "$MNT/stats")" $'\npool.fast.done 0\n' "a configured pool without tasks has its keys"
+t_is "$(stat -c %s "$MNT/stats")" "$(wc -c <"$MNT/stats")" "stats's size in stat is its true size"
 t_done
