@@ -78,6 +78,7 @@ static bool is_task_ino(fuse_ino_t ino)
 #define NEG_SLOTS 256
 
 struct neg_entry {
+	uint64_t gen;		/* bumped when a name of this slot may become pending */
 	int64_t expires_ms;	/* 0: empty */
 	size_t pool;
 	char name[256];
@@ -158,7 +159,7 @@ struct fs {
 	struct neg_entry neg[NEG_SLOTS];
 	struct released *released;	/* newest first */
 	size_t n_released;
-	uint64_t neg_gen;	/* bumped whenever a local name may have become pending */
+	uint64_t neg_gen;	/* bumped whenever any local name may become pending */
 	pthread_mutex_t wait_lock;
 	struct waiter *waiters;
 	size_t n_waiters;
@@ -601,16 +602,21 @@ static bool neg_known(struct fs *fs, size_t pool, const char *name)
 	return n->expires_ms > now_ms() && n->pool == pool && strcmp(n->name, name) == 0;
 }
 
-/* Remembers that a store lookup begun at generation gen found nothing. */
-static void neg_remember(struct fs *fs, size_t pool, const char *name, uint64_t gen)
+/*
+ * Remembers that a store lookup found nothing, unless a local name may have
+ * become pending meanwhile: gen is the slot's generation when the lookup
+ * began (slot_gen), or fs->neg_gen (when the name was not known then).
+ */
+static void neg_remember(struct fs *fs, size_t pool, const char *name, uint64_t gen,
+			 bool slot_gen)
 {
 	struct neg_entry *n;
 
 	if (strlen(name) >= sizeof(n->name))
 		return;
 	pthread_mutex_lock(&fs->lock);
-	if (gen == fs->neg_gen) {
-		n = neg_slot(fs, pool, name);
+	n = neg_slot(fs, pool, name);
+	if (gen == (slot_gen ? n->gen : fs->neg_gen)) {
 		n->pool = pool;
 		strcpy(n->name, name);
 		n->expires_ms = now_ms() + (int64_t)(TTL_NEGATIVE * 1000);
@@ -625,6 +631,7 @@ static void neg_forget(struct fs *fs, size_t pool, const char *name)
 
 	if (n->pool == pool && strcmp(n->name, name) == 0)
 		n->expires_ms = 0;
+	n->gen++;
 	fs->neg_gen++;
 }
 
@@ -958,13 +965,13 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		}
 		pthread_mutex_lock(&fs->lock);
 		known_absent = neg_known(fs, (size_t)pi, name);
-		gen = fs->neg_gen;
+		gen = neg_slot(fs, (size_t)pi, name)->gen;
 		pthread_mutex_unlock(&fs->lock);
 		r = known_absent ? -ENOENT :
 				   store_get_pending(fs->store, pool_name(fs, (size_t)pi), name, &t);
 		if (r == -ENOENT) {
 			if (!known_absent)
-				neg_remember(fs, (size_t)pi, name, gen);
+				neg_remember(fs, (size_t)pi, name, gen, true);
 			/*
 			 * A short negative entry: cp looks a new name up twice
 			 * (stat, then open) before it creates it.  A create on
@@ -2073,7 +2080,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 			snprintf(name, sizeof(name), "%lld.sql", (long long)id);
 			for (size_t i = 0; i < fs->cfg->n_pools; i++)
-				neg_remember(fs, i, name, gen);
+				neg_remember(fs, i, name, gen, false);
 		}
 		fi->direct_io = 1;
 	} else if (ino == INO_STATS) {
