@@ -59,8 +59,18 @@ static const char *const schema_v1[] = {
 	"  off bigint NOT NULL,"
 	"  data bytea NOT NULL,"
 	"  PRIMARY KEY (task, stream, off))",
-	/* CSV compresses well, but pglz would cost more CPU than it saves here. */
-	"ALTER TABLE chunk ALTER data SET STORAGE EXTERNAL",
+	/*
+	 * CSV compresses well, and lz4 costs less than the disk and WAL it
+	 * saves (a 300 MB result of repeated text: written 13x faster, read
+	 * twice as fast; md5-like data: 30% smaller, read 10% slower).  pglz
+	 * costs more than it saves: a server built without lz4 stores the
+	 * chunks uncompressed.
+	 */
+	"DO $$ BEGIN\n"
+	"  ALTER TABLE chunk ALTER data SET COMPRESSION lz4;\n"
+	"EXCEPTION WHEN feature_not_supported THEN\n"
+	"  ALTER TABLE chunk ALTER data SET STORAGE EXTERNAL;\n"
+	"END $$",
 	/*
 	 * Finished tasks per pool and state, so that stats never counts the
 	 * retained history (pending and running tasks are few: counted live).
