@@ -297,6 +297,17 @@ static struct conn *target_add_conn(struct target *tg)
 	return c;
 }
 
+/* Tasks of pool p that have ended here but whose end is not committed. */
+static int unrecorded_finished(const struct executor *e, const struct pool *p)
+{
+	int n = 0;
+
+	for (const struct task *t = e->tasks; t; t = t->next)
+		if (t->pool == p && t->phase == PHASE_FINISHED)
+			n++;
+	return n;
+}
+
 /* Slots a new task of this target could take now. */
 static int target_free(const struct target *tg)
 {
@@ -951,7 +962,11 @@ static void ctl_next(struct executor *e)
 	pthread_mutex_unlock(&e->release_lock);
 	for (size_t i = 0; i < e->cfg->n_pools && n < 256 && room > 0; i++) {
 		struct pool *p = &e->pools[i];
-		int w = p->cfg->max_workers - p->running;
+		/* A finished task holds its slot until its end is committed, so
+		 * that the control database never shows more running than the
+		 * pool allows (stats, other daemons' claims). */
+		int held = p->running + unrecorded_finished(e, p);
+		int w = p->cfg->max_workers - held;
 		int tf = target_free(p->target);
 
 		if (!p->has_work)
@@ -965,7 +980,7 @@ static void ctl_next(struct executor *e)
 		names[n] = p->cfg->name;
 		max[n] = p->cfg->max_workers;
 		want[n] = w;
-		running[n] = p->running;
+		running[n] = held;
 		/* It has work again if the claim comes back full, or when a
 		 * NOTIFY or a finished task says so. */
 		p->claim_want = w;

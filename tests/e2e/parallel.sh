@@ -20,6 +20,19 @@ writer() {
 			close($f) or die "close $p-$i: $!";
 		}' "$MNT/queue/fast" "$1" "$PER"
 }
+# Meanwhile stats is sampled: it must never show more tasks of the pool
+# running than its max_workers (8), even while tasks end and start.
+sampler() {
+	local mx=0 r
+	while [ ! -e "$E2E_TMP/stop-sampler" ]; do
+		r=$(awk '$1 == "pool.fast.running" { print $2 }' "$MNT/stats" 2>/dev/null)
+		[ -n "$r" ] && [ "$r" -gt "$mx" ] && mx=$r
+		sleep 0.005
+	done
+	echo "$mx" >"$E2E_TMP/max-running"
+}
+sampler &
+sampler_pid=$!
 start=$(date +%s%N)
 pids=()
 for w in $(seq "$WRITERS"); do
@@ -34,6 +47,10 @@ t_ok "$N files written by $WRITERS writers without an error" bash -c "! cat $E2E
 all_done() { [ "$(awk '$1 == "done" { print $2 }' "$MNT/stats")" = "$N" ]; }
 t_ok "all $N tasks are done" wait_until 60 all_done
 elapsed=$((($(date +%s%N) - start) / 1000000))
+touch "$E2E_TMP/stop-sampler"
+wait "$sampler_pid"
+t_ok "stats never showed more than 8 running in the pool ($(cat "$E2E_TMP/max-running"))" \
+	test "$(cat "$E2E_TMP/max-running")" -le 8
 t_diag "$N tasks in $elapsed ms"
 t_is "$(ls "$MNT/done" | wc -l)" "$N" "done/ lists $N tasks"
 t_is "$(cat "$MNT"/done/*/info | grep -c '^name=w')" "$N" "one task per file"
