@@ -13,6 +13,10 @@ struct config_target {
 	int max_workers;	/* connections this daemon opens to it, >= 1 */
 };
 
+/* Pools one configuration may have (each is a directory with its own
+ * inode number in the mount). */
+#define CONFIG_MAX_POOLS 192
+
 /* A named queue with its own concurrency limit, bound to one target. */
 struct config_pool {
 	char *name;		/* from [pool NAME]; a directory under queue/ */

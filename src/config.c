@@ -27,6 +27,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <libpq-fe.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #define NAME_MAX_LEN 63		/* of target and pool names, as NAMEDATALEN - 1 */
-#define SCHEMA_MAX_LEN 63	/* Postgres truncates longer identifiers */
+#define SCHEMA_MAX_LEN 57	/* with "_queue", its NOTIFY channel fits in 63 bytes */
 
 #define DEFAULT_SCHEMA "pgqfs"
 #define DEFAULT_WORKERS 32
@@ -316,17 +317,44 @@ static int set_int(struct parser *p, const char *key, const char *value,
 	return 0;
 }
 
+/*
+ * A conninfo libpq could not parse would fail at every connection, and
+ * libpq's message quotes the text near the mistake, which may be a
+ * password: refuse it here, naming the line, not the text.  A value that
+ * is neither "key=value" pairs nor a URI is a database name (libpq's own
+ * rule for expand_dbname).
+ */
+static int check_conninfo(struct parser *p, const char *key, const char *value)
+{
+	PQconninfoOption *opts;
+	char *msg = NULL;
+
+	if (!strchr(value, '=') && strncmp(value, "postgresql://", 13) != 0 &&
+	    strncmp(value, "postgres://", 11) != 0)
+		return 0;
+	opts = PQconninfoParse(value, &msg);
+	PQfreemem(msg);
+	if (opts) {
+		PQconninfoFree(opts);
+		return 0;
+	}
+	return fail(p, -EINVAL, p->line,
+		    "bad value for %s: libpq cannot parse it as a connection string "
+		    "(its text is not shown: it may hold a password)", key);
+}
+
 static int set_control(struct parser *p, const char *key, const char *value)
 {
-	(void)key;
-	return set_string(p, &p->cfg->control, value);
+	int r = check_conninfo(p, key, value);
+
+	return r < 0 ? r : set_string(p, &p->cfg->control, value);
 }
 
 static int set_schema(struct parser *p, const char *key, const char *value)
 {
 	if (!valid_schema(value))
 		return bad_value(p, key, value,
-				 "expected a lowercase SQL identifier of at most 63 characters: a-z, 0-9 and _, not starting with a digit");
+				 "expected a lowercase SQL identifier of at most 57 characters: a-z, 0-9 and _, not starting with a digit");
 	return set_string(p, &p->cfg->schema, value);
 }
 
@@ -375,8 +403,9 @@ static struct config_pool *current_pool(struct parser *p)
 
 static int set_conninfo(struct parser *p, const char *key, const char *value)
 {
-	(void)key;
-	return set_string(p, &current_target(p)->conninfo, value);
+	int r = check_conninfo(p, key, value);
+
+	return r < 0 ? r : set_string(p, &current_target(p)->conninfo, value);
 }
 
 static int set_target_max_workers(struct parser *p, const char *key,
@@ -541,6 +570,8 @@ static int add_pool(struct parser *p, const char *name, size_t len)
 				    "duplicate [pool %.*s] (first at line %d)",
 				    (int)len, name, p->pools[i].line);
 	}
+	if (cfg->n_pools == CONFIG_MAX_POOLS)
+		return fail(p, -EINVAL, p->line, "more than %d pools", CONFIG_MAX_POOLS);
 	if (cfg->n_pools == p->pools_cap) {
 		size_t cap = p->pools_cap ? 2 * p->pools_cap : 4;
 		struct config_pool *pools;

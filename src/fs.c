@@ -29,7 +29,7 @@ enum {
 	INO_NEW_ID, INO_STATS,
 };
 #define INO_POOL_BASE 64
-#define MAX_POOLS 192
+#define MAX_POOLS CONFIG_MAX_POOLS
 #define INO_STAGED_BIT (1ULL << 62)
 
 enum view { V_TASKS = 1, V_RUNNING, V_DONE, V_FAILED, V_QUEUE };
@@ -465,14 +465,19 @@ static bool file_exists(const struct task_info *t, enum file f)
 	return true;
 }
 
-static mode_t task_mode(const struct fs *fs, const char *pool, bool dir)
+/*
+ * A task's files are read-only.  A pending entry in queue/<pool>/ has its
+ * owner's write bit, so that the owner's cp over it reaches the daemon and
+ * gets EBUSY ("that name is pending") rather than the kernel's EACCES.
+ */
+static mode_t task_mode(const struct fs *fs, const char *pool, bool dir, bool pending)
 {
 	const struct config_pool *p = pool ? config_find_pool(fs->cfg, pool) : NULL;
 	bool pub = p && p->public;
 
 	if (dir)
 		return S_IFDIR | (pub ? 0555 : 0500);
-	return S_IFREG | (pub ? 0444 : 0400);
+	return S_IFREG | (pub ? 0444 : 0400) | (pending ? 0200 : 0);
 }
 
 static double task_ttl(const struct task_info *t, enum view v)
@@ -494,7 +499,7 @@ static void task_attr(const struct fs *fs, const struct task_info *t, enum view 
 	st->st_uid = t->uid;
 	st->st_gid = t->gid;
 	st->st_nlink = f == F_DIR ? 2 : 1;
-	st->st_mode = task_mode(fs, t->pool, f == F_DIR);
+	st->st_mode = task_mode(fs, t->pool, f == F_DIR, v == V_QUEUE);
 	switch (f) {
 	case F_DIR:
 		break;
@@ -1147,8 +1152,10 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static int staged_resize(struct fs *fs, struct staged *s, uint64_t size)
 {
-	if (size > fs->cfg->max_task_bytes)
+	if (size > fs->cfg->max_task_bytes) {
+		s->too_big = true;	/* like a write past the limit: never runs */
 		return -EFBIG;
+	}
 	if (size > s->data.len) {
 		size_t grow = (size_t)size - s->data.len;
 
@@ -1285,7 +1292,7 @@ static void entry_dir_attr(const struct fs *fs, const struct task_entry *te, enu
 	st->st_uid = te->uid;
 	st->st_gid = te->gid;
 	st->st_nlink = v == V_QUEUE ? 1 : 2;
-	st->st_mode = task_mode(fs, te->pool, v != V_QUEUE);
+	st->st_mode = task_mode(fs, te->pool, v != V_QUEUE, v == V_QUEUE);
 	st->st_size = v == V_QUEUE ? te->size : 0;
 	st->st_mtim = st->st_ctim = st->st_atim = us_to_ts(te->mtime_us);
 }
@@ -1670,10 +1677,14 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	released_prune(fs, (size_t)pi, name);
 	pthread_mutex_unlock(&fs->lock);
 	r = store_cancel(fs->store, pool_name(fs, (size_t)pi), name, ctx->uid, &id);
+	if (r == -ENOENT) {
+		refuse(req, ENOENT, pool_name(fs, (size_t)pi), name,
+		       "no pending task of that name (it has started, or ended)");
+		return;
+	}
 	if (r < 0) {
-		if (r != -ENOENT)
-			log_warn("cancelling queue/%s/%s: %s", pool_name(fs, (size_t)pi), name,
-				 store_last_error());
+		log_warn("cancelling queue/%s/%s: %s", pool_name(fs, (size_t)pi), name,
+			 store_last_error());
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -1720,7 +1731,8 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (name[0] != '.' &&
 		    store_get_pending(fs->store, pool_name(fs, (size_t)pi), name, &t) == 0) {
 			task_info_finish(&t);
-			fuse_reply_err(req, EXDEV);
+			refuse(req, EXDEV, pool_name(fs, (size_t)pi), name,
+			       "a pending task cannot be renamed; mv copies it and cancels the old one");
 			return;
 		}
 		fuse_reply_err(req, ENOENT);

@@ -44,6 +44,20 @@ submit default "$W/p.sql" "rootpending.sql"
 t_ok "another user cannot remove root's pending task" bash -c \
 	"! runuser -u nobody -- rm -f '$MNT/queue/default/rootpending.sql' 2>/dev/null"
 t_ok "it is still pending" test -e "$MNT/queue/default/rootpending.sql"
+t_is "$(stat -c '%U %a' "$MNT/queue/default/rootpending.sql")" "root 600" \
+	"a pending entry is its submitter's, mode 600 (its SQL; writing it is refused)"
+
+# A user's cp over its own pending task reaches the daemon: EBUSY, not the
+# kernel's EACCES.
+echo "SELECT 'again' AS s;" >"$W/again.sql"
+chmod 644 "$W/again.sql"
+t_ok "another user submits a task that stays pending" \
+	as_nobody cp "$W/nobody.sql" "$MNT/queue/default/nobodypending.sql"
+t_like "$(runuser -u nobody -- cp "$W/again.sql" "$MNT/queue/default/nobodypending.sql" 2>&1)" \
+	'Device or resource busy' "its second cp of the pending name gets EBUSY"
+t_like "$(runuser -u nobody -- cp "$W/again.sql" "$MNT/queue/default/rootpending.sql" 2>&1)" \
+	'Permission denied' "a cp over another user's pending task gets EACCES"
+t_ok "and it is still pending" test -e "$MNT/queue/default/rootpending.sql"
 
 pid=$(new_id)
 submit open "$W/root.sql" "$pid.sql"

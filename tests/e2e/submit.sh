@@ -175,6 +175,11 @@ echo "SELECT 'big';" >>"$W/big.sql"
 t_like "$(cp_error "$W/big.sql" "$Q/default/big.sql")" 'File too large' \
 	"a file larger than max_task_bytes: EFBIG"
 t_is "$(ls "$Q/default" | grep -c big)" 0 "and no entry is left"
+t_like "$(perl -e 'open(my $f, ">", $ARGV[0]) or die "open: $!\n";
+	print $f "SELECT 1;\n"; $f->flush;
+	truncate($f, 20000) or print "truncate: $!\n"; close($f);' "$Q/default/trunc.sql" 2>&1)" \
+	'^truncate: File too large' "growing a file past max_task_bytes with truncate: EFBIG"
+t_is "$(ls "$Q/default" | grep -c trunc)" 0 "and what it held before is not queued either"
 sleep 0.3
 t_is "$(stats_value queued)$(stats_value done)" "$before" "nothing refused was queued"
 t_ok "refusals are logged with a reason" grep -q 'refused.*plain.txt.*Invalid argument' "$LOG"

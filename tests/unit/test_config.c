@@ -345,8 +345,14 @@ static void test_errors(void)
 		  "bad value for retention: '0d' (must be more than 0)" },
 		{ "retention days", PGQFS "retention = 7 days\n" TARGET POOL, "retention",
 		  "bad value for retention: '7 days' (expected a duration such as 7d, 12h, 30m, 90s or 250ms)" },
+		{ "conninfo libpq cannot parse", PGQFS "[target main]\nconninfo = host=db password secret\n" POOL,
+		  "password secret", "bad value for conninfo: libpq cannot parse it as a connection string (its text is not shown: it may hold a password)" },
+		{ "control libpq cannot parse", "[pgqfs]\ncontrol = dbname='unterminated\n" TARGET POOL,
+		  "unterminated", "bad value for control: libpq cannot parse it as a connection string (its text is not shown: it may hold a password)" },
+		{ "schema 58", PGQFS "schema = abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz012345\n" TARGET POOL, "schema",
+		  "bad value for schema: 'abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz012345' (expected a lowercase SQL identifier of at most 57 characters: a-z, 0-9 and _, not starting with a digit)" },
 		{ "schema", PGQFS "schema = Pg-Qfs\n" TARGET POOL, "schema",
-		  "bad value for schema: 'Pg-Qfs' (expected a lowercase SQL identifier of at most 63 characters: a-z, 0-9 and _, not starting with a digit)" },
+		  "bad value for schema: 'Pg-Qfs' (expected a lowercase SQL identifier of at most 57 characters: a-z, 0-9 and _, not starting with a digit)" },
 		{ "target max_workers 0", PGQFS TARGET "max_workers = 0\n" POOL,
 		  "max_workers", "bad value for max_workers: '0' (expected a whole number >= 1)" },
 		{ "pool max_workers 0", PGQFS TARGET POOL "max_workers = 0\n",
@@ -618,6 +624,25 @@ static void test_durations(void)
 	}
 }
 
+/* 192 pools are accepted; the 193rd section is refused by name and line. */
+static void test_many_pools(void)
+{
+	static char conf[16384];
+	size_t len;
+	struct config *cfg;
+
+	len = (size_t)snprintf(conf, sizeof(conf), "[pgqfs]\ncontrol = dbname=q\n"
+			       "[target t]\nconninfo = dbname=t\n");
+	for (int i = 1; i <= 192; i++)
+		len += (size_t)snprintf(conf + len, sizeof(conf) - len,
+					"[pool p%d]\ntarget = t\n", i);
+	cfg = load_ok(conf, "192 pools");
+	tap_ok(cfg && cfg->n_pools == 192, "192 pools are accepted");
+	config_destroy(cfg);
+	snprintf(conf + len, sizeof(conf) - len, "[pool p193]\ntarget = t\n");
+	expect_error("193 pools", conf, "[pool p193]", "more than 192 pools");
+}
+
 int main(void)
 {
 	test_design_example(design_example, "DESIGN.md example");
@@ -631,5 +656,6 @@ int main(void)
 	test_example_file();
 	test_sizes();
 	test_durations();
+	test_many_pools();
 	return tap_done();
 }
