@@ -1909,17 +1909,18 @@ static void staged_release(struct fs *fs, struct staged *s)
 	r = staged_store(fs, s);
 	pthread_mutex_lock(&fs->lock);
 	id = s->task_id;
-	if (r == -EFBIG || (r == 0 && s->open_count == 0)) {
+	if (r == -EFBIG || r == -EBUSY || (r == 0 && s->open_count == 0)) {
 		/* From now on the name belongs to the queued task in the store
-		 * (or, for a file that grew too large, to nothing). */
+		 * (ours, or the one queued through another daemon that made
+		 * ours EBUSY; or, for a file that grew too large, to nothing). */
 		if (r == 0 && id)
 			released_add_locked(fs, s);
 		staged_unlist(fs, s);
 	}
 	s->releasing = false;
 	pthread_mutex_unlock(&fs->lock);
-	if (r == -EFBIG)
-		goto out;
+	if (r == -EFBIG || r == -EBUSY)
+		goto out;	/* refused, and logged, by the flush before */
 	if (r < 0) {
 		log_error("%s: cannot store the file at its last close: %s", where,
 			  store_last_error());

@@ -75,6 +75,25 @@ id=$(cat "$B/new-id")
 cp "$W/b.sql" "$B/queue/default/$id.sql"
 t_is "$(timeout 20 cat "$A/tasks/$id/wait")" done "a's wait is woken by b's task"
 
+# A name pending through b is refused on a: at open() when a asks the
+# store, and at close() when a's kernel had just cached the name as absent
+# (the store's unique index decides; nothing of a's writer is queued).
+echo "SELECT pg_sleep(3);" >"$W/hold.sql"
+cp "$W/hold.sql" "$B/queue/pair/hold1.sql"
+cp "$W/hold.sql" "$B/queue/pair/hold2.sql"
+echo "SELECT 'from b' AS who;" >"$W/dupb.sql"
+echo "SELECT 'from a' AS who;" >"$W/dupa.sql"
+stat "$A/queue/pair/race.sql" >/dev/null 2>&1	# a caches: no such name
+cp "$W/dupb.sql" "$B/queue/pair/race.sql"
+t_like "$(cp "$W/dupa.sql" "$A/queue/pair/race.sql" 2>&1)" 'Device or resource busy' \
+	"a cp on a of a name b made pending a moment before: EBUSY"
+sleep 1.1	# past the kernel's and the daemon's 1 s negative entries
+t_like "$(cp "$W/dupa.sql" "$A/queue/pair/race.sql" 2>&1)" 'cannot create regular file.*Device or resource busy' \
+	"later, a refuses it at open()"
+t_file_is "$A/queue/pair/race.sql" "SELECT 'from b' AS who;"$'\n' "the pending task is b's, untouched"
+t_is "$(grep -l '^name=race.sql$' "$A"/tasks/*/info | wc -l)" 1 "only one task has that name"
+rm -f "$B/queue/pair/race.sql" "$B/queue/pair/hold2.sql"
+
 # One daemon stops; the other carries on with the shared queue.
 pgqfs_stop b
 echo "SELECT 'after b left' AS msg;" >"$W/after.sql"
