@@ -24,6 +24,17 @@ t_pass "$N tasks submitted"
 wait_until 10 bash -c "[ -n \"\$(ls $MNT/running)\" ]"
 running_before=$(ls "$MNT/running" | wc -l)
 t_ok "tasks are running when the daemon is killed ($running_before)" test "$running_before" -gt 0
+# A file still open for writing whose content a flush made durable: a
+# writer that closed a duplicate of its descriptor (a flush) and keeps the
+# file open.  (Its own process: every child of this shell would inherit
+# the descriptor, and a child's exit would flush to the frozen daemon.)
+perl -e 'open(my $f, ">", $ARGV[0]) or die "open: $!";
+	print $f "SELECT '"'"'written before the crash'"'"' AS msg;\n";
+	open(my $d, ">&", $f) or die "dup: $!"; close($d) or die "flush: $!";
+	print "flushed\n"; $| = 1; sleep 600;' "$MNT/queue/default/halfway.sql" >"$W/halfway.out" &
+halfway_pid=$!
+wait_until 10 grep -q flushed "$W/halfway.out"
+
 # Freeze the daemon, let what it already sent settle, and count the tasks
 # the control database holds as running: exactly those may end failed.
 kill -STOP "${PGQFS_PID[main]}"
@@ -32,7 +43,12 @@ claimed=$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.task WHERE stat
 pgqfs_kill9 main
 t_pass "daemon killed with SIGKILL ($claimed tasks claimed)"
 
+kill "$halfway_pid" 2>/dev/null
+wait "$halfway_pid" 2>/dev/null
 pgqfs_start main || t_bail "daemon did not restart"
+halfway_done() { grep -lx 'name=halfway.sql' "$MNT"/done/*/info >/dev/null 2>&1; }
+t_ok "a file whose content was flushed before the crash runs after the restart" \
+	wait_until 60 halfway_done
 
 all_final() {
 	local q r
