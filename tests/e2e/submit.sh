@@ -132,6 +132,22 @@ t_is "$bad" 0 "cp, rm, cp again of one name: 20 rounds without an error"
 t_is "$(grep -l '^name=again.sql$' "$MNT"/failed/*/info 2>/dev/null | wc -l)" 20 \
 	"each round made a task, and each was cancelled"
 
+# mv of a pending task: EXDEV makes mv copy it and remove the old name, so
+# the SQL is pending under the new name (in the same or another pool) and
+# the old task is cancelled.
+echo "SELECT pg_sleep(2);" >"$W/block4.sql"
+submit one "$W/block4.sql"
+echo "SELECT 'moved' AS m;" >"$W/move.sql"
+submit one "$W/move.sql" "from.sql"
+t_ok "mv of a pending task to another name succeeds" mv "$Q/one/from.sql" "$Q/one/to.sql"
+t_cmp "$W/move.sql" "$Q/one/to.sql" "the new name is pending with the same SQL"
+t_ok "the old name is gone" test ! -e "$Q/one/from.sql"
+t_is "$(cat "$(dirname "$(grep -l '^name=from.sql$' "$MNT"/failed/*/info)")/state")" cancelled \
+	"the old task is cancelled"
+t_ok "mv to another pool succeeds" mv "$Q/one/to.sql" "$Q/default/moved.sql"
+t_ok "and the task runs there" wait_until 10 bash -c "grep -qx moved $MNT/done/*/result 2>/dev/null"
+t_ok "the rename's EXDEV is logged" grep -q 'refused.*from.sql.*cannot be renamed' "$LOG"
+
 # -- two writers of one name ---------------------------------------------------
 exec 3>"$Q/default/twowriters.sql"
 echo "SELECT 'first writer';" >&3
