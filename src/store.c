@@ -4,6 +4,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +251,18 @@ const char *store_last_error(void)
 	return last_error;
 }
 
+/* The server's messages outside a statement (a FATAL before it ends the
+ * session, a WARNING) go to the daemon's log, not to bare stderr. */
+static void control_notice(void *arg, const char *message)
+{
+	int len = (int)strlen(message);
+
+	(void)arg;
+	while (len > 0 && message[len - 1] == '\n')
+		len--;
+	log_info("control database: %.*s", len, message);
+}
+
 static bool schema_name_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -285,6 +298,7 @@ PGconn *store_connect(const struct config *cfg, const char *purpose)
 		PQfinish(conn);
 		return NULL;
 	}
+	PQsetNoticeProcessor(conn, control_notice, NULL);
 	res = PQexecParams(conn, "SELECT pg_catalog.set_config('search_path', $1, false)",
 			   1, NULL, pv, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -509,6 +523,25 @@ static void pconn_free(struct pconn *c)
 	free(c);
 }
 
+/*
+ * A server that restarted or ended the session has closed the socket (after
+ * a FATAL message): look before a user's request fails on it.  Never blocks.
+ */
+static bool pconn_alive(struct pconn *c)
+{
+	struct pollfd p = { .fd = PQsocket(c->pg), .events = POLLIN | POLLRDHUP };
+
+	if (PQstatus(c->pg) != CONNECTION_OK || p.fd < 0)
+		return false;
+	if (poll(&p, 1, 0) < 0)
+		return true;	/* no verdict: let the request find out */
+	if (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))
+		return false;
+	if ((p.revents & POLLIN) && !PQconsumeInput(c->pg))
+		return false;
+	return PQstatus(c->pg) == CONNECTION_OK;
+}
+
 static struct pconn *conn_get(struct store *s)
 {
 	struct pconn *c = NULL;
@@ -519,7 +552,7 @@ static struct pconn *conn_get(struct store *s)
 	if (s->n_idle > 0) {
 		c = s->idle[--s->n_idle];
 		pthread_mutex_unlock(&s->lock);
-		if (PQstatus(c->pg) == CONNECTION_OK)
+		if (pconn_alive(c))
 			return c;
 		/* Broken: replaced by a new connection below. */
 		pconn_free(c);
@@ -633,6 +666,8 @@ static int run(struct store *s, const char *sql, int n, const Oid *types,
 			r = -ESTALE;
 		set_error("control database", PQerrorMessage(c->pg));
 		run_conn_lost = PQstatus(c->pg) != CONNECTION_OK || !res;
+		if (r == -EIO)
+			log_warn("control database: %s", store_last_error());
 		PQclear(res);
 		conn_put(s, c);
 		return r;

@@ -26,4 +26,17 @@ id2=$(new_id)
 submit default "$W/after.sql" "$id2.sql"
 t_is "$(task_wait "$id2" 20)" done "the daemon reconnected and runs new tasks"
 t_ok "the reconnection is logged" grep -q 'reconnected to the control database' "${PGQFS_LOG[main]}"
+
+# The whole server restarts, ending every session of the daemon: the
+# filesystem's pooled connections are found closed before use, so the
+# submissions right after it succeed.
+t_ok "the cluster restarts" pg_restart
+bad=0
+for i in 1 2 3 4 5 6; do
+	cp "$W/after.sql" "$MNT/queue/default/r$i.sql" 2>>"$W/restart.err" || bad=$((bad + 1))
+done
+t_is "$bad" 0 "six submissions right after the restart succeed"
+t_diag_file "$W/restart.err" 5
+restarted_done() { [ "$(grep -l '^name=r[0-9].sql$' "$MNT"/done/*/info 2>/dev/null | wc -l)" = 6 ]; }
+t_ok "and run" wait_until 30 restarted_done
 t_done
