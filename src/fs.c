@@ -1183,11 +1183,21 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		/* Only a file being written can change; but let `touch` and
 		 * `cp -p` of the fixed tree fail the way a read-only tree does. */
 		r = get_attr(fs, ino, &st, &ttl);
-		if (r < 0)
+		if (r < 0) {
 			fuse_reply_err(req, -r);
-		else
-			refuse(req, EROFS, "setattr of inode", NULL, "%llu is read-only",
+		} else if (is_task_ino(ino) && ino_view(ino) == V_QUEUE &&
+			   !(to_set & FUSE_SET_ATTR_SIZE)) {
+			/* A pending entry, as a file just written: tools that
+			 * set its mode, owner or times after closing it
+			 * (install, rsync --inplace) succeed, to no effect, as
+			 * they do on a file being written. */
+			fuse_reply_attr(req, &st, ttl);
+		} else {
+			refuse(req, (to_set & FUSE_SET_ATTR_SIZE) && is_task_ino(ino) &&
+				    ino_view(ino) == V_QUEUE ? EBUSY : EROFS,
+			       "setattr of inode", NULL, "%llu is read-only",
 			       (unsigned long long)ino);
+		}
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);

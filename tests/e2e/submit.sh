@@ -148,6 +148,18 @@ t_ok "mv to another pool succeeds" mv "$Q/one/to.sql" "$Q/default/moved.sql"
 t_ok "and the task runs there" wait_until 10 bash -c "grep -qx moved $MNT/done/*/result 2>/dev/null"
 t_ok "the rename's EXDEV is logged" grep -q 'refused.*from.sql.*cannot be renamed' "$LOG"
 
+# install(1) sets the mode after closing the file, when it is a pending
+# task already: accepted, to no effect; changing its size is refused.
+echo "SELECT pg_sleep(2);" >"$W/block5.sql"
+submit one "$W/block5.sql"
+echo "SELECT 'installed' AS how;" >"$W/inst.sql"
+t_ok "install -m 644 into the queue succeeds" install -m 644 "$W/inst.sql" "$Q/one/inst.sql"
+t_like "$(truncate -s 0 "$Q/one/inst.sql" 2>&1)" 'Device or resource busy' \
+	"truncating a pending task: EBUSY"
+t_cmp "$W/inst.sql" "$Q/one/inst.sql" "the pending task still holds its SQL"
+t_ok "and it runs" wait_until 15 bash -c "grep -qx installed $MNT/done/*/result 2>/dev/null"
+t_like "$(touch "$MNT/done/$id/result" 2>&1)" 'Read-only file system' "touch of a finished task's file: EROFS"
+
 # -- two writers of one name ---------------------------------------------------
 exec 3>"$Q/default/twowriters.sql"
 echo "SELECT 'first writer';" >&3
