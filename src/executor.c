@@ -29,9 +29,10 @@
 /* A task's start (backend pid, log line) is stored after this long, or
  * with its end if that comes first: one write for a short task. */
 #define START_FLUSH_MS 100
-/* Dead daemons are looked for this often while others share the queue. */
+/* Dead daemons are looked for this often: one small query, no write.  (A
+ * daemon that believes it is alone cannot know when another starts, so
+ * it looks as often.) */
 #define RECOVER_MS 5000
-#define RECOVER_ALONE_MS 60000
 #define HOUSEKEEPING_MS (3600 * 1000)
 /* How long a stopping daemon waits for cancelled tasks to end. */
 #define STOP_GRACE_MS 10000
@@ -135,7 +136,6 @@ struct executor {
 	struct buf stmt;		/* the statement being sent (scratch) */
 	int64_t next_recover_ms;
 	int64_t next_housekeeping_ms;
-	bool others_alive;
 	int wake_fd;
 	pthread_t thread;
 	bool thread_started;
@@ -1184,13 +1184,12 @@ static void ctl_result(struct executor *e, PGresult *res)
 		long long failed = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		long long requeued = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 
-		e->others_alive = strtoll(PQgetvalue(res, 0, 2), NULL, 10) > 0;
 
 		if (failed || requeued)
 			log_warn("a daemon sharing the queue stopped: %lld of its running tasks "
 				 "marked failed (outcome unknown), %lld staged tasks queued",
 				 failed, requeued);
-		e->next_recover_ms = mono_ms() + (e->others_alive ? RECOVER_MS : RECOVER_ALONE_MS);
+		e->next_recover_ms = mono_ms() + RECOVER_MS;
 		break;
 	}
 	case OP_HOUSEKEEPING: {

@@ -101,4 +101,17 @@ id=$(cat "$A/new-id")
 cp "$W/after.sql" "$A/queue/default/$id.sql"
 t_is "$(timeout 20 cat "$A/tasks/$id/wait")" done "a runs tasks alone"
 
+# A daemon killed while it runs a task: the other one, which shares the
+# queue, finds it gone (its session's advisory lock is free) and fails the
+# task with an unknown outcome, within seconds, without a restart.
+pgqfs_start b || t_bail "daemon b did not start again"
+B=$(mnt b)
+echo "SELECT pg_sleep(30);" >"$W/long.sql"
+id=$(cat "$B/new-id")
+cp "$W/long.sql" "$B/queue/default/$id.sql"
+wait_file_content "$A/tasks/$id/state" running 10
+t_like "$(grep '^daemon=' "$A/tasks/$id/info")" ":${PGQFS_PID[b]}\$" "the task runs on b"
+pgqfs_kill9 b
+t_is "$(timeout 30 cat "$A/tasks/$id/wait")" failed "a fails b's task once b is gone"
+t_like "$(cat "$A/tasks/$id/error")" 'outcome is unknown' "its error says the outcome is unknown"
 t_done
