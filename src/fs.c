@@ -944,7 +944,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (pi >= 0) {
 		struct staged *s;
 		struct fuse_entry_param e;
-		bool known_absent;
+		bool known_absent, dot_name;
 		uint64_t gen;
 
 		memset(&e, 0, sizeof(e));
@@ -960,7 +960,9 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_entry(req, &e);
 			return;
 		}
-		if (name[0] == '.') {
+		if (name[0] == '.' || queue_name_errno(name, &dot_name)) {
+			/* Not a name a task can have (create refuses it, and
+			 * says why): nothing to ask the store. */
 			fuse_reply_err(req, ENOENT);
 			return;
 		}

@@ -183,6 +183,11 @@ t_ok "a dot file can be removed" rm "$Q/default/.editor.swp"
 before=$(stats_value queued)$(stats_value done)
 t_is "$(cp_error "$W/plain.sql" "$Q/default/plain.txt")" \
 	"cp: cannot create regular file '$Q/default/plain.txt': Invalid argument" "a name not ending in .sql: EINVAL"
+badname=$(printf 'bad\377name.sql')
+t_like "$(cp_error "$W/plain.sql" "$Q/default/$badname")" 'cannot create regular file.*Invalid argument' \
+	"a name that is not UTF-8: EINVAL"
+t_like "$(cp_error "$W/plain.sql" "$Q/default/$(printf 'tab\tname.sql')")" 'cannot create regular file.*Invalid argument' \
+	"a name with a control character: EINVAL"
 t_is "$(cp_error "$W/plain.sql" "$Q/default/.sql")" "" "'.sql' alone is a staging name (dot file)"
 rm -f "$Q/default/.sql"
 t_like "$(mkdir "$Q/default/dir" 2>&1)" 'Operation not permitted' "mkdir in a pool: EPERM"
