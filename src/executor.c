@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "format.h"
 #include "log.h"
 #include "split.h"
@@ -76,7 +77,7 @@ struct target {
 struct pool {
 	const struct config_pool *cfg;
 	struct target *target;
-	int running;		/* tasks of this pool on this daemon */
+	int running;		/* tasks of this pool held here: claimed, end not on record */
 	bool has_work;		/* queued tasks may exist: worth a claim */
 	int claim_want;		/* what the claim in flight asked for */
 };
@@ -131,7 +132,7 @@ struct executor {
 	struct target *targets;
 	struct pool *pools;
 	struct task *tasks;		/* every live task, newest first */
-	int running;			/* tasks not yet finished */
+	int running;			/* tasks held: claimed, end not yet on record */
 	struct progress *batch;
 	struct buf stmt;		/* the statement being sent (scratch) */
 	int64_t next_recover_ms;
@@ -156,22 +157,6 @@ struct executor {
 	uint64_t n_claims, n_claimed, n_progress;	/* statements, for the log */
 	char daemon[300];
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* ------------------------------------------------------------------ */
 /* task output                                                         */
@@ -297,17 +282,6 @@ static struct conn *target_add_conn(struct target *tg)
 	return c;
 }
 
-/* Tasks of pool p that have ended here but whose end is not committed. */
-static int unrecorded_finished(const struct executor *e, const struct pool *p)
-{
-	int n = 0;
-
-	for (const struct task *t = e->tasks; t; t = t->next)
-		if (t->pool == p && t->phase == PHASE_FINISHED)
-			n++;
-	return n;
-}
-
 /* Slots a new task of this target could take now. */
 static int target_free(const struct target *tg)
 {
@@ -399,8 +373,6 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 		task_log(t, "finished: %s after %lld ms", task_state_name(state), (long long)ms);
 	task_mark_unsent(t);
 	t->conn = NULL;
-	t->pool->running--;
-	e->running--;
 	atomic_fetch_add(state == TASK_DONE ? &e->n_done : &e->n_failed, 1);
 	if (c) {
 		if (c->state == CONN_BUSY || c->state == CONN_CONNECTING) {
@@ -549,11 +521,12 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 	case PGRES_FATAL_ERROR: {
 		const struct sql_stmt *s = &t->stmts[t->cur];
 
-		if (t->error.len == 0 && t->timed_out)
-			timeout_error(t, &t->error);
-		if ((t->error.len == 0 || t->timed_out) &&
-		    format_error(&t->error, "query.sql", s->line, res) < 0)
-			t->error.len = 0;
+		if (t->error.len == 0) {
+			if (t->timed_out)
+				timeout_error(t, &t->error);
+			if (format_error(&t->error, "query.sql", s->line, res) < 0)
+				t->error.len = 0;
+		}
 		t->final_state = TASK_FAILED;	/* drained, then finished */
 		break;
 	}
@@ -962,11 +935,7 @@ static void ctl_next(struct executor *e)
 	pthread_mutex_unlock(&e->release_lock);
 	for (size_t i = 0; i < e->cfg->n_pools && n < 256 && room > 0; i++) {
 		struct pool *p = &e->pools[i];
-		/* A finished task holds its slot until its end is committed, so
-		 * that the control database never shows more running than the
-		 * pool allows (stats, other daemons' claims). */
-		int held = p->running + unrecorded_finished(e, p);
-		int w = p->cfg->max_workers - held;
+		int w = p->cfg->max_workers - p->running;
 		int tf = target_free(p->target);
 
 		if (!p->has_work)
@@ -980,7 +949,7 @@ static void ctl_next(struct executor *e)
 		names[n] = p->cfg->name;
 		max[n] = p->cfg->max_workers;
 		want[n] = w;
-		running[n] = held;
+		running[n] = p->running;
 		/* It has work again if the claim comes back full, or when a
 		 * NOTIFY or a finished task says so. */
 		p->claim_want = w;
@@ -1147,6 +1116,11 @@ static void progress_stored(struct executor *e, PGresult *res)
 
 		if (t->final_sent) {
 			*pp = t->next;
+			/* Its slot is free once its end is on record, so that
+			 * the control database never shows more running than a
+			 * pool allows (stats, other daemons' claims). */
+			t->pool->running--;
+			e->running--;
 			task_free(t);
 		} else {
 			pp = &t->next;
@@ -1295,10 +1269,8 @@ static void ctl_lost(struct executor *e)
 		struct task *t = e->tasks;
 
 		e->tasks = t->next;
-		if (t->phase != PHASE_FINISHED) {
-			t->pool->running--;
-			e->running--;
-		}
+		t->pool->running--;
+		e->running--;
 		task_free(t);
 	}
 	PQfinish(e->control);

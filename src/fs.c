@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 
 /*
@@ -582,14 +583,6 @@ static struct staged *staged_by_name(struct fs *fs, size_t pool, const char *nam
 	return NULL;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct neg_entry *neg_slot(struct fs *fs, size_t pool, const char *name)
 {
 	uint64_t h = 1469598103934665603ULL ^ pool;
@@ -604,7 +597,7 @@ static bool neg_known(struct fs *fs, size_t pool, const char *name)
 {
 	const struct neg_entry *n = neg_slot(fs, pool, name);
 
-	return n->expires_ms > now_ms() && n->pool == pool && strcmp(n->name, name) == 0;
+	return n->expires_ms > mono_ms() && n->pool == pool && strcmp(n->name, name) == 0;
 }
 
 /*
@@ -624,7 +617,7 @@ static void neg_remember(struct fs *fs, size_t pool, const char *name, uint64_t 
 	if (gen == (slot_gen ? n->gen : fs->neg_gen)) {
 		n->pool = pool;
 		strcpy(n->name, name);
-		n->expires_ms = now_ms() + (int64_t)(TTL_NEGATIVE * 1000);
+		n->expires_ms = mono_ms() + (int64_t)(TTL_NEGATIVE * 1000);
 	}
 	pthread_mutex_unlock(&fs->lock);
 }
@@ -657,7 +650,7 @@ static void released_free(struct released *r)
  * (NULL: none).  Under fs->lock. */
 static void released_prune(struct fs *fs, size_t pool, const char *name)
 {
-	int64_t now = now_ms();
+	int64_t now = mono_ms();
 
 	for (struct released **pp = &fs->released; *pp; ) {
 		struct released *r = *pp;
@@ -697,7 +690,7 @@ static void released_add_locked(struct fs *fs, const struct staged *s)
 	r->size = (int64_t)s->data.len;
 	r->submitted_us = s->submitted_us;
 	r->seq = UINT64_MAX;
-	r->expires_ms = now_ms() + RELEASED_MS;
+	r->expires_ms = mono_ms() + RELEASED_MS;
 	r->next = fs->released;
 	fs->released = r;
 	fs->n_released++;
@@ -737,24 +730,34 @@ static void released_info(const struct released *r, struct task_info *t)
 	t->rows = -1;
 }
 
+/* The released entry named name in pool, or (name NULL) of task id, whose
+ * row is still staged; NULL if none.  Under fs->lock. */
+static const struct released *released_get(struct fs *fs, size_t pool, const char *name,
+					    int64_t id)
+{
+	released_prune(fs, 0, NULL);
+	for (const struct released *r = fs->released; r; r = r->next)
+		if (name ? r->pool == pool && strcmp(r->name, name) == 0 : r->id == id)
+			return r;
+	return NULL;
+}
+
 /* Fills t (its own strings: task_info_finish() it) if task id is a released
  * one still staged. */
 static bool released_find_id(struct fs *fs, int64_t id, struct task_info *t)
 {
+	const struct released *r;
 	bool found = false;
 
 	pthread_mutex_lock(&fs->lock);
-	released_prune(fs, 0, NULL);
-	for (const struct released *r = fs->released; r && !found; r = r->next) {
-		if (r->id != id)
-			continue;
+	r = released_get(fs, 0, NULL, id);
+	if (r) {
 		released_info(r, t);
 		t->pool = strdup(pool_name(fs, r->pool));
 		t->name = strdup(r->name);
 		found = t->pool && t->name;
 		if (!found)
 			task_info_finish(t);
-		break;
 	}
 	pthread_mutex_unlock(&fs->lock);
 	return found;
@@ -763,22 +766,18 @@ static bool released_find_id(struct fs *fs, int64_t id, struct task_info *t)
 /* Fills t (strings borrowed) if name is a released task still staged. */
 static bool released_find(struct fs *fs, size_t pool, const char *name, struct task_info *t)
 {
-	bool found = false;
+	const struct released *r;
 
 	pthread_mutex_lock(&fs->lock);
-	released_prune(fs, pool, NULL);
-	for (const struct released *r = fs->released; r && !found; r = r->next) {
-		if (r->pool != pool || strcmp(r->name, name) != 0)
-			continue;
+	r = released_get(fs, pool, name, 0);
+	if (r)
 		released_info(r, t);
-		found = true;
-	}
 	pthread_mutex_unlock(&fs->lock);
-	if (found) {
-		t->pool = (char *)pool_name(fs, pool);
-		t->name = (char *)name;
-	}
-	return found;
+	if (!r)
+		return false;
+	t->pool = (char *)pool_name(fs, pool);
+	t->name = (char *)name;
+	return true;
 }
 
 /* Frees s once it has no name, no opener and no kernel reference. */
@@ -1184,21 +1183,20 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 		/* Only a file being written can change; but let `touch` and
 		 * `cp -p` of the fixed tree fail the way a read-only tree does. */
+		bool pending = is_task_ino(ino) && ino_view(ino) == V_QUEUE;
+
 		r = get_attr(fs, ino, &st, &ttl);
 		if (r < 0) {
 			fuse_reply_err(req, -r);
-		} else if (is_task_ino(ino) && ino_view(ino) == V_QUEUE &&
-			   !(to_set & FUSE_SET_ATTR_SIZE)) {
+		} else if (pending && !(to_set & FUSE_SET_ATTR_SIZE)) {
 			/* A pending entry, as a file just written: tools that
-			 * set its mode, owner or times after closing it
-			 * (install, rsync --inplace) succeed, to no effect, as
-			 * they do on a file being written. */
+			 * set its mode, owner or times after closing it (as
+			 * install does) succeed, to no effect, as they do on a
+			 * file being written. */
 			fuse_reply_attr(req, &st, ttl);
 		} else {
-			refuse(req, (to_set & FUSE_SET_ATTR_SIZE) && is_task_ino(ino) &&
-				    ino_view(ino) == V_QUEUE ? EBUSY : EROFS,
-			       "setattr of inode", NULL, "%llu is read-only",
-			       (unsigned long long)ino);
+			refuse(req, pending ? EBUSY : EROFS, "setattr of inode", NULL,
+			       "%llu is read-only", (unsigned long long)ino);
 		}
 		return;
 	}

@@ -627,6 +627,10 @@ static const char *conn_prepared(struct pconn *c, const char *sql, int n, const 
 	return name;
 }
 
+/* Whether this thread's last failed statement left its connection broken
+ * (then it may have committed or not: its outcome is unknown). */
+static _Thread_local bool run_conn_lost;
+
 /*
  * Runs one parameterised statement on a pooled connection.  `sql` must be
  * a string constant: it is prepared once per connection, by address.
@@ -634,10 +638,6 @@ static const char *conn_prepared(struct pconn *c, const char *sql, int n, const 
  * pending-name conflict to -EBUSY, "no longer staged" to -ESTALE,
  * anything else -EIO.
  */
-/* Whether this thread's last failed statement left its connection broken
- * (then it may have committed or not: its outcome is unknown). */
-static _Thread_local bool run_conn_lost;
-
 static int run(struct store *s, const char *sql, int n, const Oid *types,
 	       const char *const *values, const int *lengths, const int *formats,
 	       bool binary, PGresult **ret)
@@ -1271,7 +1271,7 @@ int store_stats(struct store *s, struct buf *out)
 	int r;
 
 	/* Staged tasks count as queued: their writers' cp has returned. */
-	r = run(s, "SELECT pool, state, n FROM stats() ORDER BY 1, 2",
+	r = run(s, "SELECT pool, state, n FROM stats()",
 		0, NULL, NULL, NULL, NULL, false, &res);
 	if (r < 0)
 		return r;
