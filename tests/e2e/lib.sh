@@ -319,6 +319,7 @@ setsid bash -c '
 	tail --pid="$3" -f /dev/null
 	for p in "$t"/pids/*.pid; do [ -e "$p" ] && kill -KILL "$(cat "$p")"; done
 	for m in "$t"/mnt-*; do fusermount3 -uz "$m"; done
+	[ -f "$t/pg-frozen" ] && xargs kill -CONT <"$t/pg-frozen"
 	if [ -f "$t/pg/data/postmaster.pid" ]; then
 		if [ "$(id -u)" -eq 0 ]; then
 			runuser -u postgres -- "$4/pg_ctl" -D "$t/pg/data" -m immediate -w stop
@@ -436,8 +437,83 @@ pg_restart() {
 pg_stop() {
 	[ "${_PG_STARTED:-0}" = 1 ] || return 0
 	_PG_STARTED=0
+	pg_thaw
 	_pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -m immediate -w -s stop \
 		>/dev/null 2>&1
+}
+
+# ---------------------------------------------------------------- faults
+#
+# Faults injected into the real cluster.  Each undoes itself in the EXIT
+# trap (pg_stop thaws a frozen server; the reaper does too).
+
+# pg_postmaster_pid: the postmaster's pid.
+pg_postmaster_pid() {
+	head -n 1 "$PG_DIR/data/postmaster.pid"
+}
+
+# pg_freeze [all]: SIGSTOP the postmaster (new connections hang in the
+# kernel's accept queue); with "all", every backend too (the server stops
+# answering on connections it already has).  pg_thaw undoes it.
+pg_freeze() {
+	local pm p
+	pm=$(pg_postmaster_pid) || return 1
+	echo "$pm" >"$E2E_TMP/pg-frozen"
+	if [ "${1:-}" = all ]; then
+		for p in $(ps -o pid= --ppid "$pm"); do echo "$p"; done >>"$E2E_TMP/pg-frozen"
+	fi
+	xargs kill -STOP <"$E2E_TMP/pg-frozen"
+}
+
+pg_thaw() {
+	[ -f "$E2E_TMP/pg-frozen" ] || return 0
+	xargs kill -CONT <"$E2E_TMP/pg-frozen" 2>/dev/null
+	rm -f -- "$E2E_TMP/pg-frozen"
+}
+
+# pg_hba_reject DB: new connections to database DB are rejected (pg_hba.conf
+# "reject" first, then a reload) and its existing sessions are ended, so a
+# daemon is shut out of it.  pg_hba_restore undoes it.
+pg_hba_reject() {
+	local hba=$PG_DIR/data/pg_hba.conf
+	[ -f "$hba.orig" ] || cp -p -- "$hba" "$hba.orig"
+	{ printf 'local %s all reject\n' "$1"; cat -- "$hba.orig"; } >"$hba"
+	_pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -s reload >/dev/null
+	sleep 0.2
+	psql_ref -qAt -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = '$1' AND pid <> pg_backend_pid()" >/dev/null
+}
+
+pg_hba_restore() {
+	local hba=$PG_DIR/data/pg_hba.conf
+	[ -f "$hba.orig" ] || return 0
+	mv -f -- "$hba.orig" "$hba"
+	_pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -s reload >/dev/null
+}
+
+# tcp_blackhole: starts a TCP listener on 127.0.0.1 that accepts connections
+# and never answers; sets BLACKHOLE_PORT.  It ends with the test.
+tcp_blackhole() {
+	local f=$E2E_TMP/blackhole.port
+	python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+held = []
+end = time.time() + 600
+while time.time() < end:
+    s.settimeout(1)
+    try:
+        held.append(s.accept()[0])
+    except socket.timeout:
+        pass
+' "$f" </dev/null >/dev/null 2>&1 &
+	echo $! >"$E2E_TMP/pids/blackhole.pid"
+	wait_until 10 test -s "$f" || t_bail "tcp_blackhole: listener did not start"
+	BLACKHOLE_PORT=$(cat "$f")
 }
 
 # ---------------------------------------------------------------- pgqfs
