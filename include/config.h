@@ -23,6 +23,8 @@ struct config_pool {
 	size_t target;		/* index into config.targets */
 	int max_workers;	/* running tasks of this pool across all daemons */
 	uint64_t timeout_ms;	/* a task running longer is cancelled; 0 = never */
+	uint64_t max_result_bytes; /* output a task may store; past it the task
+				 * fails; 0 = no cap.  Default: [pgqfs]'s */
 	bool public;		/* task files readable by everyone (mode 0444)
 				 * instead of only their submitter (0400) */
 };
@@ -34,6 +36,19 @@ struct config {
 	int workers;		/* cap on running tasks of this daemon, 0 = none */
 	uint64_t max_task_bytes; /* largest .sql file accepted */
 	uint64_t retention_ms;	/* finished tasks older than this are removed */
+	/* Bytes held in memory for files not yet submitted: past the first a
+	 * uid gets EDQUOT, past the second everyone gets ENOSPC.  Always
+	 * max_task_bytes <= per_user <= total. */
+	uint64_t max_pending_bytes_per_user;
+	uint64_t max_pending_bytes;
+	int max_reserved_ids_per_user; /* outstanding new-id reservations, >= 1 */
+	uint64_t request_timeout_ms; /* deadline of a filesystem request that
+				 * needs the control database (EIO past it);
+				 * 1 ms to 1 h */
+	uint64_t connect_timeout_ms; /* for target and control connections
+				 * whose conninfo sets no connect_timeout;
+				 * 1 s to 1 h */
+	uint64_t max_result_bytes; /* default of the pools' max_result_bytes */
 	struct config_target *targets;
 	size_t n_targets;
 	struct config_pool *pools;
@@ -48,7 +63,8 @@ struct config {
  * "FILE:LINE: message" (or "FILE: message" when no line applies) to
  * err[0..errlen).  Checks: unknown section or key, bad value, a line too
  * long for inih, a pool naming an unknown target, no pool, duplicate
- * names, missing required keys.
+ * names, missing required keys, caps that contradict each other (see
+ * struct config).
  */
 __attribute__((warn_unused_result))
 int config_load(const char *path, struct config **ret, char *err,

@@ -27,6 +27,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <inttypes.h>
 #include <libpq-fe.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -46,6 +47,15 @@
 #define MAX_MAX_TASK_BYTES (UINT64_C(1) << 30)
 #define DEFAULT_RETENTION_MS (UINT64_C(7) * 24 * 3600 * 1000)
 #define DEFAULT_TARGET_MAX_WORKERS 8
+#define DEFAULT_MAX_PENDING_BYTES_PER_USER (UINT64_C(64) << 20)
+#define DEFAULT_MAX_PENDING_BYTES (UINT64_C(256) << 20)
+#define DEFAULT_MAX_RESERVED_IDS_PER_USER 1000
+#define DEFAULT_REQUEST_TIMEOUT_MS UINT64_C(10000)
+#define DEFAULT_CONNECT_TIMEOUT_MS UINT64_C(10000)
+#define DEFAULT_MAX_RESULT_BYTES (UINT64_C(1) << 30)
+/* Longer waits are hangs by another name; the cap also keeps deadline
+ * arithmetic far from overflow. */
+#define MAX_TIMEOUT_MS (UINT64_C(3600) * 1000)
 
 enum section {
 	SECTION_NONE,		/* before the first "[section]" line */
@@ -60,6 +70,7 @@ struct pool_draft {
 	char *target;		/* value of 'target =', NULL until seen */
 	int line;		/* of the "[pool NAME]" line */
 	int target_line;	/* of the 'target =' line */
+	bool max_result_set;	/* max_result_bytes given in the section */
 };
 
 struct parser {
@@ -73,12 +84,16 @@ struct parser {
 	enum section section;	/* the one the current line belongs to */
 	int section_line;	/* of its "[section]" line */
 	int pgqfs_line;		/* of "[pgqfs]", 0 before it */
+	/* Where the pending caps were set, 0 = not set: their defaults follow
+	 * the keys that were, and a contradiction is reported at its line. */
+	int pending_per_user_line;
+	int pending_total_line;
 	int *target_lines;	/* of each "[target NAME]", for duplicates */
 	struct pool_draft *pools; /* parallel to cfg->pools */
 	size_t n_drafts;
 	size_t targets_cap;
 	size_t pools_cap;
-	int key_lines[16];	/* where each key of keys[] was set in the
+	int key_lines[32];	/* where each key of keys[] was set in the
 				 * current section, 0 = not yet */
 };
 
@@ -391,6 +406,84 @@ static int set_retention(struct parser *p, const char *key, const char *value)
 	return 0;
 }
 
+/* A size in [min, max]; `range` says what the bounds are. */
+static int set_size(struct parser *p, const char *key, const char *value,
+		    uint64_t min, uint64_t max, const char *range, uint64_t *dst)
+{
+	uint64_t v;
+
+	if (config_parse_size(value, &v) < 0)
+		return bad_value(p, key, value,
+				 "expected a size such as 16MiB, 512KiB, 100kB or 4096");
+	if (v < min || v > max)
+		return bad_value(p, key, value, range);
+	*dst = v;
+	return 0;
+}
+
+/* A duration in [min, max] ms; `range` says what the bounds are. */
+static int set_duration(struct parser *p, const char *key, const char *value,
+			uint64_t min, uint64_t max, const char *range,
+			uint64_t *dst)
+{
+	uint64_t v;
+
+	if (config_parse_duration(value, &v) < 0)
+		return bad_value(p, key, value,
+				 "expected a duration such as 10s, 500ms or 1m");
+	if (v < min || v > max)
+		return bad_value(p, key, value, range);
+	*dst = v;
+	return 0;
+}
+
+static int set_max_pending_bytes_per_user(struct parser *p, const char *key,
+					  const char *value)
+{
+	p->pending_per_user_line = p->line;
+	return set_size(p, key, value, 1, UINT64_MAX, "must be at least 1 byte",
+			&p->cfg->max_pending_bytes_per_user);
+}
+
+static int set_max_pending_bytes(struct parser *p, const char *key,
+				 const char *value)
+{
+	p->pending_total_line = p->line;
+	return set_size(p, key, value, 1, UINT64_MAX, "must be at least 1 byte",
+			&p->cfg->max_pending_bytes);
+}
+
+static int set_max_reserved_ids_per_user(struct parser *p, const char *key,
+					 const char *value)
+{
+	return set_int(p, key, value, 1, &p->cfg->max_reserved_ids_per_user);
+}
+
+static int set_request_timeout(struct parser *p, const char *key,
+			       const char *value)
+{
+	return set_duration(p, key, value, 1, MAX_TIMEOUT_MS,
+			    "must be more than 0 and at most 1h",
+			    &p->cfg->request_timeout_ms);
+}
+
+/* Under a second, a remote server that is merely slow would look dead;
+ * libpq itself counts this timeout in whole seconds. */
+static int set_connect_timeout(struct parser *p, const char *key,
+			       const char *value)
+{
+	return set_duration(p, key, value, 1000, MAX_TIMEOUT_MS,
+			    "must be at least 1s and at most 1h",
+			    &p->cfg->connect_timeout_ms);
+}
+
+static int set_max_result_bytes(struct parser *p, const char *key,
+				const char *value)
+{
+	return set_size(p, key, value, 0, UINT64_MAX, "0 = no cap",
+			&p->cfg->max_result_bytes);
+}
+
 static struct config_target *current_target(struct parser *p)
 {
 	return &p->cfg->targets[p->cfg->n_targets - 1];
@@ -438,6 +531,14 @@ static int set_pool_timeout(struct parser *p, const char *key, const char *value
 	return 0;
 }
 
+static int set_pool_max_result_bytes(struct parser *p, const char *key,
+				     const char *value)
+{
+	p->pools[p->cfg->n_pools - 1].max_result_set = true;
+	return set_size(p, key, value, 0, UINT64_MAX, "0 = no cap",
+			&current_pool(p)->max_result_bytes);
+}
+
 static int set_public(struct parser *p, const char *key, const char *value)
 {
 	if (parse_bool(value, &current_pool(p)->public) < 0)
@@ -453,12 +554,21 @@ static const struct key keys[] = {
 	{ SECTION_PGQFS, "workers", false, set_workers },
 	{ SECTION_PGQFS, "max_task_bytes", false, set_max_task_bytes },
 	{ SECTION_PGQFS, "retention", false, set_retention },
+	{ SECTION_PGQFS, "max_pending_bytes_per_user", false,
+	  set_max_pending_bytes_per_user },
+	{ SECTION_PGQFS, "max_pending_bytes", false, set_max_pending_bytes },
+	{ SECTION_PGQFS, "max_reserved_ids_per_user", false,
+	  set_max_reserved_ids_per_user },
+	{ SECTION_PGQFS, "request_timeout", false, set_request_timeout },
+	{ SECTION_PGQFS, "connect_timeout", false, set_connect_timeout },
+	{ SECTION_PGQFS, "max_result_bytes", false, set_max_result_bytes },
 	{ SECTION_TARGET, "conninfo", true, set_conninfo },
 	{ SECTION_TARGET, "max_workers", false, set_target_max_workers },
 	{ SECTION_POOL, "target", true, set_pool_target },
 	{ SECTION_POOL, "max_workers", false, set_pool_max_workers },
 	{ SECTION_POOL, "timeout", false, set_pool_timeout },
 	{ SECTION_POOL, "public", false, set_public },
+	{ SECTION_POOL, "max_result_bytes", false, set_pool_max_result_bytes },
 };
 
 _Static_assert(ARRAY_SIZE(keys) <= ARRAY_SIZE(((struct parser *)0)->key_lines),
@@ -769,6 +879,67 @@ static char *read_line(char *str, int num, void *stream)
 	return str;
 }
 
+/* "64MiB", "1000": as the file would say it, for messages. */
+static const char *size_label(uint64_t v, char *buf, size_t size)
+{
+	static const struct unit units[] = {
+		{ "TiB", UINT64_C(1) << 40 }, { "GiB", UINT64_C(1) << 30 },
+		{ "MiB", UINT64_C(1) << 20 }, { "KiB", UINT64_C(1) << 10 },
+	};
+	size_t i;
+
+	for (i = 0; v && i < ARRAY_SIZE(units); i++) {
+		if (v % units[i].factor == 0) {
+			snprintf(buf, size, "%" PRIu64 "%s", v / units[i].factor,
+				 units[i].name);
+			return buf;
+		}
+	}
+	snprintf(buf, size, "%" PRIu64, v);
+	return buf;
+}
+
+/*
+ * max_task_bytes <= max_pending_bytes_per_user <= max_pending_bytes, or a
+ * file could never be written whole, or one user could never reach their
+ * cap.  A cap not set follows the ones that were (within its default); two
+ * that were set and contradict each other are refused.
+ */
+static int check_pending_caps(struct parser *p)
+{
+	struct config *cfg = p->cfg;
+	char a[32], b[32];
+
+	if (!p->pending_per_user_line) {
+		if (cfg->max_pending_bytes_per_user < cfg->max_task_bytes)
+			cfg->max_pending_bytes_per_user = cfg->max_task_bytes;
+		if (p->pending_total_line &&
+		    cfg->max_pending_bytes_per_user > cfg->max_pending_bytes)
+			cfg->max_pending_bytes_per_user = cfg->max_pending_bytes;
+	}
+	if (!p->pending_total_line &&
+	    cfg->max_pending_bytes < cfg->max_pending_bytes_per_user)
+		cfg->max_pending_bytes = cfg->max_pending_bytes_per_user;
+
+	if (cfg->max_pending_bytes_per_user < cfg->max_task_bytes) {
+		bool user = p->pending_per_user_line != 0;
+
+		return fail(p, -EINVAL,
+			    user ? p->pending_per_user_line : p->pending_total_line,
+			    "%s (%s) is less than max_task_bytes (%s): a file of max_task_bytes could never be written",
+			    user ? "max_pending_bytes_per_user" : "max_pending_bytes",
+			    size_label(user ? cfg->max_pending_bytes_per_user :
+				       cfg->max_pending_bytes, a, sizeof(a)),
+			    size_label(cfg->max_task_bytes, b, sizeof(b)));
+	}
+	if (cfg->max_pending_bytes < cfg->max_pending_bytes_per_user)
+		return fail(p, -EINVAL, p->pending_total_line,
+			    "max_pending_bytes (%s) is less than max_pending_bytes_per_user (%s): the total cap must be at least the per-user one",
+			    size_label(cfg->max_pending_bytes, a, sizeof(a)),
+			    size_label(cfg->max_pending_bytes_per_user, b, sizeof(b)));
+	return 0;
+}
+
 /* After the last line: what needs the whole file. */
 static int finish(struct parser *p)
 {
@@ -781,6 +952,9 @@ static int finish(struct parser *p)
 		return r;
 	if (!p->pgqfs_line)
 		return fail(p, -EINVAL, 0, "no [pgqfs] section");
+	r = check_pending_caps(p);
+	if (r < 0)
+		return r;
 	if (!cfg->schema) {
 		cfg->schema = strdup(DEFAULT_SCHEMA);
 		if (!cfg->schema)
@@ -800,6 +974,8 @@ static int finish(struct parser *p)
 		pool->target = j;
 		if (!pool->max_workers)
 			pool->max_workers = cfg->targets[j].max_workers;
+		if (!p->pools[i].max_result_set)
+			pool->max_result_bytes = cfg->max_result_bytes;
 	}
 	if (!cfg->n_pools)
 		return fail(p, -EINVAL, 0, "no [pool] section");
@@ -825,6 +1001,12 @@ int config_load(const char *path, struct config **ret, char *err,
 	p.cfg->workers = DEFAULT_WORKERS;
 	p.cfg->max_task_bytes = DEFAULT_MAX_TASK_BYTES;
 	p.cfg->retention_ms = DEFAULT_RETENTION_MS;
+	p.cfg->max_pending_bytes_per_user = DEFAULT_MAX_PENDING_BYTES_PER_USER;
+	p.cfg->max_pending_bytes = DEFAULT_MAX_PENDING_BYTES;
+	p.cfg->max_reserved_ids_per_user = DEFAULT_MAX_RESERVED_IDS_PER_USER;
+	p.cfg->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+	p.cfg->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+	p.cfg->max_result_bytes = DEFAULT_MAX_RESULT_BYTES;
 	p.cfg->path = strdup(path);
 	if (!p.cfg->path) {
 		r = fail_oom(&p);

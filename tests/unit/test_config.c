@@ -189,6 +189,9 @@ static void test_indented_example(void)
 	buf_finish(&b);
 }
 
+#define PGQFS_ONLY "[pgqfs]\ncontrol = dbname=pgqfs\n"
+#define TARGET_POOL "[target t]\nconninfo = dbname=app\n[pool p]\ntarget = t\n"
+
 static void test_defaults(void)
 {
 	struct config *cfg = load_ok(
@@ -209,7 +212,106 @@ static void test_defaults(void)
 	tap_ok(cfg->pools[0].max_workers == 8,
 	       "pool max_workers defaults to the target's");
 	tap_ok(!cfg->pools[0].public, "default public = no");
+	tap_ok(cfg->max_pending_bytes_per_user == 64 * MiB,
+	       "default max_pending_bytes_per_user 64MiB");
+	tap_ok(cfg->max_pending_bytes == 256 * MiB,
+	       "default max_pending_bytes 256MiB");
+	tap_ok(cfg->max_reserved_ids_per_user == 1000,
+	       "default max_reserved_ids_per_user 1000");
+	tap_ok(cfg->request_timeout_ms == 10 * SEC, "default request_timeout 10s");
+	tap_ok(cfg->connect_timeout_ms == 10 * SEC, "default connect_timeout 10s");
+	tap_ok(cfg->max_result_bytes == GiB, "default max_result_bytes 1GiB");
+	tap_ok(cfg->pools[0].max_result_bytes == GiB,
+	       "pool max_result_bytes defaults to [pgqfs]'s");
 	config_destroy(cfg);
+}
+
+/* The caps that keep users from exhausting the daemon, and the deadlines. */
+static void test_limits(void)
+{
+	struct config *cfg;
+
+	cfg = load_ok("[pgqfs]\n"
+		      "control = dbname=pgqfs\n"
+		      "max_pending_bytes_per_user = 16MiB\n"
+		      "max_pending_bytes = 16MiB\n"
+		      "max_reserved_ids_per_user = 1\n"
+		      "request_timeout = 1ms\n"
+		      "connect_timeout = 1s\n"
+		      "max_result_bytes = 0\n"
+		      "[target t]\nconninfo = dbname=app\n"
+		      "[pool inherits]\ntarget = t\n"
+		      "[pool own]\ntarget = t\nmax_result_bytes = 100kB\n"
+		      "[pool capped]\ntarget = t\nmax_result_bytes = 1\n",
+		      "limits at their lower bounds");
+	if (cfg) {
+		tap_ok(cfg->max_pending_bytes_per_user == 16 * MiB &&
+		       cfg->max_pending_bytes == 16 * MiB,
+		       "per-user cap = total cap = max_task_bytes is allowed");
+		tap_ok(cfg->max_reserved_ids_per_user == 1,
+		       "max_reserved_ids_per_user = 1");
+		tap_ok(cfg->request_timeout_ms == 1, "request_timeout = 1ms");
+		tap_ok(cfg->connect_timeout_ms == SEC, "connect_timeout = 1s");
+		tap_ok(cfg->max_result_bytes == 0, "max_result_bytes = 0 (no cap)");
+		tap_ok(cfg->pools[0].max_result_bytes == 0,
+		       "a pool inherits [pgqfs]'s max_result_bytes");
+		tap_ok(cfg->pools[1].max_result_bytes == 100000,
+		       "a pool's own max_result_bytes wins");
+		tap_ok(cfg->pools[2].max_result_bytes == 1, "max_result_bytes = 1");
+		config_destroy(cfg);
+	}
+
+	cfg = load_ok("[pool p]\ntarget = t\nmax_result_bytes = 0\n"
+		      "[pool q]\ntarget = t\n"
+		      "[target t]\nconninfo = dbname=app\n"
+		      "[pgqfs]\ncontrol = dbname=pgqfs\n"
+		      "request_timeout = 1h\nconnect_timeout = 60m\n"
+		      "max_result_bytes = 2TiB\n",
+		      "limits at their upper bounds, [pgqfs] last");
+	if (cfg) {
+		tap_ok(cfg->request_timeout_ms == HOUR &&
+		       cfg->connect_timeout_ms == HOUR, "timeouts of 1h");
+		tap_ok(cfg->max_result_bytes == 2048 * GiB &&
+		       cfg->pools[0].max_result_bytes == 0,
+		       "a pool's 0 (no cap) beats [pgqfs]'s 2TiB");
+		tap_ok(cfg->pools[1].max_result_bytes == 2048 * GiB,
+		       "a pool before [pgqfs] inherits its max_result_bytes");
+		config_destroy(cfg);
+	}
+
+	/* Caps not set follow the ones that were. */
+	cfg = load_ok(PGQFS_ONLY "max_task_bytes = 1GiB\n" TARGET_POOL,
+		      "max_task_bytes = 1GiB alone");
+	if (cfg) {
+		tap_ok(cfg->max_pending_bytes_per_user == GiB &&
+		       cfg->max_pending_bytes == GiB,
+		       "the pending caps rise to max_task_bytes");
+		config_destroy(cfg);
+	}
+	cfg = load_ok(PGQFS_ONLY "max_pending_bytes_per_user = 1GiB\n" TARGET_POOL,
+		      "max_pending_bytes_per_user = 1GiB alone");
+	if (cfg) {
+		tap_ok(cfg->max_pending_bytes == GiB,
+		       "max_pending_bytes rises to the per-user cap");
+		config_destroy(cfg);
+	}
+	cfg = load_ok(PGQFS_ONLY "max_pending_bytes = 20MiB\n" TARGET_POOL,
+		      "max_pending_bytes = 20MiB alone");
+	if (cfg) {
+		tap_ok(cfg->max_pending_bytes_per_user == 20 * MiB &&
+		       cfg->max_pending_bytes == 20 * MiB,
+		       "the per-user cap falls to max_pending_bytes");
+		config_destroy(cfg);
+	}
+	cfg = load_ok(PGQFS_ONLY "max_pending_bytes_per_user = 1MiB\n"
+		      "max_task_bytes = 1MiB\nmax_pending_bytes = 2MiB\n" TARGET_POOL,
+		      "small pending caps");
+	if (cfg) {
+		tap_ok(cfg->max_pending_bytes_per_user == MiB &&
+		       cfg->max_pending_bytes == 2 * MiB && cfg->max_task_bytes == MiB,
+		       "small caps kept as set");
+		config_destroy(cfg);
+	}
 }
 
 static void test_several(void)
@@ -359,6 +461,52 @@ static void test_errors(void)
 		  "max_workers", "bad value for max_workers: '0' (expected a whole number >= 1)" },
 		{ "pool timeout words", PGQFS TARGET POOL "timeout = 5 minutes\n", "timeout",
 		  "bad value for timeout: '5 minutes' (expected a duration such as 30s, 10m or 2h (0: none))" },
+		{ "max_pending_bytes_per_user 0", PGQFS "max_pending_bytes_per_user = 0\n" TARGET POOL,
+		  "max_pending_bytes_per_user", "bad value for max_pending_bytes_per_user: '0' (must be at least 1 byte)" },
+		{ "max_pending_bytes_per_user words", PGQFS "max_pending_bytes_per_user = lots\n" TARGET POOL,
+		  "max_pending_bytes_per_user", "bad value for max_pending_bytes_per_user: 'lots' (expected a size such as 16MiB, 512KiB, 100kB or 4096)" },
+		{ "max_pending_bytes 0", PGQFS "max_pending_bytes = 0MiB\n" TARGET POOL,
+		  "max_pending_bytes", "bad value for max_pending_bytes: '0MiB' (must be at least 1 byte)" },
+		{ "max_pending_bytes -1", PGQFS "max_pending_bytes = -1\n" TARGET POOL,
+		  "max_pending_bytes", "bad value for max_pending_bytes: '-1' (expected a size such as 16MiB, 512KiB, 100kB or 4096)" },
+		{ "per-user cap above the total", PGQFS "max_pending_bytes = 100MiB\n"
+		  "max_pending_bytes_per_user = 200MiB\n" TARGET POOL, "max_pending_bytes =",
+		  "max_pending_bytes (100MiB) is less than max_pending_bytes_per_user (200MiB): the total cap must be at least the per-user one" },
+		{ "per-user cap below max_task_bytes", PGQFS "max_pending_bytes_per_user = 1000kB\n"
+		  "max_task_bytes = 1MiB\n" TARGET POOL, "max_pending_bytes_per_user",
+		  "max_pending_bytes_per_user (1000000) is less than max_task_bytes (1MiB): a file of max_task_bytes could never be written" },
+		{ "per-user cap below default max_task_bytes", PGQFS "max_pending_bytes_per_user = 1MiB\n" TARGET POOL,
+		  "max_pending_bytes_per_user",
+		  "max_pending_bytes_per_user (1MiB) is less than max_task_bytes (16MiB): a file of max_task_bytes could never be written" },
+		{ "total cap below max_task_bytes", PGQFS "max_task_bytes = 1GiB\nmax_pending_bytes = 512MiB\n" TARGET POOL,
+		  "max_pending_bytes", "max_pending_bytes (512MiB) is less than max_task_bytes (1GiB): a file of max_task_bytes could never be written" },
+		{ "total cap below default max_task_bytes", PGQFS "max_pending_bytes = 1536KiB\n" TARGET POOL,
+		  "max_pending_bytes",
+		  "max_pending_bytes (1536KiB) is less than max_task_bytes (16MiB): a file of max_task_bytes could never be written" },
+		{ "max_reserved_ids_per_user 0", PGQFS "max_reserved_ids_per_user = 0\n" TARGET POOL,
+		  "max_reserved_ids_per_user", "bad value for max_reserved_ids_per_user: '0' (expected a whole number >= 1)" },
+		{ "max_reserved_ids_per_user size", PGQFS "max_reserved_ids_per_user = 1k\n" TARGET POOL,
+		  "max_reserved_ids_per_user", "bad value for max_reserved_ids_per_user: '1k' (expected a whole number >= 1)" },
+		{ "request_timeout 0", PGQFS "request_timeout = 0s\n" TARGET POOL,
+		  "request_timeout", "bad value for request_timeout: '0s' (must be more than 0 and at most 1h)" },
+		{ "request_timeout 61m", PGQFS "request_timeout = 61m\n" TARGET POOL,
+		  "request_timeout", "bad value for request_timeout: '61m' (must be more than 0 and at most 1h)" },
+		{ "request_timeout words", PGQFS "request_timeout = 10 seconds\n" TARGET POOL,
+		  "request_timeout", "bad value for request_timeout: '10 seconds' (expected a duration such as 10s, 500ms or 1m)" },
+		{ "connect_timeout 999ms", PGQFS "connect_timeout = 999ms\n" TARGET POOL,
+		  "connect_timeout", "bad value for connect_timeout: '999ms' (must be at least 1s and at most 1h)" },
+		{ "connect_timeout 0", PGQFS "connect_timeout = 0\n" TARGET POOL,
+		  "connect_timeout", "bad value for connect_timeout: '0' (must be at least 1s and at most 1h)" },
+		{ "connect_timeout 2h", PGQFS "connect_timeout = 2h\n" TARGET POOL,
+		  "connect_timeout", "bad value for connect_timeout: '2h' (must be at least 1s and at most 1h)" },
+		{ "max_result_bytes fraction", PGQFS "max_result_bytes = 0.5GiB\n" TARGET POOL,
+		  "max_result_bytes", "bad value for max_result_bytes: '0.5GiB' (expected a size such as 16MiB, 512KiB, 100kB or 4096)" },
+		{ "pool max_result_bytes with '#'", PGQFS TARGET POOL "max_result_bytes = 1GiB # cap\n",
+		  "max_result_bytes", "bad value for max_result_bytes: '1GiB # cap' (expected a size such as 16MiB, 512KiB, 100kB or 4096); inline comments start with ';', not '#'" },
+		{ "pool max_result_bytes twice", PGQFS TARGET POOL "max_result_bytes = 1\nmax_result_bytes = 2\n",
+		  "max_result_bytes = 2", "'max_result_bytes' is set twice in [pool default] (first at line 7)" },
+		{ "request_timeout in a pool", PGQFS TARGET POOL "request_timeout = 1s\n",
+		  "request_timeout", "unknown key 'request_timeout' in [pool default]" },
 		{ "public maybe", PGQFS TARGET POOL "public = maybe\n", "public",
 		  "bad value for public: 'maybe' (expected yes/no, true/false, on/off or 1/0)" },
 		{ "empty value", "[pgqfs]\ncontrol =\n" TARGET POOL, "control",
@@ -517,7 +665,10 @@ static void test_example_file(void)
 {
 	static const char *const keys[] = {
 		"control", "schema", "workers", "max_task_bytes", "retention",
-		"conninfo", "max_workers", "target", "public",
+		"max_pending_bytes_per_user", "max_pending_bytes",
+		"max_reserved_ids_per_user", "request_timeout", "connect_timeout",
+		"max_result_bytes", "conninfo", "max_workers", "target", "public",
+		"timeout",
 	};
 	const char *srcdir = getenv("SRCDIR");
 	struct config *cfg = NULL;
@@ -541,6 +692,14 @@ static void test_example_file(void)
 		       cfg->n_pools == 1 && cfg->pools[0].max_workers == 4 &&
 		       !cfg->pools[0].public && config_find_pool(cfg, "default"),
 		       "config/pgqfs.conf has DESIGN.md's values");
+		tap_ok(cfg->max_pending_bytes_per_user == 64 * MiB &&
+		       cfg->max_pending_bytes == 256 * MiB &&
+		       cfg->max_reserved_ids_per_user == 1000 &&
+		       cfg->request_timeout_ms == 10 * SEC &&
+		       cfg->connect_timeout_ms == 10 * SEC &&
+		       cfg->max_result_bytes == GiB &&
+		       cfg->pools[0].max_result_bytes == GiB,
+		       "config/pgqfs.conf's limits are the defaults");
 		config_destroy(cfg);
 	}
 
@@ -648,6 +807,7 @@ int main(void)
 	test_design_example(design_example, "DESIGN.md example");
 	test_indented_example();
 	test_defaults();
+	test_limits();
 	test_several();
 	test_crlf_bom();
 	test_errors();
