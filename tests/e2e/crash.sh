@@ -5,15 +5,24 @@
 
 N=${CRASH_TASKS:-120}
 pg_start
-psql_ref -d app -q -c "CREATE TABLE runs (k int, at timestamptz DEFAULT clock_timestamp())"
+psql_ref -d app -q -c "CREATE TABLE runs (k int, at timestamptz DEFAULT clock_timestamp())" \
+	-c "CREATE TABLE gate ()"
 pgqfs_start || t_bail "daemon did not start"
 W=$E2E_TMP/work
 mkdir -p "$W"
 
-# Each task records that it ran, then takes a while.
+# The gate: a session of ours holds a lock that every task waits for after
+# recording that it ran, so tasks are surely running when the daemon is
+# killed, however slowly this machine submits them.
+coproc GATE { psql_ref -d app -qtA 2>&1; }
+echo "BEGIN; LOCK TABLE gate IN ACCESS EXCLUSIVE MODE; SELECT 'locked';" >&"${GATE[1]}"
+read -r -t 30 gate_line <&"${GATE[0]}"
+[ "$gate_line" = locked ] || t_bail "cannot lock the gate: $gate_line"
+
+# Each task records that it ran, waits at the gate, then takes a while.
 ids=()
 for k in $(seq "$N"); do
-	printf 'INSERT INTO runs (k) VALUES (%d);\nSELECT pg_sleep(0.05);\nSELECT %d AS k;\n' "$k" "$k" \
+	printf 'INSERT INTO runs (k) VALUES (%d);\nSELECT count(*) FROM gate;\nSELECT pg_sleep(0.05);\nSELECT %d AS k;\n' "$k" "$k" \
 		>"$W/t$k.sql"
 	id=$(new_id)
 	ids+=("$id")
@@ -21,7 +30,8 @@ for k in $(seq "$N"); do
 	submit default "$W/t$k.sql" "$id.sql" || t_fail "cp of task $k"
 done
 t_pass "$N tasks submitted"
-wait_until 10 bash -c "[ -n \"\$(ls $MNT/running)\" ]"
+# The default pool runs 4 at a time: all 4 wait at the gate.
+wait_until 20 bash -c "[ \$(ls $MNT/running | wc -l) -ge 4 ]"
 running_before=$(ls "$MNT/running" | wc -l)
 t_ok "tasks are running when the daemon is killed ($running_before)" test "$running_before" -gt 0
 # A file still open for writing whose content a flush made durable: a
@@ -42,6 +52,9 @@ sleep 0.3
 claimed=$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.task WHERE state = 'running'")
 pgqfs_kill9 main
 t_pass "daemon killed with SIGKILL ($claimed tasks claimed)"
+# Open the gate: the cut-off tasks' backends finish with no client.
+echo "COMMIT;" >&"${GATE[1]}"
+exec {GATE[1]}>&-
 
 kill "$halfway_pid" 2>/dev/null
 wait "$halfway_pid" 2>/dev/null
