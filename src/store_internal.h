@@ -61,4 +61,9 @@ const char *arr_finish(struct arr *a, int *ret_len);
 void arr_reset(struct arr *a);
 void arr_finish_free(struct arr *a);
 
+/* src/schema.c */
+/* Whether s may name the schema: a lowercase SQL identifier that leaves
+ * room for the suffixes of its NOTIFY channels. */
+bool schema_name_ok(const char *s);
+
 #endif
