@@ -6,6 +6,7 @@
 #define PGQFS_STORE_INTERNAL_H
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -25,6 +26,26 @@
 #define OID_INT4_ARRAY 1007
 #define OID_TEXT_ARRAY 1009
 #define OID_INT8_ARRAY 1016
+
+/* Connections the filesystem's threads share; more threads wait. */
+#define STORE_POOL_MAX 16
+
+struct pconn;
+struct stage_req;
+
+struct store {
+	const struct config *cfg;	/* borrowed; outlives the store */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct pconn *idle[STORE_POOL_MAX];	/* connected and unused */
+	size_t n_idle;
+	size_t n_open;			/* idle + lent out */
+	int64_t instance;		/* owner of rows staged from here */
+	pthread_mutex_t stage_lock;	/* the group commit of stage_request() */
+	pthread_cond_t stage_cond;
+	struct stage_req *stage_queue;	/* requests waiting for a batch */
+	bool stage_leading;		/* a batch is being stored */
+};
 
 /*
  * A one-dimensional array in PostgreSQL's binary format, built element by
@@ -65,5 +86,18 @@ void arr_finish_free(struct arr *a);
 /* Whether s may name the schema: a lowercase SQL identifier that leaves
  * room for the suffixes of its NOTIFY channels. */
 bool schema_name_ok(const char *s);
+
+/* src/store.c: the filesystem's connection pool */
+/* Sets what store_last_error() reports to this thread. */
+void set_error(const char *what, const char *msg);
+/* Whether this thread's last failed run() lost its connection: then the
+ * statement's outcome is unknown. */
+extern _Thread_local bool run_conn_lost;
+/* Runs one statement, a string constant, on a pooled connection; 0 and
+ * *ret (the caller clears it) or -EBUSY, -ESTALE, -EIO. */
+__attribute__((warn_unused_result))
+int run(struct store *s, const char *sql, int n, const Oid *types,
+	const char *const *values, const int *lengths, const int *formats,
+	bool binary, PGresult **ret);
 
 #endif
