@@ -1,0 +1,269 @@
+/* The executor's statements (recover, housekeeping, claim, progress), sent
+ * on its own non-blocking control connection. */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+/*
+ * The executor's statements, prepared once per control connection: they
+ * run hundreds of times a second, and parsing and planning them each time
+ * would cost more than running them.
+ */
+enum exec_stmt { ES_RECOVER, ES_HOUSEKEEPING, ES_CLAIM, ES_PROGRESS, ES_COUNT };
+
+static const struct {
+	const char *name;
+	const char *sql;
+	int n;
+	Oid types[17];
+} exec_stmts[ES_COUNT] = {
+	[ES_RECOVER] = { "pgqfs_recover",
+		"SELECT failed, requeued, alive FROM recover($1)", 1, { OID_INT8 } },
+	[ES_HOUSEKEEPING] = { "pgqfs_housekeeping",
+		"SELECT housekeeping($1)", 1, { OID_INT8 } },
+	[ES_CLAIM] = { "pgqfs_claim",
+		"SELECT * FROM claim_many($1, $2, $3, $4, $5, $6)", 6,
+		{ OID_INT8, OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT4_ARRAY, OID_INT4_ARRAY,
+		  OID_INT4_ARRAY } },
+	[ES_PROGRESS] = { "pgqfs_progress",
+		"SELECT progress($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+		" $13, $14, $15, $16, $17)", 17,
+		{ OID_INT8, OID_BOOL,
+		  OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT4_ARRAY,
+		  OID_TEXT_ARRAY, OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT8_ARRAY,
+		  OID_INT8_ARRAY, OID_BYTEA_ARRAY, OID_BOOL_ARRAY,
+		  OID_INT8_ARRAY, OID_INT2_ARRAY, OID_INT8_ARRAY, OID_BYTEA_ARRAY } },
+};
+
+int store_prepare(PGconn *conn)
+{
+	for (int i = 0; i < ES_COUNT; i++) {
+		PGresult *res = PQprepare(conn, exec_stmts[i].name, exec_stmts[i].sql,
+					  exec_stmts[i].n, exec_stmts[i].types);
+		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+		PQclear(res);
+		if (!ok) {
+			log_error("control database: %s", PQerrorMessage(conn));
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+/* Sends a prepared statement; every parameter is in binary. */
+static int send_prepared(PGconn *conn, enum exec_stmt st, const char *const *values,
+			 const int *lengths, int result_format)
+{
+	int formats[17];
+
+	for (int i = 0; i < exec_stmts[st].n; i++)
+		formats[i] = 1;
+	if (!PQsendQueryPrepared(conn, exec_stmts[st].name, exec_stmts[st].n, values, lengths,
+				 formats, result_format))
+		return -EIO;
+	return 0;
+}
+
+int store_send_recover(PGconn *conn, int64_t instance)
+{
+	char a[8];
+	const char *pv[1] = { a };
+	int len[1] = { 8 };
+
+	put_be64(a, instance);
+	return send_prepared(conn, ES_RECOVER, pv, len, 0);
+}
+
+int store_send_housekeeping(PGconn *conn, uint64_t retention_ms)
+{
+	char a[8];
+	const char *pv[1] = { a };
+	int len[1] = { 8 };
+
+	put_be64(a, (int64_t)retention_ms);
+	return send_prepared(conn, ES_HOUSEKEEPING, pv, len, 0);
+}
+
+int store_send_claim(PGconn *conn, int64_t instance, const int64_t *release,
+		     size_t n_release, const char *const *pools, const int *max,
+		     const int *want, const int *running, size_t n)
+{
+	struct arr a[5];
+	char inst[8];
+	const char *pv[6];
+	int lens[6];
+	int r = 0;
+
+	arr_init(&a[0], OID_INT8);
+	arr_init(&a[1], OID_TEXT);
+	arr_init(&a[2], OID_INT4);
+	arr_init(&a[3], OID_INT4);
+	arr_init(&a[4], OID_INT4);
+	for (size_t i = 0; i < n_release && r == 0; i++)
+		r = arr_add_i64(&a[0], release[i]);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		r = arr_add_str(&a[1], pools[i]);
+		if (r == 0)
+			r = arr_add_i32(&a[2], max[i]);
+		if (r == 0)
+			r = arr_add_i32(&a[3], want[i]);
+		if (r == 0)
+			r = arr_add_i32(&a[4], running[i]);
+	}
+	put_be64(inst, instance);
+	pv[0] = inst;
+	lens[0] = 8;
+	for (int i = 0; i < 5 && r == 0; i++) {
+		pv[1 + i] = arr_finish(&a[i], &lens[1 + i]);
+		if (!pv[1 + i])
+			r = -ENOMEM;
+	}
+	if (r == 0)
+		r = send_prepared(conn, ES_CLAIM, pv, lens, 1);
+	for (int i = 0; i < 5; i++)
+		arr_finish_free(&a[i]);
+	return r;
+}
+
+void store_parse_claimed(const PGresult *res, int row, struct claimed *ret)
+{
+	ret->id = res_int(res, row, 0, 0);
+	ret->pool = PQgetvalue(res, row, 1);
+	ret->name = PQgetvalue(res, row, 2);
+	ret->query = PQgetvalue(res, row, 3);
+	ret->query_len = (size_t)PQgetlength(res, row, 3);
+	ret->submitted_us = res_int(res, row, 4, 0);
+	ret->log_size = res_int(res, row, 5, 0);
+	ret->attempt = res_int(res, row, 6, 0);
+	ret->uid = (uint32_t)res_int(res, row, 7, 0);
+}
+
+/* The progress function's array parameters, in its order. */
+enum {
+	P_ID, P_RESULT_SIZE, P_LOG_SIZE, P_PID, P_TARGET, P_STARTED, P_STATE,
+	P_FINISHED, P_ROWS, P_ERROR, P_TRUNCATE,
+	P_C_TASK, P_C_STREAM, P_C_OFF, P_C_DATA,
+	P_COUNT
+};
+
+struct progress {
+	struct arr a[P_COUNT];
+	size_t bytes;
+	bool sync;		/* a task finishes: its commit must reach disk */
+};
+
+struct progress *progress_create(void)
+{
+	static const uint32_t oids[P_COUNT] = {
+		[P_ID] = OID_INT8, [P_RESULT_SIZE] = OID_INT8, [P_LOG_SIZE] = OID_INT8,
+		[P_PID] = OID_INT4, [P_TARGET] = OID_TEXT, [P_STARTED] = OID_INT8,
+		[P_STATE] = OID_TEXT, [P_FINISHED] = OID_INT8, [P_ROWS] = OID_INT8,
+		[P_ERROR] = OID_BYTEA, [P_TRUNCATE] = OID_BOOL,
+		[P_C_TASK] = OID_INT8, [P_C_STREAM] = OID_INT2, [P_C_OFF] = OID_INT8,
+		[P_C_DATA] = OID_BYTEA,
+	};
+	struct progress *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	for (int i = 0; i < P_COUNT; i++)
+		arr_init(&p->a[i], oids[i]);
+	return p;
+}
+
+void progress_destroy(struct progress *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < P_COUNT; i++)
+		arr_finish_free(&p->a[i]);
+	free(p);
+}
+
+void progress_reset(struct progress *p)
+{
+	for (int i = 0; i < P_COUNT; i++)
+		arr_reset(&p->a[i]);
+	p->bytes = 0;
+	p->sync = false;
+}
+
+bool progress_empty(const struct progress *p)
+{
+	return p->a[P_ID].n == 0 && p->a[P_C_TASK].n == 0;
+}
+
+size_t progress_bytes(const struct progress *p)
+{
+	return p->bytes;
+}
+
+int progress_add_chunk(struct progress *p, int64_t task, enum task_stream stream,
+		       int64_t off, const char *data, size_t len)
+{
+	int r;
+
+	r = arr_add_i64(&p->a[P_C_TASK], task);
+	if (r == 0)
+		r = arr_add_i16(&p->a[P_C_STREAM], (int16_t)stream);
+	if (r == 0)
+		r = arr_add_i64(&p->a[P_C_OFF], off);
+	if (r == 0)
+		r = arr_add(&p->a[P_C_DATA], data, (int32_t)len);
+	p->bytes += len;
+	return r;
+}
+
+int progress_add_update(struct progress *p, const struct task_update *u)
+{
+	struct arr *a = p->a;
+	int r;
+
+	r = arr_add_i64(&a[P_ID], u->id);
+	if (r == 0)
+		r = arr_add_i64(&a[P_RESULT_SIZE], u->result_size);
+	if (r == 0)
+		r = arr_add_i64(&a[P_LOG_SIZE], u->log_size);
+	if (r == 0)
+		r = u->backend_pid ? arr_add_i32(&a[P_PID], u->backend_pid) : arr_add(&a[P_PID], NULL, -1);
+	if (r == 0)
+		r = arr_add_str(&a[P_TARGET], u->target);
+	if (r == 0)
+		r = u->started_us ? arr_add_i64(&a[P_STARTED], u->started_us) : arr_add(&a[P_STARTED], NULL, -1);
+	if (r == 0)
+		r = arr_add_str(&a[P_STATE], u->state < 0 ? NULL : task_state_name((enum task_state)u->state));
+	if (r == 0)
+		r = u->state >= 0 ? arr_add_i64(&a[P_FINISHED], u->finished_us) : arr_add(&a[P_FINISHED], NULL, -1);
+	if (r == 0)
+		r = u->rows >= 0 ? arr_add_i64(&a[P_ROWS], u->rows) : arr_add(&a[P_ROWS], NULL, -1);
+	if (r == 0)
+		r = arr_add(&a[P_ERROR], u->error, u->error ? (int32_t)u->error_len : -1);
+	if (r == 0)
+		r = arr_add_bool(&a[P_TRUNCATE], u->truncate);
+	if (u->state >= 0)
+		p->sync = true;
+	return r;
+}
+
+int store_send_progress(PGconn *conn, int64_t instance, struct progress *p)
+{
+	const char *pv[2 + P_COUNT];
+	int lens[2 + P_COUNT];
+	char inst[8], sync = p->sync ? 1 : 0;
+
+	put_be64(inst, instance);
+	pv[0] = inst;
+	lens[0] = 8;
+	pv[1] = &sync;
+	lens[1] = 1;
+	for (int i = 0; i < P_COUNT; i++) {
+		pv[2 + i] = arr_finish(&p->a[i], &lens[2 + i]);
+		if (!pv[2 + i])
+			return -ENOMEM;
+	}
+	return send_prepared(conn, ES_PROGRESS, pv, lens, 0);
+}

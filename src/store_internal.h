@@ -1,0 +1,103 @@
+/*
+ * What the store's rooms (src/store*.c, src/schema.c) share among
+ * themselves and nobody else sees; the public API is include/store.h.
+ */
+#ifndef PGQFS_STORE_INTERNAL_H
+#define PGQFS_STORE_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "store.h"
+
+/* Type OIDs of parameters we send in binary. */
+#define OID_BOOL 16
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_INT2 21
+#define OID_INT4 23
+#define OID_TEXT 25
+#define OID_BOOL_ARRAY 1000
+#define OID_BYTEA_ARRAY 1001
+#define OID_INT2_ARRAY 1005
+#define OID_INT4_ARRAY 1007
+#define OID_TEXT_ARRAY 1009
+#define OID_INT8_ARRAY 1016
+
+/* Connections the filesystem's threads share; more threads wait. */
+#define STORE_POOL_MAX 16
+
+struct pconn;
+struct stage_req;
+
+struct store {
+	const struct config *cfg;	/* borrowed; outlives the store */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct pconn *idle[STORE_POOL_MAX];	/* connected and unused */
+	size_t n_idle;
+	size_t n_open;			/* idle + lent out */
+	int64_t instance;		/* owner of rows staged from here */
+	pthread_mutex_t stage_lock;	/* the group commit of stage_request() */
+	pthread_cond_t stage_cond;
+	struct stage_req *stage_queue;	/* requests waiting for a batch */
+	bool stage_leading;		/* a batch is being stored */
+};
+
+/*
+ * A one-dimensional array in PostgreSQL's binary format, built element by
+ * element.  The header is written by arr_finish() once the count is known.
+ */
+struct arr {
+	struct buf b;
+	uint32_t oid;
+	int32_t n;
+	bool has_null;
+};
+
+/* src/store_param.c: binary parameters and results */
+void put_be64(char *p, int64_t v);
+/* Column `col` of a binary-format row as an integer of any width; NULL -> dflt. */
+int64_t res_int(const PGresult *res, int row, int col, int64_t dflt);
+/* A copy of the column, or NULL (also when it is NULL); the caller frees it. */
+char *res_strdup(const PGresult *res, int row, int col);
+void arr_init(struct arr *a, uint32_t oid);
+__attribute__((warn_unused_result))
+int arr_add(struct arr *a, const void *data, int32_t len);
+__attribute__((warn_unused_result))
+int arr_add_i64(struct arr *a, int64_t v);
+__attribute__((warn_unused_result))
+int arr_add_i32(struct arr *a, int32_t v);
+__attribute__((warn_unused_result))
+int arr_add_i16(struct arr *a, int16_t v);
+__attribute__((warn_unused_result))
+int arr_add_bool(struct arr *a, bool v);
+__attribute__((warn_unused_result))
+int arr_add_str(struct arr *a, const char *s);
+/* The bytes to send (owned by a; NULL: out of memory) and their length. */
+const char *arr_finish(struct arr *a, int *ret_len);
+void arr_reset(struct arr *a);
+void arr_finish_free(struct arr *a);
+
+/* src/schema.c */
+/* Whether s may name the schema: a lowercase SQL identifier that leaves
+ * room for the suffixes of its NOTIFY channels. */
+bool schema_name_ok(const char *s);
+
+/* src/store.c: the filesystem's connection pool */
+/* Sets what store_last_error() reports to this thread. */
+void set_error(const char *what, const char *msg);
+/* Whether this thread's last failed run() lost its connection: then the
+ * statement's outcome is unknown. */
+extern _Thread_local bool run_conn_lost;
+/* Runs one statement, a string constant, on a pooled connection; 0 and
+ * *ret (the caller clears it) or -EBUSY, -ESTALE, -EIO. */
+__attribute__((warn_unused_result))
+int run(struct store *s, const char *sql, int n, const Oid *types,
+	const char *const *values, const int *lengths, const int *formats,
+	bool binary, PGresult **ret);
+
+#endif

@@ -1,0 +1,297 @@
+/* Writing from the filesystem: staging and submitting files (with the
+ * group commit of writers that close together), releasing, unstaging,
+ * cancelling, and reserving ids. */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/*
+ * Storing a file is a commit that waits for the disk, once per file a
+ * writer closes.  Writers that close at the same time share one commit:
+ * the first to find no batch in flight leads, and stores every request
+ * queued by then in one statement; the others wait for its answer.  A lone
+ * writer never waits for anyone.
+ */
+#define STAGE_BATCH_MAX 64
+#define STAGE_BATCH_BYTES (1024 * 1024)	/* a larger file goes alone */
+
+struct stage_req {
+	struct stage_req *next;
+	const struct submission *sub;
+	bool queue;
+	int64_t id;		/* in: the staged task to update, or 0; out: its id */
+	int64_t submitted_us;
+	int result;
+	bool done;
+};
+
+static int stage_batch_send(struct store *s, struct stage_req *head, PGresult **res)
+{
+	static const Oid types[8] = { OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_TEXT_ARRAY,
+				      OID_INT4_ARRAY, OID_INT4_ARRAY, OID_BYTEA_ARRAY,
+				      OID_BOOL_ARRAY, OID_INT8 };
+	static const int fmts[8] = { 1, 1, 1, 1, 1, 1, 1, 1 };
+	struct arr a[7];
+	const char *pv[8];
+	int lens[8];
+	char inst[8];
+	int r = 0;
+
+	arr_init(&a[0], OID_INT8);
+	arr_init(&a[1], OID_TEXT);
+	arr_init(&a[2], OID_TEXT);
+	arr_init(&a[3], OID_INT4);
+	arr_init(&a[4], OID_INT4);
+	arr_init(&a[5], OID_BYTEA);
+	arr_init(&a[6], OID_BOOL);
+	for (struct stage_req *q = head; q && r == 0; q = q->next) {
+		const struct submission *sub = q->sub;
+
+		if (sub->len > INT32_MAX - 64) {
+			r = -EFBIG;
+			break;
+		}
+		r = arr_add_i64(&a[0], q->id);
+		if (r == 0)
+			r = arr_add_str(&a[1], sub->pool);
+		if (r == 0)
+			r = arr_add_str(&a[2], sub->name);
+		if (r == 0)
+			r = arr_add_i32(&a[3], (int32_t)sub->uid);
+		if (r == 0)
+			r = arr_add_i32(&a[4], (int32_t)sub->gid);
+		/* The SQL's bytes, exactly as written. */
+		if (r == 0)
+			r = arr_add(&a[5], sub->data ? sub->data : "", (int32_t)sub->len);
+		if (r == 0)
+			r = arr_add_bool(&a[6], q->queue);
+	}
+	for (int i = 0; i < 7 && r == 0; i++) {
+		pv[i] = arr_finish(&a[i], &lens[i]);
+		if (!pv[i])
+			r = -ENOMEM;
+	}
+	if (r == 0) {
+		pthread_mutex_lock(&s->lock);
+		put_be64(inst, s->instance);
+		pthread_mutex_unlock(&s->lock);
+		pv[7] = inst;
+		lens[7] = 8;
+		r = run(s, "SELECT ord, id, status, submitted_us FROM"
+			   " stage_many($1, $2, $3, $4, $5, $6, $7, $8)",
+			8, types, pv, lens, fmts, true, res);
+	}
+	for (int i = 0; i < 7; i++)
+		arr_finish_free(&a[i]);
+	return r;
+}
+
+/* Stores the requests of one batch and fills in their answers. */
+static void stage_batch_run(struct store *s, struct stage_req *head)
+{
+	PGresult *res = NULL;
+	size_t n = 0;
+	int r;
+
+	for (struct stage_req *q = head; q; q = q->next)
+		n++;
+	r = stage_batch_send(s, head, &res);
+	if (r < 0 && n > 1 && !run_conn_lost) {
+		/* One bad request failed the statement, which rolled back:
+		 * store each on its own, so that the others' writers do not
+		 * pay for it.  (A lost connection may have committed: then
+		 * every writer gets the error.) */
+		for (struct stage_req *q = head; q; ) {
+			struct stage_req *next = q->next;
+
+			q->next = NULL;
+			stage_batch_run(s, q);
+			q->next = next;
+			q = next;
+		}
+		return;
+	}
+	for (struct stage_req *q = head; q; q = q->next)
+		q->result = r < 0 ? r : -EIO;
+	if (r == 0) {
+		for (int row = 0; row < PQntuples(res); row++) {
+			int64_t ord = res_int(res, row, 0, 0);
+			struct stage_req *q = head;
+
+			for (int64_t i = 1; q && i < ord; i++)
+				q = q->next;
+			if (!q)
+				continue;
+			q->id = res_int(res, row, 1, 0);
+			q->submitted_us = res_int(res, row, 3, 0);
+			switch (res_int(res, row, 2, -1)) {
+			case 0: q->result = 0; break;
+			case 1: q->result = -EBUSY; break;
+			case 2: q->result = -ESTALE; break;
+			default: q->result = -EIO; break;
+			}
+		}
+		if ((size_t)PQntuples(res) != n)
+			set_error("control database", "stage_many answered for fewer files than asked");
+		PQclear(res);
+	}
+}
+
+static int stage_request(struct store *s, const struct submission *sub, bool queue,
+			 int64_t *inout_id, int64_t *ret_submitted_us)
+{
+	struct stage_req req = { .sub = sub, .queue = queue, .id = *inout_id };
+	struct stage_req **tail;
+
+	pthread_mutex_lock(&s->stage_lock);
+	for (tail = &s->stage_queue; *tail; tail = &(*tail)->next)
+		;
+	*tail = &req;
+	while (!req.done) {
+		struct stage_req *batch, *q;
+		size_t n = 0, bytes;
+
+		if (s->stage_leading) {
+			pthread_cond_wait(&s->stage_cond, &s->stage_lock);
+			continue;
+		}
+		/* Lead: take the waiting requests (ours among them), up to
+		 * STAGE_BATCH_MAX of them or STAGE_BATCH_BYTES of SQL. */
+		s->stage_leading = true;
+		batch = s->stage_queue;
+		bytes = batch->sub->len;
+		for (q = batch; q->next && ++n < STAGE_BATCH_MAX; q = q->next) {
+			bytes += q->next->sub->len;
+			if (bytes > STAGE_BATCH_BYTES)
+				break;
+		}
+		s->stage_queue = q->next;
+		q->next = NULL;
+		pthread_mutex_unlock(&s->stage_lock);
+		stage_batch_run(s, batch);
+		pthread_mutex_lock(&s->stage_lock);
+		for (q = batch; q; ) {
+			struct stage_req *next = q->next;
+
+			q->next = NULL;
+			q->done = true;
+			q = next;
+		}
+		s->stage_leading = false;
+		pthread_cond_broadcast(&s->stage_cond);
+	}
+	pthread_mutex_unlock(&s->stage_lock);
+	*inout_id = req.id;
+	if (ret_submitted_us)
+		*ret_submitted_us = req.submitted_us;
+	return req.result;
+}
+
+int store_stage(struct store *s, const struct submission *sub, int64_t *inout_id,
+		int64_t *ret_submitted_us)
+{
+	return stage_request(s, sub, false, inout_id, ret_submitted_us);
+}
+
+int store_submit(struct store *s, const struct submission *sub, int64_t *ret_id)
+{
+	/* Stored and queued in one commit, which waits for the disk. */
+	*ret_id = 0;
+	return stage_request(s, sub, true, ret_id, NULL);
+}
+
+/* Runs a statement whose one parameter is a task id. */
+static int run_id(struct store *s, const char *sql, int64_t id, PGresult **ret)
+{
+	char a[24];
+	const char *pv[1] = { a };
+
+	snprintf(a, sizeof(a), "%lld", (long long)id);
+	return run(s, sql, 1, NULL, pv, NULL, NULL, false, ret);
+}
+
+int store_release(struct store *s, int64_t id)
+{
+	PGresult *res;
+	int r;
+
+	r = run_id(s, "SELECT release($1::int8, false)", id, &res);
+	if (r < 0)
+		return r;
+	r = PQgetisnull(res, 0, 0) ? -ENOENT : 0;
+	PQclear(res);
+	return r;
+}
+
+int store_unstage(struct store *s, int64_t id)
+{
+	PGresult *res;
+	int r;
+
+	r = run_id(s, "WITH d AS (DELETE FROM task WHERE id = $1 AND state = 'staged' RETURNING id)"
+		      " DELETE FROM chunk USING d WHERE chunk.task = d.id",
+		   id, &res);
+	if (r < 0)
+		return r;
+	PQclear(res);
+	return 0;
+}
+
+int store_cancel(struct store *s, const char *pool, const char *name,
+		 uint32_t by_uid, int64_t *ret_id)
+{
+	char u[16];
+	const char *pv[3] = { pool, name, u };
+	PGresult *res;
+	int r;
+
+	snprintf(u, sizeof(u), "%u", by_uid);
+	r = run(s, "SELECT cancel($1, $2, $3::int4)", 3, NULL, pv, NULL, NULL, false, &res);
+	if (r < 0)
+		return r;
+	if (PQgetisnull(res, 0, 0)) {
+		r = -ENOENT;
+	} else if (ret_id) {
+		*ret_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	}
+	PQclear(res);
+	return r;
+}
+
+int store_new_id(struct store *s, uint32_t uid, int64_t *ret_id, bool *ret_name_pending)
+{
+	static const Oid types[2] = { OID_INT4, OID_TEXT_ARRAY };
+	static const int fmts[2] = { 0, 1 };
+	struct arr pools;
+	char u[16];
+	const char *pv[2] = { u, NULL };
+	int lens[2] = { 0, 0 };
+	PGresult *res;
+	int r = 0;
+
+	snprintf(u, sizeof(u), "%u", uid);
+	arr_init(&pools, OID_TEXT);
+	for (size_t i = 0; i < s->cfg->n_pools && r == 0; i++)
+		r = arr_add_str(&pools, s->cfg->pools[i].name);
+	if (r == 0 && !(pv[1] = arr_finish(&pools, &lens[1])))
+		r = -ENOMEM;
+	/* Whether a file named ID.sql is pending already (submitted without a
+	 * reservation): if not, the daemon need not ask before it is created. */
+	if (r == 0)
+		r = run(s, "WITH r AS (INSERT INTO reservation (id, uid)"
+			   "   VALUES (nextval('task_id_seq'), $1) RETURNING id)"
+			   " SELECT r.id, EXISTS (SELECT 1 FROM task t WHERE t.pool = ANY ($2)"
+			   "   AND t.name = r.id || '.sql' AND t.state IN ('staged', 'queued'))"
+			   " FROM r",
+			2, types, pv, lens, fmts, false, &res);
+	arr_finish_free(&pools);
+	if (r < 0)
+		return r;
+	*ret_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*ret_name_pending = PQgetvalue(res, 0, 1)[0] != 'f';
+	PQclear(res);
+	return 0;
+}
