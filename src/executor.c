@@ -37,7 +37,7 @@ static void task_mark_unsent(struct task *t)
 
 /* A log line: ISO-8601 UTC timestamp, the event, newline. */
 __attribute__((format(printf, 2, 3)))
-static void task_log(struct task *t, const char *fmt, ...)
+void task_log(struct task *t, const char *fmt, ...)
 {
 	struct buf *b = &t->out[STREAM_LOG].pending;
 	struct timespec ts;
@@ -81,90 +81,11 @@ static void task_free(struct task *t)
 }
 
 /* ------------------------------------------------------------------ */
-/* connections to targets                                              */
-
-static void conn_free(struct conn *c)
-{
-	if (!c)
-		return;
-	PQfinish(c->pg);
-	free(c);
-}
-
-static void conn_flush(struct conn *c)
-{
-	int r = PQflush(c->pg);
-
-	c->want_write = r == 1;
-	if (r < 0)
-		c->state = CONN_BROKEN;
-}
-
-static void notice_receiver(void *arg, const PGresult *res)
-{
-	struct conn *c = arg;
-	struct buf line;
-
-	if (!c->task)
-		return;
-	buf_init(&line);
-	if (format_notice(&line, res) == 0 && buf_cstr(&line))
-		task_log(c->task, "%s", line.data);
-	buf_finish(&line);
-}
-
-static struct conn *conn_open(struct target *tg)
-{
-	static const char *const keys[] = { "dbname", "application_name", NULL };
-	const char *vals[] = { tg->cfg->conninfo, "pgqfs", NULL };
-	struct conn *c = calloc(1, sizeof(*c));
-
-	if (!c)
-		return NULL;
-	c->target = tg;
-	c->pg = PQconnectStartParams(keys, vals, 1);
-	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
-		c->state = CONN_BROKEN;
-		return c;
-	}
-	c->state = CONN_CONNECTING;
-	c->poll = PGRES_POLLING_WRITING;
-	return c;
-}
-
-static struct conn *target_add_conn(struct target *tg)
-{
-	struct conn *c;
-
-	if (tg->n_conns >= (size_t)tg->cfg->max_workers)
-		return NULL;
-	c = conn_open(tg);
-	if (!c)
-		return NULL;
-	tg->conns[tg->n_conns++] = c;
-	return c;
-}
-
-/* Slots a new task of this target could take now. */
-static int target_free(const struct target *tg)
-{
-	int busy = 0;
-
-	for (size_t i = 0; i < tg->n_conns; i++)
-		if (tg->conns[i]->task)
-			busy++;
-	return tg->cfg->max_workers - busy;
-}
-
-/* ------------------------------------------------------------------ */
 /* running a task                                                      */
 
 static void task_finish(struct executor *e, struct task *t, enum task_state state);
 
-static void task_fail(struct executor *e, struct task *t, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void task_fail(struct executor *e, struct task *t, const char *fmt, ...)
+void task_fail(struct executor *e, struct task *t, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -179,26 +100,6 @@ static void task_fail(struct executor *e, struct task *t, const char *fmt, ...)
 		t->error.len += (size_t)n;
 	}
 	task_finish(e, t, TASK_FAILED);
-}
-
-static void conn_start_reset(struct conn *c)
-{
-	PGTransactionStatusType ts = PQtransactionStatus(c->pg);
-
-	c->task = NULL;
-	if (ts == PQTRANS_UNKNOWN || PQstatus(c->pg) != CONNECTION_OK) {
-		c->state = CONN_BROKEN;
-		return;
-	}
-	/* An open transaction ends as it would when psql exits: rolled back.
-	 * Then nothing of this task's session may leak into the next one. */
-	c->state = CONN_RESET;
-	c->reset_step = ts == PQTRANS_IDLE ? 1 : 0;
-	if (!PQsendQuery(c->pg, c->reset_step == 0 ? "ROLLBACK" : "DISCARD ALL")) {
-		c->state = CONN_BROKEN;
-		return;
-	}
-	conn_flush(c);
 }
 
 /*
@@ -310,7 +211,7 @@ static void task_next_statement(struct executor *e, struct task *t)
 	conn_flush(c);
 }
 
-static void task_begin(struct executor *e, struct task *t)
+void task_begin(struct executor *e, struct task *t)
 {
 	struct conn *c = t->conn;
 	char app[64];
@@ -399,7 +300,7 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 }
 
 /* Reads what the connection has for its task, as far as it may. */
-static void task_pump(struct executor *e, struct task *t)
+void task_pump(struct executor *e, struct task *t)
 {
 	struct conn *c = t->conn;
 
@@ -458,127 +359,6 @@ static void task_pump(struct executor *e, struct task *t)
 			task_result(e, t, res);
 		}
 		PQclear(res);
-	}
-}
-
-/* A connection is readable or writable (or has buffered input to use). */
-static void conn_event(struct executor *e, struct conn *c, short revents)
-{
-	if (c->state == CONN_CONNECTING) {
-		c->poll = PQconnectPoll(c->pg);
-		if (c->poll == PGRES_POLLING_FAILED) {
-			struct task *t = c->task;
-
-			c->state = CONN_BROKEN;
-			if (t) {
-				char *msg = PQerrorMessage(c->pg);
-
-				c->task = NULL;
-				t->conn = NULL;
-				task_log(t, "cannot connect to target %s", c->target->cfg->name);
-				task_fail(e, t, "pgqfs: cannot connect to target %s: %s",
-					  c->target->cfg->name, msg);
-			} else {
-				log_warn("cannot connect to target %s: %s", c->target->cfg->name,
-					 PQerrorMessage(c->pg));
-			}
-			return;
-		}
-		if (c->poll != PGRES_POLLING_OK)
-			return;
-		if (PQsetnonblocking(c->pg, 1) < 0) {
-			c->state = CONN_BROKEN;
-			return;
-		}
-		PQsetNoticeReceiver(c->pg, notice_receiver, c);
-		c->state = c->task ? CONN_BUSY : CONN_IDLE;
-		if (c->task)
-			task_begin(e, c->task);
-		return;
-	}
-	if ((revents & POLLOUT) && c->want_write)
-		conn_flush(c);
-	if ((revents & (POLLIN | POLLHUP | POLLERR)) && !PQconsumeInput(c->pg)) {
-		struct task *t = c->task;
-
-		c->state = CONN_BROKEN;
-		if (t) {
-			c->task = NULL;
-			t->conn = NULL;
-			task_fail(e, t, "pgqfs: lost the connection to target %s: %s",
-				  c->target->cfg->name, PQerrorMessage(c->pg));
-		}
-		return;
-	}
-	if (c->state == CONN_BUSY && c->task) {
-		task_pump(e, c->task);
-	} else if (c->state == CONN_RESET) {
-		while (!PQisBusy(c->pg)) {
-			PGresult *res = PQgetResult(c->pg);
-
-			if (res) {
-				if (PQresultStatus(res) != PGRES_COMMAND_OK)
-					c->state = CONN_BROKEN;
-				PQclear(res);
-				continue;
-			}
-			if (c->state == CONN_BROKEN)
-				return;
-			if (++c->reset_step == 1) {
-				if (!PQsendQuery(c->pg, "DISCARD ALL")) {
-					c->state = CONN_BROKEN;
-					return;
-				}
-				conn_flush(c);
-				return;
-			}
-			c->state = CONN_IDLE;
-			if (c->task) {
-				/* A task was waiting for this reset. */
-				c->state = CONN_BUSY;
-				task_begin(e, c->task);
-			}
-			return;
-		}
-	} else if (c->state == CONN_IDLE) {
-		/* Nothing is expected; drop anything (a notice, a shutdown). */
-		while (!PQisBusy(c->pg)) {
-			PGresult *res = PQgetResult(c->pg);
-
-			if (!res)
-				break;
-			PQclear(res);
-		}
-	}
-}
-
-/*
- * Frees broken connections of every target.  A task still on one (running
- * or waiting for it) fails with the connection's last error.
- */
-static void reap_conns(struct executor *e)
-{
-	for (size_t i = 0; i < e->cfg->n_targets; i++) {
-		struct target *tg = &e->targets[i];
-		size_t k = 0;
-
-		for (size_t j = 0; j < tg->n_conns; j++) {
-			struct conn *c = tg->conns[j];
-
-			if (c->state == CONN_BROKEN && c->task) {
-				struct task *t = c->task;
-
-				c->task = NULL;
-				t->conn = NULL;
-				task_fail(e, t, "pgqfs: lost the connection to target %s: %s",
-					  tg->cfg->name, c->pg ? PQerrorMessage(c->pg) : "\n");
-			}
-			if (c->state == CONN_BROKEN)
-				conn_free(c);
-			else
-				tg->conns[k++] = c;
-		}
-		tg->n_conns = k;
 	}
 }
 

@@ -160,4 +160,21 @@ struct executor {
 	char daemon[300];
 };
 
+/* target.c: connections to targets */
+void conn_free(struct conn *c);
+void conn_flush(struct conn *c);
+struct conn *target_add_conn(struct target *tg);
+int target_free(const struct target *tg);
+void conn_start_reset(struct conn *c);
+void conn_event(struct executor *e, struct conn *c, short revents);
+void reap_conns(struct executor *e);
+
+/* run.c: a task's life */
+__attribute__((format(printf, 2, 3)))
+void task_log(struct task *t, const char *fmt, ...);
+__attribute__((format(printf, 3, 4)))
+void task_fail(struct executor *e, struct task *t, const char *fmt, ...);
+void task_begin(struct executor *e, struct task *t);
+void task_pump(struct executor *e, struct task *t);
+
 #endif
