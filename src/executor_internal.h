@@ -174,7 +174,9 @@ __attribute__((format(printf, 2, 3)))
 void task_log(struct task *t, const char *fmt, ...);
 __attribute__((format(printf, 3, 4)))
 void task_fail(struct executor *e, struct task *t, const char *fmt, ...);
+void task_free(struct task *t);
 void task_begin(struct executor *e, struct task *t);
 void task_pump(struct executor *e, struct task *t);
+void task_assign(struct executor *e, struct task *t);
 
 #endif
