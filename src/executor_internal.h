@@ -179,4 +179,10 @@ void task_begin(struct executor *e, struct task *t);
 void task_pump(struct executor *e, struct task *t);
 void task_assign(struct executor *e, struct task *t);
 
+/* control.c: the control connection */
+void ctl_next(struct executor *e);
+void ctl_event(struct executor *e, short revents);
+__attribute__((warn_unused_result))
+int ctl_setup(struct executor *e);
+
 #endif
