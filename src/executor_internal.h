@@ -163,6 +163,8 @@ struct executor {
 /* target.c: connections to targets */
 void conn_free(struct conn *c);
 void conn_flush(struct conn *c);
+/* A new connection, owned by tg: connecting, or broken (reap_conns() frees
+ * it).  NULL when tg has max_workers connections or memory ran out. */
 struct conn *target_add_conn(struct target *tg);
 int target_free(const struct target *tg);
 void conn_start_reset(struct conn *c);
@@ -174,6 +176,7 @@ __attribute__((format(printf, 2, 3)))
 void task_log(struct task *t, const char *fmt, ...);
 __attribute__((format(printf, 3, 4)))
 void task_fail(struct executor *e, struct task *t, const char *fmt, ...);
+/* The caller unlinked t from e->tasks. */
 void task_free(struct task *t);
 void task_begin(struct executor *e, struct task *t);
 void task_pump(struct executor *e, struct task *t);
