@@ -1,0 +1,191 @@
+/*
+ * The executor's private types, shared by its rooms: the loop and life
+ * cycle (executor.c), target connections (target.c), running a task's
+ * statements (run.c) and the control connection (control.c).  Everything
+ * here lives on the executor thread, except where a field says otherwise.
+ */
+#ifndef PGQFS_EXECUTOR_INTERNAL_H
+#define PGQFS_EXECUTOR_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "executor.h"
+#include "split.h"
+#include "store.h"
+#include "task.h"
+
+
+/* Past this many unsent result bytes a task stops reading its connection
+ * until the control connection has stored them: output is bounded. */
+#define PENDING_MAX (2 * CHUNK_MAX)
+/* One progress statement carries at most about this much output. */
+#define BATCH_BYTES (4 * 1024 * 1024)
+/* Partial output of a running task is stored this often, for tail -f. */
+#define PARTIAL_FLUSH_MS 1000
+/* A task's start (backend pid, log line) is stored after this long, or
+ * with its end if that comes first: one write for a short task. */
+#define START_FLUSH_MS 100
+/* Dead daemons are looked for this often: one small query, no write.  (A
+ * daemon that believes it is alone cannot know when another starts, so
+ * it looks as often.) */
+#define RECOVER_MS 5000
+#define HOUSEKEEPING_MS (3600 * 1000)
+/* How long a stopping daemon waits for cancelled tasks to end. */
+#define STOP_GRACE_MS 10000
+
+enum conn_state {
+	CONN_CONNECTING,	/* PQconnectPoll in progress */
+	CONN_IDLE,		/* connected, no task */
+	CONN_BUSY,		/* running task->stmts */
+	CONN_RESET,		/* ROLLBACK / DISCARD ALL after a task */
+	CONN_BROKEN,		/* to be freed */
+};
+
+enum task_phase {
+	PHASE_CONNECT,		/* waiting for its connection */
+	PHASE_SETUP,		/* application_name being set */
+	PHASE_STMT,		/* statement `cur` in flight */
+	PHASE_FINISHED,		/* outcome known; final update not yet stored */
+};
+
+struct target;
+struct pool;
+struct task;
+
+struct conn {
+	PGconn *pg;
+	struct target *target;
+	enum conn_state state;
+	PostgresPollingStatusType poll;	/* while connecting: what to wait for */
+	struct task *task;		/* while busy (or connecting for one) */
+	int reset_step;			/* CONN_RESET: queries still to send */
+	bool want_write;		/* PQflush returned 1 */
+	int backend_pid;
+};
+
+struct target {
+	const struct config_target *cfg;
+	struct conn **conns;		/* at most cfg->max_workers */
+	size_t n_conns;
+};
+
+struct pool {
+	const struct config_pool *cfg;
+	struct target *target;
+	int running;		/* tasks of this pool held here: claimed, end not on record */
+	bool has_work;		/* queued tasks may exist: worth a claim */
+	int claim_want;		/* what the claim in flight asked for */
+};
+
+/* A stream's bytes not yet handed to a progress batch. */
+struct stream_out {
+	struct buf pending;
+	int64_t base;		/* stream offset of pending.data[0] */
+};
+
+struct task {
+	struct task *next;
+	int64_t id;
+	struct pool *pool;
+	char *name;
+	char *query;
+	size_t query_len;
+	struct sql_stmt *stmts;
+	size_t n_stmts;
+	size_t cur;
+	struct conn *conn;
+	enum task_phase phase;
+	struct stream_out out[2];	/* STREAM_RESULT, STREAM_LOG */
+	int64_t stmt_start;	/* result offset where the current statement began */
+	bool stmt_rows;		/* the current result printed its header */
+	int64_t stmt_nrows;	/* rows of the current result so far */
+	bool copy_out;		/* in COPY TO STDOUT */
+	bool truncate;		/* stored result bytes past the end must go */
+	int64_t rows;
+	int backend_pid;	/* of its target connection, 0 until it began */
+	int64_t started_us;
+	int64_t finished_us;
+	int64_t started_mono_ms;
+	int final_state;	/* -1 until known */
+	bool timed_out;		/* ran past its pool's timeout: being cancelled */
+	struct buf error;
+	bool start_unsent;	/* pid/target/start time not yet in a batch */
+	bool final_sent;	/* the final update is in the batch in flight */
+	int64_t first_unsent_ms; /* when pending output began to wait, 0 if none */
+};
+
+enum ctl_op { OP_NONE, OP_RECOVER, OP_CLAIM, OP_PROGRESS, OP_HOUSEKEEPING };
+
+struct executor {
+	const struct config *cfg;
+	struct store *store;
+	PGconn *control;
+	int64_t instance;
+	enum ctl_op op;			/* statement in flight on control */
+	enum ctl_op last_op;		/* claim or progress: they take turns */
+	bool ctl_want_write;
+	struct target *targets;
+	struct pool *pools;
+	struct task *tasks;		/* every live task, newest first */
+	int running;			/* tasks held: claimed, end not yet on record */
+	struct progress *batch;
+	struct buf stmt;		/* the statement being sent (scratch) */
+	int64_t next_recover_ms;
+	int64_t next_housekeeping_ms;
+	int wake_fd;
+	pthread_t thread;
+	bool thread_started;
+	atomic_bool stopping;
+	int64_t stop_deadline_ms;
+	bool cancels_sent;
+	executor_finished_fn *on_finished;
+	void *on_finished_arg;
+	pthread_mutex_t release_lock;	/* guards release */
+	int64_t *release;		/* staged tasks to queue, from the fs */
+	size_t n_release, cap_release;
+	uint64_t release_seq;		/* releases so far (under release_lock) */
+	uint64_t releasing_seq;		/* the last release in `releasing` */
+	atomic_uint_fast64_t settled_seq; /* releases a committed claim has taken */
+	int64_t *releasing;		/* those sent with the claim (executor only) */
+	size_t n_releasing, cap_releasing;
+	atomic_uint_fast64_t n_started, n_done, n_failed;
+	uint64_t n_claims, n_claimed, n_progress;	/* statements, for the log */
+	char daemon[300];
+};
+
+/* target.c: connections to targets */
+void conn_free(struct conn *c);
+void conn_flush(struct conn *c);
+/* A new connection, owned by tg: connecting, or broken (reap_conns() frees
+ * it).  NULL when tg has max_workers connections or memory ran out. */
+struct conn *target_add_conn(struct target *tg);
+int target_free(const struct target *tg);
+void conn_start_reset(struct conn *c);
+void conn_event(struct executor *e, struct conn *c, short revents);
+void reap_conns(struct executor *e);
+
+/* run.c: a task's life */
+__attribute__((format(printf, 2, 3)))
+void task_log(struct task *t, const char *fmt, ...);
+__attribute__((format(printf, 3, 4)))
+void task_fail(struct executor *e, struct task *t, const char *fmt, ...);
+/* The caller unlinked t from e->tasks. */
+void task_free(struct task *t);
+void task_begin(struct executor *e, struct task *t);
+void task_pump(struct executor *e, struct task *t);
+void task_assign(struct executor *e, struct task *t);
+
+/* control.c: the control connection */
+void ctl_next(struct executor *e);
+void ctl_event(struct executor *e, short revents);
+__attribute__((warn_unused_result))
+int ctl_setup(struct executor *e);
+
+#endif

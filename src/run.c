@@ -1,0 +1,386 @@
+/*
+ * A task's life on its target connection: setting up the session, sending
+ * its statements one by one, formatting their results as they arrive, and
+ * recording its outcome for the next progress batch (control.c).
+ */
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "executor_internal.h"
+#include "format.h"
+#include "split.h"
+
+static int64_t stream_size(const struct stream_out *s)
+{
+	return s->base + (int64_t)s->pending.len;
+}
+
+static void task_mark_unsent(struct task *t)
+{
+	if (t->first_unsent_ms == 0)
+		t->first_unsent_ms = mono_ms();
+}
+
+/* A log line: ISO-8601 UTC timestamp, the event, newline. */
+__attribute__((format(printf, 2, 3)))
+void task_log(struct task *t, const char *fmt, ...)
+{
+	struct buf *b = &t->out[STREAM_LOG].pending;
+	struct timespec ts;
+	struct tm tm;
+	char stamp[40];
+	va_list ap;
+	size_t at = b->len;
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (buf_printf(b, "%s.%06ldZ ", stamp, ts.tv_nsec / 1000) < 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || buf_reserve(b, (size_t)n + 1) < 0) {
+		b->len = at;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	(void)buf_putc(b, '\n');
+	task_mark_unsent(t);
+}
+
+void task_free(struct task *t)
+{
+	if (!t)
+		return;
+	free(t->name);
+	free(t->query);
+	free(t->stmts);
+	buf_finish(&t->out[0].pending);
+	buf_finish(&t->out[1].pending);
+	buf_finish(&t->error);
+	free(t);
+}
+
+static void task_finish(struct executor *e, struct task *t, enum task_state state);
+
+void task_fail(struct executor *e, struct task *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && buf_reserve(&t->error, (size_t)n + 1) == 0) {
+		va_start(ap, fmt);
+		vsnprintf(t->error.data + t->error.len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+		t->error.len += (size_t)n;
+	}
+	task_finish(e, t, TASK_FAILED);
+}
+
+/*
+ * The outcome of a task is known: record it and free its connection.  The
+ * final update is stored by the next progress batch.
+ */
+static void task_finish(struct executor *e, struct task *t, enum task_state state)
+{
+	struct conn *c = t->conn;
+	int64_t ms;
+
+	if (t->phase == PHASE_FINISHED)
+		return;
+	if (state == TASK_FAILED && t->stmt_rows) {
+		/* psql prints no row of a statement that failed. */
+		struct stream_out *r = &t->out[STREAM_RESULT];
+
+		t->rows -= t->stmt_nrows;
+		if (t->stmt_start >= r->base) {
+			r->pending.len = (size_t)(t->stmt_start - r->base);
+		} else {
+			r->pending.len = 0;
+			r->base = t->stmt_start;
+			t->truncate = true;
+		}
+	}
+	t->phase = PHASE_FINISHED;
+	t->final_state = (int)state;
+	t->finished_us = wall_us();
+	ms = mono_ms() - t->started_mono_ms;
+	if (state == TASK_DONE)
+		task_log(t, "finished: done in %lld ms, %lld rows", (long long)ms,
+			 (long long)t->rows);
+	else
+		task_log(t, "finished: %s after %lld ms", task_state_name(state), (long long)ms);
+	task_mark_unsent(t);
+	t->conn = NULL;
+	atomic_fetch_add(state == TASK_DONE ? &e->n_done : &e->n_failed, 1);
+	if (c) {
+		if (c->state == CONN_BUSY || c->state == CONN_CONNECTING) {
+			if (c->state == CONN_BUSY)
+				conn_start_reset(c);
+			else
+				c->state = CONN_BROKEN;
+		}
+		c->task = NULL;
+	}
+}
+
+static void timeout_error(const struct task *t, struct buf *out)
+{
+	uint64_t ms = t->pool->cfg->timeout_ms;
+
+	if (ms % 1000)
+		(void)buf_printf(out, "pgqfs: cancelled after the pool's timeout of %llu ms\n",
+				 (unsigned long long)ms);
+	else
+		(void)buf_printf(out, "pgqfs: cancelled after the pool's timeout of %llu s\n",
+				 (unsigned long long)(ms / 1000));
+}
+
+/* Sends statement t->cur, or finishes the task after the last one. */
+static void task_next_statement(struct executor *e, struct task *t)
+{
+	struct conn *c = t->conn;
+	const struct sql_stmt *s;
+
+	if (t->cur >= t->n_stmts) {
+		task_finish(e, t, TASK_DONE);
+		return;
+	}
+	if (t->timed_out) {
+		/* The cancel came between two statements: run no more. */
+		buf_reset(&t->error);
+		timeout_error(t, &t->error);
+		task_finish(e, t, TASK_FAILED);
+		return;
+	}
+	s = &t->stmts[t->cur];
+	if (s->meta) {
+		int len = (int)s->len;
+
+		task_fail(e, t, "psql:query.sql:%u: error: pgqfs does not run psql meta-commands: %.*s\n",
+			  s->line, len, t->query + s->start);
+		return;
+	}
+	if (memchr(t->query + s->start, '\0', s->len)) {
+		task_fail(e, t, "psql:query.sql:%u: error: pgqfs cannot send a statement that contains a NUL byte\n",
+			  s->line);
+		return;
+	}
+	buf_reset(&e->stmt);
+	if (sql_stmt_text(&e->stmt, t->query, s) < 0 || !buf_cstr(&e->stmt)) {
+		task_fail(e, t, "pgqfs: out of memory\n");
+		return;
+	}
+	t->phase = PHASE_STMT;
+	t->stmt_start = stream_size(&t->out[STREAM_RESULT]);
+	t->stmt_rows = false;
+	t->stmt_nrows = 0;
+	t->copy_out = false;
+	if (!PQsendQuery(c->pg, e->stmt.data)) {
+		task_fail(e, t, "pgqfs: cannot send to target %s: %s", t->pool->target->cfg->name,
+			  PQerrorMessage(c->pg));
+		return;
+	}
+	/* Rows are formatted as they arrive; no result is held whole. */
+	(void)PQsetSingleRowMode(c->pg);
+	conn_flush(c);
+}
+
+void task_begin(struct executor *e, struct task *t)
+{
+	struct conn *c = t->conn;
+	char app[64];
+	const char *pv[1] = { app };
+
+	c->backend_pid = PQbackendPID(c->pg);
+	t->backend_pid = c->backend_pid;
+	t->started_us = wall_us();
+	t->started_mono_ms = mono_ms();
+	t->start_unsent = true;
+	task_log(t, "started on target %s, backend pid %d, daemon %s",
+		 t->pool->target->cfg->name, c->backend_pid, e->daemon);
+	atomic_fetch_add(&e->n_started, 1);
+	/* Recognisable in pg_stat_activity. */
+	snprintf(app, sizeof(app), "pgqfs task %lld", (long long)t->id);
+	t->phase = PHASE_SETUP;
+	if (!PQsendQueryParams(c->pg, "SELECT pg_catalog.set_config('application_name', $1, false)",
+			       1, NULL, pv, NULL, NULL, 0)) {
+		task_fail(e, t, "pgqfs: cannot send to target %s: %s", t->pool->target->cfg->name,
+			  PQerrorMessage(c->pg));
+		return;
+	}
+	conn_flush(c);
+}
+
+static int result_append_row(struct task *t, const PGresult *res, int row)
+{
+	struct buf *b = &t->out[STREAM_RESULT].pending;
+	int r = 0;
+
+	if (!t->stmt_rows) {
+		r = csv_header(b, res);
+		t->stmt_rows = true;
+	}
+	if (r == 0 && row >= 0) {
+		r = csv_row(b, res, row);
+		t->rows++;
+		t->stmt_nrows++;
+	}
+	task_mark_unsent(t);
+	return r;
+}
+
+/* Handles one PGresult of the statement in flight. */
+static void task_result(struct executor *e, struct task *t, PGresult *res)
+{
+	struct conn *c = t->conn;
+
+	switch (PQresultStatus(res)) {
+	case PGRES_SINGLE_TUPLE:
+		if (result_append_row(t, res, 0) < 0)
+			task_fail(e, t, "pgqfs: out of memory\n");
+		break;
+	case PGRES_TUPLES_OK:
+		/* End of a row set; one with no rows still prints its header. */
+		if (!t->stmt_rows && result_append_row(t, res, -1) < 0)
+			task_fail(e, t, "pgqfs: out of memory\n");
+		t->stmt_rows = false;
+		t->stmt_nrows = 0;
+		t->stmt_start = stream_size(&t->out[STREAM_RESULT]);
+		break;
+	case PGRES_COPY_OUT:
+		t->copy_out = true;
+		break;
+	case PGRES_COPY_IN:
+		/* The server ends the COPY with this as its error message. */
+		if (PQputCopyEnd(c->pg, "pgqfs tasks have no input: use COPY FROM a file the server can read, or INSERT") < 0)
+			task_fail(e, t, "pgqfs: cannot end COPY on target %s\n", t->pool->target->cfg->name);
+		conn_flush(c);
+		break;
+	case PGRES_FATAL_ERROR: {
+		const struct sql_stmt *s = &t->stmts[t->cur];
+
+		if (t->error.len == 0) {
+			if (t->timed_out)
+				timeout_error(t, &t->error);
+			if (format_error(&t->error, "query.sql", s->line, res) < 0)
+				t->error.len = 0;
+		}
+		t->final_state = TASK_FAILED;	/* drained, then finished */
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* Reads what the connection has for its task, as far as it may. */
+void task_pump(struct executor *e, struct task *t)
+{
+	struct conn *c = t->conn;
+
+	while (c && t->conn == c && t->phase != PHASE_FINISHED) {
+		PGresult *res;
+
+		if (t->copy_out) {
+			char *data = NULL;
+			int n = PQgetCopyData(c->pg, &data, 1);
+
+			if (n > 0) {
+				int r = buf_append(&t->out[STREAM_RESULT].pending, data, (size_t)n);
+
+				PQfreemem(data);
+				task_mark_unsent(t);
+				if (r < 0) {
+					task_fail(e, t, "pgqfs: out of memory\n");
+					return;
+				}
+				if (t->out[STREAM_RESULT].pending.len >= PENDING_MAX)
+					return;
+				continue;
+			}
+			if (n == 0)
+				return;		/* needs more input */
+			t->copy_out = false;	/* -1: done; -2: error, reported as a result */
+			continue;
+		}
+		if (t->out[STREAM_RESULT].pending.len >= PENDING_MAX)
+			return;		/* back-pressure: wait for the store */
+		if (PQisBusy(c->pg))
+			return;
+		res = PQgetResult(c->pg);
+		if (!res) {
+			/* The query in flight is complete. */
+			if (t->phase == PHASE_SETUP) {
+				t->cur = 0;
+			} else if (t->final_state == TASK_FAILED) {
+				task_finish(e, t, TASK_FAILED);
+				return;
+			} else {
+				t->cur++;
+			}
+			if (atomic_load(&e->stopping) && e->cancels_sent) {
+				task_fail(e, t, "pgqfs: the daemon stopped before this task ended\n");
+				return;
+			}
+			task_next_statement(e, t);
+			continue;
+		}
+		if (t->phase == PHASE_SETUP) {
+			if (PQresultStatus(res) != PGRES_TUPLES_OK)
+				task_fail(e, t, "pgqfs: cannot prepare the session on target %s: %s",
+					  t->pool->target->cfg->name, PQresultErrorMessage(res));
+		} else {
+			task_result(e, t, res);
+		}
+		PQclear(res);
+	}
+}
+
+/* Gives a claimed task a connection: an idle one, or a new one. */
+void task_assign(struct executor *e, struct task *t)
+{
+	struct target *tg = t->pool->target;
+	struct conn *c = NULL;
+
+	for (size_t i = 0; i < tg->n_conns; i++)
+		if (tg->conns[i]->state == CONN_IDLE && !tg->conns[i]->task) {
+			c = tg->conns[i];
+			break;
+		}
+	/* Else one that is being reset or connecting: both are ready in
+	 * well under the time a new backend takes to start. */
+	for (size_t i = 0; !c && i < tg->n_conns; i++)
+		if ((tg->conns[i]->state == CONN_RESET || tg->conns[i]->state == CONN_CONNECTING) &&
+		    !tg->conns[i]->task)
+			c = tg->conns[i];
+	if (!c)
+		c = target_add_conn(tg);
+	if (!c || c->state == CONN_BROKEN) {
+		task_log(t, "cannot connect to target %s", tg->cfg->name);
+		task_fail(e, t, "pgqfs: cannot connect to target %s: %s", tg->cfg->name,
+			  c ? PQerrorMessage(c->pg) : "no free connection slot\n");
+		return;
+	}
+	c->task = t;
+	t->conn = c;
+	if (c->state == CONN_IDLE) {
+		c->state = CONN_BUSY;
+		task_begin(e, t);
+	}
+}
