@@ -238,7 +238,7 @@ static void check_case(const struct split_case *c)
 	size_t n = 0, i;
 	int r;
 
-	r = sql_split(c->in, strlen(c->in), &st, &n);
+	r = sql_split(c->in, strlen(c->in), true, &st, &n);
 	if (!tap_ok(r == 0 && n == c->n, "%s: %zu statements", c->name, c->n)) {
 		printf("#   got r=%d n=%zu\n", r, n);
 		free(st);
@@ -276,7 +276,7 @@ static int range_is(const char *s, size_t len, size_t i, const char *want,
 	size_t n = 0;
 	int ok;
 
-	if (sql_split(s, len, &st, &n) < 0 || i >= n) {
+	if (sql_split(s, len, true, &st, &n) < 0 || i >= n) {
 		free(st);
 		return tap_ok(0, "%s", name);
 	}
@@ -316,7 +316,7 @@ static void check_bytes(void)
 	size_t n = 0;
 	int r;
 
-	r = sql_split(s, sizeof(s) - 1, &st, &n);
+	r = sql_split(s, sizeof(s) - 1, true, &st, &n);
 	tap_ok(r == 0 && n == 3, "bytes: NUL and invalid UTF-8 split");
 	if (r == 0 && n == 3) {
 		tap_is_mem(s + st[0].start, st[0].len,
@@ -329,7 +329,7 @@ static void check_bytes(void)
 	free(st);
 
 	/* Not NUL-terminated: the length is the limit. */
-	r = sql_split("SELECT 1; SELECT 2;", 9, &st, &n);
+	r = sql_split("SELECT 1; SELECT 2;", 9, true, &st, &n);
 	tap_ok(r == 0 && n == 1 && st[0].len == 9,
 	       "bytes: text beyond len is not read");
 	free(st);
@@ -341,7 +341,7 @@ static void check_bytes(void)
 		size_t len, bad = 0;
 
 		for (len = 0; len <= sizeof(t) - 1; len++) {
-			if (sql_split(t, len, &st, &n) < 0)
+			if (sql_split(t, len, true, &st, &n) < 0)
 				bad++;
 			free(st);
 		}
@@ -361,7 +361,7 @@ static void check_many(void)
 	for (i = 0; i < 1000; i++)
 		if (buf_printf(&b, "SELECT %zu;\n", i) < 0)
 			ok = false;
-	ok = ok && sql_split(b.data, b.len, &st, &n) == 0 && n == 1000;
+	ok = ok && sql_split(b.data, b.len, true, &st, &n) == 0 && n == 1000;
 	for (i = 0; ok && i < n; i++)
 		ok = st[i].line == i + 1 && !st[i].meta;
 	tap_ok(ok, "many: 1000 statements on their lines");
