@@ -22,7 +22,12 @@
  *    quoted string, quoted identifier, dollar quote or comment is dropped
  *    entirely, also inside a statement: sql_stmt_text() rebuilds that text.
  *  - A statement without a terminating semicolon is sent at the end of the
- *    file, and psql reports it on the file's last line.
+ *    file, and psql reports it on the file's last line.  pgqfs runs nothing
+ *    of such a file (sql_cut_short()), but sql_split() still returns it.
+ *  - The session's standard_conforming_strings decides whether '...' takes
+ *    backslash escapes.  psql reads it before each line, so a SET in the
+ *    file changes the lexing of the lines after it; sql_split() takes one
+ *    value for the whole file (the session's when it starts).
  *  - A UTF-8 byte order mark at the start of the file is ignored.
  *  - Numbers swallow an identifier that follows them ("1e" in 1e'\'' is one
  *    token, so the quote starts a standard string), and "1e-" is one token,
