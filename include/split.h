@@ -28,17 +28,46 @@ struct sql_stmt {
 			 * terminating semicolon (or of the backslash, or the
 			 * file's last line for an unterminated statement) */
 	bool meta;	/* a psql meta-command, which pgqfs refuses to run */
+	bool std_strings; /* the standard_conforming_strings it was split
+			   * under, which sql_stmt_text() lexes it with */
 };
 
 /*
- * Splits text[0..len) into statements.  On success *ret_stmts is a malloc'd
- * array the caller frees (NULL when there are no statements) and *ret_n its
- * length; returns 0 or -ENOMEM (outputs untouched on failure).  The text
- * need not be NUL-terminated and may contain any bytes.
+ * Splits text[0..len) into statements.  std_strings is the session's
+ * standard_conforming_strings (PQparameterStatus(conn,
+ * "standard_conforming_strings") is "on"), as psql passes it to its lexer:
+ * when false, a backslash in a plain '...' (or N'...') string escapes the
+ * next byte, as in E'...', so 'it\'s' is one string.  On success
+ * *ret_stmts is a malloc'd array the caller frees (NULL when there are no
+ * statements) and *ret_n its length; returns 0 or -ENOMEM (outputs
+ * untouched on failure).  The text need not be NUL-terminated and may
+ * contain any bytes.
  */
 __attribute__((warn_unused_result))
-int sql_split(const char *text, size_t len, struct sql_stmt **ret_stmts,
-	      size_t *ret_n);
+int sql_split(const char *text, size_t len, bool std_strings,
+	      struct sql_stmt **ret_stmts, size_t *ret_n);
+
+/*
+ * Whether text[0..len) is cut short: its last statement is not terminated
+ * by a semicolon (white space, "--" comments and complete slash-star
+ * comments may follow the last one), or the file ends inside a quoted
+ * string, quoted identifier, dollar quote or slash-star comment.  Such a
+ * file must run nothing (DESIGN.md, Submitting): sql_split() still returns
+ * that last statement, as psql would send it.  When it is cut short and
+ * ret_line is not NULL, *ret_line is the 1-based line on which the
+ * unterminated statement starts (its first token, a slash-star comment
+ * included, as in sql_stmt.start): the place the user has to look, where
+ * the line of the file's end would only say how long the file is.
+ *
+ * Not cut short: an empty file, a file of only white space and comments
+ * (psql runs nothing and succeeds), and a file whose split ends at a psql
+ * meta-command, since nothing after it ever runs (the task fails there,
+ * naming the command) and psql's meta-command syntax is not lexed here.
+ * std_strings as for sql_split(), which must be given the same value.
+ * Allocates nothing and cannot fail.
+ */
+bool sql_cut_short(const char *text, size_t len, bool std_strings,
+		   unsigned *ret_line);
 
 /*
  * Appends to b the text psql sends for st, a statement sql_split() found

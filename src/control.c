@@ -303,7 +303,7 @@ static void claimed_tasks(struct executor *e, PGresult *res)
 		memcpy(t->query, cl.query, cl.query_len);
 		t->query[cl.query_len] = '\0';
 		t->query_len = cl.query_len;
-		if (sql_split(t->query, t->query_len, &t->stmts, &t->n_stmts) < 0) {
+		if (sql_split(t->query, t->query_len, true, &t->stmts, &t->n_stmts) < 0) {
 			task_fail(e, t, "pgqfs: out of memory\n");
 			continue;
 		}

@@ -22,7 +22,12 @@
  *    quoted string, quoted identifier, dollar quote or comment is dropped
  *    entirely, also inside a statement: sql_stmt_text() rebuilds that text.
  *  - A statement without a terminating semicolon is sent at the end of the
- *    file, and psql reports it on the file's last line.
+ *    file, and psql reports it on the file's last line.  pgqfs runs nothing
+ *    of such a file (sql_cut_short()), but sql_split() still returns it.
+ *  - The session's standard_conforming_strings decides whether '...' takes
+ *    backslash escapes.  psql reads it before each line, so a SET in the
+ *    file changes the lexing of the lines after it; sql_split() takes one
+ *    value for the whole file (the session's when it starts).
  *  - A UTF-8 byte order mark at the start of the file is ignored.
  *  - Numbers swallow an identifier that follows them ("1e" in 1e'\'' is one
  *    token, so the quote starts a standard string), and "1e-" is one token,
@@ -83,6 +88,12 @@ struct lexer {
 	/* The opening $tag$ of the current dollar quote, as text offsets. */
 	size_t dolq_start;
 	size_t dolq_len;
+	/*
+	 * standard_conforming_strings: when off, a plain '...' string takes
+	 * backslash escapes as an E'...' string does (psqlscan.l's {xqstart}
+	 * enters xe rather than xq).
+	 */
+	bool std_strings;
 };
 
 /* What a token does to the statement being collected. */
@@ -94,10 +105,11 @@ enum token {
 	TOK_BACKSLASH,	/* a backslash: a psql meta-command starts here */
 };
 
-static void lexer_init(struct lexer *lx, const char *text)
+static void lexer_init(struct lexer *lx, const char *text, bool std_strings)
 {
 	memset(lx, 0, sizeof(*lx));
 	lx->text = text;
+	lx->std_strings = std_strings;
 	lx->state = LS_INITIAL;
 	lx->state_before_str_stop = LS_INITIAL;
 }
@@ -341,8 +353,9 @@ static enum token lex_initial(struct lexer *lx, size_t *pos, size_t end)
 		case 'e': case 'E':
 			return open_quote(lx, pos, 2, LS_XE);
 		case 'n': case 'N':
-			/* {xnstart}: the n, then a standard string */
-			return open_quote(lx, pos, 2, LS_XQ);
+			/* {xnstart}: the n, then what {xqstart} opens */
+			return open_quote(lx, pos, 2,
+					  lx->std_strings ? LS_XQ : LS_XE);
 		default:
 			break;
 		}
@@ -369,7 +382,7 @@ static enum token lex_initial(struct lexer *lx, size_t *pos, size_t end)
 
 	switch (c) {
 	case '\'':
-		return open_quote(lx, pos, 1, LS_XQ);
+		return open_quote(lx, pos, 1, lx->std_strings ? LS_XQ : LS_XE);
 	case '"':
 		return open_quote(lx, pos, 1, LS_XD);
 	case '$':
@@ -599,19 +612,37 @@ static size_t line_end_of(const char *text, size_t pos, size_t len)
 	return nl ? (size_t)(nl - text) : len;
 }
 
-int sql_split(const char *text, size_t len, struct sql_stmt **ret_stmts,
-	      size_t *ret_n)
+/* How a walk over a file ended. */
+struct split_end {
+	/*
+	 * The file ends inside a statement that no semicolon terminates:
+	 * psql's query buffer holds more than white space and complete
+	 * comments, or the lexer is inside a quote, dollar quote or comment.
+	 */
+	bool cut;
+	size_t cut_line;	/* the line that statement starts on */
+};
+
+/*
+ * Walks text[0..len) the way psql's main loop does.  Each statement found
+ * is pushed onto list unless list is NULL (then nothing is allocated and
+ * the walk cannot fail); *end says how the file ended.  Returns 0 or
+ * -ENOMEM.
+ */
+static int split_walk(const char *text, size_t len, bool std_strings,
+		      struct stmt_list *list, struct split_end *end)
 {
-	struct stmt_list list = { NULL, 0, 0 };
 	struct lexer lx;
 	size_t pos = 0, lineno = 0, line_end, p, tok_start, meta_end;
-	size_t stmt_start = 0, stmt_end = 0;
+	size_t stmt_start = 0, stmt_end = 0, stmt_line = 0;
 	bool in_stmt = false;	/* psql's query buffer is not empty */
 	bool has_text = false;	/* it holds more than comments */
 	enum token tok;
 	int r = 0;
 
-	lexer_init(&lx, text);
+	end->cut = false;
+	end->cut_line = 0;
+	lexer_init(&lx, text, std_strings);
 	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
 		pos = 3;
 
@@ -633,31 +664,39 @@ int sql_split(const char *text, size_t len, struct sql_stmt **ret_stmts,
 				if (!in_stmt) {
 					in_stmt = true;
 					stmt_start = tok_start;
+					stmt_line = lineno;
 				}
 				if (tok == TOK_TEXT)
 					has_text = true;
 				break;
 			case TOK_SEMI:
-				if (has_text)
-					r = stmt_push(&list, stmt_start,
+				if (has_text && list)
+					r = stmt_push(list, stmt_start,
 						      p - stmt_start, lineno,
 						      false);
 				if (r < 0)
-					goto fail;
+					return r;
 				in_stmt = false;
 				has_text = false;
 				break;
 			case TOK_BACKSLASH:
+				/*
+				 * Nothing after a meta-command runs, so the
+				 * walk ends here and the file is not cut
+				 * short, whatever follows; the text before
+				 * the backslash is psql's buffer, which the
+				 * meta-command would send (\g) or keep, and
+				 * pgqfs never sends.
+				 */
 				meta_end = line_end;
 				if (meta_end > tok_start + 1 &&
 				    text[meta_end - 1] == '\r')
 					meta_end--;
-				r = stmt_push(&list, tok_start,
-					      meta_end - tok_start, lineno,
-					      true);
-				if (r < 0)
-					goto fail;
-				goto done;
+				if (list)
+					r = stmt_push(list, tok_start,
+						      meta_end - tok_start,
+						      lineno, true);
+				return r;
 			}
 		}
 		if (in_stmt)
@@ -668,16 +707,34 @@ int sql_split(const char *text, size_t len, struct sql_stmt **ret_stmts,
 	/*
 	 * psql sends what is left at the end of the file, and reports it on
 	 * the last line it read.  An unterminated comment is left in: the
-	 * server rejects it, as it does for psql.
+	 * server rejects it, as it does for psql.  A buffer of complete
+	 * comments alone is what psql would send as an empty query.
 	 */
-	if (in_stmt && (has_text || lx.state == LS_XC)) {
-		r = stmt_push(&list, stmt_start, stmt_end - stmt_start, lineno,
-			      false);
-		if (r < 0)
-			goto fail;
+	if (in_stmt && (has_text || lx.state != LS_INITIAL)) {
+		end->cut = true;
+		end->cut_line = stmt_line;
+		if (list)
+			r = stmt_push(list, stmt_start, stmt_end - stmt_start,
+				      lineno, false);
 	}
+	return r;
+}
 
-done:
+int sql_split(const char *text, size_t len, bool std_strings,
+	      struct sql_stmt **ret_stmts, size_t *ret_n)
+{
+	struct stmt_list list = { NULL, 0, 0 };
+	struct split_end end;
+	size_t i;
+	int r;
+
+	r = split_walk(text, len, std_strings, &list, &end);
+	if (r < 0) {
+		free(list.v);
+		return r;
+	}
+	for (i = 0; i < list.n; i++)
+		list.v[i].std_strings = std_strings;
 	if (list.n == 0) {
 		free(list.v);
 		list.v = NULL;
@@ -685,10 +742,19 @@ done:
 	*ret_stmts = list.v;
 	*ret_n = list.n;
 	return 0;
+}
 
-fail:
-	free(list.v);
-	return r;
+bool sql_cut_short(const char *text, size_t len, bool std_strings,
+		   unsigned *ret_line)
+{
+	struct split_end end;
+
+	/* Without a list the walk allocates nothing and cannot fail. */
+	(void)split_walk(text, len, std_strings, NULL, &end);
+	if (end.cut && ret_line)
+		*ret_line = end.cut_line > UINT_MAX ? UINT_MAX :
+			    (unsigned)end.cut_line;
+	return end.cut;
 }
 
 /*
@@ -708,7 +774,7 @@ int sql_stmt_text(struct buf *b, const char *text, const struct sql_stmt *st)
 		return buf_append(b, text + st->start, st->len);
 
 	/* A statement starts in INITIAL state with every depth at zero. */
-	lexer_init(&lx, text);
+	lexer_init(&lx, text, st->std_strings);
 	for (;;) {
 		line_end = line_end_of(text, pos, end);
 		if (!first && line_end == pos && !lexer_in_quote(&lx))

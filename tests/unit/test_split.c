@@ -8,6 +8,9 @@
  * but comments and semicolons, which the server answers with an empty
  * response; sql_split() leaves them out.  For a meta-command psql runs
  * the command and goes on, so only the statements before it are compared.
+ * The standard_conforming_strings = off cases were run the same way with
+ * PGOPTIONS='-c standard_conforming_strings=off'.  Whether a file is cut
+ * short is pgqfs's own rule (DESIGN.md, Submitting): psql has none.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -238,7 +241,7 @@ static void check_case(const struct split_case *c)
 	size_t n = 0, i;
 	int r;
 
-	r = sql_split(c->in, strlen(c->in), &st, &n);
+	r = sql_split(c->in, strlen(c->in), true, &st, &n);
 	if (!tap_ok(r == 0 && n == c->n, "%s: %zu statements", c->name, c->n)) {
 		printf("#   got r=%d n=%zu\n", r, n);
 		free(st);
@@ -276,7 +279,7 @@ static int range_is(const char *s, size_t len, size_t i, const char *want,
 	size_t n = 0;
 	int ok;
 
-	if (sql_split(s, len, &st, &n) < 0 || i >= n) {
+	if (sql_split(s, len, true, &st, &n) < 0 || i >= n) {
 		free(st);
 		return tap_ok(0, "%s", name);
 	}
@@ -316,7 +319,7 @@ static void check_bytes(void)
 	size_t n = 0;
 	int r;
 
-	r = sql_split(s, sizeof(s) - 1, &st, &n);
+	r = sql_split(s, sizeof(s) - 1, true, &st, &n);
 	tap_ok(r == 0 && n == 3, "bytes: NUL and invalid UTF-8 split");
 	if (r == 0 && n == 3) {
 		tap_is_mem(s + st[0].start, st[0].len,
@@ -329,7 +332,7 @@ static void check_bytes(void)
 	free(st);
 
 	/* Not NUL-terminated: the length is the limit. */
-	r = sql_split("SELECT 1; SELECT 2;", 9, &st, &n);
+	r = sql_split("SELECT 1; SELECT 2;", 9, true, &st, &n);
 	tap_ok(r == 0 && n == 1 && st[0].len == 9,
 	       "bytes: text beyond len is not read");
 	free(st);
@@ -341,7 +344,7 @@ static void check_bytes(void)
 		size_t len, bad = 0;
 
 		for (len = 0; len <= sizeof(t) - 1; len++) {
-			if (sql_split(t, len, &st, &n) < 0)
+			if (sql_split(t, len, true, &st, &n) < 0)
 				bad++;
 			free(st);
 		}
@@ -361,12 +364,201 @@ static void check_many(void)
 	for (i = 0; i < 1000; i++)
 		if (buf_printf(&b, "SELECT %zu;\n", i) < 0)
 			ok = false;
-	ok = ok && sql_split(b.data, b.len, &st, &n) == 0 && n == 1000;
+	ok = ok && sql_split(b.data, b.len, true, &st, &n) == 0 && n == 1000;
 	for (i = 0; ok && i < n; i++)
 		ok = st[i].line == i + 1 && !st[i].meta;
 	tap_ok(ok, "many: 1000 statements on their lines");
 	free(st);
 	buf_finish(&b);
+}
+
+/*
+ * A file cut short: does it end inside a statement, and on which line does
+ * that statement start?  std is standard_conforming_strings.
+ */
+struct cut_case {
+	const char *name;
+	const char *in;
+	bool std;
+	bool cut;
+	unsigned line;	/* when cut */
+};
+
+static const struct cut_case cut_cases[] = {
+	{ "empty file", "", true, false, 0 },
+	{ "only white space", "  \n\n\t\n", true, false, 0 },
+	{ "only comments", "-- a ;\n/* b ; /* c */ */\n\n-- d", true, false, 0 },
+	{ "only empty statements", ";\n ; /* c */ ;\n", true, false, 0 },
+	{ "terminated, no newline", "SELECT 1;", true, false, 0 },
+	{ "terminated, then comments and blank lines",
+	  "SELECT 1;\n\n-- end ; \n\n/* done */\n\n", true, false, 0 },
+	{ "terminated, comment on its line", "SELECT 1; -- c", true, false, 0 },
+	{ "cut mid-statement", "SELECT 1;\nDELETE FROM victim\n", true, true, 2 },
+	{ "cut after several lines, comments after",
+	  "SELECT 1;\n\n  SELECT\n  2\n-- c ;\n\n", true, true, 3 },
+	{ "cut on the line of a statement", "SELECT 1; SELECT 2", true, true, 1 },
+	{ "leading comments are not the statement",
+	  "-- lead\n\n  SELECT 1", true, true, 3 },
+	{ "a leading slash-star comment is",
+	  "SELECT 1;\n/* c */\nSELECT 2", true, true, 2 },
+	{ "cut inside a string", "SELECT 1;\nSELECT 'abc;\n\n", true, true, 2 },
+	{ "cut inside an E string after an escaped quote",
+	  "SELECT E'a\\';", true, true, 1 },
+	{ "cut inside a quoted identifier", "SELECT 1 AS \"a;\n", true, true, 1 },
+	{ "cut inside a dollar quote",
+	  "SELECT 1;\nDO $do$\nBEGIN\n  PERFORM 1;\n", true, true, 2 },
+	{ "cut before a dollar quote's closing semicolon",
+	  "DO $$ BEGIN END $$\n", true, true, 1 },
+	{ "cut inside a block comment", "SELECT 1;\n\n/* open ;\n", true, true, 3 },
+	{ "cut inside a nested block comment",
+	  "SELECT 1;\n/* a /* b */ still open ;\n", true, true, 2 },
+	{ "cut inside parentheses", "SELECT (1;\n", true, true, 1 },
+	{ "cut inside a BEGIN ATOMIC body",
+	  "CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\n",
+	  true, true, 1 },
+	{ "CRLF, terminated", "SELECT 1;\r\n\r\n-- c\r\n", true, false, 0 },
+	{ "CRLF, cut", "SELECT 1;\r\nSELECT\r\n  2\r\n", true, true, 2 },
+	{ "byte order mark, cut", "\357\273\277SELECT 1", true, true, 1 },
+	{ "a meta-command ends the check",
+	  "SELECT 1;\n\\echo hi\nSELECT 2", true, false, 0 },
+	{ "a meta-command line at the end",
+	  "SELECT 1;\n\\echo hi", true, false, 0 },
+	{ "a meta-command mid-statement",
+	  "SELECT 1\n\\g\n", true, false, 0 },
+	{ "std on: a backslash does not escape",
+	  "SELECT 'a\\';", true, false, 0 },
+	{ "std off: a backslash escapes the quote",
+	  "SELECT 'a\\';", false, true, 1 },
+	{ "std on: 'it\\'s' is a string, an s, then an open one",
+	  "SELECT 'it\\'s';\n", true, true, 1 },
+	{ "std off: 'it\\'s' is one string",
+	  "SELECT 'it\\'s';\n", false, false, 0 },
+	{ "std off: N strings too", "SELECT N'a\\';", false, true, 1 },
+	{ "std off: E strings as ever", "SELECT E'a\\\\';", false, false, 0 },
+	{ "std off: bit, hex and U& strings take no escapes",
+	  "SELECT b'1\\', x'f\\', U&'a\\';", false, false, 0 },
+};
+
+static void check_cut(const struct cut_case *c)
+{
+	unsigned line = 12345;
+	bool cut = sql_cut_short(c->in, strlen(c->in), c->std, &line);
+
+	if (c->cut) {
+		tap_ok(cut && line == c->line, "cut short: %s: at line %u",
+		       c->name, c->line);
+		if (!cut || line != c->line)
+			printf("#   got cut=%d line=%u\n", cut, line);
+	} else {
+		tap_ok(!cut && line == 12345, "not cut short: %s", c->name);
+	}
+}
+
+/* A NULL line is allowed; every prefix of a file is cut where it ends. */
+static void check_cut_prefixes(void)
+{
+	static const char t[] = "-- lead\nSELECT 1;\nSELECT 'a;\nb';\r\n"
+				"/* c */\n\nDO $$ x; $$;\n-- end\n";
+	size_t len, bad = 0;
+	unsigned line, want;
+	bool cut;
+
+	tap_ok(!sql_cut_short(t, sizeof(t) - 1, true, NULL),
+	       "prefixes: the whole file is not cut short");
+	for (len = 0; len < sizeof(t) - 1; len++) {
+		/* Offsets in t: where each statement starts and ends. */
+		if (len == 1)
+			want = 1;	/* "-", an operator */
+		else if (len >= 9 && len <= 16)
+			want = 2;	/* "SELECT 1;" */
+		else if (len >= 19 && len <= 31)
+			want = 3;	/* "SELECT 'a;\nb';" */
+		else if (len >= 35 && len <= 40)
+			want = 5;	/* "/" or an open comment */
+		else if (len >= 44 && len <= 54)
+			want = 5;	/* the comment starts "DO $$ x; $$;" */
+		else if (len == 57)
+			want = 8;	/* "-" again */
+		else
+			want = 0;
+		line = 0;
+		cut = sql_cut_short(t, len, true, &line);
+		if (cut != (want != 0) || (cut && line != want)) {
+			printf("#   prefix %zu: cut=%d line=%u, want %u\n",
+			       len, cut, line, want);
+			bad++;
+		}
+	}
+	tap_ok(bad == 0, "prefixes: each is cut short at its statement's line");
+}
+
+/* standard_conforming_strings off: plain strings take backslash escapes. */
+static void check_std_strings(void)
+{
+	static const struct {
+		const char *name, *in;
+		bool std;
+		struct want want[3];
+		size_t n;
+	} v[] = {
+		{ "std off: one string with an escaped quote",
+		  "SELECT 'it\\'s;', x1;\nSELECT x2;\n", false,
+		  { { "SELECT 'it\\'s;', x1;", 1, false },
+		    { "SELECT x2;", 2, false } }, 2 },
+		{ "std on: the same bytes split elsewhere",
+		  "SELECT 'it\\'s;', x1;\nSELECT x2;\n", true,
+		  { { "SELECT 'it\\'s;", 1, false },
+		    { "', x1;\nSELECT x2;", 2, false } }, 2 },
+		{ "std off: N string",
+		  "SELECT N'a\\';', x1;\n", false,
+		  { { "SELECT N'a\\';', x1;", 1, false } }, 1 },
+		{ "std off: U& string takes no escape",
+		  "SELECT U&'a\\', x1;\n", false,
+		  { { "SELECT U&'a\\', x1;", 1, false } }, 1 },
+		{ "std off: a string continued after a carriage return",
+		  "SELECT 'a'\r '\\';', x1;\nSELECT x2;\n", false,
+		  { { "SELECT 'a'\r '\\';', x1;", 1, false },
+		    { "SELECT x2;", 2, false } }, 2 },
+		{ "std off: empty lines kept inside such a string",
+		  "SELECT 'a\\'\n\nb', x1;\n", false,
+		  { { "SELECT 'a\\'\n\nb', x1;", 3, false } }, 1 },
+		{ "std off: a backslash before the string's end",
+		  "SELECT 'a\\\\', x1; SELECT x2;\n", false,
+		  { { "SELECT 'a\\\\', x1;", 1, false },
+		    { "SELECT x2;", 1, false } }, 2 },
+	};
+	size_t i, j, n;
+	struct sql_stmt *st;
+	int r;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		st = NULL;
+		n = 0;
+		r = sql_split(v[i].in, strlen(v[i].in), v[i].std, &st, &n);
+		if (!tap_ok(r == 0 && n == v[i].n, "%s: %zu statements",
+			    v[i].name, v[i].n)) {
+			printf("#   got r=%d n=%zu\n", r, n);
+			free(st);
+			continue;
+		}
+		for (j = 0; j < n; j++) {
+			struct buf b;
+
+			buf_init(&b);
+			if (sql_stmt_text(&b, v[i].in, &st[j]) < 0)
+				tap_ok(0, "%s: statement %zu", v[i].name, j + 1);
+			else
+				tap_is_mem(b.data ? b.data : "", b.len,
+					   v[i].want[j].text,
+					   strlen(v[i].want[j].text), v[i].name);
+			tap_ok(st[j].line == v[i].want[j].line &&
+			       st[j].std_strings == v[i].std,
+			       "%s: statement %zu on line %u", v[i].name,
+			       j + 1, v[i].want[j].line);
+			buf_finish(&b);
+		}
+		free(st);
+	}
 }
 
 int main(void)
@@ -378,5 +570,9 @@ int main(void)
 	check_ranges();
 	check_bytes();
 	check_many();
+	for (i = 0; i < sizeof(cut_cases) / sizeof(cut_cases[0]); i++)
+		check_cut(&cut_cases[i]);
+	check_cut_prefixes();
+	check_std_strings();
 	return tap_done();
 }
