@@ -1,4 +1,4 @@
-#include "fs.h"
+#include "fs_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,127 +16,13 @@
 #include "clock.h"
 #include "log.h"
 
-/*
- * Inode numbers are computed, not allocated, so that any daemon mounting
- * the same control database shows the same numbers:
- *
- *   1..8            the fixed directories and files below
- *   64 + i          queue/<pool i>/
- *   id<<8 | v<<4 | f  file f of task id as seen through view v
- *   1<<62 | n       a file being written (struct staged), this daemon only
- */
-enum {
-	INO_ROOT = 1, INO_QUEUE, INO_RUNNING, INO_DONE, INO_FAILED, INO_TASKS,
-	INO_NEW_ID, INO_STATS,
-};
-#define INO_POOL_BASE 64
-#define MAX_POOLS CONFIG_MAX_POOLS
-#define INO_STAGED_BIT (1ULL << 62)
-
-enum view { V_TASKS = 1, V_RUNNING, V_DONE, V_FAILED, V_QUEUE };
-enum file { F_DIR, F_QUERY, F_STATE, F_RESULT, F_LOG, F_ERROR, F_INFO, F_WAIT, F_COUNT };
-
-static const char *const file_names[F_COUNT] = {
+const char *const file_names[F_COUNT] = {
 	[F_QUERY] = "query.sql", [F_STATE] = "state", [F_RESULT] = "result",
 	[F_LOG] = "log", [F_ERROR] = "error", [F_INFO] = "info", [F_WAIT] = "wait",
 };
 
-/* Kernel cache lifetimes.  Anything that can change is not cached, so
- * that a consumed queue name is never served from a stale dentry. */
-#define TTL_STATIC 3600.0
-#define TTL_FINAL 60.0
-#define TTL_NONE 0.0
-#define TTL_NEGATIVE 1.0
-#define TTL_STAGED_ATTR 1.0
-
 /* Bytes a read of a stream fetches ahead for the reads that follow. */
 #define READ_AHEAD (512 * 1024)
-
-static inline fuse_ino_t task_ino(int64_t id, enum view v, enum file f)
-{
-	return ((fuse_ino_t)id << 8) | ((fuse_ino_t)v << 4) | (fuse_ino_t)f;
-}
-
-static inline int64_t ino_id(fuse_ino_t ino) { return (int64_t)(ino >> 8); }
-static inline enum view ino_view(fuse_ino_t ino) { return (enum view)((ino >> 4) & 15); }
-static inline enum file ino_file(fuse_ino_t ino) { return (enum file)(ino & 15); }
-
-static bool is_task_ino(fuse_ino_t ino)
-{
-	return ino >= 256 && !(ino & INO_STAGED_BIT) && ino_view(ino) >= V_TASKS &&
-	       ino_view(ino) <= V_QUEUE && ino_file(ino) < F_COUNT;
-}
-
-/*
- * Names found not pending in queue/<pool>/, remembered as long as the
- * kernel keeps its negative entry (TTL_NEGATIVE): cp looks a new name up
- * two to four times (stat, lstat, the open with O_EXCL that the kernel
- * never answers from its cache, lstat after close), and only the first
- * needs the store.  A name this daemon makes pending is forgotten here
- * at once; one another daemon queues meanwhile is the same race as the
- * kernel's own negative entry (EBUSY at close()).
- */
-#define NEG_SLOTS 256
-
-struct neg_entry {
-	uint64_t gen;		/* bumped when a name of this slot may become pending */
-	int64_t expires_ms;	/* 0: empty */
-	size_t pool;
-	char name[256];
-};
-
-/*
- * A file whose writer closed it is a pending task under its name from then
- * on, and its row changes only when the executor's next claim takes or
- * queues it.  Until then lookups of the name (cp -t looks each file up
- * again after closing it) are answered from here, not from the store.
- */
-#define RELEASED_MAX 1024
-#define RELEASED_MS 2000	/* at the latest, ask the store again */
-
-struct released {
-	struct released *next;
-	size_t pool;
-	char *name;
-	int64_t id;
-	uint32_t uid, gid;
-	int64_t size;
-	int64_t submitted_us;
-	uint64_t seq;		/* settled when the executor says so */
-	int64_t expires_ms;
-};
-
-/* A file being written in queue/<pool>/, held in memory until released. */
-struct staged {
-	struct staged *next;
-	fuse_ino_t ino;
-	size_t pool;
-	char *name;
-	uid_t uid;
-	gid_t gid;
-	struct buf data;
-	int64_t task_id;	/* staged row in the store, 0 if none yet */
-	int64_t submitted_us;	/* of that row */
-	bool dot;		/* a staging name: never runs */
-	bool listed;		/* still has its name in the directory */
-	bool dirty;		/* changed since last stored */
-	bool too_big;		/* a write hit max_task_bytes: never runs */
-	bool releasing;		/* its last writer closed it: being submitted */
-	int open_count;
-	uint64_t nlookup;	/* the kernel's references */
-	int pins;		/* threads using it while fs->lock is released */
-	struct timespec mtime;
-};
-
-/*
- * Every open file and directory is on the fs's list of open objects, so
- * that a daemon stopping with files still open (their release never
- * comes) frees them all.
- */
-struct open_obj {
-	struct open_obj *prev, *next;
-	void (*free)(struct open_obj *o);
-};
 
 /* A `wait` read parked until its task finishes. */
 struct waiter {
@@ -145,28 +31,6 @@ struct waiter {
 	int64_t id;
 	size_t size;		/* bytes the reader asked for */
 	enum task_state state;	/* the answer, once known */
-};
-
-struct fs {
-	const struct config *cfg;
-	struct store *store;
-	struct executor *executor;
-	uid_t owner;		/* the mounting user: owns the fixed tree */
-	gid_t owner_gid;
-	struct timespec start;
-	pthread_mutex_t lock;	/* staged list, negative cache and counters */
-	struct staged *staged;
-	uint64_t next_staged;
-	struct neg_entry neg[NEG_SLOTS];
-	struct released *released;	/* newest first */
-	size_t n_released;
-	uint64_t neg_gen;	/* bumped whenever any local name may become pending */
-	pthread_mutex_t wait_lock;
-	struct waiter *waiters;
-	size_t n_waiters;
-	atomic_uint_fast64_t n_submitted;
-	pthread_mutex_t open_lock;
-	struct open_obj open;	/* list head of open files and directories */
 };
 
 static void open_add(struct fs *fs, struct open_obj *o)
@@ -187,19 +51,6 @@ static void open_remove(struct fs *fs, struct open_obj *o)
 	pthread_mutex_unlock(&fs->open_lock);
 }
 
-/* What an open file reads from. */
-struct handle {
-	struct open_obj obj;	/* first: the list links */
-	pthread_mutex_t lock;	/* the kernel reads one file in parallel */
-	enum file file;
-	int64_t id;
-	bool snapshot;		/* content is fully in buf (state, info, ...) */
-	struct buf buf;		/* snapshot, or cached stream bytes */
-	uint64_t buf_off;	/* stream offset of buf.data[0] */
-	bool buf_whole;		/* the cache ends at the stream's end */
-	bool final;		/* the task had ended when opened */
-};
-
 /* A directory entry of a snapshot, compact: 100,000 of them are listed. */
 struct dir_entry {
 	char *name;		/* NULL: the decimal id of the task of ino */
@@ -217,18 +68,6 @@ struct dir_handle {
 	struct dir_entry *entries;
 	size_t n;
 };
-
-static struct fs *fs_of(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
-
-static struct timespec us_to_ts(int64_t us)
-{
-	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
-
-	return ts;
-}
 
 /* ------------------------------------------------------------------ */
 /* names                                                               */
