@@ -179,4 +179,11 @@ static inline struct timespec us_to_ts(int64_t us)
 	return ts;
 }
 
+/* fs_wait.c */
+void wait_read(struct fs *fs, fuse_req_t req, struct handle *h, off_t off,
+	       size_t size);
+
+/* fs.c */
+const char *shown_state(enum task_state s);
+
 #endif
