@@ -183,7 +183,25 @@ static inline struct timespec us_to_ts(int64_t us)
 void wait_read(struct fs *fs, fuse_req_t req, struct handle *h, off_t off,
 	       size_t size);
 
+/* fs_cache.c */
+struct staged *staged_by_ino(struct fs *fs, fuse_ino_t ino);
+struct staged *staged_by_name(struct fs *fs, size_t pool, const char *name);
+struct neg_entry *neg_slot(struct fs *fs, size_t pool, const char *name);
+bool neg_known(struct fs *fs, size_t pool, const char *name);
+void neg_remember(struct fs *fs, size_t pool, const char *name, uint64_t gen,
+		  bool slot_gen);
+void neg_forget(struct fs *fs, size_t pool, const char *name);
+void staged_unlist(struct fs *fs, struct staged *s);
+void released_free(struct released *r);
+void released_prune(struct fs *fs, size_t pool, const char *name);
+void released_add_locked(struct fs *fs, const struct staged *s);
+void released_number(struct fs *fs, int64_t id, uint64_t seq);
+bool released_find_id(struct fs *fs, int64_t id, struct task_info *t);
+bool released_find(struct fs *fs, size_t pool, const char *name, struct task_info *t);
+void staged_maybe_free(struct fs *fs, struct staged *s);
+
 /* fs.c */
+const char *pool_name(const struct fs *fs, size_t i);
 const char *shown_state(enum task_state s);
 
 #endif
