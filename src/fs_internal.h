@@ -200,8 +200,34 @@ bool released_find_id(struct fs *fs, int64_t id, struct task_info *t);
 bool released_find(struct fs *fs, size_t pool, const char *name, struct task_info *t);
 void staged_maybe_free(struct fs *fs, struct staged *s);
 
-/* fs.c */
+/* fs_ino.c */
+/*
+ * 0, or the errno that refuses `name` as a file in a pool directory (and
+ * then the request is answered and the refusal logged).
+ */
+int check_queue_name(fuse_req_t req, const char *pool, const char *name,
+		     bool *ret_dot);
+
+void refuse(fuse_req_t req, int err, const char *where, const char *name,
+	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int queue_name_errno(const char *name, bool *ret_dot);
+int pool_index(const struct fs *fs, fuse_ino_t ino);
 const char *pool_name(const struct fs *fs, size_t i);
+void dir_attr(const struct fs *fs, fuse_ino_t ino, mode_t mode, struct stat *st);
+void special_attr(struct fs *fs, fuse_ino_t ino, struct stat *st);
+bool view_shows(enum view v, enum task_state s);
 const char *shown_state(enum task_state s);
+bool file_exists(const struct task_info *t, enum file f);
+mode_t task_mode(const struct fs *fs, const char *pool, bool dir, bool pending);
+double task_ttl(const struct task_info *t, enum view v);
+void task_attr(const struct fs *fs, const struct task_info *t, enum view v,
+	       enum file f, struct stat *st);
+void staged_attr(const struct staged *s, struct stat *st);
+enum view view_of_dir(fuse_ino_t ino);
+int get_visible_task(struct fs *fs, fuse_ino_t ino, struct task_info *ret);
+
+/* fs.c */
+int stats_content(struct fs *fs, struct buf *out);
+int format_info(const struct task_info *t, struct buf *b);
 
 #endif
