@@ -1,7 +1,7 @@
 /*
- * The filesystem's name caches: the index of the files being written,
- * the negative lookup cache and the list of files just released, which
- * spare the store most lookups.
+ * The filesystem's name caches: the index of the files being written, the
+ * negative lookup cache and the list of files just released, which spare
+ * the store most lookups.
  */
 #include "fs_internal.h"
 

@@ -226,7 +226,17 @@ void staged_attr(const struct staged *s, struct stat *st);
 enum view view_of_dir(fuse_ino_t ino);
 int get_visible_task(struct fs *fs, fuse_ino_t ino, struct task_info *ret);
 
+/* fs_dir.c */
+void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi);
+void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
 /* fs.c */
+void open_add(struct fs *fs, struct open_obj *o);
+void open_remove(struct fs *fs, struct open_obj *o);
 int stats_content(struct fs *fs, struct buf *out);
 int format_info(const struct task_info *t, struct buf *b);
 
