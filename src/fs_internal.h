@@ -234,10 +234,18 @@ void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi);
 void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
+/* fs_read.c */
+int stats_content(struct fs *fs, struct buf *out);
+int format_info(const struct task_info *t, struct buf *b);
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi);
+
 /* fs.c */
 void open_add(struct fs *fs, struct open_obj *o);
 void open_remove(struct fs *fs, struct open_obj *o);
-int stats_content(struct fs *fs, struct buf *out);
-int format_info(const struct task_info *t, struct buf *b);
+int staged_resize(struct fs *fs, struct staged *s, uint64_t size);
+void staged_release(struct fs *fs, struct staged *s);
 
 #endif
