@@ -1,11 +1,14 @@
+/*
+ * The filesystem's operation table and its life: lookup, getattr, setattr
+ * and forget, which dispatch on the kind of inode, and the list of open
+ * files that fs_destroy empties.  The other operations live in fs_*.c
+ * by concern; src/fs_internal.h is what they share.
+ */
 #include "fs_internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,8 +16,6 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "clock.h"
-#include "log.h"
 
 void open_add(struct fs *fs, struct open_obj *o)
 {
