@@ -1,0 +1,268 @@
+/*
+ * Private to the filesystem (src/fs*.c): the shared state, inode
+ * encoding and the functions its files call in one another.
+ */
+#ifndef PGQFS_FS_INTERNAL_H
+#define PGQFS_FS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "buf.h"
+#include "fs.h"
+
+/*
+ * Inode numbers are computed, not allocated, so that any daemon mounting
+ * the same control database shows the same numbers:
+ *
+ *   1..8            the fixed directories and files below
+ *   64 + i          queue/<pool i>/
+ *   id<<8 | v<<4 | f  file f of task id as seen through view v
+ *   1<<62 | n       a file being written (struct staged), this daemon only
+ */
+enum {
+	INO_ROOT = 1, INO_QUEUE, INO_RUNNING, INO_DONE, INO_FAILED, INO_TASKS,
+	INO_NEW_ID, INO_STATS,
+};
+#define INO_POOL_BASE 64
+#define MAX_POOLS CONFIG_MAX_POOLS
+#define INO_STAGED_BIT (1ULL << 62)
+
+enum view { V_TASKS = 1, V_RUNNING, V_DONE, V_FAILED, V_QUEUE };
+enum file { F_DIR, F_QUERY, F_STATE, F_RESULT, F_LOG, F_ERROR, F_INFO, F_WAIT, F_COUNT };
+
+/* The names of a task directory's files, by enum file. */
+extern const char *const file_names[F_COUNT];
+
+/* Kernel cache lifetimes.  Anything that can change is not cached, so
+ * that a consumed queue name is never served from a stale dentry. */
+#define TTL_STATIC 3600.0
+#define TTL_FINAL 60.0
+#define TTL_NONE 0.0
+#define TTL_NEGATIVE 1.0
+#define TTL_STAGED_ATTR 1.0
+
+static inline fuse_ino_t task_ino(int64_t id, enum view v, enum file f)
+{
+	return ((fuse_ino_t)id << 8) | ((fuse_ino_t)v << 4) | (fuse_ino_t)f;
+}
+
+static inline int64_t ino_id(fuse_ino_t ino) { return (int64_t)(ino >> 8); }
+static inline enum view ino_view(fuse_ino_t ino) { return (enum view)((ino >> 4) & 15); }
+static inline enum file ino_file(fuse_ino_t ino) { return (enum file)(ino & 15); }
+
+static inline bool is_task_ino(fuse_ino_t ino)
+{
+	return ino >= 256 && !(ino & INO_STAGED_BIT) && ino_view(ino) >= V_TASKS &&
+	       ino_view(ino) <= V_QUEUE && ino_file(ino) < F_COUNT;
+}
+
+/*
+ * Names found not pending in queue/<pool>/, remembered as long as the
+ * kernel keeps its negative entry (TTL_NEGATIVE): cp looks a new name up
+ * two to four times (stat, lstat, the open with O_EXCL that the kernel
+ * never answers from its cache, lstat after close), and only the first
+ * needs the store.  A name this daemon makes pending is forgotten here
+ * at once; one another daemon queues meanwhile is the same race as the
+ * kernel's own negative entry (EBUSY at close()).
+ */
+#define NEG_SLOTS 256
+
+struct neg_entry {
+	uint64_t gen;		/* bumped when a name of this slot may become pending */
+	int64_t expires_ms;	/* 0: empty */
+	size_t pool;
+	char name[256];
+};
+
+/*
+ * A file whose writer closed it is a pending task under its name from then
+ * on, and its row changes only when the executor's next claim takes or
+ * queues it.  Until then lookups of the name (cp -t looks each file up
+ * again after closing it) are answered from here, not from the store.
+ */
+#define RELEASED_MAX 1024
+#define RELEASED_MS 2000	/* at the latest, ask the store again */
+
+struct released {
+	struct released *next;
+	size_t pool;
+	char *name;
+	int64_t id;
+	uint32_t uid, gid;
+	int64_t size;
+	int64_t submitted_us;
+	uint64_t seq;		/* settled when the executor says so */
+	int64_t expires_ms;
+};
+
+/* A file being written in queue/<pool>/, held in memory until released. */
+struct staged {
+	struct staged *next;
+	fuse_ino_t ino;
+	size_t pool;
+	char *name;
+	uid_t uid;
+	gid_t gid;
+	struct buf data;
+	int64_t task_id;	/* staged row in the store, 0 if none yet */
+	int64_t submitted_us;	/* of that row */
+	bool dot;		/* a staging name: never runs */
+	bool listed;		/* still has its name in the directory */
+	bool dirty;		/* changed since last stored */
+	bool too_big;		/* a write hit max_task_bytes: never runs */
+	bool releasing;		/* its last writer closed it: being submitted */
+	int open_count;
+	uint64_t nlookup;	/* the kernel's references */
+	int pins;		/* threads using it while fs->lock is released */
+	struct timespec mtime;
+};
+
+/*
+ * Every open file and directory is on the fs's list of open objects, so
+ * that a daemon stopping with files still open (their release never
+ * comes) frees them all.
+ */
+struct open_obj {
+	struct open_obj *prev, *next;
+	void (*free)(struct open_obj *o);
+};
+
+struct fs {
+	const struct config *cfg;
+	struct store *store;
+	struct executor *executor;
+	uid_t owner;		/* the mounting user: owns the fixed tree */
+	gid_t owner_gid;
+	struct timespec start;
+	pthread_mutex_t lock;	/* staged list, negative cache and counters */
+	struct staged *staged;
+	uint64_t next_staged;
+	struct neg_entry neg[NEG_SLOTS];
+	struct released *released;	/* newest first */
+	size_t n_released;
+	uint64_t neg_gen;	/* bumped whenever any local name may become pending */
+	pthread_mutex_t wait_lock;
+	struct waiter *waiters;
+	size_t n_waiters;
+	atomic_uint_fast64_t n_submitted;
+	pthread_mutex_t open_lock;
+	struct open_obj open;	/* list head of open files and directories */
+};
+
+/* What an open file reads from. */
+struct handle {
+	struct open_obj obj;	/* first: the list links */
+	pthread_mutex_t lock;	/* the kernel reads one file in parallel */
+	enum file file;
+	int64_t id;
+	bool snapshot;		/* content is fully in buf (state, info, ...) */
+	struct buf buf;		/* snapshot, or cached stream bytes */
+	uint64_t buf_off;	/* stream offset of buf.data[0] */
+	bool buf_whole;		/* the cache ends at the stream's end */
+	bool final;		/* the task had ended when opened */
+};
+
+static inline struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static inline struct timespec us_to_ts(int64_t us)
+{
+	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
+
+	return ts;
+}
+
+/* fs_wait.c */
+void wait_read(struct fs *fs, fuse_req_t req, struct handle *h, off_t off,
+	       size_t size);
+
+/* fs_cache.c */
+struct staged *staged_by_ino(struct fs *fs, fuse_ino_t ino);
+struct staged *staged_by_name(struct fs *fs, size_t pool, const char *name);
+struct neg_entry *neg_slot(struct fs *fs, size_t pool, const char *name);
+bool neg_known(struct fs *fs, size_t pool, const char *name);
+void neg_remember(struct fs *fs, size_t pool, const char *name, uint64_t gen,
+		  bool slot_gen);
+void neg_forget(struct fs *fs, size_t pool, const char *name);
+void staged_unlist(struct fs *fs, struct staged *s);
+void released_free(struct released *r);
+void released_prune(struct fs *fs, size_t pool, const char *name);
+void released_add_locked(struct fs *fs, const struct staged *s);
+void released_number(struct fs *fs, int64_t id, uint64_t seq);
+bool released_find_id(struct fs *fs, int64_t id, struct task_info *t);
+bool released_find(struct fs *fs, size_t pool, const char *name, struct task_info *t);
+void staged_maybe_free(struct fs *fs, struct staged *s);
+
+/* fs_ino.c */
+/*
+ * 0, or the errno that refuses `name` as a file in a pool directory (and
+ * then the request is answered and the refusal logged).
+ */
+int check_queue_name(fuse_req_t req, const char *pool, const char *name,
+		     bool *ret_dot);
+
+void refuse(fuse_req_t req, int err, const char *where, const char *name,
+	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int queue_name_errno(const char *name, bool *ret_dot);
+int pool_index(const struct fs *fs, fuse_ino_t ino);
+const char *pool_name(const struct fs *fs, size_t i);
+void dir_attr(const struct fs *fs, fuse_ino_t ino, mode_t mode, struct stat *st);
+void special_attr(struct fs *fs, fuse_ino_t ino, struct stat *st);
+bool view_shows(enum view v, enum task_state s);
+const char *shown_state(enum task_state s);
+bool file_exists(const struct task_info *t, enum file f);
+mode_t task_mode(const struct fs *fs, const char *pool, bool dir, bool pending);
+double task_ttl(const struct task_info *t, enum view v);
+void task_attr(const struct fs *fs, const struct task_info *t, enum view v,
+	       enum file f, struct stat *st);
+void staged_attr(const struct staged *s, struct stat *st);
+enum view view_of_dir(fuse_ino_t ino);
+int get_visible_task(struct fs *fs, fuse_ino_t ino, struct task_info *ret);
+
+/* fs_dir.c */
+void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi);
+void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+/* fs_read.c */
+int stats_content(struct fs *fs, struct buf *out);
+int format_info(const struct task_info *t, struct buf *b);
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi);
+
+/* fs_submit.c */
+int staged_resize(struct fs *fs, struct staged *s, uint64_t size);
+void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	       struct fuse_file_info *fi);
+void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	      dev_t rdev);
+void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
+void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname);
+void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       fuse_ino_t newparent, const char *newname, unsigned int flags);
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
+	      off_t off, struct fuse_file_info *fi);
+void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void staged_release(struct fs *fs, struct staged *s);
+
+/* fs.c */
+void open_add(struct fs *fs, struct open_obj *o);
+void open_remove(struct fs *fs, struct open_obj *o);
+
+#endif

@@ -1,0 +1,370 @@
+/*
+ * The filesystem's open, read and release of files: a task's files, the
+ * info and stats contents, and the read-ahead of streams.
+ */
+#include "fs_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+/* Bytes a read of a stream fetches ahead for the reads that follow. */
+#define READ_AHEAD (512 * 1024)
+
+/* The stats file's content, as of now. */
+int stats_content(struct fs *fs, struct buf *out)
+{
+	struct executor_counters c = { 0 };
+	size_t waiting;
+	int r;
+
+	r = store_stats(fs->store, out);
+	if (fs->executor)
+		executor_get_counters(fs->executor, &c);
+	pthread_mutex_lock(&fs->wait_lock);
+	waiting = fs->n_waiters;
+	pthread_mutex_unlock(&fs->wait_lock);
+	if (r == 0)
+		r = buf_printf(out,
+			       "since_start.submitted %llu\nsince_start.started %llu\n"
+			       "since_start.done %llu\nsince_start.failed %llu\nwaiting %zu\n",
+			       (unsigned long long)atomic_load(&fs->n_submitted),
+			       (unsigned long long)c.started, (unsigned long long)c.done,
+			       (unsigned long long)c.failed, waiting);
+	return r;
+}
+
+static void format_time(struct buf *b, const char *key, int64_t us)
+{
+	char stamp[40] = "";
+
+	if (us) {
+		time_t sec = (time_t)(us / 1000000);
+		struct tm tm;
+
+		gmtime_r(&sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		(void)buf_printf(b, "%s=%s.%06lldZ\n", key, stamp, (long long)(us % 1000000));
+	} else {
+		(void)buf_printf(b, "%s=\n", key);
+	}
+}
+
+/* The info file: key=value lines for scripts. */
+int format_info(const struct task_info *t, struct buf *b)
+{
+	int r = buf_printf(b, "id=%lld\nname=%s\npool=%s\ntarget=%s\nstate=%s\nsubmitted_uid=%u\n",
+			   (long long)t->id, t->name, t->pool, t->target ? t->target : "",
+			   shown_state(t->state), t->uid);
+
+	if (r < 0)
+		return r;
+	format_time(b, "submitted_at", t->submitted_us);
+	format_time(b, "started_at", t->started_us);
+	format_time(b, "finished_at", t->finished_us);
+	if (t->started_us && t->finished_us)
+		r = buf_printf(b, "duration_ms=%lld\n",
+			       (long long)((t->finished_us - t->started_us) / 1000));
+	else
+		r = buf_puts(b, "duration_ms=\n");
+	if (r == 0 && t->rows >= 0)
+		r = buf_printf(b, "rows=%lld\n", (long long)t->rows);
+	else if (r == 0)
+		r = buf_puts(b, "rows=\n");
+	if (r == 0)
+		r = buf_printf(b, "attempt=%lld\n", (long long)t->attempt);
+	if (r == 0 && t->backend_pid)
+		r = buf_printf(b, "backend_pid=%lld\n", (long long)t->backend_pid);
+	else if (r == 0)
+		r = buf_puts(b, "backend_pid=\n");
+	if (r == 0)
+		r = buf_printf(b, "daemon=%s\n", t->daemon ? t->daemon : "");
+	return r;
+}
+
+static struct handle *handle_new(void)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (h)
+		pthread_mutex_init(&h->lock, NULL);
+	return h;
+}
+
+static void handle_free(struct handle *h)
+{
+	if (!h)
+		return;
+	buf_finish(&h->buf);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+static int open_task_file(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi,
+			  struct handle *h)
+{
+	struct task_info t;
+	int r;
+
+	r = get_visible_task(fs, ino, &t);
+	if (r < 0)
+		return r;
+	h->id = t.id;
+	h->file = ino_view(ino) == V_QUEUE ? F_QUERY : ino_file(ino);
+	switch (h->file) {
+	case F_STATE:
+		h->snapshot = true;
+		r = buf_printf(&h->buf, "%s\n", shown_state(t.state));
+		break;
+	case F_INFO:
+		h->snapshot = true;
+		r = format_info(&t, &h->buf);
+		break;
+	case F_ERROR:
+		h->snapshot = true;
+		r = buf_append(&h->buf, t.error, t.error_len);
+		break;
+	default:
+		break;
+	}
+	/* Content of a finished task never changes: let the page cache keep
+	 * it.  Anything else is read from the store every time. */
+	h->final = task_state_final(t.state);
+	if (h->final && ino_view(ino) != V_QUEUE && h->file != F_WAIT)
+		fi->keep_cache = 1;
+	else
+		fi->direct_io = 1;
+	task_info_finish(&t);
+	return r;
+}
+
+static void handle_obj_free(struct open_obj *o)
+{
+	handle_free((struct handle *)o);
+}
+
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct handle *h;
+	int r = 0;
+
+	if (ino & INO_STAGED_BIT) {
+		const char *busy_why = NULL;
+		struct staged *s;
+
+		pthread_mutex_lock(&fs->lock);
+		s = staged_by_ino(fs, ino);
+		if (s && !s->dot && (s->open_count > 0 || s->releasing) &&
+		    (fi->flags & O_ACCMODE) != O_RDONLY) {
+			/* Two writers of one task would mix their SQL, and a
+			 * file whose writer closed it is a task already. */
+			r = -EBUSY;
+			busy_why = s->releasing ? "the file was just submitted"
+						: "another writer has the file open";
+		} else if (s) {
+			s->open_count++;
+			if (fi->flags & O_TRUNC)
+				r = staged_resize(fs, s, 0);
+		}
+		pthread_mutex_unlock(&fs->lock);
+		if (!s) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		if (r == -EBUSY) {
+			refuse(req, EBUSY, pool_name(fs, s->pool), s->name, "%s", busy_why);
+			return;
+		}
+		fi->fh = 0;
+		fi->direct_io = 1;
+		if (fuse_reply_open(req, fi) != 0)
+			staged_release(fs, s);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		struct task_info t;
+
+		if (is_task_ino(ino) && ino_view(ino) == V_QUEUE &&
+		    store_get_task(fs->store, ino_id(ino), &t) == 0) {
+			refuse(req, EBUSY, t.pool, t.name,
+			       "task %lld of that name is pending in the pool; its file cannot change (rm cancels it)",
+			       (long long)t.id);
+			task_info_finish(&t);
+		} else
+			refuse(req, EROFS, "open for writing of inode", NULL, "%llu is read-only",
+			       (unsigned long long)ino);
+		return;
+	}
+	h = handle_new();
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (ino == INO_NEW_ID) {
+		int64_t id;
+		bool pending;
+		uint64_t gen;
+
+		h->snapshot = true;
+		pthread_mutex_lock(&fs->lock);
+		gen = fs->neg_gen;
+		pthread_mutex_unlock(&fs->lock);
+		r = store_new_id(fs->store, fuse_req_ctx(req)->uid, &id, &pending);
+		if (r == 0)
+			r = buf_printf(&h->buf, "%lld\n", (long long)id);
+		else
+			log_warn("new-id: %s", store_last_error());
+		/* The script's cp of ID.sql comes next: its lookup needs no query. */
+		if (r == 0 && !pending) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "%lld.sql", (long long)id);
+			for (size_t i = 0; i < fs->cfg->n_pools; i++)
+				neg_remember(fs, i, name, gen, false);
+		}
+		fi->direct_io = 1;
+	} else if (ino == INO_STATS) {
+		h->snapshot = true;
+		r = stats_content(fs, &h->buf);
+		fi->direct_io = 1;
+	} else if (is_task_ino(ino) && ino_file(ino) != F_DIR) {
+		r = open_task_file(fs, ino, fi, h);
+	} else {
+		r = -EISDIR;
+	}
+	if (r < 0) {
+		handle_free(h);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	h->obj.free = handle_obj_free;
+	open_add(fs, &h->obj);
+	if (fuse_reply_open(req, fi) != 0) {
+		open_remove(fs, &h->obj);
+		handle_free(h);
+	}
+}
+
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+
+	if (ino & INO_STAGED_BIT) {
+		struct staged *s;
+
+		pthread_mutex_lock(&fs->lock);
+		s = staged_by_ino(fs, ino);
+		pthread_mutex_unlock(&fs->lock);
+		/* Reply first: the writer does not wait for the release. */
+		fuse_reply_err(req, 0);
+		if (s)
+			staged_release(fs, s);
+		return;
+	}
+	{
+		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+		open_remove(fs, &h->obj);
+		handle_free(h);
+	}
+	fuse_reply_err(req, 0);
+}
+
+/*
+ * Copies bytes [off, off+size) of b, whose first byte is at offset base,
+ * into out.  The reply is sent from this private copy: once the kernel has
+ * the data, the reader may close the file and its release may free the
+ * handle while the replying thread is still inside fuse_reply_buf().
+ */
+static int slice_copy(const struct buf *b, uint64_t base, off_t off, size_t size,
+		      struct buf *out)
+{
+	uint64_t o = (uint64_t)off;
+
+	if (o < base || o >= base + b->len)
+		return 0;
+	if (size > base + b->len - o)
+		size = (size_t)(base + b->len - o);
+	return buf_append(out, b->data + (o - base), size);
+}
+
+/* Replies with out (or the error r) and frees it. */
+static void reply_copy(fuse_req_t req, struct buf *out, int r)
+{
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_buf(req, out->data, out->len);
+	buf_finish(out);
+}
+
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct buf out;
+	size_t want;
+	int r;
+
+	buf_init(&out);
+	if (ino & INO_STAGED_BIT) {
+		struct staged *s;
+
+		pthread_mutex_lock(&fs->lock);
+		s = staged_by_ino(fs, ino);
+		r = s ? slice_copy(&s->data, 0, off, size, &out) : -ENOENT;
+		pthread_mutex_unlock(&fs->lock);
+		reply_copy(req, &out, r);
+		return;
+	}
+	if (!h) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if (h->file == F_WAIT && !h->snapshot) {
+		wait_read(fs, req, h, off, size);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (h->snapshot) {
+		r = slice_copy(&h->buf, 0, off, size, &out);
+		pthread_mutex_unlock(&h->lock);
+		reply_copy(req, &out, r);
+		return;
+	}
+	/* Streams: served from the read-ahead cache when it covers the
+	 * request, else fetched with read-ahead.  Only a complete answer may
+	 * be short: the kernel takes a short read for the end of the file. */
+	if (!((uint64_t)off >= h->buf_off &&
+	      ((uint64_t)off + size <= h->buf_off + h->buf.len ||
+	       (h->buf_whole && (uint64_t)off <= h->buf_off + h->buf.len)))) {
+		buf_reset(&h->buf);
+		h->buf_off = (uint64_t)off;
+		want = size > READ_AHEAD ? size : READ_AHEAD;
+		if (h->file == F_QUERY)
+			r = store_read_query(fs->store, h->id, (uint64_t)off, want, &h->buf);
+		else
+			r = store_read_stream(fs->store, h->id,
+					      h->file == F_RESULT ? STREAM_RESULT : STREAM_LOG,
+					      (uint64_t)off, want, &h->buf);
+		if (r < 0) {
+			buf_reset(&h->buf);
+			pthread_mutex_unlock(&h->lock);
+			fuse_reply_err(req, -r);
+			return;
+		}
+		/* A short fetch reached the end, which only a finished task keeps. */
+		h->buf_whole = h->buf.len < want && h->final;
+	}
+	r = slice_copy(&h->buf, h->buf_off, off, size, &out);
+	pthread_mutex_unlock(&h->lock);
+	reply_copy(req, &out, r);
+}

@@ -1,0 +1,516 @@
+/*
+ * The filesystem's submission: files written into queue/<pool>/ (create,
+ * write, flush, release), their names (rename, unlink) and the refusals
+ * of everything else that would change the tree.
+ */
+#include "fs_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+/*
+ * Stores a staged file's content durably (a flush with data).  Called
+ * without fs->lock held: the store call blocks.  The caller holds an
+ * open reference, so s stays alive.
+ */
+static int staged_store(struct fs *fs, struct staged *s)
+{
+	struct submission sub;
+	int64_t id, submitted_us = 0;
+	int r;
+
+	pthread_mutex_lock(&fs->lock);
+	if (s->too_big) {
+		/* Nothing of a file that did not fit may run. */
+		id = s->task_id;
+		s->task_id = 0;
+		pthread_mutex_unlock(&fs->lock);
+		if (id && store_unstage(fs->store, id) < 0)
+			return -EIO;
+		return -EFBIG;
+	}
+	if (s->dot || !s->listed || !s->dirty) {
+		pthread_mutex_unlock(&fs->lock);
+		return 0;
+	}
+	id = s->task_id;
+	sub.pool = pool_name(fs, s->pool);
+	sub.name = s->name;
+	sub.uid = s->uid;
+	sub.gid = s->gid;
+	sub.data = s->data.data;
+	sub.len = s->data.len;
+	s->dirty = false;
+	pthread_mutex_unlock(&fs->lock);
+	/*
+	 * The content is read while unlocked: writes to this file come from
+	 * its own openers, which the kernel serialises with this flush.
+	 */
+	if (sub.len == 0)
+		r = id ? store_unstage(fs->store, id) : 0, id = 0;
+	else
+		r = store_stage(fs->store, &sub, &id, &submitted_us);
+	pthread_mutex_lock(&fs->lock);
+	if (r < 0) {
+		s->dirty = true;
+	} else {
+		s->task_id = id;
+		s->submitted_us = submitted_us;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return r;
+}
+
+int staged_resize(struct fs *fs, struct staged *s, uint64_t size)
+{
+	if (size > fs->cfg->max_task_bytes) {
+		s->too_big = true;	/* like a write past the limit: never runs */
+		return -EFBIG;
+	}
+	if (size > s->data.len) {
+		size_t grow = (size_t)size - s->data.len;
+
+		if (buf_reserve(&s->data, grow) < 0)
+			return -ENOMEM;
+		memset(s->data.data + s->data.len, 0, grow);
+	}
+	s->data.len = (size_t)size;
+	s->dirty = true;
+	clock_gettime(CLOCK_REALTIME, &s->mtime);
+	return 0;
+}
+
+static struct staged *staged_new(struct fs *fs, size_t pool, const char *name,
+				 const struct fuse_ctx *ctx, bool dot)
+{
+	struct staged *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->name = strdup(name);
+	if (!s->name) {
+		free(s);
+		return NULL;
+	}
+	s->pool = pool;
+	s->uid = ctx->uid;
+	s->gid = ctx->gid;
+	s->dot = dot;
+	s->listed = true;
+	clock_gettime(CLOCK_REALTIME, &s->mtime);
+	s->ino = INO_STAGED_BIT | ++fs->next_staged;
+	s->next = fs->staged;
+	fs->staged = s;
+	return s;
+}
+
+void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	int pi = pool_index(fs, parent);
+	struct fuse_entry_param e;
+	struct staged *s;
+	bool dot;
+
+	if (pi < 0) {
+		refuse(req, parent == INO_QUEUE ? EPERM : EROFS, "create", name,
+		       "files are submitted only inside queue/<pool>/");
+		return;
+	}
+	if (check_queue_name(req, pool_name(fs, (size_t)pi), name, &dot))
+		return;
+	/*
+	 * The kernel looked the name up just before (and found nothing: a
+	 * pending name would have been opened, and refused, instead).  A
+	 * task of that name queued in between is caught by the store's
+	 * unique index when the content is stored: EBUSY at close().
+	 */
+	memset(&e, 0, sizeof(e));
+	pthread_mutex_lock(&fs->lock);
+	if (staged_by_name(fs, (size_t)pi, name)) {
+		pthread_mutex_unlock(&fs->lock);
+		refuse(req, EBUSY, pool_name(fs, (size_t)pi), name,
+		       "that name is being written");
+		return;
+	}
+	s = staged_new(fs, (size_t)pi, name, fuse_req_ctx(req), dot);
+	if (s) {
+		s->open_count = 1;
+		s->nlookup = 1;
+		e.ino = s->ino;
+		staged_attr(s, &e.attr);
+		/* Only this mount's writers change it, through this kernel,
+		 * which keeps the size it caches: cp's fstat needs no request. */
+		e.attr_timeout = TTL_STAGED_ATTR;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!s) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fi->fh = 0;
+	fi->direct_io = 1;
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		pthread_mutex_lock(&fs->lock);
+		s->open_count--;
+		s->nlookup--;
+		staged_unlist(fs, s);
+		staged_maybe_free(fs, s);
+		pthread_mutex_unlock(&fs->lock);
+	}
+}
+
+void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	      dev_t rdev)
+{
+	refuse(req, pool_index(fs_of(req), parent) >= 0 ? EPERM : EROFS, "mknod", name,
+	       "only regular files can be submitted");
+}
+
+void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct fs *fs = fs_of(req);
+	bool inside = parent == INO_QUEUE || pool_index(fs, parent) >= 0;
+
+	refuse(req, inside ? EPERM : EROFS, "mkdir", name,
+	       inside ? "pools come from the configuration; tasks are files" :
+			"the tree outside queue/<pool>/ is read-only");
+}
+
+void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	refuse(req, pool_index(fs_of(req), parent) >= 0 ? EPERM : EROFS, "symlink", name,
+	       "symbolic links cannot be submitted");
+}
+
+void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	refuse(req, pool_index(fs_of(req), newparent) >= 0 ? EPERM : EROFS, "link", newname,
+	       "hard links cannot be submitted");
+}
+
+void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	refuse(req, EROFS, "rmdir", name, "directories of the mount cannot be removed");
+}
+
+void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int pi = pool_index(fs, parent);
+	struct staged *s;
+	int64_t unstage = 0, id;
+	int r;
+
+	if (pi < 0) {
+		refuse(req, EROFS, "unlink", name,
+		       "only pending files in queue/<pool>/ can be removed");
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	s = staged_by_name(fs, (size_t)pi, name);
+	if (s) {
+		staged_unlist(fs, s);
+		unstage = s->task_id;
+		s->task_id = 0;
+		staged_maybe_free(fs, s);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (s) {
+		r = unstage ? store_unstage(fs->store, unstage) : 0;
+		if (r < 0)
+			log_warn("removing queue/%s/%s: %s", pool_name(fs, (size_t)pi), name,
+				 store_last_error());
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if (name[0] == '.') {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* The directory is sticky: the kernel lets only the submitter (or
+	 * root) get here when permissions are enforced. */
+	pthread_mutex_lock(&fs->lock);
+	released_prune(fs, (size_t)pi, name);
+	pthread_mutex_unlock(&fs->lock);
+	r = store_cancel(fs->store, pool_name(fs, (size_t)pi), name, ctx->uid, &id);
+	if (r == -ENOENT) {
+		refuse(req, ENOENT, pool_name(fs, (size_t)pi), name,
+		       "no pending task of that name (it has started, or ended)");
+		return;
+	}
+	if (r < 0) {
+		log_warn("cancelling queue/%s/%s: %s", pool_name(fs, (size_t)pi), name,
+			 store_last_error());
+		fuse_reply_err(req, -r);
+		return;
+	}
+	log_info("task %lld (queue/%s/%s) cancelled by uid %u", (long long)id,
+		 pool_name(fs, (size_t)pi), name, (unsigned)ctx->uid);
+	fuse_reply_err(req, 0);
+}
+
+void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct fs *fs = fs_of(req);
+	int pi = pool_index(fs, parent), npi = pool_index(fs, newparent);
+	struct submission sub;
+	struct task_info t;
+	struct staged *s, *old;
+	bool dot;
+	int r;
+	int64_t id = 0, unstage = 0;
+
+	if (pi < 0 || npi < 0) {
+		refuse(req, EROFS, "rename", name,
+		       "files move only between queue/<pool>/ directories");
+		return;
+	}
+	if (flags & ~RENAME_NOREPLACE) {
+		refuse(req, EINVAL, "rename", name, "unsupported rename flags");
+		return;
+	}
+	if (check_queue_name(req, pool_name(fs, (size_t)npi), newname, &dot))
+		return;
+	if (!dot && store_get_pending(fs->store, pool_name(fs, (size_t)npi), newname, &t) == 0) {
+		task_info_finish(&t);
+		refuse(req, EBUSY, pool_name(fs, (size_t)npi), newname,
+		       "a task of that name is pending in the pool");
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	s = staged_by_name(fs, (size_t)pi, name);
+	if (!s) {
+		pthread_mutex_unlock(&fs->lock);
+		/* A pending task: EXDEV makes mv copy it (a new task) and
+		 * remove the old name (a cancel), which is what moving means. */
+		if (name[0] != '.' &&
+		    store_get_pending(fs->store, pool_name(fs, (size_t)pi), name, &t) == 0) {
+			task_info_finish(&t);
+			refuse(req, EXDEV, pool_name(fs, (size_t)pi), name,
+			       "a pending task cannot be renamed; mv copies it and cancels the old one");
+			return;
+		}
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	old = staged_by_name(fs, (size_t)npi, newname);
+	if (old && old != s) {
+		if ((flags & RENAME_NOREPLACE) || !old->dot) {
+			pthread_mutex_unlock(&fs->lock);
+			refuse(req, old->dot ? EEXIST : EBUSY, pool_name(fs, (size_t)npi), newname,
+			       "that name is being written");
+			return;
+		}
+		staged_unlist(fs, old);
+		staged_maybe_free(fs, old);
+	}
+	if (dot || s->open_count > 0) {
+		/* Still a staging file, or still open: it is submitted when
+		 * its last writer closes it. */
+		char *nn = strdup(newname);
+
+		if (!nn) {
+			pthread_mutex_unlock(&fs->lock);
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		free(s->name);
+		s->name = nn;
+		s->pool = (size_t)npi;
+		/* Content stored under the old name is stored again under the
+		 * new one at the next flush (or never, for a staging name). */
+		unstage = s->task_id;
+		s->task_id = 0;
+		s->dot = dot;
+		s->dirty = true;
+		pthread_mutex_unlock(&fs->lock);
+		if (unstage && store_unstage(fs->store, unstage) < 0)
+			log_warn("renaming queue/%s/%s: %s", pool_name(fs, (size_t)npi), newname,
+				 store_last_error());
+		fuse_reply_err(req, 0);
+		return;
+	}
+	/* A complete file takes its final name: submit it now, durably. */
+	staged_unlist(fs, s);
+	sub.pool = pool_name(fs, (size_t)npi);
+	sub.name = newname;
+	sub.uid = s->uid;
+	sub.gid = s->gid;
+	sub.data = s->data.data;
+	sub.len = s->data.len;
+	s->pins++;		/* keeps s alive while unlocked */
+	pthread_mutex_unlock(&fs->lock);
+	r = sub.len ? store_submit(fs->store, &sub, &id) : 0;
+	pthread_mutex_lock(&fs->lock);
+	s->pins--;
+	neg_forget(fs, (size_t)npi, newname);	/* lookups that raced the commit */
+	if (r < 0)
+		s->listed = true;	/* nothing queued: the file stays as it was */
+	staged_maybe_free(fs, s);
+	pthread_mutex_unlock(&fs->lock);
+	if (r < 0) {
+		refuse(req, -r, pool_name(fs, (size_t)npi), newname, "%s",
+		       r == -EBUSY ? "a task of that name is pending in the pool" :
+				     store_last_error());
+		return;
+	}
+	if (id) {
+		atomic_fetch_add(&fs->n_submitted, 1);
+		if (fs->executor)
+			executor_wake(fs->executor);
+		log_debug("task %lld submitted as queue/%s/%s (rename)", (long long)id,
+			  sub.pool, newname);
+	}
+	fuse_reply_err(req, 0);
+}
+
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
+	      off_t off, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct staged *s;
+	int r = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	s = staged_by_ino(fs, ino);
+	if (!s) {
+		r = -EROFS;
+	} else if ((uint64_t)off + size > fs->cfg->max_task_bytes) {
+		r = -EFBIG;
+		s->too_big = true;
+	} else {
+		if ((size_t)off + size > s->data.len)
+			r = staged_resize(fs, s, (uint64_t)off + size);
+		if (r == 0) {
+			memcpy(s->data.data + off, data, size);
+			s->dirty = true;
+			clock_gettime(CLOCK_REALTIME, &s->mtime);
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (r == -EFBIG)
+		refuse(req, EFBIG, "write", s ? s->name : NULL,
+		       "the file would exceed max_task_bytes (%llu bytes)",
+		       (unsigned long long)fs->cfg->max_task_bytes);
+	else if (r == -EROFS)
+		refuse(req, EROFS, "write of inode", NULL, "only files in queue/<pool>/ are writable");
+	else if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_write(req, size);
+}
+
+void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct staged *s;
+	char name[512] = "";
+	size_t pool = 0;
+	int r;
+
+	if (!(ino & INO_STAGED_BIT)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	s = staged_by_ino(fs, ino);
+	if (s) {
+		snprintf(name, sizeof(name), "%s", s->name);
+		pool = s->pool;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!s) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	/* Each flush with data makes the content so far durable: when cp's
+	 * close() returns 0, the task will run. */
+	r = staged_store(fs, s);
+	if (r < 0)
+		refuse(req, r == -ESTALE ? EIO : -r, pool_name(fs, pool), name,
+		       "cannot store the file: %s",
+		       r == -EBUSY ? "a task of that name is pending in the pool" :
+		       r == -EFBIG ? "it grew past max_task_bytes; nothing is queued" :
+				     store_last_error());
+	else
+		fuse_reply_err(req, 0);
+}
+
+void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	fs_flush(req, ino, fi);
+}
+
+/* The last close of a file being written: it becomes a runnable task. */
+void staged_release(struct fs *fs, struct staged *s)
+{
+	char where[600];
+	int64_t id;
+	bool run;
+	int r;
+
+	pthread_mutex_lock(&fs->lock);
+	run = --s->open_count == 0 && s->listed && !s->dot;
+	/* From now on the file is submitted: no writer may open it again. */
+	if (run)
+		s->releasing = true;
+	/* Pinned: once its name is gone, a FORGET could free it meanwhile. */
+	s->pins++;
+	snprintf(where, sizeof(where), "queue/%s/%s", pool_name(fs, s->pool), s->name);
+	pthread_mutex_unlock(&fs->lock);
+	if (!run)
+		goto out;
+	/* Content written after the last flush (rare: mmap) is stored now. */
+	r = staged_store(fs, s);
+	pthread_mutex_lock(&fs->lock);
+	id = s->task_id;
+	if (r == -EFBIG || r == -EBUSY || (r == 0 && s->open_count == 0)) {
+		/* From now on the name belongs to the queued task in the store
+		 * (ours, or the one queued through another daemon that made
+		 * ours EBUSY; or, for a file that grew too large, to nothing). */
+		if (r == 0 && id)
+			released_add_locked(fs, s);
+		staged_unlist(fs, s);
+	}
+	s->releasing = false;
+	pthread_mutex_unlock(&fs->lock);
+	if (r == -EFBIG || r == -EBUSY)
+		goto out;	/* refused, and logged, by the flush before */
+	if (r < 0) {
+		log_error("%s: cannot store the file at its last close: %s", where,
+			  store_last_error());
+		goto out;
+	}
+	if (id) {
+		/* The executor queues it with its next claim, many at a time. */
+		uint64_t seq;
+
+		r = fs->executor ? executor_release(fs->executor, id, &seq) : -ENOSYS;
+		released_number(fs, id, r == 0 ? seq : 0);
+		if (r < 0)
+			r = store_release(fs->store, id);
+		if (r < 0) {
+			/* Durable but not runnable: recovery queues it when this
+			 * daemon restarts. */
+			log_error("task %lld (%s) stored but not queued: %s", (long long)id, where,
+				  store_last_error());
+		} else {
+			atomic_fetch_add(&fs->n_submitted, 1);
+			log_debug("task %lld submitted as %s", (long long)id, where);
+		}
+	}
+out:
+	pthread_mutex_lock(&fs->lock);
+	s->pins--;
+	staged_maybe_free(fs, s);
+	pthread_mutex_unlock(&fs->lock);
+}
