@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 /* Bytes a read of a stream fetches ahead for the reads that follow. */
@@ -41,18 +42,9 @@ int stats_content(struct fs *fs, struct buf *out)
 
 static void format_time(struct buf *b, const char *key, int64_t us)
 {
-	char stamp[40] = "";
+	char stamp[ISO_TIME_MAX];
 
-	if (us) {
-		time_t sec = (time_t)(us / 1000000);
-		struct tm tm;
-
-		gmtime_r(&sec, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-		(void)buf_printf(b, "%s=%s.%06lldZ\n", key, stamp, (long long)(us % 1000000));
-	} else {
-		(void)buf_printf(b, "%s=\n", key);
-	}
+	(void)buf_printf(b, "%s=%s\n", key, us ? iso_time(us, 6, stamp) : "");
 }
 
 /* The info file: key=value lines for scripts. */

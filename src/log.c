@@ -8,6 +8,8 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "clock.h"
+
 /* Longest message written, before escaping. */
 #define LOG_LINE_MAX 4096
 
@@ -187,17 +189,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	if (use_syslog) {
 		syslog(prio[level], "%s", line);
 	} else {
-		struct timespec ts;
-		struct tm tm;
-		char stamp[32];
+		char stamp[ISO_TIME_MAX];
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		iso_time(wall_us(), 3, stamp);
 		/* One lock so that lines of several threads never interleave. */
 		pthread_mutex_lock(&log_lock);
-		fprintf(stderr, "%s.%03ldZ pgqfs %s: %s\n", stamp,
-			ts.tv_nsec / 1000000, names[level], line);
+		fprintf(stderr, "%s pgqfs %s: %s\n", stamp, names[level], line);
 		pthread_mutex_unlock(&log_lock);
 	}
 }

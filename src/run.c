@@ -33,17 +33,12 @@ __attribute__((format(printf, 2, 3)))
 void task_log(struct task *t, const char *fmt, ...)
 {
 	struct buf *b = &t->out[STREAM_LOG].pending;
-	struct timespec ts;
-	struct tm tm;
-	char stamp[40];
+	char stamp[ISO_TIME_MAX];
 	va_list ap;
 	size_t at = b->len;
 	int n;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (buf_printf(b, "%s.%06ldZ ", stamp, ts.tv_nsec / 1000) < 0)
+	if (buf_printf(b, "%s ", iso_time(wall_us(), 6, stamp)) < 0)
 		return;
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
