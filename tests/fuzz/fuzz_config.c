@@ -10,7 +10,9 @@
  *  - return -EINVAL with one message "FILE:LINE: text" (LINE a line of
  *    the input) or "FILE: text";
  *  - give the same answer again, and with a small error buffer a
- *    NUL-terminated prefix of the same message.
+ *    NUL-terminated prefix of the same message;
+ *  - for a valid file, read back the configuration it returned, written
+ *    out again as a file, as the same configuration.
  * The input up to its first NUL also goes through config_parse_size() and
  * config_parse_duration(), which must agree with strtoull on plain digits.
  * A broken property aborts, which libFuzzer reports as a crash.
@@ -126,6 +128,70 @@ static void check_config(const struct config *cfg)
 	}
 }
 
+/*
+ * Writes cfg back as a file, each key in its shortest form (so that no
+ * line grows past the limit its source line kept to), and loads that.
+ */
+static void check_round_trip(const struct config *cfg)
+{
+	struct config *again = NULL;
+	char err[512];
+	FILE *f;
+	size_t i;
+	int r;
+
+	/* The duplicate shares the file offset: rewind it. */
+	CHECK(ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0,
+	      "truncate: %s", strerror(errno));
+	f = fdopen(dup(fd), "w");
+	CHECK(f, "fdopen: %s", strerror(errno));
+	fprintf(f, "[pgqfs]\ncontrol=%s\nschema=%s\nworkers=%d\n"
+		"max_task_bytes=%llu\nretention=%llums\n", cfg->control,
+		cfg->schema, cfg->workers,
+		(unsigned long long)cfg->max_task_bytes,
+		(unsigned long long)cfg->retention_ms);
+	for (i = 0; i < cfg->n_targets; i++)
+		fprintf(f, "[target %s]\nconninfo=%s\nmax_workers=%d\n",
+			cfg->targets[i].name, cfg->targets[i].conninfo,
+			cfg->targets[i].max_workers);
+	for (i = 0; i < cfg->n_pools; i++) {
+		const struct config_pool *p = &cfg->pools[i];
+
+		fprintf(f, "[pool %s]\ntarget=%s\nmax_workers=%d\npublic=%s\n",
+			p->name, cfg->targets[p->target].name, p->max_workers,
+			p->public ? "yes" : "no");
+		if (p->timeout_ms)
+			fprintf(f, "timeout=%llums\n",
+				(unsigned long long)p->timeout_ms);
+	}
+	CHECK(fclose(f) == 0, "write: %s", strerror(errno));
+
+	r = config_load(path, &again, err, sizeof(err));
+	CHECK(r == 0, "the configuration written back does not load: %s", err);
+	CHECK(strcmp(again->control, cfg->control) == 0 &&
+	      strcmp(again->schema, cfg->schema) == 0 &&
+	      again->workers == cfg->workers &&
+	      again->max_task_bytes == cfg->max_task_bytes &&
+	      again->retention_ms == cfg->retention_ms &&
+	      again->n_targets == cfg->n_targets &&
+	      again->n_pools == cfg->n_pools, "[pgqfs] reads back differently");
+	for (i = 0; i < cfg->n_targets; i++)
+		CHECK(strcmp(again->targets[i].name, cfg->targets[i].name) == 0 &&
+		      strcmp(again->targets[i].conninfo,
+			     cfg->targets[i].conninfo) == 0 &&
+		      again->targets[i].max_workers ==
+		      cfg->targets[i].max_workers,
+		      "[target %s] reads back differently", cfg->targets[i].name);
+	for (i = 0; i < cfg->n_pools; i++)
+		CHECK(strcmp(again->pools[i].name, cfg->pools[i].name) == 0 &&
+		      again->pools[i].target == cfg->pools[i].target &&
+		      again->pools[i].max_workers == cfg->pools[i].max_workers &&
+		      again->pools[i].timeout_ms == cfg->pools[i].timeout_ms &&
+		      again->pools[i].public == cfg->pools[i].public,
+		      "[pool %s] reads back differently", cfg->pools[i].name);
+	config_destroy(again);
+}
+
 /* err is "PATH:LINE: text" with 1 <= LINE <= lines, or "PATH: text". */
 static void check_message(const char *err, size_t errlen, size_t lines)
 {
@@ -226,6 +292,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	CHECK(smalllen == sizeof(small) || small[smalllen] == 'x' ||
 	      smalllen == 0, "wrote past the buffer");
+	if (r == 0)
+		check_round_trip(cfg);
 	config_destroy(cfg);
 	config_destroy(cfg2);
 	return 0;

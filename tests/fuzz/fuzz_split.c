@@ -10,7 +10,9 @@
  *    meta-command), or the file's last line for an unterminated last one;
  *  - sql_stmt_text() is the statement's bytes less some empty lines only;
  *  - splitting that text again gives exactly one statement covering all
- *    of it, with the same kind and the same text.
+ *    of it, with the same kind and the same text;
+ *  - what lies between statements (and after the last) gives no
+ *    statement when split alone, except before and after a meta-command.
  * A broken property aborts, which libFuzzer reports as a crash.
  */
 #include <stdbool.h>
@@ -122,6 +124,18 @@ out:
 	buf_finish(&t2);
 }
 
+/* What lies between statements holds none: split alone, it gives none. */
+static void check_gap(const char *text, size_t from, size_t to)
+{
+	struct sql_stmt *st = NULL;
+	size_t n = 0;
+
+	CHECK(sql_split(text + from, to - from, &st, &n) == 0, "split failed");
+	CHECK(n == 0, "the gap [%zu, %zu) holds %zu statements, the first"
+	      " [%zu, +%zu)", from, to, n, from + st[0].start, st[0].len);
+	free(st);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *text = (const char *)data;
@@ -171,9 +185,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			      "statement %zu of %zu does not end with ';'", i, n);
 		}
 		check_resplit(text, &st[i]);
+		/* A meta-command discards the statement it interrupts. */
+		if (!st[i].meta)
+			check_gap(text, prev_end, st[i].start);
 		prev_end = end;
 		prev_line = st[i].line;
 	}
+	if (n == 0 || !st[n - 1].meta)
+		check_gap(text, prev_end, size);
 	free(st);
 	return 0;
 }
