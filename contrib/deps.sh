@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what pgqfs needs to build and test on Debian 12, when missing.
 # Sourced by quickstart.sh and test.sh; needs root (or sudo) to install.
+# Arguments name more packages to install the same way.
 pgqfs_deps() {
 	local pkgs=(build-essential pkg-config meson ninja-build libfuse3-dev fuse3
-		libinih-dev libpq-dev postgresql postgresql-client valgrind perl)
+		libinih-dev libpq-dev postgresql postgresql-client valgrind perl "$@")
 	local missing=()
 	for p in "${pkgs[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
@@ -17,3 +18,8 @@ pgqfs_deps() {
 		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			--no-install-recommends "${missing[@]}" >/dev/null
 }
+
+# What the libFuzzer harnesses (tests/fuzz) need besides: clang, and its
+# runtime libraries (libFuzzer and the sanitizers), which clang only
+# recommends.
+PGQFS_FUZZ_DEPS=(clang libclang-rt-14-dev)

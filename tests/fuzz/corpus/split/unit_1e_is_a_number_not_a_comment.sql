@@ -1,0 +1,2 @@
+SELECT 1e--x;
+SELECT x1;

@@ -1,0 +1,2 @@
+SELECT 1e'\'';
+SELECT x1;

@@ -1,0 +1,3 @@
+BEGIN;
+SELECT x1;
+END;

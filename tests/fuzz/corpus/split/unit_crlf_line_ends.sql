@@ -1,0 +1,4 @@
+SELECT x1
+;
+
+  SELECT x2;

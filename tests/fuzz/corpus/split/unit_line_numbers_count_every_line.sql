@@ -1,0 +1,12 @@
+
+
+
+SELECT
+
+
+x1
+
+;
+
+
+SELECT x2;

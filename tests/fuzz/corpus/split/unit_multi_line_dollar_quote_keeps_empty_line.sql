@@ -1,0 +1,5 @@
+SELECT $body$
+;
+
+$not$;
+$body$ AS b, x1;

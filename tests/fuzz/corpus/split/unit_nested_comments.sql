@@ -1,0 +1,2 @@
+/* a /* b ; */ ; */ SELECT x1;
+SELECT /* x /* y */ ; */ x2; -- tail ;

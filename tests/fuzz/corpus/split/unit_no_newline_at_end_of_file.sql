@@ -1,0 +1,1 @@
+SELECT x1 -- c

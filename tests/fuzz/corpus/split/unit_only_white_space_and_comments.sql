@@ -1,0 +1,4 @@
+   
+
+-- c ; still comment
+	

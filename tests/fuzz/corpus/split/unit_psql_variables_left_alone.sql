@@ -1,0 +1,1 @@
+SELECT :'v', x1 ; SELECT :"w", x2;

@@ -1,0 +1,3 @@
+SELECT (x1;
+x2);
+SELECT ((x3);

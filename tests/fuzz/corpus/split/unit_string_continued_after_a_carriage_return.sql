@@ -1,0 +1,2 @@
+SELECT E'a' '\';', x1;
+SELECT x2;

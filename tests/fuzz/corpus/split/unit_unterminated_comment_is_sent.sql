@@ -1,0 +1,3 @@
+SELECT x1;
+/* open
+

@@ -1,0 +1,6 @@
+SELECT x1;
+SELECT
+  x2
+
+-- end
+
