@@ -13,6 +13,9 @@
  *    of it, with the same kind and the same text;
  *  - what lies between statements (and after the last) gives no
  *    statement when split alone, except before and after a meta-command.
+ *  - a file that is not cut short (sql_cut_short()) ends with a ';'
+ *    statement or a meta-command; one that is names a line of the file.
+ * Every input is checked with standard_conforming_strings on and off.
  * A broken property aborts, which libFuzzer reports as a crash.
  */
 #include <stdbool.h>
@@ -26,6 +29,9 @@
 #include "split.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* standard_conforming_strings for the input being checked. */
+static bool std_strings;
 
 #define CHECK(cond, ...)						\
 	do {								\
@@ -102,7 +108,7 @@ static void check_resplit(const char *text, const struct sql_stmt *st)
 	 */
 	CHECK(buf_putc(&t, '\n') == 0, "out of memory");
 	t.len--;
-	CHECK(sql_split(t.data, t.len + 1, &again, &n) == 0, "re-split failed");
+	CHECK(sql_split(t.data, t.len + 1, std_strings, &again, &n) == 0, "re-split failed");
 	CHECK(n == 1, "re-splitting the statement at %zu gives %zu statements",
 	      st->start, n);
 	CHECK(again[0].meta == st->meta, "re-split changes the kind");
@@ -130,21 +136,21 @@ static void check_gap(const char *text, size_t from, size_t to)
 	struct sql_stmt *st = NULL;
 	size_t n = 0;
 
-	CHECK(sql_split(text + from, to - from, &st, &n) == 0, "split failed");
+	CHECK(sql_split(text + from, to - from, std_strings, &st, &n) == 0, "split failed");
 	CHECK(n == 0, "the gap [%zu, %zu) holds %zu statements, the first"
 	      " [%zu, +%zu)", from, to, n, from + st[0].start, st[0].len);
 	free(st);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void check_file(const char *text, size_t size)
 {
-	const char *text = (const char *)data;
 	struct sql_stmt *st = NULL;
 	size_t n = 0, i, prev_end = 0, end, lines;
-	unsigned prev_line = 0;
+	unsigned prev_line = 0, cut_line = 0;
+	bool cut;
 	char c;
 
-	CHECK(sql_split(text, size, &st, &n) == 0, "sql_split failed");
+	CHECK(sql_split(text, size, std_strings, &st, &n) == 0, "sql_split failed");
 	CHECK((n == 0) == (st == NULL), "%zu statements, array %p", n,
 	      (void *)st);
 	lines = count_lines(text, size);
@@ -193,6 +199,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (n == 0 || !st[n - 1].meta)
 		check_gap(text, prev_end, size);
+	cut = sql_cut_short(text, size, std_strings, &cut_line);
+	if (cut)
+		CHECK(cut_line >= 1 && cut_line <= lines, "cut short at line %u of %zu",
+		      cut_line, lines);
+	else
+		CHECK(n == 0 || st[n - 1].meta ||
+		      text[st[n - 1].start + st[n - 1].len - 1] == ';',
+		      "not cut short, but the last statement has no ';'");
 	free(st);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	std_strings = true;
+	check_file((const char *)data, size);
+	std_strings = false;
+	check_file((const char *)data, size);
 	return 0;
 }
