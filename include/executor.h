@@ -20,6 +20,11 @@ struct executor;
 typedef void executor_finished_fn(void *arg, const int64_t *ids,
 				  const enum task_state *states, size_t n);
 
+/* Called on the executor thread after the control connection came back
+ * (NOTIFYs sent while it was down are lost: re-check what waits for one).
+ * It must not block. */
+typedef void executor_reconnected_fn(void *arg);
+
 /* Figures for the stats file, counted since this daemon started. */
 struct executor_counters {
 	uint64_t started;
@@ -36,6 +41,10 @@ __attribute__((warn_unused_result))
 int executor_create(const struct config *cfg, struct store *store, PGconn *control,
 		    int64_t instance, executor_finished_fn *on_finished, void *arg,
 		    struct executor **ret);
+
+/* Sets the callback run after each reconnection (NULL: none).  Call it
+ * before executor_start(). */
+void executor_set_reconnected(struct executor *e, executor_reconnected_fn *fn, void *arg);
 
 /* Starts the thread. */
 __attribute__((warn_unused_result))

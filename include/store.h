@@ -185,6 +185,21 @@ __attribute__((warn_unused_result))
 int store_prepare(PGconn *conn);
 
 /*
+ * Sets up a fresh connection to the control database without blocking (it
+ * must be non-blocking already): one pipeline that sets search_path,
+ * registers a new instance and takes its advisory lock, LISTENs and
+ * prepares the statements below.  Read every result with
+ * store_setup_result() until it returns 1, then the connection is ready
+ * (out of pipeline mode) and *ret_instance is the new instance.
+ */
+__attribute__((warn_unused_result))
+int store_send_setup(PGconn *conn, const struct config *cfg);
+/* One result of the setup (the caller clears it): 0 go on, 1 done, -EIO
+ * a statement failed (PQerrorMessage says why; drop the connection). */
+__attribute__((warn_unused_result))
+int store_setup_result(PGconn *conn, const PGresult *res, int64_t *ret_instance);
+
+/*
  * Queues the staged tasks `release` (their writers closed them), then
  * claims up to want[i] queued tasks of pools[i] for `instance`, which runs
  * running[i] of that pool now; max[i] is the pool's limit across all

@@ -2,6 +2,12 @@
  * The control connection: one statement at a time (recover, claim,
  * progress, housekeeping), its results, NOTIFYs, and its loss.  Claimed
  * tasks are handed to run.c; their output goes back in progress batches.
+ *
+ * A statement that fails (a lock or statement timeout, a deadlock) rolled
+ * back and is sent again after a back-off: a progress batch stays whole
+ * until it is committed, a claim's releases stay for the next claim.  Only
+ * a lost connection ends the instance; the new one is opened and set up
+ * inside the event loop, never blocking it.
  */
 #include <errno.h>
 #include <poll.h>
@@ -9,8 +15,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "buf.h"
 #include "clock.h"
@@ -28,9 +34,90 @@ static int global_free(const struct executor *e)
 
 static void ctl_flush(struct executor *e)
 {
+	/* -1: the socket failed; the next read says the connection is lost. */
 	int r = PQflush(e->control);
 
 	e->ctl_want_write = r == 1;
+}
+
+static const char *op_name(enum ctl_op op)
+{
+	switch (op) {
+	case OP_RECOVER:
+		return "recover";
+	case OP_CLAIM:
+		return "claim";
+	case OP_PROGRESS:
+		return "progress";
+	case OP_HOUSEKEEPING:
+		return "housekeeping";
+	case OP_NONE:
+		break;
+	}
+	return "statement";
+}
+
+/* Waits the back-off before the next statement or attempt, and doubles it. */
+static int64_t ctl_back_off(struct executor *e)
+{
+	int64_t wait = e->ctl_backoff_ms < CTL_BACKOFF_MIN_MS ? CTL_BACKOFF_MIN_MS :
+		       e->ctl_backoff_ms;
+
+	e->ctl_retry_ms = mono_ms() + wait;
+	e->ctl_backoff_ms = wait * 2 > CTL_BACKOFF_MAX_MS ? CTL_BACKOFF_MAX_MS : wait * 2;
+	return wait;
+}
+
+static void ctl_lost(struct executor *e);
+
+/*
+ * Statement `op` failed or could not be sent.  Its transaction rolled
+ * back, so nothing of it happened: unless the connection is gone it is
+ * tried again after a back-off, with the same batch or releases.
+ */
+static void ctl_failed(struct executor *e, enum ctl_op op, const char *why)
+{
+	int len = (int)strlen(why);
+	int64_t wait;
+
+	if (PQstatus(e->control) == CONNECTION_BAD) {
+		log_error("lost the control connection: %s", why);
+		ctl_lost(e);
+		return;
+	}
+	while (len > 0 && why[len - 1] == '\n')
+		len--;
+	switch (op) {
+	case OP_CLAIM:
+		/* Nothing was claimed: the pools still have their work. */
+		for (size_t i = 0; i < e->cfg->n_pools; i++) {
+			if (e->pools[i].claim_want > 0)
+				e->pools[i].has_work = true;
+			e->pools[i].claim_want = 0;
+		}
+		break;
+	case OP_RECOVER:
+		/* At its usual pace: claims and progress go on meanwhile. */
+		e->next_recover_ms = mono_ms() + RECOVER_MS;
+		break;
+	default:
+		break;
+	}
+	wait = ctl_back_off(e);
+	log_warn("control database: %s failed, trying again in %lld ms: %.*s", op_name(op),
+		 (long long)wait, len, why);
+}
+
+/* Puts statement `op` in flight, or fails it when store_send_*() did. */
+static bool ctl_sent(struct executor *e, enum ctl_op op, int r)
+{
+	if (r < 0) {
+		ctl_failed(e, op, r == -ENOMEM ? "out of memory" : PQerrorMessage(e->control));
+		return false;
+	}
+	e->op = op;
+	ctl_flush(e);
+	return true;
 }
 
 /* Adds a task's output and state to the batch; false when it is full. */
@@ -102,29 +189,92 @@ static bool partial_due(const struct executor *e, int64_t now)
 	return false;
 }
 
-/* Sends a progress batch if any task has something to store; true if sent. */
+/* Adds the end of the orphans (tasks claimed but not taken) to the batch. */
+static void batch_add_orphans(struct executor *e, int *finals)
+{
+	static const char error[] = "pgqfs: out of memory when this task was claimed\n";
+
+	while (e->orphans_batched < e->n_orphans && *finals < 400) {
+		const struct orphan *o = &e->orphans[e->orphans_batched];
+		struct task_update u;
+
+		memset(&u, 0, sizeof(u));
+		u.id = o->id;
+		u.log_size = o->log_size;
+		u.state = TASK_FAILED;
+		u.finished_us = wall_us();
+		u.rows = -1;
+		u.error = error;
+		u.error_len = sizeof(error) - 1;
+		if (progress_add_update(e->batch, &u) < 0)
+			return;
+		e->orphans_batched++;
+		(*finals)++;
+	}
+}
+
+/*
+ * Sends a progress batch if any task has something to store; true if it
+ * tried.  The batch moves the tasks' output and state out of them: it is
+ * kept, and sent again as it is, until a progress statement committed it.
+ */
 static bool ctl_send_progress(struct executor *e, int64_t now, bool stopping)
 {
-	bool due = partial_due(e, now) || stopping;
-	int finals = 0;
+	if (!e->batch_unsent) {
+		bool due = partial_due(e, now) || stopping;
+		int finals = 0;
 
-	progress_reset(e->batch);
-	/* NOTIFY payloads hold 8000 bytes: at most 400 "id:state"s. */
-	for (struct task *t = e->tasks; t && finals < 400; t = t->next) {
-		if (t->phase == PHASE_FINISHED && !t->final_sent)
-			finals++;
-		if (!batch_add_task(e, t, now, due))
-			break;
+		progress_reset(e->batch);
+		e->orphans_batched = 0;
+		batch_add_orphans(e, &finals);
+		/* NOTIFY payloads hold 8000 bytes: at most 400 "id:state"s. */
+		for (struct task *t = e->tasks; t && finals < 400; t = t->next) {
+			if (t->phase == PHASE_FINISHED && !t->final_sent)
+				finals++;
+			if (!batch_add_task(e, t, now, due))
+				break;
+		}
+		if (progress_empty(e->batch))
+			return false;
+		e->batch_unsent = true;
 	}
-	if (progress_empty(e->batch))
-		return false;
-	if (store_send_progress(e->control, e->instance, e->batch) == 0) {
-		e->op = OP_PROGRESS;
+	if (ctl_sent(e, OP_PROGRESS, store_send_progress(e->control, e->instance, e->batch)))
 		e->n_progress++;
-		ctl_flush(e);
-	}
 	return true;
 }
+
+/* Room for as many orphans as the claim may return: taking a claimed task
+ * must not need memory that may be missing. */
+static int reserve_orphans(struct executor *e, size_t more)
+{
+	size_t need = e->n_orphans + more;
+	struct orphan *p;
+
+	if (need <= e->cap_orphans)
+		return 0;
+	p = realloc(e->orphans, need * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	e->orphans = p;
+	e->cap_orphans = need;
+	return 0;
+}
+
+static void add_orphan(struct executor *e, int64_t id, int64_t log_size)
+{
+	if (e->n_orphans == e->cap_orphans) {
+		/* The claim returned more than it was asked for. */
+		log_error("task %lld claimed but not taken: it stays running until "
+			  "this daemon stops", (long long)id);
+		return;
+	}
+	e->orphans[e->n_orphans].id = id;
+	e->orphans[e->n_orphans].log_size = log_size;
+	e->n_orphans++;
+}
+
+static void ctl_connect_start(struct executor *e, int64_t now);
+static void ctl_attempt_failed(struct executor *e, const char *why);
 
 /* Puts the most urgent statement on the idle control connection. */
 void ctl_next(struct executor *e)
@@ -136,14 +286,26 @@ void ctl_next(struct executor *e)
 	size_t n = 0;
 	int room = stopping ? 0 : global_free(e);
 
-	if (e->op != OP_NONE)
+	int sum_want = 0;
+
+	switch (e->ctl_state) {
+	case CTL_DOWN:
+		if (!stopping && now >= e->ctl_retry_ms)
+			ctl_connect_start(e, now);
+		return;
+	case CTL_CONNECTING:
+	case CTL_SETUP:
+		if (now >= e->ctl_deadline_ms)
+			ctl_attempt_failed(e, "timed out\n");
+		return;
+	case CTL_UP:
+		break;
+	}
+	if (e->op != OP_NONE || now < e->ctl_retry_ms)
 		return;
 	/* Recovery first: at start it decides what the old instance left. */
 	if (now >= e->next_recover_ms) {
-		if (store_send_recover(e->control, e->instance) == 0) {
-			e->op = OP_RECOVER;
-			ctl_flush(e);
-		}
+		(void)ctl_sent(e, OP_RECOVER, store_send_recover(e->control, e->instance));
 		return;
 	}
 	/* Claims and progress take turns, so that neither starves. */
@@ -207,26 +369,26 @@ void ctl_next(struct executor *e)
 		p->claim_want = w;
 		p->has_work = false;
 		room -= w;
+		sum_want += w;
 		n++;
 	}
 	if (n > 0 || e->n_releasing) {
-		if (store_send_claim(e->control, e->instance, e->releasing, e->n_releasing,
-				     names, max, want, running, n) == 0) {
-			e->op = OP_CLAIM;
+		int r = reserve_orphans(e, (size_t)sum_want);
+
+		if (r == 0)
+			r = store_send_claim(e->control, e->instance, e->releasing,
+					     e->n_releasing, names, max, want, running, n);
+		if (ctl_sent(e, OP_CLAIM, r))
 			e->last_op = OP_CLAIM;
-			ctl_flush(e);
-		}
 		return;
 	}
 	e->last_op = OP_PROGRESS;
 	if (ctl_send_progress(e, now, stopping))
 		return;
 	if (!stopping && now >= e->next_housekeeping_ms) {
-		if (store_send_housekeeping(e->control, e->cfg->retention_ms) == 0) {
-			e->op = OP_HOUSEKEEPING;
-			ctl_flush(e);
-		}
 		e->next_housekeeping_ms = now + HOUSEKEEPING_MS;
+		(void)ctl_sent(e, OP_HOUSEKEEPING,
+			       store_send_housekeeping(e->control, e->cfg->retention_ms));
 	}
 }
 
@@ -257,8 +419,14 @@ static void claimed_tasks(struct executor *e, PGresult *res)
 	int got_per_pool[256] = { 0 };
 
 	if (n && !order) {
-		log_error("out of memory taking claimed tasks");
-		return;
+		log_error("out of memory taking %d claimed tasks: they fail", n);
+		for (int i = 0; i < n; i++) {
+			struct claimed cl;
+
+			store_parse_claimed(res, i, &cl);
+			add_orphan(e, cl.id, cl.log_size);
+		}
+		goto out;
 	}
 	/* Start them in submission order. */
 	for (int i = 0; i < n; i++) {
@@ -280,7 +448,13 @@ static void claimed_tasks(struct executor *e, PGresult *res)
 		t = calloc(1, sizeof(*t));
 		if (!p || !t) {
 			free(t);
-			log_error("claimed task %lld of unknown pool %s", (long long)cl.id, cl.pool);
+			if (!p)
+				log_error("claimed task %lld of unknown pool %s: it fails",
+					  (long long)cl.id, LOG_ESCAPE(cl.pool));
+			else
+				log_error("out of memory taking claimed task %lld: it fails",
+					  (long long)cl.id);
+			add_orphan(e, cl.id, cl.log_size);
 			continue;
 		}
 		got_per_pool[p - e->pools]++;
@@ -309,6 +483,7 @@ static void claimed_tasks(struct executor *e, PGresult *res)
 		}
 		task_assign(e, t);
 	}
+out:
 	free(order);
 	/* A pool that gave all we asked may have more. */
 	for (size_t i = 0; i < e->cfg->n_pools && i < 256; i++)
@@ -378,22 +553,25 @@ static void progress_stored(struct executor *e, PGresult *res)
 			pp = &t->next;
 		}
 	}
+	/* The orphans in it are on record too. */
+	memmove(e->orphans, e->orphans + e->orphans_batched,
+		(e->n_orphans - e->orphans_batched) * sizeof(*e->orphans));
+	e->n_orphans -= e->orphans_batched;
+	e->orphans_batched = 0;
+	e->batch_unsent = false;
 	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
 		report_finished(e, PQgetvalue(res, 0, 0));
 }
-
-static void ctl_lost(struct executor *e);
 
 static void ctl_result(struct executor *e, PGresult *res)
 {
 	ExecStatusType st = PQresultStatus(res);
 
 	if (st != PGRES_TUPLES_OK) {
-		log_error("control database: %s", PQresultErrorMessage(res));
-		if (e->op == OP_PROGRESS || e->op == OP_CLAIM)
-			ctl_lost(e);
+		ctl_failed(e, e->op, PQresultErrorMessage(res));
 		return;
 	}
+	e->ctl_backoff_ms = CTL_BACKOFF_MIN_MS;
 	switch (e->op) {
 	case OP_PROGRESS:
 		progress_stored(e, res);
@@ -455,15 +633,206 @@ static void ctl_notifies(struct executor *e)
 	}
 }
 
+/* The server's messages outside a statement (a FATAL before it ends the
+ * session, a WARNING) go to the daemon's log, not to bare stderr. */
+static void control_notice(void *arg, const char *message)
+{
+	int len = (int)strlen(message);
+
+	(void)arg;
+	while (len > 0 && message[len - 1] == '\n')
+		len--;
+	log_info("control database: %.*s", len, message);
+}
+
+/* How long a connect attempt may take: the conninfo's connect_timeout (as
+ * libpq reads it, at least 2 s), else the configuration's. */
+static int64_t connect_timeout_ms(const struct executor *e)
+{
+	PQconninfoOption *opts = PQconninfo(e->control);
+	int64_t ms = (int64_t)e->cfg->connect_timeout_ms;
+
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val) {
+			long v = strtol(o->val, NULL, 10);
+
+			if (v > 0)
+				ms = (v < 2 ? 2 : v) * 1000;
+		}
+	}
+	PQconninfoFree(opts);
+	return ms;
+}
+
+/* A connect attempt failed: drop it, try again after the back-off. */
+static void ctl_attempt_failed(struct executor *e, const char *why)
+{
+	int len = (int)strlen(why);
+	int64_t wait;
+
+	while (len > 0 && why[len - 1] == '\n')
+		len--;
+	wait = ctl_back_off(e);
+	log_warn("cannot connect to the control database, trying again in %lld ms: %.*s",
+		 (long long)wait, len, why);
+	PQfinish(e->control);
+	e->control = NULL;
+	e->ctl_state = CTL_DOWN;
+	e->ctl_want_write = false;
+}
+
+/*
+ * Starts a connection without blocking.  (libpq resolves a host name here,
+ * synchronously: a control conninfo with hostaddr, or a socket directory,
+ * avoids that.)
+ */
+static void ctl_connect_start(struct executor *e, int64_t now)
+{
+	static const char *const keys[] = { "dbname", "application_name", NULL };
+	const char *vals[] = { e->cfg->control, "pgqfs executor", NULL };
+
+	/* expand_dbname: the control conninfo is a full connection string. */
+	e->control = PQconnectStartParams(keys, vals, 1);
+	if (!e->control || PQstatus(e->control) == CONNECTION_BAD) {
+		ctl_attempt_failed(e, e->control ? PQerrorMessage(e->control) : "out of memory");
+		return;
+	}
+	e->ctl_state = CTL_CONNECTING;
+	e->ctl_poll = PGRES_POLLING_WRITING;
+	e->ctl_want_write = false;
+	e->ctl_deadline_ms = now + connect_timeout_ms(e);
+}
+
+static void ctl_connect_poll(struct executor *e)
+{
+	e->ctl_poll = PQconnectPoll(e->control);
+	if (e->ctl_poll == PGRES_POLLING_FAILED) {
+		ctl_attempt_failed(e, PQerrorMessage(e->control));
+		return;
+	}
+	if (e->ctl_poll != PGRES_POLLING_OK)
+		return;
+	PQsetNoticeProcessor(e->control, control_notice, NULL);
+	if (PQsetnonblocking(e->control, 1) < 0 || store_send_setup(e->control, e->cfg) < 0) {
+		ctl_attempt_failed(e, PQerrorMessage(e->control));
+		return;
+	}
+	e->ctl_state = CTL_SETUP;
+	ctl_flush(e);
+}
+
+/* The new connection is registered, listens and has its statements. */
+static void ctl_ready(struct executor *e)
+{
+	e->instance = e->new_instance;
+	store_set_instance(e->store, e->instance);
+	e->ctl_state = CTL_UP;
+	e->op = OP_NONE;
+	e->ctl_retry_ms = 0;
+	e->ctl_backoff_ms = CTL_BACKOFF_MIN_MS;
+	/* Recover first (our old instance is one of the dead now), and look
+	 * at every queue: their NOTIFYs were lost while we were away. */
+	e->next_recover_ms = 0;
+	for (size_t i = 0; i < e->cfg->n_pools; i++)
+		e->pools[i].has_work = true;
+	log_info("reconnected to the control database as instance %lld", (long long)e->instance);
+	if (e->on_reconnected)
+		e->on_reconnected(e->on_reconnected_arg);
+}
+
+static void ctl_setup_results(struct executor *e)
+{
+	int nulls = 0;
+
+	/* In a pipeline each statement's results end with a NULL; two in a
+	 * row would mean nothing is left (the sync ends it before). */
+	while (nulls < 2 && !PQisBusy(e->control)) {
+		PGresult *res = PQgetResult(e->control);
+		int r;
+
+		if (!res) {
+			nulls++;
+			continue;
+		}
+		nulls = 0;
+		r = store_setup_result(e->control, res, &e->new_instance);
+		if (r < 0) {
+			const char *msg = PQresultErrorMessage(res);
+
+			ctl_attempt_failed(e, *msg ? msg : PQerrorMessage(e->control));
+			PQclear(res);
+			return;
+		}
+		PQclear(res);
+		if (r == 1) {
+			ctl_ready(e);
+			return;
+		}
+	}
+}
+
+bool ctl_up(const struct executor *e)
+{
+	return e->control && e->ctl_state == CTL_UP;
+}
+
+int ctl_pollfd(const struct executor *e, short *ret_events)
+{
+	if (!e->control)
+		return -1;
+	if (e->ctl_state == CTL_CONNECTING)
+		*ret_events = e->ctl_poll == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+	else
+		*ret_events = POLLIN | (e->ctl_want_write ? POLLOUT : 0);
+	return PQsocket(e->control);
+}
+
+int64_t ctl_due(const struct executor *e, int64_t flush_due)
+{
+	int64_t due;
+
+	switch (e->ctl_state) {
+	case CTL_DOWN:
+		return atomic_load(&e->stopping) ? -1 : e->ctl_retry_ms;
+	case CTL_CONNECTING:
+	case CTL_SETUP:
+		return e->ctl_deadline_ms;
+	case CTL_UP:
+		break;
+	}
+	/* A statement in flight: its result comes on the socket, and an
+	 * overdue flush waits for it (no timer, no busy loop). */
+	if (e->op != OP_NONE)
+		return -1;
+	due = e->next_recover_ms;
+	if (!atomic_load(&e->stopping) && e->next_housekeeping_ms < due)
+		due = e->next_housekeeping_ms;
+	if (flush_due >= 0 && flush_due < due)
+		due = flush_due;
+	return due > e->ctl_retry_ms ? due : e->ctl_retry_ms;
+}
+
 void ctl_event(struct executor *e, short revents)
 {
+	if (e->ctl_state == CTL_CONNECTING) {
+		ctl_connect_poll(e);
+		return;
+	}
 	if ((revents & POLLOUT) && e->ctl_want_write)
 		ctl_flush(e);
 	if (!(revents & (POLLIN | POLLHUP | POLLERR)))
 		return;
 	if (!PQconsumeInput(e->control)) {
+		if (e->ctl_state == CTL_SETUP) {
+			ctl_attempt_failed(e, PQerrorMessage(e->control));
+			return;
+		}
 		log_error("lost the control connection: %s", PQerrorMessage(e->control));
 		ctl_lost(e);
+		return;
+	}
+	if (e->ctl_state == CTL_SETUP) {
+		ctl_setup_results(e);
 		return;
 	}
 	while (e->op != OP_NONE && !PQisBusy(e->control)) {
@@ -487,6 +856,8 @@ int ctl_setup(struct executor *e)
 		return -EIO;
 	if (store_prepare(e->control) < 0 || PQsetnonblocking(e->control, 1) < 0)
 		return -EIO;
+	e->ctl_state = CTL_UP;
+	e->ctl_backoff_ms = CTL_BACKOFF_MIN_MS;
 	e->op = OP_NONE;
 	e->next_recover_ms = 0;
 	for (size_t i = 0; i < e->cfg->n_pools; i++)
@@ -497,14 +868,16 @@ int ctl_setup(struct executor *e)
 /*
  * The control connection is gone, and with it the advisory lock that said
  * this daemon is alive: another daemon may already have failed our running
- * tasks.  Cancel them and record nothing; then register anew.
+ * tasks.  Cancel them and record nothing; a new connection registers a new
+ * instance (ctl_next() starts it, without blocking the loop).
  */
 static void ctl_lost(struct executor *e)
 {
-	int64_t delay = 100;
-
 	for (struct task *t = e->tasks; t; t = t->next) {
 		if (t->conn && t->conn->pg) {
+			/* TODO: PQcancel() connects and waits synchronously: it
+			 * blocks the loop on a hung target.  Use the cancel
+			 * facility of target.c (off the loop) once it exists. */
 			PGcancel *cancel = PQgetCancel(t->conn->pg);
 			char err[256];
 
@@ -525,24 +898,19 @@ static void ctl_lost(struct executor *e)
 		e->running--;
 		task_free(t);
 	}
+	/* What the batch and the orphans held belonged to the old instance:
+	 * recover() ends its tasks. */
+	progress_reset(e->batch);
+	e->batch_unsent = false;
+	e->n_orphans = 0;
+	e->orphans_batched = 0;
+	for (size_t i = 0; i < e->cfg->n_pools; i++)
+		e->pools[i].claim_want = 0;
 	PQfinish(e->control);
 	e->control = NULL;
 	e->op = OP_NONE;
-	while (!atomic_load(&e->stopping)) {
-		struct timespec ts = { delay / 1000, (delay % 1000) * 1000000 };
-
-		e->control = store_connect(e->cfg, "pgqfs executor");
-		if (e->control && store_register(e->control, e->cfg, &e->instance) == 0 &&
-		    ctl_setup(e) == 0) {
-			store_set_instance(e->store, e->instance);
-			log_info("reconnected to the control database as instance %lld",
-				 (long long)e->instance);
-			return;
-		}
-		PQfinish(e->control);
-		e->control = NULL;
-		nanosleep(&ts, NULL);
-		if (delay < 5000)
-			delay *= 2;
-	}
+	e->ctl_want_write = false;
+	e->ctl_state = CTL_DOWN;
+	e->ctl_retry_ms = 0;
+	e->ctl_backoff_ms = CTL_BACKOFF_MIN_MS;
 }

@@ -98,6 +98,7 @@ static void *executor_main(void *arg)
 	for (;;) {
 		size_t nfds = 0, total = 2;
 		int64_t now = mono_ms();
+		int64_t flush_due = -1;
 		int timeout = -1;
 		bool stopping = atomic_load(&e->stopping);
 
@@ -106,13 +107,14 @@ static void *executor_main(void *arg)
 				cancel_all(e);
 				e->stop_deadline_ms = now + STOP_GRACE_MS;
 			}
-			if (!work_left(e) || !e->control || now >= e->stop_deadline_ms)
+			/* Without the control connection nothing can be
+			 * recorded any more: the tasks were cancelled. */
+			if (!work_left(e) || !ctl_up(e) || now >= e->stop_deadline_ms)
 				break;
 		}
 		reap_conns(e);
 		check_timeouts(e, now);
-		if (e->control)
-			ctl_next(e);
+		ctl_next(e);
 
 		for (size_t i = 0; i < e->cfg->n_targets; i++)
 			total += e->targets[i].n_conns;
@@ -134,8 +136,8 @@ static void *executor_main(void *arg)
 		fds[nfds].events = POLLIN;
 		fd_conn[nfds++] = NULL;
 		/* Slot 1 is the control connection, or nothing while it is down. */
-		fds[nfds].fd = e->control ? PQsocket(e->control) : -1;
-		fds[nfds].events = POLLIN | (e->ctl_want_write ? POLLOUT : 0);
+		fds[nfds].events = 0;
+		fds[nfds].fd = ctl_pollfd(e, &fds[nfds].events);
 		fd_conn[nfds++] = NULL;
 		for (size_t i = 0; i < e->cfg->n_targets; i++) {
 			struct target *tg = &e->targets[i];
@@ -161,23 +163,27 @@ static void *executor_main(void *arg)
 				fd_conn[nfds++] = c;
 			}
 		}
-		/* Timers: partial output, liveness checks, housekeeping. */
+		/* Timers: task timeouts here; partial output, liveness checks,
+		 * housekeeping and reconnection are the control connection's:
+		 * an overdue flush counts only when a statement can be sent. */
 		for (struct task *t = e->tasks; t; t = t->next) {
 			int64_t due = task_flush_due(t);
 			int64_t tdue = task_timeout_due(t);
 
-			if (due < 0 || (tdue >= 0 && tdue < due))
-				due = tdue;
-			if (due >= 0 && (timeout < 0 || due - now < timeout))
-				timeout = due <= now ? 0 : (int)(due - now > INT_MAX ? INT_MAX : due - now);
+			if (due >= 0 && (flush_due < 0 || due < flush_due))
+				flush_due = due;
+			if (tdue >= 0 && (timeout < 0 || tdue - now < timeout))
+				timeout = tdue <= now ? 0 :
+					  (int)(tdue - now > INT_MAX ? INT_MAX : tdue - now);
 		}
-		if (e->control && e->op == OP_NONE) {
-			int64_t next = e->next_recover_ms < e->next_housekeeping_ms ?
-				       e->next_recover_ms : e->next_housekeeping_ms;
-			int64_t d = next - now;
+		{
+			int64_t d = ctl_due(e, flush_due);
 
-			if (timeout < 0 || d < timeout)
-				timeout = d < 0 ? 0 : (int)(d > 3600000 ? 3600000 : d);
+			if (d >= 0) {
+				d -= now;
+				if (timeout < 0 || d < timeout)
+					timeout = d < 0 ? 0 : (int)(d > 3600000 ? 3600000 : d);
+			}
 		}
 		if (stopping) {
 			int64_t d = e->stop_deadline_ms - now;
@@ -200,7 +206,7 @@ static void *executor_main(void *arg)
 			for (size_t i = 0; i < e->cfg->n_pools; i++)
 				e->pools[i].has_work = true;
 		}
-		if (e->control && fds[1].revents)
+		if (fds[1].fd >= 0 && fds[1].revents)
 			ctl_event(e, fds[1].revents);
 		for (size_t i = 2; i < nfds; i++) {
 			struct conn *c = fd_conn[i];
@@ -268,6 +274,12 @@ fail:
 	e->control = NULL;
 	executor_destroy(e);
 	return -ENOMEM;
+}
+
+void executor_set_reconnected(struct executor *e, executor_reconnected_fn *fn, void *arg)
+{
+	e->on_reconnected = fn;
+	e->on_reconnected_arg = arg;
 }
 
 int executor_start(struct executor *e)
@@ -367,6 +379,7 @@ void executor_destroy(struct executor *e)
 	PQfinish(e->control);
 	free(e->release);
 	free(e->releasing);
+	free(e->orphans);
 	pthread_mutex_destroy(&e->release_lock);
 	if (e->wake_fd >= 0)
 		close(e->wake_fd);

@@ -123,10 +123,41 @@ struct task {
 
 enum ctl_op { OP_NONE, OP_RECOVER, OP_CLAIM, OP_PROGRESS, OP_HOUSEKEEPING };
 
+/* A task claimed in SQL that could not be taken here (out of memory):
+ * the next progress batch records it failed, so that it is not left
+ * running under a live daemon. */
+struct orphan {
+	int64_t id;
+	int64_t log_size;
+};
+
+/* The control connection's life (control.c). */
+enum ctl_conn {
+	CTL_UP,			/* set up: statements may be sent */
+	CTL_DOWN,		/* lost: a new one is started at ctl_retry_ms */
+	CTL_CONNECTING,		/* PQconnectPoll in progress */
+	CTL_SETUP,		/* connected: the setup pipeline is in flight */
+};
+/* Back-off after a failed control statement or connection attempt. */
+#define CTL_BACKOFF_MIN_MS 100
+#define CTL_BACKOFF_MAX_MS 5000
+
 struct executor {
 	const struct config *cfg;
 	struct store *store;
-	PGconn *control;
+	PGconn *control;		/* NULL while down */
+	enum ctl_conn ctl_state;
+	PostgresPollingStatusType ctl_poll; /* CTL_CONNECTING: what to wait for */
+	int64_t ctl_retry_ms;		/* no statement or attempt before this */
+	int64_t ctl_backoff_ms;		/* the next failure waits this long */
+	int64_t ctl_deadline_ms;	/* a connect attempt is given up at */
+	int64_t new_instance;		/* CTL_SETUP: the instance it registered */
+	bool batch_unsent;		/* batch holds state not yet committed */
+	struct orphan *orphans;		/* claimed, not taken: to be failed */
+	size_t n_orphans, cap_orphans;
+	size_t orphans_batched;		/* orphans[0..this) are in the batch */
+	executor_reconnected_fn *on_reconnected;
+	void *on_reconnected_arg;
 	int64_t instance;
 	enum ctl_op op;			/* statement in flight on control */
 	enum ctl_op last_op;		/* claim or progress: they take turns */
@@ -185,6 +216,14 @@ void task_assign(struct executor *e, struct task *t);
 /* control.c: the control connection */
 void ctl_next(struct executor *e);
 void ctl_event(struct executor *e, short revents);
+/* Whether statements can be sent (the connection is set up). */
+bool ctl_up(const struct executor *e);
+/* The socket to poll for the control connection and its events; -1: none. */
+int ctl_pollfd(const struct executor *e, short *ret_events);
+/* When (monotonic ms) ctl_next() has something to do at the latest
+ * (retry, connect deadline, recover, housekeeping, an overdue flush);
+ * -1: only when a socket says so. */
+int64_t ctl_due(const struct executor *e, int64_t flush_due);
 __attribute__((warn_unused_result))
 int ctl_setup(struct executor *e);
 

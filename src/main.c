@@ -132,6 +132,8 @@ int main(int argc, char *argv[])
 		goto out_cfg;
 	}
 	control = NULL;		/* the executor owns it now */
+	/* TODO lead: executor_set_reconnected(exec, fs_recheck_waiters, fs);
+	 * (parked wait readers missed the NOTIFYs sent while it was down). */
 	fs_set_executor(fs, exec);
 
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);

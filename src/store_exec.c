@@ -3,7 +3,10 @@
 #include "store_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -52,6 +55,88 @@ int store_prepare(PGconn *conn)
 		}
 	}
 	return 0;
+}
+
+/* The setup pipeline's register statement names its column, so that its
+ * result is told from the others'. */
+#define SETUP_INSTANCE_COLUMN "pgqfs_instance"
+
+int store_send_setup(PGconn *conn, const struct config *cfg)
+{
+	static const char *const suffix[] = { STORE_CHANNEL_QUEUE, STORE_CHANNEL_DONE };
+	char host[256], pid[16];
+	const char *reg[2] = { host, pid };
+	const char *sp[1] = { cfg->schema };
+	int r = -EIO;
+
+	if (gethostname(host, sizeof(host)) < 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (!PQenterPipelineMode(conn))
+		return -EIO;
+	if (!PQsendQueryParams(conn, "SELECT pg_catalog.set_config('search_path', $1, false)",
+			       1, NULL, sp, NULL, NULL, 0))
+		return -EIO;
+	/* As store_register(): the session advisory lock proves us alive. */
+	if (!PQsendQueryParams(conn,
+		"WITH i AS (INSERT INTO instance (host, pid) VALUES ($1, $2) RETURNING id)"
+		" SELECT id AS " SETUP_INSTANCE_COLUMN ","
+		" pg_advisory_lock(hashtext(current_schema()), id::int) FROM i",
+		2, NULL, reg, NULL, NULL, 0))
+		return -EIO;
+	for (size_t i = 0; i < 2; i++) {
+		char channel[80];
+		char *ident;
+		struct buf sql;
+		int ok;
+
+		/* The schema name is a validated identifier from the
+		 * configuration, quoted here; nothing from a path. */
+		snprintf(channel, sizeof(channel), "%s%s", cfg->schema, suffix[i]);
+		ident = PQescapeIdentifier(conn, channel, strlen(channel));
+		if (!ident)
+			return -ENOMEM;
+		buf_init(&sql);
+		ok = buf_printf(&sql, "LISTEN %s", ident) == 0 && buf_cstr(&sql);
+		PQfreemem(ident);
+		/* PQsendQuery is refused in a pipeline: no parameters instead. */
+		if (ok)
+			ok = PQsendQueryParams(conn, sql.data, 0, NULL, NULL, NULL, NULL, 0);
+		buf_finish(&sql);
+		if (!ok)
+			return -EIO;
+	}
+	for (int i = 0; i < ES_COUNT; i++)
+		if (!PQsendPrepare(conn, exec_stmts[i].name, exec_stmts[i].sql,
+				   exec_stmts[i].n, exec_stmts[i].types))
+			return -EIO;
+	if (PQpipelineSync(conn))
+		r = 0;
+	return r;
+}
+
+int store_setup_result(PGconn *conn, const PGresult *res, int64_t *ret_instance)
+{
+	ExecStatusType st = PQresultStatus(res);
+	int col;
+
+	switch (st) {
+	case PGRES_PIPELINE_SYNC:
+		return PQexitPipelineMode(conn) ? 1 : -EIO;
+	case PGRES_TUPLES_OK:
+		col = PQfnumber(res, SETUP_INSTANCE_COLUMN);
+		if (col >= 0) {
+			if (PQntuples(res) != 1)
+				return -EIO;
+			*ret_instance = strtoll(PQgetvalue(res, 0, col), NULL, 10);
+		}
+		return 0;
+	case PGRES_COMMAND_OK:
+		return 0;
+	default:
+		return -EIO;
+	}
 }
 
 /* Sends a prepared statement; every parameter is in binary. */
