@@ -3,8 +3,9 @@
  * database lives in src/store.c.  Two kinds of callers:
  *
  *  - the filesystem's request threads, through struct store: a small pool
- *    of blocking connections; each call takes a connection, runs one
- *    statement (one transaction) and returns 0 or -errno;
+ *    of connections; each call takes a connection, runs one statement
+ *    (one transaction), waits for it within a deadline and returns 0 or
+ *    -errno;
  *  - the executor, which owns one non-blocking control connection and
  *    uses the store_send_*() functions to put a statement on it and the
  *    parsers below to read the answers in its event loop.
@@ -105,10 +106,25 @@ int store_migrate(PGconn *conn, const struct config *cfg);
 __attribute__((warn_unused_result))
 int store_register(PGconn *conn, const struct config *cfg, int64_t *ret_instance);
 
-/* ---- filesystem side (blocking, thread-safe) ---- */
+/* ---- filesystem side (waits within a deadline, thread-safe) ---- */
 
 /* Why the calling thread's last store call failed (thread-local). */
 const char *store_last_error(void);
+
+/*
+ * Every call below waits for the database at most request_timeout (then
+ * -EIO, and the connection is dropped: a stopped server never holds a
+ * thread).  A thread serving one filesystem request can say so: from
+ * store_request_begin() to store_request_end() its calls share one
+ * deadline, and they give up with -EINTR as soon as interrupted(arg)
+ * returns true, which they poll (every 50 ms) while they wait.  The
+ * callback runs on the calling thread and must not block.  No store call
+ * may come in the span once `arg` is gone (the request answered): end it
+ * before that.
+ */
+typedef bool store_interrupted_fn(void *arg);
+void store_request_begin(struct store *s, store_interrupted_fn *interrupted, void *arg);
+void store_request_end(void);
 
 __attribute__((warn_unused_result))
 int store_create(const struct config *cfg, struct store **ret);

@@ -35,6 +35,21 @@ void open_remove(struct fs *fs, struct open_obj *o)
 	pthread_mutex_unlock(&fs->open_lock);
 }
 
+static bool req_interrupted(void *req)
+{
+	return fuse_req_interrupted(req) != 0;
+}
+
+void fs_store_begin(fuse_req_t req)
+{
+	store_request_begin(fs_of(req)->store, req_interrupted, req);
+}
+
+void fs_store_end(void)
+{
+	store_request_end();
+}
+
 /* ------------------------------------------------------------------ */
 /* lookup and getattr                                                  */
 
@@ -147,8 +162,10 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		known_absent = neg_known(fs, (size_t)pi, name);
 		gen = neg_slot(fs, (size_t)pi, name)->gen;
 		pthread_mutex_unlock(&fs->lock);
+		fs_store_begin(req);
 		r = known_absent ? -ENOENT :
 				   store_get_pending(fs->store, pool_name(fs, (size_t)pi), name, &t);
+		fs_store_end();
 		if (r == -ENOENT) {
 			if (!known_absent)
 				neg_remember(fs, (size_t)pi, name, gen, true);
@@ -180,7 +197,9 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_err(req, ENOENT);
 			return;
 		}
+		fs_store_begin(req);
 		r = store_get_task(fs->store, id, &t);
+		fs_store_end();
 		if (r < 0) {
 			fuse_reply_err(req, -r);
 			return;
@@ -202,7 +221,9 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_err(req, ENOENT);
 			return;
 		}
+		fs_store_begin(req);
 		r = store_get_task(fs->store, ino_id(parent), &t);
+		fs_store_end();
 		if (r < 0) {
 			fuse_reply_err(req, -r);
 			return;
@@ -295,8 +316,20 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct stat st;
 	double ttl;
-	int r = get_attr(fs_of(req), ino, &st, &ttl);
+	int r;
 
+	fs_store_begin(req);
+	r = get_attr(fs_of(req), ino, &st, &ttl);
+	fs_store_end();
+	if (r == 0 && ino == INO_STATS && fi && fi->fh) {
+		/* fstat of an open stats file (wc -c trusts it): the size of
+		 * what this open reads. */
+		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+		pthread_mutex_lock(&h->lock);
+		st.st_size = (off_t)h->buf.len;
+		pthread_mutex_unlock(&h->lock);
+	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -318,7 +351,9 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		 * `cp -p` of the fixed tree fail the way a read-only tree does. */
 		bool pending = is_task_ino(ino) && ino_view(ino) == V_QUEUE;
 
+		fs_store_begin(req);
 		r = get_attr(fs, ino, &st, &ttl);
+		fs_store_end();
 		if (r < 0) {
 			fuse_reply_err(req, -r);
 		} else if (pending && !(to_set & FUSE_SET_ATTR_SIZE)) {

@@ -235,7 +235,9 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	fs_store_begin(req);
 	r = dir_snapshot(fs_of(req), ino, d);
+	fs_store_end();
 	if (r < 0) {
 		dir_handle_free(d);
 		fuse_reply_err(req, -r);

@@ -120,9 +120,12 @@ void dir_attr(const struct fs *fs, fuse_ino_t ino, mode_t mode, struct stat *st)
 	st->st_atim = st->st_mtim = st->st_ctim = fs->start;
 }
 
-/* new-id and stats: generated when read, so their mtime is now.  stats's
- * size is that of its content now (new-id's cannot be known without
- * reserving an id: 0). */
+/* new-id and stats: generated when read, so their mtime is now.  Both are
+ * read with direct_io, to their end whatever their size says, and the
+ * fixed tree is listed and looked up without the database: stats's size
+ * is that of the content this daemon last produced (0 before; an open
+ * file's own in fstat), new-id's 0 (it cannot be known without reserving
+ * an id). */
 void special_attr(struct fs *fs, fuse_ino_t ino, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -133,14 +136,8 @@ void special_attr(struct fs *fs, fuse_ino_t ino, struct stat *st)
 	st->st_gid = fs->owner_gid;
 	clock_gettime(CLOCK_REALTIME, &st->st_mtim);
 	st->st_atim = st->st_ctim = st->st_mtim;
-	if (ino == INO_STATS) {
-		struct buf b;
-
-		buf_init(&b);
-		if (stats_content(fs, &b) == 0)
-			st->st_size = (off_t)b.len;
-		buf_finish(&b);
-	}
+	if (ino == INO_STATS)
+		st->st_size = (off_t)atomic_load(&fs->stats_size);
 }
 
 bool view_shows(enum view v, enum task_state s)

@@ -150,6 +150,7 @@ struct fs {
 	struct waiter *waiters;
 	size_t n_waiters;
 	atomic_uint_fast64_t n_submitted;
+	atomic_size_t stats_size;	/* of the stats content last produced */
 	pthread_mutex_t open_lock;
 	struct open_obj open;	/* list head of open files and directories */
 };
@@ -264,5 +265,9 @@ void staged_release(struct fs *fs, struct staged *s);
 /* fs.c */
 void open_add(struct fs *fs, struct open_obj *o);
 void open_remove(struct fs *fs, struct open_obj *o);
+/* Store calls between these serve req: one deadline, and -EINTR as soon as
+ * the kernel interrupts req.  End before replying to req. */
+void fs_store_begin(fuse_req_t req);
+void fs_store_end(void);
 
 #endif

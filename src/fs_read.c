@@ -17,11 +17,11 @@
 /* Bytes a read of a stream fetches ahead for the reads that follow. */
 #define READ_AHEAD (512 * 1024)
 
-/* The stats file's content, as of now. */
+/* The stats file's content, as of now; its size is remembered for stat. */
 int stats_content(struct fs *fs, struct buf *out)
 {
 	struct executor_counters c = { 0 };
-	size_t waiting;
+	size_t start = out->len, waiting;
 	int r;
 
 	r = store_stats(fs->store, out);
@@ -37,6 +37,8 @@ int stats_content(struct fs *fs, struct buf *out)
 			       (unsigned long long)atomic_load(&fs->n_submitted),
 			       (unsigned long long)c.started, (unsigned long long)c.done,
 			       (unsigned long long)c.failed, waiting);
+	if (r == 0)
+		atomic_store(&fs->stats_size, out->len - start);
 	return r;
 }
 
@@ -182,8 +184,13 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		struct task_info t;
 
-		if (is_task_ino(ino) && ino_view(ino) == V_QUEUE &&
-		    store_get_task(fs->store, ino_id(ino), &t) == 0) {
+		bool pending;
+
+		fs_store_begin(req);
+		pending = is_task_ino(ino) && ino_view(ino) == V_QUEUE &&
+			  store_get_task(fs->store, ino_id(ino), &t) == 0;
+		fs_store_end();
+		if (pending) {
 			refuse(req, EBUSY, t.pool, t.name,
 			       "task %lld of that name is pending in the pool; its file cannot change (rm cancels it)",
 			       (long long)t.id);
@@ -198,6 +205,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	fs_store_begin(req);
 	if (ino == INO_NEW_ID) {
 		int64_t id;
 		bool pending;
@@ -230,6 +238,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	} else {
 		r = -EISDIR;
 	}
+	fs_store_end();
 	if (r < 0) {
 		handle_free(h);
 		fuse_reply_err(req, -r);
@@ -341,12 +350,14 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		buf_reset(&h->buf);
 		h->buf_off = (uint64_t)off;
 		want = size > READ_AHEAD ? size : READ_AHEAD;
+		fs_store_begin(req);
 		if (h->file == F_QUERY)
 			r = store_read_query(fs->store, h->id, (uint64_t)off, want, &h->buf);
 		else
 			r = store_read_stream(fs->store, h->id,
 					      h->file == F_RESULT ? STREAM_RESULT : STREAM_LOG,
 					      (uint64_t)off, want, &h->buf);
+		fs_store_end();
 		if (r < 0) {
 			buf_reset(&h->buf);
 			pthread_mutex_unlock(&h->lock);

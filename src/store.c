@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "store_internal.h"
 
@@ -97,12 +99,17 @@ PGconn *store_connect(const struct config *cfg, const char *purpose)
 int store_create(const struct config *cfg, struct store **ret)
 {
 	struct store *s = calloc(1, sizeof(*s));
+	pthread_condattr_t ca;
 
 	if (!s)
 		return -ENOMEM;
 	s->cfg = cfg;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
+	/* Waits for a free connection end at a deadline on mono_ms()'s clock. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&s->stage_lock, NULL);
 	pthread_cond_init(&s->stage_cond, NULL);
 	*ret = s;
@@ -131,12 +138,189 @@ void store_set_instance(struct store *s, int64_t instance)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* ------------------------------------------------------------------ */
+/* deadlines                                                           */
+
+/* How often a wait looks whether its request was interrupted. */
+#define INTERRUPT_POLL_MS 50
+
+/* The filesystem request this thread serves (store_request_begin()). */
+static _Thread_local struct {
+	store_interrupted_fn *interrupted;	/* NULL: none */
+	void *arg;
+	int64_t deadline_ms;	/* mono_ms(); 0: each call has its own */
+} request;
+
+void store_request_begin(struct store *s, store_interrupted_fn *interrupted, void *arg)
+{
+	request.interrupted = interrupted;
+	request.arg = arg;
+	request.deadline_ms = mono_ms() + (int64_t)s->cfg->request_timeout_ms;
+}
+
+void store_request_end(void)
+{
+	request.interrupted = NULL;
+	request.arg = NULL;
+	request.deadline_ms = 0;
+}
+
+/* When a call starting now must give up. */
+static int64_t call_deadline(const struct store *s)
+{
+	return request.deadline_ms ? request.deadline_ms :
+				     mono_ms() + (int64_t)s->cfg->request_timeout_ms;
+}
+
+/* -EINTR when the request was interrupted, -ETIMEDOUT past deadline, else
+ * how long (ms) a wait may sleep before it looks again. */
+static int wait_slice(int64_t deadline, int *ret_ms)
+{
+	int64_t left;
+
+	if (request.interrupted && request.interrupted(request.arg))
+		return -EINTR;
+	left = deadline - mono_ms();
+	if (left <= 0)
+		return -ETIMEDOUT;
+	if (request.interrupted && left > INTERRUPT_POLL_MS)
+		left = INTERRUPT_POLL_MS;
+	*ret_ms = left > INT_MAX ? INT_MAX : (int)left;
+	return 0;
+}
+
+/* Waits until pg's socket is ready for `events`: 0, -ETIMEDOUT, -EINTR, or
+ * -EIO (no socket). */
+static int wait_socket(PGconn *pg, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = PQsocket(pg), .events = events };
+		int ms, r = wait_slice(deadline, &ms);
+
+		if (r < 0)
+			return r;
+		if (p.fd < 0)
+			return -EIO;
+		r = poll(&p, 1, ms);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -EIO;
+	}
+}
+
+/*
+ * The answer to what was just sent on pg (non-blocking), waited for until
+ * deadline: 0 and *ret (of any status; an error wins over other results),
+ * or -ETIMEDOUT, -EINTR, or -EIO when the connection broke.
+ */
+static int await_result(PGconn *pg, int64_t deadline, PGresult **ret)
+{
+	PGresult *res = NULL, *next;
+	int f, r;
+
+	while ((f = PQflush(pg)) != 0) {
+		if (f < 0)
+			return -EIO;
+		/* The server may talk while we send: read, or both stall. */
+		r = wait_socket(pg, POLLIN | POLLOUT, deadline);
+		if (r < 0)
+			return r;
+		if (!PQconsumeInput(pg))
+			return -EIO;
+	}
+	for (;;) {
+		while (PQisBusy(pg)) {
+			r = wait_socket(pg, POLLIN, deadline);
+			if (r == 0 && !PQconsumeInput(pg))
+				r = -EIO;
+			if (r < 0) {
+				PQclear(res);
+				return r;
+			}
+		}
+		next = PQgetResult(pg);
+		if (!next)
+			break;
+		if (!res || (PQresultStatus(next) == PGRES_FATAL_ERROR &&
+			     PQresultStatus(res) != PGRES_FATAL_ERROR)) {
+			PQclear(res);
+			res = next;
+		} else {
+			PQclear(next);
+		}
+	}
+	if (!res)
+		return -EIO;
+	*ret = res;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the filesystem's connections                                        */
+
 static void pconn_free(struct pconn *c)
 {
 	if (!c)
 		return;
+	/* Non-blocking: the goodbye PQfinish sends never waits for a
+	 * stopped server; closing the socket is what it notices. */
 	PQfinish(c->pg);
 	free(c);
+}
+
+/*
+ * A new pooled connection, set up as store_connect()'s, within deadline:
+ * 0, or -ETIMEDOUT, -EINTR, -EIO (refused: the error is set), -ENOMEM.
+ */
+static int pconn_open(const struct config *cfg, int64_t deadline, PGconn **ret)
+{
+	static const char *const keys[] = { "dbname", "application_name", NULL };
+	const char *vals[] = { cfg->control, "pgqfs filesystem", NULL };
+	const char *pv[1] = { cfg->schema };
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	PGresult *res = NULL;
+	PGconn *pg;
+	int r = 0;
+
+	if (!schema_name_ok(cfg->schema)) {
+		set_error("control database", "bad schema name");
+		return -EIO;
+	}
+	/* expand_dbname: the control conninfo is a full connection string. */
+	pg = PQconnectStartParams(keys, vals, 1);
+	if (!pg)
+		return -ENOMEM;
+	if (PQstatus(pg) == CONNECTION_BAD)
+		st = PGRES_POLLING_FAILED;
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		r = wait_socket(pg, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+		if (r < 0)
+			goto out;
+		st = PQconnectPoll(pg);
+	}
+	if (st == PGRES_POLLING_FAILED || PQsetnonblocking(pg, 1) != 0) {
+		r = -EIO;
+		goto out;
+	}
+	PQsetNoticeProcessor(pg, control_notice, NULL);
+	if (!PQsendQueryParams(pg, "SELECT pg_catalog.set_config('search_path', $1, false)",
+			       1, NULL, pv, NULL, NULL, 0)) {
+		r = -EIO;
+		goto out;
+	}
+	r = await_result(pg, deadline, &res);
+	if (r == 0 && PQresultStatus(res) != PGRES_TUPLES_OK)
+		r = -EIO;
+out:
+	if (r == -EIO)
+		set_error("cannot connect to the control database", PQerrorMessage(pg));
+	PQclear(res);
+	if (r < 0)
+		PQfinish(pg);
+	else
+		*ret = pg;
+	return r;
 }
 
 /*
@@ -158,18 +342,44 @@ static bool pconn_alive(struct pconn *c)
 	return PQstatus(c->pg) == CONNECTION_OK;
 }
 
-static struct pconn *conn_get(struct store *s)
+/* Waits (s->lock held) for a connection to come back, or for room to
+ * open one: 0, -ETIMEDOUT or -EINTR. */
+static int pool_wait(struct store *s, int64_t deadline)
+{
+	struct timespec until;
+	int64_t at;
+	int ms, r = wait_slice(deadline, &ms);
+
+	if (r < 0)
+		return r;
+	at = mono_ms() + ms;
+	until.tv_sec = (time_t)(at / 1000);
+	until.tv_nsec = (long)(at % 1000) * 1000000;
+	(void)pthread_cond_timedwait(&s->cond, &s->lock, &until);
+	return 0;
+}
+
+/* A pooled connection, or a new one, within deadline: 0 and *ret, or
+ * -ETIMEDOUT, -EINTR, -EIO (the error is set), -ENOMEM. */
+static int conn_get(struct store *s, int64_t deadline, struct pconn **ret)
 {
 	struct pconn *c = NULL;
+	int r = 0;
 
 	pthread_mutex_lock(&s->lock);
-	while (s->n_idle == 0 && s->n_open >= STORE_POOL_MAX)
-		pthread_cond_wait(&s->cond, &s->lock);
+	while (s->n_idle == 0 && s->n_open >= STORE_POOL_MAX && r == 0)
+		r = pool_wait(s, deadline);
+	if (r < 0) {
+		pthread_mutex_unlock(&s->lock);
+		return r;
+	}
 	if (s->n_idle > 0) {
 		c = s->idle[--s->n_idle];
 		pthread_mutex_unlock(&s->lock);
-		if (pconn_alive(c))
-			return c;
+		if (pconn_alive(c)) {
+			*ret = c;
+			return 0;
+		}
 		/* Broken: replaced by a new connection below. */
 		pconn_free(c);
 		pthread_mutex_lock(&s->lock);
@@ -178,18 +388,17 @@ static struct pconn *conn_get(struct store *s)
 	s->n_open++;
 	pthread_mutex_unlock(&s->lock);
 	c = calloc(1, sizeof(*c));
-	if (c)
-		c->pg = store_connect(s->cfg, "pgqfs filesystem");
-	if (!c || !c->pg) {
+	r = c ? pconn_open(s->cfg, deadline, &c->pg) : -ENOMEM;
+	if (r < 0) {
 		free(c);
 		pthread_mutex_lock(&s->lock);
 		s->n_open--;
 		pthread_cond_signal(&s->cond);
 		pthread_mutex_unlock(&s->lock);
-		set_error("control database", "cannot connect");
-		return NULL;
+		return r;
 	}
-	return c;
+	*ret = c;
+	return 0;
 }
 
 static void conn_put(struct store *s, struct pconn *c)
@@ -205,26 +414,45 @@ static void conn_put(struct store *s, struct pconn *c)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Closes c instead of pooling it: its statement is still running, or the
+ * server stopped answering.  No cancel request: that too could wait on a
+ * stopped server; the backend finds the socket closed. */
+static void conn_drop(struct store *s, struct pconn *c)
+{
+	pconn_free(c);
+	pthread_mutex_lock(&s->lock);
+	s->n_open--;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
 void store_warm(struct store *s, size_t n)
 {
 	struct pconn *c[STORE_POOL_MAX];
+	int64_t deadline = call_deadline(s);
 	size_t got = 0;
 
 	if (n > STORE_POOL_MAX)
 		n = STORE_POOL_MAX;
-	while (got < n && (c[got] = conn_get(s)))
+	while (got < n && conn_get(s, deadline, &c[got]) == 0)
 		got++;
 	while (got > 0)
 		conn_put(s, c[--got]);
 }
 
-/* The name under which c has `sql` prepared, preparing it if need be. */
+/*
+ * The name under which c has `sql` prepared, preparing it if need be, or
+ * NULL to run it unnamed (no room, or the server refused it: the unnamed
+ * run reports why).  *ret_err: -ETIMEDOUT, -EINTR or -EIO when the
+ * connection failed meanwhile, else 0.
+ */
 static const char *conn_prepared(struct pconn *c, const char *sql, int n, const Oid *types,
-				 char *name, size_t namelen)
+				 char *name, size_t namelen, int64_t deadline, int *ret_err)
 {
-	PGresult *res;
+	PGresult *res = NULL;
 	int i;
 
+	*ret_err = 0;
 	for (i = 0; i < c->n_prepared; i++)
 		if (c->prepared[i] == sql)
 			break;
@@ -233,8 +461,9 @@ static const char *conn_prepared(struct pconn *c, const char *sql, int n, const 
 		return name;
 	if (i == STORE_PREPARED_MAX)
 		return NULL;		/* unnamed: parsed every time */
-	res = PQprepare(c->pg, name, sql, n, types);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+	*ret_err = PQsendPrepare(c->pg, name, sql, n, types) ?
+		   await_result(c->pg, deadline, &res) : -EIO;
+	if (*ret_err < 0 || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		PQclear(res);
 		return NULL;
 	}
@@ -247,43 +476,85 @@ static const char *conn_prepared(struct pconn *c, const char *sql, int n, const 
  * (then it may have committed or not: its outcome is unknown). */
 _Thread_local bool run_conn_lost;
 
+/* The error of a wait that did not end with an answer. */
+static int wait_failed(const struct store *s, PGconn *pg, int r)
+{
+	char why[96];
+
+	if (r == -ETIMEDOUT) {
+		snprintf(why, sizeof(why), "no answer within request_timeout (%llu ms)",
+			 (unsigned long long)s->cfg->request_timeout_ms);
+		set_error("control database", why);
+		return -EIO;
+	}
+	if (r == -EINTR)
+		set_error("control database", "request interrupted");
+	else if (r == -EIO && pg)
+		set_error("control database", PQerrorMessage(pg));
+	return r;
+}
+
 /*
- * Runs one parameterised statement on a pooled connection.  `sql` must be
- * a string constant: it is prepared once per connection, by address.
- * Results come in binary when `binary`.  Maps failures to -errno: a
- * pending-name conflict to -EBUSY, "no longer staged" to -ESTALE,
- * anything else -EIO.
+ * Runs one parameterised statement on a pooled connection, within the
+ * request's deadline.  `sql` must be a string constant: it is prepared
+ * once per connection, by address.  Results come in binary when `binary`.
+ * Maps failures to -errno: a pending-name conflict to -EBUSY, "no longer
+ * staged" to -ESTALE, an interrupted request to -EINTR, anything else
+ * (the deadline too) -EIO.
  */
 int run(struct store *s, const char *sql, int n, const Oid *types,
 	const char *const *values, const int *lengths, const int *formats,
 	bool binary, PGresult **ret)
 {
-	struct pconn *c = conn_get(s);
-	PGresult *res;
+	int64_t deadline = call_deadline(s);
+	struct pconn *c;
+	PGresult *res = NULL;
 	ExecStatusType st;
 	const char *name;
 	char buf[32];
+	int r;
 
-	if (!c)
-		return -EIO;
-	name = conn_prepared(c, sql, n, types, buf, sizeof(buf));
-	if (name)
-		res = PQexecPrepared(c->pg, name, n, values, lengths, formats, binary ? 1 : 0);
-	else
-		res = PQexecParams(c->pg, sql, n, types, values, lengths, formats, binary ? 1 : 0);
+	/* Any failure but the server's answer is the connection's: then
+	 * every statement would fail alike. */
+	run_conn_lost = true;
+	r = conn_get(s, deadline, &c);
+	if (r < 0) {
+		r = wait_failed(s, NULL, r);
+		if (r == -EIO)
+			log_warn("%s", store_last_error());
+		return r;
+	}
+	name = conn_prepared(c, sql, n, types, buf, sizeof(buf), deadline, &r);
+	if (r == 0 && name)
+		r = PQsendQueryPrepared(c->pg, name, n, values, lengths, formats,
+					binary ? 1 : 0) ? 0 : -EIO;
+	else if (r == 0)
+		r = PQsendQueryParams(c->pg, sql, n, types, values, lengths, formats,
+				      binary ? 1 : 0) ? 0 : -EIO;
+	if (r == 0)
+		r = await_result(c->pg, deadline, &res);
+	if (r < 0) {
+		/* Sent or not, the connection is of no further use: its
+		 * statement's outcome is unknown. */
+		r = wait_failed(s, c->pg, r);
+		conn_drop(s, c);
+		if (r == -EIO)
+			log_warn("%s", store_last_error());
+		return r;
+	}
 	st = PQresultStatus(res);
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		int r = -EIO;
 
+		r = -EIO;
 		if (state && strcmp(state, "23505") == 0)
 			r = -EBUSY;
 		else if (state && strcmp(state, "P0002") == 0)
 			r = -ESTALE;
-		set_error("control database", PQerrorMessage(c->pg));
-		run_conn_lost = PQstatus(c->pg) != CONNECTION_OK || !res;
+		set_error("control database", PQresultErrorMessage(res));
+		run_conn_lost = PQstatus(c->pg) != CONNECTION_OK;
 		if (r == -EIO)
-			log_warn("control database: %s", store_last_error());
+			log_warn("%s", store_last_error());
 		PQclear(res);
 		conn_put(s, c);
 		return r;

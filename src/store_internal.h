@@ -90,11 +90,13 @@ bool schema_name_ok(const char *s);
 /* src/store.c: the filesystem's connection pool */
 /* Sets what store_last_error() reports to this thread. */
 void set_error(const char *what, const char *msg);
-/* Whether this thread's last failed run() lost its connection: then the
- * statement's outcome is unknown. */
+/* Whether this thread's last failed run() failed for its connection (lost,
+ * unreachable, past the deadline, interrupted) rather than for the
+ * statement: then the statement's outcome is unknown. */
 extern _Thread_local bool run_conn_lost;
-/* Runs one statement, a string constant, on a pooled connection; 0 and
- * *ret (the caller clears it) or -EBUSY, -ESTALE, -EIO. */
+/* Runs one statement, a string constant, on a pooled connection within the
+ * request's deadline (store_request_begin()); 0 and *ret (the caller
+ * clears it) or -EBUSY, -ESTALE, -EINTR, -EIO. */
 __attribute__((warn_unused_result))
 int run(struct store *s, const char *sql, int n, const Oid *types,
 	const char *const *values, const int *lengths, const int *formats,

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# A stopped control database never hangs a request: the fixed tree answers
+# without it, every request that needs it gets EIO past request_timeout,
+# and an interrupted one (Ctrl-C) answers at once.  Both ways a request
+# can wait are tried: a statement on a connection the daemon already has
+# (every server process stopped), and a new connection (the postmaster
+# stopped).  After the server resumes, everything works again.
+. "$SRCDIR/e2e/lib.sh"
+
+pgqfs_config() {
+	pgqfs_default_config "$@" | sed '/^\[pgqfs\]$/a request_timeout = 2s'
+}
+
+pg_start
+pgqfs_start || t_bail "daemon did not start"
+W=$E2E_TMP/work
+mkdir -p "$W"
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# timed CMD [ARGS...]: runs CMD with its output in files (a hung reader
+# must not hold a pipe of ours open), under an outer timeout so that the
+# test goes on when it hangs; sets RC, MS (elapsed ms) and ERR (stderr).
+timed() {
+	local t0
+	t0=$(now_ms)
+	timeout -k 1 10 "$@" >"$W/out" 2>"$W/err" </dev/null
+	RC=$?
+	MS=$(($(now_ms) - t0))
+	ERR=$(cat "$W/err")
+}
+
+# fast DESC CMD...: CMD succeeds within a second.
+fast() {
+	local desc=$1
+	shift
+	timed "$@"
+	t_ok "$desc (rc $RC, $MS ms)" test "$RC" = 0 -a "$MS" -lt 1000
+}
+
+# eio DESC CMD...: CMD fails with EIO after the 2 s deadline, not later.
+eio() {
+	local desc=$1
+	shift
+	timed "$@"
+	t_ok "$desc: fails after the deadline (rc $RC, $MS ms)" \
+		test "$RC" -ne 0 -a "$RC" -lt 124 -a "$MS" -ge 1500 -a "$MS" -le 4500
+	t_like "$ERR" 'Input/output error' "$desc: the error is EIO"
+}
+
+# interrupted DESC CMD...: CMD, sent SIGINT after 0.5 s, ends within a
+# second of the signal.
+interrupted() {
+	local desc=$1
+	shift
+	timed timeout -s INT 0.5 "$@"
+	t_ok "$desc: ends on SIGINT (rc $RC, $MS ms)" test "$RC" != 0 -a "$MS" -lt 1500
+}
+
+echo "SELECT 1 AS one;" >"$W/one.sql"
+id=$(new_id)
+submit default "$W/one.sql" "$id.sql"
+t_is "$(task_wait "$id" 20)" done "a task runs before the freeze"
+cat "$MNT/stats" >/dev/null
+
+# ---- every server process stopped: statements on open connections hang
+t_ok "every server process is stopped" pg_freeze all
+fast "ls of the root answers at once" ls "$MNT"
+fast "ls -l of the root answers at once" ls -l "$MNT"
+fast "ls of queue/ answers at once" ls "$MNT/queue"
+fast "stat of stats answers at once" stat "$MNT/stats"
+eio "cat stats" cat "$MNT/stats"
+interrupted "cat stats" cat "$MNT/stats"
+eio "a lookup under tasks/" stat "$MNT/tasks/900001"
+interrupted "a lookup under tasks/" stat "$MNT/tasks/900002"
+eio "ls of tasks/" ls "$MNT/tasks"
+t_like "$(cat "${PGQFS_LOG[main]}")" 'no answer within request_timeout' "the log says why"
+pg_thaw
+
+t_ok "after the server resumes, stats reads again" wait_until 10 cat "$MNT/stats"
+t_is "$(stat -c %s "$MNT/stats")" "$(wc -c <"$MNT/stats")" "stats's size in stat is its true size"
+
+# ---- only the postmaster stopped, no open connection: a connect hangs
+n=$(psql_ref -d pgqfs_ctl -tAc "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	WHERE application_name = 'pgqfs filesystem'")
+t_ok "the filesystem's connections are ended ($n)" test "$n" -gt 0
+gone() {
+	[ "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'pgqfs filesystem'")" = 0 ]
+}
+wait_until 10 gone
+t_ok "the postmaster is stopped" pg_freeze
+fast "ls of the root answers at once" ls "$MNT"
+eio "cat stats, connecting" cat "$MNT/stats"
+interrupted "cat stats, connecting" cat "$MNT/stats"
+eio "a lookup under tasks/, connecting" stat "$MNT/tasks/900003"
+pg_thaw
+
+echo "SELECT 2 AS two;" >"$W/two.sql"
+id2=$(new_id)
+submit default "$W/two.sql" "$id2.sql"
+t_is "$(task_wait "$id2" 20)" done "after the server resumes, a task is submitted and runs"
+t_stats_match "stats counts what the control database holds"
+t_done
