@@ -43,6 +43,7 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 	bool has_output = t->out[0].pending.len || t->out[1].pending.len;
 
 	bool start_due = t->start_unsent && now - t->started_mono_ms >= START_FLUSH_MS;
+	bool rest = false;	/* output left for the next batch */
 
 	if (t->final_sent)
 		return true;
@@ -57,6 +58,12 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 		while (done < o->pending.len) {
 			size_t n = o->pending.len - done;
 
+			/* A huge row goes in several batches: neither a batch
+			 * nor libpq's output buffer (never shrunk) grows with it. */
+			if (progress_bytes(e->batch) >= BATCH_BYTES) {
+				rest = true;
+				break;
+			}
 			if (n > CHUNK_MAX)
 				n = CHUNK_MAX;
 			if (progress_add_chunk(e->batch, t->id, (enum task_stream)s,
@@ -64,9 +71,12 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 				return false;
 			done += n;
 		}
-		o->base += (int64_t)o->pending.len;
-		o->pending.len = 0;
+		o->base += (int64_t)done;
+		if (done < o->pending.len)
+			memmove(o->pending.data, o->pending.data + done, o->pending.len - done);
+		o->pending.len -= done;
 	}
+	final = final && !rest;
 	memset(&u, 0, sizeof(u));
 	u.id = t->id;
 	u.result_size = t->out[STREAM_RESULT].base;
@@ -90,8 +100,9 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 		u.truncate = t->truncate;
 		t->final_sent = true;
 	}
-	t->first_unsent_ms = 0;
-	return progress_add_update(e->batch, &u) == 0;
+	if (!rest)
+		t->first_unsent_ms = 0;
+	return progress_add_update(e->batch, &u) == 0 && !rest;
 }
 
 static bool partial_due(const struct executor *e, int64_t now)
