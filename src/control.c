@@ -22,7 +22,6 @@
 #include "clock.h"
 #include "executor_internal.h"
 #include "log.h"
-#include "split.h"
 #include "store.h"
 
 static int global_free(const struct executor *e)
@@ -130,6 +129,7 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 	bool has_output = t->out[0].pending.len || t->out[1].pending.len;
 
 	bool start_due = t->start_unsent && now - t->started_mono_ms >= START_FLUSH_MS;
+	bool rest = false;	/* output left for the next batch */
 
 	if (t->final_sent)
 		return true;
@@ -144,6 +144,12 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 		while (done < o->pending.len) {
 			size_t n = o->pending.len - done;
 
+			/* A huge row goes in several batches: neither a batch
+			 * nor libpq's output buffer (never shrunk) grows with it. */
+			if (progress_bytes(e->batch) >= BATCH_BYTES) {
+				rest = true;
+				break;
+			}
 			if (n > CHUNK_MAX)
 				n = CHUNK_MAX;
 			if (progress_add_chunk(e->batch, t->id, (enum task_stream)s,
@@ -151,9 +157,12 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 				return false;
 			done += n;
 		}
-		o->base += (int64_t)o->pending.len;
-		o->pending.len = 0;
+		o->base += (int64_t)done;
+		if (done < o->pending.len)
+			memmove(o->pending.data, o->pending.data + done, o->pending.len - done);
+		o->pending.len -= done;
 	}
+	final = final && !rest;
 	memset(&u, 0, sizeof(u));
 	u.id = t->id;
 	u.result_size = t->out[STREAM_RESULT].base;
@@ -177,8 +186,9 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 		u.truncate = t->truncate;
 		t->final_sent = true;
 	}
-	t->first_unsent_ms = 0;
-	return progress_add_update(e->batch, &u) == 0;
+	if (!rest)
+		t->first_unsent_ms = 0;
+	return progress_add_update(e->batch, &u) == 0 && !rest;
 }
 
 static bool partial_due(const struct executor *e, int64_t now)
@@ -477,10 +487,7 @@ static void claimed_tasks(struct executor *e, PGresult *res)
 		memcpy(t->query, cl.query, cl.query_len);
 		t->query[cl.query_len] = '\0';
 		t->query_len = cl.query_len;
-		if (sql_split(t->query, t->query_len, true, &t->stmts, &t->n_stmts) < 0) {
-			task_fail(e, t, "pgqfs: out of memory\n");
-			continue;
-		}
+		/* Split in task_begin(), as the session reads strings. */
 		task_assign(e, t);
 	}
 out:
@@ -875,16 +882,7 @@ static void ctl_lost(struct executor *e)
 {
 	for (struct task *t = e->tasks; t; t = t->next) {
 		if (t->conn && t->conn->pg) {
-			/* TODO: PQcancel() connects and waits synchronously: it
-			 * blocks the loop on a hung target.  Use the cancel
-			 * facility of target.c (off the loop) once it exists. */
-			PGcancel *cancel = PQgetCancel(t->conn->pg);
-			char err[256];
-
-			if (cancel) {
-				(void)PQcancel(cancel, err, sizeof(err));
-				PQfreeCancel(cancel);
-			}
+			conn_cancel(e, t->conn);	/* sent off the loop */
 			t->conn->task = NULL;
 			t->conn->state = CONN_BROKEN;
 			t->conn = NULL;

@@ -41,41 +41,32 @@ static int64_t task_timeout_due(const struct task *t)
 	return t->started_mono_ms + (int64_t)t->pool->cfg->timeout_ms;
 }
 
-/* Cancels the tasks that ran past their pool's timeout. */
-static void check_timeouts(struct executor *e, int64_t now)
+/*
+ * Cancels the tasks that ran past their pool's timeout (off the loop: see
+ * conn_cancel()), then the connections' own deadlines.  Returns when it
+ * must run again at the latest (monotonic ms), -1: no deadline.
+ */
+static int64_t check_timeouts(struct executor *e, int64_t now)
 {
 	for (struct task *t = e->tasks; t; t = t->next) {
 		int64_t due = task_timeout_due(t);
-		PGcancel *cancel;
-		char err[256];
 
 		if (due < 0 || now < due || !t->conn)
 			continue;
 		t->timed_out = true;
 		task_log(t, "timed out after %llu ms: cancelling",
 			 (unsigned long long)t->pool->cfg->timeout_ms);
-		cancel = PQgetCancel(t->conn->pg);
-		if (!cancel || !PQcancel(cancel, err, sizeof(err)))
-			log_warn("cannot cancel task %lld: %s", (long long)t->id,
-				 cancel ? err : "out of memory");
-		if (cancel)
-			PQfreeCancel(cancel);
+		conn_cancel(e, t->conn);
 	}
+	return targets_tick(e, now);
 }
 
 static void cancel_all(struct executor *e)
 {
 	for (struct task *t = e->tasks; t; t = t->next) {
-		if (t->conn && t->phase != PHASE_FINISHED) {
-			PGcancel *cancel = PQgetCancel(t->conn->pg);
-			char err[256];
-
+		if (t->conn && t->phase != PHASE_FINISHED && t->conn->state == CONN_BUSY) {
 			task_log(t, "cancelling: the daemon is stopping");
-			if (cancel) {
-				if (!PQcancel(cancel, err, sizeof(err)))
-					log_warn("cannot cancel task %lld: %s", (long long)t->id, err);
-				PQfreeCancel(cancel);
-			}
+			conn_cancel(e, t->conn);
 		} else if (t->phase == PHASE_CONNECT) {
 			task_fail(e, t, "pgqfs: the daemon stopped before this task started\n");
 		}
@@ -97,7 +88,7 @@ static void *executor_main(void *arg)
 
 	for (;;) {
 		size_t nfds = 0, total = 2;
-		int64_t now = mono_ms();
+		int64_t now = mono_ms(), conn_due;
 		int64_t flush_due = -1;
 		int timeout = -1;
 		bool stopping = atomic_load(&e->stopping);
@@ -113,7 +104,7 @@ static void *executor_main(void *arg)
 				break;
 		}
 		reap_conns(e);
-		check_timeouts(e, now);
+		conn_due = check_timeouts(e, now);
 		ctl_next(e);
 
 		for (size_t i = 0; i < e->cfg->n_targets; i++)
@@ -176,6 +167,8 @@ static void *executor_main(void *arg)
 				timeout = tdue <= now ? 0 :
 					  (int)(tdue - now > INT_MAX ? INT_MAX : tdue - now);
 		}
+		if (conn_due >= 0 && (timeout < 0 || conn_due - now < timeout))
+			timeout = conn_due <= now ? 0 : (int)(conn_due - now > INT_MAX ? INT_MAX : conn_due - now);
 		{
 			int64_t d = ctl_due(e, flush_due);
 
@@ -359,6 +352,7 @@ void executor_destroy(struct executor *e)
 {
 	if (!e)
 		return;
+	jobs_finish(e);
 	while (e->tasks) {
 		struct task *t = e->tasks;
 

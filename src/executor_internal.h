@@ -39,6 +39,13 @@
 #define HOUSEKEEPING_MS (3600 * 1000)
 /* How long a stopping daemon waits for cancelled tasks to end. */
 #define STOP_GRACE_MS 10000
+/* A statement still running this long after its cancel was sent (the
+ * server may be hung) loses its connection: the task fails then. */
+#define CANCEL_GRACE_MS 5000
+/* A connection that received a row or field this large has a libpq input
+ * buffer at least as large, which it keeps: it is closed after its task
+ * instead of being reused. */
+#define BIG_MESSAGE_BYTES (8 * 1024 * 1024)
 
 enum conn_state {
 	CONN_CONNECTING,	/* PQconnectPoll in progress */
@@ -58,6 +65,7 @@ enum task_phase {
 struct target;
 struct pool;
 struct task;
+struct job;
 
 struct conn {
 	PGconn *pg;
@@ -68,6 +76,18 @@ struct conn {
 	int reset_step;			/* CONN_RESET: queries still to send */
 	bool want_write;		/* PQflush returned 1 */
 	int backend_pid;
+	/* CONN_CONNECTING with pg NULL: its host names are being resolved
+	 * (target.c) before PQconnectStartParams. */
+	PQconninfoOption *opts;		/* the target's conninfo, until connecting */
+	struct job *job;		/* the resolution in flight, if any */
+	bool resolving;			/* host names to resolve before connecting */
+	int64_t opened_ms;		/* monotonic: when conn_open() began */
+	uint64_t connect_timeout_ms;	/* the conninfo's connect_timeout, 0: none */
+	int64_t drop_due_ms;		/* a cancel was sent: past this the task
+					 * still on it fails and it closes; 0: none */
+	bool no_reuse;			/* closed after its task, never reset */
+	size_t max_message;		/* largest row or COPY line received */
+	char err[256];			/* our own error, when not libpq's */
 };
 
 struct target {
@@ -115,6 +135,8 @@ struct task {
 	int64_t started_mono_ms;
 	int final_state;	/* -1 until known */
 	bool timed_out;		/* ran past its pool's timeout: being cancelled */
+	bool over_cap;		/* its result reached max_result_bytes: being
+				 * cancelled, further output dropped */
 	struct buf error;
 	bool start_unsent;	/* pid/target/start time not yet in a batch */
 	bool final_sent;	/* the final update is in the batch in flight */
@@ -189,6 +211,7 @@ struct executor {
 	atomic_uint_fast64_t n_started, n_done, n_failed;
 	uint64_t n_claims, n_claimed, n_progress;	/* statements, for the log */
 	char daemon[300];
+	struct job *jobs;		/* threads resolving or cancelling (target.c) */
 };
 
 /* target.c: connections to targets */
@@ -201,6 +224,24 @@ int target_free(const struct target *tg);
 void conn_start_reset(struct conn *c);
 void conn_event(struct executor *e, struct conn *c, short revents);
 void reap_conns(struct executor *e);
+/* libpq's error for c, or ours. */
+const char *conn_error(const struct conn *c);
+/*
+ * Cancels the statement running on c without blocking: the cancel request
+ * is sent by a thread of its own (PQcancel blocks, and may hang on a hung
+ * server).  c is never reused after its task; if that task is still on it
+ * CANCEL_GRACE_MS later, the task fails and c is closed.  Safe to call
+ * on any connection; c may be freed right after.
+ */
+void conn_cancel(struct executor *e, struct conn *c);
+/*
+ * Once per loop round: starts host name resolutions, takes their results,
+ * enforces connect timeouts and cancel graces.  Returns when (monotonic
+ * ms) it must run again at the latest, -1: no deadline.
+ */
+int64_t targets_tick(struct executor *e, int64_t now);
+/* At destroy: waits for finished helper threads, lets the others go. */
+void jobs_finish(struct executor *e);
 
 /* run.c: a task's life */
 __attribute__((format(printf, 2, 3)))
@@ -212,6 +253,9 @@ void task_free(struct task *t);
 void task_begin(struct executor *e, struct task *t);
 void task_pump(struct executor *e, struct task *t);
 void task_assign(struct executor *e, struct task *t);
+/* t's statement did not end within CANCEL_GRACE_MS of its cancel: t fails
+ * and its connection is closed. */
+void task_abandon(struct executor *e, struct task *t);
 
 /* control.c: the control connection */
 void ctl_next(struct executor *e);

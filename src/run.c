@@ -98,8 +98,9 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 
 	if (t->phase == PHASE_FINISHED)
 		return;
-	if (state == TASK_FAILED && t->stmt_rows) {
-		/* psql prints no row of a statement that failed. */
+	if (state == TASK_FAILED && t->stmt_rows && !t->over_cap) {
+		/* psql prints no row of a statement that failed.  (Output cut
+		 * at max_result_bytes is kept, up to the cap.) */
 		struct stream_out *r = &t->out[STREAM_RESULT];
 
 		t->rows -= t->stmt_nrows;
@@ -146,6 +147,57 @@ static void timeout_error(const struct task *t, struct buf *out)
 				 (unsigned long long)(ms / 1000));
 }
 
+static void cap_error(const struct task *t, struct buf *out)
+{
+	(void)buf_printf(out, "pgqfs: the result reached the pool's max_result_bytes of %llu bytes: "
+			 "the statement was cancelled and the rest of its output dropped\n"
+			 "SQLSTATE: 54000\n",
+			 (unsigned long long)t->pool->cfg->max_result_bytes);
+}
+
+void task_abandon(struct executor *e, struct task *t)
+{
+	struct conn *c = t->conn;
+	const char *name = t->pool->target->cfg->name;
+
+	buf_reset(&t->error);
+	if (t->timed_out)
+		timeout_error(t, &t->error);
+	else if (t->over_cap)
+		(void)buf_printf(&t->error, "pgqfs: the result reached the pool's max_result_bytes of %llu bytes\n",
+				 (unsigned long long)t->pool->cfg->max_result_bytes);
+	else
+		(void)buf_puts(&t->error, "pgqfs: the daemon stopped before this task ended\n");
+	(void)buf_printf(&t->error, "pgqfs: the statement did not end within %d s of its cancel: "
+			 "closed the connection to target %s\n", CANCEL_GRACE_MS / 1000, name);
+	if (t->timed_out || t->over_cap)
+		(void)buf_printf(&t->error, "SQLSTATE: %s\n", t->timed_out ? "57014" : "54000");
+	task_log(t, "no answer %d s after the cancel: closing the connection", CANCEL_GRACE_MS / 1000);
+	if (c)
+		c->state = CONN_BROKEN;
+	task_finish(e, t, TASK_FAILED);
+}
+
+/*
+ * Output was added to t's result: past its pool's max_result_bytes the
+ * excess goes, nothing more is kept, and the statement is cancelled.
+ */
+static void result_check_cap(struct executor *e, struct task *t)
+{
+	uint64_t cap = t->pool->cfg->max_result_bytes;
+	struct stream_out *r = &t->out[STREAM_RESULT];
+	int64_t excess = stream_size(r) - (int64_t)cap;
+
+	if (!cap || t->over_cap || excess <= 0)
+		return;
+	r->pending.len -= (size_t)excess < r->pending.len ? (size_t)excess : r->pending.len;
+	t->over_cap = true;
+	task_log(t, "result reached max_result_bytes (%llu bytes): cancelling",
+		 (unsigned long long)cap);
+	if (t->conn)
+		conn_cancel(e, t->conn);
+}
+
 /* Sends statement t->cur, or finishes the task after the last one. */
 static void task_next_statement(struct executor *e, struct task *t)
 {
@@ -154,6 +206,13 @@ static void task_next_statement(struct executor *e, struct task *t)
 
 	if (t->cur >= t->n_stmts) {
 		task_finish(e, t, TASK_DONE);
+		return;
+	}
+	if (t->over_cap) {
+		/* The statement ended before its cancel: run no more. */
+		buf_reset(&t->error);
+		cap_error(t, &t->error);
+		task_finish(e, t, TASK_FAILED);
 		return;
 	}
 	if (t->timed_out) {
@@ -201,6 +260,26 @@ void task_begin(struct executor *e, struct task *t)
 	struct conn *c = t->conn;
 	char app[64];
 	const char *pv[1] = { app };
+	const char *scs = PQparameterStatus(c->pg, "standard_conforming_strings");
+	/* Lexed as psql would in this session (on unless the server says). */
+	bool std_strings = !scs || strcmp(scs, "off") != 0;
+	struct sql_stmt *stmts = NULL;
+	size_t n_stmts = 0;
+	unsigned line = 0;
+
+	/* A file cut short (a writer killed mid-copy) runs nothing at all. */
+	if (sql_cut_short(t->query, t->query_len, std_strings, &line)) {
+		task_fail(e, t, "psql:query.sql:%u: error: pgqfs ran nothing: the file ends inside "
+			  "a statement at line %u; a \";\" ends it\n", line, line);
+		return;
+	}
+	if (sql_split(t->query, t->query_len, std_strings, &stmts, &n_stmts) < 0) {
+		task_fail(e, t, "pgqfs: out of memory\n");
+		return;
+	}
+	free(t->stmts);
+	t->stmts = stmts;
+	t->n_stmts = n_stmts;
 
 	c->backend_pid = PQbackendPID(c->pg);
 	t->backend_pid = c->backend_pid;
@@ -222,11 +301,21 @@ void task_begin(struct executor *e, struct task *t)
 	conn_flush(c);
 }
 
-static int result_append_row(struct task *t, const PGresult *res, int row)
+static int result_append_row(struct executor *e, struct task *t, const PGresult *res, int row)
 {
 	struct buf *b = &t->out[STREAM_RESULT].pending;
 	int r = 0;
 
+	if (row >= 0 && t->conn) {
+		size_t len = 0;
+
+		for (int f = 0; f < PQnfields(res); f++)
+			len += (size_t)PQgetlength(res, row, f);
+		if (len > t->conn->max_message)
+			t->conn->max_message = len;
+	}
+	if (t->over_cap)
+		return 0;	/* drained, not kept */
 	if (!t->stmt_rows) {
 		r = csv_header(b, res);
 		t->stmt_rows = true;
@@ -237,6 +326,8 @@ static int result_append_row(struct task *t, const PGresult *res, int row)
 		t->stmt_nrows++;
 	}
 	task_mark_unsent(t);
+	if (r == 0)
+		result_check_cap(e, t);
 	return r;
 }
 
@@ -247,12 +338,12 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 
 	switch (PQresultStatus(res)) {
 	case PGRES_SINGLE_TUPLE:
-		if (result_append_row(t, res, 0) < 0)
+		if (result_append_row(e, t, res, 0) < 0)
 			task_fail(e, t, "pgqfs: out of memory\n");
 		break;
 	case PGRES_TUPLES_OK:
 		/* End of a row set; one with no rows still prints its header. */
-		if (!t->stmt_rows && result_append_row(t, res, -1) < 0)
+		if (!t->stmt_rows && result_append_row(e, t, res, -1) < 0)
 			task_fail(e, t, "pgqfs: out of memory\n");
 		t->stmt_rows = false;
 		t->stmt_nrows = 0;
@@ -270,7 +361,10 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 	case PGRES_FATAL_ERROR: {
 		const struct sql_stmt *s = &t->stmts[t->cur];
 
-		if (t->error.len == 0) {
+		if (t->error.len == 0 && t->over_cap) {
+			/* Most likely our cancel: the cap is the reason. */
+			cap_error(t, &t->error);
+		} else if (t->error.len == 0) {
 			if (t->timed_out)
 				timeout_error(t, &t->error);
 			if (format_error(&t->error, "query.sql", s->line, res) < 0)
@@ -297,14 +391,18 @@ void task_pump(struct executor *e, struct task *t)
 			int n = PQgetCopyData(c->pg, &data, 1);
 
 			if (n > 0) {
-				int r = buf_append(&t->out[STREAM_RESULT].pending, data, (size_t)n);
+				int r = t->over_cap ? 0 :
+					buf_append(&t->out[STREAM_RESULT].pending, data, (size_t)n);
 
 				PQfreemem(data);
+				if ((size_t)n > c->max_message)
+					c->max_message = (size_t)n;
 				task_mark_unsent(t);
 				if (r < 0) {
 					task_fail(e, t, "pgqfs: out of memory\n");
 					return;
 				}
+				result_check_cap(e, t);
 				if (t->out[STREAM_RESULT].pending.len >= PENDING_MAX)
 					return;
 				continue;
@@ -367,9 +465,9 @@ void task_assign(struct executor *e, struct task *t)
 	if (!c)
 		c = target_add_conn(tg);
 	if (!c || c->state == CONN_BROKEN) {
-		task_log(t, "cannot connect to target %s", tg->cfg->name);
-		task_fail(e, t, "pgqfs: cannot connect to target %s: %s", tg->cfg->name,
-			  c ? PQerrorMessage(c->pg) : "no free connection slot\n");
+		task_log(t, "could not connect to target %s", tg->cfg->name);
+		task_fail(e, t, "pgqfs: could not connect to target %s: %s", tg->cfg->name,
+			  c ? conn_error(c) : "no free connection slot\n");
 		return;
 	}
 	c->task = t;

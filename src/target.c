@@ -2,20 +2,209 @@
  * Connections to targets: opening them without blocking, their reset
  * between tasks, and what their sockets say.  A task on a connection is
  * run by run.c; a connection only hands it its events.
+ *
+ * Nothing here blocks the loop.  libpq would: PQconnectStartParams
+ * resolves host names synchronously unless hostaddr is given, PQcancel
+ * connects and waits (and ignores connect_timeout), and a nonblocking
+ * connect has no timeout at all.  So host names are resolved and cancels
+ * sent by threads of their own ("jobs"), and connect timeouts and cancel
+ * graces are enforced here, by targets_tick().
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <malloc.h>
+#include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "executor_internal.h"
 #include "format.h"
 #include "log.h"
+
+/* Helper threads at once, at most; past it a cancel is not sent (the
+ * connection is closed at once) and a connection cannot resolve. */
+#define JOBS_MAX 64
+/* Addresses kept per host name: libpq would try each in turn. */
+#define ADDRS_PER_NAME 8
+
+enum job_kind { JOB_RESOLVE, JOB_CANCEL };
+enum { JOB_RUNNING, JOB_DONE, JOB_ABANDONED };
+
+/*
+ * A blocking call run by a thread of its own.  The executor owns it while
+ * it is on e->jobs; the thread sets state to JOB_DONE when it is finished
+ * (the loop then joins and frees it), unless the executor went away first
+ * and set JOB_ABANDONED: then the thread frees it and touches nothing else.
+ */
+struct job {
+	struct job *next;
+	enum job_kind kind;
+	pthread_t thread;
+	atomic_int state;
+	struct executor *e;
+	/* JOB_CANCEL (the thread's: freed by it) */
+	PGcancel *cancel;
+	long long task_id;
+	char target[LOG_ESCAPE_MAX];	/* escaped name, for the log */
+	/* JOB_RESOLVE */
+	struct conn *conn;	/* waiting for it; NULL once gone (loop only) */
+	char **names;		/* host names to resolve */
+	size_t n_names;
+	char **addrs;		/* out: per name, "a,b,...", NULL if it failed */
+	int *gai;		/* out: per name, getaddrinfo()'s error */
+};
+
+static void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	if (j->cancel)
+		PQfreeCancel(j->cancel);
+	for (size_t i = 0; i < j->n_names; i++) {
+		free(j->names ? j->names[i] : NULL);
+		free(j->addrs ? j->addrs[i] : NULL);
+	}
+	free(j->names);
+	free(j->addrs);
+	free(j->gai);
+	free(j);
+}
+
+static void job_end(struct job *j)
+{
+	struct executor *e = j->e;
+	bool wake = j->kind == JOB_RESOLVE;
+	int running = JOB_RUNNING;
+
+	/* Once JOB_DONE is seen, j and e stay until this thread is joined. */
+	if (atomic_compare_exchange_strong(&j->state, &running, JOB_DONE)) {
+		if (wake)
+			executor_wake(e);
+		return;
+	}
+	job_free(j);
+}
+
+static void *cancel_main(void *arg)
+{
+	struct job *j = arg;
+	char err[256];
+
+	if (!PQcancel(j->cancel, err, sizeof(err)))
+		log_warn("cannot cancel task %lld on target %s: %s", j->task_id, j->target, err);
+	job_end(j);
+	return NULL;
+}
+
+static void *resolve_main(void *arg)
+{
+	struct job *j = arg;
+
+	for (size_t i = 0; i < j->n_names; i++) {
+		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+		struct addrinfo *res = NULL;
+		struct buf b;
+		int n = 0;
+
+		j->gai[i] = getaddrinfo(j->names[i], NULL, &hints, &res);
+		if (j->gai[i] != 0)
+			continue;
+		buf_init(&b);
+		for (struct addrinfo *a = res; a && n < ADDRS_PER_NAME; a = a->ai_next) {
+			char host[NI_MAXHOST];
+
+			if (getnameinfo(a->ai_addr, a->ai_addrlen, host, sizeof(host), NULL, 0,
+					NI_NUMERICHOST) != 0)
+				continue;
+			if (buf_printf(&b, "%s%s", n ? "," : "", host) < 0)
+				break;
+			n++;
+		}
+		freeaddrinfo(res);
+		if (n == 0 || !buf_cstr(&b)) {
+			buf_finish(&b);
+			j->gai[i] = n == 0 ? EAI_NONAME : EAI_MEMORY;
+			continue;
+		}
+		j->addrs[i] = buf_steal(&b, NULL);
+	}
+	job_end(j);
+	return NULL;
+}
+
+static size_t jobs_running(const struct executor *e)
+{
+	size_t n = 0;
+
+	for (const struct job *j = e->jobs; j; j = j->next)
+		if (atomic_load(&j->state) == JOB_RUNNING)
+			n++;
+	return n;
+}
+
+/* Starts j's thread and puts j on e->jobs; on failure frees j. */
+static int job_start(struct executor *e, struct job *j)
+{
+	int r;
+
+	j->e = e;
+	atomic_init(&j->state, JOB_RUNNING);
+	if (jobs_running(e) >= JOBS_MAX) {
+		job_free(j);
+		return -EAGAIN;
+	}
+	r = pthread_create(&j->thread, NULL, j->kind == JOB_CANCEL ? cancel_main : resolve_main, j);
+	if (r != 0) {
+		job_free(j);
+		return -r;
+	}
+	j->next = e->jobs;
+	e->jobs = j;
+	return 0;
+}
+
+void jobs_finish(struct executor *e)
+{
+	while (e->jobs) {
+		struct job *j = e->jobs;
+		int running = JOB_RUNNING;
+
+		e->jobs = j->next;
+		if (j->conn)
+			j->conn->job = NULL;
+		/* A thread stuck on a hung server must not hold up the exit: it
+		 * frees its job when (if ever) it returns. */
+		if (atomic_compare_exchange_strong(&j->state, &running, JOB_ABANDONED)) {
+			pthread_detach(j->thread);
+			continue;
+		}
+		pthread_join(j->thread, NULL);
+		job_free(j);
+	}
+}
+
+const char *conn_error(const struct conn *c)
+{
+	if (c->err[0])
+		return c->err;
+	return c->pg ? PQerrorMessage(c->pg) : "unknown error\n";
+}
 
 void conn_free(struct conn *c)
 {
 	if (!c)
 		return;
+	if (c->job)
+		c->job->conn = NULL;
+	PQconninfoFree(c->opts);
 	PQfinish(c->pg);
 	free(c);
 }
@@ -42,23 +231,294 @@ static void notice_receiver(void *arg, const PGresult *res)
 	buf_finish(&line);
 }
 
+static const char *opt_val(const PQconninfoOption *opts, const char *key)
+{
+	for (const PQconninfoOption *o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, key) == 0)
+			return o->val && o->val[0] ? o->val : NULL;
+	return NULL;
+}
+
+/* A comma-separated list as libpq reads host, hostaddr and port. */
+static int split_list(const char *s, char ***ret, size_t *ret_n)
+{
+	size_t n = 1, k = 0;
+	char **v;
+
+	for (const char *p = s; *p; p++)
+		n += *p == ',';
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (;;) {
+		size_t len = strcspn(s, ",");
+
+		v[k] = strndup(s, len);
+		if (!v[k]) {
+			while (k > 0)
+				free(v[--k]);
+			free(v);
+			return -ENOMEM;
+		}
+		k++;
+		if (!s[len])
+			break;
+		s += len + 1;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+enum host_kind { HOST_SOCKET, HOST_ADDRESS, HOST_NAME };
+
+static enum host_kind host_kind(const char *h)
+{
+	unsigned char a[16];
+
+	/* Empty: libpq's default, a Unix socket; '@': an abstract one. */
+	if (!h[0] || h[0] == '/' || h[0] == '@')
+		return HOST_SOCKET;
+	if (inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1)
+		return HOST_ADDRESS;
+	return HOST_NAME;
+}
+
+/*
+ * The host list libpq would resolve for c's conninfo, or NULL when it
+ * resolves nothing: hostaddr given, or a service file decides.  (libpq
+ * reads PGHOST and PGHOSTADDR when the conninfo sets neither.)
+ */
+static const char *hosts_to_resolve(const struct conn *c)
+{
+	const char *host = opt_val(c->opts, "host");
+
+	if (opt_val(c->opts, "hostaddr"))
+		return NULL;
+	if (!host) {
+		const char *env = getenv("PGHOSTADDR");
+
+		if (opt_val(c->opts, "service") || getenv("PGSERVICE") || (env && env[0]))
+			return NULL;
+		host = getenv("PGHOST");
+	}
+	return host && host[0] ? host : NULL;
+}
+
+/* A new connection that cannot connect: our message, state broken. */
+static void conn_set_broken(struct conn *c, const char *msg)
+{
+	snprintf(c->err, sizeof(c->err), "%s", msg);
+	c->state = CONN_BROKEN;
+}
+
+/*
+ * Starts connecting with c->opts; with j, its hosts replaced by what j
+ * resolved: each name becomes one host entry per address (host kept for
+ * TLS and .pgpass, hostaddr the address), so that libpq tries them all in
+ * turn as it would have, and never resolves anything itself.
+ */
+static void conn_start(struct conn *c, const struct job *j)
+{
+	size_t n_opts = 0, k = 0, n_hosts = 0, n_ports = 0, name_i = 0;
+	const char **keys = NULL, **vals = NULL;
+	char **hosts = NULL, **ports = NULL;
+	struct buf host, addr, port;
+	const char *first_failed = NULL;
+	int gai = 0;
+
+	buf_init(&host);
+	buf_init(&addr);
+	buf_init(&port);
+	for (const PQconninfoOption *o = c->opts; o->keyword; o++)
+		n_opts++;
+	keys = calloc(n_opts + 5, sizeof(*keys));
+	vals = calloc(n_opts + 5, sizeof(*vals));
+	if (!keys || !vals)
+		goto nomem;
+	for (const PQconninfoOption *o = c->opts; o->keyword; o++) {
+		if (!o->val || !o->val[0] || strcmp(o->keyword, "application_name") == 0)
+			continue;
+		if (j && (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0 ||
+			  strcmp(o->keyword, "port") == 0))
+			continue;
+		keys[k] = o->keyword;
+		vals[k++] = o->val;
+	}
+	if (j) {
+		const char *p = opt_val(c->opts, "port");
+		bool first = true;
+
+		if (split_list(hosts_to_resolve(c), &hosts, &n_hosts) < 0 ||
+		    (p && split_list(p, &ports, &n_ports) < 0))
+			goto nomem;
+		for (size_t i = 0; i < n_hosts; i++) {
+			const char *h = hosts[i];
+			/* One port for all, or one per host (libpq checks). */
+			const char *pi = n_ports > 1 && i < n_ports ? ports[i] : p ? p : "";
+			enum host_kind kind = host_kind(h);
+			char **a = NULL;
+			size_t n_a = 0;
+
+			if (kind == HOST_NAME) {
+				size_t ni = name_i++;
+
+				if (ni >= j->n_names || !j->addrs[ni]) {
+					if (!first_failed && ni < j->n_names) {
+						first_failed = h;
+						gai = j->gai[ni];
+					}
+					continue;
+				}
+				if (split_list(j->addrs[ni], &a, &n_a) < 0)
+					goto nomem;
+			}
+			for (size_t m = 0; m < (kind == HOST_NAME ? n_a : 1); m++) {
+				const char *ad = kind == HOST_NAME ? a[m] :
+						 kind == HOST_ADDRESS ? h : "";
+
+				if (buf_printf(&host, "%s%s", first ? "" : ",", h) < 0 ||
+				    buf_printf(&addr, "%s%s", first ? "" : ",", ad) < 0 ||
+				    buf_printf(&port, "%s%s", first ? "" : ",", pi) < 0) {
+					free_list(a, n_a);
+					goto nomem;
+				}
+				first = false;
+			}
+			free_list(a, n_a);
+		}
+		if (first) {
+			snprintf(c->err, sizeof(c->err),
+				 "could not translate host name \"%s\" to address: %s\n",
+				 first_failed ? first_failed : "", gai_strerror(gai));
+			c->state = CONN_BROKEN;
+			goto out;
+		}
+		if (!buf_cstr(&host) || !buf_cstr(&addr) || !buf_cstr(&port))
+			goto nomem;
+		keys[k] = "host";
+		vals[k++] = host.data;
+		keys[k] = "hostaddr";
+		vals[k++] = addr.data;
+		if (p) {
+			keys[k] = "port";
+			vals[k++] = port.data;
+		}
+	}
+	keys[k] = "application_name";
+	vals[k++] = "pgqfs";
+	/* The conninfo was parsed already: no dbname to expand. */
+	c->pg = PQconnectStartParams(keys, vals, 0);
+	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+		c->state = CONN_BROKEN;
+		goto out;
+	}
+	c->poll = PGRES_POLLING_WRITING;
+	goto out;
+nomem:
+	conn_set_broken(c, "out of memory\n");
+out:
+	PQconninfoFree(c->opts);
+	c->opts = NULL;
+	free_list(hosts, n_hosts);
+	free_list(ports, n_ports);
+	buf_finish(&host);
+	buf_finish(&addr);
+	buf_finish(&port);
+	free(keys);
+	free(vals);
+}
+
 static struct conn *conn_open(struct target *tg)
 {
-	static const char *const keys[] = { "dbname", "application_name", NULL };
-	const char *vals[] = { tg->cfg->conninfo, "pgqfs", NULL };
 	struct conn *c = calloc(1, sizeof(*c));
+	const char *hosts, *ct;
+	char *msg = NULL;
 
 	if (!c)
 		return NULL;
 	c->target = tg;
-	c->pg = PQconnectStartParams(keys, vals, 1);
-	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
-		c->state = CONN_BROKEN;
+	c->state = CONN_CONNECTING;
+	c->opened_ms = mono_ms();
+	c->opts = PQconninfoParse(tg->cfg->conninfo, &msg);
+	if (!c->opts) {
+		/* libpq's message may quote the conninfo, password and all. */
+		PQfreemem(msg);
+		conn_set_broken(c, "its conninfo cannot be parsed\n");
 		return c;
 	}
-	c->state = CONN_CONNECTING;
-	c->poll = PGRES_POLLING_WRITING;
+	ct = opt_val(c->opts, "connect_timeout");
+	if (ct) {
+		char *end;
+		long long v = strtoll(ct, &end, 10);
+
+		/* As libpq: whole seconds; zero or less is no timeout, for
+		 * which the config's connect_timeout stands in. */
+		if (*end == '\0' && v > 0 && v <= 24 * 3600)
+			c->connect_timeout_ms = (uint64_t)v * 1000;
+	}
+	hosts = hosts_to_resolve(c);
+	if (hosts) {
+		char **v;
+		size_t n;
+
+		if (split_list(hosts, &v, &n) < 0) {
+			conn_set_broken(c, "out of memory\n");
+			return c;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (host_kind(v[i]) == HOST_NAME)
+				c->resolving = true;
+		free_list(v, n);
+	}
+	/* Names wait for targets_tick(), which has the executor for a job. */
+	if (!c->resolving)
+		conn_start(c, NULL);
 	return c;
+}
+
+/* Starts resolving c's host names in a thread of their own. */
+static void resolve_start(struct executor *e, struct conn *c)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	char **v = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!j || split_list(hosts_to_resolve(c), &v, &n) < 0)
+		goto nomem;
+	j->kind = JOB_RESOLVE;
+	j->names = calloc(n, sizeof(*j->names));
+	j->addrs = calloc(n, sizeof(*j->addrs));
+	j->gai = calloc(n, sizeof(*j->gai));
+	if (!j->names || !j->addrs || !j->gai)
+		goto nomem;
+	for (size_t i = 0; i < n; i++)
+		if (host_kind(v[i]) == HOST_NAME) {
+			j->names[j->n_names++] = v[i];
+			v[i] = NULL;
+		}
+	j->conn = c;
+	c->job = j;
+	r = job_start(e, j);
+	free_list(v, n);
+	if (r < 0) {
+		c->job = NULL;
+		conn_set_broken(c, r == -EAGAIN ? "too many host name lookups in progress\n" :
+				   "cannot start a thread to resolve its host name\n");
+	}
+	return;
+nomem:
+	free_list(v, n);
+	job_free(j);
+	conn_set_broken(c, "out of memory\n");
 }
 
 struct conn *target_add_conn(struct target *tg)
@@ -90,6 +550,13 @@ void conn_start_reset(struct conn *c)
 	PGTransactionStatusType ts = PQtransactionStatus(c->pg);
 
 	c->task = NULL;
+	/* After a cancel the request may still be on its way: it must not
+	 * hit the next task.  And libpq never shrinks its input buffer: a
+	 * connection that took a huge row would keep that memory. */
+	if (c->no_reuse || c->max_message >= BIG_MESSAGE_BYTES) {
+		c->state = CONN_BROKEN;
+		return;
+	}
 	if (ts == PQTRANS_UNKNOWN || PQstatus(c->pg) != CONNECTION_OK) {
 		c->state = CONN_BROKEN;
 		return;
@@ -105,27 +572,31 @@ void conn_start_reset(struct conn *c)
 	conn_flush(c);
 }
 
+/* c could not connect: its task (if any) fails, saying why (msg ends in a
+ * newline). */
+static void conn_connect_failed(struct executor *e, struct conn *c, const char *msg)
+{
+	struct task *t = c->task;
+	const char *name = c->target->cfg->name;
+
+	c->state = CONN_BROKEN;
+	if (t) {
+		c->task = NULL;
+		t->conn = NULL;
+		task_log(t, "could not connect to target %s", name);
+		task_fail(e, t, "pgqfs: could not connect to target %s: %s", name, msg);
+	} else {
+		log_warn("could not connect to target %s: %s", LOG_ESCAPE(name), msg);
+	}
+}
+
 /* A connection is readable or writable (or has buffered input to use). */
 void conn_event(struct executor *e, struct conn *c, short revents)
 {
 	if (c->state == CONN_CONNECTING) {
 		c->poll = PQconnectPoll(c->pg);
 		if (c->poll == PGRES_POLLING_FAILED) {
-			struct task *t = c->task;
-
-			c->state = CONN_BROKEN;
-			if (t) {
-				char *msg = PQerrorMessage(c->pg);
-
-				c->task = NULL;
-				t->conn = NULL;
-				task_log(t, "cannot connect to target %s", c->target->cfg->name);
-				task_fail(e, t, "pgqfs: cannot connect to target %s: %s",
-					  c->target->cfg->name, msg);
-			} else {
-				log_warn("cannot connect to target %s: %s", c->target->cfg->name,
-					 PQerrorMessage(c->pg));
-			}
+			conn_connect_failed(e, c, PQerrorMessage(c->pg));
 			return;
 		}
 		if (c->poll != PGRES_POLLING_OK)
@@ -150,7 +621,7 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 			c->task = NULL;
 			t->conn = NULL;
 			task_fail(e, t, "pgqfs: lost the connection to target %s: %s",
-				  c->target->cfg->name, PQerrorMessage(c->pg));
+				  c->target->cfg->name, conn_error(c));
 		}
 		return;
 	}
@@ -202,6 +673,8 @@ void conn_event(struct executor *e, struct conn *c, short revents)
  */
 void reap_conns(struct executor *e)
 {
+	bool trim = false;
+
 	for (size_t i = 0; i < e->cfg->n_targets; i++) {
 		struct target *tg = &e->targets[i];
 		size_t k = 0;
@@ -215,13 +688,132 @@ void reap_conns(struct executor *e)
 				c->task = NULL;
 				t->conn = NULL;
 				task_fail(e, t, "pgqfs: lost the connection to target %s: %s",
-					  tg->cfg->name, c->pg ? PQerrorMessage(c->pg) : "\n");
+					  tg->cfg->name, conn_error(c));
 			}
-			if (c->state == CONN_BROKEN)
+			if (c->state == CONN_BROKEN) {
+				trim |= c->max_message >= BIG_MESSAGE_BYTES;
 				conn_free(c);
-			else
+			} else {
 				tg->conns[k++] = c;
+			}
 		}
 		tg->n_conns = k;
 	}
+	/* Give the memory of a huge row back to the system: the task's
+	 * buffers went already, libpq's just now. */
+	if (trim)
+		malloc_trim(0);
+}
+
+void conn_cancel(struct executor *e, struct conn *c)
+{
+	int64_t now = mono_ms();
+	PGcancel *cancel;
+	struct job *j;
+	int r = -ENOMEM;
+
+	c->no_reuse = true;
+	if (!c->drop_due_ms)
+		c->drop_due_ms = now + CANCEL_GRACE_MS;
+	/* Nothing runs on a connection not yet up or being reset; a task
+	 * waiting for it is failed by the caller or the connect timeout. */
+	if (c->state != CONN_BUSY || !c->pg)
+		return;
+	cancel = PQgetCancel(c->pg);
+	j = cancel ? calloc(1, sizeof(*j)) : NULL;
+	if (j) {
+		j->kind = JOB_CANCEL;
+		j->cancel = cancel;
+		j->task_id = c->task ? (long long)c->task->id : 0;
+		log_escape(c->target->cfg->name, j->target);
+		r = job_start(e, j);	/* frees j (and cancel) on failure */
+	} else if (cancel) {
+		PQfreeCancel(cancel);
+	}
+	if (r < 0) {
+		log_warn("cannot cancel task %lld on target %s (%s): closing its connection",
+			 c->task ? (long long)c->task->id : 0LL, LOG_ESCAPE(c->target->cfg->name),
+			 r == -EAGAIN ? "too many cancels in progress" : strerror(-r));
+		c->drop_due_ms = now;
+	}
+}
+
+/* Takes what finished jobs did; frees them. */
+static void jobs_reap(struct executor *e)
+{
+	struct job **pp = &e->jobs;
+
+	while (*pp) {
+		struct job *j = *pp;
+		struct conn *c = j->conn;
+
+		if (atomic_load(&j->state) != JOB_DONE) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		pthread_join(j->thread, NULL);
+		if (c) {
+			c->job = NULL;
+			c->resolving = false;
+			if (c->state == CONN_CONNECTING) {
+				conn_start(c, j);
+				if (c->state == CONN_BROKEN)
+					conn_connect_failed(e, c, conn_error(c));
+			}
+		}
+		job_free(j);
+	}
+}
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+	return a < 0 || (b >= 0 && b < a) ? b : a;
+}
+
+int64_t targets_tick(struct executor *e, int64_t now)
+{
+	int64_t next = -1;
+
+	jobs_reap(e);
+	for (size_t i = 0; i < e->cfg->n_targets; i++) {
+		struct target *tg = &e->targets[i];
+
+		for (size_t k = 0; k < tg->n_conns; k++) {
+			struct conn *c = tg->conns[k];
+
+			if (c->state == CONN_CONNECTING) {
+				uint64_t ms = c->connect_timeout_ms ? c->connect_timeout_ms :
+					      e->cfg->connect_timeout_ms;
+				int64_t due = c->opened_ms + (int64_t)ms;
+
+				if (c->resolving && !c->job)
+					resolve_start(e, c);
+				if (c->state == CONN_BROKEN) {
+					conn_connect_failed(e, c, c->err);
+				} else if (c->pg && PQstatus(c->pg) == CONNECTION_BAD) {
+					conn_connect_failed(e, c, PQerrorMessage(c->pg));
+				} else if (now >= due) {
+					char msg[64];
+
+					if (ms % 1000)
+						snprintf(msg, sizeof(msg), "timeout after %llu ms\n",
+							 (unsigned long long)ms);
+					else
+						snprintf(msg, sizeof(msg), "timeout after %llu s\n",
+							 (unsigned long long)(ms / 1000));
+					conn_connect_failed(e, c, msg);
+				} else {
+					next = earliest(next, due);
+				}
+			}
+			if (c->state == CONN_BUSY && c->task && c->drop_due_ms) {
+				if (now >= c->drop_due_ms)
+					task_abandon(e, c->task);
+				else
+					next = earliest(next, c->drop_due_ms);
+			}
+		}
+	}
+	return next;
 }
