@@ -26,7 +26,16 @@ void fs_set_executor(struct fs *fs, struct executor *e);
 void fs_tasks_finished(void *fs, const int64_t *ids, const enum task_state *states,
 		       size_t n);
 
-/* Answers every parked request (EINTR): the daemon is stopping. */
+/*
+ * Re-checks the task of every parked `wait` reader and answers those that
+ * ended (the control connection came back: NOTIFYs may have been lost).
+ * Callable from any thread (the executor's): never blocks on I/O, the
+ * look-ups run on fs_wait.c's replier thread.
+ */
+void fs_recheck_waiters(void *fs);
+
+/* Answers every parked request (EINTR) and waits until the answers are
+ * sent: the daemon is stopping; later `wait` reads get EINTR at once. */
 void fs_release_waiters(struct fs *fs);
 
 void fs_destroy(struct fs *fs);

@@ -483,6 +483,7 @@ void fs_destroy(struct fs *fs)
 	if (!fs)
 		return;
 	fs_release_waiters(fs);
+	wait_destroy(fs);
 	while (fs->staged) {
 		struct staged *s = fs->staged;
 

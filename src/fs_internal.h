@@ -147,8 +147,9 @@ struct fs {
 	size_t n_released;
 	uint64_t neg_gen;	/* bumped whenever any local name may become pending */
 	pthread_mutex_t wait_lock;
-	struct waiter *waiters;
+	struct waitq *waitq;	/* fs_wait.c: parked `wait` readers, made on first use */
 	size_t n_waiters;
+	bool wait_stopped;	/* fs_release_waiters ran: `wait` answers EINTR */
 	atomic_uint_fast64_t n_submitted;
 	atomic_size_t stats_size;	/* of the stats content last produced */
 	pthread_mutex_t open_lock;
@@ -183,6 +184,8 @@ static inline struct timespec us_to_ts(int64_t us)
 /* fs_wait.c */
 void wait_read(struct fs *fs, fuse_req_t req, struct handle *h, off_t off,
 	       size_t size);
+/* Frees what fs_release_waiters left (fs_destroy, after the session). */
+void wait_destroy(struct fs *fs);
 
 /* fs_cache.c */
 struct staged *staged_by_ino(struct fs *fs, fuse_ino_t ino);

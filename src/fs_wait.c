@@ -1,54 +1,138 @@
-/* The filesystem's parked `wait` readers. */
+/*
+ * The filesystem's parked `wait` readers.
+ *
+ * A read of `wait` on a task that has not ended is parked: no thread is
+ * held, the request stays unanswered until the task ends (the executor's
+ * fs_tasks_finished), the reader is interrupted (FUSE INTERRUPT), the
+ * control connection came back and a re-check finds the task ended
+ * (fs_recheck_waiters), or the daemon stops (fs_release_waiters).
+ *
+ * Who answers, and under which locks (libfuse 3.14, lib/fuse_lowlevel.c):
+ *
+ * - fuse_req_interrupt_func(req, fn, data) takes req->lock, then se->lock
+ *   to store fn/data, drops se->lock and, if the request was already
+ *   interrupted, calls fn *with req->lock held*.  find_interrupted (a FUSE
+ *   INTERRUPT arriving on another worker) takes a reference on the request,
+ *   reads fn/data under se->lock, and calls fn with req->lock held.
+ * - fuse_reply_*() ends in fuse_free_req, which clears fn/data under
+ *   se->lock and frees the request (destroying req->lock) unless a
+ *   find_interrupted still holds its reference.
+ *
+ * So a reply from inside fn may free the request while libfuse still holds
+ * (and later unlocks) its lock, and fn may run after the request was
+ * answered, with data that was read before the answer.  Hence the
+ * invariant kept here:
+ *
+ *   Exactly one path answers a waiter: whoever takes it out of the table
+ *   (under wait_lock).  The interrupt callback never answers and never
+ *   frees: it finds its waiter by a 64-bit key that is never reused and,
+ *   if the waiter is still parked, moves it to the replier thread's queue.
+ *   A waiter is published before its interrupt callback is registered but
+ *   stays "registering" until wait_read has registered it and looked at
+ *   the task: meanwhile nobody takes it out, others only mark it
+ *   (interrupted, or ended with a state) and wait_read answers it.
+ *   No fuse_reply_* and no fuse_req_interrupt_func is called with
+ *   wait_lock held (lock order: req->lock, then wait_lock).
+ *
+ * Waiters are hashed by task id (a batch of finished tasks costs one probe
+ * per id) and by key (an interrupt costs one probe).
+ */
 #include "fs_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-/* A `wait` read parked until its task finishes. */
+#define WAIT_BUCKETS 4096	/* power of two; thousands of waiters stay O(1) */
+
+enum waiter_phase {
+	W_REGISTERING,	/* wait_read still owns it: others only mark it */
+	W_PARKED,	/* in the table: whoever takes it out answers it */
+};
+
+/* A `wait` read parked until its task ends. */
 struct waiter {
-	struct waiter *next;
+	struct waiter *id_next, *id_prev;	/* chain of its id's bucket */
+	struct waiter *key_next, *key_prev;	/* chain of its key's bucket */
+	struct waiter *q_next;		/* the replier's queue, once taken out */
 	fuse_req_t req;
+	uint64_t key;		/* never reused: what the interrupt callback holds */
 	int64_t id;
 	size_t size;		/* bytes the reader asked for */
+	enum waiter_phase phase;
+	bool interrupted;	/* answer EINTR */
+	bool ended;		/* answer with state */
+	int err;		/* answer this errno (a failed look-up) */
 	enum task_state state;	/* the answer, once known */
 };
 
-static void waiter_interrupted(fuse_req_t req, void *data)
-{
-	struct fs *fs = fs_of(req);
-	struct waiter **pp, *w = NULL;
+/* The parked waiters and the thread that answers them; under fs->wait_lock. */
+struct waitq {
+	struct waiter *by_id[WAIT_BUCKETS];
+	struct waiter *by_key[WAIT_BUCKETS];
+	uint64_t next_key;
+	struct waiter *queue;	/* taken out, to be answered by the replier */
+	bool recheck;		/* look every parked id up in the store */
+	bool stop;		/* the replier ends once its queue is empty */
+	bool started;
+	pthread_t thread;
+	pthread_cond_t cond;	/* wakes the replier */
+};
 
-	pthread_mutex_lock(&fs->wait_lock);
-	for (pp = &fs->waiters; *pp; pp = &(*pp)->next)
-		if (*pp == data) {
-			w = *pp;
-			*pp = w->next;
-			fs->n_waiters--;
-			break;
-		}
-	pthread_mutex_unlock(&fs->wait_lock);
-	if (w) {
-		fuse_reply_err(w->req, EINTR);
-		free(w);
-	}
+static size_t id_bucket(int64_t id)
+{
+	return (size_t)((uint64_t)id * 0x9E3779B97F4A7C15u >> 52) & (WAIT_BUCKETS - 1);
 }
 
-/* Takes the parked reader w out, if it is still parked; true if it was. */
-static bool waiter_take(struct fs *fs, struct waiter *w)
+static size_t key_bucket(uint64_t key)
 {
-	bool found = false;
+	return (size_t)key & (WAIT_BUCKETS - 1);
+}
 
-	pthread_mutex_lock(&fs->wait_lock);
-	for (struct waiter **pp = &fs->waiters; *pp; pp = &(*pp)->next)
-		if (*pp == w) {
-			*pp = w->next;
-			fs->n_waiters--;
-			found = true;
-			break;
-		}
-	pthread_mutex_unlock(&fs->wait_lock);
-	return found;
+static void waiter_link(struct waitq *q, struct waiter *w)
+{
+	struct waiter **h = &q->by_id[id_bucket(w->id)];
+	struct waiter **k = &q->by_key[key_bucket(w->key)];
+
+	w->id_prev = NULL;
+	w->id_next = *h;
+	if (*h)
+		(*h)->id_prev = w;
+	*h = w;
+	w->key_prev = NULL;
+	w->key_next = *k;
+	if (*k)
+		(*k)->key_prev = w;
+	*k = w;
+}
+
+/* Takes w out of the table (the caller then answers it). */
+static void waiter_unlink(struct fs *fs, struct waiter *w)
+{
+	struct waitq *q = fs->waitq;
+
+	if (w->id_prev)
+		w->id_prev->id_next = w->id_next;
+	else
+		q->by_id[id_bucket(w->id)] = w->id_next;
+	if (w->id_next)
+		w->id_next->id_prev = w->id_prev;
+	if (w->key_prev)
+		w->key_prev->key_next = w->key_next;
+	else
+		q->by_key[key_bucket(w->key)] = w->key_next;
+	if (w->key_next)
+		w->key_next->key_prev = w->key_prev;
+	fs->n_waiters--;
+}
+
+/* Takes parked w out and queues it for the replier. */
+static void waiter_queue(struct fs *fs, struct waiter *w)
+{
+	waiter_unlink(fs, w);
+	w->q_next = fs->waitq->queue;
+	fs->waitq->queue = w;
+	pthread_cond_signal(&fs->waitq->cond);
 }
 
 /* The state line, cut to what the reader asked for. */
@@ -60,12 +144,187 @@ static void reply_state(fuse_req_t req, enum task_state s, size_t size)
 	fuse_reply_buf(req, line, (size_t)n < size ? (size_t)n : size);
 }
 
+/* Answers a waiter that was taken out of the table, and frees it. */
+static void waiter_answer(struct waiter *w)
+{
+	if (w->interrupted)
+		fuse_reply_err(w->req, EINTR);
+	else if (w->err)
+		fuse_reply_err(w->req, w->err);
+	else
+		reply_state(w->req, w->state, w->size);
+	free(w);
+}
+
+/*
+ * FUSE INTERRUPT: runs under the request's own lock (see the top), so it
+ * only marks; the replier answers.
+ */
+static void waiter_interrupted(fuse_req_t req, void *data)
+{
+	struct fs *fs = fs_of(req);
+	uint64_t key = (uint64_t)(uintptr_t)data;
+
+	pthread_mutex_lock(&fs->wait_lock);
+	if (fs->waitq) {
+		for (struct waiter *w = fs->waitq->by_key[key_bucket(key)]; w; w = w->key_next) {
+			if (w->key != key)
+				continue;
+			w->interrupted = true;
+			if (w->phase == W_PARKED)
+				waiter_queue(fs, w);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->wait_lock);
+}
+
+/* Distinct task ids of the parked waiters (for a re-check); wait_lock held. */
+static size_t parked_ids(struct waitq *q, int64_t **ret)
+{
+	size_t n = 0, cap = 0;
+	int64_t *ids = NULL;
+
+	for (size_t b = 0; b < WAIT_BUCKETS; b++) {
+		for (struct waiter *w = q->by_id[b]; w; w = w->id_next) {
+			bool seen = false;
+
+			if (w->phase != W_PARKED)
+				continue;
+			/* Same id, same bucket: only this bucket's ids so far can match. */
+			for (struct waiter *v = q->by_id[b]; v != w && !seen; v = v->id_next)
+				seen = v->phase == W_PARKED && v->id == w->id;
+			if (seen)
+				continue;
+			if (n == cap) {
+				size_t ncap = cap ? 2 * cap : 64;
+				int64_t *ni = realloc(ids, ncap * sizeof(*ids));
+
+				if (!ni)
+					goto out;
+				ids = ni;
+				cap = ncap;
+			}
+			ids[n++] = w->id;
+		}
+	}
+out:
+	*ret = ids;
+	return n;
+}
+
+/* Queues the parked waiters of task id, which ended in state s; wait_lock held. */
+static void ended_locked(struct fs *fs, int64_t id, enum task_state s)
+{
+	struct waiter *w = fs->waitq->by_id[id_bucket(id)];
+
+	while (w) {
+		struct waiter *next = w->id_next;
+
+		if (w->id == id) {
+			w->ended = true;
+			w->state = s;
+			if (w->phase == W_PARKED)
+				waiter_queue(fs, w);
+		}
+		w = next;
+	}
+}
+
+/*
+ * Re-check (the control connection came back, NOTIFYs may be lost): one
+ * store look-up per parked id, off the executor's thread.
+ */
+static void recheck(struct fs *fs)
+{
+	int64_t *ids;
+	size_t n;
+
+	pthread_mutex_lock(&fs->wait_lock);
+	n = parked_ids(fs->waitq, &ids);
+	pthread_mutex_unlock(&fs->wait_lock);
+	for (size_t i = 0; i < n; i++) {
+		struct task_info t;
+
+		if (store_get_task(fs->store, ids[i], &t) < 0)
+			continue;	/* still parked: the next NOTIFY or re-check answers */
+		if (task_state_final(t.state)) {
+			pthread_mutex_lock(&fs->wait_lock);
+			ended_locked(fs, ids[i], t.state);
+			pthread_mutex_unlock(&fs->wait_lock);
+		}
+		task_info_finish(&t);
+	}
+	free(ids);
+}
+
+/* The replier: answers taken-out waiters outside every libfuse lock. */
+static void *replier_main(void *arg)
+{
+	struct fs *fs = arg;
+	struct waitq *q = fs->waitq;
+
+	pthread_mutex_lock(&fs->wait_lock);
+	for (;;) {
+		struct waiter *batch;
+
+		while (!q->queue && !q->recheck && !q->stop)
+			pthread_cond_wait(&q->cond, &fs->wait_lock);
+		if (q->recheck && !q->stop) {
+			q->recheck = false;
+			pthread_mutex_unlock(&fs->wait_lock);
+			recheck(fs);
+			pthread_mutex_lock(&fs->wait_lock);
+		}
+		batch = q->queue;
+		q->queue = NULL;
+		if (!batch && q->stop)
+			break;
+		pthread_mutex_unlock(&fs->wait_lock);
+		while (batch) {
+			struct waiter *w = batch;
+
+			batch = w->q_next;
+			waiter_answer(w);
+		}
+		pthread_mutex_lock(&fs->wait_lock);
+	}
+	pthread_mutex_unlock(&fs->wait_lock);
+	return NULL;
+}
+
+/*
+ * The table and its replier, made on first use: fs_create runs before the
+ * daemon forks, and a thread would not survive the fork.  wait_lock held.
+ */
+static int waitq_ready(struct fs *fs)
+{
+	struct waitq *q = fs->waitq;
+
+	if (fs->wait_stopped)
+		return -EINTR;
+	if (q && q->started)
+		return 0;
+	if (!q) {
+		q = calloc(1, sizeof(*q));
+		if (!q)
+			return -ENOMEM;
+		pthread_cond_init(&q->cond, NULL);
+		fs->waitq = q;
+	}
+	if (pthread_create(&q->thread, NULL, replier_main, fs) != 0)
+		return -EAGAIN;
+	q->started = true;
+	return 0;
+}
+
 /* A read of `wait`: parked until the task ends; never holds a thread. */
 void wait_read(struct fs *fs, fuse_req_t req, struct handle *h, off_t off,
 	       size_t size)
 {
 	struct waiter *w;
 	struct task_info t;
+	bool answer = false;
 	int r;
 
 	if (off > 0) {
@@ -80,75 +339,120 @@ void wait_read(struct fs *fs, fuse_req_t req, struct handle *h, off_t off,
 	w->req = req;
 	w->id = h->id;
 	w->size = size;
+	w->phase = W_REGISTERING;
 	/* Park first, then look: a finish in between cannot be missed. */
 	pthread_mutex_lock(&fs->wait_lock);
-	w->next = fs->waiters;
-	fs->waiters = w;
-	fs->n_waiters++;
-	pthread_mutex_unlock(&fs->wait_lock);
-	fuse_req_interrupt_func(req, waiter_interrupted, w);
-	r = store_get_task(fs->store, h->id, &t);
-	if (r < 0 || task_state_final(t.state)) {
-		if (waiter_take(fs, w)) {
-			if (r < 0)
-				fuse_reply_err(req, -r);
-			else
-				reply_state(req, t.state, size);
-			free(w);
-		}
+	r = waitq_ready(fs);
+	if (r == 0) {
+		w->key = ++fs->waitq->next_key;
+		waiter_link(fs->waitq, w);
+		fs->n_waiters++;
 	}
+	pthread_mutex_unlock(&fs->wait_lock);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		free(w);
+		return;
+	}
+	/* May call waiter_interrupted at once: it only marks w. */
+	fuse_req_interrupt_func(req, waiter_interrupted, (void *)(uintptr_t)w->key);
+	r = store_get_task(fs->store, h->id, &t);
+	pthread_mutex_lock(&fs->wait_lock);
+	w->phase = W_PARKED;
+	if (w->interrupted || w->ended) {
+		answer = true;
+	} else if (r < 0) {
+		w->err = -r;
+		answer = true;
+	} else if (task_state_final(t.state)) {
+		w->ended = true;
+		w->state = t.state;
+		answer = true;
+	}
+	if (answer)
+		waiter_unlink(fs, w);
+	pthread_mutex_unlock(&fs->wait_lock);
 	if (r == 0)
 		task_info_finish(&t);
+	if (answer)
+		waiter_answer(w);
 }
 
 void fs_tasks_finished(void *arg, const int64_t *ids, const enum task_state *states, size_t n)
 {
 	struct fs *fs = arg;
-	struct waiter *ready = NULL;
+
+	/* The executor's thread: only moves waiters to the replier's queue. */
+	pthread_mutex_lock(&fs->wait_lock);
+	if (fs->waitq && fs->n_waiters > 0)
+		for (size_t i = 0; i < n; i++)
+			ended_locked(fs, ids[i], states[i]);
+	pthread_mutex_unlock(&fs->wait_lock);
+}
+
+void fs_recheck_waiters(void *arg)
+{
+	struct fs *fs = arg;
 
 	pthread_mutex_lock(&fs->wait_lock);
-	for (struct waiter **pp = &fs->waiters; *pp;) {
-		struct waiter *w = *pp;
-		size_t i;
-
-		for (i = 0; i < n && ids[i] != w->id; i++)
-			;
-		if (i < n) {
-			*pp = w->next;
-			fs->n_waiters--;
-			w->next = ready;
-			w->state = states[i];
-			ready = w;
-		} else {
-			pp = &w->next;
-		}
+	if (fs->waitq && fs->waitq->started && fs->n_waiters > 0) {
+		fs->waitq->recheck = true;
+		pthread_cond_signal(&fs->waitq->cond);
 	}
 	pthread_mutex_unlock(&fs->wait_lock);
-	while (ready) {
-		struct waiter *w = ready;
-
-		ready = w->next;
-		reply_state(w->req, w->state, w->size);
-		free(w);
-	}
 }
 
 void fs_release_waiters(struct fs *fs)
 {
-	struct waiter *all;
+	struct waitq *q;
+	bool join;
 
 	if (!fs)
 		return;
 	pthread_mutex_lock(&fs->wait_lock);
-	all = fs->waiters;
-	fs->waiters = NULL;
-	fs->n_waiters = 0;
-	pthread_mutex_unlock(&fs->wait_lock);
-	while (all) {
-		struct waiter *w = all;
+	fs->wait_stopped = true;	/* later reads of `wait` get EINTR at once */
+	q = fs->waitq;
+	if (q) {
+		for (size_t b = 0; b < WAIT_BUCKETS; b++) {
+			struct waiter *w = q->by_id[b];
 
-		all = w->next;
-		fuse_reply_err(w->req, EINTR);
-		free(w);
+			while (w) {
+				struct waiter *next = w->id_next;
+
+				w->interrupted = true;	/* wait_read answers a registering one */
+				if (w->phase == W_PARKED)
+					waiter_queue(fs, w);
+				w = next;
+			}
+		}
+		q->stop = true;
+		pthread_cond_signal(&q->cond);
 	}
+	join = q && q->started;
+	pthread_mutex_unlock(&fs->wait_lock);
+	/* The replier answers what is queued before it ends: EINTR reaches the
+	 * readers while the mount is still there. */
+	if (join) {
+		pthread_join(q->thread, NULL);
+		q->started = false;
+	}
+}
+
+void wait_destroy(struct fs *fs)
+{
+	struct waitq *q = fs->waitq;
+
+	if (!q)
+		return;
+	/* Left only by a worker cancelled in wait_read: its session is gone. */
+	for (size_t b = 0; b < WAIT_BUCKETS; b++)
+		while (q->by_id[b]) {
+			struct waiter *w = q->by_id[b];
+
+			waiter_unlink(fs, w);
+			free(w);
+		}
+	pthread_cond_destroy(&q->cond);
+	free(q);
+	fs->waitq = NULL;
 }

@@ -132,8 +132,9 @@ int main(int argc, char *argv[])
 		goto out_cfg;
 	}
 	control = NULL;		/* the executor owns it now */
-	/* TODO lead: executor_set_reconnected(exec, fs_recheck_waiters, fs);
-	 * (parked wait readers missed the NOTIFYs sent while it was down). */
+	/* Parked wait readers missed the NOTIFYs sent while the control
+	 * connection was down: look at their tasks again after a reconnect. */
+	executor_set_reconnected(exec, fs_recheck_waiters, fs);
 	fs_set_executor(fs, exec);
 
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
