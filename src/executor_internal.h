@@ -271,4 +271,18 @@ int64_t ctl_due(const struct executor *e, int64_t flush_due);
 __attribute__((warn_unused_result))
 int ctl_setup(struct executor *e);
 
+/* Schedules the next attempt after a failure; returns the wait (ms). */
+int64_t ctl_back_off(struct executor *e);
+/* Sends what libpq holds for the control connection. */
+void ctl_flush(struct executor *e);
+
+/* control_conn.c: the connection's life (control.c uses these). */
+void ctl_connect_start(struct executor *e, int64_t now);
+void ctl_connect_poll(struct executor *e);
+void ctl_setup_results(struct executor *e);
+/* A connect or set-up attempt failed (why: libpq's text): back off. */
+void ctl_attempt_failed(struct executor *e, const char *why);
+/* The connection is gone: cancel our tasks, record nothing, reconnect. */
+void ctl_lost(struct executor *e);
+
 #endif

@@ -1,0 +1,227 @@
+/*
+ * The control connection's life: opened and set up inside the event loop
+ * (never blocking it), registered as an instance, and given up when lost.
+ * What runs on it is control.c's.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "executor_internal.h"
+#include "log.h"
+#include "store.h"
+
+/* The server's messages outside a statement (a FATAL before it ends the
+ * session, a WARNING) go to the daemon's log, not to bare stderr. */
+static void control_notice(void *arg, const char *message)
+{
+	int len = (int)strlen(message);
+
+	(void)arg;
+	while (len > 0 && message[len - 1] == '\n')
+		len--;
+	log_info("control database: %.*s", len, message);
+}
+
+/* How long a connect attempt may take: the conninfo's connect_timeout (as
+ * libpq reads it, at least 2 s), else the configuration's. */
+static int64_t connect_timeout_ms(const struct executor *e)
+{
+	PQconninfoOption *opts = PQconninfo(e->control);
+	int64_t ms = (int64_t)e->cfg->connect_timeout_ms;
+
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val) {
+			long v = strtol(o->val, NULL, 10);
+
+			if (v > 0)
+				ms = (v < 2 ? 2 : v) * 1000;
+		}
+	}
+	PQconninfoFree(opts);
+	return ms;
+}
+
+/* A connect attempt failed: drop it, try again after the back-off. */
+void ctl_attempt_failed(struct executor *e, const char *why)
+{
+	int len = (int)strlen(why);
+	int64_t wait;
+
+	while (len > 0 && why[len - 1] == '\n')
+		len--;
+	wait = ctl_back_off(e);
+	log_warn("cannot connect to the control database, trying again in %lld ms: %.*s",
+		 (long long)wait, len, why);
+	PQfinish(e->control);
+	e->control = NULL;
+	e->ctl_state = CTL_DOWN;
+	e->ctl_want_write = false;
+}
+
+/*
+ * Starts a connection without blocking.  (libpq resolves a host name here,
+ * synchronously: a control conninfo with hostaddr, or a socket directory,
+ * avoids that.)
+ */
+void ctl_connect_start(struct executor *e, int64_t now)
+{
+	static const char *const keys[] = { "dbname", "application_name", NULL };
+	const char *vals[] = { e->cfg->control, "pgqfs executor", NULL };
+
+	/* expand_dbname: the control conninfo is a full connection string. */
+	e->control = PQconnectStartParams(keys, vals, 1);
+	if (!e->control || PQstatus(e->control) == CONNECTION_BAD) {
+		ctl_attempt_failed(e, e->control ? PQerrorMessage(e->control) : "out of memory");
+		return;
+	}
+	e->ctl_state = CTL_CONNECTING;
+	e->ctl_poll = PGRES_POLLING_WRITING;
+	e->ctl_want_write = false;
+	e->ctl_deadline_ms = now + connect_timeout_ms(e);
+}
+
+void ctl_connect_poll(struct executor *e)
+{
+	e->ctl_poll = PQconnectPoll(e->control);
+	if (e->ctl_poll == PGRES_POLLING_FAILED) {
+		ctl_attempt_failed(e, PQerrorMessage(e->control));
+		return;
+	}
+	if (e->ctl_poll != PGRES_POLLING_OK)
+		return;
+	PQsetNoticeProcessor(e->control, control_notice, NULL);
+	if (PQsetnonblocking(e->control, 1) < 0 || store_send_setup(e->control, e->cfg) < 0) {
+		ctl_attempt_failed(e, PQerrorMessage(e->control));
+		return;
+	}
+	e->ctl_state = CTL_SETUP;
+	ctl_flush(e);
+}
+
+/* The new connection is registered, listens and has its statements. */
+static void ctl_ready(struct executor *e)
+{
+	e->instance = e->new_instance;
+	store_set_instance(e->store, e->instance);
+	e->ctl_state = CTL_UP;
+	e->op = OP_NONE;
+	e->ctl_retry_ms = 0;
+	e->ctl_backoff_ms = CTL_BACKOFF_MIN_MS;
+	/* Recover first (our old instance is one of the dead now), and look
+	 * at every queue: their NOTIFYs were lost while we were away. */
+	e->next_recover_ms = 0;
+	for (size_t i = 0; i < e->cfg->n_pools; i++)
+		e->pools[i].has_work = true;
+	log_info("reconnected to the control database as instance %lld", (long long)e->instance);
+	if (e->on_reconnected)
+		e->on_reconnected(e->on_reconnected_arg);
+}
+
+void ctl_setup_results(struct executor *e)
+{
+	int nulls = 0;
+
+	/* In a pipeline each statement's results end with a NULL; two in a
+	 * row would mean nothing is left (the sync ends it before). */
+	while (nulls < 2 && !PQisBusy(e->control)) {
+		PGresult *res = PQgetResult(e->control);
+		int r;
+
+		if (!res) {
+			nulls++;
+			continue;
+		}
+		nulls = 0;
+		r = store_setup_result(e->control, res, &e->new_instance);
+		if (r < 0) {
+			const char *msg = PQresultErrorMessage(res);
+
+			ctl_attempt_failed(e, *msg ? msg : PQerrorMessage(e->control));
+			PQclear(res);
+			return;
+		}
+		PQclear(res);
+		if (r == 1) {
+			ctl_ready(e);
+			return;
+		}
+	}
+}
+
+bool ctl_up(const struct executor *e)
+{
+	return e->control && e->ctl_state == CTL_UP;
+}
+
+int ctl_pollfd(const struct executor *e, short *ret_events)
+{
+	if (!e->control)
+		return -1;
+	if (e->ctl_state == CTL_CONNECTING)
+		*ret_events = e->ctl_poll == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+	else
+		*ret_events = POLLIN | (e->ctl_want_write ? POLLOUT : 0);
+	return PQsocket(e->control);
+}
+
+int ctl_setup(struct executor *e)
+{
+	if (store_listen(e->control, e->cfg) < 0)
+		return -EIO;
+	if (store_prepare(e->control) < 0 || PQsetnonblocking(e->control, 1) < 0)
+		return -EIO;
+	e->ctl_state = CTL_UP;
+	e->ctl_backoff_ms = CTL_BACKOFF_MIN_MS;
+	e->op = OP_NONE;
+	e->next_recover_ms = 0;
+	for (size_t i = 0; i < e->cfg->n_pools; i++)
+		e->pools[i].has_work = true;
+	return 0;
+}
+
+/*
+ * The control connection is gone, and with it the advisory lock that said
+ * this daemon is alive: another daemon may already have failed our running
+ * tasks.  Cancel them and record nothing; a new connection registers a new
+ * instance (ctl_next() starts it, without blocking the loop).
+ */
+void ctl_lost(struct executor *e)
+{
+	for (struct task *t = e->tasks; t; t = t->next) {
+		if (t->conn && t->conn->pg) {
+			conn_cancel(e, t->conn);	/* sent off the loop */
+			t->conn->task = NULL;
+			t->conn->state = CONN_BROKEN;
+			t->conn = NULL;
+		}
+	}
+	while (e->tasks) {
+		struct task *t = e->tasks;
+
+		e->tasks = t->next;
+		t->pool->running--;
+		e->running--;
+		task_free(t);
+	}
+	/* What the batch and the orphans held belonged to the old instance:
+	 * recover() ends its tasks. */
+	progress_reset(e->batch);
+	e->batch_unsent = false;
+	e->n_orphans = 0;
+	e->orphans_batched = 0;
+	for (size_t i = 0; i < e->cfg->n_pools; i++)
+		e->pools[i].claim_want = 0;
+	PQfinish(e->control);
+	e->control = NULL;
+	e->op = OP_NONE;
+	e->ctl_want_write = false;
+	e->ctl_state = CTL_DOWN;
+	e->ctl_retry_ms = 0;
+	e->ctl_backoff_ms = CTL_BACKOFF_MIN_MS;
+}
