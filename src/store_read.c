@@ -1,0 +1,337 @@
+/* The filesystem's reads: tasks, listings, output streams, stats. */
+#include "store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+void task_info_finish(struct task_info *t)
+{
+	free(t->pool);
+	free(t->name);
+	free(t->target);
+	free(t->daemon);
+	free(t->error);
+	memset(t, 0, sizeof(*t));
+}
+
+#define US(col) "(extract(epoch FROM " col ") * 1000000)::int8"
+
+/* The columns parse_task() reads, in its order. */
+#define TASK_COLUMNS \
+	"id, pool, name, state, uid, gid, " \
+	US("submitted_at") ", " US("started_at") ", " US("finished_at") ", " \
+	US("changed_at") ", " US("result_at") ", " US("log_at") ", " \
+	"octet_length(query)::int8, result_size, log_size, error, rows, attempt, " \
+	"backend_pid, target, daemon"
+
+static int parse_task(const PGresult *res, int row, struct task_info *t)
+{
+	int c = 0;
+	char *state;
+	int st;
+
+	memset(t, 0, sizeof(*t));
+	t->id = res_int(res, row, c++, 0);
+	t->pool = res_strdup(res, row, c++);
+	t->name = res_strdup(res, row, c++);
+	state = res_strdup(res, row, c++);
+	st = state ? task_state_parse(state) : -1;
+	free(state);
+	t->state = st < 0 ? TASK_FAILED : (enum task_state)st;
+	t->uid = (uint32_t)res_int(res, row, c++, 0);
+	t->gid = (uint32_t)res_int(res, row, c++, 0);
+	t->submitted_us = res_int(res, row, c++, 0);
+	t->started_us = res_int(res, row, c++, 0);
+	t->finished_us = res_int(res, row, c++, 0);
+	t->changed_us = res_int(res, row, c++, 0);
+	t->result_us = res_int(res, row, c++, 0);
+	t->log_us = res_int(res, row, c++, 0);
+	t->query_size = res_int(res, row, c++, 0);
+	t->result_size = res_int(res, row, c++, 0);
+	t->log_size = res_int(res, row, c++, 0);
+	if (!PQgetisnull(res, row, c)) {
+		t->error_len = (size_t)PQgetlength(res, row, c);
+		t->error = malloc(t->error_len + 1);
+		if (t->error) {
+			memcpy(t->error, PQgetvalue(res, row, c), t->error_len);
+			t->error[t->error_len] = '\0';
+		}
+	}
+	c++;
+	t->rows = res_int(res, row, c++, -1);
+	t->attempt = res_int(res, row, c++, 0);
+	t->backend_pid = res_int(res, row, c++, 0);
+	t->target = res_strdup(res, row, c++);
+	t->daemon = res_strdup(res, row, c++);
+	if (!t->pool || !t->name || (t->error_len && !t->error)) {
+		task_info_finish(t);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int get_one_task(struct store *s, const char *sql, int n,
+			const char *const *values, struct task_info *ret)
+{
+	PGresult *res;
+	int r = run(s, sql, n, NULL, values, NULL, NULL, true, &res);
+
+	if (r < 0)
+		return r;
+	if (PQntuples(res) == 0)
+		r = -ENOENT;
+	else
+		r = parse_task(res, 0, ret);
+	PQclear(res);
+	return r;
+}
+
+int store_get_task(struct store *s, int64_t id, struct task_info *ret)
+{
+	char ids[24];
+	const char *pv[1] = { ids };
+
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	return get_one_task(s, "SELECT " TASK_COLUMNS " FROM task WHERE id = $1",
+			    1, pv, ret);
+}
+
+int store_get_pending(struct store *s, const char *pool, const char *name,
+		      struct task_info *ret)
+{
+	const char *pv[2] = { pool, name };
+
+	return get_one_task(s, "SELECT " TASK_COLUMNS " FROM task"
+			       " WHERE pool = $1 AND name = $2 AND state IN ('staged', 'queued')",
+			    2, pv, ret);
+}
+
+/* Rows (id, state, uid, gid, mtime, size, pool, name-or-NULL) to cb. */
+static int each_entry(PGresult *res, store_entry_fn *cb, void *arg, int64_t *ret_last)
+{
+	for (int row = 0; row < PQntuples(res); row++) {
+		struct task_entry e;
+		int state = task_state_parse(PQgetvalue(res, row, 1));
+		int r;
+
+		e.id = res_int(res, row, 0, 0);
+		e.state = state < 0 ? TASK_FAILED : (enum task_state)state;
+		e.uid = (uint32_t)res_int(res, row, 2, 0);
+		e.gid = (uint32_t)res_int(res, row, 3, 0);
+		e.mtime_us = res_int(res, row, 4, 0);
+		e.size = res_int(res, row, 5, 0);
+		e.pool = PQgetvalue(res, row, 6);
+		e.name = PQgetisnull(res, row, 7) ? NULL : PQgetvalue(res, row, 7);
+		*ret_last = e.id;
+		r = cb(arg, &e);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* Rows of a listing page. */
+#define LIST_PAGE 5000
+
+int store_list_tasks(struct store *s, unsigned state_mask, store_entry_fn *cb, void *arg)
+{
+	char after[24], limit[16];
+	struct buf states;
+	const char *pv[3];
+	int64_t last = 0;
+	int r;
+
+	buf_init(&states);
+	r = buf_putc(&states, '{');
+	for (int i = TASK_STAGED; r == 0 && i <= TASK_CANCELLED; i++)
+		if (state_mask & (1u << i))
+			r = buf_printf(&states, "%s%s", states.len > 1 ? "," : "",
+				       task_state_name((enum task_state)i));
+	if (r == 0)
+		r = buf_putc(&states, '}');
+	pv[0] = buf_cstr(&states);
+	if (r < 0 || !pv[0]) {
+		buf_finish(&states);
+		return -ENOMEM;
+	}
+	snprintf(limit, sizeof(limit), "%d", LIST_PAGE);
+	pv[1] = after;
+	pv[2] = limit;
+	for (;;) {
+		PGresult *res;
+		int n;
+
+		snprintf(after, sizeof(after), "%lld", (long long)last);
+		r = run(s, "SELECT id, state, uid, gid, " US("changed_at") ", 0::int8, pool, NULL::text"
+			   " FROM task WHERE state = ANY ($1::text[]) AND id > $2::int8"
+			   " ORDER BY id LIMIT $3::int",
+			3, NULL, pv, NULL, NULL, true, &res);
+		if (r < 0)
+			break;
+		n = PQntuples(res);
+		r = each_entry(res, cb, arg, &last);
+		PQclear(res);
+		if (r || n < LIST_PAGE)
+			break;
+	}
+	buf_finish(&states);
+	return r;
+}
+
+int store_list_pending(struct store *s, const char *pool, store_entry_fn *cb, void *arg)
+{
+	const char *pv[1] = { pool };
+	PGresult *res;
+	int64_t last;
+	int r;
+
+	r = run(s, "SELECT id, state, uid, gid, " US("changed_at") ","
+		   " octet_length(query)::int8, pool, name"
+		   " FROM task WHERE pool = $1 AND state IN ('staged', 'queued') ORDER BY id",
+		1, NULL, pv, NULL, NULL, true, &res);
+	if (r < 0)
+		return r;
+	r = each_entry(res, cb, arg, &last);
+	PQclear(res);
+	return r;
+}
+
+static uint64_t out_len(const struct buf *out, size_t start)
+{
+	return (uint64_t)(out->len - start);
+}
+
+int store_read_stream(struct store *s, int64_t id, enum task_stream stream,
+		      uint64_t off, size_t size, struct buf *out)
+{
+	char a[24], b[8], c[24], d[24];
+	const char *pv[4] = { a, b, c, d };
+	uint64_t end = off + size;
+	size_t start = out->len;
+	PGresult *res;
+	int r;
+
+	snprintf(a, sizeof(a), "%lld", (long long)id);
+	snprintf(b, sizeof(b), "%d", (int)stream);
+	/* A chunk overlapping [off, end) starts after off - CHUNK_MAX. */
+	snprintf(c, sizeof(c), "%lld", (long long)off - CHUNK_MAX);
+	snprintf(d, sizeof(d), "%llu", (unsigned long long)end);
+	r = run(s, "SELECT off, data FROM chunk WHERE task = $1 AND stream = $2"
+		   " AND off > $3 AND off < $4 ORDER BY off",
+		4, NULL, pv, NULL, NULL, true, &res);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < PQntuples(res) && r == 0; i++) {
+		uint64_t coff = (uint64_t)res_int(res, i, 0, 0);
+		uint64_t clen = (uint64_t)PQgetlength(res, i, 1);
+		uint64_t pos = off + out_len(out, start);
+		uint64_t to;
+
+		if (coff > pos)
+			break;		/* a gap: return what is contiguous */
+		if (coff + clen <= pos)
+			continue;
+		to = end < coff + clen ? end : coff + clen;
+		r = buf_append(out, PQgetvalue(res, i, 1) + (pos - coff), (size_t)(to - pos));
+	}
+	PQclear(res);
+	return r;
+}
+
+int store_read_query(struct store *s, int64_t id, uint64_t off, size_t size,
+		     struct buf *out)
+{
+	char a[24], b[24], c[24];
+	const char *pv[3] = { a, b, c };
+	PGresult *res;
+	int r;
+
+	snprintf(a, sizeof(a), "%lld", (long long)id);
+	snprintf(b, sizeof(b), "%llu", (unsigned long long)off + 1);
+	snprintf(c, sizeof(c), "%zu", size);
+	r = run(s, "SELECT substr(query, $2::int, $3::int) FROM task WHERE id = $1",
+		3, NULL, pv, NULL, NULL, true, &res);
+	if (r < 0)
+		return r;
+	if (PQntuples(res) == 0)
+		r = -ENOENT;
+	else
+		r = buf_append(out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	PQclear(res);
+	return r;
+}
+
+static const char *const stat_words[] = { "queued", "running", "done", "failed", "cancelled" };
+#define N_STAT_WORDS (sizeof(stat_words) / sizeof(stat_words[0]))
+
+/* The count of state w in pool (NULL: all pools) among the rows of res. */
+static int64_t stat_count(const PGresult *res, const char *pool, size_t w)
+{
+	int64_t n = 0;
+
+	for (int i = 0; i < PQntuples(res); i++)
+		if ((!pool || strcmp(PQgetvalue(res, i, 0), pool) == 0) &&
+		    strcmp(PQgetvalue(res, i, 1), stat_words[w]) == 0)
+			n += strtoll(PQgetvalue(res, i, 2), NULL, 10);
+	return n;
+}
+
+static int stat_lines(struct buf *out, const PGresult *res, const char *pool)
+{
+	int r = 0;
+
+	for (size_t w = 0; w < N_STAT_WORDS && r == 0; w++) {
+		if (pool)
+			r = buf_printf(out, "pool.%s.%s %lld\n", pool, stat_words[w],
+				       (long long)stat_count(res, pool, w));
+		else
+			r = buf_printf(out, "%s %lld\n", stat_words[w],
+				       (long long)stat_count(res, NULL, w));
+	}
+	return r;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int store_stats(struct store *s, struct buf *out)
+{
+	const char **pools;
+	PGresult *res;
+	size_t n;
+	int r;
+
+	/* Staged tasks count as queued: their writers' cp has returned. */
+	r = run(s, "SELECT pool, state, n FROM stats()",
+		0, NULL, NULL, NULL, NULL, false, &res);
+	if (r < 0)
+		return r;
+	/* Totals, then by pool name every pool of this daemon's configuration
+	 * and every other pool that has tasks (another daemon's), each with
+	 * all its keys, zeros too, so that scripts can rely on them. */
+	n = s->cfg->n_pools + (size_t)PQntuples(res);
+	pools = calloc(n ? n : 1, sizeof(*pools));
+	if (!pools) {
+		PQclear(res);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->cfg->n_pools; i++)
+		pools[i] = s->cfg->pools[i].name;
+	for (int i = 0; i < PQntuples(res); i++)
+		pools[s->cfg->n_pools + (size_t)i] = PQgetvalue(res, i, 0);
+	qsort(pools, n, sizeof(*pools), cmp_str);
+	r = stat_lines(out, res, NULL);
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (i == 0 || strcmp(pools[i - 1], pools[i]) != 0)
+			r = stat_lines(out, res, pools[i]);
+	free(pools);
+	PQclear(res);
+	return r;
+}
