@@ -204,6 +204,42 @@ int staged_resize(struct fs *fs, struct staged *s, uint64_t size)
 	return 0;
 }
 
+/*
+ * 0, or the -errno refusing a file named "<n>.sql" where n is a task id
+ * handed out by new-id: -EACCES (another user reserved it), -EBUSY (its
+ * task is pending), -EEXIST (its task has left the queue: a retry must not
+ * run it twice).  Any other name is an ordinary one and needs no store.
+ * The store decides again when the content is stored (two daemons share
+ * it); this spares the writer a file that could never be submitted.
+ */
+static int reserved_name_errno(struct fs *fs, const char *name, uid_t uid)
+{
+	size_t n = strlen(name);
+	int64_t id = 0;
+	uint32_t owner;
+	bool used, pending;
+	int r;
+
+	if (n < 5 || n > 18 + 4 || name[0] < '1' || name[0] > '9' ||
+	    strcmp(name + n - 4, ".sql") != 0)
+		return 0;
+	for (size_t i = 0; i < n - 4; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return 0;
+		id = id * 10 + (name[i] - '0');
+	}
+	r = store_get_reservation(fs->store, id, &owner, &used, &pending);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (owner != uid)
+		return -EACCES;
+	if (used)
+		return pending ? -EBUSY : -EEXIST;
+	return 0;
+}
+
 static struct staged *staged_new(struct fs *fs, size_t pool, const char *name,
 				 const struct fuse_ctx *ctx, bool dot)
 {
@@ -236,6 +272,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	struct fuse_entry_param e;
 	struct staged *s;
 	bool dot;
+	int r;
 
 	if (pi < 0) {
 		refuse(req, parent == INO_QUEUE ? EPERM : EROFS, "create", name,
@@ -244,6 +281,12 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	}
 	if (check_queue_name(req, pool_name(fs, (size_t)pi), name, &dot))
 		return;
+	r = dot ? 0 : reserved_name_errno(fs, name, fuse_req_ctx(req)->uid);
+	if (r < 0) {
+		refuse(req, r == -ESTALE ? EIO : -r, pool_name(fs, (size_t)pi), name, "%s",
+		       submit_refusal(r));
+		return;
+	}
 	/*
 	 * The kernel looked the name up just before (and found nothing: a
 	 * pending name would have been opened, and refused, instead).  A
@@ -365,6 +408,11 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		       "no pending task of that name (it has started, or ended)");
 		return;
 	}
+	if (r == -EPERM) {
+		refuse(req, EPERM, pool_name(fs, (size_t)pi), name,
+		       "the pending task of that name is another user's");
+		return;
+	}
 	if (r < 0) {
 		log_warn("cancelling queue/%s/%s: %s", LOG_ESCAPE(pool_name(fs, (size_t)pi)),
 			 LOG_ESCAPE(name), store_last_error());
@@ -399,6 +447,12 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (check_queue_name(req, pool_name(fs, (size_t)npi), newname, &dot))
 		return;
+	r = dot ? 0 : reserved_name_errno(fs, newname, fuse_req_ctx(req)->uid);
+	if (r < 0) {
+		refuse(req, r == -ESTALE ? EIO : -r, pool_name(fs, (size_t)npi), newname, "%s",
+		       submit_refusal(r));
+		return;
+	}
 	if (!dot && store_get_pending(fs->store, pool_name(fs, (size_t)npi), newname, &t) == 0) {
 		task_info_finish(&t);
 		refuse(req, EBUSY, pool_name(fs, (size_t)npi), newname,
