@@ -24,7 +24,7 @@
 #include "config.h"
 #include "task.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /*
  * NOTIFY channels, named after the schema so that installations sharing a
@@ -161,7 +161,9 @@ int store_read_query(struct store *s, int64_t id, uint64_t off, size_t size,
  * Durably stores a writer's content as a staged task.  *inout_id 0 creates
  * the task (taking the id reserved through new-id when the name is
  * "<id>.sql" and the same user reserved it) and sets *inout_id; otherwise
- * replaces the content of that staged task.  -EBUSY: the name is pending.
+ * replaces the content of that staged task.  -EBUSY: the name is pending
+ * (or the reserved id's task is); -EACCES: the name is an id another user
+ * reserved; -EEXIST: the reserved id's task has left the queue already.
  */
 __attribute__((warn_unused_result))
 int store_stage(struct store *s, const struct submission *sub, int64_t *inout_id,
@@ -175,16 +177,27 @@ int store_unstage(struct store *s, int64_t id);
 /* Stores and queues in one transaction (a rename into the queue). */
 __attribute__((warn_unused_result))
 int store_submit(struct store *s, const struct submission *sub, int64_t *ret_id);
-/* Cancels the pending task `name` of `pool`; -ENOENT if not pending. */
+/* Cancels the pending task `name` of `pool`; -ENOENT if not pending,
+ * -EPERM if it is not by_uid's (uid 0 may cancel any). */
 __attribute__((warn_unused_result))
 int store_cancel(struct store *s, const char *pool, const char *name,
 		 uint32_t by_uid, int64_t *ret_id);
 /* Opens up to n connections ahead of the first requests (mount time). */
 void store_warm(struct store *s, size_t n);
 /* Reserves a fresh id for `uid`, and says whether a task named ID.sql is
- * pending in one of this daemon's pools. */
+ * pending in one of this daemon's pools.  -EDQUOT: uid holds
+ * max_reserved_ids_per_user unused reservations already. */
 __attribute__((warn_unused_result))
 int store_new_id(struct store *s, uint32_t uid, int64_t *ret_id, bool *ret_name_pending);
+/*
+ * Who reserved task id `id` through new-id (*ret_uid), whether a file of
+ * that id was submitted (*ret_used) and whether that task is still pending
+ * (*ret_pending).  -ENOENT: the id was never handed out (or its reservation
+ * expired): "<id>.sql" is an ordinary name.
+ */
+__attribute__((warn_unused_result))
+int store_get_reservation(struct store *s, int64_t id, uint32_t *ret_uid, bool *ret_used,
+			  bool *ret_pending);
 /* The stats file's content. */
 __attribute__((warn_unused_result))
 int store_stats(struct store *s, struct buf *out);

@@ -7,6 +7,7 @@
 #include "fs_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -96,6 +97,11 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct task_info t;
 	int pi, r;
 
+	if (strlen(name) > NAME_MAX) {
+		/* What other filesystems answer; the kernel lets FUSE decide. */
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
 	if (parent == INO_ROOT) {
 		static const struct { const char *name; fuse_ino_t ino; } top[] = {
 			{ "queue", INO_QUEUE }, { "running", INO_RUNNING }, { "done", INO_DONE },
@@ -394,6 +400,10 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	else if (r == -EBUSY)
 		refuse(req, EBUSY, "truncate of a queued file", NULL,
 		       "its writer closed it: it is a task already");
+	else if (r == -EDQUOT || r == -ENOSPC)
+		refuse(req, -r, "truncate of a queued file", NULL,
+		       "past %s; nothing of it will run",
+		       r == -EDQUOT ? "max_pending_bytes_per_user" : "max_pending_bytes");
 	else if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -504,6 +514,7 @@ void fs_destroy(struct fs *fs)
 		fs->open.next = o->next;
 		o->free(o);
 	}
+	free(fs->pending_users);
 	pthread_mutex_destroy(&fs->lock);
 	pthread_mutex_destroy(&fs->wait_lock);
 	pthread_mutex_destroy(&fs->open_lock);

@@ -236,6 +236,6 @@ void staged_maybe_free(struct fs *fs, struct staged *s)
 			break;
 		}
 	free(s->name);
-	buf_finish(&s->data);
+	staged_drop_data(fs, s);
 	free(s);
 }

@@ -5,6 +5,7 @@
 #include "fs_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,6 +58,9 @@ int queue_name_errno(const char *name, bool *ret_dot)
 	size_t n = strlen(name);
 
 	*ret_dot = name[0] == '.';
+	/* The kernel passes FUSE longer names than any other filesystem takes. */
+	if (n > NAME_MAX)
+		return ENAMETOOLONG;
 	if (name_has_bad_bytes(name))
 		return EINVAL;
 	if (*ret_dot)
@@ -83,7 +87,9 @@ int check_queue_name(fuse_req_t req, const char *pool, const char *name,
 {
 	int err = queue_name_errno(name, ret_dot);
 
-	if (err)
+	if (err == ENAMETOOLONG)
+		refuse(req, err, pool, name, "a name has at most %d bytes", NAME_MAX);
+	else if (err)
 		refuse(req, err, pool, name,
 		       "only NAME.sql runs (and .NAME staging files); control characters and "
 		       "non-UTF-8 names are refused");
@@ -101,8 +107,8 @@ void refuse(fuse_req_t req, int err, const char *where, const char *name,
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	log_warn("refused %s%s%s (uid %u): %s (%s)", where, name ? "/" : "", name ? name : "",
-		 (unsigned)fuse_req_ctx(req)->uid, why, strerror(err));
+	log_warn("refused %s%s%s (uid %u): %s (%s)", LOG_ESCAPE(where), name ? "/" : "",
+		 name ? LOG_ESCAPE(name) : "", (unsigned)fuse_req_ctx(req)->uid, why, strerror(err));
 	fuse_reply_err(req, err);
 }
 

@@ -116,10 +116,19 @@ struct staged {
 	bool dirty;		/* changed since last stored */
 	bool too_big;		/* a write hit max_task_bytes: never runs */
 	bool releasing;		/* its last writer closed it: being submitted */
+	bool storing;		/* a flush is storing a copy of it */
+	int cap_err;		/* EDQUOT or ENOSPC: a write hit a memory cap; never runs */
+	uint64_t charged;	/* bytes counted against its uid's and the total cap */
 	int open_count;
 	uint64_t nlookup;	/* the kernel's references */
 	int pins;		/* threads using it while fs->lock is released */
 	struct timespec mtime;
+};
+
+/* Bytes a uid holds in memory for files not yet submitted. */
+struct pending_use {
+	uid_t uid;
+	uint64_t bytes;
 };
 
 /*
@@ -146,6 +155,9 @@ struct fs {
 	struct released *released;	/* newest first */
 	size_t n_released;
 	uint64_t neg_gen;	/* bumped whenever any local name may become pending */
+	uint64_t pending_total;	/* bytes of all staged files (the memory caps) */
+	struct pending_use *pending_users;	/* per uid, only uids holding some */
+	size_t n_pending_users;
 	pthread_mutex_t wait_lock;
 	struct waitq *waitq;	/* fs_wait.c: parked `wait` readers, made on first use */
 	size_t n_waiters;
@@ -248,6 +260,8 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /* fs_submit.c */
 int staged_resize(struct fs *fs, struct staged *s, uint64_t size);
+/* Frees s's content and gives its bytes back to the caps.  Under fs->lock. */
+void staged_drop_data(struct fs *fs, struct staged *s);
 void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	       struct fuse_file_info *fi);
 void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,

@@ -6,12 +6,42 @@
 #include "fs_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "log.h"
+
+/*
+ * One store of a file at a time (struct staged's storing): two descriptors
+ * closing at once must commit their copies in the order they were taken,
+ * or an older copy could overwrite a newer one in the store.  Used with
+ * fs->lock.
+ */
+static pthread_cond_t store_done = PTHREAD_COND_INITIALIZER;
+
+/* Why the store refused a file, for its log line. */
+static const char *submit_refusal(int r)
+{
+	switch (r) {
+	case -EBUSY:
+		return "a task of that name is pending";
+	case -EFBIG:
+		return "it grew past max_task_bytes; nothing is queued";
+	case -EDQUOT:
+		return "a write past max_pending_bytes_per_user was refused; nothing is queued";
+	case -ENOSPC:
+		return "a write past max_pending_bytes was refused; nothing is queued";
+	case -EACCES:
+		return "its name is a task id another user reserved (new-id)";
+	case -EEXIST:
+		return "the task of that reserved id was submitted already; nothing is queued";
+	default:
+		return store_last_error();
+	}
+}
 
 /*
  * Stores a staged file's content durably (a flush with data).  Called
@@ -22,39 +52,58 @@ static int staged_store(struct fs *fs, struct staged *s)
 {
 	struct submission sub;
 	int64_t id, submitted_us = 0;
+	char *name = NULL, *data = NULL;
 	int r;
 
 	pthread_mutex_lock(&fs->lock);
-	if (s->too_big) {
+	while (s->storing)
+		pthread_cond_wait(&store_done, &fs->lock);
+	if (s->too_big || s->cap_err) {
 		/* Nothing of a file that did not fit may run. */
+		r = s->too_big ? -EFBIG : -s->cap_err;
 		id = s->task_id;
 		s->task_id = 0;
 		pthread_mutex_unlock(&fs->lock);
 		if (id && store_unstage(fs->store, id) < 0)
 			return -EIO;
-		return -EFBIG;
+		return r;
 	}
 	if (s->dot || !s->listed || !s->dirty) {
 		pthread_mutex_unlock(&fs->lock);
 		return 0;
 	}
+	/*
+	 * Copied under the lock: another descriptor of the same open file
+	 * ({ a & b; } > x.sql) may write (and realloc) the buffer while this
+	 * one's flush stores it, and a rename may free the name.
+	 */
+	name = strdup(s->name);
+	if (s->data.len && name && !(data = malloc(s->data.len))) {
+		free(name);
+		name = NULL;
+	}
+	if (!name) {
+		pthread_mutex_unlock(&fs->lock);
+		return -ENOMEM;
+	}
+	if (data)
+		memcpy(data, s->data.data, s->data.len);
 	id = s->task_id;
 	sub.pool = pool_name(fs, s->pool);
-	sub.name = s->name;
+	sub.name = name;
 	sub.uid = s->uid;
 	sub.gid = s->gid;
-	sub.data = s->data.data;
+	sub.data = data;
 	sub.len = s->data.len;
 	s->dirty = false;
+	s->storing = true;
 	pthread_mutex_unlock(&fs->lock);
-	/*
-	 * The content is read while unlocked: writes to this file come from
-	 * its own openers, which the kernel serialises with this flush.
-	 */
 	if (sub.len == 0)
 		r = id ? store_unstage(fs->store, id) : 0, id = 0;
 	else
 		r = store_stage(fs->store, &sub, &id, &submitted_us);
+	free(data);
+	free(name);
 	pthread_mutex_lock(&fs->lock);
 	if (r < 0) {
 		s->dirty = true;
@@ -62,26 +111,132 @@ static int staged_store(struct fs *fs, struct staged *s)
 		s->task_id = id;
 		s->submitted_us = submitted_us;
 	}
+	s->storing = false;
+	pthread_cond_broadcast(&store_done);
 	pthread_mutex_unlock(&fs->lock);
 	return r;
 }
 
+/* uid's entry in the table of bytes held for files not yet submitted, or
+ * NULL.  Under fs->lock. */
+static struct pending_use *pending_use_of(struct fs *fs, uid_t uid)
+{
+	for (size_t i = 0; i < fs->n_pending_users; i++)
+		if (fs->pending_users[i].uid == uid)
+			return &fs->pending_users[i];
+	return NULL;
+}
+
+/*
+ * Counts s as holding `size` bytes (its content's length) against its
+ * uid's cap and the total one: 0, or -EDQUOT (the uid's cap), -ENOSPC (the
+ * total cap) or -ENOMEM, and then nothing changed.  Under fs->lock.
+ */
+static int staged_charge(struct fs *fs, struct staged *s, uint64_t size)
+{
+	struct pending_use *u = pending_use_of(fs, s->uid);
+
+	if (size > s->charged) {
+		uint64_t more = size - s->charged;
+
+		if ((u ? u->bytes : 0) + more > fs->cfg->max_pending_bytes_per_user)
+			return -EDQUOT;
+		if (fs->pending_total + more > fs->cfg->max_pending_bytes)
+			return -ENOSPC;
+		if (!u) {
+			struct pending_use *a = realloc(fs->pending_users,
+							(fs->n_pending_users + 1) * sizeof(*a));
+
+			if (!a)
+				return -ENOMEM;
+			fs->pending_users = a;
+			u = &a[fs->n_pending_users++];
+			u->uid = s->uid;
+			u->bytes = 0;
+		}
+		u->bytes += more;
+		fs->pending_total += more;
+	} else if (size < s->charged && u) {
+		uint64_t less = s->charged - size;
+
+		u->bytes -= less;
+		fs->pending_total -= less;
+		if (u->bytes == 0)
+			*u = fs->pending_users[--fs->n_pending_users];
+	}
+	s->charged = size;
+	return 0;
+}
+
+void staged_drop_data(struct fs *fs, struct staged *s)
+{
+	(void)staged_charge(fs, s, 0);	/* giving back cannot fail */
+	buf_finish(&s->data);
+}
+
 int staged_resize(struct fs *fs, struct staged *s, uint64_t size)
 {
+	int r;
+
 	if (size > fs->cfg->max_task_bytes) {
 		s->too_big = true;	/* like a write past the limit: never runs */
 		return -EFBIG;
 	}
-	if (size > s->data.len) {
+	r = staged_charge(fs, s, size);
+	if (r == -EDQUOT || r == -ENOSPC)
+		s->cap_err = -r;	/* the same: a file cut short never runs */
+	if (r < 0)
+		return r;
+	if (size == 0) {
+		buf_finish(&s->data);	/* O_TRUNC gives the memory back */
+	} else if (size > s->data.len) {
 		size_t grow = (size_t)size - s->data.len;
 
-		if (buf_reserve(&s->data, grow) < 0)
+		if (buf_reserve(&s->data, grow) < 0) {
+			(void)staged_charge(fs, s, s->data.len);
 			return -ENOMEM;
+		}
 		memset(s->data.data + s->data.len, 0, grow);
 	}
 	s->data.len = (size_t)size;
 	s->dirty = true;
 	clock_gettime(CLOCK_REALTIME, &s->mtime);
+	return 0;
+}
+
+/*
+ * 0, or the -errno refusing a file named "<n>.sql" where n is a task id
+ * handed out by new-id: -EACCES (another user reserved it), -EBUSY (its
+ * task is pending), -EEXIST (its task has left the queue: a retry must not
+ * run it twice).  Any other name is an ordinary one and needs no store.
+ * The store decides again when the content is stored (two daemons share
+ * it); this spares the writer a file that could never be submitted.
+ */
+static int reserved_name_errno(struct fs *fs, const char *name, uid_t uid)
+{
+	size_t n = strlen(name);
+	int64_t id = 0;
+	uint32_t owner;
+	bool used, pending;
+	int r;
+
+	if (n < 5 || n > 18 + 4 || name[0] < '1' || name[0] > '9' ||
+	    strcmp(name + n - 4, ".sql") != 0)
+		return 0;
+	for (size_t i = 0; i < n - 4; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return 0;
+		id = id * 10 + (name[i] - '0');
+	}
+	r = store_get_reservation(fs->store, id, &owner, &used, &pending);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (owner != uid)
+		return -EACCES;
+	if (used)
+		return pending ? -EBUSY : -EEXIST;
 	return 0;
 }
 
@@ -117,6 +272,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	struct fuse_entry_param e;
 	struct staged *s;
 	bool dot;
+	int r;
 
 	if (pi < 0) {
 		refuse(req, parent == INO_QUEUE ? EPERM : EROFS, "create", name,
@@ -125,6 +281,12 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	}
 	if (check_queue_name(req, pool_name(fs, (size_t)pi), name, &dot))
 		return;
+	r = dot ? 0 : reserved_name_errno(fs, name, fuse_req_ctx(req)->uid);
+	if (r < 0) {
+		refuse(req, r == -ESTALE ? EIO : -r, pool_name(fs, (size_t)pi), name, "%s",
+		       submit_refusal(r));
+		return;
+	}
 	/*
 	 * The kernel looked the name up just before (and found nothing: a
 	 * pending name would have been opened, and refused, instead).  A
@@ -226,8 +388,8 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (s) {
 		r = unstage ? store_unstage(fs->store, unstage) : 0;
 		if (r < 0)
-			log_warn("removing queue/%s/%s: %s", pool_name(fs, (size_t)pi), name,
-				 store_last_error());
+			log_warn("removing queue/%s/%s: %s", LOG_ESCAPE(pool_name(fs, (size_t)pi)),
+				 LOG_ESCAPE(name), store_last_error());
 		fuse_reply_err(req, 0);
 		return;
 	}
@@ -246,14 +408,19 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		       "no pending task of that name (it has started, or ended)");
 		return;
 	}
+	if (r == -EPERM) {
+		refuse(req, EPERM, pool_name(fs, (size_t)pi), name,
+		       "the pending task of that name is another user's");
+		return;
+	}
 	if (r < 0) {
-		log_warn("cancelling queue/%s/%s: %s", pool_name(fs, (size_t)pi), name,
-			 store_last_error());
+		log_warn("cancelling queue/%s/%s: %s", LOG_ESCAPE(pool_name(fs, (size_t)pi)),
+			 LOG_ESCAPE(name), store_last_error());
 		fuse_reply_err(req, -r);
 		return;
 	}
 	log_info("task %lld (queue/%s/%s) cancelled by uid %u", (long long)id,
-		 pool_name(fs, (size_t)pi), name, (unsigned)ctx->uid);
+		 LOG_ESCAPE(pool_name(fs, (size_t)pi)), LOG_ESCAPE(name), (unsigned)ctx->uid);
 	fuse_reply_err(req, 0);
 }
 
@@ -280,6 +447,12 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (check_queue_name(req, pool_name(fs, (size_t)npi), newname, &dot))
 		return;
+	r = dot ? 0 : reserved_name_errno(fs, newname, fuse_req_ctx(req)->uid);
+	if (r < 0) {
+		refuse(req, r == -ESTALE ? EIO : -r, pool_name(fs, (size_t)npi), newname, "%s",
+		       submit_refusal(r));
+		return;
+	}
 	if (!dot && store_get_pending(fs->store, pool_name(fs, (size_t)npi), newname, &t) == 0) {
 		task_info_finish(&t);
 		refuse(req, EBUSY, pool_name(fs, (size_t)npi), newname,
@@ -287,7 +460,10 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
-	s = staged_by_name(fs, (size_t)pi, name);
+	/* Not while a flush stores it: its answer would set the task id of
+	 * the old name after this rename dropped it. */
+	while ((s = staged_by_name(fs, (size_t)pi, name)) && s->storing)
+		pthread_cond_wait(&store_done, &fs->lock);
 	if (!s) {
 		pthread_mutex_unlock(&fs->lock);
 		/* A pending task: EXDEV makes mv copy it (a new task) and
@@ -334,9 +510,18 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		s->dirty = true;
 		pthread_mutex_unlock(&fs->lock);
 		if (unstage && store_unstage(fs->store, unstage) < 0)
-			log_warn("renaming queue/%s/%s: %s", pool_name(fs, (size_t)npi), newname,
-				 store_last_error());
+			log_warn("renaming queue/%s/%s: %s", LOG_ESCAPE(pool_name(fs, (size_t)npi)),
+				 LOG_ESCAPE(newname), store_last_error());
 		fuse_reply_err(req, 0);
+		return;
+	}
+	if (s->too_big || s->cap_err) {
+		r = s->too_big ? EFBIG : s->cap_err;
+		pthread_mutex_unlock(&fs->lock);
+		refuse(req, r, pool_name(fs, (size_t)npi), newname,
+		       "a write to the file was refused (%s): it is cut short and never runs",
+		       r == EFBIG ? "max_task_bytes" : r == EDQUOT ? "max_pending_bytes_per_user" :
+		       "max_pending_bytes");
 		return;
 	}
 	/* A complete file takes its final name: submit it now, durably. */
@@ -355,12 +540,13 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	neg_forget(fs, (size_t)npi, newname);	/* lookups that raced the commit */
 	if (r < 0)
 		s->listed = true;	/* nothing queued: the file stays as it was */
+	else
+		staged_drop_data(fs, s);	/* in the store now */
 	staged_maybe_free(fs, s);
 	pthread_mutex_unlock(&fs->lock);
 	if (r < 0) {
-		refuse(req, -r, pool_name(fs, (size_t)npi), newname, "%s",
-		       r == -EBUSY ? "a task of that name is pending in the pool" :
-				     store_last_error());
+		refuse(req, r == -ESTALE ? EIO : -r, pool_name(fs, (size_t)npi), newname, "%s",
+		       submit_refusal(r));
 		return;
 	}
 	if (id) {
@@ -368,7 +554,7 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (fs->executor)
 			executor_wake(fs->executor);
 		log_debug("task %lld submitted as queue/%s/%s (rename)", (long long)id,
-			  sub.pool, newname);
+			  LOG_ESCAPE(sub.pool), LOG_ESCAPE(newname));
 	}
 	fuse_reply_err(req, 0);
 }
@@ -378,6 +564,10 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
 {
 	struct fs *fs = fs_of(req);
 	struct staged *s;
+	char name[NAME_MAX + 1] = "";
+	size_t pool = 0;
+	uid_t uid = 0;
+	uint64_t held = 0, total = 0;
 	int r = 0;
 
 	pthread_mutex_lock(&fs->lock);
@@ -396,11 +586,30 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
 			clock_gettime(CLOCK_REALTIME, &s->mtime);
 		}
 	}
+	if (s && r < 0) {
+		/* For the log line: s's name may change once unlocked. */
+		const struct pending_use *u = pending_use_of(fs, s->uid);
+
+		snprintf(name, sizeof(name), "%s", s->name);
+		pool = s->pool;
+		uid = s->uid;
+		held = u ? u->bytes : 0;
+		total = fs->pending_total;
+	}
 	pthread_mutex_unlock(&fs->lock);
 	if (r == -EFBIG)
-		refuse(req, EFBIG, "write", s ? s->name : NULL,
-		       "the file would exceed max_task_bytes (%llu bytes)",
+		refuse(req, EFBIG, pool_name(fs, pool), name,
+		       "the file would exceed max_task_bytes (%llu bytes); nothing of it will run",
 		       (unsigned long long)fs->cfg->max_task_bytes);
+	else if (r == -EDQUOT)
+		refuse(req, EDQUOT, pool_name(fs, pool), name,
+		       "uid %u holds %llu bytes in files not yet submitted, and max_pending_bytes_per_user is %llu; nothing of this file will run",
+		       (unsigned)uid, (unsigned long long)held,
+		       (unsigned long long)fs->cfg->max_pending_bytes_per_user);
+	else if (r == -ENOSPC)
+		refuse(req, ENOSPC, pool_name(fs, pool), name,
+		       "files not yet submitted hold %llu bytes, and max_pending_bytes is %llu; nothing of this file will run",
+		       (unsigned long long)total, (unsigned long long)fs->cfg->max_pending_bytes);
 	else if (r == -EROFS)
 		refuse(req, EROFS, "write of inode", NULL, "only files in queue/<pool>/ are writable");
 	else if (r < 0)
@@ -437,10 +646,7 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	r = staged_store(fs, s);
 	if (r < 0)
 		refuse(req, r == -ESTALE ? EIO : -r, pool_name(fs, pool), name,
-		       "cannot store the file: %s",
-		       r == -EBUSY ? "a task of that name is pending in the pool" :
-		       r == -EFBIG ? "it grew past max_task_bytes; nothing is queued" :
-				     store_last_error());
+		       "cannot store the file: %s", submit_refusal(r));
 	else
 		fuse_reply_err(req, 0);
 }
@@ -455,7 +661,7 @@ void staged_release(struct fs *fs, struct staged *s)
 {
 	char where[600];
 	int64_t id;
-	bool run;
+	bool run, refused;
 	int r;
 
 	pthread_mutex_lock(&fs->lock);
@@ -465,7 +671,8 @@ void staged_release(struct fs *fs, struct staged *s)
 		s->releasing = true;
 	/* Pinned: once its name is gone, a FORGET could free it meanwhile. */
 	s->pins++;
-	snprintf(where, sizeof(where), "queue/%s/%s", pool_name(fs, s->pool), s->name);
+	snprintf(where, sizeof(where), "queue/%s/%s", LOG_ESCAPE(pool_name(fs, s->pool)),
+		 LOG_ESCAPE(s->name));
 	pthread_mutex_unlock(&fs->lock);
 	if (!run)
 		goto out;
@@ -473,17 +680,21 @@ void staged_release(struct fs *fs, struct staged *s)
 	r = staged_store(fs, s);
 	pthread_mutex_lock(&fs->lock);
 	id = s->task_id;
-	if (r == -EFBIG || r == -EBUSY || (r == 0 && s->open_count == 0)) {
+	refused = r == -EFBIG || r == -EBUSY || r == -EDQUOT || r == -ENOSPC ||
+		  r == -EACCES || r == -EEXIST;
+	if (refused || (r == 0 && s->open_count == 0)) {
 		/* From now on the name belongs to the queued task in the store
 		 * (ours, or the one queued through another daemon that made
-		 * ours EBUSY; or, for a file that grew too large, to nothing). */
+		 * ours EBUSY, or the reserved id's owner's; or, for a file that
+		 * did not fit, to nothing). */
 		if (r == 0 && id)
 			released_add_locked(fs, s);
 		staged_unlist(fs, s);
+		staged_drop_data(fs, s);	/* in the store now, or never */
 	}
 	s->releasing = false;
 	pthread_mutex_unlock(&fs->lock);
-	if (r == -EFBIG || r == -EBUSY)
+	if (refused)
 		goto out;	/* refused, and logged, by the flush before */
 	if (r < 0) {
 		log_error("%s: cannot store the file at its last close: %s", where,

@@ -406,8 +406,162 @@ static const char *const schema_v1[] = {
 	NULL
 };
 
+/*
+ * Version 2: a reserved id is an idempotency key.  A used reservation is
+ * kept (used) for as long as its task is, so that its name can be refused
+ * (EEXIST) once the task has left the queue; another user's name for it is
+ * refused (EACCES) at stage time, here, where two daemons agree.  Unused
+ * reservations per uid are capped (reserve_id()), and cancel() checks the
+ * submitter.
+ */
+static const char *const schema_v2[] = {
+	"ALTER TABLE reservation ADD COLUMN used boolean NOT NULL DEFAULT false",
+	"CREATE INDEX reservation_unused ON reservation (uid) WHERE NOT used",
+
+	/*
+	 * As in version 1, and for a name "<n>.sql" where n (in canonical
+	 * decimal: "07.sql" is an ordinary name) is a reserved id:
+	 * status 3 when another user reserved it, 1 when its task is pending,
+	 * 4 when its task has left the queue.
+	 */
+	"CREATE OR REPLACE FUNCTION stage_many(p_id bigint[], p_pool text[], p_name text[], p_uid int[],"
+	"    p_gid int[], p_query bytea[], p_queue boolean[], p_instance bigint)"
+	"  RETURNS TABLE (ord int, id bigint, status int, submitted_us bigint)"
+	"  LANGUAGE plpgsql AS $$\n"
+	"DECLARE v_id bigint; v_res bigint; v_log bytea; v_state text; v_at timestamptz;\n"
+	"  v_ruid int; v_used boolean;\n"
+	"BEGIN\n"
+	"  FOR i IN 1 .. coalesce(cardinality(p_id), 0) LOOP\n"
+	"    ord := i;\n"
+	"    v_state := CASE WHEN p_queue[i] THEN 'queued' ELSE 'staged' END;\n"
+	"    v_at := NULL;\n"
+	"    IF p_id[i] <> 0 THEN\n"
+	"      UPDATE task t SET query = p_query[i], state = v_state, changed_at = clock_timestamp()\n"
+	"        WHERE t.id = p_id[i] AND t.state = 'staged' RETURNING t.submitted_at INTO v_at;\n"
+	"      id := p_id[i];\n"
+	"      status := CASE WHEN FOUND THEN 0 ELSE 2 END;\n"
+	"    ELSE\n"
+	"      v_res := NULL;\n"
+	"      v_ruid := NULL;\n"
+	"      v_used := false;\n"
+	"      IF p_name[i] ~ '^[1-9][0-9]{0,17}\\.sql$' THEN\n"
+	/* Locked: a writer racing for the same reservation waits, then finds
+	 * it used. */
+	"        SELECT r.id, r.uid, r.used INTO v_res, v_ruid, v_used FROM reservation r\n"
+	"          WHERE r.id = substring(p_name[i] FROM '^([0-9]+)')::bigint\n"
+	"          FOR UPDATE;\n"
+	"      END IF;\n"
+	"      IF v_res IS NOT NULL AND v_ruid <> p_uid[i] THEN\n"
+	"        id := 0;\n"
+	"        status := 3;\n"
+	"      ELSIF v_res IS NOT NULL AND v_used THEN\n"
+	"        id := v_res;\n"
+	"        status := CASE WHEN EXISTS (SELECT 1 FROM task t WHERE t.id = v_res\n"
+	"                                      AND t.state IN ('staged', 'queued'))\n"
+	"                       THEN 1 ELSE 4 END;\n"
+	"      ELSE\n"
+	"        v_id := coalesce(v_res, nextval('task_id_seq'));\n"
+	"        v_log := log_line(format('submitted %s to pool %s by uid %s', p_name[i], p_pool[i], p_uid[i]));\n"
+	"        INSERT INTO task AS t (id, pool, name, state, query, uid, gid, instance, log_size, log_at)\n"
+	"          VALUES (v_id, p_pool[i], p_name[i], v_state, p_query[i], p_uid[i], p_gid[i],\n"
+	"                  p_instance, length(v_log), clock_timestamp())\n"
+	"          ON CONFLICT (pool, name) WHERE state IN ('staged', 'queued') DO NOTHING\n"
+	"          RETURNING t.submitted_at INTO v_at;\n"
+	"        id := v_id;\n"
+	"        IF FOUND THEN\n"
+	"          status := 0;\n"
+	"          INSERT INTO chunk VALUES (v_id, 1, 0, v_log);\n"
+	"          IF v_res IS NOT NULL THEN\n"
+	"            UPDATE reservation r SET used = true WHERE r.id = v_res;\n"
+	"          END IF;\n"
+	"        ELSE\n"
+	"          status := 1;\n"
+	"        END IF;\n"
+	"      END IF;\n"
+	"    END IF;\n"
+	"    submitted_us := (extract(epoch FROM v_at) * 1000000)::bigint;\n"
+	"    IF status = 0 AND p_queue[i] THEN\n"
+	"      PERFORM pg_notify(current_schema() || '_queue', p_pool[i]);\n"
+	"    END IF;\n"
+	"    RETURN NEXT;\n"
+	"  END LOOP;\n"
+	"END $$",
+
+	/* The submitter's own, or any for root (uid 0); -1 when the pending
+	 * task is another user's (the kernel's sticky-bit check raced a
+	 * change of owner: a claim, an rm and a new submission of the name). */
+	"CREATE OR REPLACE FUNCTION cancel(p_pool text, p_name text, p_uid int) RETURNS bigint"
+	"  LANGUAGE plpgsql AS $$\n"
+	"DECLARE v_id bigint; v_off bigint; v_log bytea;\n"
+	"BEGIN\n"
+	"  v_log := log_line(format('cancelled by uid %s', p_uid));\n"
+	"  UPDATE task SET state = 'cancelled', finished_at = clock_timestamp(),\n"
+	"      changed_at = clock_timestamp(), log_at = clock_timestamp(),\n"
+	"      log_size = log_size + length(v_log),\n"
+	"      error = convert_to(format(E'pgqfs: cancelled by uid %s before it started\\n', p_uid), 'UTF8')\n"
+	"    WHERE pool = p_pool AND name = p_name AND state IN ('staged', 'queued')\n"
+	"      AND (p_uid = 0 OR uid = p_uid)\n"
+	"    RETURNING id, log_size - length(v_log) INTO v_id, v_off;\n"
+	"  IF v_id IS NOT NULL THEN\n"
+	"    INSERT INTO chunk VALUES (v_id, 1, v_off, v_log);\n"
+	"    INSERT INTO tally AS y VALUES (0, p_pool, 'cancelled', 1)\n"
+	"      ON CONFLICT (instance, pool, state) DO UPDATE SET n = y.n + 1;\n"
+	"    PERFORM pg_notify(current_schema() || '_done', v_id::text || ':cancelled');\n"
+	"  ELSIF EXISTS (SELECT 1 FROM task WHERE pool = p_pool AND name = p_name\n"
+	"                  AND state IN ('staged', 'queued')) THEN\n"
+	"    RETURN -1;\n"
+	"  END IF;\n"
+	"  RETURN v_id;\n"
+	"END $$",
+
+	/* As in version 1; a used reservation goes with its task. */
+	"CREATE OR REPLACE FUNCTION housekeeping(p_retention_ms bigint) RETURNS bigint"
+	"  LANGUAGE plpgsql AS $$\n"
+	"DECLARE v_n bigint;\n"
+	"BEGIN\n"
+	"  WITH d AS (DELETE FROM task t\n"
+	"      WHERE t.state IN ('done', 'failed', 'cancelled')\n"
+	"        AND t.finished_at < now() - p_retention_ms * interval '1 millisecond'\n"
+	"      RETURNING t.id, t.pool, t.state),\n"
+	"    c AS (DELETE FROM chunk USING d WHERE chunk.task = d.id),\n"
+	"    tl AS (INSERT INTO tally AS y\n"
+	"      SELECT 0, d.pool, d.state, -count(*) FROM d GROUP BY d.pool, d.state\n"
+	"        ORDER BY d.pool, d.state\n"
+	"      ON CONFLICT (instance, pool, state) DO UPDATE SET n = y.n + excluded.n)\n"
+	"  SELECT count(*) INTO v_n FROM d;\n"
+	"  DELETE FROM reservation r\n"
+	"    WHERE (NOT r.used AND r.reserved_at < now() - p_retention_ms * interval '1 millisecond')\n"
+	"       OR (r.used AND NOT EXISTS (SELECT 1 FROM task t WHERE t.id = r.id));\n"
+	"  RETURN v_n;\n"
+	"END $$",
+
+	/*
+	 * new-id: a fresh id for p_uid, unless it holds p_max unused
+	 * reservations already (no row); pending says whether a task named
+	 * "<id>.sql" (submitted without a reservation) is pending in p_pools.
+	 * The uid's lock makes the count and the insert one decision.
+	 */
+	"CREATE FUNCTION reserve_id(p_uid int, p_max int, p_pools text[])"
+	"  RETURNS TABLE (id bigint, pending boolean) LANGUAGE plpgsql AS $$\n"
+	"DECLARE v_id bigint;\n"
+	"BEGIN\n"
+	"  PERFORM pg_advisory_xact_lock(hashtext(current_schema() || '.reserve'), p_uid);\n"
+	"  IF (SELECT count(*) FROM reservation r WHERE r.uid = p_uid AND NOT r.used) >= p_max THEN\n"
+	"    RETURN;\n"
+	"  END IF;\n"
+	"  INSERT INTO reservation AS r (id, uid) VALUES (nextval('task_id_seq'), p_uid)\n"
+	"    RETURNING r.id INTO v_id;\n"
+	"  id := v_id;\n"
+	"  pending := EXISTS (SELECT 1 FROM task t WHERE t.pool = ANY (p_pools)\n"
+	"    AND t.name = v_id || '.sql' AND t.state IN ('staged', 'queued'));\n"
+	"  RETURN NEXT;\n"
+	"END $$",
+	NULL
+};
+
 static const char *const *const schema_versions[] = {
 	schema_v1,
+	schema_v2,
 };
 
 #endif

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /*
  * Storing a file is a commit that waits for the disk, once per file a
@@ -131,6 +132,8 @@ static void stage_batch_run(struct store *s, struct stage_req *head)
 			case 0: q->result = 0; break;
 			case 1: q->result = -EBUSY; break;
 			case 2: q->result = -ESTALE; break;
+			case 3: q->result = -EACCES; break;
+			case 4: q->result = -EEXIST; break;
 			default: q->result = -EIO; break;
 			}
 		}
@@ -231,8 +234,11 @@ int store_unstage(struct store *s, int64_t id)
 	PGresult *res;
 	int r;
 
-	r = run_id(s, "WITH d AS (DELETE FROM task WHERE id = $1 AND state = 'staged' RETURNING id)"
-		      " DELETE FROM chunk USING d WHERE chunk.task = d.id",
+	/* A reserved id whose file was emptied or removed before it was
+	 * released was never submitted: its owner may use it again. */
+	r = run_id(s, "WITH d AS (DELETE FROM task WHERE id = $1 AND state = 'staged' RETURNING id),"
+		      " c AS (DELETE FROM chunk USING d WHERE chunk.task = d.id)"
+		      " UPDATE reservation r SET used = false FROM d WHERE r.id = d.id",
 		   id, &res);
 	if (r < 0)
 		return r;
@@ -254,6 +260,9 @@ int store_cancel(struct store *s, const char *pool, const char *name,
 		return r;
 	if (PQgetisnull(res, 0, 0)) {
 		r = -ENOENT;
+	} else if (strcmp(PQgetvalue(res, 0, 0), "-1") == 0) {
+		set_error("cancel", "the pending task of that name is another user's");
+		r = -EPERM;
 	} else if (ret_id) {
 		*ret_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	}
@@ -261,35 +270,65 @@ int store_cancel(struct store *s, const char *pool, const char *name,
 	return r;
 }
 
+int store_get_reservation(struct store *s, int64_t id, uint32_t *ret_uid, bool *ret_used,
+			  bool *ret_pending)
+{
+	PGresult *res;
+	int r;
+
+	r = run_id(s, "SELECT r.uid, r.used, EXISTS (SELECT 1 FROM task t WHERE t.id = r.id"
+		      "   AND t.state IN ('staged', 'queued'))"
+		      " FROM reservation r WHERE r.id = $1",
+		   id, &res);
+	if (r < 0)
+		return r;
+	if (PQntuples(res) == 0) {
+		r = -ENOENT;
+	} else {
+		*ret_uid = (uint32_t)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+		*ret_used = PQgetvalue(res, 0, 1)[0] == 't';
+		*ret_pending = PQgetvalue(res, 0, 2)[0] == 't';
+	}
+	PQclear(res);
+	return r;
+}
+
 int store_new_id(struct store *s, uint32_t uid, int64_t *ret_id, bool *ret_name_pending)
 {
-	static const Oid types[2] = { OID_INT4, OID_TEXT_ARRAY };
-	static const int fmts[2] = { 0, 1 };
+	static const Oid types[3] = { OID_INT4, OID_INT4, OID_TEXT_ARRAY };
+	static const int fmts[3] = { 0, 0, 1 };
 	struct arr pools;
-	char u[16];
-	const char *pv[2] = { u, NULL };
-	int lens[2] = { 0, 0 };
+	char u[16], m[16];
+	const char *pv[3] = { u, m, NULL };
+	int lens[3] = { 0, 0, 0 };
 	PGresult *res;
 	int r = 0;
 
 	snprintf(u, sizeof(u), "%u", uid);
+	snprintf(m, sizeof(m), "%d", s->cfg->max_reserved_ids_per_user);
 	arr_init(&pools, OID_TEXT);
 	for (size_t i = 0; i < s->cfg->n_pools && r == 0; i++)
 		r = arr_add_str(&pools, s->cfg->pools[i].name);
-	if (r == 0 && !(pv[1] = arr_finish(&pools, &lens[1])))
+	if (r == 0 && !(pv[2] = arr_finish(&pools, &lens[2])))
 		r = -ENOMEM;
 	/* Whether a file named ID.sql is pending already (submitted without a
 	 * reservation): if not, the daemon need not ask before it is created. */
 	if (r == 0)
-		r = run(s, "WITH r AS (INSERT INTO reservation (id, uid)"
-			   "   VALUES (nextval('task_id_seq'), $1) RETURNING id)"
-			   " SELECT r.id, EXISTS (SELECT 1 FROM task t WHERE t.pool = ANY ($2)"
-			   "   AND t.name = r.id || '.sql' AND t.state IN ('staged', 'queued'))"
-			   " FROM r",
-			2, types, pv, lens, fmts, false, &res);
+		r = run(s, "SELECT id, pending FROM reserve_id($1, $2, $3)",
+			3, types, pv, lens, fmts, false, &res);
 	arr_finish_free(&pools);
 	if (r < 0)
 		return r;
+	if (PQntuples(res) == 0) {
+		char why[128];
+
+		snprintf(why, sizeof(why),
+			 "uid %u holds max_reserved_ids_per_user (%d) unused reservations", uid,
+			 s->cfg->max_reserved_ids_per_user);
+		set_error("new-id", why);
+		PQclear(res);
+		return -EDQUOT;
+	}
 	*ret_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	*ret_name_pending = PQgetvalue(res, 0, 1)[0] != 'f';
 	PQclear(res);
