@@ -97,7 +97,7 @@ done
 # listed DIR ID: ID is a directory under $MNT/DIR and readdir shows it.
 # shellcheck disable=SC2010,SC2317 # ids are digits; ls is the readdir under test; called via t_ok
 listed() {
-	[ -d "$MNT/$1/$2" ] && ls -- "$MNT/$1" | grep -qx -- "$2"
+	[ -d "$MNT/$1/$2" ] && ls -- "$MNT/$1" | grep -x -- "$2" >/dev/null
 }
 
 # ---- 3. wait for each task and compare

@@ -27,7 +27,7 @@ t_is "$(cat "$E2E_TMP/mnt-main/tasks/$recent/state" 2>/dev/null)" "" "after the 
 pgqfs_start main || t_bail "daemon did not restart"
 # Listed, not looked up: a lookup made before the removal would leave a
 # kernel entry that lives for its 60 s.
-gone() { ! ls "$MNT/tasks" | grep -qx "$id"; }
+gone() { ! ls "$MNT/tasks" | grep -x "$id" >/dev/null; }
 t_ok "the finished task older than the retention is removed" wait_until 10 gone
 t_file_is "$MNT/tasks/$recent/state" $'failed\n' "the task cancelled by the stop is younger and stays"
 chunks=$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.chunk WHERE task = $id")
