@@ -147,7 +147,7 @@ int main(int argc, char *argv[])
 		goto out_cfg;
 	mounted = true;
 	log_info("instance %lld mounted %s (control schema %s, %zu pools)", (long long)instance,
-		 fopts.mountpoint, cfg->schema, cfg->n_pools);
+		 LOG_ESCAPE(fopts.mountpoint), cfg->schema, cfg->n_pools);
 	/* Fork before any thread exists. */
 	if (fuse_daemonize(fopts.foreground) != 0)
 		goto out_cfg;
