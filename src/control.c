@@ -473,7 +473,7 @@ static void claimed_tasks(struct executor *e, PGresult *res)
 		e->tasks = t;
 		p->running++;
 		e->running++;
-		t->phase = PHASE_CONNECT;
+		t->phase = PHASE_CONNECT;	/* its first phase, not a move */
 		t->started_mono_ms = mono_ms();
 		if (!t->name || !t->query) {
 			task_fail(e, t, "pgqfs: out of memory\n");

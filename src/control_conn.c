@@ -194,11 +194,12 @@ int ctl_setup(struct executor *e)
 void ctl_lost(struct executor *e)
 {
 	for (struct task *t = e->tasks; t; t = t->next) {
-		if (t->conn && t->conn->pg) {
-			conn_cancel(e, t->conn);	/* sent off the loop */
-			t->conn->task = NULL;
-			t->conn->state = CONN_BROKEN;
-			t->conn = NULL;
+		struct conn *c = t->conn;
+
+		if (c && c->pg) {
+			conn_cancel(e, c);	/* sent off the loop */
+			conn_detach_task(c);
+			conn_set_state(c, CONN_BROKEN);
 		}
 	}
 	while (e->tasks) {

@@ -214,6 +214,16 @@ struct executor {
 	struct job *jobs;		/* threads resolving or cancelling (target.c) */
 };
 
+/* states.c: the only places a connection's state or a task's phase
+ * changes.  A move the state machine does not have is refused (logged,
+ * and an abort in a debug build): false. */
+bool conn_set_state(struct conn *c, enum conn_state to);
+bool task_set_phase(struct task *t, enum task_phase to);
+/* c runs t (neither had a task or connection). */
+void conn_attach_task(struct conn *c, struct task *t);
+/* c's task (if any) and c part: both links cleared. */
+void conn_detach_task(struct conn *c);
+
 /* target.c: connections to targets */
 void conn_free(struct conn *c);
 void conn_flush(struct conn *c);

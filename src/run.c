@@ -112,7 +112,7 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 			t->truncate = true;
 		}
 	}
-	t->phase = PHASE_FINISHED;
+	task_set_phase(t, PHASE_FINISHED);
 	t->final_state = (int)state;
 	t->finished_us = wall_us();
 	ms = mono_ms() - t->started_mono_ms;
@@ -122,16 +122,13 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 	else
 		task_log(t, "finished: %s after %lld ms", task_state_name(state), (long long)ms);
 	task_mark_unsent(t);
-	t->conn = NULL;
 	atomic_fetch_add(state == TASK_DONE ? &e->n_done : &e->n_failed, 1);
 	if (c) {
-		if (c->state == CONN_BUSY || c->state == CONN_CONNECTING) {
-			if (c->state == CONN_BUSY)
-				conn_start_reset(c);
-			else
-				c->state = CONN_BROKEN;
-		}
-		c->task = NULL;
+		conn_detach_task(c);
+		if (c->state == CONN_BUSY)
+			conn_start_reset(c);
+		else if (c->state == CONN_CONNECTING)
+			conn_set_state(c, CONN_BROKEN);
 	}
 }
 
@@ -174,7 +171,7 @@ void task_abandon(struct executor *e, struct task *t)
 		(void)buf_printf(&t->error, "SQLSTATE: %s\n", t->timed_out ? "57014" : "54000");
 	task_log(t, "no answer %d s after the cancel: closing the connection", CANCEL_GRACE_MS / 1000);
 	if (c)
-		c->state = CONN_BROKEN;
+		conn_set_state(c, CONN_BROKEN);
 	task_finish(e, t, TASK_FAILED);
 }
 
@@ -240,7 +237,7 @@ static void task_next_statement(struct executor *e, struct task *t)
 		task_fail(e, t, "pgqfs: out of memory\n");
 		return;
 	}
-	t->phase = PHASE_STMT;
+	task_set_phase(t, PHASE_STMT);
 	t->stmt_start = stream_size(&t->out[STREAM_RESULT]);
 	t->stmt_rows = false;
 	t->stmt_nrows = 0;
@@ -291,7 +288,7 @@ void task_begin(struct executor *e, struct task *t)
 	atomic_fetch_add(&e->n_started, 1);
 	/* Recognisable in pg_stat_activity. */
 	snprintf(app, sizeof(app), "pgqfs task %lld", (long long)t->id);
-	t->phase = PHASE_SETUP;
+	task_set_phase(t, PHASE_SETUP);
 	if (!PQsendQueryParams(c->pg, "SELECT pg_catalog.set_config('application_name', $1, false)",
 			       1, NULL, pv, NULL, NULL, 0)) {
 		task_fail(e, t, "pgqfs: cannot send to target %s: %s", t->pool->target->cfg->name,
@@ -470,10 +467,9 @@ void task_assign(struct executor *e, struct task *t)
 			  c ? conn_error(c) : "no free connection slot\n");
 		return;
 	}
-	c->task = t;
-	t->conn = c;
+	conn_attach_task(c, t);
 	if (c->state == CONN_IDLE) {
-		c->state = CONN_BUSY;
+		conn_set_state(c, CONN_BUSY);
 		task_begin(e, t);
 	}
 }

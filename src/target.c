@@ -215,7 +215,7 @@ void conn_flush(struct conn *c)
 
 	c->want_write = r == 1;
 	if (r < 0)
-		c->state = CONN_BROKEN;
+		conn_set_state(c, CONN_BROKEN);
 }
 
 static void notice_receiver(void *arg, const PGresult *res)
@@ -316,7 +316,7 @@ static const char *hosts_to_resolve(const struct conn *c)
 static void conn_set_broken(struct conn *c, const char *msg)
 {
 	snprintf(c->err, sizeof(c->err), "%s", msg);
-	c->state = CONN_BROKEN;
+	conn_set_state(c, CONN_BROKEN);
 }
 
 /*
@@ -398,7 +398,7 @@ static void conn_start(struct conn *c, const struct job *j)
 			snprintf(c->err, sizeof(c->err),
 				 "could not translate host name \"%s\" to address: %s\n",
 				 first_failed ? first_failed : "", gai_strerror(gai));
-			c->state = CONN_BROKEN;
+			conn_set_state(c, CONN_BROKEN);
 			goto out;
 		}
 		if (!buf_cstr(&host) || !buf_cstr(&addr) || !buf_cstr(&port))
@@ -417,7 +417,7 @@ static void conn_start(struct conn *c, const struct job *j)
 	/* The conninfo was parsed already: no dbname to expand. */
 	c->pg = PQconnectStartParams(keys, vals, 0);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
-		c->state = CONN_BROKEN;
+		conn_set_state(c, CONN_BROKEN);
 		goto out;
 	}
 	c->poll = PGRES_POLLING_WRITING;
@@ -445,7 +445,7 @@ static struct conn *conn_open(struct target *tg)
 	if (!c)
 		return NULL;
 	c->target = tg;
-	c->state = CONN_CONNECTING;
+	c->state = CONN_CONNECTING;	/* its first state, not a move */
 	c->opened_ms = mono_ms();
 	c->opts = PQconninfoParse(tg->cfg->conninfo, &msg);
 	if (!c->opts) {
@@ -549,24 +549,24 @@ void conn_start_reset(struct conn *c)
 {
 	PGTransactionStatusType ts = PQtransactionStatus(c->pg);
 
-	c->task = NULL;
+	conn_detach_task(c);
 	/* After a cancel the request may still be on its way: it must not
 	 * hit the next task.  And libpq never shrinks its input buffer: a
 	 * connection that took a huge row would keep that memory. */
 	if (c->no_reuse || c->max_message >= BIG_MESSAGE_BYTES) {
-		c->state = CONN_BROKEN;
+		conn_set_state(c, CONN_BROKEN);
 		return;
 	}
 	if (ts == PQTRANS_UNKNOWN || PQstatus(c->pg) != CONNECTION_OK) {
-		c->state = CONN_BROKEN;
+		conn_set_state(c, CONN_BROKEN);
 		return;
 	}
 	/* An open transaction ends as it would when psql exits: rolled back.
 	 * Then nothing of this task's session may leak into the next one. */
-	c->state = CONN_RESET;
+	conn_set_state(c, CONN_RESET);
 	c->reset_step = ts == PQTRANS_IDLE ? 1 : 0;
 	if (!PQsendQuery(c->pg, c->reset_step == 0 ? "ROLLBACK" : "DISCARD ALL")) {
-		c->state = CONN_BROKEN;
+		conn_set_state(c, CONN_BROKEN);
 		return;
 	}
 	conn_flush(c);
@@ -579,10 +579,9 @@ static void conn_connect_failed(struct executor *e, struct conn *c, const char *
 	struct task *t = c->task;
 	const char *name = c->target->cfg->name;
 
-	c->state = CONN_BROKEN;
+	conn_set_state(c, CONN_BROKEN);
 	if (t) {
-		c->task = NULL;
-		t->conn = NULL;
+		conn_detach_task(c);
 		task_log(t, "could not connect to target %s", name);
 		task_fail(e, t, "pgqfs: could not connect to target %s: %s", name, msg);
 	} else {
@@ -602,11 +601,11 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 		if (c->poll != PGRES_POLLING_OK)
 			return;
 		if (PQsetnonblocking(c->pg, 1) < 0) {
-			c->state = CONN_BROKEN;
+			conn_set_state(c, CONN_BROKEN);
 			return;
 		}
 		PQsetNoticeReceiver(c->pg, notice_receiver, c);
-		c->state = c->task ? CONN_BUSY : CONN_IDLE;
+		conn_set_state(c, c->task ? CONN_BUSY : CONN_IDLE);
 		if (c->task)
 			task_begin(e, c->task);
 		return;
@@ -616,10 +615,9 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 	if ((revents & (POLLIN | POLLHUP | POLLERR)) && !PQconsumeInput(c->pg)) {
 		struct task *t = c->task;
 
-		c->state = CONN_BROKEN;
+		conn_set_state(c, CONN_BROKEN);
 		if (t) {
-			c->task = NULL;
-			t->conn = NULL;
+			conn_detach_task(c);
 			task_fail(e, t, "pgqfs: lost the connection to target %s: %s",
 				  c->target->cfg->name, conn_error(c));
 		}
@@ -633,7 +631,7 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 
 			if (res) {
 				if (PQresultStatus(res) != PGRES_COMMAND_OK)
-					c->state = CONN_BROKEN;
+					conn_set_state(c, CONN_BROKEN);
 				PQclear(res);
 				continue;
 			}
@@ -641,17 +639,18 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 				return;
 			if (++c->reset_step == 1) {
 				if (!PQsendQuery(c->pg, "DISCARD ALL")) {
-					c->state = CONN_BROKEN;
+					conn_set_state(c, CONN_BROKEN);
 					return;
 				}
 				conn_flush(c);
 				return;
 			}
-			c->state = CONN_IDLE;
 			if (c->task) {
 				/* A task was waiting for this reset. */
-				c->state = CONN_BUSY;
+				conn_set_state(c, CONN_BUSY);
 				task_begin(e, c->task);
+			} else {
+				conn_set_state(c, CONN_IDLE);
 			}
 			return;
 		}
@@ -685,8 +684,7 @@ void reap_conns(struct executor *e)
 			if (c->state == CONN_BROKEN && c->task) {
 				struct task *t = c->task;
 
-				c->task = NULL;
-				t->conn = NULL;
+				conn_detach_task(c);
 				task_fail(e, t, "pgqfs: lost the connection to target %s: %s",
 					  tg->cfg->name, conn_error(c));
 			}
