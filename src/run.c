@@ -22,10 +22,56 @@ static int64_t stream_size(const struct stream_out *s)
 	return s->base + (int64_t)s->pending.len;
 }
 
+/* When (monotonic ms) something of t must be stored at the latest; -1: nothing. */
+static int64_t task_flush_due(const struct task *t)
+{
+	if (t->final_sent)
+		return -1;
+	if (t->start_unsent && t->phase != PHASE_FINISHED)
+		return t->started_mono_ms + START_FLUSH_MS;
+	if (t->first_unsent_ms)
+		return t->first_unsent_ms + PARTIAL_FLUSH_MS;
+	return -1;
+}
+
+void task_flush_rearm(struct task *t)
+{
+	int64_t due = task_flush_due(t);
+
+	if (due < 0)
+		timer_cancel(&t->flush_timer);
+	else if (!timer_armed(&t->flush_timer) || t->flush_timer.due != due)
+		timer_set(&t->flush_timer, due);
+}
+
 static void task_mark_unsent(struct task *t)
 {
-	if (t->first_unsent_ms == 0)
+	if (t->first_unsent_ms == 0) {
 		t->first_unsent_ms = mono_ms();
+		task_flush_rearm(t);
+	}
+}
+
+/* t ran past its pool's timeout: cancel its statement (off the loop: see
+ * conn_cancel()). */
+static void task_timed_out(struct timer *tm, void *arg, int64_t now)
+{
+	struct task *t = arg;
+
+	(void)now;
+	if (t->timed_out || !t->conn || (t->phase != PHASE_SETUP && t->phase != PHASE_STMT))
+		return;
+	t->timed_out = true;
+	task_log(t, "timed out after %llu ms: cancelling",
+		 (unsigned long long)t->pool->cfg->timeout_ms);
+	conn_cancel(timer_executor(tm), t->conn);
+}
+
+void task_timers_init(struct executor *e, struct task *t)
+{
+	timer_init(&t->timeout_timer, &e->timers, task_timed_out, t);
+	/* Storing is the control connection's: ctl_next() sends what is due. */
+	timer_init(&t->flush_timer, &e->timers, timer_wake, t);
 }
 
 /* A log line: ISO-8601 UTC timestamp, the event, newline. */
@@ -59,6 +105,8 @@ void task_free(struct task *t)
 {
 	if (!t)
 		return;
+	timer_cancel(&t->timeout_timer);
+	timer_cancel(&t->flush_timer);
 	free(t->name);
 	free(t->query);
 	free(t->stmts);
@@ -122,6 +170,8 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 	else
 		task_log(t, "finished: %s after %lld ms", task_state_name(state), (long long)ms);
 	task_mark_unsent(t);
+	timer_cancel(&t->timeout_timer);
+	task_flush_rearm(t);	/* its start is stored with its end */
 	atomic_fetch_add(state == TASK_DONE ? &e->n_done : &e->n_failed, 1);
 	if (c) {
 		conn_detach_task(c);
@@ -289,6 +339,9 @@ void task_begin(struct executor *e, struct task *t)
 	/* Recognisable in pg_stat_activity. */
 	snprintf(app, sizeof(app), "pgqfs task %lld", (long long)t->id);
 	task_set_phase(t, PHASE_SETUP);
+	task_flush_rearm(t);
+	if (t->pool->cfg->timeout_ms)
+		timer_set(&t->timeout_timer, t->started_mono_ms + (int64_t)t->pool->cfg->timeout_ms);
 	if (!PQsendQueryParams(c->pg, "SELECT pg_catalog.set_config('application_name', $1, false)",
 			       1, NULL, pv, NULL, NULL, 0)) {
 		task_fail(e, t, "pgqfs: cannot send to target %s: %s", t->pool->target->cfg->name,

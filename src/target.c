@@ -204,6 +204,8 @@ void conn_free(struct conn *c)
 		return;
 	if (c->job)
 		c->job->conn = NULL;
+	timer_cancel(&c->connect_timer);
+	timer_cancel(&c->drop_timer);
 	PQconninfoFree(c->opts);
 	PQfinish(c->pg);
 	free(c);
@@ -436,6 +438,9 @@ out:
 	free(vals);
 }
 
+static void conn_connect_timed_out(struct timer *tm, void *arg, int64_t now);
+static void conn_drop_due(struct timer *tm, void *arg, int64_t now);
+
 static struct conn *conn_open(struct target *tg)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -447,6 +452,8 @@ static struct conn *conn_open(struct target *tg)
 	c->target = tg;
 	c->state = CONN_CONNECTING;	/* its first state, not a move */
 	c->opened_ms = mono_ms();
+	timer_init(&c->connect_timer, &tg->e->timers, conn_connect_timed_out, c);
+	timer_init(&c->drop_timer, &tg->e->timers, conn_drop_due, c);
 	c->opts = PQconninfoParse(tg->cfg->conninfo, &msg);
 	if (!c->opts) {
 		/* libpq's message may quote the conninfo, password and all. */
@@ -464,6 +471,9 @@ static struct conn *conn_open(struct target *tg)
 		if (*end == '\0' && v > 0 && v <= 24 * 3600)
 			c->connect_timeout_ms = (uint64_t)v * 1000;
 	}
+	if (!c->connect_timeout_ms)
+		c->connect_timeout_ms = tg->e->cfg->connect_timeout_ms;
+	timer_set(&c->connect_timer, c->opened_ms + (int64_t)c->connect_timeout_ms);
 	hosts = hosts_to_resolve(c);
 	if (hosts) {
 		char **v;
@@ -605,6 +615,7 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 			return;
 		}
 		PQsetNoticeReceiver(c->pg, notice_receiver, c);
+		timer_cancel(&c->connect_timer);
 		conn_set_state(c, c->task ? CONN_BUSY : CONN_IDLE);
 		if (c->task)
 			task_begin(e, c->task);
@@ -711,8 +722,10 @@ void conn_cancel(struct executor *e, struct conn *c)
 	int r = -ENOMEM;
 
 	c->no_reuse = true;
-	if (!c->drop_due_ms)
+	if (!c->drop_due_ms) {
 		c->drop_due_ms = now + CANCEL_GRACE_MS;
+		timer_set(&c->drop_timer, c->drop_due_ms);
+	}
 	/* Nothing runs on a connection not yet up or being reset; a task
 	 * waiting for it is failed by the caller or the connect timeout. */
 	if (c->state != CONN_BUSY || !c->pg)
@@ -733,7 +746,36 @@ void conn_cancel(struct executor *e, struct conn *c)
 			 c->task ? (long long)c->task->id : 0LL, LOG_ESCAPE(c->target->cfg->name),
 			 r == -EAGAIN ? "too many cancels in progress" : strerror(-r));
 		c->drop_due_ms = now;
+		timer_set(&c->drop_timer, now);
 	}
+}
+
+/* c was still connecting at its connect timeout: its task fails. */
+static void conn_connect_timed_out(struct timer *tm, void *arg, int64_t now)
+{
+	struct conn *c = arg;
+	uint64_t ms = c->connect_timeout_ms;
+	char msg[64];
+
+	(void)now;
+	if (c->state != CONN_CONNECTING)
+		return;
+	if (ms % 1000)
+		snprintf(msg, sizeof(msg), "timeout after %llu ms\n", (unsigned long long)ms);
+	else
+		snprintf(msg, sizeof(msg), "timeout after %llu s\n", (unsigned long long)(ms / 1000));
+	conn_connect_failed(timer_executor(tm), c, msg);
+}
+
+/* CANCEL_GRACE_MS after a cancel: a task still running on c fails, and c
+ * closes. */
+static void conn_drop_due(struct timer *tm, void *arg, int64_t now)
+{
+	struct conn *c = arg;
+
+	(void)now;
+	if (c->state == CONN_BUSY && c->task)
+		task_abandon(timer_executor(tm), c->task);
 }
 
 /* Takes what finished jobs did; frees them. */
@@ -764,15 +806,8 @@ static void jobs_reap(struct executor *e)
 	}
 }
 
-static int64_t earliest(int64_t a, int64_t b)
+void targets_tick(struct executor *e)
 {
-	return a < 0 || (b >= 0 && b < a) ? b : a;
-}
-
-int64_t targets_tick(struct executor *e, int64_t now)
-{
-	int64_t next = -1;
-
 	jobs_reap(e);
 	for (size_t i = 0; i < e->cfg->n_targets; i++) {
 		struct target *tg = &e->targets[i];
@@ -780,38 +815,14 @@ int64_t targets_tick(struct executor *e, int64_t now)
 		for (size_t k = 0; k < tg->n_conns; k++) {
 			struct conn *c = tg->conns[k];
 
-			if (c->state == CONN_CONNECTING) {
-				uint64_t ms = c->connect_timeout_ms ? c->connect_timeout_ms :
-					      e->cfg->connect_timeout_ms;
-				int64_t due = c->opened_ms + (int64_t)ms;
-
-				if (c->resolving && !c->job)
-					resolve_start(e, c);
-				if (c->state == CONN_BROKEN) {
-					conn_connect_failed(e, c, c->err);
-				} else if (c->pg && PQstatus(c->pg) == CONNECTION_BAD) {
-					conn_connect_failed(e, c, PQerrorMessage(c->pg));
-				} else if (now >= due) {
-					char msg[64];
-
-					if (ms % 1000)
-						snprintf(msg, sizeof(msg), "timeout after %llu ms\n",
-							 (unsigned long long)ms);
-					else
-						snprintf(msg, sizeof(msg), "timeout after %llu s\n",
-							 (unsigned long long)(ms / 1000));
-					conn_connect_failed(e, c, msg);
-				} else {
-					next = earliest(next, due);
-				}
-			}
-			if (c->state == CONN_BUSY && c->task && c->drop_due_ms) {
-				if (now >= c->drop_due_ms)
-					task_abandon(e, c->task);
-				else
-					next = earliest(next, c->drop_due_ms);
-			}
+			if (c->state != CONN_CONNECTING)
+				continue;
+			if (c->resolving && !c->job)
+				resolve_start(e, c);
+			if (c->state == CONN_BROKEN)
+				conn_connect_failed(e, c, c->err);
+			else if (c->pg && PQstatus(c->pg) == CONNECTION_BAD)
+				conn_connect_failed(e, c, PQerrorMessage(c->pg));
 		}
 	}
-	return next;
 }
