@@ -63,6 +63,7 @@ int64_t ctl_back_off(struct executor *e)
 		       e->ctl_backoff_ms;
 
 	e->ctl_retry_ms = mono_ms() + wait;
+	timer_set(&e->ctl_retry_timer, e->ctl_retry_ms);
 	e->ctl_backoff_ms = wait * 2 > CTL_BACKOFF_MAX_MS ? CTL_BACKOFF_MAX_MS : wait * 2;
 	return wait;
 }
@@ -95,7 +96,7 @@ static void ctl_failed(struct executor *e, enum ctl_op op, const char *why)
 		break;
 	case OP_RECOVER:
 		/* At its usual pace: claims and progress go on meanwhile. */
-		e->next_recover_ms = mono_ms() + RECOVER_MS;
+		ctl_recover_at(e, mono_ms() + RECOVER_MS);
 		break;
 	default:
 		break;
@@ -186,6 +187,7 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 	}
 	if (!rest)
 		t->first_unsent_ms = 0;
+	task_flush_rearm(t);
 	return progress_add_update(e->batch, &u) == 0 && !rest;
 }
 
@@ -300,9 +302,7 @@ void ctl_next(struct executor *e)
 		return;
 	case CTL_CONNECTING:
 	case CTL_SETUP:
-		if (now >= e->ctl_deadline_ms)
-			ctl_attempt_failed(e, "timed out\n");
-		return;
+		return;		/* its deadline is a timer */
 	case CTL_UP:
 		break;
 	}
@@ -392,6 +392,7 @@ void ctl_next(struct executor *e)
 		return;
 	if (!stopping && now >= e->next_housekeeping_ms) {
 		e->next_housekeeping_ms = now + HOUSEKEEPING_MS;
+		timer_set(&e->housekeeping_timer, e->next_housekeeping_ms);
 		(void)ctl_sent(e, OP_HOUSEKEEPING,
 			       store_send_housekeeping(e->control, e->cfg->retention_ms));
 	}
@@ -473,7 +474,8 @@ static void claimed_tasks(struct executor *e, PGresult *res)
 		e->tasks = t;
 		p->running++;
 		e->running++;
-		t->phase = PHASE_CONNECT;
+		t->phase = PHASE_CONNECT;	/* its first phase, not a move */
+		task_timers_init(e, t);
 		t->started_mono_ms = mono_ms();
 		if (!t->name || !t->query) {
 			task_fail(e, t, "pgqfs: out of memory\n");
@@ -594,7 +596,7 @@ static void ctl_result(struct executor *e, PGresult *res)
 			log_warn("a daemon sharing the queue stopped: %lld of its running tasks "
 				 "marked failed (outcome unknown), %lld staged tasks queued",
 				 failed, requeued);
-		e->next_recover_ms = mono_ms() + RECOVER_MS;
+		ctl_recover_at(e, mono_ms() + RECOVER_MS);
 		break;
 	}
 	case OP_HOUSEKEEPING: {
@@ -634,29 +636,36 @@ static void ctl_notifies(struct executor *e)
 	}
 }
 
-int64_t ctl_due(const struct executor *e, int64_t flush_due)
+void ctl_recover_at(struct executor *e, int64_t when)
 {
-	int64_t due;
+	e->next_recover_ms = when;
+	timer_set(&e->recover_timer, when);
+}
 
-	switch (e->ctl_state) {
-	case CTL_DOWN:
-		return atomic_load(&e->stopping) ? -1 : e->ctl_retry_ms;
-	case CTL_CONNECTING:
-	case CTL_SETUP:
-		return e->ctl_deadline_ms;
-	case CTL_UP:
-		break;
-	}
-	/* A statement in flight: its result comes on the socket, and an
-	 * overdue flush waits for it (no timer, no busy loop). */
-	if (e->op != OP_NONE)
-		return -1;
-	due = e->next_recover_ms;
-	if (!atomic_load(&e->stopping) && e->next_housekeeping_ms < due)
-		due = e->next_housekeeping_ms;
-	if (flush_due >= 0 && flush_due < due)
-		due = flush_due;
-	return due > e->ctl_retry_ms ? due : e->ctl_retry_ms;
+/* A connect or set-up attempt took too long. */
+static void ctl_attempt_timed_out(struct timer *tm, void *arg, int64_t now)
+{
+	struct executor *e = arg;
+
+	(void)tm;
+	(void)now;
+	if (e->ctl_state == CTL_CONNECTING || e->ctl_state == CTL_SETUP)
+		ctl_attempt_failed(e, "timed out\n");
+}
+
+/*
+ * Recover, housekeeping and the end of a back-off only wake the loop:
+ * ctl_next() runs every round and sends, one at a time, what is due.  A
+ * statement in flight holds them back until its result comes (on the
+ * socket): a timer that fired meanwhile is not armed again, so nothing
+ * spins.
+ */
+void ctl_timers_init(struct executor *e)
+{
+	timer_init(&e->ctl_retry_timer, &e->timers, timer_wake, e);
+	timer_init(&e->ctl_deadline_timer, &e->timers, ctl_attempt_timed_out, e);
+	timer_init(&e->recover_timer, &e->timers, timer_wake, e);
+	timer_init(&e->housekeeping_timer, &e->timers, timer_wake, e);
 }
 
 void ctl_event(struct executor *e, short revents)

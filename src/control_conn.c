@@ -62,6 +62,7 @@ void ctl_attempt_failed(struct executor *e, const char *why)
 	e->control = NULL;
 	e->ctl_state = CTL_DOWN;
 	e->ctl_want_write = false;
+	timer_cancel(&e->ctl_deadline_timer);
 }
 
 /*
@@ -84,6 +85,7 @@ void ctl_connect_start(struct executor *e, int64_t now)
 	e->ctl_poll = PGRES_POLLING_WRITING;
 	e->ctl_want_write = false;
 	e->ctl_deadline_ms = now + connect_timeout_ms(e);
+	timer_set(&e->ctl_deadline_timer, e->ctl_deadline_ms);
 }
 
 void ctl_connect_poll(struct executor *e)
@@ -112,10 +114,12 @@ static void ctl_ready(struct executor *e)
 	e->ctl_state = CTL_UP;
 	e->op = OP_NONE;
 	e->ctl_retry_ms = 0;
+	timer_cancel(&e->ctl_retry_timer);
+	timer_cancel(&e->ctl_deadline_timer);
 	e->ctl_backoff_ms = CTL_BACKOFF_MIN_MS;
 	/* Recover first (our old instance is one of the dead now), and look
 	 * at every queue: their NOTIFYs were lost while we were away. */
-	e->next_recover_ms = 0;
+	ctl_recover_at(e, 0);
 	for (size_t i = 0; i < e->cfg->n_pools; i++)
 		e->pools[i].has_work = true;
 	log_info("reconnected to the control database as instance %lld", (long long)e->instance);
@@ -179,7 +183,7 @@ int ctl_setup(struct executor *e)
 	e->ctl_state = CTL_UP;
 	e->ctl_backoff_ms = CTL_BACKOFF_MIN_MS;
 	e->op = OP_NONE;
-	e->next_recover_ms = 0;
+	ctl_recover_at(e, 0);
 	for (size_t i = 0; i < e->cfg->n_pools; i++)
 		e->pools[i].has_work = true;
 	return 0;
@@ -194,11 +198,12 @@ int ctl_setup(struct executor *e)
 void ctl_lost(struct executor *e)
 {
 	for (struct task *t = e->tasks; t; t = t->next) {
-		if (t->conn && t->conn->pg) {
-			conn_cancel(e, t->conn);	/* sent off the loop */
-			t->conn->task = NULL;
-			t->conn->state = CONN_BROKEN;
-			t->conn = NULL;
+		struct conn *c = t->conn;
+
+		if (c && c->pg) {
+			conn_cancel(e, c);	/* sent off the loop */
+			conn_detach_task(c);
+			conn_set_state(c, CONN_BROKEN);
 		}
 	}
 	while (e->tasks) {
@@ -223,5 +228,6 @@ void ctl_lost(struct executor *e)
 	e->ctl_want_write = false;
 	e->ctl_state = CTL_DOWN;
 	e->ctl_retry_ms = 0;
+	timer_cancel(&e->ctl_retry_timer);
 	e->ctl_backoff_ms = CTL_BACKOFF_MIN_MS;
 }

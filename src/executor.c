@@ -1,7 +1,6 @@
 #include "executor.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,45 +19,11 @@
 /* ------------------------------------------------------------------ */
 /* the loop                                                            */
 
-/* When (monotonic ms) something of t must be stored at the latest; -1: nothing. */
-static int64_t task_flush_due(const struct task *t)
+void timer_wake(struct timer *tm, void *arg, int64_t now)
 {
-	if (t->final_sent)
-		return -1;
-	if (t->start_unsent && t->phase != PHASE_FINISHED)
-		return t->started_mono_ms + START_FLUSH_MS;
-	if (t->first_unsent_ms)
-		return t->first_unsent_ms + PARTIAL_FLUSH_MS;
-	return -1;
-}
-
-/* When (monotonic ms) t runs past its pool's timeout; -1: never. */
-static int64_t task_timeout_due(const struct task *t)
-{
-	if (!t->pool->cfg->timeout_ms || t->timed_out || !t->started_mono_ms ||
-	    (t->phase != PHASE_SETUP && t->phase != PHASE_STMT))
-		return -1;
-	return t->started_mono_ms + (int64_t)t->pool->cfg->timeout_ms;
-}
-
-/*
- * Cancels the tasks that ran past their pool's timeout (off the loop: see
- * conn_cancel()), then the connections' own deadlines.  Returns when it
- * must run again at the latest (monotonic ms), -1: no deadline.
- */
-static int64_t check_timeouts(struct executor *e, int64_t now)
-{
-	for (struct task *t = e->tasks; t; t = t->next) {
-		int64_t due = task_timeout_due(t);
-
-		if (due < 0 || now < due || !t->conn)
-			continue;
-		t->timed_out = true;
-		task_log(t, "timed out after %llu ms: cancelling",
-			 (unsigned long long)t->pool->cfg->timeout_ms);
-		conn_cancel(e, t->conn);
-	}
-	return targets_tick(e, now);
+	(void)tm;
+	(void)arg;
+	(void)now;
 }
 
 static void cancel_all(struct executor *e)
@@ -88,15 +53,15 @@ static void *executor_main(void *arg)
 
 	for (;;) {
 		size_t nfds = 0, total = 2;
-		int64_t now = mono_ms(), conn_due;
-		int64_t flush_due = -1;
-		int timeout = -1;
+		int64_t now = mono_ms();
+		int timeout;
 		bool stopping = atomic_load(&e->stopping);
 
 		if (stopping) {
 			if (!e->cancels_sent) {
 				cancel_all(e);
 				e->stop_deadline_ms = now + STOP_GRACE_MS;
+				timer_set(&e->stop_timer, e->stop_deadline_ms);
 			}
 			/* Without the control connection nothing can be
 			 * recorded any more: the tasks were cancelled. */
@@ -104,7 +69,10 @@ static void *executor_main(void *arg)
 				break;
 		}
 		reap_conns(e);
-		conn_due = check_timeouts(e, now);
+		/* Deadlines: tasks' timeouts, connect timeouts, cancel graces
+		 * and control attempts act; the others wake this round. */
+		timer_run_due(&e->timers, now);
+		targets_tick(e);
 		ctl_next(e);
 
 		for (size_t i = 0; i < e->cfg->n_targets; i++)
@@ -154,37 +122,8 @@ static void *executor_main(void *arg)
 				fd_conn[nfds++] = c;
 			}
 		}
-		/* Timers: task timeouts here; partial output, liveness checks,
-		 * housekeeping and reconnection are the control connection's:
-		 * an overdue flush counts only when a statement can be sent. */
-		for (struct task *t = e->tasks; t; t = t->next) {
-			int64_t due = task_flush_due(t);
-			int64_t tdue = task_timeout_due(t);
-
-			if (due >= 0 && (flush_due < 0 || due < flush_due))
-				flush_due = due;
-			if (tdue >= 0 && (timeout < 0 || tdue - now < timeout))
-				timeout = tdue <= now ? 0 :
-					  (int)(tdue - now > INT_MAX ? INT_MAX : tdue - now);
-		}
-		if (conn_due >= 0 && (timeout < 0 || conn_due - now < timeout))
-			timeout = conn_due <= now ? 0 : (int)(conn_due - now > INT_MAX ? INT_MAX : conn_due - now);
-		{
-			int64_t d = ctl_due(e, flush_due);
-
-			if (d >= 0) {
-				d -= now;
-				if (timeout < 0 || d < timeout)
-					timeout = d < 0 ? 0 : (int)(d > 3600000 ? 3600000 : d);
-			}
-		}
-		if (stopping) {
-			int64_t d = e->stop_deadline_ms - now;
-
-			if (timeout < 0 || d < timeout)
-				timeout = d < 0 ? 0 : (int)d;
-		}
-
+		/* Sleep until a socket says something or the next deadline. */
+		timeout = timer_poll_timeout(&e->timers, now);
 		if (poll(fds, nfds, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -234,6 +173,9 @@ int executor_create(const struct config *cfg, struct store *store, PGconn *contr
 	e->instance = instance;
 	e->on_finished = on_finished;
 	e->on_finished_arg = arg;
+	timer_list_init(&e->timers);
+	ctl_timers_init(e);
+	timer_init(&e->stop_timer, &e->timers, timer_wake, e);
 	e->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	pthread_mutex_init(&e->release_lock, NULL);
 	e->targets = calloc(cfg->n_targets, sizeof(*e->targets));
@@ -246,6 +188,7 @@ int executor_create(const struct config *cfg, struct store *store, PGconn *contr
 	if (e->wake_fd < 0 || !e->targets || !e->pools || !e->batch)
 		goto fail;
 	for (size_t i = 0; i < cfg->n_targets; i++) {
+		e->targets[i].e = e;
 		e->targets[i].cfg = &cfg->targets[i];
 		e->targets[i].conns = calloc((size_t)cfg->targets[i].max_workers,
 					     sizeof(struct conn *));
@@ -261,6 +204,7 @@ int executor_create(const struct config *cfg, struct store *store, PGconn *contr
 		goto fail;
 	}
 	e->next_housekeeping_ms = 0;
+	timer_set(&e->housekeeping_timer, 0);
 	*ret = e;
 	return 0;
 fail:

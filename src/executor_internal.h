@@ -20,6 +20,7 @@
 #include "split.h"
 #include "store.h"
 #include "task.h"
+#include "timer.h"
 
 
 /* Past this many unsent result bytes a task stops reading its connection
@@ -82,15 +83,19 @@ struct conn {
 	struct job *job;		/* the resolution in flight, if any */
 	bool resolving;			/* host names to resolve before connecting */
 	int64_t opened_ms;		/* monotonic: when conn_open() began */
-	uint64_t connect_timeout_ms;	/* the conninfo's connect_timeout, 0: none */
+	uint64_t connect_timeout_ms;	/* the conninfo's connect_timeout, else the
+					 * configuration's */
 	int64_t drop_due_ms;		/* a cancel was sent: past this the task
 					 * still on it fails and it closes; 0: none */
 	bool no_reuse;			/* closed after its task, never reset */
+	struct timer connect_timer;	/* CONN_CONNECTING: gives up at the timeout */
+	struct timer drop_timer;	/* at drop_due_ms: a cancel went unanswered */
 	size_t max_message;		/* largest row or COPY line received */
 	char err[256];			/* our own error, when not libpq's */
 };
 
 struct target {
+	struct executor *e;
 	const struct config_target *cfg;
 	struct conn **conns;		/* at most cfg->max_workers */
 	size_t n_conns;
@@ -141,6 +146,8 @@ struct task {
 	bool start_unsent;	/* pid/target/start time not yet in a batch */
 	bool final_sent;	/* the final update is in the batch in flight */
 	int64_t first_unsent_ms; /* when pending output began to wait, 0 if none */
+	struct timer timeout_timer;	/* its pool's timeout, while it runs */
+	struct timer flush_timer;	/* its start or partial output is due */
 };
 
 enum ctl_op { OP_NONE, OP_RECOVER, OP_CLAIM, OP_PROGRESS, OP_HOUSEKEEPING };
@@ -212,7 +219,36 @@ struct executor {
 	uint64_t n_claims, n_claimed, n_progress;	/* statements, for the log */
 	char daemon[300];
 	struct job *jobs;		/* threads resolving or cancelling (target.c) */
+	/* Every deadline of the loop: tasks' timeouts and flushes,
+	 * connections' connect timeouts and cancel graces, and these. */
+	struct timer_list timers;
+	struct timer ctl_retry_timer;	/* ctl_retry_ms: the back-off ends */
+	struct timer ctl_deadline_timer; /* ctl_deadline_ms: an attempt gives up */
+	struct timer recover_timer;	/* next_recover_ms */
+	struct timer housekeeping_timer; /* next_housekeeping_ms */
+	struct timer stop_timer;	/* stop_deadline_ms */
 };
+
+/* The executor a timer of e->timers belongs to. */
+static inline struct executor *timer_executor(const struct timer *tm)
+{
+	return (struct executor *)(void *)((char *)tm->list - offsetof(struct executor, timers));
+}
+
+/* A timer that only wakes the loop: what is due is checked by the round
+ * itself (ctl_next() sends the statement or flush that is due, the loop
+ * ends a stop past its deadline). */
+void timer_wake(struct timer *tm, void *arg, int64_t now);
+
+/* states.c: the only places a connection's state or a task's phase
+ * changes.  A move the state machine does not have is refused (logged,
+ * and an abort in a debug build): false. */
+bool conn_set_state(struct conn *c, enum conn_state to);
+bool task_set_phase(struct task *t, enum task_phase to);
+/* c runs t (neither had a task or connection). */
+void conn_attach_task(struct conn *c, struct task *t);
+/* c's task (if any) and c part: both links cleared. */
+void conn_detach_task(struct conn *c);
 
 /* target.c: connections to targets */
 void conn_free(struct conn *c);
@@ -236,10 +272,10 @@ const char *conn_error(const struct conn *c);
 void conn_cancel(struct executor *e, struct conn *c);
 /*
  * Once per loop round: starts host name resolutions, takes their results,
- * enforces connect timeouts and cancel graces.  Returns when (monotonic
- * ms) it must run again at the latest, -1: no deadline.
+ * fails the connections that could not start.  (Connect timeouts and
+ * cancel graces are timers of their own.)
  */
-int64_t targets_tick(struct executor *e, int64_t now);
+void targets_tick(struct executor *e);
 /* At destroy: waits for finished helper threads, lets the others go. */
 void jobs_finish(struct executor *e);
 
@@ -256,6 +292,10 @@ void task_assign(struct executor *e, struct task *t);
 /* t's statement did not end within CANCEL_GRACE_MS of its cancel: t fails
  * and its connection is closed. */
 void task_abandon(struct executor *e, struct task *t);
+/* A new task's timers (claimed_tasks()). */
+void task_timers_init(struct executor *e, struct task *t);
+/* Arms t's flush timer for what of it must be stored next, or disarms it. */
+void task_flush_rearm(struct task *t);
 
 /* control.c: the control connection */
 void ctl_next(struct executor *e);
@@ -264,10 +304,10 @@ void ctl_event(struct executor *e, short revents);
 bool ctl_up(const struct executor *e);
 /* The socket to poll for the control connection and its events; -1: none. */
 int ctl_pollfd(const struct executor *e, short *ret_events);
-/* When (monotonic ms) ctl_next() has something to do at the latest
- * (retry, connect deadline, recover, housekeeping, an overdue flush);
- * -1: only when a socket says so. */
-int64_t ctl_due(const struct executor *e, int64_t flush_due);
+/* The control connection's timers (before ctl_setup()). */
+void ctl_timers_init(struct executor *e);
+/* Sets next_recover_ms and its timer. */
+void ctl_recover_at(struct executor *e, int64_t when);
 __attribute__((warn_unused_result))
 int ctl_setup(struct executor *e);
 

@@ -22,10 +22,56 @@ static int64_t stream_size(const struct stream_out *s)
 	return s->base + (int64_t)s->pending.len;
 }
 
+/* When (monotonic ms) something of t must be stored at the latest; -1: nothing. */
+static int64_t task_flush_due(const struct task *t)
+{
+	if (t->final_sent)
+		return -1;
+	if (t->start_unsent && t->phase != PHASE_FINISHED)
+		return t->started_mono_ms + START_FLUSH_MS;
+	if (t->first_unsent_ms)
+		return t->first_unsent_ms + PARTIAL_FLUSH_MS;
+	return -1;
+}
+
+void task_flush_rearm(struct task *t)
+{
+	int64_t due = task_flush_due(t);
+
+	if (due < 0)
+		timer_cancel(&t->flush_timer);
+	else if (!timer_armed(&t->flush_timer) || t->flush_timer.due != due)
+		timer_set(&t->flush_timer, due);
+}
+
 static void task_mark_unsent(struct task *t)
 {
-	if (t->first_unsent_ms == 0)
+	if (t->first_unsent_ms == 0) {
 		t->first_unsent_ms = mono_ms();
+		task_flush_rearm(t);
+	}
+}
+
+/* t ran past its pool's timeout: cancel its statement (off the loop: see
+ * conn_cancel()). */
+static void task_timed_out(struct timer *tm, void *arg, int64_t now)
+{
+	struct task *t = arg;
+
+	(void)now;
+	if (t->timed_out || !t->conn || (t->phase != PHASE_SETUP && t->phase != PHASE_STMT))
+		return;
+	t->timed_out = true;
+	task_log(t, "timed out after %llu ms: cancelling",
+		 (unsigned long long)t->pool->cfg->timeout_ms);
+	conn_cancel(timer_executor(tm), t->conn);
+}
+
+void task_timers_init(struct executor *e, struct task *t)
+{
+	timer_init(&t->timeout_timer, &e->timers, task_timed_out, t);
+	/* Storing is the control connection's: ctl_next() sends what is due. */
+	timer_init(&t->flush_timer, &e->timers, timer_wake, t);
 }
 
 /* A log line: ISO-8601 UTC timestamp, the event, newline. */
@@ -59,6 +105,8 @@ void task_free(struct task *t)
 {
 	if (!t)
 		return;
+	timer_cancel(&t->timeout_timer);
+	timer_cancel(&t->flush_timer);
 	free(t->name);
 	free(t->query);
 	free(t->stmts);
@@ -112,7 +160,7 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 			t->truncate = true;
 		}
 	}
-	t->phase = PHASE_FINISHED;
+	task_set_phase(t, PHASE_FINISHED);
 	t->final_state = (int)state;
 	t->finished_us = wall_us();
 	ms = mono_ms() - t->started_mono_ms;
@@ -122,16 +170,15 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 	else
 		task_log(t, "finished: %s after %lld ms", task_state_name(state), (long long)ms);
 	task_mark_unsent(t);
-	t->conn = NULL;
+	timer_cancel(&t->timeout_timer);
+	task_flush_rearm(t);	/* its start is stored with its end */
 	atomic_fetch_add(state == TASK_DONE ? &e->n_done : &e->n_failed, 1);
 	if (c) {
-		if (c->state == CONN_BUSY || c->state == CONN_CONNECTING) {
-			if (c->state == CONN_BUSY)
-				conn_start_reset(c);
-			else
-				c->state = CONN_BROKEN;
-		}
-		c->task = NULL;
+		conn_detach_task(c);
+		if (c->state == CONN_BUSY)
+			conn_start_reset(c);
+		else if (c->state == CONN_CONNECTING)
+			conn_set_state(c, CONN_BROKEN);
 	}
 }
 
@@ -174,7 +221,7 @@ void task_abandon(struct executor *e, struct task *t)
 		(void)buf_printf(&t->error, "SQLSTATE: %s\n", t->timed_out ? "57014" : "54000");
 	task_log(t, "no answer %d s after the cancel: closing the connection", CANCEL_GRACE_MS / 1000);
 	if (c)
-		c->state = CONN_BROKEN;
+		conn_set_state(c, CONN_BROKEN);
 	task_finish(e, t, TASK_FAILED);
 }
 
@@ -240,7 +287,7 @@ static void task_next_statement(struct executor *e, struct task *t)
 		task_fail(e, t, "pgqfs: out of memory\n");
 		return;
 	}
-	t->phase = PHASE_STMT;
+	task_set_phase(t, PHASE_STMT);
 	t->stmt_start = stream_size(&t->out[STREAM_RESULT]);
 	t->stmt_rows = false;
 	t->stmt_nrows = 0;
@@ -291,7 +338,10 @@ void task_begin(struct executor *e, struct task *t)
 	atomic_fetch_add(&e->n_started, 1);
 	/* Recognisable in pg_stat_activity. */
 	snprintf(app, sizeof(app), "pgqfs task %lld", (long long)t->id);
-	t->phase = PHASE_SETUP;
+	task_set_phase(t, PHASE_SETUP);
+	task_flush_rearm(t);
+	if (t->pool->cfg->timeout_ms)
+		timer_set(&t->timeout_timer, t->started_mono_ms + (int64_t)t->pool->cfg->timeout_ms);
 	if (!PQsendQueryParams(c->pg, "SELECT pg_catalog.set_config('application_name', $1, false)",
 			       1, NULL, pv, NULL, NULL, 0)) {
 		task_fail(e, t, "pgqfs: cannot send to target %s: %s", t->pool->target->cfg->name,
@@ -470,10 +520,9 @@ void task_assign(struct executor *e, struct task *t)
 			  c ? conn_error(c) : "no free connection slot\n");
 		return;
 	}
-	c->task = t;
-	t->conn = c;
+	conn_attach_task(c, t);
 	if (c->state == CONN_IDLE) {
-		c->state = CONN_BUSY;
+		conn_set_state(c, CONN_BUSY);
 		task_begin(e, t);
 	}
 }

@@ -204,6 +204,8 @@ void conn_free(struct conn *c)
 		return;
 	if (c->job)
 		c->job->conn = NULL;
+	timer_cancel(&c->connect_timer);
+	timer_cancel(&c->drop_timer);
 	PQconninfoFree(c->opts);
 	PQfinish(c->pg);
 	free(c);
@@ -215,7 +217,7 @@ void conn_flush(struct conn *c)
 
 	c->want_write = r == 1;
 	if (r < 0)
-		c->state = CONN_BROKEN;
+		conn_set_state(c, CONN_BROKEN);
 }
 
 static void notice_receiver(void *arg, const PGresult *res)
@@ -316,7 +318,7 @@ static const char *hosts_to_resolve(const struct conn *c)
 static void conn_set_broken(struct conn *c, const char *msg)
 {
 	snprintf(c->err, sizeof(c->err), "%s", msg);
-	c->state = CONN_BROKEN;
+	conn_set_state(c, CONN_BROKEN);
 }
 
 /*
@@ -398,7 +400,7 @@ static void conn_start(struct conn *c, const struct job *j)
 			snprintf(c->err, sizeof(c->err),
 				 "could not translate host name \"%s\" to address: %s\n",
 				 first_failed ? first_failed : "", gai_strerror(gai));
-			c->state = CONN_BROKEN;
+			conn_set_state(c, CONN_BROKEN);
 			goto out;
 		}
 		if (!buf_cstr(&host) || !buf_cstr(&addr) || !buf_cstr(&port))
@@ -417,7 +419,7 @@ static void conn_start(struct conn *c, const struct job *j)
 	/* The conninfo was parsed already: no dbname to expand. */
 	c->pg = PQconnectStartParams(keys, vals, 0);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
-		c->state = CONN_BROKEN;
+		conn_set_state(c, CONN_BROKEN);
 		goto out;
 	}
 	c->poll = PGRES_POLLING_WRITING;
@@ -436,6 +438,9 @@ out:
 	free(vals);
 }
 
+static void conn_connect_timed_out(struct timer *tm, void *arg, int64_t now);
+static void conn_drop_due(struct timer *tm, void *arg, int64_t now);
+
 static struct conn *conn_open(struct target *tg)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -445,8 +450,10 @@ static struct conn *conn_open(struct target *tg)
 	if (!c)
 		return NULL;
 	c->target = tg;
-	c->state = CONN_CONNECTING;
+	c->state = CONN_CONNECTING;	/* its first state, not a move */
 	c->opened_ms = mono_ms();
+	timer_init(&c->connect_timer, &tg->e->timers, conn_connect_timed_out, c);
+	timer_init(&c->drop_timer, &tg->e->timers, conn_drop_due, c);
 	c->opts = PQconninfoParse(tg->cfg->conninfo, &msg);
 	if (!c->opts) {
 		/* libpq's message may quote the conninfo, password and all. */
@@ -464,6 +471,9 @@ static struct conn *conn_open(struct target *tg)
 		if (*end == '\0' && v > 0 && v <= 24 * 3600)
 			c->connect_timeout_ms = (uint64_t)v * 1000;
 	}
+	if (!c->connect_timeout_ms)
+		c->connect_timeout_ms = tg->e->cfg->connect_timeout_ms;
+	timer_set(&c->connect_timer, c->opened_ms + (int64_t)c->connect_timeout_ms);
 	hosts = hosts_to_resolve(c);
 	if (hosts) {
 		char **v;
@@ -549,24 +559,24 @@ void conn_start_reset(struct conn *c)
 {
 	PGTransactionStatusType ts = PQtransactionStatus(c->pg);
 
-	c->task = NULL;
+	conn_detach_task(c);
 	/* After a cancel the request may still be on its way: it must not
 	 * hit the next task.  And libpq never shrinks its input buffer: a
 	 * connection that took a huge row would keep that memory. */
 	if (c->no_reuse || c->max_message >= BIG_MESSAGE_BYTES) {
-		c->state = CONN_BROKEN;
+		conn_set_state(c, CONN_BROKEN);
 		return;
 	}
 	if (ts == PQTRANS_UNKNOWN || PQstatus(c->pg) != CONNECTION_OK) {
-		c->state = CONN_BROKEN;
+		conn_set_state(c, CONN_BROKEN);
 		return;
 	}
 	/* An open transaction ends as it would when psql exits: rolled back.
 	 * Then nothing of this task's session may leak into the next one. */
-	c->state = CONN_RESET;
+	conn_set_state(c, CONN_RESET);
 	c->reset_step = ts == PQTRANS_IDLE ? 1 : 0;
 	if (!PQsendQuery(c->pg, c->reset_step == 0 ? "ROLLBACK" : "DISCARD ALL")) {
-		c->state = CONN_BROKEN;
+		conn_set_state(c, CONN_BROKEN);
 		return;
 	}
 	conn_flush(c);
@@ -579,10 +589,9 @@ static void conn_connect_failed(struct executor *e, struct conn *c, const char *
 	struct task *t = c->task;
 	const char *name = c->target->cfg->name;
 
-	c->state = CONN_BROKEN;
+	conn_set_state(c, CONN_BROKEN);
 	if (t) {
-		c->task = NULL;
-		t->conn = NULL;
+		conn_detach_task(c);
 		task_log(t, "could not connect to target %s", name);
 		task_fail(e, t, "pgqfs: could not connect to target %s: %s", name, msg);
 	} else {
@@ -602,11 +611,12 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 		if (c->poll != PGRES_POLLING_OK)
 			return;
 		if (PQsetnonblocking(c->pg, 1) < 0) {
-			c->state = CONN_BROKEN;
+			conn_set_state(c, CONN_BROKEN);
 			return;
 		}
 		PQsetNoticeReceiver(c->pg, notice_receiver, c);
-		c->state = c->task ? CONN_BUSY : CONN_IDLE;
+		timer_cancel(&c->connect_timer);
+		conn_set_state(c, c->task ? CONN_BUSY : CONN_IDLE);
 		if (c->task)
 			task_begin(e, c->task);
 		return;
@@ -616,10 +626,9 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 	if ((revents & (POLLIN | POLLHUP | POLLERR)) && !PQconsumeInput(c->pg)) {
 		struct task *t = c->task;
 
-		c->state = CONN_BROKEN;
+		conn_set_state(c, CONN_BROKEN);
 		if (t) {
-			c->task = NULL;
-			t->conn = NULL;
+			conn_detach_task(c);
 			task_fail(e, t, "pgqfs: lost the connection to target %s: %s",
 				  c->target->cfg->name, conn_error(c));
 		}
@@ -633,7 +642,7 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 
 			if (res) {
 				if (PQresultStatus(res) != PGRES_COMMAND_OK)
-					c->state = CONN_BROKEN;
+					conn_set_state(c, CONN_BROKEN);
 				PQclear(res);
 				continue;
 			}
@@ -641,17 +650,18 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 				return;
 			if (++c->reset_step == 1) {
 				if (!PQsendQuery(c->pg, "DISCARD ALL")) {
-					c->state = CONN_BROKEN;
+					conn_set_state(c, CONN_BROKEN);
 					return;
 				}
 				conn_flush(c);
 				return;
 			}
-			c->state = CONN_IDLE;
 			if (c->task) {
 				/* A task was waiting for this reset. */
-				c->state = CONN_BUSY;
+				conn_set_state(c, CONN_BUSY);
 				task_begin(e, c->task);
+			} else {
+				conn_set_state(c, CONN_IDLE);
 			}
 			return;
 		}
@@ -685,8 +695,7 @@ void reap_conns(struct executor *e)
 			if (c->state == CONN_BROKEN && c->task) {
 				struct task *t = c->task;
 
-				c->task = NULL;
-				t->conn = NULL;
+				conn_detach_task(c);
 				task_fail(e, t, "pgqfs: lost the connection to target %s: %s",
 					  tg->cfg->name, conn_error(c));
 			}
@@ -713,8 +722,10 @@ void conn_cancel(struct executor *e, struct conn *c)
 	int r = -ENOMEM;
 
 	c->no_reuse = true;
-	if (!c->drop_due_ms)
+	if (!c->drop_due_ms) {
 		c->drop_due_ms = now + CANCEL_GRACE_MS;
+		timer_set(&c->drop_timer, c->drop_due_ms);
+	}
 	/* Nothing runs on a connection not yet up or being reset; a task
 	 * waiting for it is failed by the caller or the connect timeout. */
 	if (c->state != CONN_BUSY || !c->pg)
@@ -735,7 +746,36 @@ void conn_cancel(struct executor *e, struct conn *c)
 			 c->task ? (long long)c->task->id : 0LL, LOG_ESCAPE(c->target->cfg->name),
 			 r == -EAGAIN ? "too many cancels in progress" : strerror(-r));
 		c->drop_due_ms = now;
+		timer_set(&c->drop_timer, now);
 	}
+}
+
+/* c was still connecting at its connect timeout: its task fails. */
+static void conn_connect_timed_out(struct timer *tm, void *arg, int64_t now)
+{
+	struct conn *c = arg;
+	uint64_t ms = c->connect_timeout_ms;
+	char msg[64];
+
+	(void)now;
+	if (c->state != CONN_CONNECTING)
+		return;
+	if (ms % 1000)
+		snprintf(msg, sizeof(msg), "timeout after %llu ms\n", (unsigned long long)ms);
+	else
+		snprintf(msg, sizeof(msg), "timeout after %llu s\n", (unsigned long long)(ms / 1000));
+	conn_connect_failed(timer_executor(tm), c, msg);
+}
+
+/* CANCEL_GRACE_MS after a cancel: a task still running on c fails, and c
+ * closes. */
+static void conn_drop_due(struct timer *tm, void *arg, int64_t now)
+{
+	struct conn *c = arg;
+
+	(void)now;
+	if (c->state == CONN_BUSY && c->task)
+		task_abandon(timer_executor(tm), c->task);
 }
 
 /* Takes what finished jobs did; frees them. */
@@ -766,15 +806,8 @@ static void jobs_reap(struct executor *e)
 	}
 }
 
-static int64_t earliest(int64_t a, int64_t b)
+void targets_tick(struct executor *e)
 {
-	return a < 0 || (b >= 0 && b < a) ? b : a;
-}
-
-int64_t targets_tick(struct executor *e, int64_t now)
-{
-	int64_t next = -1;
-
 	jobs_reap(e);
 	for (size_t i = 0; i < e->cfg->n_targets; i++) {
 		struct target *tg = &e->targets[i];
@@ -782,38 +815,14 @@ int64_t targets_tick(struct executor *e, int64_t now)
 		for (size_t k = 0; k < tg->n_conns; k++) {
 			struct conn *c = tg->conns[k];
 
-			if (c->state == CONN_CONNECTING) {
-				uint64_t ms = c->connect_timeout_ms ? c->connect_timeout_ms :
-					      e->cfg->connect_timeout_ms;
-				int64_t due = c->opened_ms + (int64_t)ms;
-
-				if (c->resolving && !c->job)
-					resolve_start(e, c);
-				if (c->state == CONN_BROKEN) {
-					conn_connect_failed(e, c, c->err);
-				} else if (c->pg && PQstatus(c->pg) == CONNECTION_BAD) {
-					conn_connect_failed(e, c, PQerrorMessage(c->pg));
-				} else if (now >= due) {
-					char msg[64];
-
-					if (ms % 1000)
-						snprintf(msg, sizeof(msg), "timeout after %llu ms\n",
-							 (unsigned long long)ms);
-					else
-						snprintf(msg, sizeof(msg), "timeout after %llu s\n",
-							 (unsigned long long)(ms / 1000));
-					conn_connect_failed(e, c, msg);
-				} else {
-					next = earliest(next, due);
-				}
-			}
-			if (c->state == CONN_BUSY && c->task && c->drop_due_ms) {
-				if (now >= c->drop_due_ms)
-					task_abandon(e, c->task);
-				else
-					next = earliest(next, c->drop_due_ms);
-			}
+			if (c->state != CONN_CONNECTING)
+				continue;
+			if (c->resolving && !c->job)
+				resolve_start(e, c);
+			if (c->state == CONN_BROKEN)
+				conn_connect_failed(e, c, c->err);
+			else if (c->pg && PQstatus(c->pg) == CONNECTION_BAD)
+				conn_connect_failed(e, c, PQerrorMessage(c->pg));
 		}
 	}
-	return next;
 }
