@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "config.h"
 #include "executor.h"
+#include "log.h"
 #include "split.h"
 #include "store.h"
 #include "task.h"
@@ -276,6 +277,47 @@ void conn_cancel(struct executor *e, struct conn *c);
  * cancel graces are timers of their own.)
  */
 void targets_tick(struct executor *e);
+
+/* jobs.c: blocking calls on threads of their own */
+/* Helper threads at once, at most; past it a cancel is not sent (the
+ * connection is closed at once) and a connection cannot resolve. */
+#define JOBS_MAX 64
+/* Addresses kept per host name: libpq would try each in turn. */
+#define ADDRS_PER_NAME 8
+
+enum job_kind { JOB_RESOLVE, JOB_CANCEL };
+enum { JOB_RUNNING, JOB_DONE, JOB_ABANDONED };
+
+/*
+ * A blocking call run by a thread of its own.  The executor owns it while
+ * it is on e->jobs; the thread sets state to JOB_DONE when it is finished
+ * (the loop then joins and frees it), unless the executor went away first
+ * and set JOB_ABANDONED: then the thread frees it and touches nothing else.
+ */
+struct job {
+	struct job *next;
+	enum job_kind kind;
+	pthread_t thread;
+	atomic_int state;
+	struct executor *e;
+	/* JOB_CANCEL (the thread's: freed by it) */
+	PGcancel *cancel;
+	long long task_id;
+	char target[LOG_ESCAPE_MAX];	/* escaped name, for the log */
+	/* JOB_RESOLVE */
+	struct conn *conn;	/* waiting for it; NULL once gone (loop only) */
+	char **names;		/* host names to resolve */
+	size_t n_names;
+	char **addrs;		/* out: per name, "a,b,...", NULL if it failed */
+	int *gai;		/* out: per name, getaddrinfo()'s error */
+};
+
+/* Frees j and what it holds; accepts NULL. */
+void job_free(struct job *j);
+/* Starts j's thread and puts j on e->jobs; on failure frees j (-EAGAIN:
+ * JOBS_MAX threads run already). */
+__attribute__((warn_unused_result))
+int job_start(struct executor *e, struct job *j);
 /* At destroy: waits for finished helper threads, lets the others go. */
 void jobs_finish(struct executor *e);
 
