@@ -6,9 +6,9 @@
  * Nothing here blocks the loop.  libpq would: PQconnectStartParams
  * resolves host names synchronously unless hostaddr is given, PQcancel
  * connects and waits (and ignores connect_timeout), and a nonblocking
-
-
-
+ * connect has no timeout at all.  So host names are resolved and cancels
+ * sent by threads of their own ("jobs", jobs.c), and connect timeouts and
+ * cancel graces are timers of the loop.
  */
 #include <arpa/inet.h>
 #include <errno.h>
