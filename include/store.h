@@ -198,9 +198,23 @@ int store_new_id(struct store *s, uint32_t uid, int64_t *ret_id, bool *ret_name_
 __attribute__((warn_unused_result))
 int store_get_reservation(struct store *s, int64_t id, uint32_t *ret_uid, bool *ret_used,
 			  bool *ret_pending);
-/* The stats file's content. */
+/* Tasks of one pool by state (staged ones count as queued: their
+ * writers' cp has returned). */
+struct pool_counts {
+	char *pool;
+	int64_t n[TASK_CANCELLED + 1];	/* by enum task_state */
+};
+
+/* Every pool that has tasks in the control database, by name. */
+struct store_counts {
+	struct pool_counts *pools;
+	size_t n;
+};
+
+/* Counts retained tasks by pool and state (the figures of `stats`). */
 __attribute__((warn_unused_result))
-int store_stats(struct store *s, struct buf *out);
+int store_count_tasks(struct store *s, struct store_counts *ret);
+void store_counts_finish(struct store_counts *c);
 
 /* ---- executor side (non-blocking; the caller owns the connection) ---- */
 

@@ -18,13 +18,78 @@
 #define READ_AHEAD (512 * 1024)
 
 /* The stats file's content, as of now; its size is remembered for stat. */
+/* The states `stats` shows, in its order. */
+static const enum task_state stat_states[] = {
+	TASK_QUEUED, TASK_RUNNING, TASK_DONE, TASK_FAILED, TASK_CANCELLED,
+};
+#define N_STAT_STATES (sizeof(stat_states) / sizeof(stat_states[0]))
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static const struct pool_counts *counts_of(const struct store_counts *c, const char *pool)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->pools[i].pool, pool) == 0)
+			return &c->pools[i];
+	return NULL;
+}
+
+/*
+ * Totals, then by pool name every pool of this daemon's configuration and
+ * every other pool that has tasks (another daemon's), each with all its
+ * keys, zeros too, so that scripts can rely on them.
+ */
+static int format_counts(struct fs *fs, const struct store_counts *c, struct buf *out)
+{
+	size_t n = fs->cfg->n_pools + c->n;
+	const char **names = calloc(n ? n : 1, sizeof(*names));
+	int r = 0;
+
+	if (!names)
+		return -ENOMEM;
+	for (size_t i = 0; i < fs->cfg->n_pools; i++)
+		names[i] = fs->cfg->pools[i].name;
+	for (size_t i = 0; i < c->n; i++)
+		names[fs->cfg->n_pools + i] = c->pools[i].pool;
+	qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t w = 0; w < N_STAT_STATES && r == 0; w++) {
+		int64_t total = 0;
+
+		for (size_t i = 0; i < c->n; i++)
+			total += c->pools[i].n[stat_states[w]];
+		r = buf_printf(out, "%s %lld\n", task_state_name(stat_states[w]),
+			       (long long)total);
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const struct pool_counts *pc;
+
+		if (i > 0 && strcmp(names[i - 1], names[i]) == 0)
+			continue;
+		pc = counts_of(c, names[i]);
+		for (size_t w = 0; w < N_STAT_STATES && r == 0; w++)
+			r = buf_printf(out, "pool.%s.%s %lld\n", names[i],
+				       task_state_name(stat_states[w]),
+				       pc ? (long long)pc->n[stat_states[w]] : 0LL);
+	}
+	free(names);
+	return r;
+}
+
 int stats_content(struct fs *fs, struct buf *out)
 {
 	struct executor_counters c = { 0 };
+	struct store_counts counts;
 	size_t start = out->len, waiting;
 	int r;
 
-	r = store_stats(fs->store, out);
+	r = store_count_tasks(fs->store, &counts);
+	if (r < 0)
+		return r;
+	r = format_counts(fs, &counts, out);
+	store_counts_finish(&counts);
 	if (fs->executor)
 		executor_get_counters(fs->executor, &c);
 	pthread_mutex_lock(&fs->wait_lock);

@@ -266,72 +266,50 @@ int store_read_query(struct store *s, int64_t id, uint64_t off, size_t size,
 	return r;
 }
 
-static const char *const stat_words[] = { "queued", "running", "done", "failed", "cancelled" };
-#define N_STAT_WORDS (sizeof(stat_words) / sizeof(stat_words[0]))
-
-/* The count of state w in pool (NULL: all pools) among the rows of res. */
-static int64_t stat_count(const PGresult *res, const char *pool, size_t w)
+void store_counts_finish(struct store_counts *c)
 {
-	int64_t n = 0;
-
-	for (int i = 0; i < PQntuples(res); i++)
-		if ((!pool || strcmp(PQgetvalue(res, i, 0), pool) == 0) &&
-		    strcmp(PQgetvalue(res, i, 1), stat_words[w]) == 0)
-			n += strtoll(PQgetvalue(res, i, 2), NULL, 10);
-	return n;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->pools[i].pool);
+	free(c->pools);
+	c->pools = NULL;
+	c->n = 0;
 }
 
-static int stat_lines(struct buf *out, const PGresult *res, const char *pool)
+int store_count_tasks(struct store *s, struct store_counts *ret)
 {
-	int r = 0;
-
-	for (size_t w = 0; w < N_STAT_WORDS && r == 0; w++) {
-		if (pool)
-			r = buf_printf(out, "pool.%s.%s %lld\n", pool, stat_words[w],
-				       (long long)stat_count(res, pool, w));
-		else
-			r = buf_printf(out, "%s %lld\n", stat_words[w],
-				       (long long)stat_count(res, NULL, w));
-	}
-	return r;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-int store_stats(struct store *s, struct buf *out)
-{
-	const char **pools;
+	struct store_counts c = { 0 };
 	PGresult *res;
-	size_t n;
 	int r;
 
 	/* Staged tasks count as queued: their writers' cp has returned. */
-	r = run(s, "SELECT pool, state, n FROM stats()",
+	r = run(s, "SELECT pool, state, n FROM stats() ORDER BY pool",
 		0, NULL, NULL, NULL, NULL, false, &res);
 	if (r < 0)
 		return r;
-	/* Totals, then by pool name every pool of this daemon's configuration
-	 * and every other pool that has tasks (another daemon's), each with
-	 * all its keys, zeros too, so that scripts can rely on them. */
-	n = s->cfg->n_pools + (size_t)PQntuples(res);
-	pools = calloc(n ? n : 1, sizeof(*pools));
-	if (!pools) {
+	c.pools = calloc((size_t)PQntuples(res) + 1, sizeof(*c.pools));
+	if (!c.pools) {
 		PQclear(res);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < s->cfg->n_pools; i++)
-		pools[i] = s->cfg->pools[i].name;
-	for (int i = 0; i < PQntuples(res); i++)
-		pools[s->cfg->n_pools + (size_t)i] = PQgetvalue(res, i, 0);
-	qsort(pools, n, sizeof(*pools), cmp_str);
-	r = stat_lines(out, res, NULL);
-	for (size_t i = 0; i < n && r == 0; i++)
-		if (i == 0 || strcmp(pools[i - 1], pools[i]) != 0)
-			r = stat_lines(out, res, pools[i]);
-	free(pools);
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *pool = PQgetvalue(res, i, 0);
+		int st = task_state_parse(PQgetvalue(res, i, 1));
+
+		if (c.n == 0 || strcmp(c.pools[c.n - 1].pool, pool) != 0) {
+			c.pools[c.n].pool = strdup(pool);
+			if (!c.pools[c.n].pool) {
+				store_counts_finish(&c);
+				PQclear(res);
+				return -ENOMEM;
+			}
+			c.n++;
+		}
+		if (st == TASK_STAGED)
+			st = TASK_QUEUED;
+		if (st >= 0)
+			c.pools[c.n - 1].n[st] += strtoll(PQgetvalue(res, i, 2), NULL, 10);
+	}
 	PQclear(res);
-	return r;
+	*ret = c;
+	return 0;
 }
