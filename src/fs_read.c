@@ -17,7 +17,6 @@
 /* Bytes a read of a stream fetches ahead for the reads that follow. */
 #define READ_AHEAD (512 * 1024)
 
-/* The stats file's content, as of now; its size is remembered for stat. */
 /* The states `stats` shows, in its order. */
 static const enum task_state stat_states[] = {
 	TASK_QUEUED, TASK_RUNNING, TASK_DONE, TASK_FAILED, TASK_CANCELLED,
@@ -78,6 +77,7 @@ static int format_counts(struct fs *fs, const struct store_counts *c, struct buf
 	return r;
 }
 
+/* The stats file's content, as of now; its size is remembered for stat. */
 int stats_content(struct fs *fs, struct buf *out)
 {
 	struct executor_counters c = { 0 };
