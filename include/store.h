@@ -34,6 +34,17 @@
  */
 #define STORE_CHANNEL_QUEUE "_queue"
 #define STORE_CHANNEL_DONE "_done"
+#define STORE_N_CHANNELS 2
+
+/* Appends "LISTEN <channel i of the schema>" (quoted) to ret_sql. */
+__attribute__((warn_unused_result))
+int store_listen_command(PGconn *conn, const struct config *cfg, size_t i,
+			 struct buf *ret_sql);
+
+/* A libpq notice processor for the control database's connections: the
+ * server's messages outside a statement (a FATAL before it ends the
+ * session, a WARNING) go to the daemon's log, not to bare stderr. */
+void store_log_notice(void *arg, const char *message);
 
 /* LISTENs on both channels of the schema (blocking). */
 __attribute__((warn_unused_result))

@@ -16,37 +16,6 @@
 #include "log.h"
 #include "store.h"
 
-/* The server's messages outside a statement (a FATAL before it ends the
- * session, a WARNING) go to the daemon's log, not to bare stderr. */
-static void control_notice(void *arg, const char *message)
-{
-	int len = (int)strlen(message);
-
-	(void)arg;
-	while (len > 0 && message[len - 1] == '\n')
-		len--;
-	log_info("control database: %.*s", len, message);
-}
-
-/* How long a connect attempt may take: the conninfo's connect_timeout (as
- * libpq reads it, at least 2 s), else the configuration's. */
-static int64_t connect_timeout_ms(const struct executor *e)
-{
-	PQconninfoOption *opts = PQconninfo(e->control);
-	int64_t ms = (int64_t)e->cfg->connect_timeout_ms;
-
-	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val) {
-			long v = strtol(o->val, NULL, 10);
-
-			if (v > 0)
-				ms = (v < 2 ? 2 : v) * 1000;
-		}
-	}
-	PQconninfoFree(opts);
-	return ms;
-}
-
 /* A connect attempt failed: drop it, try again after the back-off. */
 void ctl_attempt_failed(struct executor *e, const char *why)
 {
@@ -84,7 +53,13 @@ void ctl_connect_start(struct executor *e, int64_t now)
 	e->ctl_state = CTL_CONNECTING;
 	e->ctl_poll = PGRES_POLLING_WRITING;
 	e->ctl_want_write = false;
-	e->ctl_deadline_ms = now + connect_timeout_ms(e);
+	{
+		PQconninfoOption *opts = PQconninfo(e->control);
+
+		e->ctl_deadline_ms = now + (int64_t)conninfo_connect_timeout_ms(
+			opts, e->cfg->connect_timeout_ms);
+		PQconninfoFree(opts);
+	}
 	timer_set(&e->ctl_deadline_timer, e->ctl_deadline_ms);
 }
 
@@ -97,7 +72,7 @@ void ctl_connect_poll(struct executor *e)
 	}
 	if (e->ctl_poll != PGRES_POLLING_OK)
 		return;
-	PQsetNoticeProcessor(e->control, control_notice, NULL);
+	PQsetNoticeProcessor(e->control, store_log_notice, NULL);
 	if (PQsetnonblocking(e->control, 1) < 0 || store_send_setup(e->control, e->cfg) < 0) {
 		ctl_attempt_failed(e, PQerrorMessage(e->control));
 		return;

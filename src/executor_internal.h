@@ -271,6 +271,9 @@ const char *conn_error(const struct conn *c);
  * on any connection; c may be freed right after.
  */
 void conn_cancel(struct executor *e, struct conn *c);
+/* The connect timeout a conninfo asks for (parsed: PQconninfoParse or
+ * PQconninfo), as libpq reads it, or dflt_ms when it sets none. */
+uint64_t conninfo_connect_timeout_ms(const PQconninfoOption *opts, uint64_t dflt_ms);
 /*
  * Once per loop round: starts host name resolutions, takes their results,
  * fails the connections that could not start.  (Connect timeouts and

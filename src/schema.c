@@ -27,27 +27,39 @@ bool schema_name_ok(const char *s)
 
 static int exec_simple(PGconn *conn, const char *sql);
 
+int store_listen_command(PGconn *conn, const struct config *cfg, size_t i,
+			 struct buf *ret_sql)
+{
+	static const char *const suffix[STORE_N_CHANNELS] = {
+		STORE_CHANNEL_QUEUE, STORE_CHANNEL_DONE,
+	};
+	char channel[80];
+	char *ident;
+	int r;
+
+	/* The schema name is a validated identifier from the configuration,
+	 * quoted here; nothing from a path. */
+	snprintf(channel, sizeof(channel), "%s%s", cfg->schema, suffix[i]);
+	ident = PQescapeIdentifier(conn, channel, strlen(channel));
+	if (!ident)
+		return -ENOMEM;
+	r = buf_printf(ret_sql, "LISTEN %s", ident);
+	PQfreemem(ident);
+	if (r == 0 && !buf_cstr(ret_sql))
+		r = -ENOMEM;
+	return r;
+}
+
 int store_listen(PGconn *conn, const struct config *cfg)
 {
-	static const char *const suffix[] = { STORE_CHANNEL_QUEUE, STORE_CHANNEL_DONE };
-
-	for (size_t i = 0; i < 2; i++) {
-		char channel[80];
-		char *ident;
+	for (size_t i = 0; i < STORE_N_CHANNELS; i++) {
 		struct buf sql;
 		int r;
 
-		/* The schema name is a validated identifier from the
-		 * configuration, quoted here; nothing from a path. */
-		snprintf(channel, sizeof(channel), "%s%s", cfg->schema, suffix[i]);
-		ident = PQescapeIdentifier(conn, channel, strlen(channel));
-		if (!ident)
-			return -ENOMEM;
 		buf_init(&sql);
-		r = buf_printf(&sql, "LISTEN %s", ident);
-		PQfreemem(ident);
+		r = store_listen_command(conn, cfg, i, &sql);
 		if (r == 0)
-			r = buf_cstr(&sql) ? exec_simple(conn, sql.data) : -ENOMEM;
+			r = exec_simple(conn, sql.data);
 		buf_finish(&sql);
 		if (r < 0)
 			return r;

@@ -47,9 +47,7 @@ const char *store_last_error(void)
 	return last_error;
 }
 
-/* The server's messages outside a statement (a FATAL before it ends the
- * session, a WARNING) go to the daemon's log, not to bare stderr. */
-static void control_notice(void *arg, const char *message)
+void store_log_notice(void *arg, const char *message)
 {
 	int len = (int)strlen(message);
 
@@ -80,7 +78,7 @@ PGconn *store_connect(const struct config *cfg, const char *purpose)
 		PQfinish(conn);
 		return NULL;
 	}
-	PQsetNoticeProcessor(conn, control_notice, NULL);
+	PQsetNoticeProcessor(conn, store_log_notice, NULL);
 	res = PQexecParams(conn, "SELECT pg_catalog.set_config('search_path', $1, false)",
 			   1, NULL, pv, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -303,7 +301,7 @@ static int pconn_open(const struct config *cfg, int64_t deadline, PGconn **ret)
 		r = -EIO;
 		goto out;
 	}
-	PQsetNoticeProcessor(pg, control_notice, NULL);
+	PQsetNoticeProcessor(pg, store_log_notice, NULL);
 	if (!PQsendQueryParams(pg, "SELECT pg_catalog.set_config('search_path', $1, false)",
 			       1, NULL, pv, NULL, NULL, 0)) {
 		r = -EIO;

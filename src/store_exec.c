@@ -63,7 +63,6 @@ int store_prepare(PGconn *conn)
 
 int store_send_setup(PGconn *conn, const struct config *cfg)
 {
-	static const char *const suffix[] = { STORE_CHANNEL_QUEUE, STORE_CHANNEL_DONE };
 	char host[256], pid[16];
 	const char *reg[2] = { host, pid };
 	const char *sp[1] = { cfg->schema };
@@ -85,24 +84,14 @@ int store_send_setup(PGconn *conn, const struct config *cfg)
 		" pg_advisory_lock(hashtext(current_schema()), id::int) FROM i",
 		2, NULL, reg, NULL, NULL, 0))
 		return -EIO;
-	for (size_t i = 0; i < 2; i++) {
-		char channel[80];
-		char *ident;
+	for (size_t i = 0; i < STORE_N_CHANNELS; i++) {
 		struct buf sql;
-		int ok;
+		bool ok;
 
-		/* The schema name is a validated identifier from the
-		 * configuration, quoted here; nothing from a path. */
-		snprintf(channel, sizeof(channel), "%s%s", cfg->schema, suffix[i]);
-		ident = PQescapeIdentifier(conn, channel, strlen(channel));
-		if (!ident)
-			return -ENOMEM;
 		buf_init(&sql);
-		ok = buf_printf(&sql, "LISTEN %s", ident) == 0 && buf_cstr(&sql);
-		PQfreemem(ident);
 		/* PQsendQuery is refused in a pipeline: no parameters instead. */
-		if (ok)
-			ok = PQsendQueryParams(conn, sql.data, 0, NULL, NULL, NULL, NULL, 0);
+		ok = store_listen_command(conn, cfg, i, &sql) == 0 &&
+		     PQsendQueryParams(conn, sql.data, 0, NULL, NULL, NULL, NULL, 0);
 		buf_finish(&sql);
 		if (!ok)
 			return -EIO;

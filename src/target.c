@@ -79,6 +79,22 @@ static const char *opt_val(const PQconninfoOption *opts, const char *key)
 	return NULL;
 }
 
+uint64_t conninfo_connect_timeout_ms(const PQconninfoOption *opts, uint64_t dflt_ms)
+{
+	const char *ct = opt_val(opts, "connect_timeout");
+	char *end;
+	long long v;
+
+	if (!ct)
+		return dflt_ms;
+	v = strtoll(ct, &end, 10);
+	/* As libpq: whole seconds, 1 counts as 2; zero or less is no
+	 * timeout, for which the configuration's stands in. */
+	if (*end != '\0' || v <= 0 || v > 24 * 3600)
+		return dflt_ms;
+	return (uint64_t)(v < 2 ? 2 : v) * 1000;
+}
+
 /* A comma-separated list as libpq reads host, hostaddr and port. */
 static int split_list(const char *s, char ***ret, size_t *ret_n)
 {
@@ -282,7 +298,7 @@ static void conn_drop_due(struct timer *tm, void *arg, int64_t now);
 static struct conn *conn_open(struct target *tg)
 {
 	struct conn *c = calloc(1, sizeof(*c));
-	const char *hosts, *ct;
+	const char *hosts;
 	char *msg = NULL;
 
 	if (!c)
@@ -299,18 +315,8 @@ static struct conn *conn_open(struct target *tg)
 		conn_set_broken(c, "its conninfo cannot be parsed\n");
 		return c;
 	}
-	ct = opt_val(c->opts, "connect_timeout");
-	if (ct) {
-		char *end;
-		long long v = strtoll(ct, &end, 10);
-
-		/* As libpq: whole seconds; zero or less is no timeout, for
-		 * which the config's connect_timeout stands in. */
-		if (*end == '\0' && v > 0 && v <= 24 * 3600)
-			c->connect_timeout_ms = (uint64_t)v * 1000;
-	}
-	if (!c->connect_timeout_ms)
-		c->connect_timeout_ms = tg->e->cfg->connect_timeout_ms;
+	c->connect_timeout_ms = conninfo_connect_timeout_ms(c->opts,
+							   tg->e->cfg->connect_timeout_ms);
 	timer_set(&c->connect_timer, c->opened_ms + (int64_t)c->connect_timeout_ms);
 	hosts = hosts_to_resolve(c);
 	if (hosts) {
