@@ -22,6 +22,10 @@ int fs_create(const struct config *cfg, struct store *store, struct fs **ret);
 /* The executor to wake after a submission and to read counters from. */
 void fs_set_executor(struct fs *fs, struct executor *e);
 
+/* The session the filesystem serves, to which it sends notifications
+ * (borrowed; it must outlive the mount's FUSE loop). */
+void fs_set_session(struct fs *fs, struct fuse_session *se);
+
 /* executor_finished_fn: answers the `wait` readers of finished tasks. */
 void fs_tasks_finished(void *fs, const int64_t *ids, const enum task_state *states,
 		       size_t n);

@@ -103,9 +103,7 @@ static struct staged *staged_new(struct fs *fs, size_t pool, const char *name,
 	s->dot = dot;
 	s->listed = true;
 	clock_gettime(CLOCK_REALTIME, &s->mtime);
-	s->ino = INO_STAGED_BIT | ++fs->next_staged;
-	s->next = fs->staged;
-	fs->staged = s;
+	staged_insert(fs, s);
 	return s;
 }
 
@@ -323,9 +321,7 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			fuse_reply_err(req, ENOMEM);
 			return;
 		}
-		free(s->name);
-		s->name = nn;
-		s->pool = (size_t)npi;
+		staged_rename(fs, s, (size_t)npi, nn);
 		/* Content stored under the old name is stored again under the
 		 * new one at the next flush (or never, for a staging name). */
 		unstage = s->task_id;
@@ -354,7 +350,9 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	s->pins--;
 	neg_forget(fs, (size_t)npi, newname);	/* lookups that raced the commit */
 	if (r < 0)
-		s->listed = true;	/* nothing queued: the file stays as it was */
+		staged_relist(fs, s);	/* nothing queued: the file stays as it was */
+	else
+		staged_let_go(fs, s, (size_t)npi, newname);
 	staged_maybe_free(fs, s);
 	pthread_mutex_unlock(&fs->lock);
 	if (r < 0) {
@@ -480,6 +478,7 @@ void staged_release(struct fs *fs, struct staged *s)
 		if (r == 0 && id)
 			released_add_locked(fs, s);
 		staged_unlist(fs, s);
+		staged_let_go(fs, s, s->pool, s->name);
 	}
 	s->releasing = false;
 	pthread_mutex_unlock(&fs->lock);

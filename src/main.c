@@ -137,6 +137,7 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
 	if (!se)
 		goto out_cfg;
+	fs_set_session(fs, se);
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_cfg;
 	handlers = true;
