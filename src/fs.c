@@ -458,7 +458,11 @@ void fs_set_executor(struct fs *fs, struct executor *e)
 
 void fs_set_session(struct fs *fs, struct fuse_session *se)
 {
+	if (!se)
+		inval_stop(fs);
+	pthread_mutex_lock(&fs->lock);
 	fs->se = se;
+	pthread_mutex_unlock(&fs->lock);
 }
 
 void fs_destroy(struct fs *fs)

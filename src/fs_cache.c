@@ -10,6 +10,7 @@
 #include "fs_internal.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -504,14 +505,16 @@ static void *inval_main(void *arg)
 		}
 		fs->inval_head = fs->inval_tail = NULL;
 		fs->n_inval = 0;
-		pthread_mutex_unlock(&fs->lock);
 		/* -ENOENT (the kernel had dropped it already) is the usual
 		 * answer when the writer looked the name up again. */
-		for (struct inval *q = batch; q; q = q->next)
+		for (struct inval *q = batch; q && !fs->inval_quit; q = q->next) {
+			pthread_mutex_unlock(&fs->lock);
 			(void)fuse_lowlevel_notify_inval_entry(fs->se, q->parent, q->name, q->len);
+			pthread_mutex_lock(&fs->lock);
+		}
 		inval_free_all(batch);
-		pthread_mutex_lock(&fs->lock);
 	}
+	fs->inval_exited = true;
 	pthread_mutex_unlock(&fs->lock);
 	return NULL;
 }
@@ -531,6 +534,7 @@ void inval_start(struct fs *fs)
 		return;
 	}
 	fs->inval_quit = false;
+	fs->inval_exited = false;
 	/* Signals go to the FUSE loop, which ends on them. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -539,10 +543,21 @@ void inval_start(struct fs *fs)
 	pthread_mutex_unlock(&fs->lock);
 }
 
-/* Stops the notifier before the session goes; drops what is queued. */
+/*
+ * Stops the notifier before the session goes; drops what is queued.
+ *
+ * An invalidation waits for the directory's lock, which a create in that
+ * directory holds until it is answered.  Once the FUSE loop has stopped,
+ * nobody answers, and the notifier's write would also keep /dev/fuse open
+ * past the unmount, so that the kernel never fails those requests either:
+ * while the notifier is still sending, the requests that arrive are
+ * answered here.
+ */
 void inval_stop(struct fs *fs)
 {
+	struct fuse_buf fbuf = { .mem = NULL };
 	struct inval *q;
+	bool exited;
 
 	pthread_mutex_lock(&fs->lock);
 	if (!fs->inval_running) {
@@ -551,7 +566,19 @@ void inval_stop(struct fs *fs)
 	}
 	fs->inval_quit = true;
 	pthread_cond_signal(&fs->inval_cond);
+	exited = fs->inval_exited;
 	pthread_mutex_unlock(&fs->lock);
+	while (!exited) {
+		struct pollfd pfd = { .fd = fuse_session_fd(fs->se), .events = POLLIN };
+
+		if (poll(&pfd, 1, 20) == 1 && (pfd.revents & POLLIN) &&
+		    fuse_session_receive_buf(fs->se, &fbuf) > 0)
+			fuse_session_process_buf(fs->se, &fbuf);
+		pthread_mutex_lock(&fs->lock);
+		exited = fs->inval_exited;
+		pthread_mutex_unlock(&fs->lock);
+	}
+	free(fbuf.mem);
 	pthread_join(fs->inval_thread, NULL);
 	pthread_mutex_lock(&fs->lock);
 	fs->inval_running = false;

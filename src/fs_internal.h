@@ -160,7 +160,7 @@ struct fs {
 	size_t n_staged;
 	struct fuse_session *se;	/* for the notifier; NULL in unit tests */
 	pthread_t inval_thread;
-	bool inval_running, inval_quit;
+	bool inval_running, inval_quit, inval_exited;
 	pthread_cond_t inval_cond;	/* with fs->lock: the queue has work */
 	struct inval *inval_head, *inval_tail;
 	size_t n_inval;

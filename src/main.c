@@ -174,6 +174,8 @@ int main(int argc, char *argv[])
 
 out_cfg:
 	executor_stop(exec);
+	if (fs)
+		fs_set_session(fs, NULL);
 	fs_release_waiters(fs);
 	if (mounted)
 		fuse_session_unmount(se);
