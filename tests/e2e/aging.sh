@@ -77,12 +77,4 @@ t_is "$(cat "$MNT"/done/*/info | grep -c '^name=mv-')" "$PER" "renamed files ran
 t_is "$(ls "$MNT/queue/fast" | wc -l)" 0 "nothing is left in the queue"
 t_ok "the log shows no error" bash -c "! grep -E 'ERROR|error:' '${PGQFS_LOG[main]}'"
 
-# Stopped amid writers, while the notifier waits for directory locks that
-# unanswered creates hold: the daemon still exits, and unmounts.
-perl_writer late1 2>/dev/null & p1=$!
-perl_writer late2 2>/dev/null & p2=$!
-busy() { [ "$(submitted)" -ge $((N + 1 + 200)) ]; }
-t_ok "writers are at work again" wait_until 30 busy
-pgqfs_stop main
-wait "$p1" "$p2"
 t_done
