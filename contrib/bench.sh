@@ -20,6 +20,8 @@
 #   4. latency: submit-to-start, p50 and p99 (and without cp's own process)
 #   5. memory while one task streams a large result; reading it back
 #   6. 100,000 retained tasks: ls and ls -l of done/, and the daemon's RSS
+#   7. aging: 70,000 SELECT 1 files from 8 cp writers into a fresh mount, the
+#      submission rate over the first 10,000 files and over the last 10,000
 #   and the daemon's clean exit at unmount.
 #
 # Knobs (environment):
@@ -29,6 +31,10 @@
 #   BENCH_BASELINE_N  psql loop runs (300)             BENCH_LAT_N       latency samples (200)
 #   BENCH_CONC_N      pg_sleep tasks (200)             BENCH_CONC_SLEEP  their sleep, s (0.5)
 #   BENCH_STREAM_MB   streamed result, MiB (1024)      BENCH_RETAIN_N    retained tasks (100000)
+#   BENCH_AGING_N     aging files (70000; at least 20000 for two disjoint windows)
+#   BENCH_PHASES      the phases to run, by name, space-separated (default all:
+#                     baseline throughput single concurrency latency stream retention aging;
+#                     throughput needs baseline)
 #   BENCH_TMPDIR      parent of the scratch directory (/tmp)
 #   BENCH_KEEP=1      keep the scratch directory (cluster and logs); a failed run keeps the logs
 #   BENCH_RESTART=0   do not restart a daemon that died; skip the remaining phases
@@ -50,9 +56,9 @@ cd "$(dirname "$0")/.." || exit 1
 # ---------------------------------------------------------------- knobs
 quick=${BENCH_QUICK:-0}
 if [ "$quick" = 1 ]; then
-	d_base=30 d_n=300 d_conc=100 d_sleep=0.2 d_lat=20 d_mb=20 d_ret=5000
+	d_base=30 d_n=300 d_conc=100 d_sleep=0.2 d_lat=20 d_mb=20 d_ret=5000 d_age=4000
 else
-	d_base=300 d_n=5000 d_conc=200 d_sleep=0.5 d_lat=200 d_mb=1024 d_ret=100000
+	d_base=300 d_n=5000 d_conc=200 d_sleep=0.5 d_lat=200 d_mb=1024 d_ret=100000 d_age=70000
 fi
 BASE_N=${BENCH_BASELINE_N:-$d_base}
 TP_N=${BENCH_N:-$d_n}
@@ -62,6 +68,9 @@ CONC_SLEEP=${BENCH_CONC_SLEEP:-$d_sleep}
 LAT_N=${BENCH_LAT_N:-$d_lat}
 STREAM_MB=${BENCH_STREAM_MB:-$d_mb}
 RETAIN_N=${BENCH_RETAIN_N:-$d_ret}
+AGING_N=${BENCH_AGING_N:-$d_age}
+PHASES=" ${BENCH_PHASES:-baseline throughput single concurrency latency stream retention aging} "
+wanted() { [ "${PHASES#* "$1" }" != "$PHASES" ]; }
 POOL=bench
 POOL_MAX=50
 TARGET_MAX=64
@@ -103,7 +112,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	chown postgres "$tmp"	# PostgreSQL refuses to run as root
 	run=(runuser -u postgres --)
 fi
-dpid="" wd_pid="" sampler="" submitter="" pg_started=0 failed_phases=0 starts=0 SCHEMA="" LOG="" restarted=""
+dpid="" wd_pid="" sampler="" fresh_starts=0"" submitter="" pg_started=0 failed_phases=0 starts=0 SCHEMA="" LOG="" restarted=""
 
 cleanup() {
 	trap - EXIT INT TERM
@@ -693,6 +702,70 @@ SQL
 	[ "$n_listed" -ge "$RETAIN_N" ] || { FAIL_REASON="done/ lists $n_listed entries, expected at least $RETAIN_N"; return 1; }
 }
 
+# A mount must not slow down as it ages: every file submitted leaves
+# state in the daemon until the kernel forgets the name, so the rate over
+# the last 10,000 files is compared with the rate over the first 10,000
+# (the windows shrink to a fifth of the files each when there are fewer
+# than 20,000).  The rate is read from since_start.submitted in stats,
+# polled every 200 ms, on a daemon started for this phase.
+phase_aging() {
+	local i t0 w st first last c k v t_first c_last0 t_last0 c_end t_end staged late=0
+	local cpu0 cpu_first cpu_last0 cpu_end
+	w=10000
+	[ "$AGING_N" -lt $((2 * w)) ] && w=$((AGING_N / 5))
+	[ "$w" -gt 0 ] || { FAIL_REASON="BENCH_AGING_N=$AGING_N is too small"; return 1; }
+	echo "== 7. aging: $AGING_N x SELECT 1 submitted by $WRITERS parallel cp processes into a fresh mount; files/s over the first $w and over the last $w (since_start.submitted polled every 200 ms)"
+	stop_daemon
+	start_daemon
+	fresh_starts=$((fresh_starts + 1))
+	mkdir -p "$tmp/age"
+	for i in $(seq "$AGING_N"); do echo 'SELECT 1;' >"$tmp/age/age-$i.sql"; done
+	finished_base || return 1
+	watchdog_arm $((120 + AGING_N / 20)) aging
+	cpu_mark
+	t0=${EPOCHREALTIME/./}
+	: >"$tmp/age.samples"
+	submit_dir "$tmp/age" $((60 + AGING_N / 20))
+	# Samples "µs count" until the submission ends and every file counts.
+	while :; do
+		c=
+		while read -r k v; do
+			[ "$k" = since_start.submitted ] && { c=$v; break; }
+		done <"$MNT/stats"
+		[ -n "$c" ] || { watchdog_disarm; FAIL_REASON="no since_start.submitted in stats"; return 1; }
+		# With the daemon's CPU ticks so far: a busy machine slows the
+		# rate, not the daemon's CPU time per file.
+		echo "${EPOCHREALTIME/./} $c $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$dpid/stat")" >>"$tmp/age.samples"
+		[ "$c" -ge "$AGING_N" ] && break
+		# The last releases follow the last close: give them 10 s.
+		if [ -s "$tmp/submit.rc" ]; then
+			[ "$(cut -d' ' -f1 "$tmp/submit.rc")" != 0 ] && break
+			late=$((late + 1))
+			[ "$late" -gt 50 ] && { watchdog_disarm; FAIL_REASON="only $c of $AGING_N files were submitted"; return 1; }
+		fi
+		nap 0.2
+	done
+	submit_wait || { watchdog_disarm; return 1; }
+	wait_finished "$AGING_N"
+	st=$?
+	watchdog_disarm
+	[ "$st" = 0 ] || return 1
+	cpu_report
+	read -r t_first c cpu_first <<<"$(awk -v w="$w" '$2 >= w { print; exit }' "$tmp/age.samples")"
+	read -r _ _ cpu0 <<<"$(head -n 1 "$tmp/age.samples")"
+	first=$(calc "$c * 1e6 / ($t_first - $t0)")
+	read -r t_last0 c_last0 cpu_last0 <<<"$(awk -v w=$((AGING_N - w)) '$2 >= w { print; exit }' "$tmp/age.samples")"
+	read -r t_end c_end cpu_end <<<"$(tail -n 1 "$tmp/age.samples")"
+	last=$(calc "($c_end - $c_last0) * 1e6 / ($t_end - $t_last0)")
+	echo "daemon CPU per file: $(fmt "$(calc "($cpu_first - $cpu0) * 1000 / $HZ / $c")" 3) ms over the first $c files, $(fmt "$(calc "($cpu_end - $cpu_last0) * 1000 / $HZ / ($c_end - $c_last0)")" 3) ms over the last $((c_end - c_last0))"
+	staged=$(awk '$1 == "staged" { print $2 }' "$MNT/stats")
+	echo "first $c files in $(secs "$t0" "$t_first") s, files $c_last0 to $c_end in $(secs "$t_last0" "$t_end") s; all $AGING_N submitted after $(secs "$t0" "$t_end") s${staged:+; staged entries in the daemon now: $staged}; failed: $N_FAILED"
+	result "aging, first $w files" "$(fmt "$first") files/s" "-" "-" info
+	result "aging, last $w of $AGING_N files" "$(fmt "$last") files/s" ">= 0.9 x the first $w" \
+		"$(fmt "$(calc "$last / $first")" 2)x the first" "$(verdict "$last >= 0.9 * $first")"
+	[ "$N_FAILED" = 0 ] || { FAIL_REASON="$N_FAILED tasks failed"; return 1; }
+}
+
 # Runs a phase on a live daemon; a phase that fails, or after which the
 # daemon is gone, counts as failed.
 run_phase() {	# NAME FUNCTION
@@ -768,14 +841,14 @@ echo "postgresql: $PG_VERSION; $(psqlc -At -d postgres -c "SELECT string_agg(nam
 start_daemon
 echo
 
-phase_baseline
-echo
-run_phase throughput phase_throughput_batch
-run_phase "throughput, one cp per task" phase_throughput_single
-run_phase concurrency phase_concurrency
-run_phase latency phase_latency
-run_phase stream phase_stream
-run_phase retention phase_retention
+if wanted baseline; then phase_baseline; echo; fi
+wanted throughput && run_phase throughput phase_throughput_batch
+wanted single && run_phase "throughput, one cp per task" phase_throughput_single
+wanted concurrency && run_phase concurrency phase_concurrency
+wanted latency && run_phase latency phase_latency
+wanted stream && run_phase stream phase_stream
+wanted retention && run_phase retention phase_retention
+wanted aging && run_phase aging phase_aging
 daemon_alive || report_daemon
 
 # The daemon's own shutdown: at unmount it should exit, with status 0.
@@ -803,8 +876,8 @@ echo "== summary ($(date -u '+%Y-%m-%d'), $(nproc) CPUs $cpu, PostgreSQL ${PG_VE
 		l = ""; for (i = 1; i <= 5; i++) l = l (i < 5 ? sprintf("%-*s | ", w[i], c[r, i]) : c[r, i]); print l
 		if (r == 1) { l = ""; for (i = 1; i <= 5; i++) { d = sprintf("%*s", w[i], ""); gsub(/ /, "-", d); l = l d (i < 5 ? "-|-" : "") } print l }
 	} }'
-if [ "$starts" -gt 1 ]; then
-	echo "bench: the daemon died or hung and was started $((starts - 1)) more time(s); see above" >&2
+if [ "$starts" -gt $((1 + fresh_starts)) ]; then
+	echo "bench: the daemon died or hung and was started $((starts - 1 - fresh_starts)) more time(s); see above" >&2
 fi
 if [ "$failed_phases" -gt 0 ]; then
 	echo "bench: $failed_phases phase(s) failed; see above" >&2

@@ -22,6 +22,11 @@ int fs_create(const struct config *cfg, struct store *store, struct fs **ret);
 /* The executor to wake after a submission and to read counters from. */
 void fs_set_executor(struct fs *fs, struct executor *e);
 
+/* The session the filesystem serves, to which it sends notifications
+ * (borrowed).  NULL stops them: call it so before unmounting, since the
+ * session's descriptor is closed then and its number may be reused. */
+void fs_set_session(struct fs *fs, struct fuse_session *se);
+
 /* executor_finished_fn: answers the `wait` readers of finished tasks. */
 void fs_tasks_finished(void *fs, const int64_t *ids, const enum task_state *states,
 		       size_t n);

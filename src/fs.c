@@ -420,6 +420,14 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	/* Writes reach the daemon as they happen: no write-back caching. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	inval_start(userdata);
+}
+
+/* The session ends (unmount, or fuse_session_destroy): the notifier must
+ * not write to it any more. */
+static void fs_op_destroy(void *userdata)
+{
+	inval_stop(userdata);
 }
 
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -435,6 +443,7 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 
 const struct fuse_lowlevel_ops fs_ops = {
 	.init = fs_init,
+	.destroy = fs_op_destroy,
 	.lookup = fs_lookup,
 	.forget = fs_forget,
 	.forget_multi = fs_forget_multi,
@@ -470,6 +479,10 @@ int fs_create(const struct config *cfg, struct store *store, struct fs **ret)
 	fs = calloc(1, sizeof(*fs));
 	if (!fs)
 		return -ENOMEM;
+	if (fs_cache_init(fs) < 0) {
+		free(fs);
+		return -ENOMEM;
+	}
 	fs->cfg = cfg;
 	fs->store = store;
 	fs->owner = getuid();
@@ -488,26 +501,22 @@ void fs_set_executor(struct fs *fs, struct executor *e)
 	fs->executor = e;
 }
 
+void fs_set_session(struct fs *fs, struct fuse_session *se)
+{
+	if (!se)
+		inval_stop(fs);
+	pthread_mutex_lock(&fs->lock);
+	fs->se = se;
+	pthread_mutex_unlock(&fs->lock);
+}
+
 void fs_destroy(struct fs *fs)
 {
 	if (!fs)
 		return;
 	fs_release_waiters(fs);
 	wait_destroy(fs);
-	while (fs->staged) {
-		struct staged *s = fs->staged;
-
-		fs->staged = s->next;
-		free(s->name);
-		buf_finish(&s->data);
-		free(s);
-	}
-	while (fs->released) {
-		struct released *r = fs->released;
-
-		fs->released = r->next;
-		released_free(r);
-	}
+	fs_cache_finish(fs);
 	while (fs->open.next != &fs->open) {
 		struct open_obj *o = fs->open.next;
 

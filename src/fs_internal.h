@@ -86,10 +86,13 @@ struct neg_entry {
  * again after closing it) are answered from here, not from the store.
  */
 #define RELEASED_MAX 1024
+#define RELEASED_BUCKETS 2048
 #define RELEASED_MS 2000	/* at the latest, ask the store again */
 
 struct released {
 	struct released *next;
+	struct released *prev;		/* toward the newest; fs->released_oldest is the tail */
+	struct released *by_name, *by_id;	/* hash chains (fs_cache.c) */
 	size_t pool;
 	char *name;
 	int64_t id;
@@ -103,6 +106,8 @@ struct released {
 /* A file being written in queue/<pool>/, held in memory until released. */
 struct staged {
 	struct staged *next;
+	struct staged *prev;
+	struct staged *by_ino, *by_name;	/* hash chains (fs_cache.c); by_name while listed */
 	fuse_ino_t ino;
 	size_t pool;
 	char *name;
@@ -141,6 +146,8 @@ struct open_obj {
 	void (*free)(struct open_obj *o);
 };
 
+struct inval;		/* a name the notifier invalidates (fs_cache.c) */
+
 struct fs {
 	const struct config *cfg;
 	struct store *store;
@@ -154,6 +161,18 @@ struct fs {
 	struct neg_entry neg[NEG_SLOTS];
 	struct released *released;	/* newest first */
 	size_t n_released;
+	struct released *released_oldest;
+	struct released *released_name_index[RELEASED_BUCKETS];
+	struct released *released_id_index[RELEASED_BUCKETS];
+	struct staged **ino_index, **name_index;	/* index_cap buckets each */
+	size_t index_cap;
+	size_t n_staged;
+	struct fuse_session *se;	/* for the notifier; NULL in unit tests */
+	pthread_t inval_thread;
+	bool inval_running, inval_quit, inval_exited;
+	pthread_cond_t inval_cond;	/* with fs->lock: the queue has work */
+	struct inval *inval_head, *inval_tail;
+	size_t n_inval;
 	uint64_t neg_gen;	/* bumped whenever any local name may become pending */
 	uint64_t pending_total;	/* bytes of all staged files (the memory caps) */
 	struct pending_use *pending_users;	/* per uid, only uids holding some */
@@ -215,6 +234,15 @@ void released_number(struct fs *fs, int64_t id, uint64_t seq);
 bool released_find_id(struct fs *fs, int64_t id, struct task_info *t);
 bool released_find(struct fs *fs, size_t pool, const char *name, struct task_info *t);
 void staged_maybe_free(struct fs *fs, struct staged *s);
+__attribute__((warn_unused_result))
+int fs_cache_init(struct fs *fs);
+void fs_cache_finish(struct fs *fs);
+void staged_insert(struct fs *fs, struct staged *s);
+void staged_rename(struct fs *fs, struct staged *s, size_t pool, char *name);
+void staged_relist(struct fs *fs, struct staged *s);
+void staged_let_go(struct fs *fs, const struct staged *s, size_t pool, const char *name);
+void inval_start(struct fs *fs);
+void inval_stop(struct fs *fs);
 
 /* fs_ino.c */
 /*

@@ -82,7 +82,7 @@ int stats_content(struct fs *fs, struct buf *out)
 {
 	struct executor_counters c = { 0 };
 	struct store_counts counts;
-	size_t start = out->len, waiting;
+	size_t start = out->len, waiting, staged;
 	int r;
 
 	r = store_count_tasks(fs->store, &counts);
@@ -95,13 +95,19 @@ int stats_content(struct fs *fs, struct buf *out)
 	pthread_mutex_lock(&fs->wait_lock);
 	waiting = fs->n_waiters;
 	pthread_mutex_unlock(&fs->wait_lock);
+	/* Files being written, and submitted ones the kernel still holds:
+	 * this drops back once writers stop (the notifier lets them go). */
+	pthread_mutex_lock(&fs->lock);
+	staged = fs->n_staged;
+	pthread_mutex_unlock(&fs->lock);
 	if (r == 0)
 		r = buf_printf(out,
 			       "since_start.submitted %llu\nsince_start.started %llu\n"
-			       "since_start.done %llu\nsince_start.failed %llu\nwaiting %zu\n",
+			       "since_start.done %llu\nsince_start.failed %llu\nwaiting %zu\n"
+			       "staged %zu\n",
 			       (unsigned long long)atomic_load(&fs->n_submitted),
 			       (unsigned long long)c.started, (unsigned long long)c.done,
-			       (unsigned long long)c.failed, waiting);
+			       (unsigned long long)c.failed, waiting, staged);
 	if (r == 0)
 		atomic_store(&fs->stats_size, out->len - start);
 	return r;

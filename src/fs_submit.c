@@ -258,9 +258,7 @@ static struct staged *staged_new(struct fs *fs, size_t pool, const char *name,
 	s->dot = dot;
 	s->listed = true;
 	clock_gettime(CLOCK_REALTIME, &s->mtime);
-	s->ino = INO_STAGED_BIT | ++fs->next_staged;
-	s->next = fs->staged;
-	fs->staged = s;
+	staged_insert(fs, s);
 	return s;
 }
 
@@ -499,9 +497,7 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			fuse_reply_err(req, ENOMEM);
 			return;
 		}
-		free(s->name);
-		s->name = nn;
-		s->pool = (size_t)npi;
+		staged_rename(fs, s, (size_t)npi, nn);
 		/* Content stored under the old name is stored again under the
 		 * new one at the next flush (or never, for a staging name). */
 		unstage = s->task_id;
@@ -538,10 +534,12 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	pthread_mutex_lock(&fs->lock);
 	s->pins--;
 	neg_forget(fs, (size_t)npi, newname);	/* lookups that raced the commit */
-	if (r < 0)
-		s->listed = true;	/* nothing queued: the file stays as it was */
-	else
+	if (r < 0) {
+		staged_relist(fs, s);	/* nothing queued: the file stays as it was */
+	} else {
 		staged_drop_data(fs, s);	/* in the store now */
+		staged_let_go(fs, s, (size_t)npi, newname);
+	}
 	staged_maybe_free(fs, s);
 	pthread_mutex_unlock(&fs->lock);
 	if (r < 0) {
@@ -691,6 +689,7 @@ void staged_release(struct fs *fs, struct staged *s)
 			released_add_locked(fs, s);
 		staged_unlist(fs, s);
 		staged_drop_data(fs, s);	/* in the store now, or never */
+		staged_let_go(fs, s, s->pool, s->name);
 	}
 	s->releasing = false;
 	pthread_mutex_unlock(&fs->lock);

@@ -4,14 +4,28 @@
  * Start-up order: configuration, control database (schema, instance),
  * mount, daemonise, executor thread, FUSE loop.  Shutdown runs it
  * backwards; every step frees what it made.
+ *
+ * SIGTERM, SIGINT and SIGHUP stop the daemon, but not the way libfuse's
+ * own handlers would (ending the FUSE loop at once): the filesystem's
+ * notifier may be waiting in the kernel for a directory lock that a create
+ * holds until it is answered, and once the loop has ended nobody answers
+ * it, while the notifier's write keeps /dev/fuse open so that the kernel
+ * never fails it either.  So a stopper thread first stops the notifier,
+ * with the loop still serving, and only then ends the loop.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -42,6 +56,76 @@ static const struct fuse_opt option_spec[] = {
 	{ "--version", offsetof(struct options, version), 1 },
 	FUSE_OPT_END
 };
+
+/* The stop signals' self-pipe: a byte per signal, 0 to end the stopper. */
+static int stop_pipe[2] = { -1, -1 };
+
+static void on_stop_signal(int sig)
+{
+	char c = (char)sig;
+	int saved = errno;
+
+	(void)!write(stop_pipe[1], &c, 1);
+	errno = saved;
+}
+
+/* Interrupts the FUSE loop's wait once the session is marked exited. */
+static void on_wake_signal(int sig)
+{
+	(void)sig;
+}
+
+struct stopper {
+	struct fuse_session *se;
+	struct fs *fs;
+	pthread_t loop_thread;	/* the one in fuse_session_loop*() */
+	pthread_t thread;
+	bool started;
+	atomic_bool loop_done;	/* the loop has returned */
+};
+
+static void *stopper_main(void *arg)
+{
+	struct stopper *st = arg;
+	char sig = 0;
+
+	while (read(stop_pipe[0], &sig, 1) < 0 && errno == EINTR)
+		;
+	if (sig <= 0)
+		return NULL;	/* the loop ended by itself (unmount) */
+	log_info("%s: stopping", strsignal(sig));
+	fs_set_session(st->fs, NULL);	/* the notifier, while requests are answered */
+	fuse_session_exit(st->se);
+	/* Again until it returns: a signal that came just before the loop
+	 * began to wait would be lost. */
+	while (!atomic_load(&st->loop_done)) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+		pthread_kill(st->loop_thread, SIGUSR1);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static int set_handler(int sig, void (*fn)(int))
+{
+	struct sigaction sa = { .sa_handler = fn };
+
+	/* No SA_RESTART: the loop's wait must return on SIGUSR1. */
+	sigemptyset(&sa.sa_mask);
+	return sigaction(sig, &sa, NULL);
+}
+
+static int install_signal_handlers(void)
+{
+	if (pipe2(stop_pipe, O_CLOEXEC) < 0)
+		return -errno;
+	if (set_handler(SIGTERM, on_stop_signal) < 0 || set_handler(SIGINT, on_stop_signal) < 0 ||
+	    set_handler(SIGHUP, on_stop_signal) < 0 || set_handler(SIGUSR1, on_wake_signal) < 0 ||
+	    set_handler(SIGPIPE, SIG_IGN) < 0)
+		return -errno;
+	return 0;
+}
 
 static void usage(const char *prog)
 {
@@ -74,8 +158,9 @@ int main(int argc, char *argv[])
 	PGconn *control = NULL;
 	int64_t instance = 0;
 	char err[512];
+	struct stopper stopper = { 0 };
 	int ret = 1, r;
-	bool mounted = false, handlers = false;
+	bool mounted = false;
 
 	/* Few malloc arenas: FUSE threads come and go, and an arena per
 	 * thread keeps memory a large listing used long after. */
@@ -140,9 +225,11 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
 	if (!se)
 		goto out_cfg;
-	if (fuse_set_signal_handlers(se) != 0)
+	fs_set_session(fs, se);
+	if (install_signal_handlers() < 0) {
+		log_error("cannot install signal handlers: %s", strerror(errno));
 		goto out_cfg;
-	handlers = true;
+	}
 	if (fuse_session_mount(se, fopts.mountpoint) != 0)
 		goto out_cfg;
 	mounted = true;
@@ -158,6 +245,15 @@ int main(int argc, char *argv[])
 		log_error("cannot start the executor: %s", strerror(-r));
 		goto out_cfg;
 	}
+	stopper.se = se;
+	stopper.fs = fs;
+	stopper.loop_thread = pthread_self();
+	r = pthread_create(&stopper.thread, NULL, stopper_main, &stopper);
+	if (r != 0) {
+		log_error("cannot start the stopper thread: %s", strerror(r));
+		goto out_cfg;
+	}
+	stopper.started = true;
 	if (fopts.singlethread) {
 		r = fuse_session_loop(se);
 	} else {
@@ -170,17 +266,24 @@ int main(int argc, char *argv[])
 					       16 : fopts.max_idle_threads);
 		r = fuse_session_loop_mt(se, loop);
 	}
-	/* A positive value is the signal that ended the loop: a clean stop. */
+	/* A stop by signal or by unmount is clean. */
 	ret = r < 0 ? 1 : 0;
 	log_info("stopping");
 
 out_cfg:
+	if (stopper.started) {
+		char end = 0;
+
+		atomic_store(&stopper.loop_done, true);
+		(void)!write(stop_pipe[1], &end, 1);
+		pthread_join(stopper.thread, NULL);
+	}
 	executor_stop(exec);
+	if (fs)
+		fs_set_session(fs, NULL);
 	fs_release_waiters(fs);
 	if (mounted)
 		fuse_session_unmount(se);
-	if (handlers)
-		fuse_remove_signal_handlers(se);
 	if (se)
 		fuse_session_destroy(se);
 	fuse_loop_cfg_destroy(loop);
@@ -190,6 +293,10 @@ out_cfg:
 	PQfinish(control);
 	config_destroy(cfg);
 	free(fopts.mountpoint);
+	if (stop_pipe[0] >= 0) {
+		close(stop_pipe[0]);
+		close(stop_pipe[1]);
+	}
 out_args:
 	free(opts.config);
 	fuse_opt_free_args(&args);
