@@ -10,11 +10,11 @@
  * notifier may be waiting in the kernel for a directory lock that a create
  * holds until it is answered, and once the loop has ended nobody answers
  * it, while the notifier's write keeps /dev/fuse open so that the kernel
- * never fails it either.  So a stopper thread first stops the notifier,
- * with the loop still serving, and only then ends the loop.
+ * never fails it either.  So a stopper thread takes the signals (they are
+ * blocked everywhere else), first stops the notifier, with the loop still
+ * serving, and only then ends the loop.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -57,41 +57,33 @@ static const struct fuse_opt option_spec[] = {
 	FUSE_OPT_END
 };
 
-/* The stop signals' self-pipe: a byte per signal, 0 to end the stopper. */
-static int stop_pipe[2] = { -1, -1 };
-
-static void on_stop_signal(int sig)
-{
-	char c = (char)sig;
-	int saved = errno;
-
-	(void)!write(stop_pipe[1], &c, 1);
-	errno = saved;
-}
-
 /* Interrupts the FUSE loop's wait once the session is marked exited. */
 static void on_wake_signal(int sig)
 {
 	(void)sig;
 }
 
+/*
+ * The stop signals (SIGTERM, SIGINT, SIGHUP) are blocked in every thread
+ * from before the mount on, and taken by this thread with sigwait(): no
+ * handler runs in a thread that happens to be in a system call.
+ */
 struct stopper {
+	sigset_t signals;
 	struct fuse_session *se;
 	struct fs *fs;
 	pthread_t loop_thread;	/* the one in fuse_session_loop*() */
 	pthread_t thread;
 	bool started;
-	atomic_bool loop_done;	/* the loop has returned */
+	atomic_bool loop_done;	/* the loop has returned: nothing to stop */
 };
 
 static void *stopper_main(void *arg)
 {
 	struct stopper *st = arg;
-	char sig = 0;
+	int sig;
 
-	while (read(stop_pipe[0], &sig, 1) < 0 && errno == EINTR)
-		;
-	if (sig <= 0)
+	if (sigwait(&st->signals, &sig) != 0 || atomic_load(&st->loop_done))
 		return NULL;	/* the loop ended by itself (unmount) */
 	log_info("%s: stopping", strsignal(sig));
 	fs_set_session(st->fs, NULL);	/* the notifier, while requests are answered */
@@ -107,24 +99,22 @@ static void *stopper_main(void *arg)
 	return NULL;
 }
 
-static int set_handler(int sig, void (*fn)(int))
+/* Blocks the stop signals (the stopper takes them), sets the others up. */
+static int set_up_signals(sigset_t *ret_stop)
 {
-	struct sigaction sa = { .sa_handler = fn };
+	struct sigaction wake = { .sa_handler = on_wake_signal };
+	struct sigaction ignore = { .sa_handler = SIG_IGN };
 
+	sigemptyset(ret_stop);
+	sigaddset(ret_stop, SIGTERM);
+	sigaddset(ret_stop, SIGINT);
+	sigaddset(ret_stop, SIGHUP);
 	/* No SA_RESTART: the loop's wait must return on SIGUSR1. */
-	sigemptyset(&sa.sa_mask);
-	return sigaction(sig, &sa, NULL);
-}
-
-static int install_signal_handlers(void)
-{
-	if (pipe2(stop_pipe, O_CLOEXEC) < 0)
+	sigemptyset(&wake.sa_mask);
+	sigemptyset(&ignore.sa_mask);
+	if (sigaction(SIGUSR1, &wake, NULL) < 0 || sigaction(SIGPIPE, &ignore, NULL) < 0)
 		return -errno;
-	if (set_handler(SIGTERM, on_stop_signal) < 0 || set_handler(SIGINT, on_stop_signal) < 0 ||
-	    set_handler(SIGHUP, on_stop_signal) < 0 || set_handler(SIGUSR1, on_wake_signal) < 0 ||
-	    set_handler(SIGPIPE, SIG_IGN) < 0)
-		return -errno;
-	return 0;
+	return -pthread_sigmask(SIG_BLOCK, ret_stop, NULL);
 }
 
 static void usage(const char *prog)
@@ -226,8 +216,9 @@ int main(int argc, char *argv[])
 	if (!se)
 		goto out_cfg;
 	fs_set_session(fs, se);
-	if (install_signal_handlers() < 0) {
-		log_error("cannot install signal handlers: %s", strerror(errno));
+	r = set_up_signals(&stopper.signals);
+	if (r < 0) {
+		log_error("cannot set up signals: %s", strerror(-r));
 		goto out_cfg;
 	}
 	if (fuse_session_mount(se, fopts.mountpoint) != 0)
@@ -272,10 +263,8 @@ int main(int argc, char *argv[])
 
 out_cfg:
 	if (stopper.started) {
-		char end = 0;
-
 		atomic_store(&stopper.loop_done, true);
-		(void)!write(stop_pipe[1], &end, 1);
+		pthread_kill(stopper.thread, SIGTERM);	/* ends its sigwait() */
 		pthread_join(stopper.thread, NULL);
 	}
 	executor_stop(exec);
@@ -293,10 +282,6 @@ out_cfg:
 	PQfinish(control);
 	config_destroy(cfg);
 	free(fopts.mountpoint);
-	if (stop_pipe[0] >= 0) {
-		close(stop_pipe[0]);
-		close(stop_pipe[1]);
-	}
 out_args:
 	free(opts.config);
 	fuse_opt_free_args(&args);
