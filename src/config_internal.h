@@ -28,6 +28,8 @@
 #define DEFAULT_MAX_RESERVED_IDS_PER_USER 1000
 #define DEFAULT_REQUEST_TIMEOUT_MS UINT64_C(10000)
 #define DEFAULT_CONNECT_TIMEOUT_MS UINT64_C(10000)
+/* Output sizes are int8 in the control database: far below its limit. */
+#define MAX_RESULT_BYTES (UINT64_C(1) << 50)
 #define DEFAULT_MAX_RESULT_BYTES (UINT64_C(1) << 30)
 /* Longer waits are hangs by another name; the cap also keeps deadline
  * arithmetic far from overflow. */

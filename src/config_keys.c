@@ -194,7 +194,7 @@ static int set_connect_timeout(struct parser *p, const char *key,
 static int set_max_result_bytes(struct parser *p, const char *key,
 				const char *value)
 {
-	return set_size(p, key, value, 0, UINT64_MAX, "0 = no cap",
+	return set_size(p, key, value, 0, MAX_RESULT_BYTES, "0 = no cap, at most 1PiB",
 			&p->cfg->max_result_bytes);
 }
 
@@ -249,7 +249,7 @@ static int set_pool_max_result_bytes(struct parser *p, const char *key,
 				     const char *value)
 {
 	p->pools[p->cfg->n_pools - 1].max_result_set = true;
-	return set_size(p, key, value, 0, UINT64_MAX, "0 = no cap",
+	return set_size(p, key, value, 0, MAX_RESULT_BYTES, "0 = no cap, at most 1PiB",
 			&current_pool(p)->max_result_bytes);
 }
 

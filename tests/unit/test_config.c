@@ -503,6 +503,8 @@ static void test_errors(void)
 		  "max_result_bytes", "bad value for max_result_bytes: '0.5GiB' (expected a size such as 16MiB, 512KiB, 100kB or 4096)" },
 		{ "pool max_result_bytes with '#'", PGQFS TARGET POOL "max_result_bytes = 1GiB # cap\n",
 		  "max_result_bytes", "bad value for max_result_bytes: '1GiB # cap' (expected a size such as 16MiB, 512KiB, 100kB or 4096); inline comments start with ';', not '#'" },
+		{ "max_result_bytes past 1PiB", PGQFS "max_result_bytes = 2048TiB\n" TARGET POOL,
+		  "max_result_bytes", "bad value for max_result_bytes: '2048TiB' (0 = no cap, at most 1PiB)" },
 		{ "pool max_result_bytes twice", PGQFS TARGET POOL "max_result_bytes = 1\nmax_result_bytes = 2\n",
 		  "max_result_bytes = 2", "'max_result_bytes' is set twice in [pool default] (first at line 7)" },
 		{ "request_timeout in a pool", PGQFS TARGET POOL "request_timeout = 1s\n",
