@@ -417,6 +417,12 @@ static const char *const schema_v1[] = {
 static const char *const schema_v2[] = {
 	"ALTER TABLE reservation ADD COLUMN used boolean NOT NULL DEFAULT false",
 	"CREATE INDEX reservation_unused ON reservation (uid) WHERE NOT used",
+	/* Version 1 deleted a reservation when its id was used: a retained
+	 * task named after its own id was submitted under a reservation, and
+	 * keeps its name from being submitted again. */
+	"INSERT INTO reservation (id, uid, used)"
+	"  SELECT id, uid, true FROM task WHERE name = id::text || '.sql'"
+	"  ON CONFLICT (id) DO UPDATE SET used = true",
 
 	/*
 	 * As in version 1, and for a name "<n>.sql" where n (in canonical

@@ -254,7 +254,7 @@ int store_cancel(struct store *s, const char *pool, const char *name,
 	PGresult *res;
 	int r;
 
-	snprintf(u, sizeof(u), "%u", by_uid);
+	snprintf(u, sizeof(u), "%d", (int32_t)by_uid);	/* int4, as stored */
 	r = run(s, "SELECT cancel($1, $2, $3::int4)", 3, NULL, pv, NULL, NULL, false, &res);
 	if (r < 0)
 		return r;
@@ -285,7 +285,7 @@ int store_get_reservation(struct store *s, int64_t id, uint32_t *ret_uid, bool *
 	if (PQntuples(res) == 0) {
 		r = -ENOENT;
 	} else {
-		*ret_uid = (uint32_t)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+		*ret_uid = (uint32_t)strtol(PQgetvalue(res, 0, 0), NULL, 10);
 		*ret_used = PQgetvalue(res, 0, 1)[0] == 't';
 		*ret_pending = PQgetvalue(res, 0, 2)[0] == 't';
 	}
@@ -304,7 +304,7 @@ int store_new_id(struct store *s, uint32_t uid, int64_t *ret_id, bool *ret_name_
 	PGresult *res;
 	int r = 0;
 
-	snprintf(u, sizeof(u), "%u", uid);
+	snprintf(u, sizeof(u), "%d", (int32_t)uid);	/* int4, as stored */
 	snprintf(m, sizeof(m), "%d", s->cfg->max_reserved_ids_per_user);
 	arr_init(&pools, OID_TEXT);
 	for (size_t i = 0; i < s->cfg->n_pools && r == 0; i++)
