@@ -231,30 +231,76 @@ static void ended_locked(struct fs *fs, int64_t id, enum task_state s)
 	}
 }
 
+/* Takes the parked waiters of task id, which is gone (retention deleted
+ * it), out to be answered ENOENT, as a look-up of it would; wait_lock held.
+ * A registering one makes its own look-up. */
+static void gone_locked(struct fs *fs, int64_t id)
+{
+	struct waiter *w = fs->waitq->by_id[id_bucket(id)];
+
+	while (w) {
+		struct waiter *next = w->id_next;
+
+		if (w->id == id && w->phase == W_PARKED) {
+			w->err = ENOENT;
+			waiter_queue(fs, w);
+		}
+		w = next;
+	}
+}
+
+/* Whether the daemon stops: a re-check gives up (the store polls this). */
+static bool recheck_stopped(void *arg)
+{
+	struct fs *fs = arg;
+	bool stop;
+
+	pthread_mutex_lock(&fs->wait_lock);
+	stop = fs->waitq->stop;
+	pthread_mutex_unlock(&fs->wait_lock);
+	return stop;
+}
+
+/* Parked ids looked up per statement: bounds a statement's size. */
+#define RECHECK_BATCH 4096
+
 /*
- * Re-check (the control connection came back, NOTIFYs may be lost): one
- * store look-up per parked id, off the executor's thread.
+ * Re-check (the control connection came back, NOTIFYs may be lost): the
+ * parked ids are looked up a batch per statement, off the executor's
+ * thread.  A stop interrupts it (within the store's poll interval, not a
+ * request_timeout per id), and so does a failed statement: the waiters
+ * stay parked, for the next NOTIFY or re-check.
  */
 static void recheck(struct fs *fs)
 {
 	int64_t *ids;
+	int *states = NULL;
 	size_t n;
 
 	pthread_mutex_lock(&fs->wait_lock);
 	n = parked_ids(fs->waitq, &ids);
 	pthread_mutex_unlock(&fs->wait_lock);
-	for (size_t i = 0; i < n; i++) {
-		struct task_info t;
+	if (n > 0)
+		states = malloc(n * sizeof(*states));
+	for (size_t i = 0; states && i < n && !recheck_stopped(fs); i += RECHECK_BATCH) {
+		size_t m = n - i < RECHECK_BATCH ? n - i : RECHECK_BATCH;
+		int r;
 
-		if (store_get_task(fs->store, ids[i], &t) < 0)
-			continue;	/* still parked: the next NOTIFY or re-check answers */
-		if (task_state_final(t.state)) {
-			pthread_mutex_lock(&fs->wait_lock);
-			ended_locked(fs, ids[i], t.state);
-			pthread_mutex_unlock(&fs->wait_lock);
+		store_request_begin(fs->store, recheck_stopped, fs);
+		r = store_get_states(fs->store, ids + i, m, states + i);
+		store_request_end();
+		if (r < 0)
+			break;
+		pthread_mutex_lock(&fs->wait_lock);
+		for (size_t j = i; j < i + m; j++) {
+			if (states[j] == -ENOENT)
+				gone_locked(fs, ids[j]);
+			else if (states[j] >= 0 && task_state_final((enum task_state)states[j]))
+				ended_locked(fs, ids[j], (enum task_state)states[j]);
 		}
-		task_info_finish(&t);
+		pthread_mutex_unlock(&fs->wait_lock);
 	}
+	free(states);
 	free(ids);
 }
 
