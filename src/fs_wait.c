@@ -465,7 +465,10 @@ void fs_release_waiters(struct fs *fs)
 			while (w) {
 				struct waiter *next = w->id_next;
 
-				w->interrupted = true;	/* wait_read answers a registering one */
+				/* wait_read answers a registering one: with its
+				 * state if its task has ended meanwhile. */
+				if (!w->ended)
+					w->interrupted = true;
 				if (w->phase == W_PARKED)
 					waiter_queue(fs, w);
 				w = next;
