@@ -493,7 +493,15 @@ void wait_destroy(struct fs *fs)
 
 	if (!q)
 		return;
-	/* Left only by a worker cancelled in wait_read: its session is gone. */
+	/*
+	 * Normally empty: libfuse never cancels a worker inside a request
+	 * (fuse_do_work in lib/fuse_loop_mt.c enables cancellation only
+	 * while it receives), fuse_session_loop_mt joins its workers before
+	 * it returns, so every wait_read has finished, and fs_release_waiters
+	 * then answered every parked waiter.  Left only if that was not
+	 * called: the session is gone, so they cannot be answered, only
+	 * freed.
+	 */
 	for (size_t b = 0; b < WAIT_BUCKETS; b++)
 		while (q->by_id[b]) {
 			struct waiter *w = q->by_id[b];
