@@ -145,6 +145,10 @@ void store_set_instance(struct store *s, int64_t instance);
 
 __attribute__((warn_unused_result))
 int store_get_task(struct store *s, int64_t id, struct task_info *ret);
+/* The states of n tasks in one statement: ret_states[i] is ids[i]'s
+ * enum task_state, or -ENOENT when there is no such task (any more). */
+__attribute__((warn_unused_result))
+int store_get_states(struct store *s, const int64_t *ids, size_t n, int *ret_states);
 /* A staged or queued task of `pool` named `name`; -ENOENT if none. */
 __attribute__((warn_unused_result))
 int store_get_pending(struct store *s, const char *pool, const char *name,

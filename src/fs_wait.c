@@ -231,30 +231,76 @@ static void ended_locked(struct fs *fs, int64_t id, enum task_state s)
 	}
 }
 
+/* Takes the parked waiters of task id, which is gone (retention deleted
+ * it), out to be answered ENOENT, as a look-up of it would; wait_lock held.
+ * A registering one makes its own look-up. */
+static void gone_locked(struct fs *fs, int64_t id)
+{
+	struct waiter *w = fs->waitq->by_id[id_bucket(id)];
+
+	while (w) {
+		struct waiter *next = w->id_next;
+
+		if (w->id == id && w->phase == W_PARKED) {
+			w->err = ENOENT;
+			waiter_queue(fs, w);
+		}
+		w = next;
+	}
+}
+
+/* Whether the daemon stops: a re-check gives up (the store polls this). */
+static bool recheck_stopped(void *arg)
+{
+	struct fs *fs = arg;
+	bool stop;
+
+	pthread_mutex_lock(&fs->wait_lock);
+	stop = fs->waitq->stop;
+	pthread_mutex_unlock(&fs->wait_lock);
+	return stop;
+}
+
+/* Parked ids looked up per statement: bounds a statement's size. */
+#define RECHECK_BATCH 4096
+
 /*
- * Re-check (the control connection came back, NOTIFYs may be lost): one
- * store look-up per parked id, off the executor's thread.
+ * Re-check (the control connection came back, NOTIFYs may be lost): the
+ * parked ids are looked up a batch per statement, off the executor's
+ * thread.  A stop interrupts it (within the store's poll interval, not a
+ * request_timeout per id), and so does a failed statement: the waiters
+ * stay parked, for the next NOTIFY or re-check.
  */
 static void recheck(struct fs *fs)
 {
 	int64_t *ids;
+	int *states = NULL;
 	size_t n;
 
 	pthread_mutex_lock(&fs->wait_lock);
 	n = parked_ids(fs->waitq, &ids);
 	pthread_mutex_unlock(&fs->wait_lock);
-	for (size_t i = 0; i < n; i++) {
-		struct task_info t;
+	if (n > 0)
+		states = malloc(n * sizeof(*states));
+	for (size_t i = 0; states && i < n && !recheck_stopped(fs); i += RECHECK_BATCH) {
+		size_t m = n - i < RECHECK_BATCH ? n - i : RECHECK_BATCH;
+		int r;
 
-		if (store_get_task(fs->store, ids[i], &t) < 0)
-			continue;	/* still parked: the next NOTIFY or re-check answers */
-		if (task_state_final(t.state)) {
-			pthread_mutex_lock(&fs->wait_lock);
-			ended_locked(fs, ids[i], t.state);
-			pthread_mutex_unlock(&fs->wait_lock);
+		store_request_begin(fs->store, recheck_stopped, fs);
+		r = store_get_states(fs->store, ids + i, m, states + i);
+		store_request_end();
+		if (r < 0)
+			break;
+		pthread_mutex_lock(&fs->wait_lock);
+		for (size_t j = i; j < i + m; j++) {
+			if (states[j] == -ENOENT)
+				gone_locked(fs, ids[j]);
+			else if (states[j] >= 0 && task_state_final((enum task_state)states[j]))
+				ended_locked(fs, ids[j], (enum task_state)states[j]);
 		}
-		task_info_finish(&t);
+		pthread_mutex_unlock(&fs->wait_lock);
 	}
+	free(states);
 	free(ids);
 }
 
@@ -419,7 +465,10 @@ void fs_release_waiters(struct fs *fs)
 			while (w) {
 				struct waiter *next = w->id_next;
 
-				w->interrupted = true;	/* wait_read answers a registering one */
+				/* wait_read answers a registering one: with its
+				 * state if its task has ended meanwhile. */
+				if (!w->ended)
+					w->interrupted = true;
 				if (w->phase == W_PARKED)
 					waiter_queue(fs, w);
 				w = next;
@@ -444,7 +493,15 @@ void wait_destroy(struct fs *fs)
 
 	if (!q)
 		return;
-	/* Left only by a worker cancelled in wait_read: its session is gone. */
+	/*
+	 * Normally empty: libfuse never cancels a worker inside a request
+	 * (fuse_do_work in lib/fuse_loop_mt.c enables cancellation only
+	 * while it receives), fuse_session_loop_mt joins its workers before
+	 * it returns, so every wait_read has finished, and fs_release_waiters
+	 * then answered every parked waiter.  Left only if that was not
+	 * called: the session is gone, so they cannot be answered, only
+	 * freed.
+	 */
 	for (size_t b = 0; b < WAIT_BUCKETS; b++)
 		while (q->by_id[b]) {
 			struct waiter *w = q->by_id[b];

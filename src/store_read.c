@@ -101,6 +101,50 @@ int store_get_task(struct store *s, int64_t id, struct task_info *ret)
 			    1, pv, ret);
 }
 
+int store_get_states(struct store *s, const int64_t *ids, size_t n, int *ret_states)
+{
+	static const Oid types[1] = { OID_INT8_ARRAY };
+	static const int fmts[1] = { 1 };
+	const char *pv[1];
+	int lens[1];
+	struct arr a;
+	PGresult *res = NULL;
+	int r = 0;
+
+	if (n > INT32_MAX)
+		return -E2BIG;
+	arr_init(&a, OID_INT8);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = arr_add_i64(&a, ids[i]);
+	if (r == 0 && !(pv[0] = arr_finish(&a, &lens[0])))
+		r = -ENOMEM;
+	/* One row per id, in their order; a NULL state: no such task. */
+	if (r == 0)
+		r = run(s, "SELECT t.state FROM unnest($1::int8[]) WITH ORDINALITY AS u(id, ord)"
+			   " LEFT JOIN task t ON t.id = u.id ORDER BY u.ord",
+			1, types, pv, lens, fmts, true, &res);
+	arr_finish_free(&a);
+	if (r < 0)
+		return r;
+	if ((size_t)PQntuples(res) != n) {
+		set_error("control database", "a row per task id was expected");
+		PQclear(res);
+		return -EIO;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int st;
+
+		if (PQgetisnull(res, (int)i, 0)) {
+			ret_states[i] = -ENOENT;
+			continue;
+		}
+		st = task_state_parse(PQgetvalue(res, (int)i, 0));
+		ret_states[i] = st < 0 ? TASK_FAILED : st;
+	}
+	PQclear(res);
+	return 0;
+}
+
 int store_get_pending(struct store *s, const char *pool, const char *name,
 		      struct task_info *ret)
 {

@@ -8,7 +8,10 @@
 #     (the NOTIFY it missed is made up for after the reconnection);
 # (c) while its control database does not answer new connections, the
 #     daemon keeps serving and stops on SIGTERM (reconnection never blocks
-#     its executor thread).
+#     its executor thread);
+# (d) the re-check of parked readers after a reconnection answers a reader
+#     whose task is gone ENOENT, and, while the task table is locked (every
+#     look-up waits its request_timeout), does not hold up a SIGTERM.
 . "$SRCDIR/e2e/lib.sh"
 
 pgqfs_config() {
@@ -134,4 +137,65 @@ t_ok "a lists its pools meanwhile" timeout 5 ls "$A/queue"
 pgqfs_stop a
 pg_thaw
 pgqfs_stop b
+
+# ---- (d) the re-check after a reconnection: a task gone, a table locked
+pgqfs_start d || t_bail "daemon d did not start"
+D=$(mnt d)
+# Queued tasks of a pool no daemon serves: they never end.
+ids=()
+for k in $(seq 8); do
+	ids+=("$(MNT=$D new_id)")
+done
+for id in "${ids[@]}"; do
+	psql_ref -d pgqfs_ctl -q -c "INSERT INTO pgqfs.task (id, pool, name, state, query, uid, gid)
+		VALUES ($id, 'elsewhere', '$id.sql', 'queued', 'SELECT 1', 0, 0)" || t_fail "insert task $id"
+done
+gone=${ids[0]}
+readers=()
+for id in "${ids[@]}"; do
+	timeout 120 cat "$D/tasks/$id/wait" >"$W/d$id.out" 2>&1 &
+	readers+=($!)
+done
+t_ok "eight readers parked" wait_until 10 grep -qx 'waiting 8' "$D/stats"
+# Retention-like: the row goes without a NOTIFY.
+psql_ref -d pgqfs_ctl -q -c "DELETE FROM pgqfs.task WHERE id = $gone"
+ctl_pid() {
+	psql_ref -d pgqfs_ctl -tAc "SELECT pid FROM pg_stat_activity
+		WHERE application_name = 'pgqfs executor' AND pid <> pg_backend_pid()"
+}
+reconnected() { [ "$(grep -c 'reconnected to the control database' "${PGQFS_LOG[d]}")" -ge "$1" ]; }
+pid=$(ctl_pid)
+t_like "$pid" '^[0-9]+$' "d's control backend is found"
+psql_ref -qAt -c "SELECT pg_terminate_backend($pid)" >/dev/null
+t_ok "d reconnects" wait_until 15 reconnected 1
+t_ok "the reader of the gone task is answered" wait_until 5 bash -c "! kill -0 ${readers[0]} 2>/dev/null"
+t_like "$(cat "$W/d$gone.out")" 'No such file' "it reads ENOENT"
+t_ok "the others stay parked" wait_until 5 grep -qx 'waiting 7' "$D/stats"
+# Lock the task table, then make d reconnect: its re-check waits on the lock.
+psql_ref -d pgqfs_ctl -q -c "SET lock_timeout = 0" -c "BEGIN" \
+	-c "LOCK TABLE pgqfs.task IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(100)" \
+	-c "COMMIT" >"$W/dlock.out" 2>&1 &
+locker=$!
+t_ok "the task table is locked" wait_until 10 locked
+pid=$(ctl_pid)
+psql_ref -qAt -c "SELECT pg_terminate_backend($pid)" >/dev/null
+t_ok "d reconnects again" wait_until 15 reconnected 2
+rechecking() {
+	[ "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'pgqfs filesystem' AND wait_event_type = 'Lock'")" -ge 1 ]
+}
+t_ok "its re-check waits on the lock" wait_until 10 rechecking
+# The executor's own statement waits on the lock too: it is given its
+# STOP_GRACE_MS (10 s).  Before, the re-check looked the 7 ids up one by
+# one, each waiting its request_timeout (10 s), and SIGTERM then waited
+# for all of them (over 60 s).
+start=$(date +%s%N)
+PGQFS_STOP_TIMEOUT=25 pgqfs_stop d
+t_diag "d stopped in $((($(date +%s%N) - start) / 1000000)) ms"
+kill "$locker" 2>/dev/null
+wait "$locker" 2>/dev/null
+for p in "${readers[@]}"; do
+	kill "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+done
 t_done
