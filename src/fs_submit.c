@@ -375,20 +375,39 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
-	s = staged_by_name(fs, (size_t)pi, name);
-	if (s) {
-		staged_unlist(fs, s);
+	/*
+	 * Not while a flush stores it: its answer would give the unlisted
+	 * file a staged row that nothing removes, and that runs when the
+	 * daemon restarts.  The row goes first, and the name only once it is
+	 * gone: a removal that fails leaves the file as it was, and says so.
+	 * Meanwhile s counts as storing, so that a flush or a rename waits.
+	 */
+	while ((s = staged_by_name(fs, (size_t)pi, name)) && s->storing)
+		pthread_cond_wait(&store_done, &fs->lock);
+	r = 0;
+	if (s && s->task_id) {
 		unstage = s->task_id;
-		s->task_id = 0;
+		s->storing = true;
+		pthread_mutex_unlock(&fs->lock);
+		r = store_unstage(fs->store, unstage);
+		pthread_mutex_lock(&fs->lock);
+		s->storing = false;
+		pthread_cond_broadcast(&store_done);
+		if (r == 0)
+			s->task_id = 0;
+	}
+	if (s && r == 0) {
+		staged_unlist(fs, s);
 		staged_maybe_free(fs, s);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (s) {
-		r = unstage ? store_unstage(fs->store, unstage) : 0;
-		if (r < 0)
+		if (r < 0) {
 			log_warn("removing queue/%s/%s: %s", LOG_ESCAPE(pool_name(fs, (size_t)pi)),
 				 LOG_ESCAPE(name), store_last_error());
-		fuse_reply_err(req, 0);
+			r = r == -ESTALE ? -EIO : r;
+		}
+		fuse_reply_err(req, -r);
 		return;
 	}
 	if (name[0] == '.') {
