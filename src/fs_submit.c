@@ -449,7 +449,8 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct submission sub;
 	struct task_info t;
 	struct staged *s, *old;
-	bool dot;
+	char *data = NULL;
+	bool dot, was_dot;
 	int r;
 	int64_t id = 0, unstage = 0;
 
@@ -477,10 +478,38 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
+again:
 	/* Not while a flush stores it: its answer would set the task id of
 	 * the old name after this rename dropped it. */
 	while ((s = staged_by_name(fs, (size_t)pi, name)) && s->storing)
 		pthread_cond_wait(&store_done, &fs->lock);
+	if (s && s->task_id) {
+		/*
+		 * Content stored under the old name goes first (it is stored
+		 * again under the new one at the next flush or now): a staged
+		 * row left behind would run after a restart.  As in unlink, s
+		 * counts as storing meanwhile, and a failure changes nothing.
+		 */
+		unstage = s->task_id;
+		s->storing = true;
+		pthread_mutex_unlock(&fs->lock);
+		r = store_unstage(fs->store, unstage);
+		pthread_mutex_lock(&fs->lock);
+		s->storing = false;
+		pthread_cond_broadcast(&store_done);
+		if (r < 0) {
+			pthread_mutex_unlock(&fs->lock);
+			log_warn("renaming queue/%s/%s: %s", LOG_ESCAPE(pool_name(fs, (size_t)pi)),
+				 LOG_ESCAPE(name), store_last_error());
+			fuse_reply_err(req, r == -ESTALE ? EIO : -r);
+			return;
+		}
+		if (s->task_id == unstage) {
+			s->task_id = 0;
+			s->dirty = true;
+		}
+		goto again;
+	}
 	if (!s) {
 		pthread_mutex_unlock(&fs->lock);
 		/* A pending task: EXDEV makes mv copy it (a new task) and
@@ -517,16 +546,9 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			return;
 		}
 		staged_rename(fs, s, (size_t)npi, nn);
-		/* Content stored under the old name is stored again under the
-		 * new one at the next flush (or never, for a staging name). */
-		unstage = s->task_id;
-		s->task_id = 0;
 		s->dot = dot;
 		s->dirty = true;
 		pthread_mutex_unlock(&fs->lock);
-		if (unstage && store_unstage(fs->store, unstage) < 0)
-			log_warn("renaming queue/%s/%s: %s", LOG_ESCAPE(pool_name(fs, (size_t)npi)),
-				 LOG_ESCAPE(newname), store_last_error());
 		fuse_reply_err(req, 0);
 		return;
 	}
@@ -539,19 +561,37 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       "max_pending_bytes");
 		return;
 	}
-	/* A complete file takes its final name: submit it now, durably. */
+	/*
+	 * A complete file takes its final name: submit it now, durably.
+	 * Copied under the lock, and closed to writers meanwhile (releasing):
+	 * once unlisted, s can still be reopened by inode (an O_PATH
+	 * descriptor), and an O_TRUNC would free the buffer being stored.
+	 */
+	if (s->data.len && !(data = malloc(s->data.len))) {
+		pthread_mutex_unlock(&fs->lock);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (data)
+		memcpy(data, s->data.data, s->data.len);
 	staged_unlist(fs, s);
 	sub.pool = pool_name(fs, (size_t)npi);
 	sub.name = newname;
 	sub.uid = s->uid;
 	sub.gid = s->gid;
-	sub.data = s->data.data;
+	sub.data = data;
 	sub.len = s->data.len;
 	s->pins++;		/* keeps s alive while unlocked */
+	s->releasing = true;
+	was_dot = s->dot;
+	s->dot = false;		/* fs_open lets writers into staging files */
 	pthread_mutex_unlock(&fs->lock);
 	r = sub.len ? store_submit(fs->store, &sub, &id) : 0;
+	free(data);
 	pthread_mutex_lock(&fs->lock);
 	s->pins--;
+	s->releasing = false;
+	s->dot = was_dot;
 	neg_forget(fs, (size_t)npi, newname);	/* lookups that raced the commit */
 	if (r < 0) {
 		staged_relist(fs, s);	/* nothing queued: the file stays as it was */

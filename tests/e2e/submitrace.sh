@@ -93,5 +93,45 @@ wait "$WRITER"
 t_ok "the removed file is not listed" test ! -e "$Q/rmflush.sql"
 t_is "$(rows_named rmflush.sql)" 0 "rm during a flush leaves no row in the store"
 
+# ---- 2: rename submitting while the file is reopened with O_TRUNC by inode
+printf 'SELECT 2;\n' >"$Q/.trunc"
+python3 - "$Q" "$E2E_TMP" <<'PY' >"$E2E_TMP/trunc.out" 2>&1 &
+import os, sys, time
+q, tmp = sys.argv[1], sys.argv[2]
+# O_PATH opens nothing (no FUSE open): the file stays closed, and can
+# be reopened by inode once its name is gone.
+fd = os.open(q + "/.trunc", os.O_PATH)
+open(tmp + "/trunc.ready", "w").close()
+while not os.path.exists(tmp + "/trunc.go"):
+    time.sleep(0.02)
+try:
+    w = os.open("/proc/self/fd/%d" % fd, os.O_WRONLY | os.O_TRUNC)
+    os.write(w, b"SELECT 'overwritten';\n")
+    os.close(w)
+    print("reopened")
+except OSError as e:
+    print("refused", e.errno)
+PY
+truncer=$!
+wait_until 10 test -e "$E2E_TMP/trunc.ready" || t_fail "O_PATH descriptor taken"
+writer "$Q/leader.sql" w2
+lock_task
+touch "$E2E_TMP/w2.flush"	# a flush leads a batch, and waits for the lock
+wait_until 10 lock_waiters 1 || t_fail "the flush waits for the lock"
+mv "$Q/.trunc" "$Q/trunc.sql" &	# its submission queues behind the flush
+mover=$!
+sleep 0.5
+touch "$E2E_TMP/trunc.go"
+wait "$truncer"
+t_is "$(cat "$E2E_TMP/trunc.out")" "refused 16" \
+	"reopening the file by inode for writing while it is submitted: EBUSY"
+unlock_task
+wait "$mover"
+t_is "$?" 0 "mv of a closed staging file submits it"
+touch "$E2E_TMP/w2.close"
+wait "$WRITER"
+t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT convert_from(query, 'UTF8') FROM pgqfs.task WHERE name = 'trunc.sql'")" \
+	"SELECT 2;" "the renamed task holds the content it had when renamed"
+
 pgqfs_stop
 t_done
