@@ -46,7 +46,10 @@ static const char *submit_refusal(int r)
 /*
  * Stores a staged file's content durably (a flush with data).  Called
  * without fs->lock held: the store call blocks.  The caller holds an
- * open reference, so s stays alive.
+ * open reference, so s stays alive.  Never in a request span
+ * (fs_store_begin): store_stage joins other writers' group commit, and a
+ * batch leader interrupted by its own request would fail them all with
+ * EINTR; each call keeps its own deadline (request_timeout).
  */
 static int staged_store(struct fs *fs, struct staged *s)
 {
@@ -279,7 +282,9 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	}
 	if (check_queue_name(req, pool_name(fs, (size_t)pi), name, &dot))
 		return;
+	fs_store_begin(req);
 	r = dot ? 0 : reserved_name_errno(fs, name, fuse_req_ctx(req)->uid);
+	fs_store_end();
 	if (r < 0) {
 		refuse(req, r == -ESTALE ? EIO : -r, pool_name(fs, (size_t)pi), name, "%s",
 		       submit_refusal(r));
@@ -389,7 +394,9 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		unstage = s->task_id;
 		s->storing = true;
 		pthread_mutex_unlock(&fs->lock);
+		fs_store_begin(req);
 		r = store_unstage(fs->store, unstage);
+		fs_store_end();
 		pthread_mutex_lock(&fs->lock);
 		s->storing = false;
 		pthread_cond_broadcast(&store_done);
@@ -419,7 +426,9 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	pthread_mutex_lock(&fs->lock);
 	released_prune(fs, (size_t)pi, name);
 	pthread_mutex_unlock(&fs->lock);
+	fs_store_begin(req);
 	r = store_cancel(fs->store, pool_name(fs, (size_t)pi), name, ctx->uid, &id);
+	fs_store_end();
 	if (r == -ENOENT) {
 		refuse(req, ENOENT, pool_name(fs, (size_t)pi), name,
 		       "no pending task of that name (it has started, or ended)");
@@ -465,14 +474,22 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (check_queue_name(req, pool_name(fs, (size_t)npi), newname, &dot))
 		return;
+	/*
+	 * The store calls of the rename share one deadline and end at
+	 * Ctrl-C, up to the submission itself (see there).  Every answer
+	 * below ends the span first: req is gone once answered.
+	 */
+	fs_store_begin(req);
 	r = dot ? 0 : reserved_name_errno(fs, newname, fuse_req_ctx(req)->uid);
 	if (r < 0) {
+		fs_store_end();
 		refuse(req, r == -ESTALE ? EIO : -r, pool_name(fs, (size_t)npi), newname, "%s",
 		       submit_refusal(r));
 		return;
 	}
 	if (!dot && store_get_pending(fs->store, pool_name(fs, (size_t)npi), newname, &t) == 0) {
 		task_info_finish(&t);
+		fs_store_end();
 		refuse(req, EBUSY, pool_name(fs, (size_t)npi), newname,
 		       "a task of that name is pending in the pool");
 		return;
@@ -499,6 +516,7 @@ again:
 		pthread_cond_broadcast(&store_done);
 		if (r < 0) {
 			pthread_mutex_unlock(&fs->lock);
+			fs_store_end();
 			log_warn("renaming queue/%s/%s: %s", LOG_ESCAPE(pool_name(fs, (size_t)pi)),
 				 LOG_ESCAPE(name), store_last_error());
 			fuse_reply_err(req, r == -ESTALE ? EIO : -r);
@@ -514,20 +532,23 @@ again:
 		pthread_mutex_unlock(&fs->lock);
 		/* A pending task: EXDEV makes mv copy it (a new task) and
 		 * remove the old name (a cancel), which is what moving means. */
-		if (name[0] != '.' &&
-		    store_get_pending(fs->store, pool_name(fs, (size_t)pi), name, &t) == 0) {
+		r = name[0] != '.' ?
+		    store_get_pending(fs->store, pool_name(fs, (size_t)pi), name, &t) : -ENOENT;
+		fs_store_end();
+		if (r == 0) {
 			task_info_finish(&t);
 			refuse(req, EXDEV, pool_name(fs, (size_t)pi), name,
 			       "a pending task cannot be renamed; mv copies it and cancels the old one");
 			return;
 		}
-		fuse_reply_err(req, ENOENT);
+		fuse_reply_err(req, r == -ENOENT ? ENOENT : r == -ESTALE ? EIO : -r);
 		return;
 	}
 	old = staged_by_name(fs, (size_t)npi, newname);
 	if (old && old != s) {
 		if ((flags & RENAME_NOREPLACE) || !old->dot) {
 			pthread_mutex_unlock(&fs->lock);
+			fs_store_end();
 			refuse(req, old->dot ? EEXIST : EBUSY, pool_name(fs, (size_t)npi), newname,
 			       "that name is being written");
 			return;
@@ -542,6 +563,7 @@ again:
 
 		if (!nn) {
 			pthread_mutex_unlock(&fs->lock);
+			fs_store_end();
 			fuse_reply_err(req, ENOMEM);
 			return;
 		}
@@ -549,12 +571,14 @@ again:
 		s->dot = dot;
 		s->dirty = true;
 		pthread_mutex_unlock(&fs->lock);
+		fs_store_end();
 		fuse_reply_err(req, 0);
 		return;
 	}
 	if (s->too_big || s->cap_err) {
 		r = s->too_big ? EFBIG : s->cap_err;
 		pthread_mutex_unlock(&fs->lock);
+		fs_store_end();
 		refuse(req, r, pool_name(fs, (size_t)npi), newname,
 		       "a write to the file was refused (%s): it is cut short and never runs",
 		       r == EFBIG ? "max_task_bytes" : r == EDQUOT ? "max_pending_bytes_per_user" :
@@ -569,6 +593,7 @@ again:
 	 */
 	if (s->data.len && !(data = malloc(s->data.len))) {
 		pthread_mutex_unlock(&fs->lock);
+		fs_store_end();
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -586,6 +611,12 @@ again:
 	was_dot = s->dot;
 	s->dot = false;		/* fs_open lets writers into staging files */
 	pthread_mutex_unlock(&fs->lock);
+	/*
+	 * Not in the span: the submission joins the writers' group commit,
+	 * and a leader interrupted by its own request would fail every other
+	 * writer's rows in its batch with EINTR.  It keeps its own deadline.
+	 */
+	fs_store_end();
 	r = sub.len ? store_submit(fs->store, &sub, &id) : 0;
 	free(data);
 	pthread_mutex_lock(&fs->lock);

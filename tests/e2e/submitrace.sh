@@ -133,5 +133,30 @@ wait "$WRITER"
 t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT convert_from(query, 'UTF8') FROM pgqfs.task WHERE name = 'trunc.sql'")" \
 	"SELECT 2;" "the renamed task holds the content it had when renamed"
 
+# ---- 4: Ctrl-C on rm and mv of a file whose content is stored.  A dot
+# name as mv's target: its lookup needs no store, so that the rename
+# itself is what waits.
+exec 3>"$Q/intr.sql"
+echo "SELECT 7;" >&3	# closes a dup of fd 3: stored, a staged row
+pg_freeze all
+start=$(date +%s%N)
+timeout -s INT 1 rm -f "$Q/intr.sql"
+rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+t_ok "interrupted rm returns within 5 s (took $ms ms, status $rc)" test "$ms" -lt 5000
+start=$(date +%s%N)
+timeout -s INT 1 mv "$Q/intr.sql" "$Q/.intr2"
+rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+t_ok "interrupted mv returns within 5 s (took $ms ms, status $rc)" test "$ms" -lt 5000
+pg_thaw
+exec 3>&-
+staged_intr() {
+	[ "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.task
+		WHERE name IN ('intr.sql', '.intr2') AND state = 'staged'")" = 0 ]
+}
+t_ok "the interrupted file leaves no staged row (removed, or submitted at close)" \
+	wait_until 20 staged_intr
+
 pgqfs_stop
 t_done
