@@ -503,6 +503,14 @@ void fs_set_executor(struct fs *fs, struct executor *e)
 
 void fs_set_session(struct fs *fs, struct fuse_session *se)
 {
+	/*
+	 * Closed first, under the lock: a stop that comes before the
+	 * kernel's INIT (which starts the notifier) must find the notifier
+	 * stopped for good, not started afterwards on a session going away.
+	 */
+	pthread_mutex_lock(&fs->lock);
+	fs->inval_closed = !se;
+	pthread_mutex_unlock(&fs->lock);
 	if (!se)
 		inval_stop(fs);
 	pthread_mutex_lock(&fs->lock);

@@ -509,7 +509,8 @@ static void *inval_main(void *arg)
 		 * answer when the writer looked the name up again. */
 		for (struct inval *q = batch; q && !fs->inval_quit; q = q->next) {
 			pthread_mutex_unlock(&fs->lock);
-			(void)fuse_lowlevel_notify_inval_entry(fs->se, q->parent, q->name, q->len);
+			(void)fuse_lowlevel_notify_inval_entry(fs->inval_se, q->parent, q->name,
+							       q->len);
 			pthread_mutex_lock(&fs->lock);
 		}
 		inval_free_all(batch);
@@ -529,10 +530,13 @@ void inval_start(struct fs *fs)
 	sigset_t all, old;
 
 	pthread_mutex_lock(&fs->lock);
-	if (!fs->se || fs->inval_running) {
+	/* The stopper may have closed the session before INIT came. */
+	if (!fs->se || fs->inval_closed || fs->inval_running) {
 		pthread_mutex_unlock(&fs->lock);
 		return;
 	}
+	/* Its own copy, taken under the lock: fs->se changes under it. */
+	fs->inval_se = fs->se;
 	fs->inval_quit = false;
 	fs->inval_exited = false;
 	/* Signals go to the FUSE loop, which ends on them. */
@@ -556,6 +560,7 @@ void inval_start(struct fs *fs)
 void inval_stop(struct fs *fs)
 {
 	struct fuse_buf fbuf = { .mem = NULL };
+	struct fuse_session *se;
 	struct inval *q;
 	bool exited;
 
@@ -567,13 +572,20 @@ void inval_stop(struct fs *fs)
 	fs->inval_quit = true;
 	pthread_cond_signal(&fs->inval_cond);
 	exited = fs->inval_exited;
+	se = fs->inval_se;
 	pthread_mutex_unlock(&fs->lock);
 	while (!exited) {
-		struct pollfd pfd = { .fd = fuse_session_fd(fs->se), .events = POLLIN };
+		if (se) {
+			struct pollfd pfd = { .fd = fuse_session_fd(se), .events = POLLIN };
 
-		if (poll(&pfd, 1, 20) == 1 && (pfd.revents & POLLIN) &&
-		    fuse_session_receive_buf(fs->se, &fbuf) > 0)
-			fuse_session_process_buf(fs->se, &fbuf);
+			if (poll(&pfd, 1, 20) == 1 && (pfd.revents & POLLIN) &&
+			    fuse_session_receive_buf(se, &fbuf) > 0)
+				fuse_session_process_buf(se, &fbuf);
+		} else {
+			struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+			nanosleep(&ts, NULL);
+		}
 		pthread_mutex_lock(&fs->lock);
 		exited = fs->inval_exited;
 		pthread_mutex_unlock(&fs->lock);

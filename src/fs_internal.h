@@ -170,6 +170,8 @@ struct fs {
 	struct fuse_session *se;	/* for the notifier; NULL in unit tests */
 	pthread_t inval_thread;
 	bool inval_running, inval_quit, inval_exited;
+	bool inval_closed;	/* the session is going: the notifier may not start */
+	struct fuse_session *inval_se;	/* the one the notifier writes to */
 	pthread_cond_t inval_cond;	/* with fs->lock: the queue has work */
 	struct inval *inval_head, *inval_tail;
 	size_t n_inval;

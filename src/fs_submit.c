@@ -46,7 +46,10 @@ static const char *submit_refusal(int r)
 /*
  * Stores a staged file's content durably (a flush with data).  Called
  * without fs->lock held: the store call blocks.  The caller holds an
- * open reference, so s stays alive.
+ * open reference, so s stays alive.  Never in a request span
+ * (fs_store_begin): store_stage joins other writers' group commit, and a
+ * batch leader interrupted by its own request would fail them all with
+ * EINTR; each call keeps its own deadline (request_timeout).
  */
 static int staged_store(struct fs *fs, struct staged *s)
 {
@@ -279,7 +282,9 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	}
 	if (check_queue_name(req, pool_name(fs, (size_t)pi), name, &dot))
 		return;
+	fs_store_begin(req);
 	r = dot ? 0 : reserved_name_errno(fs, name, fuse_req_ctx(req)->uid);
+	fs_store_end();
 	if (r < 0) {
 		refuse(req, r == -ESTALE ? EIO : -r, pool_name(fs, (size_t)pi), name, "%s",
 		       submit_refusal(r));
@@ -375,20 +380,41 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
-	s = staged_by_name(fs, (size_t)pi, name);
-	if (s) {
-		staged_unlist(fs, s);
+	/*
+	 * Not while a flush stores it: its answer would give the unlisted
+	 * file a staged row that nothing removes, and that runs when the
+	 * daemon restarts.  The row goes first, and the name only once it is
+	 * gone: a removal that fails leaves the file as it was, and says so.
+	 * Meanwhile s counts as storing, so that a flush or a rename waits.
+	 */
+	while ((s = staged_by_name(fs, (size_t)pi, name)) && s->storing)
+		pthread_cond_wait(&store_done, &fs->lock);
+	r = 0;
+	if (s && s->task_id) {
 		unstage = s->task_id;
-		s->task_id = 0;
+		s->storing = true;
+		pthread_mutex_unlock(&fs->lock);
+		fs_store_begin(req);
+		r = store_unstage(fs->store, unstage);
+		fs_store_end();
+		pthread_mutex_lock(&fs->lock);
+		s->storing = false;
+		pthread_cond_broadcast(&store_done);
+		if (r == 0)
+			s->task_id = 0;
+	}
+	if (s && r == 0) {
+		staged_unlist(fs, s);
 		staged_maybe_free(fs, s);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (s) {
-		r = unstage ? store_unstage(fs->store, unstage) : 0;
-		if (r < 0)
+		if (r < 0) {
 			log_warn("removing queue/%s/%s: %s", LOG_ESCAPE(pool_name(fs, (size_t)pi)),
 				 LOG_ESCAPE(name), store_last_error());
-		fuse_reply_err(req, 0);
+			r = r == -ESTALE ? -EIO : r;
+		}
+		fuse_reply_err(req, -r);
 		return;
 	}
 	if (name[0] == '.') {
@@ -400,7 +426,9 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	pthread_mutex_lock(&fs->lock);
 	released_prune(fs, (size_t)pi, name);
 	pthread_mutex_unlock(&fs->lock);
+	fs_store_begin(req);
 	r = store_cancel(fs->store, pool_name(fs, (size_t)pi), name, ctx->uid, &id);
+	fs_store_end();
 	if (r == -ENOENT) {
 		refuse(req, ENOENT, pool_name(fs, (size_t)pi), name,
 		       "no pending task of that name (it has started, or ended)");
@@ -430,7 +458,8 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct submission sub;
 	struct task_info t;
 	struct staged *s, *old;
-	bool dot;
+	char *data = NULL;
+	bool dot, was_dot;
 	int r;
 	int64_t id = 0, unstage = 0;
 
@@ -445,41 +474,81 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (check_queue_name(req, pool_name(fs, (size_t)npi), newname, &dot))
 		return;
+	/*
+	 * The store calls of the rename share one deadline and end at
+	 * Ctrl-C, up to the submission itself (see there).  Every answer
+	 * below ends the span first: req is gone once answered.
+	 */
+	fs_store_begin(req);
 	r = dot ? 0 : reserved_name_errno(fs, newname, fuse_req_ctx(req)->uid);
 	if (r < 0) {
+		fs_store_end();
 		refuse(req, r == -ESTALE ? EIO : -r, pool_name(fs, (size_t)npi), newname, "%s",
 		       submit_refusal(r));
 		return;
 	}
 	if (!dot && store_get_pending(fs->store, pool_name(fs, (size_t)npi), newname, &t) == 0) {
 		task_info_finish(&t);
+		fs_store_end();
 		refuse(req, EBUSY, pool_name(fs, (size_t)npi), newname,
 		       "a task of that name is pending in the pool");
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
+again:
 	/* Not while a flush stores it: its answer would set the task id of
 	 * the old name after this rename dropped it. */
 	while ((s = staged_by_name(fs, (size_t)pi, name)) && s->storing)
 		pthread_cond_wait(&store_done, &fs->lock);
+	if (s && s->task_id) {
+		/*
+		 * Content stored under the old name goes first (it is stored
+		 * again under the new one at the next flush or now): a staged
+		 * row left behind would run after a restart.  As in unlink, s
+		 * counts as storing meanwhile, and a failure changes nothing.
+		 */
+		unstage = s->task_id;
+		s->storing = true;
+		pthread_mutex_unlock(&fs->lock);
+		r = store_unstage(fs->store, unstage);
+		pthread_mutex_lock(&fs->lock);
+		s->storing = false;
+		pthread_cond_broadcast(&store_done);
+		if (r < 0) {
+			pthread_mutex_unlock(&fs->lock);
+			fs_store_end();
+			log_warn("renaming queue/%s/%s: %s", LOG_ESCAPE(pool_name(fs, (size_t)pi)),
+				 LOG_ESCAPE(name), store_last_error());
+			fuse_reply_err(req, r == -ESTALE ? EIO : -r);
+			return;
+		}
+		if (s->task_id == unstage) {
+			s->task_id = 0;
+			s->dirty = true;
+		}
+		goto again;
+	}
 	if (!s) {
 		pthread_mutex_unlock(&fs->lock);
 		/* A pending task: EXDEV makes mv copy it (a new task) and
 		 * remove the old name (a cancel), which is what moving means. */
-		if (name[0] != '.' &&
-		    store_get_pending(fs->store, pool_name(fs, (size_t)pi), name, &t) == 0) {
+		r = name[0] != '.' ?
+		    store_get_pending(fs->store, pool_name(fs, (size_t)pi), name, &t) : -ENOENT;
+		fs_store_end();
+		if (r == 0) {
 			task_info_finish(&t);
 			refuse(req, EXDEV, pool_name(fs, (size_t)pi), name,
 			       "a pending task cannot be renamed; mv copies it and cancels the old one");
 			return;
 		}
-		fuse_reply_err(req, ENOENT);
+		fuse_reply_err(req, r == -ENOENT ? ENOENT : r == -ESTALE ? EIO : -r);
 		return;
 	}
 	old = staged_by_name(fs, (size_t)npi, newname);
 	if (old && old != s) {
 		if ((flags & RENAME_NOREPLACE) || !old->dot) {
 			pthread_mutex_unlock(&fs->lock);
+			fs_store_end();
 			refuse(req, old->dot ? EEXIST : EBUSY, pool_name(fs, (size_t)npi), newname,
 			       "that name is being written");
 			return;
@@ -494,45 +563,66 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 		if (!nn) {
 			pthread_mutex_unlock(&fs->lock);
+			fs_store_end();
 			fuse_reply_err(req, ENOMEM);
 			return;
 		}
 		staged_rename(fs, s, (size_t)npi, nn);
-		/* Content stored under the old name is stored again under the
-		 * new one at the next flush (or never, for a staging name). */
-		unstage = s->task_id;
-		s->task_id = 0;
 		s->dot = dot;
 		s->dirty = true;
 		pthread_mutex_unlock(&fs->lock);
-		if (unstage && store_unstage(fs->store, unstage) < 0)
-			log_warn("renaming queue/%s/%s: %s", LOG_ESCAPE(pool_name(fs, (size_t)npi)),
-				 LOG_ESCAPE(newname), store_last_error());
+		fs_store_end();
 		fuse_reply_err(req, 0);
 		return;
 	}
 	if (s->too_big || s->cap_err) {
 		r = s->too_big ? EFBIG : s->cap_err;
 		pthread_mutex_unlock(&fs->lock);
+		fs_store_end();
 		refuse(req, r, pool_name(fs, (size_t)npi), newname,
 		       "a write to the file was refused (%s): it is cut short and never runs",
 		       r == EFBIG ? "max_task_bytes" : r == EDQUOT ? "max_pending_bytes_per_user" :
 		       "max_pending_bytes");
 		return;
 	}
-	/* A complete file takes its final name: submit it now, durably. */
+	/*
+	 * A complete file takes its final name: submit it now, durably.
+	 * Copied under the lock, and closed to writers meanwhile (releasing):
+	 * once unlisted, s can still be reopened by inode (an O_PATH
+	 * descriptor), and an O_TRUNC would free the buffer being stored.
+	 */
+	if (s->data.len && !(data = malloc(s->data.len))) {
+		pthread_mutex_unlock(&fs->lock);
+		fs_store_end();
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (data)
+		memcpy(data, s->data.data, s->data.len);
 	staged_unlist(fs, s);
 	sub.pool = pool_name(fs, (size_t)npi);
 	sub.name = newname;
 	sub.uid = s->uid;
 	sub.gid = s->gid;
-	sub.data = s->data.data;
+	sub.data = data;
 	sub.len = s->data.len;
 	s->pins++;		/* keeps s alive while unlocked */
+	s->releasing = true;
+	was_dot = s->dot;
+	s->dot = false;		/* fs_open lets writers into staging files */
 	pthread_mutex_unlock(&fs->lock);
+	/*
+	 * Not in the span: the submission joins the writers' group commit,
+	 * and a leader interrupted by its own request would fail every other
+	 * writer's rows in its batch with EINTR.  It keeps its own deadline.
+	 */
+	fs_store_end();
 	r = sub.len ? store_submit(fs->store, &sub, &id) : 0;
+	free(data);
 	pthread_mutex_lock(&fs->lock);
 	s->pins--;
+	s->releasing = false;
+	s->dot = was_dot;
 	neg_forget(fs, (size_t)npi, newname);	/* lookups that raced the commit */
 	if (r < 0) {
 		staged_relist(fs, s);	/* nothing queued: the file stays as it was */
