@@ -225,8 +225,9 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 		pthread_mutex_lock(&fs->lock);
 		s = staged_by_ino(fs, ino);
+		/* O_TRUNC empties the file even when opened read-only. */
 		if (s && !s->dot && (s->open_count > 0 || s->releasing) &&
-		    (fi->flags & O_ACCMODE) != O_RDONLY) {
+		    ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))) {
 			/* Two writers of one task would mix their SQL, and a
 			 * file whose writer closed it is a task already. */
 			r = -EBUSY;
