@@ -288,10 +288,16 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	     struct fuse_file_info *fi);
 
-/* fs_submit.c */
+/* fs_quota.c: a file's buffer and its charge against the caps (fs->lock) */
+/* Sets s's length (zeros when it grows): -EFBIG, -EDQUOT, -ENOSPC, -ENOMEM. */
+__attribute__((warn_unused_result))
 int staged_resize(struct fs *fs, struct staged *s, uint64_t size);
-/* Frees s's content and gives its bytes back to the caps.  Under fs->lock. */
+/* Frees s's content and gives its bytes back to the caps. */
 void staged_drop_data(struct fs *fs, struct staged *s);
+/* uid's bytes held in files not yet submitted, or NULL if none. */
+struct pending_use *pending_use_of(struct fs *fs, uid_t uid);
+
+/* fs_submit.c */
 void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	       struct fuse_file_info *fi);
 void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
