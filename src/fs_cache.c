@@ -179,6 +179,29 @@ struct neg_entry *neg_slot(struct fs *fs, size_t pool, const char *name)
 	return &fs->neg[name_hash(pool, name) % NEG_SLOTS];
 }
 
+void fresh_id_add(struct fs *fs, int64_t id, uid_t uid)
+{
+	struct fresh_id *f = &fs->fresh[(uint64_t)id % FRESH_SLOTS];
+
+	pthread_mutex_lock(&fs->lock);
+	f->id = id;
+	f->uid = uid;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+bool fresh_id_take(struct fs *fs, int64_t id, uid_t uid)
+{
+	struct fresh_id *f = &fs->fresh[(uint64_t)id % FRESH_SLOTS];
+	bool mine;
+
+	pthread_mutex_lock(&fs->lock);
+	mine = f->id == id && f->uid == uid;
+	if (mine)
+		f->id = 0;
+	pthread_mutex_unlock(&fs->lock);
+	return mine;
+}
+
 /* Whether name is known not to be pending in the pool.  Under fs->lock. */
 bool neg_known(struct fs *fs, size_t pool, const char *name)
 {

@@ -72,6 +72,10 @@ static inline bool is_task_ino(fuse_ino_t ino)
  */
 #define NEG_SLOTS 256
 
+/* Reservations remembered by fresh_id_add(); ids come in sequence, so a
+ * slot is only reused after that many more. */
+#define FRESH_SLOTS 256
+
 struct neg_entry {
 	uint64_t gen;		/* bumped when a name of this slot may become pending */
 	int64_t expires_ms;	/* 0: empty */
@@ -159,6 +163,13 @@ struct fs {
 	struct staged *staged;
 	uint64_t next_staged;
 	struct neg_entry neg[NEG_SLOTS];
+	/* Ids this daemon just handed out through new-id, unused: the
+	 * script's cp of ID.sql then needs no query to learn that the id is
+	 * its own (fresh_id_take()).  Slot id % FRESH_SLOTS; 0: empty. */
+	struct fresh_id {
+		int64_t id;
+		uid_t uid;
+	} fresh[FRESH_SLOTS];
 	struct released *released;	/* newest first */
 	size_t n_released;
 	struct released *released_oldest;
@@ -228,6 +239,11 @@ bool neg_known(struct fs *fs, size_t pool, const char *name);
 void neg_remember(struct fs *fs, size_t pool, const char *name, uint64_t gen,
 		  bool slot_gen);
 void neg_forget(struct fs *fs, size_t pool, const char *name);
+/* uid was handed out id (new-id), unused. */
+void fresh_id_add(struct fs *fs, int64_t id, uid_t uid);
+/* Whether id is one uid was just handed out and has not tried to use
+ * since; forgets it (a second try asks the store). */
+bool fresh_id_take(struct fs *fs, int64_t id, uid_t uid);
 void staged_unlist(struct fs *fs, struct staged *s);
 void released_free(struct released *r);
 void released_prune(struct fs *fs, size_t pool, const char *name);

@@ -293,6 +293,8 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		else
 			log_warn("new-id: %s", store_last_error());
 		/* The script's cp of ID.sql comes next: its lookup needs no query. */
+		if (r == 0)
+			fresh_id_add(fs, id, fuse_req_ctx(req)->uid);
 		if (r == 0 && !pending) {
 			char name[32];
 

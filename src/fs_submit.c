@@ -144,6 +144,10 @@ static int reserved_name_errno(struct fs *fs, const char *name, uid_t uid)
 			return 0;
 		id = id * 10 + (name[i] - '0');
 	}
+	/* Just handed out here, to this user, and not tried since: its
+	 * own and unused (stage_many() checks again, for other daemons). */
+	if (fresh_id_take(fs, id, uid))
+		return 0;
 	r = store_get_reservation(fs->store, id, &owner, &used, &pending);
 	if (r == -ENOENT)
 		return 0;
