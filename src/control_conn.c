@@ -16,6 +16,16 @@
 #include "log.h"
 #include "store.h"
 
+/* Gives up the resolution in flight, if any: jobs_reap() frees the job
+ * when its thread ends. */
+static void ctl_abandon_job(struct executor *e)
+{
+	if (e->ctl_job) {
+		e->ctl_job->ctl = false;
+		e->ctl_job = NULL;
+	}
+}
+
 /* A connect attempt failed: drop it, try again after the back-off. */
 void ctl_attempt_failed(struct executor *e, const char *why)
 {
@@ -27,6 +37,7 @@ void ctl_attempt_failed(struct executor *e, const char *why)
 	wait = ctl_back_off(e);
 	log_warn("cannot connect to the control database, trying again in %lld ms: %.*s",
 		 (long long)wait, len, why);
+	ctl_abandon_job(e);
 	PQfinish(e->control);
 	e->control = NULL;
 	e->ctl_state = CTL_DOWN;
@@ -34,18 +45,20 @@ void ctl_attempt_failed(struct executor *e, const char *why)
 	timer_cancel(&e->ctl_deadline_timer);
 }
 
-/*
- * Starts a connection without blocking.  (libpq resolves a host name here,
- * synchronously: a control conninfo with hostaddr, or a socket directory,
- * avoids that.)
- */
-void ctl_connect_start(struct executor *e, int64_t now)
+/* Starts connecting with opts; with j, to the addresses it resolved. */
+static void ctl_connect_with(struct executor *e, const PQconninfoOption *opts,
+			     const struct job *j)
 {
-	static const char *const keys[] = { "dbname", "application_name", NULL };
-	const char *vals[] = { e->cfg->control, "pgqfs executor", NULL };
+	struct conn_params p;
+	char err[256];
 
-	/* expand_dbname: the control conninfo is a full connection string. */
-	e->control = PQconnectStartParams(keys, vals, 1);
+	if (conn_params_build(&p, opts, j, "pgqfs executor", err, sizeof(err)) < 0) {
+		ctl_attempt_failed(e, err);
+		return;
+	}
+	/* The conninfo was parsed already: no dbname to expand. */
+	e->control = PQconnectStartParams(p.keys, p.vals, 0);
+	conn_params_finish(&p);
 	if (!e->control || PQstatus(e->control) == CONNECTION_BAD) {
 		ctl_attempt_failed(e, e->control ? PQerrorMessage(e->control) : "out of memory");
 		return;
@@ -53,14 +66,72 @@ void ctl_connect_start(struct executor *e, int64_t now)
 	e->ctl_state = CTL_CONNECTING;
 	e->ctl_poll = PGRES_POLLING_WRITING;
 	e->ctl_want_write = false;
-	{
-		PQconninfoOption *opts = PQconninfo(e->control);
+}
 
-		e->ctl_deadline_ms = now + (int64_t)conninfo_connect_timeout_ms(
-			opts, e->cfg->connect_timeout_ms);
-		PQconninfoFree(opts);
+/*
+ * Starts a connection without blocking.  libpq would resolve host names
+ * synchronously: as for targets (target.c), a thread of its own resolves
+ * them first (e->ctl_job), and ctl_resolved() connects to the addresses.
+ * The deadline covers both.
+ */
+void ctl_connect_start(struct executor *e, int64_t now)
+{
+	char *msg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(e->cfg->control, &msg);
+	struct job *j = NULL;
+	int r;
+
+	if (!opts) {
+		/* libpq's message may quote the conninfo, password and all. */
+		PQfreemem(msg);
+		ctl_attempt_failed(e, "its conninfo cannot be parsed");
+		return;
 	}
+	e->ctl_deadline_ms = now + (int64_t)conninfo_connect_timeout_ms(
+		opts, e->cfg->connect_timeout_ms);
 	timer_set(&e->ctl_deadline_timer, e->ctl_deadline_ms);
+	if (resolve_job_new(opts, &j) < 0) {
+		ctl_attempt_failed(e, "out of memory");
+		goto out;
+	}
+	if (!j) {
+		ctl_connect_with(e, opts, NULL);
+		goto out;
+	}
+	j->ctl = true;
+	r = job_start(e, j);	/* frees j on failure */
+	if (r < 0) {
+		ctl_attempt_failed(e, r == -EAGAIN ? "too many host name lookups in progress" :
+				   "cannot start a thread to resolve its host name");
+		goto out;
+	}
+	e->ctl_job = j;
+	e->ctl_state = CTL_CONNECTING;	/* with control NULL: nothing to poll */
+	e->ctl_want_write = false;
+out:
+	PQconninfoFree(opts);
+}
+
+void ctl_resolved(struct executor *e, const struct job *j)
+{
+	char *msg = NULL;
+	PQconninfoOption *opts;
+
+	e->ctl_job = NULL;
+	if (atomic_load(&e->stopping)) {
+		/* Nothing will be sent any more: no new connection. */
+		e->ctl_state = CTL_DOWN;
+		timer_cancel(&e->ctl_deadline_timer);
+		return;
+	}
+	opts = PQconninfoParse(e->cfg->control, &msg);
+	if (!opts) {
+		PQfreemem(msg);
+		ctl_attempt_failed(e, "its conninfo cannot be parsed");
+		return;
+	}
+	ctl_connect_with(e, opts, j);
+	PQconninfoFree(opts);
 }
 
 void ctl_connect_poll(struct executor *e)
@@ -197,6 +268,7 @@ void ctl_lost(struct executor *e)
 	e->orphans_batched = 0;
 	for (size_t i = 0; i < e->cfg->n_pools; i++)
 		e->pools[i].claim_want = 0;
+	ctl_abandon_job(e);
 	PQfinish(e->control);
 	e->control = NULL;
 	e->op = OP_NONE;

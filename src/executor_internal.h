@@ -165,7 +165,7 @@ struct orphan {
 enum ctl_conn {
 	CTL_UP,			/* set up: statements may be sent */
 	CTL_DOWN,		/* lost: a new one is started at ctl_retry_ms */
-	CTL_CONNECTING,		/* PQconnectPoll in progress */
+	CTL_CONNECTING,		/* PQconnectPoll in progress, or ctl_job first */
 	CTL_SETUP,		/* connected: the setup pipeline is in flight */
 };
 /* Back-off after a failed control statement or connection attempt. */
@@ -182,6 +182,8 @@ struct executor {
 	int64_t ctl_backoff_ms;		/* the next failure waits this long */
 	int64_t ctl_deadline_ms;	/* a connect attempt is given up at */
 	int64_t new_instance;		/* CTL_SETUP: the instance it registered */
+	struct job *ctl_job;		/* CTL_CONNECTING, control NULL: resolving
+					 * its host names (a job on e->jobs) */
 	bool batch_unsent;		/* batch holds state not yet committed */
 	struct orphan *orphans;		/* claimed, not taken: to be failed */
 	size_t n_orphans, cap_orphans;
@@ -274,6 +276,27 @@ void conn_cancel(struct executor *e, struct conn *c);
 /* The connect timeout a conninfo asks for (parsed: PQconninfoParse or
  * PQconninfo), as libpq reads it, or dflt_ms when it sets none. */
 uint64_t conninfo_connect_timeout_ms(const PQconninfoOption *opts, uint64_t dflt_ms);
+/* A resolution job (not started) for the host names libpq would resolve
+ * for opts; NULL in *ret when it resolves none (sockets, addresses,
+ * hostaddr or a service). */
+__attribute__((warn_unused_result))
+int resolve_job_new(const PQconninfoOption *opts, struct job **ret);
+/* Parameters for PQconnectStartParams(keys, vals, 0). */
+struct conn_params {
+	const char **keys, **vals;
+	struct buf host, addr, port;	/* what vals point into */
+};
+/*
+ * The parameters of a parsed conninfo, with application_name set; with j
+ * (a finished resolve_job_new() job), its hosts replaced by what j
+ * resolved.  On failure (-ENOMEM, or -ENOENT: no host resolved) err says
+ * why and nothing is held; else conn_params_finish() frees p.
+ */
+__attribute__((warn_unused_result))
+int conn_params_build(struct conn_params *p, const PQconninfoOption *opts,
+		      const struct job *j, const char *application_name,
+		      char *err, size_t err_size);
+void conn_params_finish(struct conn_params *p);
 /*
  * Once per loop round: starts host name resolutions, takes their results,
  * fails the connections that could not start.  (Connect timeouts and
@@ -309,6 +332,8 @@ struct job {
 	char target[LOG_ESCAPE_MAX];	/* escaped name, for the log */
 	/* JOB_RESOLVE */
 	struct conn *conn;	/* waiting for it; NULL once gone (loop only) */
+	bool ctl;		/* the control connection waits for it (as
+				 * e->ctl_job); false once given up (loop only) */
 	char **names;		/* host names to resolve */
 	size_t n_names;
 	char **addrs;		/* out: per name, "a,b,...", NULL if it failed */
@@ -364,6 +389,9 @@ void ctl_flush(struct executor *e);
 /* control_conn.c: the connection's life (control.c uses these). */
 void ctl_connect_start(struct executor *e, int64_t now);
 void ctl_connect_poll(struct executor *e);
+/* The control connection's resolve job e->ctl_job finished (jobs_reap()):
+ * connect to what it found.  j stays the caller's. */
+void ctl_resolved(struct executor *e, const struct job *j);
 void ctl_setup_results(struct executor *e);
 /* A connect or set-up attempt failed (why: libpq's text): back off. */
 void ctl_attempt_failed(struct executor *e, const char *why);

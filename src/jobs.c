@@ -135,6 +135,8 @@ void jobs_finish(struct executor *e)
 		e->jobs = j->next;
 		if (j->conn)
 			j->conn->job = NULL;
+		if (j->ctl)
+			e->ctl_job = NULL;
 		/* A thread stuck on a hung server must not hold up the exit: it
 		 * frees its job when (if ever) it returns. */
 		if (atomic_compare_exchange_strong(&j->state, &running, JOB_ABANDONED)) {

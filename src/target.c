@@ -148,20 +148,20 @@ static enum host_kind host_kind(const char *h)
 }
 
 /*
- * The host list libpq would resolve for c's conninfo, or NULL when it
+ * The host list libpq would resolve for a conninfo, or NULL when it
  * resolves nothing: hostaddr given, or a service file decides.  (libpq
  * reads PGHOST and PGHOSTADDR when the conninfo sets neither.)
  */
-static const char *hosts_to_resolve(const struct conn *c)
+static const char *hosts_to_resolve(const PQconninfoOption *opts)
 {
-	const char *host = opt_val(c->opts, "host");
+	const char *host = opt_val(opts, "host");
 
-	if (opt_val(c->opts, "hostaddr"))
+	if (opt_val(opts, "hostaddr"))
 		return NULL;
 	if (!host) {
 		const char *env = getenv("PGHOSTADDR");
 
-		if (opt_val(c->opts, "service") || getenv("PGSERVICE") || (env && env[0]))
+		if (opt_val(opts, "service") || getenv("PGSERVICE") || (env && env[0]))
 			return NULL;
 		host = getenv("PGHOST");
 	}
@@ -175,50 +175,61 @@ static void conn_set_broken(struct conn *c, const char *msg)
 	conn_set_state(c, CONN_BROKEN);
 }
 
+void conn_params_finish(struct conn_params *p)
+{
+	buf_finish(&p->host);
+	buf_finish(&p->addr);
+	buf_finish(&p->port);
+	free(p->keys);
+	free(p->vals);
+	p->keys = NULL;
+	p->vals = NULL;
+}
+
 /*
- * Starts connecting with c->opts; with j, its hosts replaced by what j
- * resolved: each name becomes one host entry per address (host kept for
- * TLS and .pgpass, hostaddr the address), so that libpq tries them all in
- * turn as it would have, and never resolves anything itself.
+ * Each name becomes one host entry per address (host kept for TLS and
+ * .pgpass, hostaddr the address), so that libpq tries them all in turn as
+ * it would have, and never resolves anything itself.
  */
-static void conn_start(struct conn *c, const struct job *j)
+int conn_params_build(struct conn_params *p, const PQconninfoOption *opts,
+		      const struct job *j, const char *application_name,
+		      char *err, size_t err_size)
 {
 	size_t n_opts = 0, k = 0, n_hosts = 0, n_ports = 0, name_i = 0;
-	const char **keys = NULL, **vals = NULL;
 	char **hosts = NULL, **ports = NULL;
-	struct buf host, addr, port;
 	const char *first_failed = NULL;
-	int gai = 0;
+	int gai = 0, r = 0;
 
-	buf_init(&host);
-	buf_init(&addr);
-	buf_init(&port);
-	for (const PQconninfoOption *o = c->opts; o->keyword; o++)
+	memset(p, 0, sizeof(*p));
+	buf_init(&p->host);
+	buf_init(&p->addr);
+	buf_init(&p->port);
+	for (const PQconninfoOption *o = opts; o->keyword; o++)
 		n_opts++;
-	keys = calloc(n_opts + 5, sizeof(*keys));
-	vals = calloc(n_opts + 5, sizeof(*vals));
-	if (!keys || !vals)
+	p->keys = calloc(n_opts + 5, sizeof(*p->keys));
+	p->vals = calloc(n_opts + 5, sizeof(*p->vals));
+	if (!p->keys || !p->vals)
 		goto nomem;
-	for (const PQconninfoOption *o = c->opts; o->keyword; o++) {
+	for (const PQconninfoOption *o = opts; o->keyword; o++) {
 		if (!o->val || !o->val[0] || strcmp(o->keyword, "application_name") == 0)
 			continue;
 		if (j && (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0 ||
 			  strcmp(o->keyword, "port") == 0))
 			continue;
-		keys[k] = o->keyword;
-		vals[k++] = o->val;
+		p->keys[k] = o->keyword;
+		p->vals[k++] = o->val;
 	}
 	if (j) {
-		const char *p = opt_val(c->opts, "port");
+		const char *pt = opt_val(opts, "port");
 		bool first = true;
 
-		if (split_list(hosts_to_resolve(c), &hosts, &n_hosts) < 0 ||
-		    (p && split_list(p, &ports, &n_ports) < 0))
+		if (split_list(hosts_to_resolve(opts), &hosts, &n_hosts) < 0 ||
+		    (pt && split_list(pt, &ports, &n_ports) < 0))
 			goto nomem;
 		for (size_t i = 0; i < n_hosts; i++) {
 			const char *h = hosts[i];
 			/* One port for all, or one per host (libpq checks). */
-			const char *pi = n_ports > 1 && i < n_ports ? ports[i] : p ? p : "";
+			const char *pi = n_ports > 1 && i < n_ports ? ports[i] : pt ? pt : "";
 			enum host_kind kind = host_kind(h);
 			char **a = NULL;
 			size_t n_a = 0;
@@ -240,9 +251,9 @@ static void conn_start(struct conn *c, const struct job *j)
 				const char *ad = kind == HOST_NAME ? a[m] :
 						 kind == HOST_ADDRESS ? h : "";
 
-				if (buf_printf(&host, "%s%s", first ? "" : ",", h) < 0 ||
-				    buf_printf(&addr, "%s%s", first ? "" : ",", ad) < 0 ||
-				    buf_printf(&port, "%s%s", first ? "" : ",", pi) < 0) {
+				if (buf_printf(&p->host, "%s%s", first ? "" : ",", h) < 0 ||
+				    buf_printf(&p->addr, "%s%s", first ? "" : ",", ad) < 0 ||
+				    buf_printf(&p->port, "%s%s", first ? "" : ",", pi) < 0) {
 					free_list(a, n_a);
 					goto nomem;
 				}
@@ -251,45 +262,58 @@ static void conn_start(struct conn *c, const struct job *j)
 			free_list(a, n_a);
 		}
 		if (first) {
-			snprintf(c->err, sizeof(c->err),
+			snprintf(err, err_size,
 				 "could not translate host name \"%s\" to address: %s\n",
 				 first_failed ? first_failed : "", gai_strerror(gai));
-			conn_set_state(c, CONN_BROKEN);
+			r = -ENOENT;
 			goto out;
 		}
-		if (!buf_cstr(&host) || !buf_cstr(&addr) || !buf_cstr(&port))
+		if (!buf_cstr(&p->host) || !buf_cstr(&p->addr) || !buf_cstr(&p->port))
 			goto nomem;
-		keys[k] = "host";
-		vals[k++] = host.data;
-		keys[k] = "hostaddr";
-		vals[k++] = addr.data;
-		if (p) {
-			keys[k] = "port";
-			vals[k++] = port.data;
+		p->keys[k] = "host";
+		p->vals[k++] = p->host.data;
+		p->keys[k] = "hostaddr";
+		p->vals[k++] = p->addr.data;
+		if (pt) {
+			p->keys[k] = "port";
+			p->vals[k++] = p->port.data;
 		}
 	}
-	keys[k] = "application_name";
-	vals[k++] = "pgqfs";
+	p->keys[k] = "application_name";
+	p->vals[k++] = application_name;
+	goto out;
+nomem:
+	snprintf(err, err_size, "out of memory\n");
+	r = -ENOMEM;
+out:
+	free_list(hosts, n_hosts);
+	free_list(ports, n_ports);
+	if (r < 0)
+		conn_params_finish(p);
+	return r;
+}
+
+/* Starts connecting with c->opts; with j, its hosts replaced by what j
+ * resolved. */
+static void conn_start(struct conn *c, const struct job *j)
+{
+	struct conn_params p;
+
+	if (conn_params_build(&p, c->opts, j, "pgqfs", c->err, sizeof(c->err)) < 0) {
+		conn_set_state(c, CONN_BROKEN);
+		goto out;
+	}
 	/* The conninfo was parsed already: no dbname to expand. */
-	c->pg = PQconnectStartParams(keys, vals, 0);
+	c->pg = PQconnectStartParams(p.keys, p.vals, 0);
+	conn_params_finish(&p);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_set_state(c, CONN_BROKEN);
 		goto out;
 	}
 	c->poll = PGRES_POLLING_WRITING;
-	goto out;
-nomem:
-	conn_set_broken(c, "out of memory\n");
 out:
 	PQconninfoFree(c->opts);
 	c->opts = NULL;
-	free_list(hosts, n_hosts);
-	free_list(ports, n_ports);
-	buf_finish(&host);
-	buf_finish(&addr);
-	buf_finish(&port);
-	free(keys);
-	free(vals);
 }
 
 static void conn_connect_timed_out(struct timer *tm, void *arg, int64_t now);
@@ -318,7 +342,7 @@ static struct conn *conn_open(struct target *tg)
 	c->connect_timeout_ms = conninfo_connect_timeout_ms(c->opts,
 							   tg->e->cfg->connect_timeout_ms);
 	timer_set(&c->connect_timer, c->opened_ms + (int64_t)c->connect_timeout_ms);
-	hosts = hosts_to_resolve(c);
+	hosts = hosts_to_resolve(c->opts);
 	if (hosts) {
 		char **v;
 		size_t n;
@@ -338,15 +362,18 @@ static struct conn *conn_open(struct target *tg)
 	return c;
 }
 
-/* Starts resolving c's host names in a thread of their own. */
-static void resolve_start(struct executor *e, struct conn *c)
+int resolve_job_new(const PQconninfoOption *opts, struct job **ret)
 {
-	struct job *j = calloc(1, sizeof(*j));
+	const char *hosts = hosts_to_resolve(opts);
+	struct job *j = NULL;
 	char **v = NULL;
 	size_t n = 0;
-	int r;
 
-	if (!j || split_list(hosts_to_resolve(c), &v, &n) < 0)
+	*ret = NULL;
+	if (!hosts)
+		return 0;
+	j = calloc(1, sizeof(*j));
+	if (!j || split_list(hosts, &v, &n) < 0)
 		goto nomem;
 	j->kind = JOB_RESOLVE;
 	j->names = calloc(n, sizeof(*j->names));
@@ -359,20 +386,38 @@ static void resolve_start(struct executor *e, struct conn *c)
 			j->names[j->n_names++] = v[i];
 			v[i] = NULL;
 		}
+	free_list(v, n);
+	/* Sockets and addresses only: libpq resolves nothing. */
+	if (j->n_names == 0)
+		job_free(j);
+	else
+		*ret = j;
+	return 0;
+nomem:
+	free_list(v, n);
+	job_free(j);
+	return -ENOMEM;
+}
+
+/* Starts resolving c's host names in a thread of their own. */
+static void resolve_start(struct executor *e, struct conn *c)
+{
+	struct job *j;
+	int r;
+
+	if (resolve_job_new(c->opts, &j) < 0 || !j) {
+		/* (!j cannot be: conn_open() saw a name.) */
+		conn_set_broken(c, "out of memory\n");
+		return;
+	}
 	j->conn = c;
 	c->job = j;
 	r = job_start(e, j);
-	free_list(v, n);
 	if (r < 0) {
 		c->job = NULL;
 		conn_set_broken(c, r == -EAGAIN ? "too many host name lookups in progress\n" :
 				   "cannot start a thread to resolve its host name\n");
 	}
-	return;
-nomem:
-	free_list(v, n);
-	job_free(j);
-	conn_set_broken(c, "out of memory\n");
 }
 
 struct conn *target_add_conn(struct target *tg)
@@ -637,7 +682,10 @@ static void jobs_reap(struct executor *e)
 		}
 		*pp = j->next;
 		pthread_join(j->thread, NULL);
-		if (c) {
+		if (j->ctl) {
+			/* e->ctl_job is j: ctl_resolved() takes it. */
+			ctl_resolved(e, j);
+		} else if (c) {
 			c->job = NULL;
 			c->resolving = false;
 			if (c->state == CONN_CONNECTING) {

@@ -5,7 +5,8 @@
 # loop and still reach the server; a cancel sent to a hung server blocks no
 # other pool, and its task fails after a grace; a task's result is capped by
 # max_result_bytes; a huge value does not leave the daemon's memory large;
-# and a file cut short runs nothing.
+# and a file cut short runs nothing.  The control connection too resolves
+# its host name off the loop when it reconnects.
 . "$SRCDIR/e2e/lib.sh"
 
 # tcp_proxy NAME: a TCP listener on 127.0.0.1 forwarding to the cluster's
@@ -54,6 +55,12 @@ while True:
 }
 
 pgqfs_config() {
+	if [ "$1" = namedctl ]; then
+		# Its control database by host name, through a proxy of its own.
+		pgqfs_default_config "$@" |
+			sed "s|^control = .*|control = host=localhost port=$CTL_PROXY_PORT dbname=pgqfs_ctl|"
+		return
+	fi
 	pgqfs_default_config "$@" | sed 's/^retention = 7d$/&\nconnect_timeout = 2s/'
 	cat <<EOF
 
@@ -248,4 +255,26 @@ else
 	t_ok "the daemon's RSS is back under 64 MiB ($(rss_kb) kB)" test "$(rss_kb)" -lt 65536
 fi
 pgqfs_stop second
+
+# ---- a control connection by host name reconnects (resolved off the loop).
+tcp_proxy ctlproxy
+CTL_PROXY_PORT=$PROXY_PORT
+pgqfs_start namedctl || t_bail "the daemon with a named control database did not start"
+MNT=${PGQFS_MNT[namedctl]}
+ctl_pid() {
+	psql_ref -d pgqfs_ctl -tAc "SELECT pid FROM pg_stat_activity
+		WHERE application_name = 'pgqfs executor'"
+}
+cpid=$(ctl_pid)
+t_like "$cpid" '^[0-9]+$' "its control backend is found"
+psql_ref -qAt -c "SELECT pg_terminate_backend($cpid)" >/dev/null
+back() { grep -q 'reconnected to the control database' "${PGQFS_LOG[namedctl]}"; }
+t_ok "it reconnects" wait_until 15 back
+npid=$(ctl_pid)
+t_like "$npid" '^[0-9]+$' "it has a control backend again"
+t_ok "a new one" test "$npid" != "$cpid"
+after=$(new_id)
+submit default "$W/good.sql" "$after.sql"
+t_is "$(task_wait "$after" 15)" done "a task submitted after the reconnection is done"
+pgqfs_stop namedctl
 t_done
