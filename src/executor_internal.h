@@ -272,6 +272,9 @@ const char *conn_error(const struct conn *c);
  * CANCEL_GRACE_MS later, the task fails and c is closed.  Safe to call
  * on any connection; c may be freed right after.
  */
+/* Whether idle connection c is still up (a non-blocking look at its
+ * socket); if not, it is marked broken for reap_conns(). */
+bool conn_idle_alive(struct conn *c);
 void conn_cancel(struct executor *e, struct conn *c);
 /* The connect timeout a conninfo asks for (parsed: PQconninfoParse or
  * PQconninfo), as libpq reads it, or dflt_ms when it sets none. */

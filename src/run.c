@@ -502,7 +502,8 @@ void task_assign(struct executor *e, struct task *t)
 	struct conn *c = NULL;
 
 	for (size_t i = 0; i < tg->n_conns; i++)
-		if (tg->conns[i]->state == CONN_IDLE && !tg->conns[i]->task) {
+		if (tg->conns[i]->state == CONN_IDLE && !tg->conns[i]->task &&
+		    conn_idle_alive(tg->conns[i])) {
 			c = tg->conns[i];
 			break;
 		}

@@ -603,6 +603,23 @@ void reap_conns(struct executor *e)
 		malloc_trim(0);
 }
 
+bool conn_idle_alive(struct conn *c)
+{
+	struct pollfd pfd = { .fd = PQsocket(c->pg), .events = POLLIN };
+
+	/* An idle connection has nothing to say: anything readable is the
+	 * server ending the session (a restart), which the loop would only
+	 * see on its next round, after a claim has handed out the task. */
+	if (pfd.fd < 0)
+		return false;
+	if (poll(&pfd, 1, 0) == 0)
+		return true;
+	if (PQconsumeInput(c->pg) && PQstatus(c->pg) == CONNECTION_OK)
+		return true;
+	conn_set_state(c, CONN_BROKEN);
+	return false;
+}
+
 void conn_cancel(struct executor *e, struct conn *c)
 {
 	int64_t now = mono_ms();
