@@ -684,6 +684,15 @@ void staged_release(struct fs *fs, struct staged *s)
 	/* Content written after the last flush (rare: mmap) is stored now. */
 	r = staged_store(fs, s);
 	pthread_mutex_lock(&fs->lock);
+	/* An rm or a rename may have come between the store and here, and
+	 * taken the file and its stored row: it is theirs now. */
+	while (s->storing)
+		pthread_cond_wait(&store_done, &fs->lock);
+	if (!s->listed) {
+		s->releasing = false;
+		pthread_mutex_unlock(&fs->lock);
+		goto out;
+	}
 	id = s->task_id;
 	refused = r == -EFBIG || r == -EBUSY || r == -EDQUOT || r == -ENOSPC ||
 		  r == -EACCES || r == -EEXIST;

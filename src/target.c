@@ -610,12 +610,11 @@ bool conn_idle_alive(struct conn *c)
 	/* An idle connection has nothing to say: anything readable is the
 	 * server ending the session (a restart), which the loop would only
 	 * see on its next round, after a claim has handed out the task. */
-	if (pfd.fd < 0)
-		return false;
-	if (poll(&pfd, 1, 0) == 0)
+	if (pfd.fd >= 0 && poll(&pfd, 1, 0) == 0)
 		return true;
-	if (PQconsumeInput(c->pg) && PQstatus(c->pg) == CONNECTION_OK)
-		return true;
+	/* Readable: usually a FATAL (57P01, an idle timeout) before the
+	 * close, which libpq hands an idle connection to the notice
+	 * processor, leaving its status OK until it reads the end. */
 	conn_set_state(c, CONN_BROKEN);
 	return false;
 }
