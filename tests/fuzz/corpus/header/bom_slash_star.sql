@@ -1,0 +1,3 @@
+﻿--pgqfs:priority="7"
+/* c */
+-- pgqfs: bogus=1

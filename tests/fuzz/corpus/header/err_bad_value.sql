@@ -1,0 +1,1 @@
+-- pgqfs: timeout="5 minutes" after=1,,2

@@ -1,0 +1,2 @@
+-- pgqfs: priority=1
+-- pgqfs: priority=2

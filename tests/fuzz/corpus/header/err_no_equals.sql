@@ -1,0 +1,1 @@
+-- pgqfs: priority=1 retries

@@ -1,0 +1,3 @@
+
+
+-- pgqfs: priorty=1

@@ -1,0 +1,2 @@
+-- pgqfs: priority=1SELECT 1;
+-- pgqfs: x=1
