@@ -13,14 +13,24 @@ __attribute__((format(printf, 2, 3)))
 static inline int tap_ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
+	char desc[1024];
 
 	tap_count++;
 	if (!cond)
 		tap_failed++;
 	printf("%sok %d - ", cond ? "" : "not ", tap_count);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(desc, sizeof(desc), fmt, ap);
 	va_end(ap);
+	/* One line per test point, whatever the description holds. */
+	for (const char *p = desc; *p; p++) {
+		if (*p == '\n')
+			fputs("\\n", stdout);
+		else if (*p == '\r')
+			fputs("\\r", stdout);
+		else
+			putchar(*p);
+	}
 	putchar('\n');
 	return cond;
 }
