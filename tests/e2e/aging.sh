@@ -26,12 +26,7 @@ cp_writer() {
 	(cd "$E2E_TMP/src" && ls | xargs -n 100 cp -t "$MNT/queue/fast/")
 }
 perl_writer() {	# PREFIX
-	perl -e 'my ($d, $p, $n) = @ARGV;
-		for my $i (1 .. $n) {
-			open(my $f, ">", "$d/$p-$i.sql") or die "$p-$i: $!";
-			print $f "SELECT $i AS i;\n";
-			close($f) or die "close $p-$i: $!";
-		}' "$MNT/queue/fast" "$1" "$PER"
+	write_files "$MNT/queue/fast" "$1" "$PER"
 }
 rename_writer() {
 	perl -e 'my ($d, $n) = @ARGV;

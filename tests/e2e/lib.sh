@@ -718,6 +718,18 @@ submit() {
 	cp -- "$2" "$MNT/queue/$1/${3:-$(basename -- "$2")}"
 }
 
+# write_files DIR PREFIX N: one process writes DIR/PREFIX-1.sql ..
+# PREFIX-N.sql ("SELECT i AS i;" each) with open, write, close and no fork
+# per file, failing on the first error from open or close.
+write_files() {
+	perl -e 'my ($d, $p, $n) = @ARGV;
+		for my $i (1 .. $n) {
+			open(my $f, ">", "$d/$p-$i.sql") or die "$p-$i: $!";
+			print $f "SELECT $i AS i;\n";
+			close($f) or die "close $p-$i: $!";
+		}' "$1" "$2" "$3"
+}
+
 # new_id: reserve a task id on $MNT.
 new_id() {
 	cat -- "$MNT/new-id"

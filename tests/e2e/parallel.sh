@@ -12,13 +12,8 @@ pgqfs_start || t_bail "daemon did not start"
 
 # One process per writer, each creating many files (open, write, close)
 # without a fork per file; and a cp per file beside them.
-writer() {
-	perl -e 'my ($d, $p, $n) = @ARGV;
-		for my $i (1 .. $n) {
-			open(my $f, ">", "$d/$p-$i.sql") or die "$p-$i: $!";
-			print $f "SELECT $i AS i;\n";
-			close($f) or die "close $p-$i: $!";
-		}' "$MNT/queue/fast" "$1" "$PER"
+writer() {	# PREFIX
+	write_files "$MNT/queue/fast" "$1" "$PER"
 }
 # Meanwhile stats is sampled: it must never show more tasks of the pool
 # running than its max_workers (8), even while tasks end and start.
