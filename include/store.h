@@ -24,17 +24,19 @@
 #include "config.h"
 #include "task.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /*
  * NOTIFY channels, named after the schema so that installations sharing a
- * database do not wake each other: SCHEMA_queue (a pool has queued work;
- * payload: the pool's name) and SCHEMA_done (tasks ended; payload:
- * "id:state" items separated by commas).
+ * database do not wake each other: SCHEMA_queue (a pool has queued work
+ * or its settings changed; payload: the pool's name), SCHEMA_done (tasks
+ * ended; payload: "id:state" items separated by commas) and SCHEMA_stop
+ * (a running task is to be cancelled; payload "id:uid", uid who asked).
  */
 #define STORE_CHANNEL_QUEUE "_queue"
 #define STORE_CHANNEL_DONE "_done"
-#define STORE_N_CHANNELS 2
+#define STORE_CHANNEL_CANCEL "_stop"
+#define STORE_N_CHANNELS 3
 
 /* Appends "LISTEN <channel i of the schema>" (quoted) to ret_sql. */
 __attribute__((warn_unused_result))
@@ -70,6 +72,11 @@ struct task_info {
 	int64_t rows;		/* -1 until it finishes */
 	int64_t attempt;
 	int64_t backend_pid;	/* 0 until it starts */
+	char *options;		/* the header's options in effect, "key=value\n"
+				 * lines (NULL for tasks before version 3) */
+	char *waits_for;	/* queued: the after= ids not done yet, "1,2" */
+	int64_t run_at_us;	/* queued: held until then (not_before, a
+				 * retry's back-off); 0: not held */
 };
 
 void task_info_finish(struct task_info *t);
@@ -197,6 +204,31 @@ int store_submit(struct store *s, const struct submission *sub, int64_t *ret_id)
 __attribute__((warn_unused_result))
 int store_cancel(struct store *s, const char *pool, const char *name,
 		 uint32_t by_uid, int64_t *ret_id);
+/*
+ * tasks/ID/cancel: cancels task id for by_uid (uid 0: anyone's); a running
+ * task is asked to stop on the daemon that runs it.  -ENOENT no such task,
+ * -EACCES not by_uid's, -EINVAL it has finished.
+ */
+__attribute__((warn_unused_result))
+int store_cancel_task(struct store *s, int64_t id, uint32_t by_uid);
+/*
+ * tasks/ID/retry: queues failed or cancelled task id again under its id.
+ * -ENOENT, -EACCES as above; -EINVAL it is not failed or cancelled;
+ * -EBUSY its name is pending in its pool again.
+ */
+__attribute__((warn_unused_result))
+int store_retry_task(struct store *s, int64_t id, uint32_t by_uid);
+/*
+ * pools/POOL: the live settings of a pool.  Reading: *ret_max is the
+ * recorded max_workers, or -1 when none was written (the configuration's
+ * applies); *ret_paused.  Writing: max_workers >= 1, or -1 to keep it;
+ * paused 0 or 1, or -1 to keep it; every daemon obeys within a second.
+ */
+__attribute__((warn_unused_result))
+int store_get_pool(struct store *s, const char *pool, int *ret_max, bool *ret_paused);
+__attribute__((warn_unused_result))
+int store_set_pool(struct store *s, const char *pool, int max_workers, int paused,
+		   uint32_t by_uid);
 /* Opens up to n connections ahead of the first requests (mount time). */
 void store_warm(struct store *s, size_t n);
 /* Reserves a fresh id for `uid`, and says whether a task named ID.sql is
@@ -268,8 +300,17 @@ int store_send_claim(PGconn *conn, int64_t instance, const int64_t *release,
 		     size_t n_release, const char *const *pools, const int *max,
 		     const int *want, const int *running, size_t n);
 
-/* A claimed task; query points into the PGresult (valid while it lives). */
+/*
+ * A row of the claim: a claimed task, whose strings point into the
+ * PGresult (valid while it lives), or (pool_info) what the claim learnt
+ * of a pool: its limit across all daemons, whether it is paused, and when
+ * its next held task (not_before, a retry's back-off) is due (0: none).
+ */
 struct claimed {
+	bool pool_info;
+	int pool_max;
+	bool pool_paused;
+	int64_t pool_next_us;
 	int64_t id;
 	const char *pool;
 	const char *name;
@@ -279,6 +320,7 @@ struct claimed {
 	int64_t log_size;	/* where the executor's log lines continue */
 	int64_t attempt;
 	uint32_t uid;
+	int priority;
 };
 
 void store_parse_claimed(const PGresult *res, int row, struct claimed *ret);
@@ -300,7 +342,9 @@ struct task_update {
 	const char *target;		/* NULL: unchanged */
 	const char *daemon;		/* NULL: unchanged */
 	int64_t started_us;		/* 0: unchanged */
-	int state;			/* -1: still running */
+	int state;			/* -1: still running; TASK_QUEUED: to be
+					 * tried again, not before retry_at_us */
+	int64_t retry_at_us;
 	int64_t finished_us;
 	int64_t rows;			/* -1: unchanged */
 	const char *error;		/* NULL: none */

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -178,6 +179,7 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 	t->start_unsent = false;
 	if (final) {
 		u.state = t->final_state;
+		u.retry_at_us = t->retry_at_us;
 		u.finished_us = t->finished_us;
 		u.rows = t->rows;
 		u.error = t->error.len ? t->error.data : NULL;
@@ -354,7 +356,7 @@ void ctl_next(struct executor *e)
 	pthread_mutex_unlock(&e->release_lock);
 	for (size_t i = 0; i < e->cfg->n_pools && n < 256 && room > 0; i++) {
 		struct pool *p = &e->pools[i];
-		int w = p->cfg->max_workers - p->running;
+		int w = p->live_max - p->running;
 		int tf = target_free(p->target);
 
 		if (!p->has_work)
@@ -363,8 +365,10 @@ void ctl_next(struct executor *e)
 			w = tf;
 		if (w > room)
 			w = room;
-		if (w <= 0)
-			continue;
+		/* A paused pool, or one at its limit, is still asked about
+		 * (for nothing): its settings may have changed. */
+		if (w < 0 || p->paused)
+			w = 0;
 		names[n] = p->cfg->name;
 		max[n] = p->cfg->max_workers;
 		want[n] = w;
@@ -407,6 +411,7 @@ static struct pool *find_pool(struct executor *e, const char *name)
 }
 
 struct claim_order {
+	int priority;
 	int64_t id;
 	int row;
 };
@@ -415,7 +420,44 @@ static int claim_order_cmp(const void *a, const void *b)
 {
 	const struct claim_order *x = a, *y = b;
 
+	if (x->priority != y->priority)
+		return (x->priority > y->priority) - (x->priority < y->priority);
 	return (x->id > y->id) - (x->id < y->id);
+}
+
+void pool_hold_due(struct timer *tm, void *arg, int64_t now)
+{
+	struct pool *p = arg;
+
+	(void)tm;
+	(void)now;
+	p->has_work = true;
+}
+
+/* What a claim learnt of pool p's settings and held tasks. */
+static void pool_learnt(struct executor *e, struct pool *p, const struct claimed *cl)
+{
+	/* Asked for less than the limit allows now: ask again. */
+	if (cl->pool_max > p->live_max || (p->paused && !cl->pool_paused))
+		p->has_work = true;
+	if (cl->pool_max != p->live_max)
+		log_info("pool %s: max_workers is %d (across all daemons)",
+			 LOG_ESCAPE(p->cfg->name), cl->pool_max);
+	if (cl->pool_paused != p->paused)
+		log_info("pool %s %s", LOG_ESCAPE(p->cfg->name),
+			 cl->pool_paused ? "paused: it starts no task" : "resumed");
+	p->live_max = cl->pool_max;
+	p->paused = cl->pool_paused;
+	if (cl->pool_next_us > 0) {
+		/* In wall-clock time, which the server's clock_timestamp()
+		 * compares; a millisecond late rather than early. */
+		int64_t in_ms = (cl->pool_next_us - wall_us()) / 1000 + 1;
+
+		timer_set(&p->hold_timer, mono_ms() + (in_ms > 0 ? in_ms : 0));
+	} else {
+		timer_cancel(&p->hold_timer);
+	}
+	(void)e;
 }
 
 static void claimed_tasks(struct executor *e, PGresult *res)
@@ -430,15 +472,17 @@ static void claimed_tasks(struct executor *e, PGresult *res)
 			struct claimed cl;
 
 			store_parse_claimed(res, i, &cl);
-			add_orphan(e, cl.id, cl.log_size);
+			if (!cl.pool_info)
+				add_orphan(e, cl.id, cl.log_size);
 		}
 		goto out;
 	}
-	/* Start them in submission order. */
+	/* Start them in (priority, submission) order, as claimed. */
 	for (int i = 0; i < n; i++) {
 		struct claimed cl;
 
 		store_parse_claimed(res, i, &cl);
+		order[i].priority = cl.pool_info ? INT_MIN : cl.priority;
 		order[i].id = cl.id;
 		order[i].row = i;
 	}
@@ -448,9 +492,15 @@ static void claimed_tasks(struct executor *e, PGresult *res)
 		struct claimed cl;
 		struct task *t;
 		struct pool *p;
+		char err[256];
 
 		store_parse_claimed(res, order[i].row, &cl);
 		p = find_pool(e, cl.pool);
+		if (cl.pool_info) {
+			if (p)
+				pool_learnt(e, p, &cl);
+			continue;
+		}
 		t = calloc(1, sizeof(*t));
 		if (!p || !t) {
 			free(t);
@@ -484,6 +534,16 @@ static void claimed_tasks(struct executor *e, PGresult *res)
 		memcpy(t->query, cl.query, cl.query_len);
 		t->query[cl.query_len] = '\0';
 		t->query_len = cl.query_len;
+		t->attempt = cl.attempt;
+		/* Checked when it was queued (a bad header fails it then); a
+		 * task queued by an older pgqfs may still have one. */
+		if (header_parse(t->query, t->query_len, false, &t->opts, err, sizeof(err)) < 0) {
+			task_options_init(&t->opts);
+			task_fail(e, t, "pgqfs: not run: bad \"-- pgqfs:\" header: %s\n", err);
+			continue;
+		}
+		t->timeout_ms = task_options_has(&t->opts, HEADER_TIMEOUT) ? t->opts.timeout_ms
+									   : p->cfg->timeout_ms;
 		/* Split in task_begin(), as the session reads strings. */
 		task_assign(e, t);
 	}
@@ -631,6 +691,14 @@ static void ctl_notifies(struct executor *e)
 			}
 		} else if (strcmp(suffix, STORE_CHANNEL_DONE) == 0) {
 			report_finished(e, n->extra);
+		} else if (strcmp(suffix, STORE_CHANNEL_CANCEL) == 0) {
+			char *end;
+			long long id = strtoll(n->extra, &end, 10);
+			unsigned long uid = *end == ':' ? strtoul(end + 1, NULL, 10) : 0;
+
+			for (struct task *t = e->tasks; t; t = t->next)
+				if (t->id == id)
+					task_cancel_by(e, t, (uint32_t)uid);
 		}
 		PQfreemem(n);
 	}

@@ -198,6 +198,8 @@ int executor_create(const struct config *cfg, struct store *store, PGconn *contr
 	for (size_t i = 0; i < cfg->n_pools; i++) {
 		e->pools[i].cfg = &cfg->pools[i];
 		e->pools[i].target = &e->targets[cfg->pools[i].target];
+		e->pools[i].live_max = cfg->pools[i].max_workers;
+		timer_init(&e->pools[i].hold_timer, &e->timers, pool_hold_due, &e->pools[i]);
 	}
 	if (ctl_setup(e) < 0) {
 		e->control = NULL;	/* the caller still owns it on failure */

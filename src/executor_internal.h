@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "config.h"
 #include "executor.h"
+#include "header.h"
 #include "log.h"
 #include "split.h"
 #include "store.h"
@@ -108,7 +109,14 @@ struct pool {
 	int running;		/* tasks of this pool held here: claimed, end not on record */
 	bool has_work;		/* queued tasks may exist: worth a claim */
 	int claim_want;		/* what the claim in flight asked for */
+	/* Its live settings (pools/POOL/), as the last claim saw them. */
+	int live_max;		/* max_workers across all daemons */
+	bool paused;		/* starts nothing (a NOTIFY says when that changes) */
+	struct timer hold_timer; /* its next held task is due: claim then */
 };
+
+/* Where a single_transaction task is in its BEGIN ... COMMIT. */
+enum task_tx { TX_NONE, TX_BEGIN, TX_OPEN, TX_COMMIT, TX_DONE };
 
 /* A stream's bytes not yet handed to a progress batch. */
 struct stream_out {
@@ -140,7 +148,15 @@ struct task {
 	int64_t finished_us;
 	int64_t started_mono_ms;
 	int final_state;	/* -1 until known */
-	bool timed_out;		/* ran past its pool's timeout: being cancelled */
+	struct task_options opts; /* its header's */
+	int64_t attempt;	/* 1 for the first run */
+	uint64_t timeout_ms;	/* its own timeout, else its pool's; 0: none */
+	enum task_tx tx;	/* single_transaction */
+	char sqlstate[6];	/* of the error that ended it, "" if none */
+	bool cancel_asked;	/* tasks/ID/cancel: being cancelled */
+	uint32_t cancel_uid;	/* who asked */
+	int64_t retry_at_us;	/* queued again (final_state TASK_QUEUED): when */
+	bool timed_out;		/* ran past its timeout: being cancelled */
 	bool over_cap;		/* its result reached max_result_bytes: being
 				 * cancelled, further output dropped */
 	struct buf error;
@@ -365,6 +381,11 @@ void task_assign(struct executor *e, struct task *t);
 /* t's statement did not end within CANCEL_GRACE_MS of its cancel: t fails
  * and its connection is closed. */
 void task_abandon(struct executor *e, struct task *t);
+/* tasks/ID/cancel, heard on the control connection: stops t. */
+void task_cancel_by(struct executor *e, struct task *t, uint32_t uid);
+/* Whether an error with this SQLSTATE is worth another attempt (DESIGN.md,
+ * Task control: retries). */
+bool sqlstate_transient(const char *sqlstate);
 /* A new task's timers (claimed_tasks()). */
 void task_timers_init(struct executor *e, struct task *t);
 /* Arms t's flush timer for what of it must be stored next, or disarms it. */
@@ -384,6 +405,8 @@ void ctl_recover_at(struct executor *e, int64_t when);
 __attribute__((warn_unused_result))
 int ctl_setup(struct executor *e);
 
+/* A pool's held task is due (its hold_timer): worth a claim. */
+void pool_hold_due(struct timer *tm, void *arg, int64_t now);
 /* Schedules the next attempt after a failure; returns the wait (ms). */
 int64_t ctl_back_off(struct executor *e);
 /* Sends what libpq holds for the control connection. */

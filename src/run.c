@@ -52,7 +52,7 @@ static void task_mark_unsent(struct task *t)
 	}
 }
 
-/* t ran past its pool's timeout: cancel its statement (off the loop: see
+/* t ran past its timeout: cancel its statement (off the loop: see
  * conn_cancel()). */
 static void task_timed_out(struct timer *tm, void *arg, int64_t now)
 {
@@ -62,8 +62,7 @@ static void task_timed_out(struct timer *tm, void *arg, int64_t now)
 	if (t->timed_out || !t->conn || (t->phase != PHASE_SETUP && t->phase != PHASE_STMT))
 		return;
 	t->timed_out = true;
-	task_log(t, "timed out after %llu ms: cancelling",
-		 (unsigned long long)t->pool->cfg->timeout_ms);
+	task_log(t, "timed out after %llu ms: cancelling", (unsigned long long)t->timeout_ms);
 	conn_cancel(timer_executor(tm), t->conn);
 }
 
@@ -118,6 +117,99 @@ void task_free(struct task *t)
 
 static void task_finish(struct executor *e, struct task *t, enum task_state state);
 
+bool sqlstate_transient(const char *st)
+{
+	static const char *const codes[] = {
+		"40001",	/* serialization_failure */
+		"40P01",	/* deadlock_detected */
+		"55P03",	/* lock_not_available */
+		"57P01",	/* admin_shutdown */
+		"57P02",	/* crash_shutdown */
+		"57P03",	/* cannot_connect_now */
+		"53300",	/* too_many_connections */
+	};
+
+	if (strncmp(st, "08", 2) == 0 && strlen(st) == 5)
+		return true;	/* connection_exception */
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(st, codes[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Whether the target could not be reached: a connection that could not be
+ * made or was lost (target.c fails the task so), except when the server
+ * itself refused it for good (a FATAL other than being busy or starting:
+ * an unknown role or database, a failed authentication).
+ */
+static bool task_unreachable(struct task *t)
+{
+	static const char *const prefixes[] = {
+		"pgqfs: could not connect to target ",
+		"pgqfs: lost the connection to target ",
+	};
+	static const char *const busy[] = {
+		"too many clients", "the database system is starting up",
+		"the database system is shutting down", "the database system is in recovery mode",
+		"the database system is not yet accepting connections",
+	};
+	const char *err = buf_cstr(&t->error);
+	bool conn = false;
+
+	if (!err || t->sqlstate[0])
+		return false;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(err, prefixes[i], strlen(prefixes[i])) == 0)
+			conn = true;
+	if (!conn)
+		return false;
+	if (!strstr(err, "FATAL:"))
+		return true;
+	for (size_t i = 0; i < sizeof(busy) / sizeof(busy[0]); i++)
+		if (strstr(err, busy[i]))
+			return true;
+	return false;
+}
+
+/*
+ * A failed attempt of t: whether it is to be tried again (a transient
+ * error, attempts left, nobody cancelled it, the daemon is not stopping),
+ * and then when: retry_delay x 2^(n-2) before attempt n, +-20%, at most
+ * an hour.
+ */
+static bool task_retry_due(struct executor *e, struct task *t)
+{
+	uint64_t delay = t->opts.retry_delay_ms;
+	double jitter;
+	const char *why;
+
+	if (t->attempt > t->opts.retries || t->cancel_asked || t->timed_out || t->over_cap ||
+	    atomic_load(&e->stopping))
+		return false;
+	if (t->sqlstate[0] && sqlstate_transient(t->sqlstate))
+		why = t->sqlstate;
+	else if (task_unreachable(t))
+		why = "target unreachable";
+	else
+		return false;
+	for (int64_t n = 1; n < t->attempt && delay < HEADER_RETRY_DELAY_MAX_MS; n++)
+		delay *= 2;
+	if (delay > HEADER_RETRY_DELAY_MAX_MS)
+		delay = HEADER_RETRY_DELAY_MAX_MS;
+	/* Jitter, so that tasks that failed together do not retry together;
+	 * not a secret, so rand() is enough. */
+	jitter = 0.8 + 0.4 * ((double)rand() / (double)RAND_MAX);
+	delay = (uint64_t)((double)delay * jitter);
+	if (delay > HEADER_RETRY_DELAY_MAX_MS)
+		delay = HEADER_RETRY_DELAY_MAX_MS;
+	t->retry_at_us = wall_us() + (int64_t)delay * 1000;
+	task_log(t, "attempt %lld failed (%s): attempt %lld of %d in %llu ms",
+		 (long long)t->attempt, why, (long long)t->attempt + 1, t->opts.retries + 1,
+		 (unsigned long long)delay);
+	return true;
+}
+
 void task_fail(struct executor *e, struct task *t, const char *fmt, ...)
 {
 	va_list ap;
@@ -146,7 +238,7 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 
 	if (t->phase == PHASE_FINISHED)
 		return;
-	if (state == TASK_FAILED && t->stmt_rows && !t->over_cap) {
+	if ((state == TASK_FAILED || state == TASK_CANCELLED) && t->stmt_rows && !t->over_cap) {
 		/* psql prints no row of a statement that failed.  (Output cut
 		 * at max_result_bytes is kept, up to the cap.) */
 		struct stream_out *r = &t->out[STREAM_RESULT];
@@ -161,7 +253,6 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 		}
 	}
 	task_set_phase(t, PHASE_FINISHED);
-	t->final_state = (int)state;
 	t->finished_us = wall_us();
 	ms = mono_ms() - t->started_mono_ms;
 	if (state == TASK_DONE)
@@ -169,10 +260,14 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 			 (long long)t->rows);
 	else
 		task_log(t, "finished: %s after %lld ms", task_state_name(state), (long long)ms);
+	if (state == TASK_FAILED && task_retry_due(e, t))
+		state = TASK_QUEUED;
+	t->final_state = (int)state;
 	task_mark_unsent(t);
 	timer_cancel(&t->timeout_timer);
 	task_flush_rearm(t);	/* its start is stored with its end */
-	atomic_fetch_add(state == TASK_DONE ? &e->n_done : &e->n_failed, 1);
+	if (state != TASK_QUEUED)
+		atomic_fetch_add(state == TASK_DONE ? &e->n_done : &e->n_failed, 1);
 	if (c) {
 		conn_detach_task(c);
 		if (c->state == CONN_BUSY)
@@ -184,14 +279,39 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 
 static void timeout_error(const struct task *t, struct buf *out)
 {
-	uint64_t ms = t->pool->cfg->timeout_ms;
+	uint64_t ms = t->timeout_ms;
+	const char *whose = task_options_has(&t->opts, HEADER_TIMEOUT) ? "its" : "the pool's";
 
 	if (ms % 1000)
-		(void)buf_printf(out, "pgqfs: cancelled after the pool's timeout of %llu ms\n",
-				 (unsigned long long)ms);
+		(void)buf_printf(out, "pgqfs: timed out: cancelled after %s timeout of %llu ms\n",
+				 whose, (unsigned long long)ms);
 	else
-		(void)buf_printf(out, "pgqfs: cancelled after the pool's timeout of %llu s\n",
-				 (unsigned long long)(ms / 1000));
+		(void)buf_printf(out, "pgqfs: timed out: cancelled after %s timeout of %llu s\n",
+				 whose, (unsigned long long)(ms / 1000));
+}
+
+static void cancel_error(const struct task *t, struct buf *out)
+{
+	(void)buf_printf(out, "pgqfs: cancelled by uid %lu while it ran\n",
+			 (unsigned long)t->cancel_uid);
+}
+
+void task_cancel_by(struct executor *e, struct task *t, uint32_t uid)
+{
+	if (t->phase == PHASE_FINISHED || t->cancel_asked)
+		return;
+	t->cancel_asked = true;
+	t->cancel_uid = uid;
+	task_log(t, "cancelling: asked by uid %lu", (unsigned long)uid);
+	if (t->conn && (t->phase == PHASE_SETUP || t->phase == PHASE_STMT)) {
+		conn_cancel(e, t->conn);
+		return;
+	}
+	/* Not started yet. */
+	buf_reset(&t->error);
+	(void)buf_printf(&t->error, "pgqfs: cancelled by uid %lu before it started\n",
+			 (unsigned long)uid);
+	task_finish(e, t, TASK_CANCELLED);
 }
 
 static void cap_error(const struct task *t, struct buf *out)
@@ -208,7 +328,9 @@ void task_abandon(struct executor *e, struct task *t)
 	const char *name = t->pool->target->cfg->name;
 
 	buf_reset(&t->error);
-	if (t->timed_out)
+	if (t->cancel_asked)
+		cancel_error(t, &t->error);
+	else if (t->timed_out)
 		timeout_error(t, &t->error);
 	else if (t->over_cap)
 		(void)buf_printf(&t->error, "pgqfs: the result reached the pool's max_result_bytes of %llu bytes\n",
@@ -222,7 +344,7 @@ void task_abandon(struct executor *e, struct task *t)
 	task_log(t, "no answer %d s after the cancel: closing the connection", CANCEL_GRACE_MS / 1000);
 	if (c)
 		conn_set_state(c, CONN_BROKEN);
-	task_finish(e, t, TASK_FAILED);
+	task_finish(e, t, t->cancel_asked ? TASK_CANCELLED : TASK_FAILED);
 }
 
 /*
@@ -251,6 +373,33 @@ static void task_next_statement(struct executor *e, struct task *t)
 	struct conn *c = t->conn;
 	const struct sql_stmt *s;
 
+	if (t->cancel_asked) {
+		/* The cancel came between two statements: run no more. */
+		buf_reset(&t->error);
+		cancel_error(t, &t->error);
+		task_finish(e, t, TASK_CANCELLED);
+		return;
+	}
+	if (t->opts.single_transaction && (t->tx == TX_NONE || t->tx == TX_OPEN) &&
+	    (t->cur >= t->n_stmts) == (t->tx == TX_OPEN) && t->n_stmts > 0) {
+		/* Like psql -1: BEGIN before the first statement, COMMIT
+		 * after the last; neither prints anything. */
+		bool begin = t->tx == TX_NONE;
+
+		task_set_phase(t, PHASE_STMT);
+		t->stmt_start = stream_size(&t->out[STREAM_RESULT]);
+		t->stmt_rows = false;
+		t->stmt_nrows = 0;
+		t->copy_out = false;
+		t->tx = begin ? TX_BEGIN : TX_COMMIT;
+		if (!PQsendQuery(c->pg, begin ? "BEGIN" : "COMMIT")) {
+			task_fail(e, t, "pgqfs: cannot send to target %s: %s",
+				  t->pool->target->cfg->name, PQerrorMessage(c->pg));
+			return;
+		}
+		conn_flush(c);
+		return;
+	}
 	if (t->cur >= t->n_stmts) {
 		task_finish(e, t, TASK_DONE);
 		return;
@@ -333,15 +482,24 @@ void task_begin(struct executor *e, struct task *t)
 	t->started_us = wall_us();
 	t->started_mono_ms = mono_ms();
 	t->start_unsent = true;
-	task_log(t, "started on target %s, backend pid %d, daemon %s",
-		 t->pool->target->cfg->name, c->backend_pid, e->daemon);
+	if (t->opts.retries > 0)
+		task_log(t, "started attempt %lld of %d on target %s, backend pid %d, daemon %s",
+			 (long long)t->attempt, t->opts.retries + 1, t->pool->target->cfg->name,
+			 c->backend_pid, e->daemon);
+	else if (t->attempt > 1)
+		task_log(t, "started attempt %lld on target %s, backend pid %d, daemon %s",
+			 (long long)t->attempt, t->pool->target->cfg->name, c->backend_pid,
+			 e->daemon);
+	else
+		task_log(t, "started on target %s, backend pid %d, daemon %s",
+			 t->pool->target->cfg->name, c->backend_pid, e->daemon);
 	atomic_fetch_add(&e->n_started, 1);
 	/* Recognisable in pg_stat_activity. */
 	snprintf(app, sizeof(app), "pgqfs task %lld", (long long)t->id);
 	task_set_phase(t, PHASE_SETUP);
 	task_flush_rearm(t);
-	if (t->pool->cfg->timeout_ms)
-		timer_set(&t->timeout_timer, t->started_mono_ms + (int64_t)t->pool->cfg->timeout_ms);
+	if (t->timeout_ms)
+		timer_set(&t->timeout_timer, t->started_mono_ms + (int64_t)t->timeout_ms);
 	if (!PQsendQueryParams(c->pg, "SELECT pg_catalog.set_config('application_name', $1, false)",
 			       1, NULL, pv, NULL, NULL, 0)) {
 		task_fail(e, t, "pgqfs: cannot send to target %s: %s", t->pool->target->cfg->name,
@@ -409,9 +567,19 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 		conn_flush(c);
 		break;
 	case PGRES_FATAL_ERROR: {
-		const struct sql_stmt *s = &t->stmts[t->cur];
+		/* BEGIN and COMMIT of a single transaction: the line of the
+		 * first or last statement. */
+		size_t at = t->cur < t->n_stmts ? t->cur : t->n_stmts - 1;
+		const struct sql_stmt *s = &t->stmts[at];
+		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
-		if (t->error.len == 0 && t->over_cap) {
+		if (st && strlen(st) == 5 && !t->sqlstate[0])
+			memcpy(t->sqlstate, st, 6);
+		if (t->error.len == 0 && t->cancel_asked) {
+			cancel_error(t, &t->error);
+			if (format_error(&t->error, "query.sql", s->line, res) < 0)
+				t->error.len = 0;
+		} else if (t->error.len == 0 && t->over_cap) {
 			/* Most likely our cancel: the cap is the reason. */
 			cap_error(t, &t->error);
 		} else if (t->error.len == 0) {
@@ -420,7 +588,8 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 			if (format_error(&t->error, "query.sql", s->line, res) < 0)
 				t->error.len = 0;
 		}
-		t->final_state = TASK_FAILED;	/* drained, then finished */
+		/* drained, then finished */
+		t->final_state = t->cancel_asked ? TASK_CANCELLED : TASK_FAILED;
 		break;
 	}
 	default:
@@ -471,9 +640,13 @@ void task_pump(struct executor *e, struct task *t)
 			/* The query in flight is complete. */
 			if (t->phase == PHASE_SETUP) {
 				t->cur = 0;
-			} else if (t->final_state == TASK_FAILED) {
-				task_finish(e, t, TASK_FAILED);
+			} else if (t->final_state == TASK_FAILED || t->final_state == TASK_CANCELLED) {
+				task_finish(e, t, (enum task_state)t->final_state);
 				return;
+			} else if (t->tx == TX_BEGIN) {
+				t->tx = TX_OPEN;
+			} else if (t->tx == TX_COMMIT) {
+				t->tx = TX_DONE;
 			} else {
 				t->cur++;
 			}

@@ -31,7 +31,7 @@ int store_listen_command(PGconn *conn, const struct config *cfg, size_t i,
 			 struct buf *ret_sql)
 {
 	static const char *const suffix[STORE_N_CHANNELS] = {
-		STORE_CHANNEL_QUEUE, STORE_CHANNEL_DONE,
+		STORE_CHANNEL_QUEUE, STORE_CHANNEL_DONE, STORE_CHANNEL_CANCEL,
 	};
 	char channel[80];
 	char *ident;

@@ -565,9 +565,12 @@ static const char *const schema_v2[] = {
 	NULL
 };
 
+#include "schema_v3.sql.h"
+
 static const char *const *const schema_versions[] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 
 #endif

@@ -21,23 +21,23 @@ static const struct {
 	const char *name;
 	const char *sql;
 	int n;
-	Oid types[17];
+	Oid types[18];
 } exec_stmts[ES_COUNT] = {
 	[ES_RECOVER] = { "pgqfs_recover",
 		"SELECT failed, requeued, alive FROM recover($1)", 1, { OID_INT8 } },
 	[ES_HOUSEKEEPING] = { "pgqfs_housekeeping",
 		"SELECT housekeeping($1)", 1, { OID_INT8 } },
 	[ES_CLAIM] = { "pgqfs_claim",
-		"SELECT * FROM claim_many($1, $2, $3, $4, $5, $6)", 6,
+		"SELECT * FROM claim($1, $2, $3, $4, $5, $6)", 6,
 		{ OID_INT8, OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT4_ARRAY, OID_INT4_ARRAY,
 		  OID_INT4_ARRAY } },
 	[ES_PROGRESS] = { "pgqfs_progress",
 		"SELECT progress($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-		" $13, $14, $15, $16, $17)", 17,
+		" $13, $14, $15, $16, $17, $18)", 18,
 		{ OID_INT8, OID_BOOL,
 		  OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT4_ARRAY,
 		  OID_TEXT_ARRAY, OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT8_ARRAY,
-		  OID_INT8_ARRAY, OID_BYTEA_ARRAY, OID_BOOL_ARRAY,
+		  OID_INT8_ARRAY, OID_BYTEA_ARRAY, OID_BOOL_ARRAY, OID_INT8_ARRAY,
 		  OID_INT8_ARRAY, OID_INT2_ARRAY, OID_INT8_ARRAY, OID_BYTEA_ARRAY } },
 };
 
@@ -132,7 +132,7 @@ int store_setup_result(PGconn *conn, const PGresult *res, int64_t *ret_instance)
 static int send_prepared(PGconn *conn, enum exec_stmt st, const char *const *values,
 			 const int *lengths, int result_format)
 {
-	int formats[17];
+	int formats[18];
 
 	for (int i = 0; i < exec_stmts[st].n; i++)
 		formats[i] = 1;
@@ -205,8 +205,16 @@ int store_send_claim(PGconn *conn, int64_t instance, const int64_t *release,
 
 void store_parse_claimed(const PGresult *res, int row, struct claimed *ret)
 {
-	ret->id = res_int(res, row, 0, 0);
+	memset(ret, 0, sizeof(*ret));
 	ret->pool = PQgetvalue(res, row, 1);
+	if (PQgetisnull(res, row, 0)) {
+		ret->pool_info = true;
+		ret->pool_max = (int)res_int(res, row, 9, 0);
+		ret->pool_paused = res_int(res, row, 10, 0) != 0;
+		ret->pool_next_us = res_int(res, row, 11, 0);
+		return;
+	}
+	ret->id = res_int(res, row, 0, 0);
 	ret->name = PQgetvalue(res, row, 2);
 	ret->query = PQgetvalue(res, row, 3);
 	ret->query_len = (size_t)PQgetlength(res, row, 3);
@@ -214,12 +222,13 @@ void store_parse_claimed(const PGresult *res, int row, struct claimed *ret)
 	ret->log_size = res_int(res, row, 5, 0);
 	ret->attempt = res_int(res, row, 6, 0);
 	ret->uid = (uint32_t)res_int(res, row, 7, 0);
+	ret->priority = (int)res_int(res, row, 8, 0);
 }
 
 /* The progress function's array parameters, in its order. */
 enum {
 	P_ID, P_RESULT_SIZE, P_LOG_SIZE, P_PID, P_TARGET, P_STARTED, P_STATE,
-	P_FINISHED, P_ROWS, P_ERROR, P_TRUNCATE,
+	P_FINISHED, P_ROWS, P_ERROR, P_TRUNCATE, P_RETRY_AT,
 	P_C_TASK, P_C_STREAM, P_C_OFF, P_C_DATA,
 	P_COUNT
 };
@@ -236,7 +245,7 @@ struct progress *progress_create(void)
 		[P_ID] = OID_INT8, [P_RESULT_SIZE] = OID_INT8, [P_LOG_SIZE] = OID_INT8,
 		[P_PID] = OID_INT4, [P_TARGET] = OID_TEXT, [P_STARTED] = OID_INT8,
 		[P_STATE] = OID_TEXT, [P_FINISHED] = OID_INT8, [P_ROWS] = OID_INT8,
-		[P_ERROR] = OID_BYTEA, [P_TRUNCATE] = OID_BOOL,
+		[P_ERROR] = OID_BYTEA, [P_TRUNCATE] = OID_BOOL, [P_RETRY_AT] = OID_INT8,
 		[P_C_TASK] = OID_INT8, [P_C_STREAM] = OID_INT2, [P_C_OFF] = OID_INT8,
 		[P_C_DATA] = OID_BYTEA,
 	};
@@ -318,6 +327,9 @@ int progress_add_update(struct progress *p, const struct task_update *u)
 		r = arr_add(&a[P_ERROR], u->error, u->error ? (int32_t)u->error_len : -1);
 	if (r == 0)
 		r = arr_add_bool(&a[P_TRUNCATE], u->truncate);
+	if (r == 0)
+		r = u->state == TASK_QUEUED ? arr_add_i64(&a[P_RETRY_AT], u->retry_at_us)
+					    : arr_add(&a[P_RETRY_AT], NULL, -1);
 	if (u->state >= 0)
 		p->sync = true;
 	return r;

@@ -16,6 +16,8 @@ void task_info_finish(struct task_info *t)
 	free(t->target);
 	free(t->daemon);
 	free(t->error);
+	free(t->options);
+	free(t->waits_for);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -27,7 +29,11 @@ void task_info_finish(struct task_info *t)
 	US("submitted_at") ", " US("started_at") ", " US("finished_at") ", " \
 	US("changed_at") ", " US("result_at") ", " US("log_at") ", " \
 	"octet_length(query)::int8, result_size, log_size, error, rows, attempt, " \
-	"backend_pid, target, daemon"
+	"backend_pid, target, daemon, options, " \
+	"CASE WHEN state = 'queued' AND deps > 0 THEN" \
+	" (SELECT string_agg(a::text, ',' ORDER BY a) FROM unnest(after) AS a" \
+	"   WHERE NOT EXISTS (SELECT 1 FROM task x WHERE x.id = a AND x.state = 'done')) END, " \
+	US("run_at")
 
 static int parse_task(const PGresult *res, int row, struct task_info *t)
 {
@@ -68,6 +74,9 @@ static int parse_task(const PGresult *res, int row, struct task_info *t)
 	t->backend_pid = res_int(res, row, c++, 0);
 	t->target = res_strdup(res, row, c++);
 	t->daemon = res_strdup(res, row, c++);
+	t->options = res_strdup(res, row, c++);
+	t->waits_for = res_strdup(res, row, c++);
+	t->run_at_us = res_int(res, row, c++, 0);
 	if (!t->pool || !t->name || (t->error_len && !t->error)) {
 		task_info_finish(t);
 		return -ENOMEM;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "header.h"
+
 /*
  * Storing a file is a commit that waits for the disk, once per file a
  * writer closes.  Writers that close at the same time share one commit:
@@ -29,25 +31,88 @@ struct stage_req {
 	bool done;
 };
 
+/* The header's options of one submission, as stage_many() takes them. */
+static int add_options(struct arr *a, const struct submission *sub)
+{
+	struct task_options o;
+	char err[256];
+	struct buf text;
+	int r;
+
+	buf_init(&text);
+	if (header_parse(sub->data ? sub->data : "", sub->len, false, &o, err, sizeof(err)) < 0) {
+		task_options_init(&o);
+		r = arr_add_i32(&a[0], 0);
+		if (r == 0)
+			r = arr_add(&a[1], NULL, -1);
+		if (r == 0)
+			r = arr_add(&a[2], NULL, -1);
+		if (r == 0)
+			r = arr_add(&a[3], NULL, -1);
+		if (r == 0)
+			r = arr_add(&a[4], NULL, -1);
+		if (r == 0)
+			r = buf_printf(&text, "not run: bad \"-- pgqfs:\" header: %s", err);
+		if (r == 0)
+			r = arr_add_str(&a[5], buf_cstr(&text));
+		goto out;
+	}
+	r = arr_add_i32(&a[0], o.priority);
+	for (size_t i = 0; i < o.n_after && r == 0; i++)
+		r = buf_printf(&text, "%s%lld", i ? "," : "", (long long)o.after[i]);
+	if (r == 0)
+		r = o.n_after ? arr_add_str(&a[1], buf_cstr(&text)) : arr_add(&a[1], NULL, -1);
+	if (r == 0)
+		r = task_options_has(&o, HEADER_NOT_BEFORE) && !o.not_before_relative
+			? arr_add_i64(&a[2], o.not_before_ms * 1000) : arr_add(&a[2], NULL, -1);
+	if (r == 0)
+		r = task_options_has(&o, HEADER_NOT_BEFORE) && o.not_before_relative
+			? arr_add_i64(&a[3], o.not_before_ms) : arr_add(&a[3], NULL, -1);
+	buf_reset(&text);
+	if (r == 0)
+		r = header_format(&o, &text);
+	if (r == 0)
+		r = arr_add_str(&a[4], buf_cstr(&text));
+	if (r == 0)
+		r = arr_add(&a[5], NULL, -1);
+out:
+	buf_finish(&text);
+	return r;
+}
+
+/* stage_many()'s parameters, in its order. */
+enum {
+	S_ID, S_POOL, S_NAME, S_UID, S_GID, S_QUERY, S_QUEUE, S_INSTANCE,
+	S_PRIORITY, S_AFTER, S_NB_US, S_NB_MS, S_OPTIONS, S_INVALID,
+	S_COUNT
+};
+
 static int stage_batch_send(struct store *s, struct stage_req *head, PGresult **res)
 {
-	static const Oid types[8] = { OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_TEXT_ARRAY,
-				      OID_INT4_ARRAY, OID_INT4_ARRAY, OID_BYTEA_ARRAY,
-				      OID_BOOL_ARRAY, OID_INT8 };
-	static const int fmts[8] = { 1, 1, 1, 1, 1, 1, 1, 1 };
-	struct arr a[7];
-	const char *pv[8];
-	int lens[8];
+	static const Oid types[S_COUNT] = {
+		[S_ID] = OID_INT8_ARRAY, [S_POOL] = OID_TEXT_ARRAY, [S_NAME] = OID_TEXT_ARRAY,
+		[S_UID] = OID_INT4_ARRAY, [S_GID] = OID_INT4_ARRAY, [S_QUERY] = OID_BYTEA_ARRAY,
+		[S_QUEUE] = OID_BOOL_ARRAY, [S_INSTANCE] = OID_INT8,
+		[S_PRIORITY] = OID_INT4_ARRAY, [S_AFTER] = OID_TEXT_ARRAY,
+		[S_NB_US] = OID_INT8_ARRAY, [S_NB_MS] = OID_INT8_ARRAY,
+		[S_OPTIONS] = OID_TEXT_ARRAY, [S_INVALID] = OID_TEXT_ARRAY,
+	};
+	static const int fmts[S_COUNT] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+	static const Oid elems[S_COUNT] = {
+		[S_ID] = OID_INT8, [S_POOL] = OID_TEXT, [S_NAME] = OID_TEXT,
+		[S_UID] = OID_INT4, [S_GID] = OID_INT4, [S_QUERY] = OID_BYTEA,
+		[S_QUEUE] = OID_BOOL, [S_PRIORITY] = OID_INT4, [S_AFTER] = OID_TEXT,
+		[S_NB_US] = OID_INT8, [S_NB_MS] = OID_INT8, [S_OPTIONS] = OID_TEXT,
+		[S_INVALID] = OID_TEXT,
+	};
+	struct arr a[S_COUNT];
+	const char *pv[S_COUNT];
+	int lens[S_COUNT];
 	char inst[8];
 	int r = 0;
 
-	arr_init(&a[0], OID_INT8);
-	arr_init(&a[1], OID_TEXT);
-	arr_init(&a[2], OID_TEXT);
-	arr_init(&a[3], OID_INT4);
-	arr_init(&a[4], OID_INT4);
-	arr_init(&a[5], OID_BYTEA);
-	arr_init(&a[6], OID_BOOL);
+	for (int i = 0; i < S_COUNT; i++)
+		arr_init(&a[i], elems[i]);
 	for (struct stage_req *q = head; q && r == 0; q = q->next) {
 		const struct submission *sub = q->sub;
 
@@ -55,22 +120,26 @@ static int stage_batch_send(struct store *s, struct stage_req *head, PGresult **
 			r = -EFBIG;
 			break;
 		}
-		r = arr_add_i64(&a[0], q->id);
+		r = arr_add_i64(&a[S_ID], q->id);
 		if (r == 0)
-			r = arr_add_str(&a[1], sub->pool);
+			r = arr_add_str(&a[S_POOL], sub->pool);
 		if (r == 0)
-			r = arr_add_str(&a[2], sub->name);
+			r = arr_add_str(&a[S_NAME], sub->name);
 		if (r == 0)
-			r = arr_add_i32(&a[3], (int32_t)sub->uid);
+			r = arr_add_i32(&a[S_UID], (int32_t)sub->uid);
 		if (r == 0)
-			r = arr_add_i32(&a[4], (int32_t)sub->gid);
+			r = arr_add_i32(&a[S_GID], (int32_t)sub->gid);
 		/* The SQL's bytes, exactly as written. */
 		if (r == 0)
-			r = arr_add(&a[5], sub->data ? sub->data : "", (int32_t)sub->len);
+			r = arr_add(&a[S_QUERY], sub->data ? sub->data : "", (int32_t)sub->len);
 		if (r == 0)
-			r = arr_add_bool(&a[6], q->queue);
+			r = arr_add_bool(&a[S_QUEUE], q->queue);
+		if (r == 0)
+			r = add_options(&a[S_PRIORITY], sub);
 	}
-	for (int i = 0; i < 7 && r == 0; i++) {
+	for (int i = 0; i < S_COUNT && r == 0; i++) {
+		if (i == S_INSTANCE)
+			continue;
 		pv[i] = arr_finish(&a[i], &lens[i]);
 		if (!pv[i])
 			r = -ENOMEM;
@@ -79,13 +148,13 @@ static int stage_batch_send(struct store *s, struct stage_req *head, PGresult **
 		pthread_mutex_lock(&s->lock);
 		put_be64(inst, s->instance);
 		pthread_mutex_unlock(&s->lock);
-		pv[7] = inst;
-		lens[7] = 8;
+		pv[S_INSTANCE] = inst;
+		lens[S_INSTANCE] = 8;
 		r = run(s, "SELECT ord, id, status, submitted_us FROM"
-			   " stage_many($1, $2, $3, $4, $5, $6, $7, $8)",
-			8, types, pv, lens, fmts, true, res);
+			   " stage_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+			S_COUNT, types, pv, lens, fmts, true, res);
 	}
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < S_COUNT; i++)
 		arr_finish_free(&a[i]);
 	return r;
 }
