@@ -634,6 +634,8 @@ static void conn_no_role(struct executor *e, struct conn *c, int err)
 	if (!t)
 		return;
 	conn_detach_task(c);
+	task_log(t, "could not connect to target %s: no user name for uid %u",
+		 c->target->cfg->name, (unsigned)c->uid);
 	if (err == -ENOENT)
 		task_fail(e, t, "pgqfs: uid %u has no user name; run_as = submitter needs a role "
 			  "named like the user\n", (unsigned)c->uid);

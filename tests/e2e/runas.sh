@@ -135,6 +135,9 @@ t_file_is "$MNT/tasks/$nid/error" \
 	"pgqfs: uid $NONAME_UID has no user name; run_as = submitter needs a role named like the user"$'\n' \
 	"saying the uid has no name"
 t_is "$(grep -c 'started on target' "$MNT/tasks/$nid/log")" 0 "and it never started"
+t_like "$(cat "$MNT/tasks/$nid/log")" "no user name for uid $NONAME_UID" "its log says why"
+t_like "$(cat "$MNT/tasks/$idc/log")" 'could not connect to target main as role pgqtest_c' \
+	"the log of the task without a role says which role it tried"
 
 # ---- connections pooled per (target, role): target small has one
 PIDQ="SELECT pg_backend_pid() AS pid, current_user AS u;"
