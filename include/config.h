@@ -17,6 +17,12 @@ struct config_target {
  * inode number in the mount). */
 #define CONFIG_MAX_POOLS 192
 
+/* Who a pool's tasks connect to their target as. */
+enum run_as {
+	RUN_AS_TARGET,		/* the role of the target's conninfo */
+	RUN_AS_SUBMITTER,	/* the role named like the submitting unix user */
+};
+
 /* A named queue with its own concurrency limit, bound to one target. */
 struct config_pool {
 	char *name;		/* from [pool NAME]; a directory under queue/ */
@@ -27,6 +33,7 @@ struct config_pool {
 				 * fails; 0 = no cap.  Default: [pgqfs]'s */
 	bool public;		/* task files readable by everyone (mode 0444)
 				 * instead of only their submitter (0400) */
+	enum run_as run_as;	/* default RUN_AS_TARGET */
 };
 
 struct config {

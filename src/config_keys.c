@@ -261,6 +261,17 @@ static int set_public(struct parser *p, const char *key, const char *value)
 	return 0;
 }
 
+static int set_run_as(struct parser *p, const char *key, const char *value)
+{
+	if (strcmp(value, "target") == 0)
+		current_pool(p)->run_as = RUN_AS_TARGET;
+	else if (strcmp(value, "submitter") == 0)
+		current_pool(p)->run_as = RUN_AS_SUBMITTER;
+	else
+		return bad_value(p, key, value, "expected target or submitter");
+	return 0;
+}
+
 /* Every key; config/pgqfs.conf documents each one. */
 static const struct key keys[] = {
 	{ SECTION_PGQFS, "control", true, set_control },
@@ -283,6 +294,7 @@ static const struct key keys[] = {
 	{ SECTION_POOL, "timeout", false, set_pool_timeout },
 	{ SECTION_POOL, "public", false, set_public },
 	{ SECTION_POOL, "max_result_bytes", false, set_pool_max_result_bytes },
+	{ SECTION_POOL, "run_as", false, set_run_as },
 };
 
 _Static_assert(ARRAY_SIZE(keys) <= ARRAY_SIZE(((struct parser *)0)->key_lines),

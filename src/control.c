@@ -516,6 +516,7 @@ static void claimed_tasks(struct executor *e, PGresult *res)
 		got_per_pool[p - e->pools]++;
 		t->id = cl.id;
 		t->pool = p;
+		t->uid = cl.uid;
 		t->final_state = -1;
 		t->name = strdup(cl.name);
 		t->query = malloc(cl.query_len + 1);

@@ -228,8 +228,9 @@ int executor_start(struct executor *e)
 		struct target *tg = &e->targets[i];
 		int want = 0;
 
+		/* (Those of run_as = submitter pools open as their tasks come.) */
 		for (size_t p = 0; p < e->cfg->n_pools; p++)
-			if (e->pools[p].target == tg)
+			if (e->pools[p].target == tg && e->pools[p].cfg->run_as == RUN_AS_TARGET)
 				want += e->pools[p].cfg->max_workers;
 		if (want > tg->cfg->max_workers)
 			want = tg->cfg->max_workers;

@@ -668,7 +668,7 @@ void task_pump(struct executor *e, struct task *t)
 	}
 }
 
-/* Gives a claimed task a connection: an idle one, or a new one. */
+/* Gives a claimed task a connection of its role: an idle one, or a new one. */
 void task_assign(struct executor *e, struct task *t)
 {
 	struct target *tg = t->pool->target;
@@ -676,7 +676,7 @@ void task_assign(struct executor *e, struct task *t)
 
 	for (size_t i = 0; i < tg->n_conns; i++)
 		if (tg->conns[i]->state == CONN_IDLE && !tg->conns[i]->task &&
-		    conn_idle_alive(tg->conns[i])) {
+		    conn_fits(tg->conns[i], t) && conn_idle_alive(tg->conns[i])) {
 			c = tg->conns[i];
 			break;
 		}
@@ -684,10 +684,10 @@ void task_assign(struct executor *e, struct task *t)
 	 * well under the time a new backend takes to start. */
 	for (size_t i = 0; !c && i < tg->n_conns; i++)
 		if ((tg->conns[i]->state == CONN_RESET || tg->conns[i]->state == CONN_CONNECTING) &&
-		    !tg->conns[i]->task)
+		    !tg->conns[i]->task && conn_fits(tg->conns[i], t))
 			c = tg->conns[i];
 	if (!c)
-		c = target_add_conn(tg);
+		c = target_add_conn_for(tg, t);
 	if (!c || c->state == CONN_BROKEN) {
 		task_log(t, "could not connect to target %s", tg->cfg->name);
 		task_fail(e, t, "pgqfs: could not connect to target %s: %s", tg->cfg->name,
