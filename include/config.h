@@ -56,6 +56,8 @@ struct config {
 				 * whose conninfo sets no connect_timeout;
 				 * 1 s to 1 h */
 	uint64_t max_result_bytes; /* default of the pools' max_result_bytes */
+	uint64_t shutdown_grace_ms; /* SIGTERM: how long running tasks may go
+				 * on before they are cancelled; 0 = none */
 	struct config_target *targets;
 	size_t n_targets;
 	struct config_pool *pools;

@@ -191,6 +191,12 @@ static int set_connect_timeout(struct parser *p, const char *key,
 			    &p->cfg->connect_timeout_ms);
 }
 
+static int set_shutdown_grace(struct parser *p, const char *key, const char *value)
+{
+	return set_duration(p, key, value, 0, MAX_TIMEOUT_MS, "0 = cancel at once, at most 1h",
+			    &p->cfg->shutdown_grace_ms);
+}
+
 static int set_max_result_bytes(struct parser *p, const char *key,
 				const char *value)
 {
@@ -285,6 +291,7 @@ static const struct key keys[] = {
 	{ SECTION_PGQFS, "max_reserved_ids_per_user", false,
 	  set_max_reserved_ids_per_user },
 	{ SECTION_PGQFS, "request_timeout", false, set_request_timeout },
+	{ SECTION_PGQFS, "shutdown_grace", false, set_shutdown_grace },
 	{ SECTION_PGQFS, "connect_timeout", false, set_connect_timeout },
 	{ SECTION_PGQFS, "max_result_bytes", false, set_max_result_bytes },
 	{ SECTION_TARGET, "conninfo", true, set_conninfo },

@@ -229,6 +229,8 @@ struct executor {
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool stopping;
+	atomic_bool draining;		/* claims nothing more (executor_drain()) */
+	atomic_bool drained;		/* draining, and nothing is left */
 	int64_t stop_deadline_ms;
 	bool cancels_sent;
 	executor_finished_fn *on_finished;

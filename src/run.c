@@ -585,6 +585,10 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 		} else if (t->error.len == 0) {
 			if (t->timed_out)
 				timeout_error(t, &t->error);
+			else if (e->cancels_sent)
+				(void)buf_printf(&t->error, "pgqfs: cancelled: the daemon stopped%s\n",
+						 atomic_load(&e->draining) ?
+						 " and its shutdown_grace ran out" : "");
 			if (format_error(&t->error, "query.sql", s->line, res) < 0)
 				t->error.len = 0;
 		}
