@@ -95,7 +95,7 @@ else
 fi
 t_is "$(cat "$MNT/tasks/$last/state")" queued "it is queued while it waits"
 t_ok "it is listed in queue/fast/ under its name" listed fast "$last.sql"
-t_is "$(task_wait "$last" 60)" done "the chain's last task is done"
+t_is "$(task_wait "$last" 40)" done "the chain's last task is done"
 t_is "$(app -c "SELECT string_agg(k::text, ',' ORDER BY seq) FROM chain")" \
 	"$(seq -s, 1 "$N")" "the chain ran strictly in order 1..$N"
 early=

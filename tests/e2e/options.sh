@@ -204,7 +204,8 @@ t_is "$(task_wait "$to" 20)" failed "timeout=700ms on a 10 s sleep: failed"
 elapsed=$(($(now_ms) - t0))
 t_ok "it ended well before the sleep would have (${elapsed} ms after submission)" test "$elapsed" -lt 4000
 dur=$(info_of "$to" duration_ms)
-t_ok "it ran no less than 700 ms (duration_ms=$dur)" test "${dur:-0}" -ge 700
+# (690: started_at and the timer need not be read in the same millisecond.)
+t_ok "it was not cut short: ran about 700 ms at least (duration_ms=$dur)" test "${dur:-0}" -ge 690
 t_ok "and ended within a few hundred ms of the limit (duration_ms=$dur)" test "${dur:-99999}" -le 1300
 err=$(cat "$MNT/tasks/$to/error")
 t_like "$err" 'timed out' "its error says it timed out"
