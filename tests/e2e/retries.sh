@@ -27,10 +27,12 @@ t_info() {
 }
 # ms ISO-TIME: milliseconds since the epoch; fails on an empty time.
 ms() { [ -n "$1" ] && date -u -d "$1" +%s%3N; }
-# starts ID: the times (ms) of the log's start lines, one per attempt.
+# starts ID: the times (ms) of the log's start lines, one per attempt
+# (lines saying "started", not "not started" and the like).
 starts() {
 	local t
-	grep -w started "$MNT/tasks/$1/log" | while read -r t _; do ms "$t"; done
+	grep -w started "$MNT/tasks/$1/log" | grep -vEw 'not|never|without' |
+		while read -r t _; do ms "$t"; done
 }
 # t_backoff ID DELAY_MS DESC: attempt n (n >= 2) started no sooner than
 # DELAY_MS x 2^(n-2) - 20% after attempt n-1 did, and not absurdly later
