@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,6 +81,32 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return 1;
 	o->first_arg = strdup(arg);
 	return o->first_arg ? 0 : -1;
+}
+
+/*
+ * Tells systemd (Type=notify) how the service is: "READY=1" once mounted,
+ * "STOPPING=1" when it drains.  The protocol is one datagram on the socket
+ * $NOTIFY_SOCKET names (sd_notify(3)); without it, nothing.
+ */
+static void service_notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n = path ? strlen(path) : 0;
+	int fd;
+
+	if (n < 2 || n >= sizeof(sa.sun_path) || (path[0] != '/' && path[0] != '@'))
+		return;
+	memcpy(sa.sun_path, path, n);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';	/* an abstract socket */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+		log_warn("cannot notify systemd (%s): %s", state, strerror(errno));
+	close(fd);
 }
 
 /* Interrupts the FUSE loop's wait once the session is marked exited. */
@@ -162,6 +190,7 @@ static void *stopper_main(void *arg)
 			 "restart the daemon to apply a change");
 	}
 	log_info("%s: stopping", strsignal(sig));
+	service_notify("STOPPING=1");
 	drain(st->exec, st->grace_ms, &st->signals, &st->loop_done);
 	st->drained = true;
 	fs_set_session(st->fs, NULL);	/* the notifier, while requests are answered */
@@ -264,6 +293,7 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 	log_set_debug(fopts.debug);
+	log_detect_journal();
 	r = config_load(opts.config ? opts.config : PGQFS_CONFIG, &cfg, err,
 			sizeof(err));
 	if (r < 0) {
@@ -337,6 +367,7 @@ int main(int argc, char *argv[])
 		goto out_cfg;
 	}
 	stopper.started = true;
+	service_notify("READY=1");
 	if (fopts.singlethread) {
 		r = fuse_session_loop(se);
 	} else {

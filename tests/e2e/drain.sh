@@ -98,6 +98,37 @@ t_ok "well before the 60 s grace (${ms} ms)" test "$ms" -lt 6000
 _pgqfs_forget third
 t_is "$(ctl -c "SELECT state FROM pgqfs.task WHERE id = $stuck2")" failed "its task was cancelled"
 
+# ------------------------------------------ systemd: notify and journal
+# Type=notify: READY=1 once mounted, STOPPING=1 when it drains, as
+# datagrams on $NOTIFY_SOCKET; with stderr the journal's stream
+# ($JOURNAL_STREAM names it), lines carry "<N>" priorities.
+sock=$E2E_TMP/notify.sock
+python3 - "$sock" >"$W/notify.out" 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(60)
+with open(sys.argv[1] + ".ready", "w"):
+    pass
+for _ in range(2):
+    print(s.recv(4096).decode(), flush=True)
+PY
+listener=$!
+wait_until 10 test -e "$sock.ready"
+MNT=
+: >"$E2E_TMP/notify.log"
+jstream=$(stat -c '%d:%i' "$E2E_TMP/notify.log")
+NOTIFY_SOCKET=$sock JOURNAL_STREAM=$jstream GRACE=5s pgqfs_start notify || t_bail "notify daemon did not start"
+wait_until 10 grep -q READY=1 "$W/notify.out"
+t_is "$(head -1 "$W/notify.out")" READY=1 "systemd is told READY=1 once mounted"
+kill -TERM "${PGQFS_PID[notify]}"
+wait "${PGQFS_PID[notify]}"
+_pgqfs_forget notify
+wait "$listener"
+t_is "$(sed -n 2p "$W/notify.out")" STOPPING=1 "and STOPPING=1 when it drains"
+t_like "$(cat "$E2E_TMP/notify.log")" '^<6>pgqfs info: instance [0-9]+ mounted' \
+	"with stderr the journal's stream, a line carries its priority and no timestamp"
+
 # ------------------------------------------------------ mount.fuse3 form
 # mount(8) gives its helpers a fixed PATH, so `-t fuse.pgqfs` needs pgqfs
 # installed; `-t fuse PROGRAM#SOURCE` is the same call (mount.fuse3 runs
