@@ -67,6 +67,13 @@ void executor_stop(struct executor *e);
 /* Frees everything; accepts NULL.  Call after executor_stop(). */
 void executor_destroy(struct executor *e);
 
+/*
+ * Thread-safe: the executor takes cfg (a reload) between two rounds of
+ * its loop.  Borrowed: cfg, and the previous configuration, must stay
+ * allocated until executor_destroy() (retired pools point into them).
+ */
+void executor_reload(struct executor *e, const struct config *cfg);
+
 /* Thread-safe: a task was queued here; claim without waiting for NOTIFY. */
 void executor_wake(struct executor *e);
 

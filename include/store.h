@@ -147,6 +147,9 @@ void store_request_end(void);
 __attribute__((warn_unused_result))
 int store_create(const struct config *cfg, struct store **ret);
 void store_destroy(struct store *s);
+/* A reloaded configuration (same control database and schema); the old one
+ * must stay allocated until store_destroy(). */
+void store_set_config(struct store *s, const struct config *cfg);
 /* The instance that rows staged from now on belong to. */
 void store_set_instance(struct store *s, int64_t instance);
 

@@ -74,6 +74,7 @@ static void *executor_main(void *arg)
 			atomic_store(&e->drained, true);
 			log_info("drained: no task runs here any more");
 		}
+		reload_apply(e);
 		reap_conns(e);
 		/* Deadlines: tasks' timeouts, connect timeouts, cancel graces
 		 * and control attempts act; the others wake this round. */
@@ -81,7 +82,7 @@ static void *executor_main(void *arg)
 		targets_tick(e);
 		ctl_next(e);
 
-		for (size_t i = 0; i < e->cfg->n_targets; i++)
+		for (size_t i = 0; i < e->n_targets; i++)
 			total += e->targets[i].n_conns;
 		if (total > cap) {
 			struct pollfd *nf = realloc(fds, total * sizeof(*fds));
@@ -104,7 +105,7 @@ static void *executor_main(void *arg)
 		fds[nfds].events = 0;
 		fds[nfds].fd = ctl_pollfd(e, &fds[nfds].events);
 		fd_conn[nfds++] = NULL;
-		for (size_t i = 0; i < e->cfg->n_targets; i++) {
+		for (size_t i = 0; i < e->n_targets; i++) {
 			struct target *tg = &e->targets[i];
 
 			for (size_t j = 0; j < tg->n_conns; j++) {
@@ -184,6 +185,7 @@ int executor_create(const struct config *cfg, struct store *store, PGconn *contr
 	timer_init(&e->stop_timer, &e->timers, timer_wake, e);
 	e->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	pthread_mutex_init(&e->release_lock, NULL);
+	pthread_mutex_init(&e->reload_lock, NULL);
 	e->targets = calloc(cfg->n_targets, sizeof(*e->targets));
 	e->pools = calloc(cfg->n_pools, sizeof(*e->pools));
 	e->batch = progress_create();
@@ -200,12 +202,15 @@ int executor_create(const struct config *cfg, struct store *store, PGconn *contr
 					     sizeof(struct conn *));
 		if (!e->targets[i].conns)
 			goto fail;
+		e->targets[i].cap_conns = (size_t)cfg->targets[i].max_workers;
+		e->n_targets++;
 	}
 	for (size_t i = 0; i < cfg->n_pools; i++) {
 		e->pools[i].cfg = &cfg->pools[i];
 		e->pools[i].target = &e->targets[cfg->pools[i].target];
 		e->pools[i].live_max = cfg->pools[i].max_workers;
 		timer_init(&e->pools[i].hold_timer, &e->timers, pool_hold_due, &e->pools[i]);
+		e->n_pools++;
 	}
 	if (ctl_setup(e) < 0) {
 		e->control = NULL;	/* the caller still owns it on failure */
@@ -326,7 +331,7 @@ void executor_destroy(struct executor *e)
 		task_free(t);
 	}
 	if (e->targets) {
-		for (size_t i = 0; i < e->cfg->n_targets; i++) {
+		for (size_t i = 0; i < e->n_targets; i++) {
 			for (size_t j = 0; j < e->targets[i].n_conns; j++)
 				conn_free(e->targets[i].conns[j]);
 			free(e->targets[i].conns);
@@ -341,6 +346,7 @@ void executor_destroy(struct executor *e)
 	free(e->releasing);
 	free(e->orphans);
 	pthread_mutex_destroy(&e->release_lock);
+	pthread_mutex_destroy(&e->reload_lock);
 	if (e->wake_fd >= 0)
 		close(e->wake_fd);
 	free(e);

@@ -105,8 +105,12 @@ struct conn {
 struct target {
 	struct executor *e;
 	const struct config_target *cfg;
-	struct conn **conns;		/* at most cfg->max_workers */
-	size_t n_conns;
+	struct conn **conns;		/* at most cfg->max_workers open, and
+					 * closed ones not yet reaped */
+	size_t n_conns, cap_conns;
+	bool retired;			/* gone from the configuration (a reload):
+					 * its busy connections finish their
+					 * tasks, then close */
 };
 
 struct pool {
@@ -119,6 +123,8 @@ struct pool {
 	int live_max;		/* max_workers across all daemons */
 	bool paused;		/* starts nothing (a NOTIFY says when that changes) */
 	struct timer hold_timer; /* its next held task is due: claim then */
+	bool retired;		/* gone from the configuration: its running
+				 * tasks finish, it claims nothing */
 };
 
 /* Where a single_transaction task is in its BEGIN ... COMMIT. */
@@ -217,8 +223,16 @@ struct executor {
 	enum ctl_op op;			/* statement in flight on control */
 	enum ctl_op last_op;		/* claim or progress: they take turns */
 	bool ctl_want_write;
+	/*
+	 * The configuration's targets and pools, in its order (e->cfg->n_*),
+	 * then retired ones that a reload removed while they still had
+	 * connections or tasks (up to n_targets, n_pools).
+	 */
 	struct target *targets;
 	struct pool *pools;
+	size_t n_targets, n_pools;
+	pthread_mutex_t reload_lock;
+	const struct config *reload_cfg; /* handed over, not yet applied */
 	struct task *tasks;		/* every live task, newest first */
 	int running;			/* tasks held: claimed, end not yet on record */
 	struct progress *batch;
@@ -428,6 +442,9 @@ void ctl_recover_at(struct executor *e, int64_t when);
 __attribute__((warn_unused_result))
 int ctl_setup(struct executor *e);
 
+/* executor_reload.c: takes a configuration handed over by
+ * executor_reload(), between two rounds of the loop. */
+void reload_apply(struct executor *e);
 /* A pool's held task is due (its hold_timer): worth a claim. */
 void pool_hold_due(struct timer *tm, void *arg, int64_t now);
 /* Schedules the next attempt after a failure; returns the wait (ms). */

@@ -125,6 +125,12 @@ struct stopper {
 	struct fuse_session *se;
 	struct fs *fs;
 	struct executor *exec;
+	struct store *store;
+	/* Every configuration read, the running one last: a reload keeps the
+	 * old ones, which retired pools and request threads may still use,
+	 * until exit. */
+	struct config **cfgs;
+	size_t n_cfgs;
 	uint64_t grace_ms;
 	bool drained;		/* the stopper drained the executor */
 	pthread_t loop_thread;	/* the one in fuse_session_loop*() */
@@ -176,6 +182,54 @@ static void drain(struct executor *exec, uint64_t grace_ms, const sigset_t *sign
 	}
 }
 
+/*
+ * SIGHUP: reads the configuration file again into a fresh configuration
+ * and, only if it is whole and keeps the control database and schema,
+ * hands it to the store, the filesystem and the executor.  A pool's
+ * max_workers the file changed is the latest change, so it is written to
+ * the control database for every daemon (as a write to pools/ would be).
+ */
+static void reload(struct stopper *st)
+{
+	const struct config *cur = st->cfgs[st->n_cfgs - 1];
+	struct config *cfg = NULL, **v;
+	char err[512];
+
+	if (config_load(cur->path, &cfg, err, sizeof(err)) < 0) {
+		log_error("SIGHUP: %s; the running configuration stays", err);
+		return;
+	}
+	if (strcmp(cfg->control, cur->control) != 0 || strcmp(cfg->schema, cur->schema) != 0) {
+		log_error("SIGHUP: %s: control and schema cannot change while pgqfs runs "
+			  "(restart it); the running configuration stays", LOG_ESCAPE(cfg->path));
+		config_destroy(cfg);
+		return;
+	}
+	v = realloc(st->cfgs, (st->n_cfgs + 1) * sizeof(*v));
+	if (!v) {
+		log_error("SIGHUP: out of memory; the running configuration stays");
+		config_destroy(cfg);
+		return;
+	}
+	st->cfgs = v;
+	st->cfgs[st->n_cfgs++] = cfg;
+	for (size_t i = 0; i < cfg->n_pools; i++)
+		for (size_t j = 0; j < cur->n_pools; j++)
+			if (strcmp(cfg->pools[i].name, cur->pools[j].name) == 0 &&
+			    cfg->pools[i].max_workers != cur->pools[j].max_workers &&
+			    store_set_pool(st->store, cfg->pools[i].name, cfg->pools[i].max_workers,
+					   -1, 0) < 0)
+				log_error("SIGHUP: pool %s: cannot record max_workers %d: %s",
+					  LOG_ESCAPE(cfg->pools[i].name), cfg->pools[i].max_workers,
+					  store_last_error());
+	store_set_config(st->store, cfg);
+	fs_reload(st->fs, cfg);
+	executor_reload(st->exec, cfg);
+	st->grace_ms = cfg->shutdown_grace_ms;
+	log_info("SIGHUP: %s reloaded: %zu pools on %zu targets", LOG_ESCAPE(cfg->path),
+		 cfg->n_pools, cfg->n_targets);
+}
+
 static void *stopper_main(void *arg)
 {
 	struct stopper *st = arg;
@@ -186,8 +240,7 @@ static void *stopper_main(void *arg)
 			return NULL;	/* the loop ended by itself (unmount) */
 		if (sig != SIGHUP)
 			break;
-		log_info("SIGHUP: reloading the configuration is not supported yet; "
-			 "restart the daemon to apply a change");
+		reload(st);
 	}
 	log_info("%s: stopping", strsignal(sig));
 	service_notify("STOPPING=1");
@@ -359,7 +412,13 @@ int main(int argc, char *argv[])
 	stopper.se = se;
 	stopper.fs = fs;
 	stopper.exec = exec;
+	stopper.store = store;
 	stopper.grace_ms = cfg->shutdown_grace_ms;
+	stopper.cfgs = malloc(sizeof(*stopper.cfgs));
+	if (!stopper.cfgs)
+		goto out_cfg;
+	stopper.cfgs[0] = cfg;
+	stopper.n_cfgs = 1;
 	stopper.loop_thread = pthread_self();
 	r = pthread_create(&stopper.thread, NULL, stopper_main, &stopper);
 	if (r != 0) {
@@ -392,7 +451,7 @@ out_cfg:
 		/* Unmounted (umount, fusermount -u): the tasks running here
 		 * still finish, and are recorded. */
 		if (!stopper.drained && ret == 0)
-			drain(exec, cfg->shutdown_grace_ms, &stopper.signals, NULL);
+			drain(exec, stopper.grace_ms, &stopper.signals, NULL);
 	}
 	executor_stop(exec);
 	if (fs)
@@ -407,6 +466,10 @@ out_cfg:
 	fs_destroy(fs);
 	store_destroy(store);
 	PQfinish(control);
+	/* The first is cfg. */
+	for (size_t i = 1; i < stopper.n_cfgs; i++)
+		config_destroy(stopper.cfgs[i]);
+	free(stopper.cfgs);
 	config_destroy(cfg);
 	free(fopts.mountpoint);
 out_args:

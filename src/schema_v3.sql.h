@@ -359,9 +359,10 @@ static const char *const schema_v3[] = {
 	"  ELSIF v_state IN ('staged', 'queued') THEN\n"
 	"    PERFORM cancel_unstarted(p_id, p_uid);\n"
 	"  ELSIF v_state = 'running' THEN\n"
+	/* No log line from here: the daemon running it writes its log (at
+	 * offsets it keeps), and logs the cancel when it hears it. */
 	"    IF v_asked IS NULL THEN\n"
 	"      UPDATE task t SET cancel_uid = p_uid WHERE t.id = p_id;\n"
-	"      PERFORM append_log(p_id, format('cancel asked by uid %s', p_uid));\n"
 	"    END IF;\n"
 	"    PERFORM pg_notify(current_schema() || '_stop', p_id::text || ':' || p_uid::text);\n"
 	"  ELSE\n"

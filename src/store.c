@@ -129,6 +129,11 @@ void store_destroy(struct store *s)
 	free(s);
 }
 
+void store_set_config(struct store *s, const struct config *cfg)
+{
+	s->cfg = cfg;
+}
+
 void store_set_instance(struct store *s, int64_t instance)
 {
 	pthread_mutex_lock(&s->lock);

@@ -34,7 +34,9 @@ struct pconn;
 struct stage_req;
 
 struct store {
-	const struct config *cfg;	/* borrowed; outlives the store */
+	/* Borrowed; outlives the store.  A reload swaps it (atomic: request
+	 * threads read it as they go; every configuration stays allocated). */
+	const struct config *_Atomic cfg;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct pconn *idle[STORE_POOL_MAX];	/* connected and unused */

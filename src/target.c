@@ -539,13 +539,16 @@ static struct conn *target_add(struct target *tg, bool as_submitter, uint32_t ui
 		open += tg->conns[i]->state != CONN_BROKEN || tg->conns[i]->pg;
 	if (open >= (size_t)tg->cfg->max_workers && !(make_room && target_close_spare(tg)))
 		return NULL;
-	/* The array holds max_workers; closed ones stay until reaped. */
-	if (tg->n_conns >= (size_t)tg->cfg->max_workers) {
-		struct conn **v = realloc(tg->conns, (tg->n_conns + 1) * sizeof(*v));
+	/* Closed ones stay until reaped, so the array may need more room
+	 * than max_workers (which a reload may also have raised). */
+	if (tg->n_conns >= tg->cap_conns) {
+		size_t cap = tg->cap_conns ? tg->cap_conns * 2 : 4;
+		struct conn **v = realloc(tg->conns, cap * sizeof(*v));
 
 		if (!v)
 			return NULL;
 		tg->conns = v;
+		tg->cap_conns = cap;
 	}
 	c = conn_open(tg, as_submitter, uid);
 	if (!c)
@@ -730,12 +733,18 @@ void reap_conns(struct executor *e)
 {
 	bool trim = false;
 
-	for (size_t i = 0; i < e->cfg->n_targets; i++) {
+	for (size_t i = 0; i < e->n_targets; i++) {
 		struct target *tg = &e->targets[i];
 		size_t k = 0;
 
 		for (size_t j = 0; j < tg->n_conns; j++) {
 			struct conn *c = tg->conns[j];
+
+			/* A retired target keeps only connections with a task. */
+			if (tg->retired && !c->task && c->state != CONN_BROKEN) {
+				conn_set_state(c, CONN_BROKEN);
+				snprintf(c->err, sizeof(c->err), "its target left the configuration\n");
+			}
 
 			if (c->state == CONN_BROKEN && c->task) {
 				struct task *t = c->task;
@@ -879,7 +888,7 @@ static void jobs_reap(struct executor *e)
 void targets_tick(struct executor *e)
 {
 	jobs_reap(e);
-	for (size_t i = 0; i < e->cfg->n_targets; i++) {
+	for (size_t i = 0; i < e->n_targets; i++) {
 		struct target *tg = &e->targets[i];
 
 		for (size_t k = 0; k < tg->n_conns; k++) {
