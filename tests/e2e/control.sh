@@ -81,13 +81,21 @@ chmod 644 "$W"/*
 state() { cat "$1/tasks/$2/state" 2>/dev/null; }
 info() { grep "^$3=" "$1/tasks/$2/info" 2>/dev/null | cut -d= -f2-; }
 # Rows of pg_stat_activity for task ID's backend, by its application_name;
-# the pid of that backend.
+# app_stmt ID: "PID QUERY_START" of the statement that backend runs.
 app_rows() { psql_ref -tAc "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgqfs task $1'"; }
-app_pid() { psql_ref -tAc "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgqfs task $1'"; }
-# backend_gone ID PID: no session names task ID, and PID runs no statement.
+app_stmt() {
+	psql_ref -tA -F ' ' -c "SELECT pid, query_start FROM pg_stat_activity
+		WHERE application_name = 'pgqfs task $1' AND state = 'active'"
+}
+has_stmt() { [ -n "$(app_stmt "$1")" ]; }
+# backend_gone ID STMT: no session names task ID, and the statement STMT
+# (from app_stmt: the pid may be reused by a pooled connection) no longer
+# runs.
 backend_gone() {
+	local pid=${2%% *} qs=${2#* }
 	[ "$(psql_ref -tAc "SELECT count(*) FROM pg_stat_activity
-		WHERE application_name = 'pgqfs task $1' OR (pid = ${2:-0} AND state = 'active')")" = 0 ]
+		WHERE application_name = 'pgqfs task $1'
+		   OR (pid = ${pid:-0} AND query_start = '${qs:-epoch}' AND state = 'active')")" = 0 ]
 }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 
@@ -121,8 +129,10 @@ t_like "$(cat "$A/tasks/$qid/error" 2>&1)" 'cancelled by uid 0([^0-9]|$)' "its e
 t_is "$(w "$A/tasks/$qid/cancel" 1)" write:EINVAL "cancel of a cancelled task gets EINVAL"
 
 # ---- a running task on the mount that runs it
-t_is "$(app_rows "$bid")" 1 "the blocker's backend is in pg_stat_activity"
-bpid=$(app_pid "$bid")
+t_ok "the blocker's backend is in pg_stat_activity, active" wait_until 5 has_stmt "$bid"
+t_is "$(app_rows "$bid")" 1 "one backend names the task"
+bstmt=$(app_stmt "$bid")
+bpid=${bstmt%% *}
 t_is "$(info "$A" "$bid" backend_pid)" "$bpid" "info's backend_pid is that backend"
 t0=$(ms)
 t_is "$(w "$A/tasks/$bid/cancel" $'1\n')" ok "root writes '1\\n' to the running task's cancel"
@@ -131,7 +141,7 @@ if wait_until 2 _e2e_content_is "$A/tasks/$bid/state" cancelled; then
 else
 	t_fail "the running task is cancelled within 2 s (state $(state "$A" "$bid"))"
 fi
-t_ok "its backend ($bpid) is gone from pg_stat_activity within 2 s" wait_until 2 backend_gone "$bid" "$bpid"
+t_ok "its backend ($bpid) is gone from pg_stat_activity within 2 s" wait_until 2 backend_gone "$bid" "$bstmt"
 t_like "$(cat "$A/tasks/$bid/error" 2>&1)" 'cancelled by uid 0([^0-9]|$)' "its error says cancelled by uid 0"
 t_is "$(w "$A/tasks/$bid/cancel" 1)" write:EINVAL "a second cancel gets EINVAL"
 # The pool is free now: a task that was not really cancelled would run.
@@ -167,8 +177,9 @@ if [ "${runner##*:}" = "${PGQFS_PID[a]}" ]; then other=b; else other=a; fi
 O=$(mnt "$other")
 t_diag "task $cid runs on $runner; cancelling through daemon $other"
 t_like "$runner" ":(${PGQFS_PID[a]}|${PGQFS_PID[b]})\$" "task $cid runs on one of the two daemons"
-t_is "$(app_rows "$cid")" 1 "its backend is in pg_stat_activity"
-cpid=$(app_pid "$cid")
+t_ok "its backend is in pg_stat_activity, active" wait_until 5 has_stmt "$cid"
+cstmt=$(app_stmt "$cid")
+cpid=${cstmt%% *}
 t0=$(ms)
 t_is "$(w "$O/tasks/$cid/cancel" 1)" ok "write 1 to cancel through the other daemon's mount"
 if wait_until 3 _e2e_content_is "$O/tasks/$cid/state" cancelled; then
@@ -176,7 +187,7 @@ if wait_until 3 _e2e_content_is "$O/tasks/$cid/state" cancelled; then
 else
 	t_fail "cancelled across daemons within 3 s (state $(state "$O" "$cid"))"
 fi
-t_ok "its backend ($cpid) is gone within 3 s" wait_until 3 backend_gone "$cid" "$cpid"
+t_ok "its backend ($cpid) is gone within 3 s" wait_until 3 backend_gone "$cid" "$cstmt"
 t_is "$(state "$B" "$cid") $(state "$A" "$cid")" "cancelled cancelled" "both mounts show it cancelled"
 t_like "$(cat "$O/tasks/$cid/error" 2>&1)" 'cancelled by uid 0([^0-9]|$)' "its error says cancelled by uid 0"
 pgqfs_stop b
@@ -185,11 +196,13 @@ pgqfs_stop b
 sid=$(MNT=$A new_id)
 cp "$W/stubborn.sql" "$A/queue/default/$sid.sql" || t_fail "cannot submit $sid"
 wait_file_content "$A/tasks/$sid/state" running 10 || t_fail "task $sid runs"
-sleep 0.3
-spid=$(app_pid "$sid")
+t_ok "its backend is in pg_stat_activity, active" wait_until 5 has_stmt "$sid"
+sleep 0.3	# inside the loop, where a cancel request is swallowed
+sstmt=$(app_stmt "$sid")
+spid=${sstmt%% *}
 t_is "$(w "$A/tasks/$sid/cancel" 1)" ok "cancel a statement that swallows cancel requests"
 t_ok "it is cancelled within 8 s" wait_until 8 _e2e_content_is "$A/tasks/$sid/state" cancelled
-t_ok "its backend ($spid) is gone within 8 s" wait_until 8 backend_gone "$sid" "$spid"
+t_ok "its backend ($spid) is gone within 8 s" wait_until 8 backend_gone "$sid" "$sstmt"
 
 # ---- retry of a failed task once its cause is fixed
 fid=$(MNT=$A new_id)

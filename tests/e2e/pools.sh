@@ -164,6 +164,7 @@ t_is "$(timeout 10 cat "$B/tasks/$fid/wait")" done "a task of another pool runs 
 sleep 2
 t_ok "the 4 tasks submitted while paused are still queued 2 s later ($(states_of held))" all_state held queued
 t_is "$(timeout 10 cat "$A/tasks/$rid/wait")" done "the task that was running ends done"
+sleep 1
 t_ok "still nothing started after it ended ($(states_of held))" all_state held queued
 t_is "$(w "$B/pools/default/paused" 0)" ok "root resumes the pool on b"
 t_ok "a reads paused 0 within 2 s" wait_until 2 _e2e_content_is "$A/pools/default/paused" 0
