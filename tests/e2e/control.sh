@@ -237,7 +237,7 @@ t_like "$(state "$A" "$fid")" '^(queued|running|done)$' "when the write returns 
 t_is "$(MNT=$A task_wait "$fid" 20)" done "the retried task ends done"
 t_is "$(info "$A" "$fid" attempt)" 2 "at attempt 2"
 t_file_is "$A/tasks/$fid/result" $'n\n1\n' "its result is the new run's"
-t_is "$(stat -c %s "$A/tasks/$fid/error" 2>&1)" 0 "its error is empty (that of the latest attempt)"
+t_is "$(cat "$A/tasks/$fid/error" 2>/dev/null)" "" "its error is empty or absent (that of the latest attempt)"
 log=$(cat "$A/tasks/$fid/log" 2>&1)
 t_is "$(printf '%s\n' "$log" | grep -c 'started on target')" 2 "its log has both attempts' start lines"
 t_like "$(printf '%s\n' "$log" | grep -n -e 'finished: failed' -e 'finished: done' | cut -d: -f2- | tr '\n' '|')" \
