@@ -239,7 +239,8 @@ t_is "$(info "$A" "$fid" attempt)" 2 "at attempt 2"
 t_file_is "$A/tasks/$fid/result" $'n\n1\n' "its result is the new run's"
 t_is "$(cat "$A/tasks/$fid/error" 2>/dev/null)" "" "its error is empty or absent (that of the latest attempt)"
 log=$(cat "$A/tasks/$fid/log" 2>&1)
-t_is "$(printf '%s\n' "$log" | grep -c 'started on target')" 2 "its log has both attempts' start lines"
+t_is "$(printf '%s\n' "$log" | grep -cE '^[^ ]+ started ')" 2 "its log has both attempts' start lines" ||
+	t_diag "$log"
 t_like "$(printf '%s\n' "$log" | grep -n -e 'finished: failed' -e 'finished: done' | cut -d: -f2- | tr '\n' '|')" \
 	'finished: failed.*\|.*finished: done' "the log has the failed attempt's end, then the retry's"
 t_ok "it is listed in done/" test -e "$A/done/$fid"
