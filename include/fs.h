@@ -19,6 +19,12 @@ struct fs;
 __attribute__((warn_unused_result))
 int fs_create(const struct config *cfg, struct store *store, struct fs **ret);
 
+/*
+ * A reloaded configuration (SIGHUP): queue/ and pools/ list its pools from
+ * now on.  Borrowed: the old one stays allocated until fs_destroy().
+ */
+void fs_reload(struct fs *fs, const struct config *cfg);
+
 /* The executor to wake after a submission and to read counters from. */
 void fs_set_executor(struct fs *fs, struct executor *e);
 
