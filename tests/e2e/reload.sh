@@ -100,6 +100,6 @@ printf 'SHOW search_path;\n' >"$W/sp.sql"
 id=$(new_id)
 submit default "$W/sp.sql" "$id.sql"
 t_is "$(task_wait "$id" 20)" done "a task after the target changed runs"
-t_is "$(cat "$MNT/tasks/$id/result")" $'search_path\n"reloaded, public"' "on a connection with the new conninfo"
+t_is "$(cat "$MNT/tasks/$id/result")" $'search_path\n"reloaded,public"' "on a connection with the new conninfo"
 pgqfs_stop
 t_done
