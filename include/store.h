@@ -77,6 +77,9 @@ struct task_info {
 	char *waits_for;	/* queued: the after= ids not done yet, "1,2" */
 	int64_t run_at_us;	/* queued: held until then (not_before, a
 				 * retry's back-off); 0: not held */
+	/* running: where it is, as last stored (about a second late): 0 if
+	 * not known */
+	int64_t stmt, n_stmts, rows_now;
 };
 
 void task_info_finish(struct task_info *t);
@@ -348,6 +351,9 @@ struct task_update {
 	int state;			/* -1: still running; TASK_QUEUED: to be
 					 * tried again, not before retry_at_us */
 	int64_t retry_at_us;
+	int stmt, n_stmts;		/* where it is: statement stmt (from 1) of
+					 * n_stmts; 0: unchanged */
+	int64_t rows_now;		/* rows so far (with stmt) */
 	int64_t finished_us;
 	int64_t rows;			/* -1: unchanged */
 	const char *error;		/* NULL: none */

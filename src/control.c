@@ -133,7 +133,7 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 
 	if (t->final_sent)
 		return true;
-	if (!final && !start_due && !full && !(partial_due && has_output))
+	if (!final && !start_due && !full && !(partial_due && (has_output || t->where_unsent)))
 		return true;
 	if (progress_bytes(e->batch) >= BATCH_BYTES)
 		return false;
@@ -169,6 +169,12 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 	u.log_size = t->out[STREAM_LOG].base;
 	u.state = -1;
 	u.rows = -1;
+	if (t->n_stmts > 0 && t->phase != PHASE_CONNECT) {
+		u.stmt = (int)(t->cur < t->n_stmts ? t->cur + 1 : t->n_stmts);
+		u.n_stmts = (int)t->n_stmts;
+		u.rows_now = t->rows;
+	}
+	t->where_unsent = false;
 	/* The connection may be gone already (the task finished). */
 	if (t->start_unsent && t->started_us) {
 		u.backend_pid = t->backend_pid;

@@ -167,6 +167,7 @@ struct task {
 	enum task_tx tx;	/* single_transaction */
 	char sqlstate[6];	/* of the error that ended it, "" if none */
 	bool cancel_asked;	/* tasks/ID/cancel: being cancelled */
+	bool where_unsent;	/* a statement began since the last batch */
 	uint32_t cancel_uid;	/* who asked */
 	int64_t retry_at_us;	/* queued again (final_state TASK_QUEUED): when */
 	bool timed_out;		/* ran past its timeout: being cancelled */

@@ -441,6 +441,9 @@ static void task_next_statement(struct executor *e, struct task *t)
 	t->stmt_rows = false;
 	t->stmt_nrows = 0;
 	t->copy_out = false;
+	/* Where it is goes with the next batch (the progress file). */
+	t->where_unsent = true;
+	task_mark_unsent(t);
 	if (!PQsendQuery(c->pg, e->stmt.data)) {
 		task_fail(e, t, "pgqfs: cannot send to target %s: %s", t->pool->target->cfg->name,
 			  PQerrorMessage(c->pg));

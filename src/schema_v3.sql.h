@@ -22,7 +22,11 @@ static const char *const schema_v3[] = {
 	"  ADD COLUMN run_at timestamptz,"	/* queued: held until then */
 	"  ADD COLUMN deps int NOT NULL DEFAULT 0," /* queued: after= ids not done yet */
 	"  ADD COLUMN invalid text,"		/* a bad header: fails when queued */
-	"  ADD COLUMN cancel_uid int",		/* running: a cancel was asked by */
+	"  ADD COLUMN cancel_uid int,"		/* running: a cancel was asked by */
+	/* running: where it is (the progress file), stored with its output */
+	"  ADD COLUMN stmt int,"			/* the statement running, from 1 */
+	"  ADD COLUMN n_stmts int,"
+	"  ADD COLUMN rows_now bigint",
 	"DROP INDEX task_pending",
 	"CREATE INDEX task_ready ON task (pool, priority, id)"
 	"  WHERE state = 'queued' AND deps = 0 AND run_at IS NULL",
@@ -464,7 +468,8 @@ static const char *const schema_v3[] = {
 	"        UPDATE task t SET state = 'running', instance = p_instance, daemon = v_daemon,\n"
 	"            started_at = clock_timestamp(), changed_at = clock_timestamp(),\n"
 	"            attempt = t.attempt + 1, result_size = 0, rows = NULL, error = NULL,\n"
-	"            finished_at = NULL, backend_pid = NULL, cancel_uid = NULL\n"
+	"            finished_at = NULL, backend_pid = NULL, cancel_uid = NULL,\n"
+	"            stmt = NULL, n_stmts = NULL, rows_now = NULL\n"
 	"          FROM (SELECT q.id, q.result_size AS old_size FROM task q\n"
 	"                  WHERE q.pool = p.pool AND q.state = 'queued' AND q.deps = 0\n"
 	"                    AND q.run_at IS NULL\n"
@@ -500,7 +505,7 @@ static const char *const schema_v3[] = {
 	"    u_id bigint[], u_result_size bigint[], u_log_size bigint[],"
 	"    u_pid int[], u_target text[], u_started bigint[], u_state text[],"
 	"    u_finished bigint[], u_rows bigint[], u_error bytea[], u_truncate boolean[],"
-	"    u_retry_at bigint[],"
+	"    u_retry_at bigint[], u_stmt int[], u_n_stmts int[], u_rows_now bigint[],"
 	"    c_task bigint[], c_stream smallint[], c_off bigint[], c_data bytea[])"
 	"  RETURNS text LANGUAGE plpgsql AS $$\n"
 	"DECLARE v_done text; v_ended bigint[]; v_pools text[];\n"
@@ -533,14 +538,18 @@ static const char *const schema_v3[] = {
 	"        finished_at = to_timestamp(u.finished / 1e6),\n"
 	"        rows = coalesce(u.nrows, t.rows),\n"
 	"        error = coalesce(u.error, t.error),\n"
+	"        stmt = coalesce(u.stmt, t.stmt),\n"
+	"        n_stmts = coalesce(u.n_stmts, t.n_stmts),\n"
+	"        rows_now = coalesce(u.rows_now, t.rows_now),\n"
 	"        run_at = CASE WHEN u.state = 'queued' AND to_timestamp(u.retry_at / 1e6) > clock_timestamp()\n"
 	"                      THEN to_timestamp(u.retry_at / 1e6) END,\n"
 	"        changed_at = CASE WHEN u.state IS NOT NULL OR u.pid IS NOT NULL\n"
 	"                          THEN clock_timestamp() ELSE t.changed_at END\n"
 	"      FROM unnest(u_id, u_result_size, u_log_size, u_pid, u_target, u_started,\n"
-	"                  u_state, u_finished, u_rows, u_error, u_retry_at)\n"
+	"                  u_state, u_finished, u_rows, u_error, u_retry_at, u_stmt, u_n_stmts,\n"
+	"                  u_rows_now)\n"
 	"           AS u(id, result_size, log_size, pid, target, started, state, finished, nrows, error,\n"
-	"                retry_at)\n"
+	"                retry_at, stmt, n_stmts, rows_now)\n"
 	"      WHERE t.id = u.id AND t.state = 'running' AND t.instance = p_instance\n"
 	"      RETURNING t.id, t.pool, t.state, t.run_at),\n"
 	"    tl AS (INSERT INTO tally AS y\n"
