@@ -24,6 +24,19 @@ __attribute__((warn_unused_result))
 int csv_row(struct buf *b, const PGresult *res, int row);
 
 /*
+ * Row `row` of res as one line of JSON, then "\n": an object whose keys
+ * are the column names in order (a duplicate name is kept, as
+ * row_to_json() keeps it) and whose values are, equal as parsed JSON, what
+ * PostgreSQL's row_to_json() gives for the same row (NULL as null, numbers
+ * as numbers, json and jsonb as they are, timestamps in ISO 8601, arrays
+ * as arrays).  src/format_json.c lists what a type OID cannot tell it
+ * (composite values, types created in the database, a DateStyle other
+ * than ISO); such values are strings of their text.  Always valid JSON.
+ */
+__attribute__((warn_unused_result))
+int json_row(struct buf *b, const PGresult *res, int row);
+
+/*
  * What psql -f FILE prints on stderr for a failed statement ending on
  * `line`: "psql:FILE:LINE: " followed by libpq's formatted message
  * (severity, message, DETAIL, HINT, CONTEXT, LINE n: excerpt and caret),
