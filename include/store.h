@@ -69,6 +69,7 @@ struct task_info {
 	int64_t submitted_us, started_us, finished_us, changed_us;
 	int64_t result_us, log_us;	/* last change of those streams */
 	int64_t query_size, result_size, log_size;
+	int64_t json_size, json_us;	/* result.json's size, last change */
 	int64_t rows;		/* -1 until it finishes */
 	int64_t attempt;
 	int64_t backend_pid;	/* 0 until it starts */
@@ -343,7 +344,7 @@ struct progress;
 
 struct task_update {
 	int64_t id;
-	int64_t result_size, log_size;	/* stored size after this batch */
+	int64_t result_size, log_size, json_size; /* stored size after this batch */
 	int backend_pid;		/* 0: unchanged */
 	const char *target;		/* NULL: unchanged */
 	const char *daemon;		/* NULL: unchanged */

@@ -24,7 +24,9 @@ enum task_state {
 enum task_stream {
 	STREAM_RESULT = 0,
 	STREAM_LOG = 1,
+	STREAM_JSON = 2,	/* result.json: the result's rows as JSON lines */
 };
+#define N_STREAMS 3
 
 /* The largest chunk the executor writes; readers rely on this bound. */
 #define CHUNK_MAX (128 * 1024)

@@ -125,8 +125,10 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 	struct task_update u;
 	bool final = t->phase == PHASE_FINISHED;
 	bool full = t->out[STREAM_RESULT].pending.len >= CHUNK_MAX ||
-		    t->out[STREAM_LOG].pending.len >= CHUNK_MAX;
-	bool has_output = t->out[0].pending.len || t->out[1].pending.len;
+		    t->out[STREAM_LOG].pending.len >= CHUNK_MAX ||
+		    t->out[STREAM_JSON].pending.len >= CHUNK_MAX;
+	bool has_output = t->out[0].pending.len || t->out[1].pending.len ||
+			  t->out[2].pending.len;
 
 	bool start_due = t->start_unsent && now - t->started_mono_ms >= START_FLUSH_MS;
 	bool rest = false;	/* output left for the next batch */
@@ -137,7 +139,7 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 		return true;
 	if (progress_bytes(e->batch) >= BATCH_BYTES)
 		return false;
-	for (int s = 0; s < 2; s++) {
+	for (int s = 0; s < N_STREAMS; s++) {
 		struct stream_out *o = &t->out[s];
 		size_t done = 0;
 
@@ -167,6 +169,7 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 	u.id = t->id;
 	u.result_size = t->out[STREAM_RESULT].base;
 	u.log_size = t->out[STREAM_LOG].base;
+	u.json_size = t->out[STREAM_JSON].base;
 	u.state = -1;
 	u.rows = -1;
 	if (t->n_stmts > 0 && t->phase != PHASE_CONNECT) {

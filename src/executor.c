@@ -118,7 +118,8 @@ static void *executor_main(void *arg)
 					ev = c->poll == PGRES_POLLING_READING ? POLLIN : POLLOUT;
 				} else {
 					bool paused = c->task &&
-						c->task->out[STREAM_RESULT].pending.len >= PENDING_MAX;
+						(c->task->out[STREAM_RESULT].pending.len >= PENDING_MAX ||
+						 c->task->out[STREAM_JSON].pending.len >= PENDING_MAX);
 
 					ev = paused ? 0 : POLLIN;
 					if (c->want_write)

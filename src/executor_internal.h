@@ -149,8 +149,9 @@ struct task {
 	size_t cur;
 	struct conn *conn;
 	enum task_phase phase;
-	struct stream_out out[2];	/* STREAM_RESULT, STREAM_LOG */
+	struct stream_out out[N_STREAMS]; /* by enum task_stream */
 	int64_t stmt_start;	/* result offset where the current statement began */
+	int64_t stmt_start_json; /* the same in result.json */
 	bool stmt_rows;		/* the current result printed its header */
 	int64_t stmt_nrows;	/* rows of the current result so far */
 	bool copy_out;		/* in COPY TO STDOUT */

@@ -109,8 +109,8 @@ void task_free(struct task *t)
 	free(t->name);
 	free(t->query);
 	free(t->stmts);
-	buf_finish(&t->out[0].pending);
-	buf_finish(&t->out[1].pending);
+	for (int i = 0; i < N_STREAMS; i++)
+		buf_finish(&t->out[i].pending);
 	buf_finish(&t->error);
 	free(t);
 }
@@ -242,6 +242,7 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 		/* psql prints no row of a statement that failed.  (Output cut
 		 * at max_result_bytes is kept, up to the cap.) */
 		struct stream_out *r = &t->out[STREAM_RESULT];
+		struct stream_out *j = &t->out[STREAM_JSON];
 
 		t->rows -= t->stmt_nrows;
 		if (t->stmt_start >= r->base) {
@@ -249,6 +250,13 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 		} else {
 			r->pending.len = 0;
 			r->base = t->stmt_start;
+			t->truncate = true;
+		}
+		if (t->stmt_start_json >= j->base) {
+			j->pending.len = (size_t)(t->stmt_start_json - j->base);
+		} else {
+			j->pending.len = 0;
+			j->base = t->stmt_start_json;
 			t->truncate = true;
 		}
 	}
@@ -388,6 +396,7 @@ static void task_next_statement(struct executor *e, struct task *t)
 
 		task_set_phase(t, PHASE_STMT);
 		t->stmt_start = stream_size(&t->out[STREAM_RESULT]);
+		t->stmt_start_json = stream_size(&t->out[STREAM_JSON]);
 		t->stmt_rows = false;
 		t->stmt_nrows = 0;
 		t->copy_out = false;
@@ -438,6 +447,7 @@ static void task_next_statement(struct executor *e, struct task *t)
 	}
 	task_set_phase(t, PHASE_STMT);
 	t->stmt_start = stream_size(&t->out[STREAM_RESULT]);
+	t->stmt_start_json = stream_size(&t->out[STREAM_JSON]);
 	t->stmt_rows = false;
 	t->stmt_nrows = 0;
 	t->copy_out = false;
@@ -533,6 +543,8 @@ static int result_append_row(struct executor *e, struct task *t, const PGresult 
 	}
 	if (r == 0 && row >= 0) {
 		r = csv_row(b, res, row);
+		if (r == 0)
+			r = json_row(&t->out[STREAM_JSON].pending, res, row);
 		t->rows++;
 		t->stmt_nrows++;
 	}
@@ -559,6 +571,7 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 		t->stmt_rows = false;
 		t->stmt_nrows = 0;
 		t->stmt_start = stream_size(&t->out[STREAM_RESULT]);
+		t->stmt_start_json = stream_size(&t->out[STREAM_JSON]);
 		break;
 	case PGRES_COPY_OUT:
 		t->copy_out = true;
@@ -638,7 +651,8 @@ void task_pump(struct executor *e, struct task *t)
 			t->copy_out = false;	/* -1: done; -2: error, reported as a result */
 			continue;
 		}
-		if (t->out[STREAM_RESULT].pending.len >= PENDING_MAX)
+		if (t->out[STREAM_RESULT].pending.len >= PENDING_MAX ||
+		    t->out[STREAM_JSON].pending.len >= PENDING_MAX)
 			return;		/* back-pressure: wait for the store */
 		if (PQisBusy(c->pg))
 			return;

@@ -26,7 +26,10 @@ static const char *const schema_v3[] = {
 	/* running: where it is (the progress file), stored with its output */
 	"  ADD COLUMN stmt int,"			/* the statement running, from 1 */
 	"  ADD COLUMN n_stmts int,"
-	"  ADD COLUMN rows_now bigint",
+	"  ADD COLUMN rows_now bigint,"
+	/* result.json, a stream of chunks like result (stream 2) */
+	"  ADD COLUMN json_size bigint NOT NULL DEFAULT 0,"
+	"  ADD COLUMN json_at timestamptz",
 	"DROP INDEX task_pending",
 	"CREATE INDEX task_ready ON task (pool, priority, id)"
 	"  WHERE state = 'queued' AND deps = 0 AND run_at IS NULL",
@@ -469,7 +472,7 @@ static const char *const schema_v3[] = {
 	"            started_at = clock_timestamp(), changed_at = clock_timestamp(),\n"
 	"            attempt = t.attempt + 1, result_size = 0, rows = NULL, error = NULL,\n"
 	"            finished_at = NULL, backend_pid = NULL, cancel_uid = NULL,\n"
-	"            stmt = NULL, n_stmts = NULL, rows_now = NULL\n"
+	"            stmt = NULL, n_stmts = NULL, rows_now = NULL, json_size = 0\n"
 	"          FROM (SELECT q.id, q.result_size AS old_size FROM task q\n"
 	"                  WHERE q.pool = p.pool AND q.state = 'queued' AND q.deps = 0\n"
 	"                    AND q.run_at IS NULL\n"
@@ -478,7 +481,7 @@ static const char *const schema_v3[] = {
 	"          RETURNING t.id, t.pool, t.name, t.query, t.submitted_at, t.log_size, t.attempt,\n"
 	"            t.uid, t.priority, s.old_size),\n"
 	"        d AS (DELETE FROM chunk k USING c\n"
-	"          WHERE c.old_size > 0 AND k.task = c.id AND k.stream = 0)\n"
+	"          WHERE c.old_size > 0 AND k.task = c.id AND k.stream IN (0, 2))\n"
 	"      SELECT c.id, c.pool, c.name, c.query,\n"
 	"        (extract(epoch FROM c.submitted_at) * 1000000)::bigint,\n"
 	"        c.log_size, c.attempt, c.uid, c.priority, NULL::int, NULL::boolean, NULL::bigint FROM c;\n"
@@ -490,6 +493,23 @@ static const char *const schema_v3[] = {
 	"      PERFORM pg_notify(current_schema() || '_queue', v_pool);\n"
 	"    END LOOP;\n"
 	"  END IF;\n"
+	"END $$",
+
+	/* Rows of a statement that failed after they were stored: psql
+	 * prints none of them, so result and result.json drop them. */
+	"CREATE FUNCTION truncate_streams(u_id bigint[], u_result_size bigint[],"
+	"    u_json_size bigint[], u_truncate boolean[]) RETURNS void LANGUAGE plpgsql AS $$\n"
+	"BEGIN\n"
+	"  DELETE FROM chunk c\n"
+	"    USING unnest(u_id, u_result_size, u_json_size, u_truncate) AS u(id, size, jsize, trunc)\n"
+	"    WHERE u.trunc AND c.task = u.id AND c.stream IN (0, 2)\n"
+	"      AND c.off >= CASE c.stream WHEN 0 THEN u.size ELSE u.jsize END;\n"
+	"  UPDATE chunk c SET data = substr(c.data, 1,\n"
+	"      ((CASE c.stream WHEN 0 THEN u.size ELSE u.jsize END) - c.off)::int)\n"
+	"    FROM unnest(u_id, u_result_size, u_json_size, u_truncate) AS u(id, size, jsize, trunc)\n"
+	"    WHERE u.trunc AND c.task = u.id AND c.stream IN (0, 2)\n"
+	"      AND c.off < CASE c.stream WHEN 0 THEN u.size ELSE u.jsize END\n"
+	"      AND c.off + length(c.data) > CASE c.stream WHEN 0 THEN u.size ELSE u.jsize END;\n"
 	"END $$",
 
 	/*
@@ -506,6 +526,7 @@ static const char *const schema_v3[] = {
 	"    u_pid int[], u_target text[], u_started bigint[], u_state text[],"
 	"    u_finished bigint[], u_rows bigint[], u_error bytea[], u_truncate boolean[],"
 	"    u_retry_at bigint[], u_stmt int[], u_n_stmts int[], u_rows_now bigint[],"
+	"    u_json_size bigint[],"
 	"    c_task bigint[], c_stream smallint[], c_off bigint[], c_data bytea[])"
 	"  RETURNS text LANGUAGE plpgsql AS $$\n"
 	"DECLARE v_done text; v_ended bigint[]; v_pools text[];\n"
@@ -514,12 +535,7 @@ static const char *const schema_v3[] = {
 	"    PERFORM set_config('synchronous_commit', 'off', true);\n"
 	"  END IF;\n"
 	"  IF true = ANY (u_truncate) THEN\n"
-	"    DELETE FROM chunk c USING unnest(u_id, u_result_size, u_truncate) AS u(id, size, trunc)\n"
-	"      WHERE u.trunc AND c.task = u.id AND c.stream = 0 AND c.off >= u.size;\n"
-	"    UPDATE chunk c SET data = substr(c.data, 1, (u.size - c.off)::int)\n"
-	"      FROM unnest(u_id, u_result_size, u_truncate) AS u(id, size, trunc)\n"
-	"      WHERE u.trunc AND c.task = u.id AND c.stream = 0 AND c.off < u.size\n"
-	"        AND c.off + length(c.data) > u.size;\n"
+	"    PERFORM truncate_streams(u_id, u_result_size, u_json_size, u_truncate);\n"
 	"  END IF;\n"
 	"  INSERT INTO chunk (task, stream, off, data)\n"
 	"    SELECT c.task, c.stream, c.off, c.data\n"
@@ -529,7 +545,9 @@ static const char *const schema_v3[] = {
 	"    UPDATE task t SET\n"
 	"        result_at = CASE WHEN u.result_size <> t.result_size THEN clock_timestamp() ELSE t.result_at END,\n"
 	"        log_at = CASE WHEN u.log_size <> t.log_size THEN clock_timestamp() ELSE t.log_at END,\n"
+	"        json_at = CASE WHEN u.json_size <> t.json_size THEN clock_timestamp() ELSE t.json_at END,\n"
 	"        result_size = u.result_size,\n"
+	"        json_size = u.json_size,\n"
 	"        log_size = u.log_size,\n"
 	"        backend_pid = coalesce(u.pid, t.backend_pid),\n"
 	"        target = coalesce(u.target, t.target),\n"
@@ -547,9 +565,9 @@ static const char *const schema_v3[] = {
 	"                          THEN clock_timestamp() ELSE t.changed_at END\n"
 	"      FROM unnest(u_id, u_result_size, u_log_size, u_pid, u_target, u_started,\n"
 	"                  u_state, u_finished, u_rows, u_error, u_retry_at, u_stmt, u_n_stmts,\n"
-	"                  u_rows_now)\n"
+	"                  u_rows_now, u_json_size)\n"
 	"           AS u(id, result_size, log_size, pid, target, started, state, finished, nrows, error,\n"
-	"                retry_at, stmt, n_stmts, rows_now)\n"
+	"                retry_at, stmt, n_stmts, rows_now, json_size)\n"
 	"      WHERE t.id = u.id AND t.state = 'running' AND t.instance = p_instance\n"
 	"      RETURNING t.id, t.pool, t.state, t.run_at),\n"
 	"    tl AS (INSERT INTO tally AS y\n"

@@ -21,7 +21,7 @@ static const struct {
 	const char *name;
 	const char *sql;
 	int n;
-	Oid types[21];
+	Oid types[22];
 } exec_stmts[ES_COUNT] = {
 	[ES_RECOVER] = { "pgqfs_recover",
 		"SELECT failed, requeued, alive FROM recover($1)", 1, { OID_INT8 } },
@@ -33,12 +33,12 @@ static const struct {
 		  OID_INT4_ARRAY } },
 	[ES_PROGRESS] = { "pgqfs_progress",
 		"SELECT progress($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-		" $13, $14, $15, $16, $17, $18, $19, $20, $21)", 21,
+		" $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)", 22,
 		{ OID_INT8, OID_BOOL,
 		  OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT4_ARRAY,
 		  OID_TEXT_ARRAY, OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT8_ARRAY,
 		  OID_INT8_ARRAY, OID_BYTEA_ARRAY, OID_BOOL_ARRAY, OID_INT8_ARRAY,
-		  OID_INT4_ARRAY, OID_INT4_ARRAY, OID_INT8_ARRAY,
+		  OID_INT4_ARRAY, OID_INT4_ARRAY, OID_INT8_ARRAY, OID_INT8_ARRAY,
 		  OID_INT8_ARRAY, OID_INT2_ARRAY, OID_INT8_ARRAY, OID_BYTEA_ARRAY } },
 };
 
@@ -133,7 +133,7 @@ int store_setup_result(PGconn *conn, const PGresult *res, int64_t *ret_instance)
 static int send_prepared(PGconn *conn, enum exec_stmt st, const char *const *values,
 			 const int *lengths, int result_format)
 {
-	int formats[21];
+	int formats[22];
 
 	for (int i = 0; i < exec_stmts[st].n; i++)
 		formats[i] = 1;
@@ -230,6 +230,7 @@ void store_parse_claimed(const PGresult *res, int row, struct claimed *ret)
 enum {
 	P_ID, P_RESULT_SIZE, P_LOG_SIZE, P_PID, P_TARGET, P_STARTED, P_STATE,
 	P_FINISHED, P_ROWS, P_ERROR, P_TRUNCATE, P_RETRY_AT, P_STMT, P_N_STMTS, P_ROWS_NOW,
+	P_JSON_SIZE,
 	P_C_TASK, P_C_STREAM, P_C_OFF, P_C_DATA,
 	P_COUNT
 };
@@ -248,6 +249,7 @@ struct progress *progress_create(void)
 		[P_STATE] = OID_TEXT, [P_FINISHED] = OID_INT8, [P_ROWS] = OID_INT8,
 		[P_ERROR] = OID_BYTEA, [P_TRUNCATE] = OID_BOOL, [P_RETRY_AT] = OID_INT8,
 		[P_STMT] = OID_INT4, [P_N_STMTS] = OID_INT4, [P_ROWS_NOW] = OID_INT8,
+		[P_JSON_SIZE] = OID_INT8,
 		[P_C_TASK] = OID_INT8, [P_C_STREAM] = OID_INT2, [P_C_OFF] = OID_INT8,
 		[P_C_DATA] = OID_BYTEA,
 	};
@@ -340,6 +342,8 @@ int progress_add_update(struct progress *p, const struct task_update *u)
 	if (r == 0)
 		r = u->stmt > 0 ? arr_add_i64(&a[P_ROWS_NOW], u->rows_now)
 				: arr_add(&a[P_ROWS_NOW], NULL, -1);
+	if (r == 0)
+		r = arr_add_i64(&a[P_JSON_SIZE], u->json_size);
 	if (u->state >= 0)
 		p->sync = true;
 	return r;

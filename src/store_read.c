@@ -33,7 +33,7 @@ void task_info_finish(struct task_info *t)
 	"CASE WHEN state = 'queued' AND deps > 0 THEN" \
 	" (SELECT string_agg(a::text, ',' ORDER BY a) FROM unnest(after) AS a" \
 	"   WHERE NOT EXISTS (SELECT 1 FROM task x WHERE x.id = a AND x.state = 'done')) END, " \
-	US("run_at") ", stmt, n_stmts, rows_now"
+	US("run_at") ", stmt, n_stmts, rows_now, json_size, " US("json_at")
 
 static int parse_task(const PGresult *res, int row, struct task_info *t)
 {
@@ -80,6 +80,8 @@ static int parse_task(const PGresult *res, int row, struct task_info *t)
 	t->stmt = res_int(res, row, c++, 0);
 	t->n_stmts = res_int(res, row, c++, 0);
 	t->rows_now = res_int(res, row, c++, 0);
+	t->json_size = res_int(res, row, c++, 0);
+	t->json_us = res_int(res, row, c++, 0);
 	if (!t->pool || !t->name || (t->error_len && !t->error)) {
 		task_info_finish(t);
 		return -ENOMEM;
