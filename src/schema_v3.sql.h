@@ -153,6 +153,12 @@ static const char *const schema_v3[] = {
 	"  LANGUAGE plpgsql AS $$\n"
 	"DECLARE r record; v_a bigint; v_st text; v_bad text; v_deps int; v_pools text[] := '{}';\n"
 	"BEGIN\n"
+	/* Most tasks wait for nothing: one statement for them all. */
+	"  WITH q AS (UPDATE task t SET state = 'queued', changed_at = clock_timestamp()\n"
+	"      WHERE t.id = ANY (p_ids) AND t.state = 'staged' AND t.after IS NULL\n"
+	"        AND t.invalid IS NULL AND t.not_before IS NULL\n"
+	"      RETURNING t.pool)\n"
+	"  SELECT coalesce(array_agg(DISTINCT q.pool), '{}') INTO v_pools FROM q;\n"
 	"  FOR r IN SELECT t.id, t.pool, t.after, t.invalid, t.not_before FROM task t\n"
 	"      WHERE t.id = ANY (p_ids) AND t.state = 'staged' ORDER BY t.id FOR UPDATE LOOP\n"
 	"    v_bad := r.invalid;\n"

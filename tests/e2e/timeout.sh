@@ -25,7 +25,7 @@ submit short "$W/quick.sql" "$quick.sql"
 t_is "$(task_wait "$long" 20)" failed "a task past its pool's timeout fails"
 t_ok "it was cancelled about a second after it started ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -le 5
 error=$(cat "$MNT/failed/$long/error")
-t_like "$error" "^pgqfs: cancelled after the pool's timeout of 1 s"$'\n' "its error says it timed out"
+t_like "$error" "^pgqfs: timed out: cancelled after the pool's timeout of 1 s"$'\n' "its error says it timed out"
 t_like "$error" 'psql:query.sql:2: ERROR:  canceling statement due to user request' \
 	"then what psql prints for the cancelled statement, with its line"
 t_like "$error" $'\nSQLSTATE: 57014\n$' "and its SQLSTATE"
