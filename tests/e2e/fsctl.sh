@@ -55,6 +55,8 @@ t_like "$(write "$MNT/tasks/$hid/cancel" $'1\n')" 'Invalid argument' \
 t_like "$(write "$MNT/tasks/$hid/retry" 1)" 'Invalid argument' "retry of a done task: EINVAL"
 t_like "$(write "$MNT/tasks/$hid/cancel" 2)" 'Invalid argument' "writing anything but 1: EINVAL"
 t_like "$(write "$MNT/tasks/$hid/retry" 'yes please')" 'Invalid argument' "(retry too)"
+t_ok "a truncate to 0 is accepted (the O_TRUNC of echo 1 >)" truncate -s 0 "$MNT/tasks/$hid/cancel"
+t_ok "a truncate to any other size is not" bash -c "! truncate -s 1 '$MNT/tasks/$hid/retry' 2>/dev/null"
 t_ok "a refused write is logged, saying why" \
 	grep -q "refused tasks/$hid/cancel.*has finished already" "$LOG"
 t_ok "and a bad value's" grep -q "refused tasks/$hid/cancel.*only 1" "$LOG"
