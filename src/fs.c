@@ -105,7 +105,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (parent == INO_ROOT) {
 		static const struct { const char *name; fuse_ino_t ino; } top[] = {
 			{ "queue", INO_QUEUE }, { "running", INO_RUNNING }, { "done", INO_DONE },
-			{ "failed", INO_FAILED }, { "tasks", INO_TASKS },
+			{ "failed", INO_FAILED }, { "tasks", INO_TASKS }, { "pools", INO_POOLS },
 		};
 
 		for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
@@ -132,6 +132,10 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 				return;
 			}
 		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (parent == INO_POOLS || pool_ctl_known(fs, parent)) {
+		pools_lookup(req, parent, name);
 		return;
 	}
 	pi = pool_index(fs, parent);
@@ -281,7 +285,7 @@ static int get_attr(struct fs *fs, fuse_ino_t ino, struct stat *st, double *ttl)
 	*ttl = TTL_STATIC;
 	switch (ino) {
 	case INO_ROOT: case INO_QUEUE: case INO_RUNNING: case INO_DONE:
-	case INO_FAILED: case INO_TASKS:
+	case INO_FAILED: case INO_TASKS: case INO_POOLS:
 		dir_attr(fs, ino, 0555, st);
 		return 0;
 	case INO_NEW_ID: case INO_STATS:
@@ -295,6 +299,11 @@ static int get_attr(struct fs *fs, fuse_ino_t ino, struct stat *st, double *ttl)
 	if (pi >= 0) {
 		dir_attr(fs, ino, 01777, st);
 		return 0;
+	}
+	if (pool_ctl_known(fs, ino)) {
+		if (pool_ctl_file(ino) != PF_DIR)
+			*ttl = TTL_NONE;	/* its value changes under the reader */
+		return pool_ctl_attr(fs, ino, st);
 	}
 	if (ino & INO_STAGED_BIT) {
 		struct staged *s;
@@ -362,6 +371,12 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fs_store_end();
 		if (r < 0) {
 			fuse_reply_err(req, -r);
+		} else if (is_control_file(fs, ino) && (to_set & FUSE_SET_ATTR_SIZE) &&
+			   attr->st_size == 0 &&
+			   !(to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+			/* The truncate of `echo 1 > cancel` (without atomic
+			 * O_TRUNC): nothing to drop, the write says it all. */
+			fuse_reply_attr(req, &st, ttl);
 		} else if (pending && !(to_set & FUSE_SET_ATTR_SIZE)) {
 			/* A pending entry, as a file just written: tools that
 			 * set its mode, owner or times after closing it (as

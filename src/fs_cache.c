@@ -377,6 +377,17 @@ void released_add_locked(struct fs *fs, const struct staged *s)
 	fs->n_released++;
 }
 
+/* Task id's row changed under this mount's feet (a cancel or retry by
+ * id): its released entry, if any, says nothing true any more.  Under
+ * fs->lock. */
+void released_forget(struct fs *fs, int64_t id)
+{
+	struct released *r = released_by_id(fs, id);
+
+	if (r)
+		released_remove(fs, r);
+}
+
 /* Task id's release got number seq from the executor, or (seq 0) was not
  * taken by it: then its row changes now, and the store answers. */
 void released_number(struct fs *fs, int64_t id, uint64_t seq)
@@ -625,22 +636,21 @@ void inval_stop(struct fs *fs)
 }
 
 /*
- * s has been submitted (or refused for good) and has lost its name, which
- * the kernel knows as name in pool: asks the kernel to drop that entry,
- * so that its FORGET comes and s is freed.  Under fs->lock.
+ * Queues name in directory parent for the notifier: the kernel drops its
+ * entry (positive or negative) soon after.  Under fs->lock.
  */
-void staged_let_go(struct fs *fs, const struct staged *s, size_t pool, const char *name)
+void inval_entry_add(struct fs *fs, fuse_ino_t parent, const char *name)
 {
 	size_t len = strlen(name);
 	struct inval *q;
 
-	if (!fs->inval_running || s->nlookup == 0 || fs->n_inval >= INVAL_MAX)
+	if (!fs->inval_running || fs->n_inval >= INVAL_MAX)
 		return;
 	q = malloc(sizeof(*q) + len + 1);
 	if (!q)
-		return;		/* freed when the kernel forgets it by itself */
+		return;		/* the kernel's entry times out by itself */
 	q->next = NULL;
-	q->parent = INO_POOL_BASE + pool;
+	q->parent = parent;
 	q->len = len;
 	memcpy(q->name, name, len + 1);
 	if (fs->inval_tail)
@@ -650,6 +660,18 @@ void staged_let_go(struct fs *fs, const struct staged *s, size_t pool, const cha
 	fs->inval_tail = q;
 	fs->n_inval++;
 	pthread_cond_signal(&fs->inval_cond);
+}
+
+/*
+ * s has been submitted (or refused for good) and has lost its name, which
+ * the kernel knows as name in pool: asks the kernel to drop that entry,
+ * so that its FORGET comes and s is freed.  Under fs->lock.
+ */
+void staged_let_go(struct fs *fs, const struct staged *s, size_t pool, const char *name)
+{
+	if (s->nlookup == 0)
+		return;
+	inval_entry_add(fs, INO_POOL_BASE + pool, name);
 }
 
 /* Frees everything the caches hold; the notifier is stopped first. */

@@ -152,16 +152,16 @@ static int dir_snapshot(struct fs *fs, fuse_ino_t ino, struct dir_handle *d)
 		static const struct { const char *name; fuse_ino_t ino; } top[] = {
 			{ "queue", INO_QUEUE }, { "running", INO_RUNNING }, { "done", INO_DONE },
 			{ "failed", INO_FAILED }, { "tasks", INO_TASKS },
-			{ "new-id", INO_NEW_ID }, { "stats", INO_STATS },
+			{ "new-id", INO_NEW_ID }, { "stats", INO_STATS }, { "pools", INO_POOLS },
 		};
 
 		for (size_t i = 0; i < sizeof(top) / sizeof(top[0]) && r == 0; i++) {
-			if (top[i].ino >= INO_NEW_ID)
+			if (top[i].ino == INO_NEW_ID || top[i].ino == INO_STATS)
 				special_attr(fs, top[i].ino, &st);
 			else
 				dir_attr(fs, top[i].ino, 0555, &st);
 			r = dir_add(d, &cap, top[i].name, top[i].ino, &st,
-				    top[i].ino >= INO_NEW_ID ? TTL_NONE : TTL_STATIC);
+				    st.st_mode & S_IFDIR ? TTL_STATIC : TTL_NONE);
 		}
 		return r;
 	}
@@ -169,6 +169,21 @@ static int dir_snapshot(struct fs *fs, fuse_ino_t ino, struct dir_handle *d)
 		for (size_t i = 0; i < fs->cfg->n_pools && r == 0; i++) {
 			dir_attr(fs, INO_POOL_BASE + i, 01777, &st);
 			r = dir_add(d, &cap, pool_name(fs, i), INO_POOL_BASE + i, &st, TTL_STATIC);
+		}
+		return r;
+	}
+	if (ino == INO_POOLS) {
+		for (size_t i = 0; i < fs->cfg->n_pools && r == 0; i++) {
+			dir_attr(fs, pool_ctl_ino(i, PF_DIR), 0555, &st);
+			r = dir_add(d, &cap, pool_name(fs, i), st.st_ino, &st, TTL_STATIC);
+		}
+		return r;
+	}
+	if (pool_ctl_known(fs, ino) && pool_ctl_file(ino) == PF_DIR) {
+		for (int k = PF_MAX_WORKERS; k < PF_COUNT && r == 0; k++) {
+			r = pool_ctl_attr(fs, pool_ctl_ino(pool_ctl_pool(ino), (enum pool_file)k), &st);
+			if (r == 0)
+				r = dir_add(d, &cap, pool_file_names[k], st.st_ino, &st, TTL_NONE);
 		}
 		return r;
 	}

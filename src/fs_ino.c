@@ -17,6 +17,7 @@
 const char *const file_names[F_COUNT] = {
 	[F_QUERY] = "query.sql", [F_STATE] = "state", [F_RESULT] = "result",
 	[F_LOG] = "log", [F_ERROR] = "error", [F_INFO] = "info", [F_WAIT] = "wait",
+	[F_CANCEL] = "cancel", [F_RETRY] = "retry",
 };
 
 /* ------------------------------------------------------------------ */
@@ -212,6 +213,11 @@ void task_attr(const struct fs *fs, const struct task_info *t, enum view v,
 	st->st_nlink = f == F_DIR ? 2 : 1;
 	st->st_mode = task_mode(fs, t->pool, f == F_DIR, v == V_QUEUE);
 	switch (f) {
+	case F_CANCEL:
+	case F_RETRY:
+		/* Only the submitter (and root) may write them; nothing to read. */
+		st->st_mode = S_IFREG | 0200;
+		break;
 	case F_DIR:
 		break;
 	case F_QUERY:

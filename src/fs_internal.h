@@ -23,17 +23,42 @@
  *   64 + i          queue/<pool i>/
  *   id<<8 | v<<4 | f  file f of task id as seen through view v
  *   1<<62 | n       a file being written (struct staged), this daemon only
+ *   1<<61 | i<<2 | k  pools/<pool i>/ (k 0) and its files (enum pool_file)
  */
 enum {
 	INO_ROOT = 1, INO_QUEUE, INO_RUNNING, INO_DONE, INO_FAILED, INO_TASKS,
 	INO_NEW_ID, INO_STATS,
+	INO_POOLS,
 };
 #define INO_POOL_BASE 64
 #define MAX_POOLS CONFIG_MAX_POOLS
 #define INO_STAGED_BIT (1ULL << 62)
+#define INO_POOL_CTL_BIT (1ULL << 61)
+
+/* pools/<pool>/ and its files: the pool's live settings. */
+enum pool_file { PF_DIR, PF_MAX_WORKERS, PF_PAUSED, PF_COUNT };
+
+static inline fuse_ino_t pool_ctl_ino(size_t pool, enum pool_file k)
+{
+	return INO_POOL_CTL_BIT | ((fuse_ino_t)pool << 2) | (fuse_ino_t)k;
+}
+
+static inline bool is_pool_ctl_ino(fuse_ino_t ino)
+{
+	return (ino & INO_POOL_CTL_BIT) && !(ino & INO_STAGED_BIT) && (ino & 3) < PF_COUNT;
+}
+
+static inline size_t pool_ctl_pool(fuse_ino_t ino)
+{
+	return (size_t)((ino & ~INO_POOL_CTL_BIT) >> 2);
+}
+
+static inline enum pool_file pool_ctl_file(fuse_ino_t ino) { return (enum pool_file)(ino & 3); }
 
 enum view { V_TASKS = 1, V_RUNNING, V_DONE, V_FAILED, V_QUEUE };
-enum file { F_DIR, F_QUERY, F_STATE, F_RESULT, F_LOG, F_ERROR, F_INFO, F_WAIT, F_COUNT };
+enum file { F_DIR, F_QUERY, F_STATE, F_RESULT, F_LOG, F_ERROR, F_INFO, F_WAIT,
+	F_CANCEL, F_RETRY,	/* written, never read: fs_control.c */
+	F_COUNT };
 
 /* The names of a task directory's files, by enum file. */
 extern const char *const file_names[F_COUNT];
@@ -57,7 +82,7 @@ static inline enum file ino_file(fuse_ino_t ino) { return (enum file)(ino & 15);
 
 static inline bool is_task_ino(fuse_ino_t ino)
 {
-	return ino >= 256 && !(ino & INO_STAGED_BIT) && ino_view(ino) >= V_TASKS &&
+	return ino >= 256 && !(ino & (INO_STAGED_BIT | INO_POOL_CTL_BIT)) && ino_view(ino) >= V_TASKS &&
 	       ino_view(ino) <= V_QUEUE && ino_file(ino) < F_COUNT;
 }
 
@@ -249,6 +274,7 @@ void released_free(struct released *r);
 void released_prune(struct fs *fs, size_t pool, const char *name);
 void released_add_locked(struct fs *fs, const struct staged *s);
 void released_number(struct fs *fs, int64_t id, uint64_t seq);
+void released_forget(struct fs *fs, int64_t id);
 bool released_find_id(struct fs *fs, int64_t id, struct task_info *t);
 bool released_find(struct fs *fs, size_t pool, const char *name, struct task_info *t);
 void staged_maybe_free(struct fs *fs, struct staged *s);
@@ -260,6 +286,7 @@ void staged_rename(struct fs *fs, struct staged *s, size_t pool, char *name);
 void staged_relist(struct fs *fs, struct staged *s);
 void staged_let_go(struct fs *fs, const struct staged *s, size_t pool, const char *name);
 void inval_start(struct fs *fs);
+void inval_entry_add(struct fs *fs, fuse_ino_t parent, const char *name);
 void inval_stop(struct fs *fs);
 
 /* fs_ino.c */
@@ -330,6 +357,18 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
 void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 void staged_release(struct fs *fs, struct staged *s);
+
+/* fs_control.c: cancel, retry and pools/ */
+extern const char *const pool_file_names[PF_COUNT];
+bool pool_ctl_known(const struct fs *fs, fuse_ino_t ino);
+/* Whether ino is a file written to control a task or a pool. */
+bool is_control_file(const struct fs *fs, fuse_ino_t ino);
+__attribute__((warn_unused_result))
+int pool_file_content(struct fs *fs, fuse_ino_t ino, struct buf *out);
+__attribute__((warn_unused_result))
+int pool_ctl_attr(struct fs *fs, fuse_ino_t ino, struct stat *st);
+void pools_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void control_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off);
 
 /* fs.c */
 void open_add(struct fs *fs, struct open_obj *o);

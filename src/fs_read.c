@@ -149,6 +149,19 @@ int format_info(const struct task_info *t, struct buf *b)
 		r = buf_puts(b, "backend_pid=\n");
 	if (r == 0)
 		r = buf_printf(b, "daemon=%s\n", t->daemon ? t->daemon : "");
+	/* The header's options in effect, as header_format() wrote them. */
+	if (r == 0 && t->options)
+		r = buf_puts(b, t->options);
+	/* What a task that cannot start yet waits for: ids (after=), a time
+	 * (not_before, a retry's back-off). */
+	if (r == 0 && (t->state == TASK_QUEUED || t->state == TASK_STAGED)) {
+		char stamp[ISO_TIME_MAX];
+
+		if (t->waits_for && t->waits_for[0])
+			r = buf_printf(b, "waits_for=%s\n", t->waits_for);
+		if (r == 0 && t->run_at_us)
+			r = buf_printf(b, "waits_until=%s\n", iso_time(t->run_at_us, 6, stamp));
+	}
 	return r;
 }
 
@@ -213,6 +226,53 @@ static void handle_obj_free(struct open_obj *o)
 	handle_free((struct handle *)o);
 }
 
+/*
+ * A task's cancel or retry, or a file of pools/<pool>/: open for writing
+ * (O_TRUNC is no change: `echo 1 > cancel`), and for reading (pools/ files
+ * read their value as of the open; cancel and retry read empty, for root,
+ * whom their mode does not stop).  Never cached: pools/ values change under
+ * the reader, and a write must reach the daemon.
+ */
+static void control_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct handle *h = handle_new();
+	struct task_info t;
+	int r = 0;
+
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	h->snapshot = true;
+	fs_store_begin(req);
+	if (is_task_ino(ino)) {
+		/* Still there: running/ID/cancel goes when the task ends. */
+		r = get_visible_task(fs, ino, &t);
+		if (r == 0) {
+			h->id = t.id;
+			h->file = ino_file(ino);
+			task_info_finish(&t);
+		}
+	} else if ((fi->flags & O_ACCMODE) != O_WRONLY) {
+		r = pool_file_content(fs, ino, &h->buf);
+	}
+	fs_store_end();
+	if (r < 0) {
+		handle_free(h);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->direct_io = 1;
+	fi->fh = (uintptr_t)h;
+	h->obj.free = handle_obj_free;
+	open_add(fs, &h->obj);
+	if (fuse_reply_open(req, fi) != 0) {
+		open_remove(fs, &h->obj);
+		handle_free(h);
+	}
+}
+
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
@@ -251,6 +311,10 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->direct_io = 1;
 		if (fuse_reply_open(req, fi) != 0)
 			staged_release(fs, s);
+		return;
+	}
+	if (is_control_file(fs, ino)) {
+		control_open(req, ino, fi);
 		return;
 	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {

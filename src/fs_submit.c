@@ -575,6 +575,10 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
 	uint64_t held = 0, total = 0;
 	int r = 0;
 
+	if (!(ino & INO_STAGED_BIT)) {
+		control_write(req, ino, data, size, off);	/* cancel, retry, pools/ */
+		return;
+	}
 	pthread_mutex_lock(&fs->lock);
 	s = staged_by_ino(fs, ino);
 	if (!s) {
