@@ -17,6 +17,12 @@ struct config_target {
  * inode number in the mount). */
 #define CONFIG_MAX_POOLS 192
 
+/* Who a pool's tasks connect to their target as. */
+enum run_as {
+	RUN_AS_TARGET,		/* the role of the target's conninfo */
+	RUN_AS_SUBMITTER,	/* the role named like the submitting unix user */
+};
+
 /* A named queue with its own concurrency limit, bound to one target. */
 struct config_pool {
 	char *name;		/* from [pool NAME]; a directory under queue/ */
@@ -27,6 +33,7 @@ struct config_pool {
 				 * fails; 0 = no cap.  Default: [pgqfs]'s */
 	bool public;		/* task files readable by everyone (mode 0444)
 				 * instead of only their submitter (0400) */
+	enum run_as run_as;	/* default RUN_AS_TARGET */
 };
 
 struct config {
@@ -49,6 +56,8 @@ struct config {
 				 * whose conninfo sets no connect_timeout;
 				 * 1 s to 1 h */
 	uint64_t max_result_bytes; /* default of the pools' max_result_bytes */
+	uint64_t shutdown_grace_ms; /* SIGTERM: how long running tasks may go
+				 * on before they are cancelled; 0 = none */
 	struct config_target *targets;
 	size_t n_targets;
 	struct config_pool *pools;

@@ -51,6 +51,14 @@ __attribute__((warn_unused_result))
 int executor_start(struct executor *e);
 
 /*
+ * Thread-safe: stops claiming (SIGTERM's drain); running tasks go on, and
+ * staged tasks are still queued.  executor_drained() is true once no task
+ * is left here and every end is recorded.
+ */
+void executor_drain(struct executor *e);
+bool executor_drained(struct executor *e);
+
+/*
  * Stops claiming, cancels running tasks (they fail with the server's
  * cancel error), records their end, and joins the thread.
  */

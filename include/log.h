@@ -10,6 +10,8 @@ enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERRO
 /* Sends further lines to syslog instead of stderr (after daemonising). */
 void log_use_syslog(bool on);
 void log_set_debug(bool on);
+/* Under systemd, stderr lines carry journal priorities ("<3>..."). */
+void log_detect_journal(void);
 
 /*
  * Writes one line.  The formatted message is cut at 4 KiB (ending in

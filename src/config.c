@@ -443,6 +443,7 @@ int config_load(const char *path, struct config **ret, char *err,
 	p.cfg->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
 	p.cfg->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
 	p.cfg->max_result_bytes = DEFAULT_MAX_RESULT_BYTES;
+	p.cfg->shutdown_grace_ms = DEFAULT_SHUTDOWN_GRACE_MS;
 	p.cfg->path = strdup(path);
 	if (!p.cfg->path) {
 		r = fail_oom(&p);

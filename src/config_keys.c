@@ -191,6 +191,12 @@ static int set_connect_timeout(struct parser *p, const char *key,
 			    &p->cfg->connect_timeout_ms);
 }
 
+static int set_shutdown_grace(struct parser *p, const char *key, const char *value)
+{
+	return set_duration(p, key, value, 0, MAX_TIMEOUT_MS, "0 = cancel at once, at most 1h",
+			    &p->cfg->shutdown_grace_ms);
+}
+
 static int set_max_result_bytes(struct parser *p, const char *key,
 				const char *value)
 {
@@ -261,6 +267,17 @@ static int set_public(struct parser *p, const char *key, const char *value)
 	return 0;
 }
 
+static int set_run_as(struct parser *p, const char *key, const char *value)
+{
+	if (strcmp(value, "target") == 0)
+		current_pool(p)->run_as = RUN_AS_TARGET;
+	else if (strcmp(value, "submitter") == 0)
+		current_pool(p)->run_as = RUN_AS_SUBMITTER;
+	else
+		return bad_value(p, key, value, "expected target or submitter");
+	return 0;
+}
+
 /* Every key; config/pgqfs.conf documents each one. */
 static const struct key keys[] = {
 	{ SECTION_PGQFS, "control", true, set_control },
@@ -274,6 +291,7 @@ static const struct key keys[] = {
 	{ SECTION_PGQFS, "max_reserved_ids_per_user", false,
 	  set_max_reserved_ids_per_user },
 	{ SECTION_PGQFS, "request_timeout", false, set_request_timeout },
+	{ SECTION_PGQFS, "shutdown_grace", false, set_shutdown_grace },
 	{ SECTION_PGQFS, "connect_timeout", false, set_connect_timeout },
 	{ SECTION_PGQFS, "max_result_bytes", false, set_max_result_bytes },
 	{ SECTION_TARGET, "conninfo", true, set_conninfo },
@@ -283,6 +301,7 @@ static const struct key keys[] = {
 	{ SECTION_POOL, "timeout", false, set_pool_timeout },
 	{ SECTION_POOL, "public", false, set_public },
 	{ SECTION_POOL, "max_result_bytes", false, set_pool_max_result_bytes },
+	{ SECTION_POOL, "run_as", false, set_run_as },
 };
 
 _Static_assert(ARRAY_SIZE(keys) <= ARRAY_SIZE(((struct parser *)0)->key_lines),

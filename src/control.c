@@ -293,7 +293,7 @@ void ctl_next(struct executor *e)
 	const char *names[256];
 	int max[256], want[256], running[256];
 	size_t n = 0;
-	int room = stopping ? 0 : global_free(e);
+	int room = stopping || atomic_load(&e->draining) ? 0 : global_free(e);
 
 	int sum_want = 0;
 
@@ -516,6 +516,7 @@ static void claimed_tasks(struct executor *e, PGresult *res)
 		got_per_pool[p - e->pools]++;
 		t->id = cl.id;
 		t->pool = p;
+		t->uid = cl.uid;
 		t->final_state = -1;
 		t->name = strdup(cl.name);
 		t->query = malloc(cl.query_len + 1);

@@ -30,7 +30,8 @@ static void cancel_all(struct executor *e)
 {
 	for (struct task *t = e->tasks; t; t = t->next) {
 		if (t->conn && t->phase != PHASE_FINISHED && t->conn->state == CONN_BUSY) {
-			task_log(t, "cancelling: the daemon is stopping");
+			task_log(t, "cancelling: the daemon is stopping%s",
+				 atomic_load(&e->draining) ? " and its shutdown_grace ran out" : "");
 			conn_cancel(e, t->conn);
 		} else if (t->phase == PHASE_CONNECT) {
 			task_fail(e, t, "pgqfs: the daemon stopped before this task started\n");
@@ -67,6 +68,11 @@ static void *executor_main(void *arg)
 			 * recorded any more: the tasks were cancelled. */
 			if (!work_left(e) || !ctl_up(e) || now >= e->stop_deadline_ms)
 				break;
+		}
+		if (atomic_load(&e->draining) && !work_left(e) && e->n_releasing == 0 &&
+		    progress_empty(e->batch) && !atomic_load(&e->drained)) {
+			atomic_store(&e->drained, true);
+			log_info("drained: no task runs here any more");
 		}
 		reap_conns(e);
 		/* Deadlines: tasks' timeouts, connect timeouts, cancel graces
@@ -228,8 +234,9 @@ int executor_start(struct executor *e)
 		struct target *tg = &e->targets[i];
 		int want = 0;
 
+		/* (Those of run_as = submitter pools open as their tasks come.) */
 		for (size_t p = 0; p < e->cfg->n_pools; p++)
-			if (e->pools[p].target == tg)
+			if (e->pools[p].target == tg && e->pools[p].cfg->run_as == RUN_AS_TARGET)
 				want += e->pools[p].cfg->max_workers;
 		if (want > tg->cfg->max_workers)
 			want = tg->cfg->max_workers;
@@ -279,6 +286,19 @@ void executor_wake(struct executor *e)
 
 	if (write(e->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_warn("cannot wake the executor: %s", strerror(errno));
+}
+
+void executor_drain(struct executor *e)
+{
+	if (!e)
+		return;
+	atomic_store(&e->draining, true);
+	executor_wake(e);
+}
+
+bool executor_drained(struct executor *e)
+{
+	return !e || !e->thread_started || atomic_load(&e->drained);
 }
 
 void executor_stop(struct executor *e)

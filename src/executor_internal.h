@@ -90,6 +90,12 @@ struct conn {
 	int64_t drop_due_ms;		/* a cancel was sent: past this the task
 					 * still on it fails and it closes; 0: none */
 	bool no_reuse;			/* closed after its task, never reset */
+	/* Who it connects as: the conninfo's role, or (as_submitter) the role
+	 * named like uid's user, which its resolve job looks up: role, NULL
+	 * until then and for the conninfo's.  Reused only for the same. */
+	bool as_submitter;
+	uint32_t uid;
+	char *role;
 	struct timer connect_timer;	/* CONN_CONNECTING: gives up at the timeout */
 	struct timer drop_timer;	/* at drop_due_ms: a cancel went unanswered */
 	size_t max_message;		/* largest row or COPY line received */
@@ -128,6 +134,7 @@ struct task {
 	struct task *next;
 	int64_t id;
 	struct pool *pool;
+	uint32_t uid;		/* its submitter's (run_as = submitter) */
 	char *name;
 	char *query;
 	size_t query_len;
@@ -222,6 +229,8 @@ struct executor {
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool stopping;
+	atomic_bool draining;		/* claims nothing more (executor_drain()) */
+	atomic_bool drained;		/* draining, and nothing is left */
 	int64_t stop_deadline_ms;
 	bool cancels_sent;
 	executor_finished_fn *on_finished;
@@ -275,6 +284,12 @@ void conn_flush(struct conn *c);
 /* A new connection, owned by tg: connecting, or broken (reap_conns() frees
  * it).  NULL when tg has max_workers connections or memory ran out. */
 struct conn *target_add_conn(struct target *tg);
+/* Whether c connects as the role t runs as. */
+bool conn_fits(const struct conn *c, const struct task *t);
+/* A new connection for t's role, as target_add_conn(); when tg has
+ * max_workers open, one without a task (the caller found none of t's
+ * role) is closed for it. */
+struct conn *target_add_conn_for(struct target *tg, const struct task *t);
 int target_free(const struct target *tg);
 void conn_start_reset(struct conn *c);
 void conn_event(struct executor *e, struct conn *c, short revents);
@@ -357,6 +372,14 @@ struct job {
 	size_t n_names;
 	char **addrs;		/* out: per name, "a,b,...", NULL if it failed */
 	int *gai;		/* out: per name, getaddrinfo()'s error */
+	/* JOB_RESOLVE of a run_as = submitter connection: the user names
+	 * (getpwuid_r may block: NSS, LDAP) are looked up here too. */
+	bool lookup_user;	/* uid's name, into user */
+	bool lookup_self;	/* the daemon's own, into self_user */
+	uint32_t uid;
+	char *user;		/* out: uid's name, or NULL and user_err */
+	int user_err;		/* out: -ENOENT: uid has no name; -errno */
+	char *self_user;	/* out: NULL if it has none */
 };
 
 /* Frees j and what it holds; accepts NULL. */

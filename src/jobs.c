@@ -1,6 +1,7 @@
 /*
  * Work the event loop must not do itself, each on a thread of its own (a
- * "job"): host name resolution (getaddrinfo) and cancel requests
+ * "job"): host name resolution (getaddrinfo) and user names (getpwuid_r:
+ * NSS may ask LDAP) before a connection opens, and cancel requests
  * (PQcancel connects and waits, ignoring connect_timeout).  The loop
  * starts them, reaps them (target.c, jobs_reap) and, at exit, abandons
  * the ones stuck on a hung server.
@@ -8,10 +9,13 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "executor_internal.h"
@@ -30,6 +34,8 @@ void job_free(struct job *j)
 	free(j->names);
 	free(j->addrs);
 	free(j->gai);
+	free(j->user);
+	free(j->self_user);
 	free(j);
 }
 
@@ -59,10 +65,48 @@ static void *cancel_main(void *arg)
 	return NULL;
 }
 
+/* uid's user name in *ret (the caller frees it): 0, -ENOENT when uid has
+ * none, or getpwuid_r's error (an NSS source such as LDAP may be down). */
+static int user_name(uid_t uid, char **ret)
+{
+	struct passwd pw, *found = NULL;
+	size_t size = 1024;
+	char *buf = NULL;
+	int r = -ENOMEM;
+
+	*ret = NULL;
+	for (;;) {
+		char *nb = realloc(buf, size);
+
+		if (!nb) {
+			r = -ENOMEM;
+			break;
+		}
+		buf = nb;
+		r = -getpwuid_r(uid, &pw, buf, size, &found);
+		if (r != -ERANGE || size >= 1024 * 1024)
+			break;
+		size *= 2;
+	}
+	if (r == 0 && (!found || !found->pw_name || !found->pw_name[0]))
+		r = -ENOENT;
+	if (r == 0) {
+		*ret = strdup(found->pw_name);
+		if (!*ret)
+			r = -ENOMEM;
+	}
+	free(buf);
+	return r;
+}
+
 static void *resolve_main(void *arg)
 {
 	struct job *j = arg;
 
+	if (j->lookup_user)
+		j->user_err = user_name((uid_t)j->uid, &j->user);
+	if (j->lookup_self)
+		(void)user_name(geteuid(), &j->self_user);	/* else libpq's default */
 	for (size_t i = 0; i < j->n_names; i++) {
 		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 		struct addrinfo *res = NULL;

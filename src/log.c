@@ -4,8 +4,11 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "clock.h"
@@ -14,6 +17,7 @@
 #define LOG_LINE_MAX 4096
 
 static bool use_syslog;
+static bool use_journal;	/* stderr is systemd's journal: "<N>" prefixes */
 static bool debug_on;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -22,6 +26,23 @@ void log_use_syslog(bool on)
 	if (on && !use_syslog)
 		openlog("pgqfs", LOG_PID, LOG_DAEMON);
 	use_syslog = on;
+}
+
+/*
+ * systemd sets JOURNAL_STREAM to "DEV:INODE" of the stream it connected
+ * stderr to: when stderr is still that stream, lines carry their priority
+ * as a "<N>" prefix (which journald reads, sd-daemon(3)) and no timestamp
+ * (the journal has its own).
+ */
+void log_detect_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	use_journal = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+		      fstat(STDERR_FILENO, &st) == 0 &&
+		      (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
 void log_set_debug(bool on)
@@ -188,6 +209,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 	if (use_syslog) {
 		syslog(prio[level], "%s", line);
+	} else if (use_journal) {
+		pthread_mutex_lock(&log_lock);
+		fprintf(stderr, "<%d>pgqfs %s: %s\n", prio[level], names[level], line);
+		pthread_mutex_unlock(&log_lock);
 	} else {
 		char stamp[ISO_TIME_MAX];
 

@@ -5,8 +5,11 @@
  * mount, daemonise, executor thread, FUSE loop.  Shutdown runs it
  * backwards; every step frees what it made.
  *
- * SIGTERM, SIGINT and SIGHUP stop the daemon, but not the way libfuse's
- * own handlers would (ending the FUSE loop at once): the filesystem's
+ * SIGTERM and SIGINT drain the daemon, then stop it, but not the way
+ * libfuse's own handlers would (ending the FUSE loop at once): nothing
+ * new is claimed while running tasks get shutdown_grace to finish, with
+ * the mount still answering (their readers are answered as they end); a
+ * second signal cuts the grace short.  Then the filesystem's
  * notifier may be waiting in the kernel for a directory lock that a create
  * holds until it is answered, and once the loop has ended nobody answers
  * it, while the notifier's write keeps /dev/fuse open so that the kernel
@@ -25,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +50,8 @@ struct options {
 	char *config;
 	int help;
 	int version;
+	char *first_arg;	/* the first non-option argument, held back */
+	int n_args;		/* non-option arguments seen */
 };
 
 static const struct fuse_opt option_spec[] = {
@@ -56,6 +63,51 @@ static const struct fuse_opt option_spec[] = {
 	{ "--version", offsetof(struct options, version), 1 },
 	FUSE_OPT_END
 };
+
+/*
+ * `pgqfs CONFIG MOUNTPOINT` is how mount.fuse3 calls a filesystem (the
+ * fstab's source first): with two non-option arguments the first is the
+ * configuration.  The first is held back until we know; the second stays
+ * for fuse_parse_cmdline().
+ */
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	(void)outargs;
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	if (++o->n_args > 1)
+		return 1;
+	o->first_arg = strdup(arg);
+	return o->first_arg ? 0 : -1;
+}
+
+/*
+ * Tells systemd (Type=notify) how the service is: "READY=1" once mounted,
+ * "STOPPING=1" when it drains.  The protocol is one datagram on the socket
+ * $NOTIFY_SOCKET names (sd_notify(3)); without it, nothing.
+ */
+static void service_notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n = path ? strlen(path) : 0;
+	int fd;
+
+	if (n < 2 || n >= sizeof(sa.sun_path) || (path[0] != '/' && path[0] != '@'))
+		return;
+	memcpy(sa.sun_path, path, n);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';	/* an abstract socket */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+		log_warn("cannot notify systemd (%s): %s", state, strerror(errno));
+	close(fd);
+}
 
 /* Interrupts the FUSE loop's wait once the session is marked exited. */
 static void on_wake_signal(int sig)
@@ -72,20 +124,75 @@ struct stopper {
 	sigset_t signals;
 	struct fuse_session *se;
 	struct fs *fs;
+	struct executor *exec;
+	uint64_t grace_ms;
+	bool drained;		/* the stopper drained the executor */
 	pthread_t loop_thread;	/* the one in fuse_session_loop*() */
 	pthread_t thread;
 	bool started;
 	atomic_bool loop_done;	/* the loop has returned: nothing to stop */
 };
 
+/*
+ * Claims nothing more and waits until no task runs here, shutdown_grace at
+ * most, or a second stop signal, or (loop_done non-NULL) the loop's end.
+ * The caller has the stop signals blocked.
+ */
+static void drain(struct executor *exec, uint64_t grace_ms, const sigset_t *signals,
+		  atomic_bool *loop_done)
+{
+	struct timespec now, end;
+
+	if (executor_drained(exec))
+		return;
+	log_info("draining: no new task starts here; running tasks have %llu ms to finish",
+		 (unsigned long long)grace_ms);
+	executor_drain(exec);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += (time_t)(grace_ms / 1000);
+	end.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	for (;;) {
+		struct timespec tick = { 0, 50 * 1000 * 1000 };
+		int sig;
+
+		if (executor_drained(exec) || (loop_done && atomic_load(loop_done)))
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec)) {
+			log_warn("shutdown_grace ran out: cancelling the tasks still running");
+			return;
+		}
+		sig = sigtimedwait(signals, NULL, &tick);
+		if (sig == SIGHUP) {
+			log_info("SIGHUP while draining: ignored");
+		} else if (sig > 0) {
+			log_warn("%s again: cancelling the tasks still running", strsignal(sig));
+			return;
+		}
+	}
+}
+
 static void *stopper_main(void *arg)
 {
 	struct stopper *st = arg;
 	int sig;
 
-	if (sigwait(&st->signals, &sig) != 0 || atomic_load(&st->loop_done))
-		return NULL;	/* the loop ended by itself (unmount) */
+	for (;;) {
+		if (sigwait(&st->signals, &sig) != 0 || atomic_load(&st->loop_done))
+			return NULL;	/* the loop ended by itself (unmount) */
+		if (sig != SIGHUP)
+			break;
+		log_info("SIGHUP: reloading the configuration is not supported yet; "
+			 "restart the daemon to apply a change");
+	}
 	log_info("%s: stopping", strsignal(sig));
+	service_notify("STOPPING=1");
+	drain(st->exec, st->grace_ms, &st->signals, &st->loop_done);
+	st->drained = true;
 	fs_set_session(st->fs, NULL);	/* the notifier, while requests are answered */
 	fuse_session_exit(st->se);
 	/* Again until it returns: a signal that came just before the loop
@@ -120,6 +227,7 @@ static int set_up_signals(sigset_t *ret_stop)
 static void usage(const char *prog)
 {
 	printf("usage: %s [-c FILE] [-f] [-d] [-s] [-o OPTIONS] MOUNTPOINT\n"
+	       "       %s CONFIG MOUNTPOINT [-o OPTIONS]   (as mount.fuse3 calls it)\n"
 	       "\n"
 	       "Mounts a job queue for PostgreSQL at MOUNTPOINT: copy NAME.sql into\n"
 	       "MOUNTPOINT/queue/POOL/ to run it; read tasks/ID/ for its outcome.\n"
@@ -131,7 +239,7 @@ static void usage(const char *prog)
 	       "    -o OPTIONS              FUSE mount options (allow_other, auto_unmount, ...)\n"
 	       "    -V, --version           print the version\n"
 	       "\n"
-	       "See pgqfs(8).\n", prog);
+	       "See pgqfs(8).\n", prog, prog);
 }
 
 int main(int argc, char *argv[])
@@ -155,8 +263,19 @@ int main(int argc, char *argv[])
 	/* Few malloc arenas: FUSE threads come and go, and an arena per
 	 * thread keeps memory a large listing used long after. */
 	mallopt(M_ARENA_MAX, 2);
-	if (fuse_opt_parse(&args, &opts, option_spec, NULL) < 0)
+	if (fuse_opt_parse(&args, &opts, option_spec, opt_proc) < 0)
 		return 1;
+	if (opts.n_args >= 2) {
+		if (opts.config) {
+			fprintf(stderr, "pgqfs: a configuration given twice (-c and %s)\n",
+				opts.first_arg);
+			goto out_args;
+		}
+		opts.config = opts.first_arg;
+		opts.first_arg = NULL;
+	} else if (opts.first_arg && fuse_opt_add_arg(&args, opts.first_arg) != 0) {
+		goto out_args;
+	}
 	if (opts.help) {
 		usage(argv[0]);
 		ret = 0;
@@ -174,6 +293,7 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 	log_set_debug(fopts.debug);
+	log_detect_journal();
 	r = config_load(opts.config ? opts.config : PGQFS_CONFIG, &cfg, err,
 			sizeof(err));
 	if (r < 0) {
@@ -238,6 +358,8 @@ int main(int argc, char *argv[])
 	}
 	stopper.se = se;
 	stopper.fs = fs;
+	stopper.exec = exec;
+	stopper.grace_ms = cfg->shutdown_grace_ms;
 	stopper.loop_thread = pthread_self();
 	r = pthread_create(&stopper.thread, NULL, stopper_main, &stopper);
 	if (r != 0) {
@@ -245,6 +367,7 @@ int main(int argc, char *argv[])
 		goto out_cfg;
 	}
 	stopper.started = true;
+	service_notify("READY=1");
 	if (fopts.singlethread) {
 		r = fuse_session_loop(se);
 	} else {
@@ -266,6 +389,10 @@ out_cfg:
 		atomic_store(&stopper.loop_done, true);
 		pthread_kill(stopper.thread, SIGTERM);	/* ends its sigwait() */
 		pthread_join(stopper.thread, NULL);
+		/* Unmounted (umount, fusermount -u): the tasks running here
+		 * still finish, and are recorded. */
+		if (!stopper.drained && ret == 0)
+			drain(exec, cfg->shutdown_grace_ms, &stopper.signals, NULL);
 	}
 	executor_stop(exec);
 	if (fs)
@@ -284,6 +411,7 @@ out_cfg:
 	free(fopts.mountpoint);
 out_args:
 	free(opts.config);
+	free(opts.first_arg);
 	fuse_opt_free_args(&args);
 	return ret;
 }

@@ -585,6 +585,10 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 		} else if (t->error.len == 0) {
 			if (t->timed_out)
 				timeout_error(t, &t->error);
+			else if (e->cancels_sent)
+				(void)buf_printf(&t->error, "pgqfs: cancelled: the daemon stopped%s\n",
+						 atomic_load(&e->draining) ?
+						 " and its shutdown_grace ran out" : "");
 			if (format_error(&t->error, "query.sql", s->line, res) < 0)
 				t->error.len = 0;
 		}
@@ -668,7 +672,7 @@ void task_pump(struct executor *e, struct task *t)
 	}
 }
 
-/* Gives a claimed task a connection: an idle one, or a new one. */
+/* Gives a claimed task a connection of its role: an idle one, or a new one. */
 void task_assign(struct executor *e, struct task *t)
 {
 	struct target *tg = t->pool->target;
@@ -676,7 +680,7 @@ void task_assign(struct executor *e, struct task *t)
 
 	for (size_t i = 0; i < tg->n_conns; i++)
 		if (tg->conns[i]->state == CONN_IDLE && !tg->conns[i]->task &&
-		    conn_idle_alive(tg->conns[i])) {
+		    conn_fits(tg->conns[i], t) && conn_idle_alive(tg->conns[i])) {
 			c = tg->conns[i];
 			break;
 		}
@@ -684,10 +688,10 @@ void task_assign(struct executor *e, struct task *t)
 	 * well under the time a new backend takes to start. */
 	for (size_t i = 0; !c && i < tg->n_conns; i++)
 		if ((tg->conns[i]->state == CONN_RESET || tg->conns[i]->state == CONN_CONNECTING) &&
-		    !tg->conns[i]->task)
+		    !tg->conns[i]->task && conn_fits(tg->conns[i], t))
 			c = tg->conns[i];
 	if (!c)
-		c = target_add_conn(tg);
+		c = target_add_conn_for(tg, t);
 	if (!c || c->state == CONN_BROKEN) {
 		task_log(t, "could not connect to target %s", tg->cfg->name);
 		task_fail(e, t, "pgqfs: could not connect to target %s: %s", tg->cfg->name,

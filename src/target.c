@@ -46,6 +46,7 @@ void conn_free(struct conn *c)
 	timer_cancel(&c->drop_timer);
 	PQconninfoFree(c->opts);
 	PQfinish(c->pg);
+	free(c->role);
 	free(c);
 }
 
@@ -190,10 +191,16 @@ void conn_params_finish(struct conn_params *p)
  * Each name becomes one host entry per address (host kept for TLS and
  * .pgpass, hostaddr the address), so that libpq tries them all in turn as
  * it would have, and never resolves anything itself.
+ *
+ * With role, it replaces the conninfo's user, and its password (which is
+ * the conninfo's user's: the role's comes from .pgpass, as libpq does);
+ * dbname, if the conninfo sets none, is dflt_db (what libpq would have
+ * taken, the conninfo's user, rather than the role).
  */
-int conn_params_build(struct conn_params *p, const PQconninfoOption *opts,
-		      const struct job *j, const char *application_name,
-		      char *err, size_t err_size)
+static int conn_params_build_as(struct conn_params *p, const PQconninfoOption *opts,
+				const struct job *j, const char *application_name,
+				const char *role, const char *dflt_db,
+				char *err, size_t err_size)
 {
 	size_t n_opts = 0, k = 0, n_hosts = 0, n_ports = 0, name_i = 0;
 	char **hosts = NULL, **ports = NULL;
@@ -206,8 +213,8 @@ int conn_params_build(struct conn_params *p, const PQconninfoOption *opts,
 	buf_init(&p->port);
 	for (const PQconninfoOption *o = opts; o->keyword; o++)
 		n_opts++;
-	p->keys = calloc(n_opts + 5, sizeof(*p->keys));
-	p->vals = calloc(n_opts + 5, sizeof(*p->vals));
+	p->keys = calloc(n_opts + 7, sizeof(*p->keys));
+	p->vals = calloc(n_opts + 7, sizeof(*p->vals));
 	if (!p->keys || !p->vals)
 		goto nomem;
 	for (const PQconninfoOption *o = opts; o->keyword; o++) {
@@ -215,6 +222,8 @@ int conn_params_build(struct conn_params *p, const PQconninfoOption *opts,
 			continue;
 		if (j && (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0 ||
 			  strcmp(o->keyword, "port") == 0))
+			continue;
+		if (role && (strcmp(o->keyword, "user") == 0 || strcmp(o->keyword, "password") == 0))
 			continue;
 		p->keys[k] = o->keyword;
 		p->vals[k++] = o->val;
@@ -279,6 +288,14 @@ int conn_params_build(struct conn_params *p, const PQconninfoOption *opts,
 			p->vals[k++] = p->port.data;
 		}
 	}
+	if (role) {
+		p->keys[k] = "user";
+		p->vals[k++] = role;
+		if (dflt_db && !opt_val(opts, "dbname")) {
+			p->keys[k] = "dbname";
+			p->vals[k++] = dflt_db;
+		}
+	}
 	p->keys[k] = "application_name";
 	p->vals[k++] = application_name;
 	goto out;
@@ -293,13 +310,51 @@ out:
 	return r;
 }
 
+int conn_params_build(struct conn_params *p, const PQconninfoOption *opts,
+		      const struct job *j, const char *application_name,
+		      char *err, size_t err_size)
+{
+	return conn_params_build_as(p, opts, j, application_name, NULL, NULL, err, err_size);
+}
+
+/* Whether libpq, given opts, would pick its database by the user name (it
+ * does when nothing names one). */
+static bool db_from_user(const PQconninfoOption *opts)
+{
+	const char *env = getenv("PGDATABASE");
+
+	return !opt_val(opts, "dbname") && !(env && env[0]) && !opt_val(opts, "service") &&
+	       !getenv("PGSERVICE");
+}
+
+/*
+ * The database a role other than the conninfo's user connects to: the one
+ * the conninfo's user would have had (j->self_user: the daemon's user
+ * name), or NULL when libpq does not take it from the user name.
+ */
+static const char *conn_dflt_db(const PQconninfoOption *opts, const struct job *j)
+{
+	const char *env = getenv("PGUSER");
+
+	if (!db_from_user(opts))
+		return NULL;
+	if (opt_val(opts, "user"))
+		return opt_val(opts, "user");
+	if (env && env[0])
+		return env;
+	return j ? j->self_user : NULL;
+}
+
 /* Starts connecting with c->opts; with j, its hosts replaced by what j
- * resolved. */
+ * resolved (if it resolved any) and its user name looked up. */
 static void conn_start(struct conn *c, const struct job *j)
 {
 	struct conn_params p;
+	const struct job *hosts = j && j->n_names ? j : NULL;
 
-	if (conn_params_build(&p, c->opts, j, "pgqfs", c->err, sizeof(c->err)) < 0) {
+	if (conn_params_build_as(&p, c->opts, hosts, "pgqfs", c->role,
+				 c->role ? conn_dflt_db(c->opts, j) : NULL,
+				 c->err, sizeof(c->err)) < 0) {
 		conn_set_state(c, CONN_BROKEN);
 		goto out;
 	}
@@ -319,7 +374,7 @@ out:
 static void conn_connect_timed_out(struct timer *tm, void *arg, int64_t now);
 static void conn_drop_due(struct timer *tm, void *arg, int64_t now);
 
-static struct conn *conn_open(struct target *tg)
+static struct conn *conn_open(struct target *tg, bool as_submitter, uint32_t uid)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	const char *hosts;
@@ -328,6 +383,8 @@ static struct conn *conn_open(struct target *tg)
 	if (!c)
 		return NULL;
 	c->target = tg;
+	c->as_submitter = as_submitter;
+	c->uid = uid;
 	c->state = CONN_CONNECTING;	/* its first state, not a move */
 	c->opened_ms = mono_ms();
 	timer_init(&c->connect_timer, &tg->e->timers, conn_connect_timed_out, c);
@@ -343,6 +400,8 @@ static struct conn *conn_open(struct target *tg)
 							   tg->e->cfg->connect_timeout_ms);
 	timer_set(&c->connect_timer, c->opened_ms + (int64_t)c->connect_timeout_ms);
 	hosts = hosts_to_resolve(c->opts);
+	/* The role's name is looked up by the job, as the host names are. */
+	c->resolving = as_submitter;
 	if (hosts) {
 		char **v;
 		size_t n;
@@ -399,16 +458,32 @@ nomem:
 	return -ENOMEM;
 }
 
-/* Starts resolving c's host names in a thread of their own. */
+/* Starts resolving c's host names, and looking up its role's name, in a
+ * thread of their own. */
 static void resolve_start(struct executor *e, struct conn *c)
 {
 	struct job *j;
 	int r;
 
-	if (resolve_job_new(c->opts, &j) < 0 || !j) {
-		/* (!j cannot be: conn_open() saw a name.) */
+	if (resolve_job_new(c->opts, &j) < 0) {
 		conn_set_broken(c, "out of memory\n");
 		return;
+	}
+	if (!j && c->as_submitter) {
+		j = calloc(1, sizeof(*j));
+		if (j)
+			j->kind = JOB_RESOLVE;
+	}
+	if (!j) {
+		/* (Or no name: cannot be, conn_open() saw one.) */
+		conn_set_broken(c, "out of memory\n");
+		return;
+	}
+	if (c->as_submitter) {
+		j->lookup_user = true;
+		j->uid = c->uid;
+		j->lookup_self = db_from_user(c->opts) && !opt_val(c->opts, "user") &&
+				 !(getenv("PGUSER") && getenv("PGUSER")[0]);
 	}
 	j->conn = c;
 	c->job = j;
@@ -420,17 +495,73 @@ static void resolve_start(struct executor *e, struct conn *c)
 	}
 }
 
-struct conn *target_add_conn(struct target *tg)
+bool conn_fits(const struct conn *c, const struct task *t)
 {
+	bool as_submitter = t->pool->cfg->run_as == RUN_AS_SUBMITTER;
+
+	return c->as_submitter == as_submitter && (!as_submitter || c->uid == t->uid);
+}
+
+/*
+ * Closes a connection of tg without a task, to make room for one of another
+ * role: idle ones first (a reset or a connect is nearly done).  It stays in
+ * tg->conns, broken, until reap_conns(): the loop's round may hold it.
+ */
+static bool target_close_spare(struct target *tg)
+{
+	static const enum conn_state order[] = { CONN_IDLE, CONN_RESET, CONN_CONNECTING };
+
+	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
+		for (size_t i = 0; i < tg->n_conns; i++) {
+			struct conn *c = tg->conns[i];
+
+			if (c->state != order[o] || c->task)
+				continue;
+			conn_set_state(c, CONN_BROKEN);
+			/* Its backend goes now: max_workers holds on the server. */
+			PQfinish(c->pg);
+			c->pg = NULL;
+			snprintf(c->err, sizeof(c->err), "closed for a task of another role\n");
+			return true;
+		}
+	return false;
+}
+
+/* With make_room, a spare connection may be closed for the new one. */
+static struct conn *target_add(struct target *tg, bool as_submitter, uint32_t uid,
+			       bool make_room)
+{
+	size_t open = 0;
 	struct conn *c;
 
-	if (tg->n_conns >= (size_t)tg->cfg->max_workers)
+	/* A broken connection not yet reaped may still hold its backend. */
+	for (size_t i = 0; i < tg->n_conns; i++)
+		open += tg->conns[i]->state != CONN_BROKEN || tg->conns[i]->pg;
+	if (open >= (size_t)tg->cfg->max_workers && !(make_room && target_close_spare(tg)))
 		return NULL;
-	c = conn_open(tg);
+	/* The array holds max_workers; closed ones stay until reaped. */
+	if (tg->n_conns >= (size_t)tg->cfg->max_workers) {
+		struct conn **v = realloc(tg->conns, (tg->n_conns + 1) * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		tg->conns = v;
+	}
+	c = conn_open(tg, as_submitter, uid);
 	if (!c)
 		return NULL;
 	tg->conns[tg->n_conns++] = c;
 	return c;
+}
+
+struct conn *target_add_conn(struct target *tg)
+{
+	return target_add(tg, false, 0, false);
+}
+
+struct conn *target_add_conn_for(struct target *tg, const struct task *t)
+{
+	return target_add(tg, t->pool->cfg->run_as == RUN_AS_SUBMITTER, t->uid, true);
 }
 
 /* Slots a new task of this target could take now. */
@@ -479,13 +610,38 @@ static void conn_connect_failed(struct executor *e, struct conn *c, const char *
 	const char *name = c->target->cfg->name;
 
 	conn_set_state(c, CONN_BROKEN);
-	if (t) {
+	if (t && c->role) {
+		conn_detach_task(c);
+		task_log(t, "could not connect to target %s as role %s", name, c->role);
+		task_fail(e, t, "pgqfs: could not connect to target %s as role %s: %s", name,
+			  c->role, msg);
+	} else if (t) {
 		conn_detach_task(c);
 		task_log(t, "could not connect to target %s", name);
 		task_fail(e, t, "pgqfs: could not connect to target %s: %s", name, msg);
 	} else {
 		log_warn("could not connect to target %s: %s", LOG_ESCAPE(name), msg);
 	}
+}
+
+/* c's role name could not be looked up (err: -ENOENT, uid has none): its
+ * task fails, saying so. */
+static void conn_no_role(struct executor *e, struct conn *c, int err)
+{
+	struct task *t = c->task;
+
+	conn_set_state(c, CONN_BROKEN);
+	if (!t)
+		return;
+	conn_detach_task(c);
+	task_log(t, "could not connect to target %s: no user name for uid %u",
+		 c->target->cfg->name, (unsigned)c->uid);
+	if (err == -ENOENT)
+		task_fail(e, t, "pgqfs: uid %u has no user name; run_as = submitter needs a role "
+			  "named like the user\n", (unsigned)c->uid);
+	else
+		task_fail(e, t, "pgqfs: cannot look up the user name of uid %u: %s\n",
+			  (unsigned)c->uid, strerror(-err));
 }
 
 /* A connection is readable or writable (or has buffered input to use). */
@@ -704,7 +860,13 @@ static void jobs_reap(struct executor *e)
 		} else if (c) {
 			c->job = NULL;
 			c->resolving = false;
-			if (c->state == CONN_CONNECTING) {
+			if (c->state == CONN_CONNECTING && j->lookup_user && !j->user) {
+				conn_no_role(e, c, j->user_err);
+			} else if (c->state == CONN_CONNECTING) {
+				if (j->lookup_user) {
+					c->role = j->user;
+					j->user = NULL;
+				}
 				conn_start(c, j);
 				if (c->state == CONN_BROKEN)
 					conn_connect_failed(e, c, conn_error(c));

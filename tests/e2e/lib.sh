@@ -534,6 +534,8 @@ schema = pgqfs
 workers = 0
 max_task_bytes = 16MiB
 retention = 7d
+# Tests stop daemons with tasks running: a short drain (drain.sh tests it).
+shutdown_grace = ${PGQFS_SHUTDOWN_GRACE:-2s}
 
 [target main]
 conninfo = $PGQFS_TARGET

@@ -163,6 +163,7 @@ static void test_design_example(const char *content, const char *name)
 		tap_ok(p->target == 0, "pool's target is main");
 		tap_ok(p->max_workers == 4, "pool max_workers = 4");
 		tap_ok(!p->public, "pool not public");
+		tap_ok(p->run_as == RUN_AS_TARGET, "pool runs as the target's role");
 		tap_ok(config_find_pool(cfg, "default") == p, "find_pool(default)");
 	}
 	tap_ok(config_find_pool(cfg, "nope") == NULL, "find_pool(nope) = NULL");
@@ -212,6 +213,7 @@ static void test_defaults(void)
 	tap_ok(cfg->pools[0].max_workers == 8,
 	       "pool max_workers defaults to the target's");
 	tap_ok(!cfg->pools[0].public, "default public = no");
+	tap_ok(cfg->pools[0].run_as == RUN_AS_TARGET, "default run_as = target");
 	tap_ok(cfg->max_pending_bytes_per_user == 64 * MiB,
 	       "default max_pending_bytes_per_user 64MiB");
 	tap_ok(cfg->max_pending_bytes == 256 * MiB,
@@ -331,6 +333,7 @@ static void test_several(void)
 		 "[pool  %sX]\n"
 		 "target = b\n"
 		 "public = yes\n"
+		 "run_as = submitter\n"
 		 "[ pool %sY ]   ; comment\n"
 		 "target: a.1\n"
 		 "max_workers = 2\n"
@@ -339,6 +342,7 @@ static void test_several(void)
 		 "target = b\n"
 		 "public = 1\n"
 		 "timeout = 90s\n"
+		 "run_as = target\n"
 		 "[pgqfs]\n"
 		 "control = service=pgqfs\n"
 		 "workers = 0\n"
@@ -383,6 +387,9 @@ static void test_several(void)
 	       "find_pool(p-3), public = 1");
 	tap_ok(p && p->timeout_ms == 90000, "pool timeout = 90s");
 	tap_ok(cfg->pools[0].timeout_ms == 0, "pool timeout defaults to none");
+	tap_ok(cfg->pools[0].run_as == RUN_AS_SUBMITTER, "pool X: run_as = submitter");
+	tap_ok(cfg->pools[1].run_as == RUN_AS_TARGET, "pool Y: run_as defaults to target");
+	tap_ok(p && p->run_as == RUN_AS_TARGET, "pool p-3: run_as = target");
 	tap_ok(config_find_pool(cfg, name63) == NULL,
 	       "a prefix of a pool name is not that pool");
 	config_destroy(cfg);
@@ -459,6 +466,12 @@ static void test_errors(void)
 		  "max_workers", "bad value for max_workers: '0' (expected a whole number >= 1)" },
 		{ "pool max_workers 0", PGQFS TARGET POOL "max_workers = 0\n",
 		  "max_workers", "bad value for max_workers: '0' (expected a whole number >= 1)" },
+		{ "run_as user", PGQFS TARGET POOL "run_as = user\n", "run_as",
+		  "bad value for run_as: 'user' (expected target or submitter)" },
+		{ "run_as Submitter", PGQFS TARGET POOL "run_as = Submitter\n", "run_as",
+		  "bad value for run_as: 'Submitter' (expected target or submitter)" },
+		{ "run_as in a target", PGQFS TARGET "run_as = submitter\n" POOL, "run_as",
+		  "unknown key 'run_as' in [target main]" },
 		{ "pool timeout words", PGQFS TARGET POOL "timeout = 5 minutes\n", "timeout",
 		  "bad value for timeout: '5 minutes' (expected a duration such as 30s, 10m or 2h (0: none))" },
 		{ "max_pending_bytes_per_user 0", PGQFS "max_pending_bytes_per_user = 0\n" TARGET POOL,
