@@ -226,22 +226,37 @@ t_is "$(out e1)" "" "and prints no id"
 
 # ---- cancel and retry (tasks/ID/cancel and retry: the fs side of "Cancel
 # and retry by id"; these fail until it has landed)
-printf 'SELECT pg_sleep(20);\n' >slow.sql
-sid=$(pgq submit slow.sql)
-t_ok "a slow task is running" wait_file_content "$MNT/tasks/$sid/state" running 10
-run c1 cancel "$sid"
-t_is "$rc:$(out c1)$(err c1)" "0:" "cancel of a running task exits 0 and prints nothing"
-run c2 wait "$sid"
-t_is "$rc:$(out c2)" "1:$sid cancelled" "it ends cancelled: wait exits 1"
+# A queued task: held back an hour by its header.
+printf -- '-- pgqfs: not_before=+1h\nSELECT 1;\n' >later.sql
+qid=$(pgq submit later.sql)
+t_is "$(cat "$MNT/tasks/$qid/state")" queued "a task held back by not_before is queued"
+run c1 cancel "$qid"
+t_is "$rc:$(out c1)$(err c1)" "0:" "cancel of a queued task exits 0 and prints nothing"
+PGQ_MOUNT=$MNT timeout 20 dash "$PGQ" wait "$qid" >"$W/c2.out" 2>"$W/c2.err"
+t_is "$?:$(out c2)" "1:$qid cancelled" "it ends cancelled: wait exits 1"
 run c3 cancel "$good"
 t_is "$rc" 4 "cancel of a done task exits 4"
 t_like "$(err c3)" 'Invalid argument' "with EINVAL's text"
-run r1 retry "$sid"
-t_is "$rc" 0 "retry of the cancelled task exits 0"
-t_like "$(cat "$MNT/tasks/$sid/state")" '^(queued|running)$' "it is queued again"
-t_is "$(info_of "$sid" attempt)" 2 "attempt 2"
-pgq cancel "$sid" >/dev/null 2>&1
+run r1 retry "$qid"
+t_is "$rc:$(out r1)$(err r1)" "0:" "retry of the cancelled task exits 0 and prints nothing"
+t_is "$(cat "$MNT/tasks/$qid/state")" queued "it is queued again"
+t_is "$(info_of "$qid" attempt)" 2 "attempt 2"
 run r2 retry "$good"
 t_is "$rc" 4 "retry of a done task exits 4"
+t_like "$(err r2)" 'Invalid argument' "with EINVAL's text"
+pgq cancel "$qid" >/dev/null 2>&1
+
+# A running task.  timeout: a wait that never ends must not eat the whole
+# test's time.
+printf 'SELECT pg_sleep(20);\n' >slow.sql
+sid=$(pgq submit slow.sql)
+t_ok "a slow task is running" wait_file_content "$MNT/tasks/$sid/state" running 10
+start=$(date +%s)
+run c4 cancel "$sid"
+t_is "$rc:$(out c4)$(err c4)" "0:" "cancel of a running task exits 0 and prints nothing"
+PGQ_MOUNT=$MNT timeout 15 dash "$PGQ" wait "$sid" >"$W/c5.out" 2>"$W/c5.err"
+t_is "$?:$(out c5)" "1:$sid cancelled" "it ends cancelled: wait exits 1"
+t_ok "within 5 s of the cancel" test $(($(date +%s) - start)) -le 5
+t_like "$(err c5)" "^$sid: " "its error on stderr, prefixed by its id"
 
 t_done
