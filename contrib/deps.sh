@@ -4,7 +4,8 @@
 # Arguments name more packages to install the same way.
 pgqfs_deps() {
 	local pkgs=(build-essential pkg-config meson ninja-build libfuse3-dev fuse3
-		libinih-dev libpq-dev postgresql postgresql-client valgrind perl "$@")
+		libinih-dev libpq-dev postgresql postgresql-client valgrind perl
+		groff-base dash "$@")
 	local missing=()
 	for p in "${pkgs[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

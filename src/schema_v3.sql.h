@@ -29,7 +29,9 @@ static const char *const schema_v3[] = {
 	"  ADD COLUMN rows_now bigint,"
 	/* result.json, a stream of chunks like result (stream 2) */
 	"  ADD COLUMN json_size bigint NOT NULL DEFAULT 0,"
-	"  ADD COLUMN json_at timestamptz",
+	"  ADD COLUMN json_at timestamptz,"
+	/* A retry by id counted its attempt already: the claim does not. */
+	"  ADD COLUMN attempt_counted boolean NOT NULL DEFAULT false",
 	"DROP INDEX task_pending",
 	"CREATE INDEX task_ready ON task (pool, priority, id)"
 	"  WHERE state = 'queued' AND deps = 0 AND run_at IS NULL",
@@ -399,7 +401,7 @@ static const char *const schema_v3[] = {
 	"  END IF;\n"
 	"  BEGIN\n"
 	"    UPDATE task t SET state = 'staged', cancel_uid = NULL, run_at = NULL, deps = 0,\n"
-	"        changed_at = clock_timestamp()\n"
+	"        attempt = t.attempt + 1, attempt_counted = true, changed_at = clock_timestamp()\n"
 	"      WHERE t.id = p_id;\n"
 	"  EXCEPTION WHEN unique_violation THEN\n"
 	"    RETURN 4;\n"
@@ -470,7 +472,8 @@ static const char *const schema_v3[] = {
 	"      WITH c AS (\n"
 	"        UPDATE task t SET state = 'running', instance = p_instance, daemon = v_daemon,\n"
 	"            started_at = clock_timestamp(), changed_at = clock_timestamp(),\n"
-	"            attempt = t.attempt + 1, result_size = 0, rows = NULL, error = NULL,\n"
+	"            attempt = t.attempt + CASE WHEN t.attempt_counted THEN 0 ELSE 1 END,\n"
+	"            attempt_counted = false, result_size = 0, rows = NULL, error = NULL,\n"
 	"            finished_at = NULL, backend_pid = NULL, cancel_uid = NULL,\n"
 	"            stmt = NULL, n_stmts = NULL, rows_now = NULL, json_size = 0\n"
 	"          FROM (SELECT q.id, q.result_size AS old_size FROM task q\n"
