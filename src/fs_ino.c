@@ -16,6 +16,7 @@
 
 const char *const file_names[F_COUNT] = {
 	[F_QUERY] = "query.sql", [F_STATE] = "state", [F_RESULT] = "result",
+	[F_JSON] = "result.json",
 	[F_LOG] = "log", [F_ERROR] = "error", [F_INFO] = "info", [F_WAIT] = "wait",
 	[F_CANCEL] = "cancel", [F_RETRY] = "retry",
 };
@@ -230,6 +231,10 @@ void task_attr(const struct fs *fs, const struct task_info *t, enum view v,
 	case F_RESULT:
 		st->st_size = t->result_size;
 		mtime = t->result_us ? t->result_us : t->submitted_us;
+		break;
+	case F_JSON:
+		st->st_size = t->json_size;
+		mtime = t->json_us ? t->json_us : t->submitted_us;
 		break;
 	case F_LOG:
 		st->st_size = t->log_size;

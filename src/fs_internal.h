@@ -56,7 +56,7 @@ static inline size_t pool_ctl_pool(fuse_ino_t ino)
 static inline enum pool_file pool_ctl_file(fuse_ino_t ino) { return (enum pool_file)(ino & 3); }
 
 enum view { V_TASKS = 1, V_RUNNING, V_DONE, V_FAILED, V_QUEUE };
-enum file { F_DIR, F_QUERY, F_STATE, F_RESULT, F_LOG, F_ERROR, F_INFO, F_WAIT,
+enum file { F_DIR, F_QUERY, F_STATE, F_RESULT, F_JSON, F_LOG, F_ERROR, F_INFO, F_WAIT,
 	F_CANCEL, F_RETRY,	/* written, never read: fs_control.c */
 	F_COUNT };
 

@@ -493,7 +493,8 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			r = store_read_query(fs->store, h->id, (uint64_t)off, want, &h->buf);
 		else
 			r = store_read_stream(fs->store, h->id,
-					      h->file == F_RESULT ? STREAM_RESULT : STREAM_LOG,
+					      h->file == F_RESULT ? STREAM_RESULT :
+					      h->file == F_JSON ? STREAM_JSON : STREAM_LOG,
 					      (uint64_t)off, want, &h->buf);
 		fs_store_end();
 		if (r < 0) {
