@@ -20,7 +20,7 @@ id=$(new_id)
 submit default "$W/rows.sql" "$id.sql"
 t_is "$(task_wait "$id" 30)" done "the task is done"
 {
-	psql_ref -d app -tAX -c "SET TIME ZONE 'UTC'; SELECT row_to_json(r) FROM ($q1) r"
+	psql_ref -d app -tAX -c "SELECT row_to_json(r) FROM ($q1) r"
 	psql_ref -d app -tAX -c "SELECT row_to_json(r) FROM ($q2) r"
 } >"$W/want.json"
 cp "$MNT/done/$id/result.json" "$W/got.json"
