@@ -43,16 +43,17 @@ static const struct pool_counts *counts_of(const struct store_counts *c, const c
  */
 static int format_counts(struct fs *fs, const struct store_counts *c, struct buf *out)
 {
-	size_t n = fs->cfg->n_pools + c->n;
+	const struct config *cfg = fs->cfg;	/* one, should a reload come */
+	size_t n = cfg->n_pools + c->n;
 	const char **names = calloc(n ? n : 1, sizeof(*names));
 	int r = 0;
 
 	if (!names)
 		return -ENOMEM;
-	for (size_t i = 0; i < fs->cfg->n_pools; i++)
-		names[i] = fs->cfg->pools[i].name;
+	for (size_t i = 0; i < cfg->n_pools; i++)
+		names[i] = cfg->pools[i].name;
 	for (size_t i = 0; i < c->n; i++)
-		names[fs->cfg->n_pools + i] = c->pools[i].pool;
+		names[cfg->n_pools + i] = c->pools[i].pool;
 	qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t w = 0; w < N_STAT_STATES && r == 0; w++) {
 		int64_t total = 0;
@@ -363,8 +364,9 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			char name[32];
 
 			snprintf(name, sizeof(name), "%lld.sql", (long long)id);
-			for (size_t i = 0; i < fs->cfg->n_pools; i++)
-				neg_remember(fs, i, name, gen, false);
+			for (size_t i = 0; i < pool_slots(fs); i++)
+				if (pool_live(fs, i))
+					neg_remember(fs, i, name, gen, false);
 		}
 		fi->direct_io = 1;
 	} else if (ino == INO_STATS) {
