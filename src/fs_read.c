@@ -150,6 +150,10 @@ int format_info(const struct task_info *t, struct buf *b)
 		r = buf_puts(b, "backend_pid=\n");
 	if (r == 0)
 		r = buf_printf(b, "daemon=%s\n", t->daemon ? t->daemon : "");
+	if (r == 0 && t->group_id)
+		r = buf_printf(b, "group=%lld\n", (long long)t->group_id);
+	if (r == 0 && t->is_group)
+		r = buf_printf(b, "members=%lld\n", (long long)t->n_members);
 	/* The header's options in effect, as header_format() wrote them. */
 	if (r == 0 && t->options)
 		r = buf_puts(b, t->options);
@@ -207,6 +211,13 @@ static int open_task_file(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *
 	case F_ERROR:
 		h->snapshot = true;
 		r = buf_append(&h->buf, t.error, t.error_len);
+		break;
+	case F_RESULT:
+		if (!t.is_group)
+			break;
+		/* A group's result lists its members, as they are now. */
+		h->snapshot = true;
+		r = store_group_result(fs->store, t.id, &h->buf);
 		break;
 	default:
 		break;
