@@ -140,6 +140,9 @@ __attribute__((warn_unused_result))
 int executor_get_metrics(struct executor *e, struct executor_metrics *ret);
 void executor_metrics_finish(struct executor_metrics *m);
 
+/* The bounds of pgqfs_task_duration_seconds (seconds, static). */
+void executor_duration_bounds(const double **ret, size_t *ret_n);
+
 /* Thread-safe: a task of `pool` was submitted through this daemon. */
 void executor_count_submitted(struct executor *e, const char *pool);
 

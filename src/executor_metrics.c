@@ -69,6 +69,12 @@ static void hist_observe(struct executor_histogram *h, double v)
 	h->count++;
 }
 
+void executor_duration_bounds(const double **ret, size_t *ret_n)
+{
+	*ret = duration_bounds;
+	*ret_n = N_BOUNDS(duration_bounds);
+}
+
 int metrics_create(struct executor *e)
 {
 	struct exec_metrics *m = calloc(1, sizeof(*m));

@@ -113,11 +113,12 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 				reply_dir_entry(req, fs, top[i].ino, 0555);
 				return;
 			}
-		if (strcmp(name, "new-id") == 0 || strcmp(name, "stats") == 0) {
+		if (strcmp(name, "new-id") == 0 || strcmp(name, "stats") == 0 ||
+		    strcmp(name, "metrics") == 0) {
 			struct fuse_entry_param e;
 
 			memset(&e, 0, sizeof(e));
-			e.ino = name[0] == 'n' ? INO_NEW_ID : INO_STATS;
+			e.ino = name[0] == 'n' ? INO_NEW_ID : name[0] == 's' ? INO_STATS : INO_METRICS;
 			special_attr(fs, e.ino, &e.attr);
 			fuse_reply_entry(req, &e);
 			return;
@@ -288,7 +289,7 @@ static int get_attr(struct fs *fs, fuse_ino_t ino, struct stat *st, double *ttl)
 	case INO_FAILED: case INO_TASKS: case INO_POOLS:
 		dir_attr(fs, ino, 0555, st);
 		return 0;
-	case INO_NEW_ID: case INO_STATS:
+	case INO_NEW_ID: case INO_STATS: case INO_METRICS:
 		special_attr(fs, ino, st);
 		*ttl = TTL_NONE;
 		return 0;
@@ -336,7 +337,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fs_store_begin(req);
 	r = get_attr(fs_of(req), ino, &st, &ttl);
 	fs_store_end();
-	if (r == 0 && ino == INO_STATS && fi && fi->fh) {
+	if (r == 0 && (ino == INO_STATS || ino == INO_METRICS) && fi && fi->fh) {
 		/* fstat of an open stats file (wc -c trusts it): the size of
 		 * what this open reads. */
 		struct handle *h = (struct handle *)(uintptr_t)fi->fh;

@@ -146,6 +146,8 @@ void special_attr(struct fs *fs, fuse_ino_t ino, struct stat *st)
 	st->st_atim = st->st_ctim = st->st_mtim;
 	if (ino == INO_STATS)
 		st->st_size = (off_t)atomic_load(&fs->stats_size);
+	if (ino == INO_METRICS)
+		st->st_size = (off_t)atomic_load(&fs->metrics_size);
 }
 
 bool view_shows(enum view v, enum task_state s)

@@ -30,6 +30,8 @@ enum {
 	INO_NEW_ID, INO_STATS,
 	INO_POOLS,
 };
+/* The metrics file (fs_metrics.c): apart from the sequence above. */
+#define INO_METRICS 24
 #define INO_POOL_BASE 64
 #define MAX_POOLS CONFIG_MAX_POOLS
 #define INO_STAGED_BIT (1ULL << 62)
@@ -221,6 +223,7 @@ struct fs {
 	bool wait_stopped;	/* fs_release_waiters ran: `wait` answers EINTR */
 	atomic_uint_fast64_t n_submitted;
 	atomic_size_t stats_size;	/* of the stats content last produced */
+	atomic_size_t metrics_size;	/* of the metrics content last produced */
 	pthread_mutex_t open_lock;
 	struct open_obj open;	/* list head of open files and directories */
 };
@@ -330,6 +333,11 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	     struct fuse_file_info *fi);
+
+/* fs_metrics.c: the metrics file's content, as of now; its size is
+ * remembered for stat. */
+__attribute__((warn_unused_result))
+int metrics_content(struct fs *fs, struct buf *out);
 
 /* fs_quota.c: a file's buffer and its charge against the caps (fs->lock) */
 /* Sets s's length (zeros when it grows): -EFBIG, -EDQUOT, -ENOSPC, -ENOMEM. */
