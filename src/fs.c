@@ -337,7 +337,9 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fs_store_begin(req);
 	r = get_attr(fs_of(req), ino, &st, &ttl);
 	fs_store_end();
-	if (r == 0 && (ino == INO_STATS || ino == INO_METRICS) && fi && fi->fh) {
+	if (r == 0 && fi && fi->fh &&
+	    (ino == INO_STATS || ino == INO_METRICS ||
+	     (is_task_ino(ino) && ino_file(ino) == F_PROGRESS))) {
 		/* fstat of an open stats file (wc -c trusts it): the size of
 		 * what this open reads. */
 		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
@@ -507,6 +509,7 @@ int fs_create(const struct config *cfg, struct store *store, struct fs **ret)
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_mutex_init(&fs->wait_lock, NULL);
 	pthread_mutex_init(&fs->open_lock, NULL);
+	pthread_mutex_init(&fs->progress_lock, NULL);
 	fs->open.next = fs->open.prev = &fs->open;
 	*ret = fs;
 	return 0;
@@ -548,6 +551,7 @@ void fs_destroy(struct fs *fs)
 		o->free(o);
 	}
 	free(fs->pending_users);
+	progress_finish(fs);
 	pthread_mutex_destroy(&fs->lock);
 	pthread_mutex_destroy(&fs->wait_lock);
 	pthread_mutex_destroy(&fs->open_lock);

@@ -19,6 +19,7 @@ const char *const file_names[F_COUNT] = {
 	[F_JSON] = "result.json",
 	[F_LOG] = "log", [F_ERROR] = "error", [F_INFO] = "info", [F_WAIT] = "wait",
 	[F_CANCEL] = "cancel", [F_RETRY] = "retry",
+	[F_PROGRESS] = "progress",
 };
 
 /* ------------------------------------------------------------------ */
@@ -257,6 +258,9 @@ void task_attr(const struct fs *fs, const struct task_info *t, enum view v,
 		if (task_state_final(t->state))
 			st->st_size = (off_t)strlen(shown_state(t->state)) + 1;
 		mtime = t->finished_us ? t->finished_us : t->changed_us;
+		break;
+	case F_PROGRESS:
+		/* Made when opened, read with direct_io to its end: size 0. */
 		break;
 	case F_COUNT:
 		break;
