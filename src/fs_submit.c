@@ -556,8 +556,7 @@ again:
 	}
 	if (id) {
 		atomic_fetch_add(&fs->n_submitted, 1);
-		if (fs->executor)
-			executor_count_submitted(fs->executor, sub.pool);
+		executor_count_submitted(fs->executor, sub.pool);
 		if (fs->executor)
 			executor_wake(fs->executor);
 		log_debug("task %lld submitted as queue/%s/%s (rename)", (long long)id,
