@@ -280,10 +280,15 @@ echo "SELECT 1;" >"$W/x.sql"
 xid=$(new_id)
 submit extra "$W/x.sql" "$xid.sql" || t_fail "submit to the added pool"
 t_is "$(task_wait "$xid" 30)" done "a task of the added pool is done"
+# A submission by rename counts too.
+cp "$W/x.sql" "$MNT/queue/extra/.x.tmp" && mv "$MNT/queue/extra/.x.tmp" "$MNT/queue/extra/moved.sql" ||
+	t_fail "submit by rename"
+for i in $(ls "$MNT/tasks"); do task_wait "$i" 30 >/dev/null; done
 check_metrics "after a reload" pools=default,extra,fast targets=main \
 	"${want_after[@]}" $(gauges default extra fast) \
-	"pgqfs_tasks_submitted_total{pool:extra}=1" \
-	"pgqfs_tasks_finished_total{pool:extra,outcome:done}=1" \
-	"pgqfs_task_duration_seconds_count{pool:extra}=1"
+	"pgqfs_tasks_submitted_total{pool:extra}=2" \
+	"pgqfs_tasks_started_total{pool:extra}=2" \
+	"pgqfs_tasks_finished_total{pool:extra,outcome:done}=2" \
+	"pgqfs_task_duration_seconds_count{pool:extra}=2"
 
 t_done
