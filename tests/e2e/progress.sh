@@ -8,6 +8,30 @@
 E2E_TIMEOUT=${E2E_TIMEOUT:-240}
 . "$SRCDIR/e2e/lib.sh"
 
+# Daemon b shares the queue but has its own target "main": a listener
+# that never answers; its pool takes none of main's tasks.
+pgqfs_config() {
+	if [ "$1" = b ]; then
+		cat <<EOF
+[pgqfs]
+control = $PGQFS_CONTROL
+schema = pgqfs
+request_timeout = 2s
+connect_timeout = 30s
+
+[target main]
+conninfo = host=127.0.0.1 port=$BLACKHOLE_PORT dbname=app
+max_workers = 1
+
+[pool other]
+target = main
+max_workers = 1
+EOF
+	else
+		pgqfs_default_config "$@"
+	fi
+}
+
 pg_start
 pgqfs_start || t_bail "daemon did not start"
 W=$E2E_TMP/work
@@ -101,6 +125,29 @@ t_like "$stmts" '^ 1( 2)? 3 4$' "statement advances 1, (2,) 3, 4, never back"
 # Rows so far, as `info` counts them: pg_sleep's one row each, and 5.
 t_is "$rows_at_4" 7 "rows=7 in statement 4 (1 + 5 + 1 rows before it)"
 t_is "$(task_wait "$id" 30)" done "the steps task is done"
+
+# ------------------------------------------------ a target that never answers
+# Daemon b reads the progress of main's task from its own target "main",
+# which never answers: the open still returns within request_timeout (2 s,
+# shorter than b's connect_timeout), with the statement lines only.
+tcp_blackhole
+pgqfs_start b || t_bail "daemon b did not start"
+echo "SELECT pg_sleep(30);" >"$W/sleep.sql"
+id=$(new_id)
+submit default "$W/sleep.sql" "$id.sql" || t_bail "cannot submit"
+wait_file_content "$MNT/tasks/$id/state" running 20 || t_fail "the sleep task runs"
+wait_until 10 grep -qx 'statement=1' "$MNT/tasks/$id/progress" ||
+	t_fail "main's progress says statement=1"
+start=$(date +%s%N)
+p=$(cat "$(mnt b)/tasks/$id/progress")
+ms=$((($(date +%s%N) - start) / 1000000))
+t_diag "b's progress read took $ms ms"
+t_ok "b's read returns within request_timeout and some slack ($ms ms <= 4000)" test "$ms" -le 4000
+t_line "$p" 'statement=1' "b's progress has the statement lines"
+t_ok "and no command= (the target did not answer)" bash -c "! grep -q '^command=' <<<\"\$1\"" _ "$p"
+t_like "$(cat "${PGQFS_LOG[b]}")" 'progress: target main: connect timed out' "b's log says why"
+echo 1 >"$MNT/tasks/$id/cancel"
+task_wait "$id" 30 >/dev/null
 
 # ------------------------------------------------ a queued task
 cat >"$W/hold.sql" <<'EOF'
