@@ -56,6 +56,8 @@
 #                     concurrency latency stream retention aging;
 #                     throughput needs baseline, bulk's ratio needs graphile)
 #   BENCH_TMPDIR      parent of the scratch directory (/tmp)
+#   BENCH_PGSS=1      load pg_stat_statements and print the server's statements per file
+#                     after the pgqfs half of the ceiling phase (costs some speed)
 #   BENCH_KEEP=1      keep the scratch directory (cluster and logs); a failed run keeps the logs
 #   BENCH_RESTART=0   do not restart a daemon that died; skip the remaining phases
 #   BENCH_WAIT_IDLE=S wait up to S seconds for the machine to be idle (< 10% busy) first
@@ -98,6 +100,7 @@ PICKUP_N=${BENCH_PICKUP_N:-$d_pick}
 HAND_N=${BENCH_HANDOFF_N:-$d_hand}
 HAND_SLEEP=${BENCH_HANDOFF_SLEEP:-$d_sleep}
 GW_VERSION=0.17.3 GW_CONC=16 GW_LQ=50	# graphile-worker tuned (DESIGN.md)
+PGSS=${BENCH_PGSS:-}; [ "$PGSS" = 0 ] && PGSS=
 PHASES=" ${BENCH_PHASES:-baseline graphile bulk ceiling pickup handoff throughput single concurrency latency stream retention aging} "
 wanted() { [ "${PHASES#* "$1" }" != "$PHASES" ]; }
 POOL=bench
@@ -644,7 +647,7 @@ phase_latency() {
 # the clock runs from addJobs to the last job gone from the jobs table.
 GW_RATE=""
 phase_graphile() {
-	local dir db out n ms add_ms failed have
+	local dir db out n ms add_ms failed have TIMEFORMAT='%U %S'
 	echo "== 8. graphile-worker $GW_VERSION tuned (concurrentJobs $GW_CONC, localQueue.size $GW_LQ, completeJobBatchDelay 0, failJobBatchDelay 0, maxPoolSize $((GW_CONC + 4))): one addJobs of $GW_N jobs, each SELECT 1 through helpers.query, addJobs to all done"
 	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 		result "graphile-worker tuned, $GW_N jobs" "n/a (node or npm missing)" "-" "-" info
@@ -709,10 +712,13 @@ const logger = new Logger(() => (level, message) => {
 JS
 	db=gw_$$_$RANDOM
 	psqlc -d postgres -c "CREATE DATABASE $db" || return 1
+	# The worker's backends are gone before cpu_report counts: bash's time
+	# gives node's own CPU instead.
 	cpu_mark
-	out=$(cd "$dir" && timeout -k 5 $((120 + GW_N / 20)) node bench.js \
-		"postgres://postgres@/$db?host=$tmp&port=$port" "$GW_N" "$GW_CONC" "$GW_LQ" 2>"$tmp/gw.err")
-	cpu_report
+	{ time out=$(cd "$dir" && timeout -k 5 $((120 + GW_N / 20)) node bench.js \
+		"postgres://postgres@/$db?host=$tmp&port=$port" "$GW_N" "$GW_CONC" "$GW_LQ" 2>"$tmp/gw.err"); } 2>"$tmp/gw.time"
+	cpu_report | sed 's/, PostgreSQL.*//'
+	echo "node (setup, migrations and the run): $(awk '{ print $1 + $2 }' "$tmp/gw.time") CPU-s"
 	psqlc -d postgres -c "DROP DATABASE $db" || true
 	read -r n ms add_ms failed <<<"$out"
 	if [ -z "${failed:-}" ] || [ "$n" != "$GW_N" ]; then
@@ -844,6 +850,7 @@ PY
 	echo "memfs ($MEMFS): $CEIL_N files in $(fmt "$t_w" 3) s"
 	result "memfs ceiling, $WRITERS writer threads" "$(fmt "$mem_rate") files/s" "reference (DESIGN.md: ~8,000-9,700/s here)" "-" "-"
 
+	[ -n "$PGSS" ] && psqlc -d postgres -c "SELECT pg_stat_statements_reset()" >/dev/null
 	cpu_mark
 	watchdog_arm $((150 + CEIL_N / 20)) ceiling
 	out=$(timeout -k 5 $((140 + CEIL_N / 20)) python3 "$tmp/writers.py" "$MNT/queue/$POOL" "$CEIL_N" "$WRITERS" ceil "$MNT/stats" "$POOL" 2>"$tmp/writers.err")
@@ -853,9 +860,24 @@ PY
 	[ -n "${failed:-}" ] || { head -n 3 "$tmp/writers.err" >&2; FAIL_REASON="the writers into pgqfs failed: $(head -n 1 "$tmp/writers.err")"; return 1; }
 	rate=$(calc "$CEIL_N / $t_all")
 	echo "pgqfs: written in $(fmt "$t_w" 3) s ($(fmt "$(calc "$CEIL_N / $t_w")") files/s), all done after $(fmt "$t_all" 3) s; failed: $failed"
+	[ -n "$PGSS" ] && pgss_report "$CEIL_N" "file"
 	result "per file, $WRITERS writer threads, submit to done" "$(fmt "$rate") files/s" "memfs $(fmt "$mem_rate")/s, >= 0.4x" \
 		"$(fmt "$(calc "$rate / $mem_rate")" 2)x memfs" "$(verdict "$rate >= 0.4 * $mem_rate")"
 	[ "$failed" = 0 ] || { FAIL_REASON="$failed tasks failed"; return 1; }
+}
+
+# With BENCH_PGSS=1: the server's statements per task over the phase (both
+# databases), from pg_stat_statements, heaviest first.
+pgss_report() {	# N WHAT
+	echo "pg_stat_statements over the phase, per $2 (calls, server ms; '(in)': run inside a function):"
+	psqlc -d postgres -At -F' ' -c "SELECT round(sum(calls)::numeric / $1, 2), round((sum(total_exec_time) / $1)::numeric, 3),
+	        round(sum(wal_records)::numeric / $1, 1) FROM pg_stat_statements WHERE toplevel" |
+		awk '{ printf "    all top-level: %s calls, %s ms executing, %s WAL records\n", $1, $2, $3 }'
+	psqlc -d postgres -At -F'|' -c "SELECT round(calls::numeric / $1, 2), round((total_exec_time / $1)::numeric, 3),
+	        d.datname || CASE WHEN toplevel THEN '' ELSE ' (in)' END,
+	        regexp_replace(left(query, 110), '\s+', ' ', 'g')
+	   FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid ORDER BY total_exec_time DESC LIMIT 12" |
+		awk -F'|' '{ printf "    %6s calls %7s ms  %-11s %s\n", $1, $2, $3, $4 }'
 }
 
 # Pickup: submitted_at to started_at from info, PICKUP_N tasks submitted one
@@ -1187,10 +1209,11 @@ port=$((20000 + RANDOM % 20000))
 timeout 120 "${run[@]}" "$bindir/initdb" -A trust --nosync -U postgres -D "$DATA" >"$tmp/initdb.log" 2>&1 ||
 	{ cat "$tmp/initdb.log" >&2; die "initdb failed"; }
 timeout 120 "${run[@]}" "$bindir/pg_ctl" -D "$DATA" -l "$tmp/postgres.log" -w -t 60 \
-	-o "-k $tmp -c listen_addresses= -p $port -c max_connections=300" start >/dev/null ||
+	-o "-k $tmp -c listen_addresses= -p $port -c max_connections=300${PGSS:+ -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all}" start >/dev/null ||
 	{ cat "$tmp/postgres.log" >&2; die "PostgreSQL did not start"; }
 pg_started=1
 psqlc -d postgres -c "CREATE DATABASE pgqfs" -c "CREATE DATABASE app" || die "cannot create the databases"
+[ -n "$PGSS" ] && { psqlc -d postgres -c "CREATE EXTENSION pg_stat_statements" || die "cannot create pg_stat_statements"; }
 PG_VERSION=$(psqlc -At -d postgres -c 'SHOW server_version')
 echo "postgresql: $PG_VERSION; $(psqlc -At -d postgres -c "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name)
     FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'wal_sync_method')") (defaults but max_connections)"
