@@ -107,7 +107,7 @@ POOL=bench
 POOL_MAX=50
 TARGET_MAX=64
 GRAPHILE=1150        # graphile-worker, default settings (DESIGN.md)
-GRAPHILE_TUNED=2900  # graphile-worker, tuned (DESIGN.md)
+GRAPHILE_TUNED=2900  # graphile-worker, tuned (an earlier session's figure; phase 8 measures it)
 
 bindir=/usr/lib/postgresql/15/bin
 PSQL=$bindir/psql    # not /usr/bin/psql: a perl wrapper that costs tens of ms a run
@@ -512,7 +512,7 @@ phase_throughput() {	# MODE
 	echo "submission (all cp exited): $(secs "$t0" "$t_sub") s = $(fmt "$(calc "$TP_N * 1e6 / ($t_sub - $t0)")") files/s; all done after $(secs "$t0" "$T_END") s; at most $MAX_RUNNING running at once (seen by the polls); failed: $N_FAILED"
 	result "$name" "$(fmt "$rate") tasks/s" \
 		">= 20x psql loop = $(fmt "$(calc "20 * $BASE_RATE")" 0)/s, > graphile-worker $GRAPHILE/s" \
-		"$(fmt "$r_base")x psql loop, $(fmt "$(calc "$rate / $GRAPHILE")" 2)x graphile ($(fmt "$(calc "$rate / $GRAPHILE_TUNED")" 2)x tuned)" \
+		"$(fmt "$r_base")x psql loop, $(fmt "$(calc "$rate / $GRAPHILE")" 2)x graphile ($(fmt "$(calc "$rate / ${GW_RATE:-$GRAPHILE_TUNED}")" 2)x tuned$([ -n "$GW_RATE" ] && echo ", measured"))" \
 		"$([ "$mode" = batch ] && verdict "$r_base >= 20 && $rate > $GRAPHILE" || echo info)"
 	[ "$N_FAILED" = 0 ] || { FAIL_REASON="$N_FAILED tasks failed"; return 1; }
 }
@@ -954,6 +954,18 @@ phase_handoff() {
 		  FROM $SCHEMA.task WHERE pool = '$POOL' AND name LIKE 'hand-%'")"
 	wall=$(calc "($last - $t_rel) / 1e6")
 	ratio=$(calc "$wall / $ideal")
+	# Each start after the release took a slot that a finish freed: the
+	# i-th such start against the i-th finish is the refill delay.
+	psqlc -At -F' ' -d pgqfs -c "
+		WITH f AS (SELECT finished_at AS t, row_number() OVER (ORDER BY finished_at) AS i
+		             FROM $SCHEMA.task WHERE pool = '$POOL' AND name LIKE 'hand-%'),
+		     s AS (SELECT started_at AS t, row_number() OVER (ORDER BY started_at) AS i
+		             FROM $SCHEMA.task WHERE pool = '$POOL' AND name LIKE 'hand-%'
+		              AND started_at > to_timestamp($t_rel / 1e6)),
+		     g AS (SELECT extract(epoch FROM s.t - f.t) * 1000 AS ms FROM s JOIN f USING (i))
+		SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+		       round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 1), round(max(ms)::numeric, 1) FROM g" |
+		awk '{ printf "slot refills after the release: %d, a finish to the next start p50 %s ms, p90 %s ms, max %s ms\n", $1, $2, $3, $4 }'
 	echo "release to the first finish $(fmt "$(calc "($first - $t_rel) / 1000")" 1) ms (the first wave waited on the lock; ideal $(fmt "$(calc "$HAND_SLEEP * 1000")" 0) ms); release to last finish $(fmt "$wall" 3) s: $(fmt "$(calc "($wall - $ideal) * 1000 / $waves")" 1) ms lost per wave over $waves waves; at most $overlap running at once by the recorded times (pool limit $POOL_MAX); failed: $N_FAILED"
 	result "hand-off, $HAND_N x pg_sleep($HAND_SLEEP) behind a lock" "$(fmt "$wall" 3) s" "ideal $(fmt "$ideal" 1) s, <= 1.01x" \
 		"$(fmt "$ratio" 3)x ideal" "$(verdict "$ratio <= 1.01")"
