@@ -736,7 +736,7 @@ JS
 # then cat tasks/ID/wait.  Before groups exist the header is refused, or
 # the file runs as one task: either way the figure is "n/a".
 phase_bulk() {
-	local id t0 t1 st fin rate members i ref ratio verdict
+	local id t0 t1 st fin rate members i ref ratio verdict n_done
 	echo "== 9. bulk: one group file (-- pgqfs: group=statements) of $BULK_N x SELECT 1, cp into queue/$POOL/ID.sql, then cat tasks/ID/wait; submit to all done"
 	{ echo '-- pgqfs: group=statements'; yes 'SELECT 1;' | head -n "$BULK_N"; } >"$tmp/bulk.sql"
 	finished_base || return 1
@@ -766,6 +766,10 @@ phase_bulk() {
 		return 0
 	fi
 	rate=$(calc "$BULK_N * 1e6 / ($t1 - $t0)")
+	# The group's result: "id,state" and one line per member.
+	n_done=$(timeout -k 5 60 cat "$MNT/tasks/$id/result" | grep -c ',done$')
+	echo "the group's result lists $n_done members done (expected $BULK_N)"
+	[ "$n_done" = "$BULK_N" ] || { FAIL_REASON="the group's result lists $n_done members done, expected $BULK_N"; return 1; }
 	if [ -n "$GW_RATE" ]; then
 		ref="graphile-worker tuned $(fmt "$GW_RATE")/s, >= 1.0x" ratio="$(fmt "$(calc "$rate / $GW_RATE")" 2)x graphile-worker"
 		verdict=$(verdict "$rate >= $GW_RATE")
