@@ -838,7 +838,7 @@ print(n, t1 - t0, t2 - t0, failed)
 PY
 	mm=$tmp/memfs
 	mkdir -p "$mm"
-	"$MEMFS" -f "$mm" >"$tmp/memfs.log" 2>&1 &
+	"$MEMFS" -f -o default_permissions "$mm" >"$tmp/memfs.log" 2>&1 &	# as pgqfs mounts
 	memfs_pid=$!
 	for _ in $(seq 100); do mountpoint -q "$mm" && break; sleep 0.05; done
 	mountpoint -q "$mm" || { cat "$tmp/memfs.log" >&2; FAIL_REASON="memfs did not mount"; return 1; }
