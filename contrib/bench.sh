@@ -22,6 +22,19 @@
 #   6. 100,000 retained tasks: ls and ls -l of done/, and the daemon's RSS
 #   7. aging: 70,000 SELECT 1 files from 8 cp writers into a fresh mount, the
 #      submission rate over the first 10,000 files and over the last 10,000
+#   and, side by side with their references (issue 8), run right after 1:
+#   8. graphile: graphile-worker 0.17.3 tuned (npm install into the scratch
+#      directory; concurrency 16, local queue 50, batched completions), one
+#      addJobs of 5,000 SELECT 1 jobs on a fresh database, addJobs to all done
+#   9. bulk: a 5,000-statement group file (cp, then cat tasks/ID/wait), against
+#      8; "n/a (groups not built)" while the header is refused or ignored
+#  10. ceiling: 8 Python writer threads create 5,000 files in contrib/memfs (an
+#      in-memory FUSE filesystem), then 5,000 SELECT 1 files in queue/bench/,
+#      submit to done: the ratio, target 0.4
+#  11. pickup: submitted_at to started_at from info, 40 tasks one at a time,
+#      p50 and p99 (graphile-worker's 8 ms quoted, not measured)
+#  12. hand-off: 200 x pg_sleep(0.5) in a pool of 50 behind an advisory lock,
+#      release to the last finished_at against the ideal 2.0 s
 #   and the daemon's clean exit at unmount.
 #
 # Knobs (environment):
@@ -32,10 +45,19 @@
 #   BENCH_CONC_N      pg_sleep tasks (200)             BENCH_CONC_SLEEP  their sleep, s (0.5)
 #   BENCH_STREAM_MB   streamed result, MiB (1024)      BENCH_RETAIN_N    retained tasks (100000)
 #   BENCH_AGING_N     aging files (70000; at least 20000 for two disjoint windows)
+#   BENCH_GW_N        graphile-worker jobs (5000)      BENCH_BULK_N      group statements (5000)
+#   BENCH_CEIL_N      ceiling files (5000)             BENCH_PICKUP_N    pickup samples (40)
+#   BENCH_HANDOFF_N   hand-off tasks (200)             BENCH_HANDOFF_SLEEP their sleep, s (0.5)
+#   BENCH_NPM_DIR     where graphile-worker is installed (default: the scratch directory;
+#                     a kept directory skips the install next time)
+#   MEMFS             the ceiling's filesystem (default: memfs beside $PGQFS, built there if absent)
 #   BENCH_PHASES      the phases to run, by name, space-separated (default all:
-#                     baseline throughput single concurrency latency stream retention aging;
-#                     throughput needs baseline)
+#                     baseline graphile bulk ceiling pickup handoff throughput single
+#                     concurrency latency stream retention aging;
+#                     throughput needs baseline, bulk's ratio needs graphile)
 #   BENCH_TMPDIR      parent of the scratch directory (/tmp)
+#   BENCH_PGSS=1      load pg_stat_statements and print the server's statements per file
+#                     after the pgqfs half of the ceiling phase (costs some speed)
 #   BENCH_KEEP=1      keep the scratch directory (cluster and logs); a failed run keeps the logs
 #   BENCH_RESTART=0   do not restart a daemon that died; skip the remaining phases
 #   BENCH_WAIT_IDLE=S wait up to S seconds for the machine to be idle (< 10% busy) first
@@ -57,8 +79,10 @@ cd "$(dirname "$0")/.." || exit 1
 quick=${BENCH_QUICK:-0}
 if [ "$quick" = 1 ]; then
 	d_base=30 d_n=300 d_conc=100 d_sleep=0.2 d_lat=20 d_mb=20 d_ret=5000 d_age=4000
+	d_gw=500 d_bulk=500 d_ceil=500 d_pick=10 d_hand=100
 else
 	d_base=300 d_n=5000 d_conc=200 d_sleep=0.5 d_lat=200 d_mb=1024 d_ret=100000 d_age=70000
+	d_gw=5000 d_bulk=5000 d_ceil=5000 d_pick=40 d_hand=200
 fi
 BASE_N=${BENCH_BASELINE_N:-$d_base}
 TP_N=${BENCH_N:-$d_n}
@@ -69,13 +93,21 @@ LAT_N=${BENCH_LAT_N:-$d_lat}
 STREAM_MB=${BENCH_STREAM_MB:-$d_mb}
 RETAIN_N=${BENCH_RETAIN_N:-$d_ret}
 AGING_N=${BENCH_AGING_N:-$d_age}
-PHASES=" ${BENCH_PHASES:-baseline throughput single concurrency latency stream retention aging} "
+GW_N=${BENCH_GW_N:-$d_gw}
+BULK_N=${BENCH_BULK_N:-$d_bulk}
+CEIL_N=${BENCH_CEIL_N:-$d_ceil}
+PICKUP_N=${BENCH_PICKUP_N:-$d_pick}
+HAND_N=${BENCH_HANDOFF_N:-$d_hand}
+HAND_SLEEP=${BENCH_HANDOFF_SLEEP:-$d_sleep}
+GW_VERSION=0.17.3 GW_CONC=16 GW_LQ=50	# graphile-worker tuned (DESIGN.md)
+PGSS=${BENCH_PGSS:-}; [ "$PGSS" = 0 ] && PGSS=
+PHASES=" ${BENCH_PHASES:-baseline graphile bulk ceiling pickup handoff throughput single concurrency latency stream retention aging} "
 wanted() { [ "${PHASES#* "$1" }" != "$PHASES" ]; }
 POOL=bench
 POOL_MAX=50
 TARGET_MAX=64
 GRAPHILE=1150        # graphile-worker, default settings (DESIGN.md)
-GRAPHILE_TUNED=2900  # graphile-worker, tuned (DESIGN.md)
+GRAPHILE_TUNED=2900  # graphile-worker, tuned (an earlier session's figure; phase 8 measures it)
 
 bindir=/usr/lib/postgresql/15/bin
 PSQL=$bindir/psql    # not /usr/bin/psql: a perl wrapper that costs tens of ms a run
@@ -99,6 +131,12 @@ if [ -z "${PGQFS:-}" ]; then
 	fi
 fi
 [ -x "$PGQFS" ] || die "no daemon binary at $PGQFS"
+# The FUSE ceiling's filesystem, from the daemon's own build directory.
+MEMFS=${MEMFS:-$(dirname "$PGQFS")/memfs}
+if [ ! -x "$MEMFS" ] && [ -f "$(dirname "$MEMFS")/build.ninja" ]; then
+	timeout 300 meson compile -C "$(dirname "$MEMFS")" memfs >/dev/null 2>&1 ||
+		echo "bench: WARNING: could not build $MEMFS" >&2
+fi
 if [ "$PGQFS" = "$PWD/build/pgqfs" ] && [ -n "$(find src include meson.build -newer "$PGQFS" 2>/dev/null | head -n 1)" ]; then
 	echo "bench: WARNING: $PGQFS is older than the sources: run meson compile -C build" >&2
 fi
@@ -112,13 +150,18 @@ if [ "$(id -u)" -eq 0 ]; then
 	chown postgres "$tmp"	# PostgreSQL refuses to run as root
 	run=(runuser -u postgres --)
 fi
-dpid="" wd_pid="" sampler="" fresh_starts=0"" submitter="" pg_started=0 failed_phases=0 starts=0 SCHEMA="" LOG="" restarted=""
+dpid="" wd_pid="" sampler="" memfs_pid="" gate_pid="" fresh_starts=0"" submitter="" pg_started=0 failed_phases=0 starts=0 SCHEMA="" LOG="" restarted=""
 
 cleanup() {
 	trap - EXIT INT TERM
 	watchdog_disarm
 	[ -n "$sampler" ] && kill "$sampler" 2>/dev/null
 	[ -n "$submitter" ] && kill "$submitter" 2>/dev/null
+	[ -n "$gate_pid" ] && kill "$gate_pid" 2>/dev/null
+	if [ -n "$memfs_pid" ]; then
+		fusermount3 -uz "$tmp/memfs" 2>/dev/null
+		kill "$memfs_pid" 2>/dev/null
+	fi
 	stop_daemon
 	if [ "$pg_started" = 1 ]; then
 		timeout 60 "${run[@]}" "$bindir/pg_ctl" -D "$DATA" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
@@ -180,7 +223,7 @@ result() {	# NAME VALUE TARGET RATIO VERDICT
 	[ -n "$restarted" ] && name="$name [daemon restarted]"
 	[ "$5" = FAIL ] && fail_recorded=1
 	R_NAME+=("$name") R_VAL+=("$2") R_TARGET+=("$3") R_RATIO+=("$4") R_VERDICT+=("$5")
-	printf '%s: %s (target %s, ratio %s) %s\n' "$name" "$2" "$3" "$4" "$5"
+	printf '%s: %s | %s | %s | %s\n' "$name" "$2" "$3" "$4" "$5"
 }
 verdict() { if ok "$1"; then echo PASS; else echo MISS; fi; }
 
@@ -469,7 +512,7 @@ phase_throughput() {	# MODE
 	echo "submission (all cp exited): $(secs "$t0" "$t_sub") s = $(fmt "$(calc "$TP_N * 1e6 / ($t_sub - $t0)")") files/s; all done after $(secs "$t0" "$T_END") s; at most $MAX_RUNNING running at once (seen by the polls); failed: $N_FAILED"
 	result "$name" "$(fmt "$rate") tasks/s" \
 		">= 20x psql loop = $(fmt "$(calc "20 * $BASE_RATE")" 0)/s, > graphile-worker $GRAPHILE/s" \
-		"$(fmt "$r_base")x psql loop, $(fmt "$(calc "$rate / $GRAPHILE")" 2)x graphile ($(fmt "$(calc "$rate / $GRAPHILE_TUNED")" 2)x tuned)" \
+		"$(fmt "$r_base")x psql loop, $(fmt "$(calc "$rate / $GRAPHILE")" 2)x graphile ($(fmt "$(calc "$rate / ${GW_RATE:-$GRAPHILE_TUNED}")" 2)x tuned$([ -n "$GW_RATE" ] && echo ", measured"))" \
 		"$([ "$mode" = batch ] && verdict "$r_base >= 20 && $rate > $GRAPHILE" || echo info)"
 	[ "$N_FAILED" = 0 ] || { FAIL_REASON="$N_FAILED tasks failed"; return 1; }
 }
@@ -517,13 +560,16 @@ phase_concurrency() {
 # Submit-to-start, one task at a time on an idle daemon.  MODE cp: the
 # target's definition (t0 just before cp, so cp's own fork and exec count);
 # MODE redirect: the shell writes the file itself (printf >), no process.
-latency_samples() {	# MODE -> $tmp/lat.MODE.us (sorted µs), $tmp/lat.MODE.submit (sorted µs)
-	local mode=$1 i id st t0 t1 s l ids=() info
+# Every sample also gives the daemon's own pickup, submitted_at to
+# started_at from the task's info (both stamped by the control database's
+# clock): the one method of the pickup phase.
+latency_samples() {	# MODE N -> $tmp/lat.MODE.us, .submit, .pickup (sorted µs)
+	local mode=$1 n=$2 i id st t0 t1 s u l ids=() info
 	: >"$tmp/lat.t0"
 	: >"$tmp/lat.submit"
 	nap 0.2
-	watchdog_arm $((60 + LAT_N)) "latency ($mode)"
-	for i in $(seq "$LAT_N"); do
+	watchdog_arm $((60 + n)) "latency ($mode)"
+	for i in $(seq "$n"); do
 		read -r id <"$MNT/new-id" && [ -n "$id" ] || { watchdog_disarm; FAIL_REASON="cannot read new-id"; return 1; }
 		t0=${EPOCHREALTIME/./}
 		if [ "$mode" = cp ]; then
@@ -540,17 +586,26 @@ latency_samples() {	# MODE -> $tmp/lat.MODE.us (sorted µs), $tmp/lat.MODE.submi
 		nap 0.02
 	done
 	: >"$tmp/lat.started"
+	: >"$tmp/lat.submitted"
 	for id in "${ids[@]}"; do
 		mapfile -t info <"$MNT/tasks/$id/info" || { watchdog_disarm; FAIL_REASON="cannot read tasks/$id/info"; return 1; }
-		s=
-		for l in "${info[@]}"; do [ "${l%%=*}" = started_at ] && s=${l#*=}; done
-		[ -n "$s" ] || { watchdog_disarm; FAIL_REASON="task $id has no started_at in its info"; return 1; }
+		s='' u=''
+		for l in "${info[@]}"; do
+			case ${l%%=*} in
+			started_at) s=${l#*=} ;;
+			submitted_at) u=${l#*=} ;;
+			esac
+		done
+		[ -n "$s" ] && [ -n "$u" ] || { watchdog_disarm; FAIL_REASON="task $id has no submitted_at or started_at in its info"; return 1; }
 		echo "$s" >>"$tmp/lat.started"
+		echo "$u" >>"$tmp/lat.submitted"
 	done
 	watchdog_disarm
 	# One date(1) converts every ISO-8601 stamp.
-	date -u -f "$tmp/lat.started" +%s%N >"$tmp/lat.start_ns" || { FAIL_REASON="bad started_at values"; return 1; }
+	date -u -f "$tmp/lat.started" +%s%N >"$tmp/lat.start_ns" &&
+		date -u -f "$tmp/lat.submitted" +%s%N >"$tmp/lat.submitted_ns" || { FAIL_REASON="bad started_at or submitted_at values"; return 1; }
 	paste "$tmp/lat.t0" "$tmp/lat.start_ns" | awk '{ printf "%d\n", $2 / 1000 - $1 }' | sort -n >"$tmp/lat.$mode.us"
+	paste "$tmp/lat.submitted_ns" "$tmp/lat.start_ns" | awk '{ printf "%d\n", ($2 - $1) / 1000 }' | sort -n >"$tmp/lat.$mode.pickup"
 	sort -n "$tmp/lat.submit" >"$tmp/lat.$mode.submit"
 }
 
@@ -559,7 +614,7 @@ phase_latency() {
 	echo "== 4. latency: submit-to-start on an idle daemon, $LAT_N samples, one at a time, 20 ms apart"
 	echo "   (id=\$(cat new-id); t0 = \$EPOCHREALTIME just before cp to queue/$POOL/\$id.sql; start = started_at of tasks/\$id/info)"
 	echo 'SELECT 1;' >"$tmp/one.sql"
-	latency_samples cp || return 1
+	latency_samples cp "$LAT_N" || return 1
 	# The same cp to a local file: the share of fork, exec and exit.
 	: >"$tmp/lat.cplocal"
 	for i in $(seq 50); do
@@ -576,11 +631,350 @@ phase_latency() {
 	result "latency p99" "$p99 ms" "< 10 ms" "$(fmt "$(calc "$p99 / 10")" 2)x target" "$(verdict "$p99 < 10")"
 
 	# For information: without cp's process, the daemon's own share.
-	latency_samples redirect || return 1
+	latency_samples redirect "$LAT_N" || return 1
 	p50=$(pct 0.50 "$tmp/lat.redirect.us") p99=$(pct 0.99 "$tmp/lat.redirect.us")
 	echo "printf >: min $(pct 0 "$tmp/lat.redirect.us") ms, max $(pct 1 "$tmp/lat.redirect.us") ms; open-write-close took $(pct 0.5 "$tmp/lat.redirect.submit") ms (median)"
 	result "latency p50, printf > (no cp process)" "$p50 ms" "< 2 ms" "$(fmt "$(calc "$p50 / 2")" 2)x target" "info"
 	result "latency p99, printf > (no cp process)" "$p99 ms" "< 10 ms" "$(fmt "$(calc "$p99 / 10")" 2)x target" "info"
+}
+
+# ---------------------------------------------------------------- issue 8: side by side with the references
+# Each of these phases prints one line "figure: value (target REFERENCE,
+# ratio R) VERDICT", the reference measured in the same run where it can be.
+
+# graphile-worker tuned, on the same cluster, in a fresh database: one
+# addJobs call of GW_N jobs whose task runs SELECT 1 on the worker's pool;
+# the clock runs from addJobs to the last job gone from the jobs table.
+GW_RATE=""
+phase_graphile() {
+	local dir db out n ms add_ms failed have TIMEFORMAT='%U %S'
+	echo "== 8. graphile-worker $GW_VERSION tuned (concurrentJobs $GW_CONC, localQueue.size $GW_LQ, completeJobBatchDelay 0, failJobBatchDelay 0, maxPoolSize $((GW_CONC + 4))): one addJobs of $GW_N jobs, each SELECT 1 through helpers.query, addJobs to all done"
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		result "graphile-worker tuned, $GW_N jobs" "n/a (node or npm missing)" "-" "-" info
+		return 0
+	fi
+	dir=${BENCH_NPM_DIR:-$tmp/gw}
+	mkdir -p "$dir"
+	have=$(cd "$dir" && node -p 'require("graphile-worker/package.json").version' 2>/dev/null)
+	if [ "$have" != "$GW_VERSION" ]; then
+		( cd "$dir" && timeout 600 npm install --no-audit --no-fund --no-save --loglevel=error \
+			"graphile-worker@$GW_VERSION" pg ) >"$tmp/npm.log" 2>&1 || {
+			tail -n 5 "$tmp/npm.log" | sed 's/^/    /' >&2
+			result "graphile-worker tuned, $GW_N jobs" "n/a (npm install failed: $tmp/npm.log)" "-" "-" info
+			return 0
+		}
+	fi
+	echo "installed in $dir: graphile-worker $(cd "$dir" && node -p 'require("graphile-worker/package.json").version'), pg $(cd "$dir" && node -p 'require("pg/package.json").version'), node $(node --version)"
+	cat >"$dir/bench.js" <<'JS'
+// graphile-worker, tuned: N jobs added by one addJobs call, each running
+// SELECT 1 on the worker's own pool.  Prints "N TOTAL_MS ADD_MS FAILED":
+// from addJobs to the last job gone from the table, and addJobs alone.
+'use strict';
+const { run, makeWorkerUtils, Logger } = require('graphile-worker');
+const [conn, nArg, concArg, lqArg] = process.argv.slice(2);
+const N = Number(nArg), conc = Number(concArg), lq = Number(lqArg);
+const logger = new Logger(() => (level, message) => {
+	if (level === 'error') console.error(`graphile-worker: ${message}`);
+});
+(async () => {
+	const worker = {
+		connectionString: conn, concurrentJobs: conc, maxPoolSize: conc + 4,
+		pollInterval: 1000, localQueue: { size: lq },
+		completeJobBatchDelay: 0, failJobBatchDelay: 0, logger,
+	};
+	const utils = await makeWorkerUtils({ connectionString: conn, logger });
+	await utils.migrate();	// the schema, before the clock starts
+	let ended = 0, failed = 0, allEnded;
+	const ending = new Promise((resolve) => { allEnded = resolve; });
+	const runner = await run({
+		preset: { worker }, logger, noHandleSignals: true,
+		taskList: { bench: async (payload, helpers) => { await helpers.query('SELECT 1'); } },
+	});
+	runner.events.on('job:success', () => { if (++ended === N) allEnded(); });
+	runner.events.on('job:failed', () => { failed++; if (++ended === N) allEnded(); });
+	const specs = Array.from({ length: N }, (_, i) => ({ identifier: 'bench', payload: { i } }));
+	const t0 = process.hrtime.bigint();
+	await utils.addJobs(specs);
+	const tAdded = process.hrtime.bigint();
+	await ending;
+	// Done means gone from the table: batched completions commit after the events.
+	for (;;) {
+		const r = await utils.withPgClient((c) =>
+			c.query('SELECT count(*)::int AS n FROM graphile_worker._private_jobs'));
+		if (r.rows[0].n === 0) break;
+		await new Promise((resolve) => setTimeout(resolve, 2));
+	}
+	const t1 = process.hrtime.bigint();
+	console.log(`${N} ${Number(t1 - t0) / 1e6} ${Number(tAdded - t0) / 1e6} ${failed}`);
+	await runner.stop();
+	await utils.release();
+})().catch((e) => { console.error(e); process.exit(1); });
+JS
+	db=gw_$$_$RANDOM
+	psqlc -d postgres -c "CREATE DATABASE $db" || return 1
+	# The worker's backends are gone before cpu_report counts: bash's time
+	# gives node's own CPU instead.
+	cpu_mark
+	{ time out=$(cd "$dir" && timeout -k 5 $((120 + GW_N / 20)) node bench.js \
+		"postgres://postgres@/$db?host=$tmp&port=$port" "$GW_N" "$GW_CONC" "$GW_LQ" 2>"$tmp/gw.err"); } 2>"$tmp/gw.time"
+	cpu_report | sed 's/, PostgreSQL.*//'
+	echo "node (setup, migrations and the run): $(awk '{ print $1 + $2 }' "$tmp/gw.time") CPU-s"
+	psqlc -d postgres -c "DROP DATABASE $db" || true
+	read -r n ms add_ms failed <<<"$out"
+	if [ -z "${failed:-}" ] || [ "$n" != "$GW_N" ]; then
+		head -n 10 "$tmp/gw.err" | sed 's/^/    /' >&2
+		FAIL_REASON="graphile-worker did not finish"
+		return 1
+	fi
+	GW_RATE=$(calc "$n * 1000 / $ms")
+	echo "addJobs of $n took $(fmt "$add_ms" 0) ms; all done after $(fmt "$ms" 0) ms; failed: $failed"
+	result "graphile-worker tuned, $GW_N jobs" "$(fmt "$GW_RATE") tasks/s" "reference (DESIGN.md: ~3,800-5,200/s here)" "-" "-"
+	[ "$failed" = 0 ] || { FAIL_REASON="$failed graphile-worker jobs failed"; return 1; }
+}
+
+# The bulk path: one group file of BULK_N statements copied in with cp,
+# then cat tasks/ID/wait.  Before groups exist the header is refused, or
+# the file runs as one task: either way the figure is "n/a".
+phase_bulk() {
+	local id t0 t1 st fin rate members i ref ratio verdict n_done
+	echo "== 9. bulk: one group file (-- pgqfs: group=statements) of $BULK_N x SELECT 1, cp into queue/$POOL/ID.sql, then cat tasks/ID/wait; submit to all done"
+	{ echo '-- pgqfs: group=statements'; yes 'SELECT 1;' | head -n "$BULK_N"; } >"$tmp/bulk.sql"
+	finished_base || return 1
+	read -r id <"$MNT/new-id" && [ -n "$id" ] || { FAIL_REASON="cannot read new-id"; return 1; }
+	cpu_mark
+	t0=${EPOCHREALTIME/./}
+	if ! timeout -k 5 120 cp "$tmp/bulk.sql" "$MNT/queue/$POOL/$id.sql" 2>"$tmp/bulk.err"; then
+		echo "cp refused the group file: $(head -n 1 "$tmp/bulk.err")"
+		result "bulk: group of $BULK_N" "n/a (groups not built)" "graphile-worker tuned, >= 1.0x" "-" info
+		return 0
+	fi
+	st=$(timeout -k 5 $((60 + BULK_N / 20)) cat "$MNT/tasks/$id/wait")
+	t1=${EPOCHREALTIME/./}
+	cpu_report
+	# Every member is a task of its own: the pool's finished count says
+	# whether the file ran as a group or as one task.  Give the tallies 2 s.
+	for i in $(seq 100); do
+		read_stats || return 1
+		fin=$((S_done + S_failed + S_cancelled - BASE_FIN))
+		[ "$fin" -ge "$BULK_N" ] && break
+		nap 0.02
+	done
+	members=$(timeout 10 ls "$MNT/tasks/$id/" 2>/dev/null | paste -sd, -)
+	echo "wait said '${st:-<nothing>}' after $(secs "$t0" "$t1" 3) s; tasks finished in the pool since: $fin; tasks/$id/ holds: $members"
+	if [ "$st" != "done" ] || [ "$fin" -lt "$BULK_N" ]; then
+		result "bulk: group of $BULK_N" "n/a (groups not built: $fin task(s) ended, wait said '${st:-<nothing>}')" "graphile-worker tuned, >= 1.0x" "-" info
+		return 0
+	fi
+	rate=$(calc "$BULK_N * 1e6 / ($t1 - $t0)")
+	# The group's result: "id,state" and one line per member.
+	n_done=$(timeout -k 5 60 cat "$MNT/tasks/$id/result" | grep -c ',done$')
+	echo "the group's result lists $n_done members done (expected $BULK_N)"
+	[ "$n_done" = "$BULK_N" ] || { FAIL_REASON="the group's result lists $n_done members done, expected $BULK_N"; return 1; }
+	if [ -n "$GW_RATE" ]; then
+		ref="graphile-worker tuned $(fmt "$GW_RATE")/s, >= 1.0x" ratio="$(fmt "$(calc "$rate / $GW_RATE")" 2)x graphile-worker"
+		verdict=$(verdict "$rate >= $GW_RATE")
+	else
+		ref=">= graphile-worker tuned (not run)" ratio="-" verdict=info
+	fi
+	result "bulk: group of $BULK_N" "$(fmt "$rate") tasks/s" "$ref" "$ratio" "$verdict"
+}
+
+# The per-file ceiling: WRITERS Python threads create CEIL_N one-line files
+# in contrib/memfs (in memory, runs nothing), then the same writers submit
+# CEIL_N SELECT 1 files to queue/POOL/, submit to all done.
+phase_ceiling() {
+	local mm out n t_w t_all failed mem_rate rate
+	echo "== 10. per-file ceiling: $WRITERS Python writer threads create $CEIL_N files of 'SELECT 1;' (open, write, close) in memfs, then in queue/$POOL/ (submit to all done, stats polled every 5 ms after the writers end)"
+	command -v python3 >/dev/null || { result "per file, $WRITERS writer threads" "n/a (no python3)" "-" "-" info; return 0; }
+	[ -x "$MEMFS" ] || { FAIL_REASON="no memfs binary at $MEMFS"; return 1; }
+	cat >"$tmp/writers.py" <<'PY'
+# N one-line files from W threads into DIR; with STATS and POOL, then waits
+# until the pool has N more finished tasks.  Prints "N WRITTEN_S DONE_S FAILED".
+import os, sys, threading, time
+d, n, w, prefix = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+stats, pool = (sys.argv[5], sys.argv[6]) if len(sys.argv) > 6 else (None, None)
+
+def finished():
+    v = {}
+    with open(stats) as f:
+        for line in f:
+            k, _, x = line.rstrip('\n').partition(' ')
+            v[k] = int(x) if x.isdigit() else 0
+    g = lambda s: v.get('pool.%s.%s' % (pool, s), 0)
+    return g('done') + g('failed') + g('cancelled'), g('failed') + g('cancelled')
+
+errors = []
+def writer(k):
+    try:
+        for i in range(k, n, w):
+            with open(os.path.join(d, '%s-%d.sql' % (prefix, i)), 'w') as f:
+                f.write('SELECT 1;\n')
+    except OSError as e:
+        errors.append(str(e))
+
+base = finished() if stats else (0, 0)
+threads = [threading.Thread(target=writer, args=(k,)) for k in range(w)]
+t0 = time.monotonic()
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+t1 = t2 = time.monotonic()
+if errors:
+    print('%d writes failed, the first: %s' % (len(errors), errors[0]), file=sys.stderr)
+    sys.exit(1)
+failed = 0
+if stats:
+    while True:
+        fin, fl = finished()
+        if fin - base[0] >= n:
+            t2, failed = time.monotonic(), fl - base[1]
+            break
+        if time.monotonic() > t1 + 120:
+            print('only %d of %d finished after 120 s' % (fin - base[0], n), file=sys.stderr)
+            sys.exit(1)
+        time.sleep(0.005)
+print(n, t1 - t0, t2 - t0, failed)
+PY
+	mm=$tmp/memfs
+	mkdir -p "$mm"
+	"$MEMFS" -f -o default_permissions "$mm" >"$tmp/memfs.log" 2>&1 &	# as pgqfs mounts
+	memfs_pid=$!
+	for _ in $(seq 100); do mountpoint -q "$mm" && break; sleep 0.05; done
+	mountpoint -q "$mm" || { cat "$tmp/memfs.log" >&2; FAIL_REASON="memfs did not mount"; return 1; }
+	out=$(timeout -k 5 120 python3 "$tmp/writers.py" "$mm" "$CEIL_N" "$WRITERS" ceil 2>"$tmp/writers.err")
+	n=$(find "$mm" -maxdepth 1 -name 'ceil-*.sql' | wc -l)
+	fusermount3 -u "$mm" 2>/dev/null || fusermount3 -uz "$mm"
+	wait "$memfs_pid" 2>/dev/null
+	memfs_pid=
+	read -r _ t_w _ _ <<<"$out"
+	[ -n "${t_w:-}" ] && [ "$n" = "$CEIL_N" ] ||
+		{ head -n 3 "$tmp/writers.err" >&2; FAIL_REASON="the writers into memfs failed ($n files)"; return 1; }
+	mem_rate=$(calc "$CEIL_N / $t_w")
+	echo "memfs ($MEMFS): $CEIL_N files in $(fmt "$t_w" 3) s"
+	result "memfs ceiling, $WRITERS writer threads" "$(fmt "$mem_rate") files/s" "reference (DESIGN.md: ~8,000-9,700/s here)" "-" "-"
+
+	[ -n "$PGSS" ] && psqlc -d postgres -c "SELECT pg_stat_statements_reset()" >/dev/null
+	cpu_mark
+	watchdog_arm $((150 + CEIL_N / 20)) ceiling
+	out=$(timeout -k 5 $((140 + CEIL_N / 20)) python3 "$tmp/writers.py" "$MNT/queue/$POOL" "$CEIL_N" "$WRITERS" ceil "$MNT/stats" "$POOL" 2>"$tmp/writers.err")
+	watchdog_disarm
+	cpu_report
+	read -r _ t_w t_all failed <<<"$out"
+	[ -n "${failed:-}" ] || { head -n 3 "$tmp/writers.err" >&2; FAIL_REASON="the writers into pgqfs failed: $(head -n 1 "$tmp/writers.err")"; return 1; }
+	rate=$(calc "$CEIL_N / $t_all")
+	echo "pgqfs: written in $(fmt "$t_w" 3) s ($(fmt "$(calc "$CEIL_N / $t_w")") files/s), all done after $(fmt "$t_all" 3) s; failed: $failed"
+	[ -n "$PGSS" ] && pgss_report "$CEIL_N" "file"
+	result "per file, $WRITERS writer threads, submit to done" "$(fmt "$rate") files/s" "memfs $(fmt "$mem_rate")/s, >= 0.4x" \
+		"$(fmt "$(calc "$rate / $mem_rate")" 2)x memfs" "$(verdict "$rate >= 0.4 * $mem_rate")"
+	[ "$failed" = 0 ] || { FAIL_REASON="$failed tasks failed"; return 1; }
+}
+
+# With BENCH_PGSS=1: the server's statements per task over the phase (both
+# databases), from pg_stat_statements, heaviest first.
+pgss_report() {	# N WHAT
+	echo "pg_stat_statements over the phase, per $2 (calls, server ms; '(in)': run inside a function):"
+	psqlc -d postgres -At -F' ' -c "SELECT round(sum(calls)::numeric / $1, 2), round((sum(total_exec_time) / $1)::numeric, 3),
+	        round(sum(wal_records)::numeric / $1, 1) FROM pg_stat_statements WHERE toplevel" |
+		awk '{ printf "    all top-level: %s calls, %s ms executing, %s WAL records\n", $1, $2, $3 }'
+	psqlc -d postgres -At -F'|' -c "SELECT round(calls::numeric / $1, 2), round((total_exec_time / $1)::numeric, 3),
+	        d.datname || CASE WHEN toplevel THEN '' ELSE ' (in)' END,
+	        regexp_replace(left(query, 110), '\s+', ' ', 'g')
+	   FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid ORDER BY total_exec_time DESC LIMIT 12" |
+		awk -F'|' '{ printf "    %6s calls %7s ms  %-11s %s\n", $1, $2, $3, $4 }'
+}
+
+# Pickup: submitted_at to started_at from info, PICKUP_N tasks submitted one
+# at a time (printf >) on an idle daemon.
+phase_pickup() {
+	local p50 p99
+	echo "== 11. pickup: submitted_at to started_at (tasks/ID/info) of $PICKUP_N tasks submitted one at a time with printf > on an idle daemon, 20 ms apart"
+	echo 'SELECT 1;' >"$tmp/one.sql"
+	latency_samples redirect "$PICKUP_N" || return 1
+	p50=$(pct 0.50 "$tmp/lat.redirect.pickup") p99=$(pct 0.99 "$tmp/lat.redirect.pickup")
+	echo "pickup: min $(pct 0 "$tmp/lat.redirect.pickup") ms, max $(pct 1 "$tmp/lat.redirect.pickup") ms; (printf > to started_at: p50 $(pct 0.5 "$tmp/lat.redirect.us") ms)"
+	result "pickup p50" "$p50 ms" "graphile-worker 8 ms (quoted, not measured); target 1 ms" \
+		"$(fmt "$(calc "$p50 / 8")" 3)x graphile-worker, $(fmt "$(calc "$p50 / 1")" 2)x target" "$(verdict "$p50 <= 1")"
+	result "pickup p99" "$p99 ms" "target 3 ms" "$(fmt "$(calc "$p99 / 3")" 2)x target" "$(verdict "$p99 <= 3")"
+}
+
+# Hand-off: HAND_N tasks of pg_sleep(HAND_SLEEP) queued in the pool behind
+# an advisory lock that a psql session holds; the pool's first wave starts
+# and blocks on the lock, the rest wait in the queue.  The clock runs from
+# the lock's release to the last finished_at, both by the server's clock.
+gate_stop() {
+	exec {GATEFD}>&-	# psql reads the end of its input, exits, and the lock goes
+	kill "$gate_pid" 2>/dev/null
+	wait "$gate_pid" 2>/dev/null
+	gate_pid=
+}
+phase_handoff() {
+	local i ideal waves t_rel last first wall ratio overlap waiting st
+	waves=$(((HAND_N + POOL_MAX - 1) / POOL_MAX))
+	ideal=$(calc "$waves * $HAND_SLEEP")
+	echo "== 12. hand-off: $HAND_N x pg_sleep($HAND_SLEEP) in a pool of $POOL_MAX, held behind an advisory lock until all are queued; lock release to the last finished_at (ideal $(fmt "$ideal" 2) s)"
+	mkdir -p "$tmp/hand"
+	for i in $(seq "$HAND_N"); do
+		echo "SELECT pg_sleep($HAND_SLEEP) FROM (SELECT pg_advisory_xact_lock_shared(8008)) gate;" >"$tmp/hand/hand-$i.sql"
+	done
+	# The gate: a psql session holding the lock, fed through a FIFO.
+	rm -f "$tmp/gate.fifo" "$tmp/gate.out"
+	mkfifo "$tmp/gate.fifo"
+	psqlc -d app -At -o "$tmp/gate.out" <"$tmp/gate.fifo" &
+	gate_pid=$!
+	exec {GATEFD}>"$tmp/gate.fifo"
+	echo "SELECT 'locked', pg_advisory_lock(8008);" >&"$GATEFD"
+	for _ in $(seq 200); do grep -q locked "$tmp/gate.out" 2>/dev/null && break; nap 0.02; done
+	grep -q locked "$tmp/gate.out" || { gate_stop; FAIL_REASON="the gate session did not take the lock"; return 1; }
+	finished_base || return 1
+	watchdog_arm $((120 + HAND_N)) handoff
+	submit_dir "$tmp/hand" 60
+	submit_wait || { watchdog_disarm; gate_stop; return 1; }
+	# Every task queued or blocked on the lock: the pool full, the rest queued.
+	for _ in $(seq 1000); do
+		read_stats || break
+		waiting=$(psqlc -At -d app -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+		[ "$S_running" -ge "$POOL_MAX" ] && [ "$((S_running + S_queued))" -ge "$HAND_N" ] &&
+			[ "$waiting" -ge "$POOL_MAX" ] && break
+		nap 0.02
+	done
+	echo "before the release: $S_running running (of which $waiting wait for the lock), $S_queued queued"
+	# The release, stamped by the server just before it unlocks.
+	echo "SELECT 'released', (extract(epoch FROM clock_timestamp()) * 1e6)::bigint, pg_advisory_unlock(8008);" >&"$GATEFD"
+	exec {GATEFD}>&-
+	wait_finished "$HAND_N"
+	st=$?
+	watchdog_disarm
+	wait "$gate_pid" 2>/dev/null
+	gate_pid=
+	[ "$st" = 0 ] || return 1
+	t_rel=$(awk -F'|' '$1 == "released" { print $2 }' "$tmp/gate.out")
+	[ -n "$t_rel" ] || { FAIL_REASON="the gate session did not release the lock"; return 1; }
+	read -r first last overlap <<<"$(psqlc -At -F' ' -d pgqfs -c "
+		SELECT (extract(epoch FROM min(finished_at)) * 1e6)::bigint, (extract(epoch FROM max(finished_at)) * 1e6)::bigint,
+		       (SELECT max(n) FROM (SELECT sum(d) OVER (ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS n
+		          FROM (SELECT started_at AS t, 1 AS d FROM $SCHEMA.task WHERE pool = '$POOL' AND name LIKE 'hand-%'
+		                UNION ALL SELECT finished_at, -1 FROM $SCHEMA.task WHERE pool = '$POOL' AND name LIKE 'hand-%') e) x)
+		  FROM $SCHEMA.task WHERE pool = '$POOL' AND name LIKE 'hand-%'")"
+	wall=$(calc "($last - $t_rel) / 1e6")
+	ratio=$(calc "$wall / $ideal")
+	# Each start after the release took a slot that a finish freed: the
+	# i-th such start against the i-th finish is the refill delay.
+	psqlc -At -F' ' -d pgqfs -c "
+		WITH f AS (SELECT finished_at AS t, row_number() OVER (ORDER BY finished_at) AS i
+		             FROM $SCHEMA.task WHERE pool = '$POOL' AND name LIKE 'hand-%'),
+		     s AS (SELECT started_at AS t, row_number() OVER (ORDER BY started_at) AS i
+		             FROM $SCHEMA.task WHERE pool = '$POOL' AND name LIKE 'hand-%'
+		              AND started_at > to_timestamp($t_rel / 1e6)),
+		     g AS (SELECT extract(epoch FROM s.t - f.t) * 1000 AS ms FROM s JOIN f USING (i))
+		SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+		       round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 1), round(max(ms)::numeric, 1) FROM g" |
+		awk '{ printf "slot refills after the release: %d, a finish to the next start p50 %s ms, p90 %s ms, max %s ms\n", $1, $2, $3, $4 }'
+	echo "release to the first finish $(fmt "$(calc "($first - $t_rel) / 1000")" 1) ms (the first wave waited on the lock; ideal $(fmt "$(calc "$HAND_SLEEP * 1000")" 0) ms); release to last finish $(fmt "$wall" 3) s: $(fmt "$(calc "($wall - $ideal) * 1000 / $waves")" 1) ms lost per wave over $waves waves; at most $overlap running at once by the recorded times (pool limit $POOL_MAX); failed: $N_FAILED"
+	result "hand-off, $HAND_N x pg_sleep($HAND_SLEEP) behind a lock" "$(fmt "$wall" 3) s" "ideal $(fmt "$ideal" 1) s, <= 1.01x" \
+		"$(fmt "$ratio" 3)x ideal" "$(verdict "$ratio <= 1.01")"
+	[ "${overlap:-0}" -le "$POOL_MAX" ] || { FAIL_REASON="$overlap tasks ran at once in a pool of $POOL_MAX"; return 1; }
+	[ "$N_FAILED" = 0 ] || { FAIL_REASON="$N_FAILED tasks failed"; return 1; }
 }
 
 phase_stream() {
@@ -831,10 +1225,11 @@ port=$((20000 + RANDOM % 20000))
 timeout 120 "${run[@]}" "$bindir/initdb" -A trust --nosync -U postgres -D "$DATA" >"$tmp/initdb.log" 2>&1 ||
 	{ cat "$tmp/initdb.log" >&2; die "initdb failed"; }
 timeout 120 "${run[@]}" "$bindir/pg_ctl" -D "$DATA" -l "$tmp/postgres.log" -w -t 60 \
-	-o "-k $tmp -c listen_addresses= -p $port -c max_connections=300" start >/dev/null ||
+	-o "-k $tmp -c listen_addresses= -p $port -c max_connections=300${PGSS:+ -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all}" start >/dev/null ||
 	{ cat "$tmp/postgres.log" >&2; die "PostgreSQL did not start"; }
 pg_started=1
 psqlc -d postgres -c "CREATE DATABASE pgqfs" -c "CREATE DATABASE app" || die "cannot create the databases"
+[ -n "$PGSS" ] && { psqlc -d postgres -c "CREATE EXTENSION pg_stat_statements" || die "cannot create pg_stat_statements"; }
 PG_VERSION=$(psqlc -At -d postgres -c 'SHOW server_version')
 echo "postgresql: $PG_VERSION; $(psqlc -At -d postgres -c "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name)
     FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'wal_sync_method')") (defaults but max_connections)"
@@ -842,6 +1237,11 @@ start_daemon
 echo
 
 if wanted baseline; then phase_baseline; echo; fi
+wanted graphile && run_phase "graphile-worker" phase_graphile
+wanted bulk && run_phase bulk phase_bulk
+wanted ceiling && run_phase "per-file ceiling" phase_ceiling
+wanted pickup && run_phase pickup phase_pickup
+wanted handoff && run_phase hand-off phase_handoff
 wanted throughput && run_phase throughput phase_throughput_batch
 wanted single && run_phase "throughput, one cp per task" phase_throughput_single
 wanted concurrency && run_phase concurrency phase_concurrency
@@ -867,7 +1267,7 @@ fi
 
 echo "== summary ($(date -u '+%Y-%m-%d'), $(nproc) CPUs $cpu, PostgreSQL ${PG_VERSION%% *}, $([ "$quick" = 1 ] && echo QUICK || echo full size), daemon $PGQFS)"
 {
-	printf 'metric\tmeasured\ttarget\tratio\tverdict\n'
+	printf 'figure\tmeasured\treference / target\tratio\tverdict\n'
 	for i in "${!R_NAME[@]}"; do
 		printf '%s\t%s\t%s\t%s\t%s\n' "${R_NAME[$i]}" "${R_VAL[$i]}" "${R_TARGET[$i]}" "${R_RATIO[$i]}" "${R_VERDICT[$i]}"
 	done
