@@ -89,10 +89,21 @@ struct cron_zone;
 __attribute__((warn_unused_result))
 int cron_zone_create(const char *name, struct cron_zone **ret);
 
+/*
+ * A zone from the bytes of a TZif file (RFC 8536, versions 1 to 4), as
+ * cron_zone_create() reads them: 0, -ENOENT for data that is not a valid
+ * TZif file (or has leap seconds), -ENOMEM.  The data is only read.
+ */
+__attribute__((warn_unused_result))
+int cron_zone_from_tzif(const void *data, size_t len, struct cron_zone **ret);
+
 /* Frees a zone; NULL is fine. */
 void cron_zone_destroy(struct cron_zone *z);
 
-/* UTC offset (seconds east) of zone z at Unix time t_s. */
+/*
+ * UTC offset (seconds east) of zone z (NULL: UTC) at Unix time t_s; a
+ * t_s more than 2^40 s (34800 years) from 1970 counts as that far.
+ */
 int32_t cron_zone_offset(const struct cron_zone *z, int64_t t_s);
 
 /*

@@ -36,6 +36,17 @@
 #define OFF_MAX 93600
 /* Transitions within two days of one instant (real zones have one). */
 #define SEGMENTS_MAX 16
+/*
+ * Times are clamped to +-2^40 s (some 34800 years either side of 1970)
+ * so that no arithmetic on them overflows; schedules stay within years
+ * 1..10400.
+ */
+#define T_LIMIT (INT64_C(1) << 40)
+
+static int64_t clamp(int64_t t)
+{
+	return t < -T_LIMIT ? -T_LIMIT : t > T_LIMIT ? T_LIMIT : t;
+}
 
 /* A day of a POSIX TZ rule, and the local time of day of the change. */
 struct rule_day {
@@ -321,6 +332,7 @@ int32_t cron_zone_offset(const struct cron_zone *z, int64_t t)
 
 	if (!z)
 		return 0;
+	t = clamp(t);
 	if (z->n == 0 || t >= z->tr[z->n - 1].at) {
 		if (z->has_rule)
 			return rule_offset(&z->rule, t);
@@ -385,12 +397,15 @@ int64_t cron_zone_instant(const struct cron_zone *z, int64_t local)
 {
 	int64_t start[SEGMENTS_MAX];
 	int32_t off[SEGMENTS_MAX];
-	int64_t lo = local - OFF_MAX, hi = local + OFF_MAX, t;
+	int64_t lo, hi, t;
 	struct transition tr = { 0, 0 };
 	size_t k = 1, i;
 
 	if (!z)
 		return local;
+	local = clamp(local);
+	lo = local - OFF_MAX;
+	hi = local + OFF_MAX;
 	start[0] = lo;
 	off[0] = cron_zone_offset(z, lo);
 	while (k < SEGMENTS_MAX && next_transition(z, start[k - 1], &tr) &&
@@ -555,6 +570,12 @@ static int read_file(int fd, unsigned char *buf, size_t len)
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+int cron_zone_from_tzif(const void *data, size_t len,
+			struct cron_zone **ret)
+{
+	return parse_tzif(data, len, ret);
 }
 
 int cron_zone_create(const char *name, struct cron_zone **ret)

@@ -16,6 +16,12 @@
  *    end of a DST gap that skipped a matching minute; and no whole local
  *    minute near either end of the interval is an earlier tick.
  * Every input also checks cron_every_next() with values drawn from it.
+ *
+ * An input that starts with "TZif" is a zone file instead (the seeds hold
+ * real ones): cron_zone_from_tzif() returns 0 or -ENOENT, and a zone it
+ * accepts has offsets within RFC 8536's bounds, instants of local times
+ * within them too, and an every-minute schedule that ticks within two
+ * days of any start.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -309,6 +315,38 @@ static void check_every(uint64_t h)
 	      (unsigned long long)every, (long long)after, (long long)t);
 }
 
+/* Whatever the data, times stay within the offsets' bounds. */
+static void check_tzif(const uint8_t *data, size_t size, uint64_t h)
+{
+	const int64_t bound = 93600;	/* RFC 8536: -25 h..+26 h */
+	struct cron_zone *z;
+	struct cron c;
+	int64_t t, tick, local;
+	int32_t off;
+	int r;
+
+	r = cron_zone_from_tzif(data, size, &z);
+	CHECK(r == 0 || r == -ENOENT, "returned %d", r);
+	if (r != 0)
+		return;
+	CHECK(cron_parse("* * * * *", &c, NULL, 0) == 0, "every minute");
+	for (int i = 0; i < 8; i++, h = h * 6364136223846793005u + 1) {
+		/* 1800..2300, and a wider spread for the offsets. */
+		t = -5364662400 + (int64_t)(h % UINT64_C(15778800000));
+		off = cron_zone_offset(z, t);
+		CHECK(off > -bound && off < bound, "offset %d", off);
+		off = cron_zone_offset(z, (int64_t)(h >> 1) - (INT64_C(1) << 62));
+		CHECK(off > -bound && off < bound, "offset %d", off);
+		local = cron_zone_instant(z, t);
+		CHECK(local >= t - bound && local <= t + bound,
+		      "instant %lld of %lld", (long long)local, (long long)t);
+		CHECK(cron_next_in(&c, z, t, &tick) == 0 && tick > t &&
+		      tick <= t + 2 * bound + 120, "tick %lld after %lld",
+		      (long long)tick, (long long)t);
+	}
+	cron_zone_destroy(z);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char expr[EXPR_MAX + 1], err[256];
@@ -320,6 +358,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r;
 
 	check_every(h);
+	if (size >= 4 && memcmp(data, "TZif", 4) == 0) {
+		check_tzif(data, size, h);
+		return 0;
+	}
 	if (size > EXPR_MAX)
 		return 0;
 	memcpy(expr, data, size);

@@ -546,23 +546,18 @@ static int libc_offset(int64_t t)
 	return (int)tm.tm_gmtoff;
 }
 
-static void check_zone(const char *name)
+/*
+ * Compares zone z with the libc's TZ=tz from `start` to 2200; returns the
+ * number of differences (printing the first few).
+ */
+static int compare_with_libc(const struct cron_zone *z, const char *tz,
+			     int64_t start)
 {
-	struct cron_zone *z;
 	int64_t t, prev = 0, lo, hi, step = 29 * 86400 + 3607;
-	int64_t start = INT64_C(-2840140800), end = INT64_C(7258118400);
-	int r, off, prev_off = 0, bad = 0;
+	int64_t end = INT64_C(7258118400);
+	int off, prev_off = 0, bad = 0;
 
-	r = cron_zone_create(name, &z);
-	if (r == -ENOENT) {
-		zones_skipped++;	/* not a TZif file, or leap seconds */
-		return;
-	}
-	if (r < 0) {
-		tap_ok(false, "zone %s loads (%d)", name, r);
-		return;
-	}
-	setenv("TZ", name, 1);
+	setenv("TZ", tz, 1);
 	tzset();
 	for (t = start; t < end && bad < 3; t += step) {
 		off = libc_offset(t);
@@ -580,7 +575,7 @@ static void check_zone(const char *name)
 			}
 			if (cron_zone_offset(z, hi - 1) != libc_offset(hi - 1) ||
 			    cron_zone_offset(z, hi) != libc_offset(hi)) {
-				printf("#   %s at %s: %d %d, libc %d %d\n", name,
+				printf("#   %s at %s: %d %d, libc %d %d\n", tz,
 				       iso(hi), cron_zone_offset(z, hi - 1),
 				       cron_zone_offset(z, hi),
 				       libc_offset(hi - 1), libc_offset(hi));
@@ -588,15 +583,31 @@ static void check_zone(const char *name)
 			}
 		}
 		if (cron_zone_offset(z, t) != off) {
-			printf("#   %s at %s: %d, libc %d\n", name, iso(t),
+			printf("#   %s at %s: %d, libc %d\n", tz, iso(t),
 			       cron_zone_offset(z, t), off);
 			bad++;
 		}
 		prev = t;
 		prev_off = off;
 	}
+	return bad;
+}
+
+static void check_zone(const char *name)
+{
+	struct cron_zone *z;
+	int r = cron_zone_create(name, &z);
+
+	if (r == -ENOENT) {
+		zones_skipped++;	/* not a TZif file, or leap seconds */
+		return;
+	}
+	if (r < 0) {
+		tap_ok(false, "zone %s loads (%d)", name, r);
+		return;
+	}
 	zones_checked++;
-	zones_bad += bad > 0;
+	zones_bad += compare_with_libc(z, name, INT64_C(-2840140800)) > 0;
 	cron_zone_destroy(z);
 }
 
@@ -639,6 +650,155 @@ static void test_all_zones(void)
 	tzset();
 }
 
+static void put32(unsigned char **p, uint32_t v)
+{
+	for (int i = 3; i >= 0; i--)
+		*(*p)++ = (unsigned char)(v >> (8 * i));
+}
+
+/*
+ * A TZif file of version `version` with n transitions at[] to types
+ * idx[] of offsets offs[] (n_types of them), and footer (version 2+).
+ */
+static size_t make_tzif(unsigned char *b, char version, size_t n,
+			const int64_t *at, const unsigned char *idx,
+			size_t n_types, const int32_t *offs, const char *footer)
+{
+	unsigned char *p = b;
+
+	for (int pass = 0; pass < (version == '1' ? 1 : 2); pass++) {
+		int tsize = pass ? 8 : 4;
+
+		memcpy(p, "TZif", 4);
+		p[4] = version == '1' ? 0 : (unsigned char)version;
+		memset(p + 5, 0, 15);
+		p += 20;
+		put32(&p, 0);			/* isut */
+		put32(&p, 0);			/* isstd */
+		put32(&p, 0);			/* leap */
+		put32(&p, (uint32_t)n);		/* time */
+		put32(&p, (uint32_t)n_types);	/* type */
+		put32(&p, 4);			/* chars */
+		for (size_t i = 0; i < n; i++) {
+			if (tsize == 8)
+				put32(&p, (uint32_t)((uint64_t)at[i] >> 32));
+			put32(&p, (uint32_t)at[i]);
+		}
+		if (n > 0)
+			memcpy(p, idx, n);
+		p += n;
+		for (size_t i = 0; i < n_types; i++) {
+			put32(&p, (uint32_t)offs[i]);
+			*p++ = 0;
+			*p++ = 0;
+		}
+		memcpy(p, "ABC", 4);
+		p += 4;
+	}
+	if (version != '1')
+		p += sprintf((char *)p, "\n%s\n", footer);
+	return (size_t)(p - b);
+}
+
+/* A zone of only a footer, against the libc's reading of the string. */
+static void footer_like_libc(const char *footer, int32_t std_off)
+{
+	unsigned char b[512];
+	struct cron_zone *z;
+	size_t n = make_tzif(b, '2', 0, NULL, NULL, 1, &std_off, footer);
+
+	if (!tap_ok(cron_zone_from_tzif(b, n, &z) == 0, "footer %s loads",
+		    footer))
+		return;
+	/* The libc applies a POSIX rule from 1970 only (compute_change()). */
+	tap_ok(compare_with_libc(z, footer, 0) == 0, "  offsets as the libc's");
+	cron_zone_destroy(z);
+}
+
+static void test_footers(void)
+{
+	static const int64_t times[] = { 0, 1000000 };
+	static const unsigned char idx[] = { 1, 0 };
+	static const int32_t offs[] = { 3600, 7200 };
+	unsigned char b[512];
+	struct cron_zone *z;
+	size_t n;
+
+	/* Rule forms tzdata's footers do not use today, and some it does. */
+	footer_like_libc("AAA3BBB,J60/2,J300/2", -3 * 3600);
+	footer_like_libc("AAA3BBB,59/2,300/2", -3 * 3600);
+	footer_like_libc("AAA-10BBB,200/3,60/1:30", 10 * 3600);
+	footer_like_libc("<-02>2<-01>,M3.5.0/-1,M10.5.0/0", -2 * 3600);
+	footer_like_libc("AAA-2BBB,M3.4.4/50,M10.4.4/50", 2 * 3600);
+	footer_like_libc("AAA3BBB2:30,M4.1.0,M9.5.0/1:15:30", -3 * 3600);
+	footer_like_libc("AAA-5:45", 5 * 3600 + 45 * 60);
+	footer_like_libc("AAA5BBB4,M3.2.0,M11.1.0", -5 * 3600);
+	footer_like_libc("<+0330>-3:30<+0430>,J79/24,J263/24", 12600);
+
+	/*
+	 * Summer time without a rule: the US rule, as tzcode's (the libc
+	 * takes the rules of its posixrules file, New York's history).
+	 */
+	n = make_tzif(b, '2', 0, NULL, NULL, 1, &offs[0], "AAA5BBB");
+	tap_ok(cron_zone_from_tzif(b, n, &z) == 0 &&
+	       cron_zone_offset(z, 1772953200 - 1) == -5 * 3600 &&
+	       cron_zone_offset(z, 1772953200) == -4 * 3600 &&
+	       cron_zone_offset(z, 1793516400 - 3601) == -4 * 3600 &&
+	       cron_zone_offset(z, 1793516400 - 3600) == -5 * 3600,
+	       "AAA5BBB: New York's 2026 changes");
+	cron_zone_destroy(z);
+
+	/* RFC 8536 3.3.1: summer time all year. */
+	n = make_tzif(b, '3', 0, NULL, NULL, 1, &offs[0], "AAA5BBB,0/0,J365/25");
+	tap_ok(cron_zone_from_tzif(b, n, &z) == 0 &&
+	       cron_zone_offset(z, at("2026-01-01T00:00")) == -4 * 3600 &&
+	       cron_zone_offset(z, at("2026-12-31T23:59")) == -4 * 3600 &&
+	       cron_zone_offset(z, at("2027-01-01T05:00")) == -4 * 3600 &&
+	       cron_zone_offset(z, at("2026-07-01T00:00")) == -4 * 3600,
+	       "EST5EDT,0/0,J365/25: EDT all year");
+	cron_zone_destroy(z);
+
+	/* Version 1: 32-bit times, no footer: the last offset stays. */
+	n = make_tzif(b, '1', 2, times, idx, 2, offs, NULL);
+	tap_ok(cron_zone_from_tzif(b, n, &z) == 0 &&
+	       cron_zone_offset(z, -1) == 3600 &&
+	       cron_zone_offset(z, 0) == 7200 &&
+	       cron_zone_offset(z, 999999) == 7200 &&
+	       cron_zone_offset(z, 1000000) == 3600 &&
+	       cron_zone_offset(z, INT64_C(4000000000)) == 3600,
+	       "version 1: type 0 before, the table, then the last offset");
+	cron_zone_destroy(z);
+
+	n = make_tzif(b, '2', 2, times, idx, 2, offs, "");
+	tap_ok(cron_zone_from_tzif(b, n, &z) == 0 &&
+	       cron_zone_offset(z, INT64_C(4000000000)) == 3600,
+	       "empty footer: the last offset stays");
+	cron_zone_destroy(z);
+
+	tap_ok(cron_zone_from_tzif(b, n - 1, &z) == -ENOENT,
+	       "footer cut: ENOENT");
+	n = make_tzif(b, '2', 2, times, idx, 2, offs, "AAA5BBB,M13.1.0,M1.1.0");
+	tap_ok(cron_zone_from_tzif(b, n, &z) == -ENOENT, "bad rule: ENOENT");
+	n = make_tzif(b, '2', 2, (const int64_t[]){ 5, 5 }, idx, 2, offs, "");
+	tap_ok(cron_zone_from_tzif(b, n, &z) == -ENOENT,
+	       "times not ascending: ENOENT");
+	n = make_tzif(b, '2', 2, times, (const unsigned char[]){ 0, 2 }, 2,
+		      offs, "");
+	tap_ok(cron_zone_from_tzif(b, n, &z) == -ENOENT,
+	       "type index out of range: ENOENT");
+	n = make_tzif(b, '2', 1, times, idx, 2,
+		      (const int32_t[]){ 0, 26 * 3600 }, "");
+	tap_ok(cron_zone_from_tzif(b, n, &z) == -ENOENT,
+	       "offset of 26 h: ENOENT");
+	n = make_tzif(b, '2', 0, NULL, NULL, 1, offs, "AAA");
+	tap_ok(cron_zone_from_tzif(b, n, &z) == -ENOENT,
+	       "footer without offset: ENOENT");
+	tap_ok(cron_zone_from_tzif("TZif", 4, &z) == -ENOENT &&
+	       cron_zone_from_tzif("", 0, &z) == -ENOENT, "short: ENOENT");
+	unsetenv("TZ");
+	tzset();
+}
+
 int main(void)
 {
 	test_parse();
@@ -646,6 +806,7 @@ int main(void)
 	test_dst();
 	test_tz_names();
 	test_every();
+	test_footers();
 	test_all_zones();
 	return tap_done();
 }
