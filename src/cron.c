@@ -121,12 +121,11 @@ static char lower(char c)
 }
 
 /*
- * Reads a value of field f at s[*i..n): digits, or a name of the field.
- * item[0..item_n) is the whole item, for messages.
+ * Reads a value (or, when `step`, a step) of field f at s[*i..n), where
+ * s[0..n) is one item of the list: digits, or a name of the field.
  */
 static int parse_value(struct parser *p, const struct field_def *f,
-		       const char *s, size_t n, size_t *i, bool step,
-		       const char *item, size_t item_n, int *ret)
+		       const char *s, size_t n, size_t *i, bool step, int *ret)
 {
 	char shown[4 * SHOW_MAX + 4];
 	size_t start = *i, j = *i;
@@ -158,11 +157,11 @@ static int parse_value(struct parser *p, const struct field_def *f,
 		char c[4 * SHOW_MAX + 4];
 
 		show(c, s + j, 1);
-		show(shown, item, item_n);
+		show(shown, s, n);
 		return fail(p, "unexpected '%s' in '%s'", c, shown);
 	}
 	if (j == start) {
-		show(shown, item, item_n);
+		show(shown, s, n);
 		return fail(p, "%s missing in '%s'",
 			    step ? "a step is" : "a value is", shown);
 	}
@@ -197,13 +196,13 @@ static int parse_item(struct parser *p, const struct field_def *f,
 		hi = f->max;
 		i = 1;
 	} else {
-		r = parse_value(p, f, s, n, &i, false, s, n, &lo);
+		r = parse_value(p, f, s, n, &i, false, &lo);
 		if (r < 0)
 			return r;
 		hi = lo;
 		if (i < n && s[i] == '-') {
 			i++;
-			r = parse_value(p, f, s, n, &i, false, s, n, &hi);
+			r = parse_value(p, f, s, n, &i, false, &hi);
 			if (r < 0)
 				return r;
 			/* fri-sun: a range may end on Sunday as 0. */
@@ -219,7 +218,7 @@ static int parse_item(struct parser *p, const struct field_def *f,
 	}
 	if (i < n && s[i] == '/') {
 		i++;
-		r = parse_value(p, f, s, n, &i, true, s, n, &step);
+		r = parse_value(p, f, s, n, &i, true, &step);
 		if (r < 0)
 			return r;
 	}
