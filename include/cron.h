@@ -44,10 +44,13 @@ struct cron {
  * (written without the blank after '*').  Ranges: minute 0-59, hour 0-23,
  * day of month 1-31, month 1-12 or jan..dec, day of week 0-7 or sun..sat
  * (0 and 7 are both Sunday; a range may end on Sunday: fri-sun, 5-0 or
- * 5-7).  Names are three letters, case-insensitive, and usable wherever a
- * number is except as a step.  The shorthands @yearly (@annually),
- * @monthly, @weekly, @daily (@midnight) and @hourly stand for
- * "0 0 1 1 *", "0 0 1 * *", "0 0 * * 0", "0 0 * * *" and "0 * * * *".
+ * 5-7; a/n there is a-7/n, so "1/2" is Monday, Wednesday, Friday and
+ * Sunday, as in Vixie cron).  Names are three letters, case-insensitive,
+ * and usable wherever a number is except as a step.  A step is 1 to the
+ * number of values of the field (60 for minutes, 7 for days of the
+ * week).  The shorthands @yearly (@annually), @monthly, @weekly, @daily
+ * (@midnight) and @hourly stand for "0 0 1 1 *", "0 0 1 * *",
+ * "0 0 * * 0", "0 0 * * *" and "0 * * * *".
  *
  * An expression that can never match (a day of month that none of its
  * months has, such as "0 0 30 2 *") is refused too.
@@ -114,7 +117,10 @@ int32_t cron_zone_offset(const struct cron_zone *z, int64_t t_s);
  */
 int64_t cron_zone_instant(const struct cron_zone *z, int64_t local_s);
 
-/* cron_zone_create() and destroy: 0, -EINVAL or -ENOENT (or -ENOMEM). */
+/*
+ * Whether tz names a zone cron_zone_create() loads: 0, or its -EINVAL,
+ * -ENOENT or -ENOMEM.  For refusing a bad tz= when a schedule is written.
+ */
 __attribute__((warn_unused_result))
 int cron_tz_check(const char *name);
 

@@ -1,4 +1,7 @@
-/* What src/cron.c and src/cron_zone.c share: the proleptic Gregorian calendar. */
+/*
+ * What src/cron.c and src/cron_zone.c share: the proleptic Gregorian
+ * calendar.
+ */
 #ifndef PGQFS_CRON_INTERNAL_H
 #define PGQFS_CRON_INTERNAL_H
 

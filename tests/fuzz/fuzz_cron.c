@@ -6,15 +6,16 @@
  *  - cron_parse() returns 0 or -EINVAL; a message names a field ("field
  *    N (...): ") or the field count or the shorthand, in printable ASCII;
  *  - for an expression it accepts, in UTC, Europe/Paris, America/New_York
- *    and Australia/Lord_Howe (30-minute DST), from an instant near a
- *    DST change of each and one drawn from the input (1900..2200), cron_next_in() returns a
- *    tick (it terminates: libFuzzer's -timeout catches a loop), the tick
- *    is after the start, and, by an independent matcher of the
- *    expression's text and the libc's localtime_r() (the harness is
- *    single-threaded, so switching TZ is fine here), its wall-clock time
- *    matches and is not the second pass of a repeated hour, or it is the
- *    end of a DST gap that skipped a matching minute; and no whole local
- *    minute near either end of the interval is an earlier tick.
+ *    and Australia/Lord_Howe (30-minute DST), from an instant near a DST
+ *    change of each and from one drawn from the input (1900..2200),
+ *    cron_next_in() returns a tick (it terminates: libFuzzer's -timeout
+ *    catches a loop), the tick is after the start, and, by an independent
+ *    matcher of the expression's text and the libc's localtime_r() (the
+ *    harness is single-threaded, so switching TZ is fine here), its
+ *    wall-clock time matches and is not the second pass of a repeated
+ *    hour, or it is the end of a DST gap that skipped a matching minute;
+ *    and no whole local minute near either end of the interval is an
+ *    earlier tick.
  * Every input also checks cron_every_next() with values drawn from it.
  *
  * An input that starts with "TZif" is a zone file instead (the seeds hold
