@@ -212,6 +212,8 @@ struct schedules {
 	uint64_t answered_seq;	/* ... when the last answer's was */
 	bool asked;		/* an answer came on this instance */
 	int64_t next_send_ms;	/* no statement before (mono): no spinning */
+	bool in_flight;		/* sent, no answer yet: failed if the
+				 * connection is idle again without one */
 	struct timer timer;	/* the earliest tick */
 };
 

@@ -88,15 +88,27 @@ static long sched_file_of(const struct fs *fs, fuse_ino_t ino)
 	return k < fs->n_sched_names ? (long)k : -1;
 }
 
-/* The inode of (pool, name), given one if it has none (fs->lock held):
- * 0 when out of memory. */
-static fuse_ino_t sched_name_ino(struct fs *fs, size_t pool, const char *name)
+/* The inode of (pool, name), or 0 if it has none (fs->lock held). */
+static fuse_ino_t sched_name_find(const struct fs *fs, size_t pool, const char *name)
 {
-	struct sched_name *n;
-
 	for (size_t i = 0; i < fs->n_sched_names; i++)
 		if (fs->sched_names[i].pool == pool && strcmp(fs->sched_names[i].name, name) == 0)
 			return INO_SCHED_BIT | INO_SCHED_FILE | i;
+	return 0;
+}
+
+/*
+ * The inode of (pool, name), given one if it has none (fs->lock held):
+ * 0 when out of memory.  Only names that are schedules, or being written,
+ * get one: a lookup of any name must not grow the table.
+ */
+static fuse_ino_t sched_name_ino(struct fs *fs, size_t pool, const char *name)
+{
+	struct sched_name *n;
+	fuse_ino_t ino = sched_name_find(fs, pool, name);
+
+	if (ino)
+		return ino;
 	if (fs->n_sched_names == fs->cap_sched_names) {
 		size_t cap = fs->cap_sched_names ? fs->cap_sched_names * 2 : 16;
 		struct sched_name *p = realloc(fs->sched_names, cap * sizeof(*p));
@@ -243,14 +255,25 @@ bool sched_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	memset(&e, 0, sizeof(e));
 	pthread_mutex_lock(&fs->lock);
-	ino = sched_name_ino(fs, (size_t)pi, name);
+	ino = sched_name_find(fs, (size_t)pi, name);
 	pthread_mutex_unlock(&fs->lock);
-	if (!ino) {
-		fuse_reply_err(req, ENOMEM);
-		return true;
-	}
 	fs_store_begin(req);
-	r = sched_file_attr_of(fs, ino, &e.attr);
+	if (ino) {
+		r = sched_file_attr_of(fs, ino, &e.attr);
+	} else {
+		struct schedule_info si;
+
+		r = store_get_schedule(fs->store, pool_name(fs, (size_t)pi), name, false, &si);
+		if (r == 0) {
+			pthread_mutex_lock(&fs->lock);
+			ino = sched_name_ino(fs, (size_t)pi, name);
+			pthread_mutex_unlock(&fs->lock);
+			sched_file_attr(ino, si.uid, si.gid, si.size, us_to_ts(si.changed_us), &e.attr);
+			schedule_info_finish(&si);
+			if (!ino)
+				r = -ENOMEM;
+		}
+	}
 	fs_store_end();
 	if (r == -ENOENT) {
 		/* No negative caching: a schedule written on another mount
@@ -393,15 +416,15 @@ static void sched_writer_gone(struct fs *fs, struct sched_handle *h)
 	pthread_mutex_unlock(&fs->lock);
 }
 
-/* Sizes the name's local attributes to what h holds (a writer's). */
-static void sched_note_size(struct fs *fs, struct sched_handle *h)
+/* Sizes the name's local attributes to what a writer holds. */
+static void sched_note_size(struct fs *fs, const struct sched_handle *h, size_t len)
 {
 	long i;
 
 	pthread_mutex_lock(&fs->lock);
 	i = sched_file_of(fs, h->ino);
 	if (i >= 0) {
-		fs->sched_names[i].size = (int64_t)h->data.len;
+		fs->sched_names[i].size = (int64_t)len;
 		clock_gettime(CLOCK_REALTIME, &fs->sched_names[i].mtime);
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -507,7 +530,7 @@ void sched_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (write)
-		sched_note_size(fs, h);
+		sched_note_size(fs, h, h->data.len);	/* not shared yet */
 	sched_reply_open(req, fs, h, fi, NULL);
 }
 
@@ -557,6 +580,7 @@ void sched_write(fuse_req_t req, const char *data, size_t size, off_t off,
 	struct fs *fs = fs_of(req);
 	struct sched_handle *h = (struct sched_handle *)(uintptr_t)fi->fh;
 	char where[128];
+	size_t len;
 	int r = 0;
 
 	if (!h || !h->write) {
@@ -570,6 +594,7 @@ void sched_write(fuse_req_t req, const char *data, size_t size, off_t off,
 		memcpy(h->data.data + off, data, size);
 		h->written = true;
 	}
+	len = h->data.len;
 	pthread_mutex_unlock(&h->lock);
 	if (r == -EFBIG) {
 		refuse(req, EFBIG, sched_where(fs, h->pool, where, sizeof(where)), h->name,
@@ -581,7 +606,7 @@ void sched_write(fuse_req_t req, const char *data, size_t size, off_t off,
 		fuse_reply_err(req, -r);
 		return;
 	}
-	sched_note_size(fs, h);
+	sched_note_size(fs, h, len);
 	fuse_reply_write(req, size);
 }
 
@@ -597,14 +622,17 @@ int sched_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int t
 		return -EROFS;
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (h && h->write) {
+			size_t len;
+
 			pthread_mutex_lock(&h->lock);
 			r = sched_resize(fs, h, (uint64_t)attr->st_size);
 			if (r == 0)
 				h->written = true;
+			len = h->data.len;
 			pthread_mutex_unlock(&h->lock);
 			if (r < 0)
 				return r;
-			sched_note_size(fs, h);
+			sched_note_size(fs, h, len);
 		} else if (attr->st_size != 0) {
 			/* A truncate by name: a schedule changes by being written. */
 			return -EPERM;
@@ -615,7 +643,7 @@ int sched_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int t
 	r = sched_getattr(fs, ino, ret, &ttl);
 	fs_store_end();
 	if (r == 0 && h && h->write && (to_set & FUSE_SET_ATTR_SIZE))
-		ret->st_size = (off_t)h->data.len;
+		ret->st_size = (off_t)attr->st_size;
 	return r;
 }
 

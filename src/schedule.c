@@ -27,6 +27,8 @@
 /* A schedule is read again at least this often (a NOTIFY lost with a
  * connection is made up for by the new connection's first statement). */
 #define SCHED_REFRESH_MS 60000
+/* After a statement that failed: claims and progress go first. */
+#define SCHED_RETRY_MS 5000
 
 void sched_init(struct executor *e)
 {
@@ -81,6 +83,15 @@ bool sched_due(struct executor *e, int64_t now)
 	if (sc->instance != e->instance) {
 		sc->instance = e->instance;
 		sc->asked = false;
+		sc->in_flight = false;
+	}
+	if (sc->in_flight) {
+		/* It failed (ctl_failed() logged why) and rolled back: its
+		 * ticks are due again, after the others' turn. */
+		sc->in_flight = false;
+		sc->next_send_ms = now + SCHED_RETRY_MS;
+		timer_set(&sc->timer, sc->next_send_ms);
+		return false;
 	}
 	if (now < sc->next_send_ms) {
 		/* A change seen meanwhile is read at the end of the gap. */
@@ -132,6 +143,7 @@ int sched_send(struct executor *e, int64_t now)
 		pools[np++] = e->cfg->pools[i].name;
 	sc->sent_seq = sc->want_seq;
 	sc->next_send_ms = now + SCHED_MIN_GAP_MS;
+	sc->in_flight = true;
 	return store_send_fire_schedules(e->control, e->instance, pools, np, ticks, n,
 					 SCHED_ROWS);
 }
@@ -154,6 +166,7 @@ void sched_result(struct executor *e, PGresult *res)
 	int64_t now = mono_ms(), earliest = INT64_MAX;
 
 	sc->n = 0;
+	sc->in_flight = false;
 	sc->asked = true;
 	sc->answered_seq = sc->sent_seq;
 	sc->answer_mono_ms = now;

@@ -94,6 +94,11 @@ printf -- '-- pgqfs: cron="30 2 * * sun" tz=Europe/Paris\nSELECT 1;\n' >"$W/pari
 t_ok "cron= with tz=Europe/Paris is accepted" cp "$W/paris.sql" "$A/fast/paris.sql"
 t_is "$(ctl "SELECT to_char(next_at AT TIME ZONE 'Europe/Paris', 'Dy HH24:MI') FROM pgqfs.schedule
 	WHERE name = 'paris.sql'")" "Sun 02:30" "its next tick is Sunday 02:30 in Paris"
+printf -- '-- pgqfs: every=2h priority=3\nSELECT 2;\n' >"$W/minutely2.sql"
+t_ok "writing the name again replaces it" cp "$W/minutely2.sql" "$A/fast/minutely.sql"
+t_cmp "$B/fast/minutely.sql" "$W/minutely2.sql" "the other mount reads the new file"
+t_is "$(ctl "SELECT every_ms, cron IS NULL, priority FROM pgqfs.schedule WHERE name = 'minutely.sql'")" \
+	"7200000|t|3" "the control database holds the new schedule"
 t_ok "rm of a cron schedule" rm "$A/fast/minutely.sql" "$A/fast/paris.sql"
 
 # ---- refusals: EINVAL at close(), a log line, nothing stored
@@ -152,6 +157,8 @@ printf -- '-- pgqfs: every=1s\nSELECT pg_sleep(2.5);\n' >"$W/slow.sql"
 cp "$W/slow.sql" "$A/fast/slow.sql"
 sleep 6.5
 rm "$A/fast/slow.sql"
+last=$(ctl "SELECT max(id) FROM pgqfs.task WHERE schedule = 'fast/slow.sql'")
+t_is "$(task_wait "$last" 20)" done "rm does not cancel the run submitted before it"
 n=$(ctl "SELECT count(*) FROM pgqfs.task WHERE schedule = 'fast/slow.sql'")
 if [ "$n" -ge 2 ] && [ "$n" -le 3 ]; then
 	t_pass "a run of 2.5 s every 1 s ran $n times in 6.5 s (ticks skipped while it ran)"
