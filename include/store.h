@@ -70,6 +70,10 @@ struct task_info {
 	int64_t result_us, log_us;	/* last change of those streams */
 	int64_t query_size, result_size, log_size;
 	int64_t json_size, json_us;	/* result.json's size, last change */
+	int64_t group_id;	/* a member: its group; else 0 */
+	bool is_group;		/* a group: runs nothing, its result lists
+				 * its members (store_group_result()) */
+	int64_t n_members;
 	int64_t rows;		/* -1 until it finishes */
 	int64_t attempt;
 	int64_t backend_pid;	/* 0 until it starts */
@@ -177,6 +181,10 @@ int store_list_tasks(struct store *s, unsigned state_mask, store_entry_fn *cb, v
 /* Staged and queued tasks of a pool, with names. */
 __attribute__((warn_unused_result))
 int store_list_pending(struct store *s, const char *pool, store_entry_fn *cb, void *arg);
+
+/* A group's result: "id,state" and one line per member, in statement order. */
+__attribute__((warn_unused_result))
+int store_group_result(struct store *s, int64_t id, struct buf *out);
 
 /* Appends bytes [off, off+size) of a stream (or less at its end) to out. */
 __attribute__((warn_unused_result))

@@ -128,8 +128,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	if (parent == INO_QUEUE) {
-		for (size_t i = 0; i < fs->cfg->n_pools; i++)
-			if (strcmp(name, pool_name(fs, i)) == 0) {
+		for (size_t i = 0; i < pool_slots(fs); i++)
+			if (pool_live(fs, i) && strcmp(name, pool_name(fs, i)) == 0) {
 				reply_dir_entry(req, fs, INO_POOL_BASE + i, 01777);
 				return;
 			}
@@ -519,6 +519,11 @@ int fs_create(const struct config *cfg, struct store *store, struct fs **ret)
 	pthread_mutex_init(&fs->wait_lock, NULL);
 	pthread_mutex_init(&fs->open_lock, NULL);
 	fs->open.next = fs->open.prev = &fs->open;
+	for (size_t i = 0; i < cfg->n_pools; i++)
+		if (pool_slot_add(fs, cfg->pools[i].name) < 0) {
+			fs_destroy(fs);
+			return -ENOMEM;
+		}
 	*ret = fs;
 	return 0;
 }
@@ -559,6 +564,8 @@ void fs_destroy(struct fs *fs)
 		o->free(o);
 	}
 	free(fs->pending_users);
+	for (size_t i = 0; i < pool_slots(fs); i++)
+		free(fs->slots[i].name);
 	sched_names_free(fs);
 	pthread_mutex_destroy(&fs->lock);
 	pthread_mutex_destroy(&fs->wait_lock);

@@ -31,7 +31,7 @@ static const char *const view_names[] = {
 
 bool pool_ctl_known(const struct fs *fs, fuse_ino_t ino)
 {
-	return is_pool_ctl_ino(ino) && pool_ctl_pool(ino) < fs->cfg->n_pools;
+	return is_pool_ctl_ino(ino) && pool_live(fs, pool_ctl_pool(ino));
 }
 
 /* The value a file of pools/<pool>/ reads, as of now. */
@@ -41,11 +41,15 @@ int pool_file_content(struct fs *fs, fuse_ino_t ino, struct buf *out)
 	bool paused;
 	int max, r;
 
+	const struct config_pool *cp = pool_config(fs, p);
+
+	if (!cp)
+		return -ENOENT;		/* the pool left the configuration */
 	r = store_get_pool(fs->store, pool_name(fs, p), &max, &paused);
 	if (r < 0)
 		return r;
 	if (max < 0)
-		max = fs->cfg->pools[p].max_workers;	/* none written: the configuration's */
+		max = cp->max_workers;	/* none written: the configuration's */
 	if (pool_ctl_file(ino) == PF_PAUSED)
 		return buf_printf(out, "%d\n", paused ? 1 : 0);
 	return buf_printf(out, "%d\n", max);
@@ -95,8 +99,8 @@ void pools_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	memset(&e, 0, sizeof(e));
 	if (parent == INO_POOLS) {
-		for (size_t i = 0; i < fs->cfg->n_pools; i++)
-			if (strcmp(name, pool_name(fs, i)) == 0) {
+		for (size_t i = 0; i < pool_slots(fs); i++)
+			if (pool_live(fs, i) && strcmp(name, pool_name(fs, i)) == 0) {
 				e.ino = pool_ctl_ino(i, PF_DIR);
 				dir_attr(fs, e.ino, 0555, &e.attr);
 				e.attr_timeout = e.entry_timeout = TTL_STATIC;
@@ -211,16 +215,17 @@ bool is_control_file(const struct fs *fs, fuse_ino_t ino)
  */
 static void forget_finished(struct fs *fs, int64_t id, const char *pool, const char *name)
 {
-	const struct config_pool *cp = pool ? config_find_pool(fs->cfg, pool) : NULL;
+	size_t pi = SIZE_MAX;
 	struct fuse_session *se;
 	char idname[24];
 
 	snprintf(idname, sizeof(idname), "%lld", (long long)id);
 	pthread_mutex_lock(&fs->lock);
 	released_forget(fs, id);
-	if (cp && name) {
-		size_t pi = (size_t)(cp - fs->cfg->pools);
-
+	for (size_t i = 0; pool && i < pool_slots(fs); i++)
+		if (strcmp(pool_name(fs, i), pool) == 0)
+			pi = i;
+	if (pi != SIZE_MAX && name) {
 		neg_forget(fs, pi, name);
 		released_prune(fs, pi, name);
 		inval_entry_add(fs, INO_POOL_BASE + pi, name);

@@ -171,14 +171,18 @@ static int dir_snapshot(struct fs *fs, fuse_ino_t ino, struct dir_handle *d)
 		return r;
 	}
 	if (ino == INO_QUEUE) {
-		for (size_t i = 0; i < fs->cfg->n_pools && r == 0; i++) {
+		for (size_t i = 0; i < pool_slots(fs) && r == 0; i++) {
+			if (!pool_live(fs, i))
+				continue;
 			dir_attr(fs, INO_POOL_BASE + i, 01777, &st);
 			r = dir_add(d, &cap, pool_name(fs, i), INO_POOL_BASE + i, &st, TTL_STATIC);
 		}
 		return r;
 	}
 	if (ino == INO_POOLS) {
-		for (size_t i = 0; i < fs->cfg->n_pools && r == 0; i++) {
+		for (size_t i = 0; i < pool_slots(fs) && r == 0; i++) {
+			if (!pool_live(fs, i))
+				continue;
 			dir_attr(fs, pool_ctl_ino(i, PF_DIR), 0555, &st);
 			r = dir_add(d, &cap, pool_name(fs, i), st.st_ino, &st, TTL_STATIC);
 		}

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -74,14 +75,38 @@ int queue_name_errno(const char *name, bool *ret_dot)
 
 int pool_index(const struct fs *fs, fuse_ino_t ino)
 {
-	if (ino < INO_POOL_BASE || ino >= INO_POOL_BASE + fs->cfg->n_pools)
+	if (ino < INO_POOL_BASE || !pool_live(fs, ino - INO_POOL_BASE))
 		return -1;
 	return (int)(ino - INO_POOL_BASE);
 }
 
 const char *pool_name(const struct fs *fs, size_t i)
 {
-	return fs->cfg->pools[i].name;
+	return fs->slots[i].name;
+}
+
+const struct config_pool *pool_config(const struct fs *fs, size_t i)
+{
+	return pool_live(fs, i) ? config_find_pool(fs->cfg, fs->slots[i].name) : NULL;
+}
+
+int pool_slot_add(struct fs *fs, const char *name)
+{
+	size_t n = pool_slots(fs);
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(fs->slots[i].name, name) == 0) {
+			atomic_store(&fs->slots[i].live, true);
+			return 0;
+		}
+	if (n >= MAX_POOLS)
+		return -E2BIG;
+	fs->slots[n].name = strdup(name);
+	if (!fs->slots[n].name)
+		return -ENOMEM;
+	atomic_store(&fs->slots[n].live, true);
+	atomic_store(&fs->n_slots, n + 1);	/* published last */
+	return 0;
 }
 
 int check_queue_name(fuse_req_t req, const char *pool, const char *name,

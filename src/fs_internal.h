@@ -187,8 +187,24 @@ struct open_obj {
 
 struct inval;		/* a name the notifier invalidates (fs_cache.c) */
 
+/*
+ * A pool's number in the mount (its queue/ and pools/ inodes and its
+ * staged files' keys hold it), for the daemon's life: a reload adds
+ * slots and marks removed pools gone, never renumbers, so that nothing
+ * the kernel or a writer holds changes meaning.  Names are freed with the
+ * fs only.
+ */
+struct pool_slot {
+	char *name;
+	atomic_bool live;	/* in the running configuration */
+};
+
 struct fs {
-	const struct config *cfg;
+	/* The running configuration: a reload swaps it (every one stays
+	 * allocated until exit). */
+	const struct config *_Atomic cfg;
+	struct pool_slot slots[MAX_POOLS];
+	atomic_size_t n_slots;
 	struct store *store;
 	struct executor *executor;
 	uid_t owner;		/* the mounting user: owns the fixed tree */
@@ -303,6 +319,16 @@ void inval_entry_add(struct fs *fs, fuse_ino_t parent, const char *name);
 void inval_stop(struct fs *fs);
 
 /* fs_ino.c */
+/* Slots so far (some may be gone), and whether slot i's pool is live. */
+static inline size_t pool_slots(const struct fs *fs) { return atomic_load(&fs->n_slots); }
+static inline bool pool_live(const struct fs *fs, size_t i)
+{
+	return i < pool_slots(fs) && atomic_load(&fs->slots[i].live);
+}
+/* Slot i's pool in the running configuration; NULL if it left. */
+const struct config_pool *pool_config(const struct fs *fs, size_t i);
+/* Adds a slot for pool `name` (or makes its old one live again). */
+int pool_slot_add(struct fs *fs, const char *name);
 /*
  * 0, or the errno that refuses `name` as a file in a pool directory (and
  * then the request is answered and the refusal logged).

@@ -43,16 +43,17 @@ static const struct pool_counts *counts_of(const struct store_counts *c, const c
  */
 static int format_counts(struct fs *fs, const struct store_counts *c, struct buf *out)
 {
-	size_t n = fs->cfg->n_pools + c->n;
+	const struct config *cfg = fs->cfg;	/* one, should a reload come */
+	size_t n = cfg->n_pools + c->n;
 	const char **names = calloc(n ? n : 1, sizeof(*names));
 	int r = 0;
 
 	if (!names)
 		return -ENOMEM;
-	for (size_t i = 0; i < fs->cfg->n_pools; i++)
-		names[i] = fs->cfg->pools[i].name;
+	for (size_t i = 0; i < cfg->n_pools; i++)
+		names[i] = cfg->pools[i].name;
 	for (size_t i = 0; i < c->n; i++)
-		names[fs->cfg->n_pools + i] = c->pools[i].pool;
+		names[cfg->n_pools + i] = c->pools[i].pool;
 	qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t w = 0; w < N_STAT_STATES && r == 0; w++) {
 		int64_t total = 0;
@@ -149,6 +150,10 @@ int format_info(const struct task_info *t, struct buf *b)
 		r = buf_puts(b, "backend_pid=\n");
 	if (r == 0)
 		r = buf_printf(b, "daemon=%s\n", t->daemon ? t->daemon : "");
+	if (r == 0 && t->group_id)
+		r = buf_printf(b, "group=%lld\n", (long long)t->group_id);
+	if (r == 0 && t->is_group)
+		r = buf_printf(b, "members=%lld\n", (long long)t->n_members);
 	/* The header's options in effect, as header_format() wrote them. */
 	if (r == 0 && t->options)
 		r = buf_puts(b, t->options);
@@ -206,6 +211,13 @@ static int open_task_file(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *
 	case F_ERROR:
 		h->snapshot = true;
 		r = buf_append(&h->buf, t.error, t.error_len);
+		break;
+	case F_RESULT:
+		if (!t.is_group)
+			break;
+		/* A group's result lists its members, as they are now. */
+		h->snapshot = true;
+		r = store_group_result(fs->store, t.id, &h->buf);
 		break;
 	default:
 		break;
@@ -367,8 +379,9 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			char name[32];
 
 			snprintf(name, sizeof(name), "%lld.sql", (long long)id);
-			for (size_t i = 0; i < fs->cfg->n_pools; i++)
-				neg_remember(fs, i, name, gen, false);
+			for (size_t i = 0; i < pool_slots(fs); i++)
+				if (pool_live(fs, i))
+					neg_remember(fs, i, name, gen, false);
 		}
 		fi->direct_io = 1;
 	} else if (ino == INO_STATS) {

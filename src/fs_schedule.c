@@ -72,7 +72,7 @@ static int sched_pool_of(const struct fs *fs, fuse_ino_t ino)
 {
 	fuse_ino_t k = ino & ~INO_SCHED_BIT;
 
-	if (!is_sched_ino(ino) || k == 0 || (k & INO_SCHED_FILE) || k > fs->cfg->n_pools)
+	if (!is_sched_ino(ino) || k == 0 || (k & INO_SCHED_FILE) || !pool_live(fs, k - 1))
 		return -1;
 	return (int)(k - 1);
 }
@@ -182,7 +182,7 @@ static int sched_file_attr_of(struct fs *fs, fuse_ino_t ino, struct stat *st)
 		return -ENOENT;
 	if (!name)
 		return -ENOMEM;
-	r = pool < fs->cfg->n_pools ?
+	r = pool_live(fs, pool) ?
 	    store_get_schedule(fs->store, pool_name(fs, pool), name, false, &si) : -ENOENT;
 	free(name);
 	if (r == 0) {
@@ -240,8 +240,8 @@ bool sched_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!is_sched_ino(parent))
 		return false;
 	if (parent == INO_SCHED_BIT) {
-		for (size_t i = 0; i < fs->cfg->n_pools; i++)
-			if (strcmp(name, pool_name(fs, i)) == 0) {
+		for (size_t i = 0; i < pool_slots(fs); i++)
+			if (pool_live(fs, i) && strcmp(name, pool_name(fs, i)) == 0) {
 				reply_dir(req, fs, sched_pool_ino(i), 01777);
 				return true;
 			}
@@ -324,7 +324,9 @@ int sched_snapshot(struct fs *fs, fuse_ino_t ino, struct dir_handle *d, size_t *
 		return dir_add(d, cap, "schedules", INO_SCHED_BIT, &st, TTL_STATIC);
 	}
 	if (ino == INO_SCHED_BIT) {
-		for (size_t i = 0; i < fs->cfg->n_pools && r == 0; i++) {
+		for (size_t i = 0; i < pool_slots(fs) && r == 0; i++) {
+			if (!pool_live(fs, i))
+				continue;
 			dir_attr(fs, sched_pool_ino(i), 01777, &st);
 			r = dir_add(d, cap, pool_name(fs, i), sched_pool_ino(i), &st, TTL_STATIC);
 		}
@@ -377,7 +379,7 @@ static struct sched_handle *sched_handle_new(struct fs *fs, fuse_ino_t ino,
 	pthread_mutex_lock(&fs->lock);
 	i = sched_file_of(fs, ino);
 	/* A pool a reload removed has no schedules here any more. */
-	if (i >= 0 && fs->sched_names[i].pool < fs->cfg->n_pools) {
+	if (i >= 0 && pool_live(fs, fs->sched_names[i].pool)) {
 		struct sched_name *n = &fs->sched_names[i];
 
 		h->pool = n->pool;
@@ -671,6 +673,12 @@ static int sched_check(const struct fs *fs, const struct sched_handle *h,
 	if (!task_options_has(o, HEADER_EVERY) && !task_options_has(o, HEADER_CRON)) {
 		snprintf(err, errlen, "a schedule needs every=DURATION or cron=\"MIN HOUR DOM MON "
 			 "DOW\" on a \"-- pgqfs:\" header line");
+		return -EINVAL;
+	}
+	if (o->group != HEADER_GROUP_NONE) {
+		/* A group is split into its members when it is submitted;
+		 * a schedule's run is one task. */
+		snprintf(err, errlen, "group= cannot be used in a schedule");
 		return -EINVAL;
 	}
 	if (task_options_has(o, HEADER_TZ) && !task_options_has(o, HEADER_CRON)) {

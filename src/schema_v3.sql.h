@@ -31,10 +31,24 @@ static const char *const schema_v3[] = {
 	"  ADD COLUMN json_size bigint NOT NULL DEFAULT 0,"
 	"  ADD COLUMN json_at timestamptz,"
 	/* A retry by id counted its attempt already: the claim does not. */
-	"  ADD COLUMN attempt_counted boolean NOT NULL DEFAULT false",
+	"  ADD COLUMN attempt_counted boolean NOT NULL DEFAULT false,"
+	/* Groups (DESIGN.md, Groups): the group's row runs nothing; each
+	 * statement is a member task with group_id.  The group's state
+	 * follows its members' ends, counted here. */
+	"  ADD COLUMN group_id bigint,"
+	"  ADD COLUMN is_group boolean NOT NULL DEFAULT false,"
+	"  ADD COLUMN n_members int,"
+	"  ADD COLUMN n_ended int NOT NULL DEFAULT 0,"
+	"  ADD COLUMN n_bad int NOT NULL DEFAULT 0",
+	"CREATE INDEX task_group ON task (group_id, id) WHERE group_id IS NOT NULL",
+	/* Members hold no pending name: NAME.sql may be submitted again while
+	 * an earlier group's members still wait. */
+	"DROP INDEX task_pending_name",
+	"CREATE UNIQUE INDEX task_pending_name ON task (pool, name)"
+	"  WHERE state IN ('staged', 'queued') AND group_id IS NULL",
 	"DROP INDEX task_pending",
 	"CREATE INDEX task_ready ON task (pool, priority, id)"
-	"  WHERE state = 'queued' AND deps = 0 AND run_at IS NULL",
+	"  WHERE state = 'queued' AND deps = 0 AND run_at IS NULL AND NOT is_group",
 	"CREATE INDEX task_held ON task (pool, run_at)"
 	"  WHERE state = 'queued' AND run_at IS NOT NULL",
 	/* Who waits for whom, from the queueing of the waiter to the end of
@@ -77,6 +91,41 @@ static const char *const schema_v3[] = {
 	"END $$",
 
 	/*
+	 * Members of groups among the ended tasks p_ids: their groups count
+	 * them, and a group whose members have all ended ends, done if all
+	 * are done, else failed (then it is settled like any task).
+	 */
+	"CREATE FUNCTION group_note(p_ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$\n"
+	"DECLARE v_done bigint[]; v_failed bigint[];\n"
+	"BEGIN\n"
+	"  WITH e AS (SELECT t.group_id AS g, count(*) AS n,\n"
+	"        count(*) FILTER (WHERE t.state <> 'done') AS bad\n"
+	"      FROM task t WHERE t.id = ANY (p_ids) AND t.group_id IS NOT NULL\n"
+	"        AND t.state IN ('done', 'failed', 'cancelled')\n"
+	"      GROUP BY t.group_id ORDER BY t.group_id),\n"
+	"    u AS (UPDATE task g SET n_ended = g.n_ended + e.n, n_bad = g.n_bad + e.bad,\n"
+	"        state = CASE WHEN g.n_ended + e.n < g.n_members THEN g.state\n"
+	"                     WHEN g.n_bad + e.bad = 0 THEN 'done' ELSE 'failed' END,\n"
+	"        finished_at = CASE WHEN g.n_ended + e.n < g.n_members THEN NULL\n"
+	"                           ELSE clock_timestamp() END,\n"
+	"        changed_at = clock_timestamp()\n"
+	"      FROM e WHERE g.id = e.g AND g.state NOT IN ('done', 'failed', 'cancelled')\n"
+	"      RETURNING g.id, g.pool, g.state),\n"
+	"    tl AS (INSERT INTO tally AS y\n"
+	"      SELECT 0, u.pool, u.state, count(*) FROM u WHERE u.state IN ('done', 'failed')\n"
+	"        GROUP BY u.pool, u.state ORDER BY u.pool, u.state\n"
+	"      ON CONFLICT (instance, pool, state) DO UPDATE SET n = y.n + excluded.n)\n"
+	"  SELECT array_agg(u.id) FILTER (WHERE u.state = 'done'),\n"
+	"         array_agg(u.id) FILTER (WHERE u.state = 'failed')\n"
+	"    INTO v_done, v_failed FROM u;\n"
+	"  PERFORM notify_done(v_done, 'done');\n"
+	"  PERFORM notify_done(v_failed, 'failed');\n"
+	"  IF v_done IS NOT NULL OR v_failed IS NOT NULL THEN\n"
+	"    PERFORM settle(coalesce(v_done, '{}') || coalesce(v_failed, '{}'));\n"
+	"  END IF;\n"
+	"END $$",
+
+	/*
 	 * What follows the end of tasks p_ids (their rows updated to a final
 	 * state in this transaction): the dependents of a done task wait for
 	 * one task fewer (and their pools are woken when one waits for
@@ -92,6 +141,7 @@ static const char *const schema_v3[] = {
 	"  IF coalesce(cardinality(p_ids), 0) = 0 THEN\n"
 	"    RETURN;\n"
 	"  END IF;\n"
+	"  PERFORM group_note(p_ids);\n"
 	"  FOR v_pool IN\n"
 	"    WITH d AS (DELETE FROM dep USING task x\n"
 	"        WHERE dep.after = x.id AND x.id = ANY (p_ids) AND x.state = 'done'\n"
@@ -162,6 +212,11 @@ static const char *const schema_v3[] = {
 	"  LANGUAGE plpgsql AS $$\n"
 	"DECLARE r record; v_a bigint; v_st text; v_bad text; v_deps int; v_pools text[] := '{}';\n"
 	"BEGIN\n"
+	/* A group's members are queued with it. */
+	"  IF EXISTS (SELECT 1 FROM task g WHERE g.id = ANY (p_ids) AND g.is_group) THEN\n"
+	"    p_ids := p_ids || ARRAY(SELECT m.id FROM task m WHERE m.group_id = ANY (p_ids)\n"
+	"                              AND m.state = 'staged' ORDER BY m.id);\n"
+	"  END IF;\n"
 	/* Most tasks wait for nothing: one statement for them all. */
 	"  WITH q AS (UPDATE task t SET state = 'queued', changed_at = clock_timestamp()\n"
 	"      WHERE t.id = ANY (p_ids) AND t.state = 'staged' AND t.after IS NULL\n"
@@ -217,6 +272,36 @@ static const char *const schema_v3[] = {
 	"END $$",
 
 	/*
+	 * The members of group p_id (staged, its content element p_elem):
+	 * one task per statement, p_m_query[k] for each k with p_m_elem[k] =
+	 * p_elem, in order, named NAME.sql:N, with the group's options.  A
+	 * new content replaces the members staged before.
+	 */
+	"CREATE FUNCTION stage_members(p_id bigint, p_elem int, p_group boolean,"
+	"    p_m_elem int[], p_m_query bytea[]) RETURNS void LANGUAGE plpgsql AS $$\n"
+	"DECLARE v_n int;\n"
+	"BEGIN\n"
+	"  DELETE FROM task m WHERE m.group_id = p_id AND m.state = 'staged';\n"
+	"  IF NOT p_group THEN\n"
+	"    UPDATE task g SET is_group = false, n_members = NULL WHERE g.id = p_id AND g.is_group;\n"
+	"    RETURN;\n"
+	"  END IF;\n"
+	"  INSERT INTO task (id, pool, name, state, query, uid, gid, instance, priority, after,\n"
+	"                    options, not_before, group_id)\n"
+	"    SELECT nextval('task_id_seq'), g.pool, g.name || ':' || s.n, 'staged', s.q, g.uid,\n"
+	"           g.gid, g.instance, g.priority, g.after, g.options, g.not_before, g.id\n"
+	"      FROM task g,\n"
+	"           (SELECT u.q, row_number() OVER (ORDER BY u.o) AS n\n"
+	"              FROM unnest(p_m_elem, p_m_query) WITH ORDINALITY AS u(e, q, o)\n"
+	"             WHERE u.e = p_elem) s\n"
+	"     WHERE g.id = p_id\n"
+	"     ORDER BY s.n;\n"
+	"  GET DIAGNOSTICS v_n = ROW_COUNT;\n"
+	"  UPDATE task g SET is_group = true, n_members = v_n, n_ended = 0, n_bad = 0\n"
+	"    WHERE g.id = p_id;\n"
+	"END $$",
+
+	/*
 	 * As in version 2, with the header's options: p_priority, p_after
 	 * (ids "1,2,3" or NULL), not_before absolute (p_nb_us, microseconds
 	 * since the epoch) or from the submission (p_nb_ms), p_options (as
@@ -228,7 +313,7 @@ static const char *const schema_v3[] = {
 	"CREATE FUNCTION stage_many(p_id bigint[], p_pool text[], p_name text[], p_uid int[],"
 	"    p_gid int[], p_query bytea[], p_queue boolean[], p_instance bigint,"
 	"    p_priority int[], p_after text[], p_nb_us bigint[], p_nb_ms bigint[],"
-	"    p_options text[], p_invalid text[])"
+	"    p_options text[], p_invalid text[], p_group boolean[], p_m_elem int[], p_m_query bytea[])"
 	"  RETURNS TABLE (ord int, id bigint, status int, submitted_us bigint)"
 	"  LANGUAGE plpgsql AS $$\n"
 	"DECLARE v_id bigint; v_res bigint; v_log bytea; v_at timestamptz;\n"
@@ -274,7 +359,8 @@ static const char *const schema_v3[] = {
 	"                  p_priority[i], v_after, p_options[i], p_invalid[i],\n"
 	"                  coalesce(to_timestamp(p_nb_us[i] / 1e6),\n"
 	"                           clock_timestamp() + p_nb_ms[i] * interval '1 millisecond'))\n"
-	"          ON CONFLICT (pool, name) WHERE state IN ('staged', 'queued') DO NOTHING\n"
+	"          ON CONFLICT (pool, name) WHERE state IN ('staged', 'queued') AND group_id IS NULL\n"
+	"          DO NOTHING\n"
 	"          RETURNING t.submitted_at INTO v_at;\n"
 	"        id := v_id;\n"
 	"        IF FOUND THEN\n"
@@ -289,6 +375,9 @@ static const char *const schema_v3[] = {
 	"      END IF;\n"
 	"    END IF;\n"
 	"    submitted_us := (extract(epoch FROM v_at) * 1000000)::bigint;\n"
+	"    IF status = 0 AND (p_group[i] OR p_id[i] <> 0) THEN\n"
+	"      PERFORM stage_members(id, i, p_group[i], p_m_elem, p_m_query);\n"
+	"    END IF;\n"
 	"    IF status = 0 AND p_queue[i] THEN\n"
 	"      v_queue := v_queue || id;\n"
 	"    END IF;\n"
@@ -332,18 +421,42 @@ static const char *const schema_v3[] = {
 	"  PERFORM settle(ARRAY[p_id]);\n"
 	"END $$",
 
-	/* As in version 2 (rm of a pending name), through cancel_unstarted(). */
+	/*
+	 * Cancels a group's members that have not ended (the group ends when
+	 * they have).  A running one is asked to stop, as cancel_task() does.
+	 */
+	"CREATE FUNCTION cancel_members(p_group bigint, p_uid int) RETURNS void"
+	"  LANGUAGE plpgsql AS $$\n"
+	"DECLARE r record;\n"
+	"BEGIN\n"
+	"  FOR r IN SELECT m.id, m.state FROM task m WHERE m.group_id = p_group\n"
+	"      AND m.state IN ('staged', 'queued', 'running') ORDER BY m.id FOR UPDATE LOOP\n"
+	"    IF r.state = 'running' THEN\n"
+	"      UPDATE task m SET cancel_uid = p_uid WHERE m.id = r.id AND m.cancel_uid IS NULL;\n"
+	"      PERFORM pg_notify(current_schema() || '_stop', r.id::text || ':' || p_uid::text);\n"
+	"    ELSE\n"
+	"      PERFORM cancel_unstarted(r.id, p_uid);\n"
+	"    END IF;\n"
+	"  END LOOP;\n"
+	"END $$",
+
+	/* As in version 2 (rm of a pending name), through cancel_unstarted();
+	 * for a group, its members. */
 	"CREATE OR REPLACE FUNCTION cancel(p_pool text, p_name text, p_uid int) RETURNS bigint"
 	"  LANGUAGE plpgsql AS $$\n"
-	"DECLARE v_id bigint; v_uid int;\n"
+	"DECLARE v_id bigint; v_uid int; v_group boolean;\n"
 	"BEGIN\n"
-	"  SELECT t.id, t.uid INTO v_id, v_uid FROM task t\n"
+	"  SELECT t.id, t.uid, t.is_group INTO v_id, v_uid, v_group FROM task t\n"
 	"    WHERE t.pool = p_pool AND t.name = p_name AND t.state IN ('staged', 'queued')\n"
+	"      AND t.group_id IS NULL\n"
 	"    FOR UPDATE;\n"
 	"  IF v_id IS NULL THEN\n"
 	"    RETURN NULL;\n"
 	"  ELSIF p_uid <> 0 AND v_uid <> p_uid THEN\n"
 	"    RETURN -1;\n"
+	"  ELSIF v_group THEN\n"
+	"    PERFORM cancel_members(v_id, p_uid);\n"
+	"    RETURN v_id;\n"
 	"  END IF;\n"
 	"  PERFORM cancel_unstarted(v_id, p_uid);\n"
 	"  RETURN v_id;\n"
@@ -357,14 +470,16 @@ static const char *const schema_v3[] = {
 	 */
 	"CREATE FUNCTION cancel_task(p_id bigint, p_uid int) RETURNS int"
 	"  LANGUAGE plpgsql AS $$\n"
-	"DECLARE v_state text; v_uid int; v_asked int;\n"
+	"DECLARE v_state text; v_uid int; v_asked int; v_group boolean;\n"
 	"BEGIN\n"
-	"  SELECT t.state, t.uid, t.cancel_uid INTO v_state, v_uid, v_asked FROM task t\n"
-	"    WHERE t.id = p_id FOR UPDATE;\n"
+	"  SELECT t.state, t.uid, t.cancel_uid, t.is_group INTO v_state, v_uid, v_asked, v_group\n"
+	"    FROM task t WHERE t.id = p_id FOR UPDATE;\n"
 	"  IF NOT FOUND THEN\n"
 	"    RETURN 2;\n"
 	"  ELSIF p_uid <> 0 AND v_uid <> p_uid THEN\n"
 	"    RETURN 3;\n"
+	"  ELSIF v_group AND v_state IN ('staged', 'queued', 'running') THEN\n"
+	"    PERFORM cancel_members(p_id, p_uid);\n"
 	"  ELSIF v_state IN ('staged', 'queued') THEN\n"
 	"    PERFORM cancel_unstarted(p_id, p_uid);\n"
 	"  ELSIF v_state = 'running' THEN\n"
@@ -388,9 +503,11 @@ static const char *const schema_v3[] = {
 	 */
 	"CREATE FUNCTION retry_task(p_id bigint, p_uid int) RETURNS int"
 	"  LANGUAGE plpgsql AS $$\n"
-	"DECLARE v_state text; v_uid int; v_pool text; v_name text;\n"
+	"DECLARE v_state text; v_uid int; v_pool text; v_name text; v_group boolean;\n"
+	"  v_in bigint; r record; v_gstate text; v_gpool text;\n"
 	"BEGIN\n"
-	"  SELECT t.state, t.uid, t.pool, t.name INTO v_state, v_uid, v_pool, v_name FROM task t\n"
+	"  SELECT t.state, t.uid, t.pool, t.name, t.is_group, t.group_id\n"
+	"    INTO v_state, v_uid, v_pool, v_name, v_group, v_in FROM task t\n"
 	"    WHERE t.id = p_id FOR UPDATE;\n"
 	"  IF NOT FOUND THEN\n"
 	"    RETURN 2;\n"
@@ -398,6 +515,24 @@ static const char *const schema_v3[] = {
 	"    RETURN 3;\n"
 	"  ELSIF v_state NOT IN ('failed', 'cancelled') THEN\n"
 	"    RETURN 1;\n"
+	"  ELSIF v_group THEN\n"
+	/* A group: its members that failed or were cancelled, again. */
+	"    FOR r IN SELECT m.id FROM task m WHERE m.group_id = p_id\n"
+	"        AND m.state IN ('failed', 'cancelled') ORDER BY m.id LOOP\n"
+	"      PERFORM retry_task(r.id, p_uid);\n"
+	"    END LOOP;\n"
+	"    RETURN 0;\n"
+	"  END IF;\n"
+	"  IF v_in IS NOT NULL THEN\n"
+	/* A member: its group waits for it again. */
+	"    SELECT g.state, g.pool INTO v_gstate, v_gpool FROM task g WHERE g.id = v_in FOR UPDATE;\n"
+	"    UPDATE task g SET n_ended = g.n_ended - 1, n_bad = g.n_bad - 1,\n"
+	"        state = 'running', finished_at = NULL, changed_at = clock_timestamp()\n"
+	"      WHERE g.id = v_in;\n"
+	"    IF v_gstate IN ('done', 'failed') THEN\n"
+	"      INSERT INTO tally AS y VALUES (0, v_gpool, v_gstate, -1)\n"
+	"        ON CONFLICT (instance, pool, state) DO UPDATE SET n = y.n - 1;\n"
+	"    END IF;\n"
 	"  END IF;\n"
 	"  BEGIN\n"
 	"    UPDATE task t SET state = 'staged', cancel_uid = NULL, run_at = NULL, deps = 0,\n"
@@ -465,7 +600,8 @@ static const char *const schema_v3[] = {
 	"      (extract(epoch FROM v_next) * 1000000)::bigint;\n"
 	"    CONTINUE WHEN v_paused;\n"
 	"    SELECT count(*) INTO v_n FROM task t\n"
-	"      WHERE t.pool = p.pool AND t.state = 'running' AND t.instance <> p_instance;\n"
+	"      WHERE t.pool = p.pool AND t.state = 'running' AND t.instance <> p_instance\n"
+	"        AND NOT t.is_group;\n"
 	"    v_n := least(p.want, v_max - p.local - v_n);\n"
 	"    CONTINUE WHEN v_n <= 0;\n"
 	"    RETURN QUERY\n"
@@ -478,11 +614,16 @@ static const char *const schema_v3[] = {
 	"            stmt = NULL, n_stmts = NULL, rows_now = NULL, json_size = 0\n"
 	"          FROM (SELECT q.id, q.result_size AS old_size FROM task q\n"
 	"                  WHERE q.pool = p.pool AND q.state = 'queued' AND q.deps = 0\n"
-	"                    AND q.run_at IS NULL\n"
+	"                    AND q.run_at IS NULL AND NOT q.is_group\n"
 	"                ORDER BY q.priority, q.id LIMIT v_n FOR UPDATE SKIP LOCKED) s\n"
 	"          WHERE t.id = s.id\n"
 	"          RETURNING t.id, t.pool, t.name, t.query, t.submitted_at, t.log_size, t.attempt,\n"
-	"            t.uid, t.priority, s.old_size),\n"
+	"            t.uid, t.priority, s.old_size, t.group_id),\n"
+	/* A group runs from its first member's start. */
+	"        gr AS (UPDATE task g SET state = 'running', changed_at = clock_timestamp(),\n"
+	"            started_at = coalesce(g.started_at, clock_timestamp())\n"
+	"          WHERE g.id IN (SELECT c.group_id FROM c WHERE c.group_id IS NOT NULL)\n"
+	"            AND g.state = 'queued'),\n"
 	"        d AS (DELETE FROM chunk k USING c\n"
 	"          WHERE c.old_size > 0 AND k.task = c.id AND k.stream IN (0, 2))\n"
 	"      SELECT c.id, c.pool, c.name, c.query,\n"
@@ -626,7 +767,7 @@ static const char *const schema_v3[] = {
 	"          log_size = t.log_size + length(l.line),\n"
 	"          error = convert_to(format(E'pgqfs: the daemon running this task (%s:%s) stopped before it finished; '\n"
 	"                     'the outcome is unknown and the task was not run again\\n', l.host, l.pid), 'UTF8')\n"
-	"        FROM l WHERE t.state = 'running' AND t.instance = l.id\n"
+	"        FROM l WHERE t.state = 'running' AND t.instance = l.id AND NOT t.is_group\n"
 	"        RETURNING t.id, t.pool, t.log_size - length(l.line) AS off, l.line),\n"
 	"    c AS (INSERT INTO chunk SELECT f.id, 1, f.off, f.line FROM f),\n"
 	"    d AS (DELETE FROM tally y WHERE y.instance = ANY (v_dead)\n"

@@ -28,12 +28,16 @@ void task_info_finish(struct task_info *t)
 	"id, pool, name, state, uid, gid, " \
 	US("submitted_at") ", " US("started_at") ", " US("finished_at") ", " \
 	US("changed_at") ", " US("result_at") ", " US("log_at") ", " \
-	"octet_length(query)::int8, result_size, log_size, error, rows, attempt, " \
+	"octet_length(query)::int8, " \
+	"CASE WHEN is_group THEN (SELECT 9 + coalesce(sum(length(m.id::text) + 2 + " \
+	"  length(CASE m.state WHEN 'staged' THEN 'queued' ELSE m.state END)), 0)::int8" \
+	"  FROM task m WHERE m.group_id = task.id) ELSE result_size END, " \
+	"log_size, error, rows, attempt, " \
 	"backend_pid, target, daemon, options, " \
 	"CASE WHEN state = 'queued' AND deps > 0 THEN" \
 	" (SELECT string_agg(a::text, ',' ORDER BY a) FROM unnest(after) AS a" \
 	"   WHERE NOT EXISTS (SELECT 1 FROM task x WHERE x.id = a AND x.state = 'done')) END, " \
-	US("run_at") ", stmt, n_stmts, rows_now, json_size, " US("json_at")
+	US("run_at") ", stmt, n_stmts, rows_now, json_size, " US("json_at") ", group_id, is_group::int4, n_members"
 
 static int parse_task(const PGresult *res, int row, struct task_info *t)
 {
@@ -82,6 +86,9 @@ static int parse_task(const PGresult *res, int row, struct task_info *t)
 	t->rows_now = res_int(res, row, c++, 0);
 	t->json_size = res_int(res, row, c++, 0);
 	t->json_us = res_int(res, row, c++, 0);
+	t->group_id = res_int(res, row, c++, 0);
+	t->is_group = res_int(res, row, c++, 0) != 0;
+	t->n_members = res_int(res, row, c++, 0);
 	if (!t->pool || !t->name || (t->error_len && !t->error)) {
 		task_info_finish(t);
 		return -ENOMEM;
@@ -165,7 +172,8 @@ int store_get_pending(struct store *s, const char *pool, const char *name,
 	const char *pv[2] = { pool, name };
 
 	return get_one_task(s, "SELECT " TASK_COLUMNS " FROM task"
-			       " WHERE pool = $1 AND name = $2 AND state IN ('staged', 'queued')",
+			       " WHERE pool = $1 AND name = $2 AND state IN ('staged', 'queued')"
+			       " AND group_id IS NULL",
 			    2, pv, ret);
 }
 
@@ -250,7 +258,8 @@ int store_list_pending(struct store *s, const char *pool, store_entry_fn *cb, vo
 
 	r = run(s, "SELECT id, state, uid, gid, " US("changed_at") ","
 		   " octet_length(query)::int8, pool, name"
-		   " FROM task WHERE pool = $1 AND state IN ('staged', 'queued') ORDER BY id",
+		   " FROM task WHERE pool = $1 AND state IN ('staged', 'queued')"
+		   " AND group_id IS NULL ORDER BY id",
 		1, NULL, pv, NULL, NULL, true, &res);
 	if (r < 0)
 		return r;
@@ -262,6 +271,26 @@ int store_list_pending(struct store *s, const char *pool, store_entry_fn *cb, vo
 static uint64_t out_len(const struct buf *out, size_t start)
 {
 	return (uint64_t)(out->len - start);
+}
+
+int store_group_result(struct store *s, int64_t id, struct buf *out)
+{
+	char ids[24];
+	const char *pv[1] = { ids };
+	PGresult *res;
+	int r;
+
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	r = run(s, "SELECT m.id, CASE m.state WHEN 'staged' THEN 'queued' ELSE m.state END"
+		   " FROM task m WHERE m.group_id = $1 ORDER BY m.id",
+		1, NULL, pv, NULL, NULL, false, &res);
+	if (r < 0)
+		return r;
+	r = buf_puts(out, "id,state\n");
+	for (int i = 0; i < PQntuples(res) && r == 0; i++)
+		r = buf_printf(out, "%s,%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+	PQclear(res);
+	return r;
 }
 
 int store_read_stream(struct store *s, int64_t id, enum task_stream stream,

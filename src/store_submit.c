@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "header.h"
+#include "split.h"
 
 /*
  * Storing a file is a commit that waits for the disk, once per file a
@@ -31,13 +32,91 @@ struct stage_req {
 	bool done;
 };
 
-/* The header's options of one submission, as stage_many() takes them. */
-static int add_options(struct arr *a, const struct submission *sub)
+/* The most statements a group file may hold. */
+#define GROUP_MAX_MEMBERS 100000
+
+/* Where the header ends: the first line that is neither blank nor a "--"
+ * comment (header_parse()'s rule). */
+static size_t header_end(const char *text, size_t len)
+{
+	size_t pos = 0;
+
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		pos = 3;
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - text) + 1 : len;
+		size_t p = pos;
+
+		while (p < end && (text[p] == ' ' || text[p] == '\t' || text[p] == '\r'))
+			p++;
+		if (p < end && text[p] != '\n' && !(p + 1 < end && text[p] == '-' && text[p + 1] == '-'))
+			break;
+		pos = end;
+	}
+	return pos;
+}
+
+/*
+ * A group=statements file (DESIGN.md, Groups): its statements, as psql
+ * would split them (standard_conforming_strings on, the default), become
+ * members, each with the file's header before it so that it takes the
+ * group's options.  *why is set (and nothing added) when the file cannot
+ * be a group.
+ */
+static int add_members(struct arr *elem, struct arr *query, int ord, const char *text,
+		       size_t len, bool *ret_group, char *why, size_t whylen)
+{
+	struct sql_stmt *st = NULL;
+	size_t n = 0, hend = header_end(text, len);
+	unsigned line = 0;
+	struct buf q;
+	int r;
+
+	*ret_group = false;
+	if (sql_cut_short(text, len, true, &line)) {
+		snprintf(why, whylen, "not run: the file ends inside a statement at line %u; "
+			 "a \";\" ends it", line);
+		return 0;
+	}
+	r = sql_split(text, len, true, &st, &n);
+	if (r < 0)
+		return r;
+	if (n > GROUP_MAX_MEMBERS) {
+		snprintf(why, whylen, "not run: group=statements: %zu statements, more than %d",
+			 n, GROUP_MAX_MEMBERS);
+		free(st);
+		return 0;
+	}
+	buf_init(&q);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		buf_reset(&q);
+		if (st[i].start >= hend)
+			r = buf_append(&q, text, hend);
+		if (r == 0)
+			r = buf_append(&q, text + st[i].start, st[i].len);
+		if (r == 0)
+			r = buf_putc(&q, '\n');
+		if (r == 0)
+			r = arr_add_i32(elem, ord);
+		if (r == 0)
+			r = arr_add(query, q.data, (int32_t)q.len);
+	}
+	buf_finish(&q);
+	free(st);
+	*ret_group = r == 0 && n > 0;
+	return r;
+}
+
+/* The header's options of one submission, as stage_many() takes them
+ * (a[0] is S_PRIORITY's array, and so on in stage_many()'s order). */
+static int add_options(struct arr *a, const struct submission *sub, int ord)
 {
 	struct task_options o;
-	char err[256];
+	char err[256], why[160] = "";
 	struct buf text;
-	int r;
+	bool group = false;
+	int r = 0;
 
 	buf_init(&text);
 	if (header_parse(sub->data ? sub->data : "", sub->len, false, &o, err, sizeof(err)) < 0) {
@@ -55,9 +134,15 @@ static int add_options(struct arr *a, const struct submission *sub)
 			r = buf_printf(&text, "not run: bad \"-- pgqfs:\" header: %s", err);
 		if (r == 0)
 			r = arr_add_str(&a[5], buf_cstr(&text));
+		if (r == 0)
+			r = arr_add_bool(&a[6], false);
 		goto out;
 	}
-	r = arr_add_i32(&a[0], o.priority);
+	if (o.group == HEADER_GROUP_STATEMENTS)
+		r = add_members(&a[7], &a[8], ord, sub->data ? sub->data : "", sub->len, &group,
+				why, sizeof(why));
+	if (r == 0)
+		r = arr_add_i32(&a[0], o.priority);
 	for (size_t i = 0; i < o.n_after && r == 0; i++)
 		r = buf_printf(&text, "%s%lld", i ? "," : "", (long long)o.after[i]);
 	if (r == 0)
@@ -74,7 +159,9 @@ static int add_options(struct arr *a, const struct submission *sub)
 	if (r == 0)
 		r = arr_add_str(&a[4], buf_cstr(&text));
 	if (r == 0)
-		r = arr_add(&a[5], NULL, -1);
+		r = why[0] ? arr_add_str(&a[5], why) : arr_add(&a[5], NULL, -1);
+	if (r == 0)
+		r = arr_add_bool(&a[6], group);
 out:
 	buf_finish(&text);
 	return r;
@@ -84,6 +171,7 @@ out:
 enum {
 	S_ID, S_POOL, S_NAME, S_UID, S_GID, S_QUERY, S_QUEUE, S_INSTANCE,
 	S_PRIORITY, S_AFTER, S_NB_US, S_NB_MS, S_OPTIONS, S_INVALID,
+	S_GROUP, S_M_ELEM, S_M_QUERY,
 	S_COUNT
 };
 
@@ -96,24 +184,28 @@ static int stage_batch_send(struct store *s, struct stage_req *head, PGresult **
 		[S_PRIORITY] = OID_INT4_ARRAY, [S_AFTER] = OID_TEXT_ARRAY,
 		[S_NB_US] = OID_INT8_ARRAY, [S_NB_MS] = OID_INT8_ARRAY,
 		[S_OPTIONS] = OID_TEXT_ARRAY, [S_INVALID] = OID_TEXT_ARRAY,
+		[S_GROUP] = OID_BOOL_ARRAY, [S_M_ELEM] = OID_INT4_ARRAY,
+		[S_M_QUERY] = OID_BYTEA_ARRAY,
 	};
-	static const int fmts[S_COUNT] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+	static const int fmts[S_COUNT] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
 	static const Oid elems[S_COUNT] = {
 		[S_ID] = OID_INT8, [S_POOL] = OID_TEXT, [S_NAME] = OID_TEXT,
 		[S_UID] = OID_INT4, [S_GID] = OID_INT4, [S_QUERY] = OID_BYTEA,
 		[S_QUEUE] = OID_BOOL, [S_PRIORITY] = OID_INT4, [S_AFTER] = OID_TEXT,
 		[S_NB_US] = OID_INT8, [S_NB_MS] = OID_INT8, [S_OPTIONS] = OID_TEXT,
-		[S_INVALID] = OID_TEXT,
+		[S_INVALID] = OID_TEXT, [S_GROUP] = OID_BOOL, [S_M_ELEM] = OID_INT4,
+		[S_M_QUERY] = OID_BYTEA,
 	};
 	struct arr a[S_COUNT];
 	const char *pv[S_COUNT];
 	int lens[S_COUNT];
 	char inst[8];
-	int r = 0;
+	int r = 0, ord = 0;
 
 	for (int i = 0; i < S_COUNT; i++)
 		arr_init(&a[i], elems[i]);
 	for (struct stage_req *q = head; q && r == 0; q = q->next) {
+		ord++;
 		const struct submission *sub = q->sub;
 
 		if (sub->len > INT32_MAX - 64) {
@@ -135,7 +227,7 @@ static int stage_batch_send(struct store *s, struct stage_req *head, PGresult **
 		if (r == 0)
 			r = arr_add_bool(&a[S_QUEUE], q->queue);
 		if (r == 0)
-			r = add_options(&a[S_PRIORITY], sub);
+			r = add_options(&a[S_PRIORITY], sub, ord);
 	}
 	for (int i = 0; i < S_COUNT && r == 0; i++) {
 		if (i == S_INSTANCE)
@@ -151,7 +243,8 @@ static int stage_batch_send(struct store *s, struct stage_req *head, PGresult **
 		pv[S_INSTANCE] = inst;
 		lens[S_INSTANCE] = 8;
 		r = run(s, "SELECT ord, id, status, submitted_us FROM"
-			   " stage_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+			   " stage_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+			   " $15, $16, $17)",
 			S_COUNT, types, pv, lens, fmts, true, res);
 	}
 	for (int i = 0; i < S_COUNT; i++)

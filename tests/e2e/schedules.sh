@@ -131,6 +131,8 @@ refused tzevery.sql '-- pgqfs: every=1m tz=UTC\nSELECT 1;\n' 'tzevery.sql.*tz= i
 	'tz= with every='
 refused badkey.sql '-- pgqfs: every=1m sometimes=yes\nSELECT 1;\n' "badkey.sql.*unknown key" \
 	'an unknown key'
+refused group.sql '-- pgqfs: every=1m group=statements\nSELECT 1;\nSELECT 2;\n' \
+	'group.sql.*group= cannot be used in a schedule' 'group='
 t_like "$(cp "$W/tick.sql" "$A/default/notsql" 2>&1)" 'Invalid argument' "a name without .sql is refused"
 
 # ---- owners
