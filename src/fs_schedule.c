@@ -136,13 +136,16 @@ void sched_names_free(struct fs *fs)
 	fs->n_sched_names = fs->cap_sched_names = 0;
 }
 
-static void sched_file_attr(fuse_ino_t ino, uint32_t uid, uint32_t gid, int64_t size,
-			    struct timespec mtime, struct stat *st)
+static void sched_file_attr(const struct fs *fs, size_t pool, fuse_ino_t ino, uint32_t uid,
+			    uint32_t gid, int64_t size, struct timespec mtime, struct stat *st)
 {
+	const struct config_pool *p = pool_config(fs, pool);
+
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
-	/* Its owner's to replace; anyone may read it, as queue/ files. */
-	st->st_mode = S_IFREG | 0644;
+	/* Its owner's to replace; readable by others as the pool's task
+	 * files are (public). */
+	st->st_mode = S_IFREG | 0600 | (p && p->public ? 0044 : 0);
 	st->st_nlink = 1;
 	st->st_uid = uid;
 	st->st_gid = gid;
@@ -174,7 +177,7 @@ static int sched_file_attr_of(struct fs *fs, fuse_ino_t ino, struct stat *st)
 		name = strdup(n->name);
 		if (n->writers > 0) {
 			local = true;
-			sched_file_attr(ino, n->uid, n->gid, n->size, n->mtime, st);
+			sched_file_attr(fs, n->pool, ino, n->uid, n->gid, n->size, n->mtime, st);
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -187,7 +190,7 @@ static int sched_file_attr_of(struct fs *fs, fuse_ino_t ino, struct stat *st)
 	free(name);
 	if (r == 0) {
 		if (!local)
-			sched_file_attr(ino, si.uid, si.gid, si.size, us_to_ts(si.changed_us), st);
+			sched_file_attr(fs, pool, ino, si.uid, si.gid, si.size, us_to_ts(si.changed_us), st);
 		schedule_info_finish(&si);
 		return 0;
 	}
@@ -268,7 +271,8 @@ bool sched_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			pthread_mutex_lock(&fs->lock);
 			ino = sched_name_ino(fs, (size_t)pi, name);
 			pthread_mutex_unlock(&fs->lock);
-			sched_file_attr(ino, si.uid, si.gid, si.size, us_to_ts(si.changed_us), &e.attr);
+			sched_file_attr(fs, (size_t)pi, ino, si.uid, si.gid, si.size,
+					us_to_ts(si.changed_us), &e.attr);
 			schedule_info_finish(&si);
 			if (!ino)
 				r = -ENOMEM;
@@ -310,7 +314,8 @@ static int fill_schedule(void *arg, const struct schedule_info *si)
 	pthread_mutex_unlock(&f->fs->lock);
 	if (!ino)
 		return -ENOMEM;
-	sched_file_attr(ino, si->uid, si->gid, si->size, us_to_ts(si->changed_us), &st);
+	sched_file_attr(f->fs, f->pool, ino, si->uid, si->gid, si->size,
+			us_to_ts(si->changed_us), &st);
 	return dir_add(f->d, f->cap, si->name, ino, &st, TTL_NONE);
 }
 
@@ -488,7 +493,8 @@ void sched_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	}
 	memset(&e, 0, sizeof(e));
 	e.ino = ino;
-	sched_file_attr(ino, h->uid, h->gid, 0, (struct timespec){ time(NULL), 0 }, &e.attr);
+	sched_file_attr(fs, (size_t)pi, ino, h->uid, h->gid, 0, (struct timespec){ time(NULL), 0 },
+			&e.attr);
 	sched_reply_open(req, fs, h, fi, &e);
 }
 

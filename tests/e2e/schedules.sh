@@ -46,8 +46,8 @@ else
 	t_fail "mount b lists it within a second"
 fi
 t_cmp "$B/default/tick.sql" "$W/tick.sql" "mount b reads it back as written"
-t_is "$(stat -c '%U %a %s' "$A/default/tick.sql")" "root 644 $(stat -c %s "$W/tick.sql")" \
-	"it is its writer's, 0644, of its size"
+t_is "$(stat -c '%U %a %s' "$A/default/tick.sql")" "root 600 $(stat -c %s "$W/tick.sql")" \
+	"it is its writer's, 0600 (the pool is not public), of its size"
 t_is "$(ctl "SELECT uid, every_ms FROM pgqfs.schedule WHERE pool = 'default' AND name = 'tick.sql'")" \
 	"0|1000" "the control database holds it, with its owner"
 sleep 6
@@ -139,6 +139,8 @@ t_like "$(cp "$W/tick.sql" "$A/default/notsql" 2>&1)" 'Invalid argument' "a name
 printf -- '-- pgqfs: every=1h\nSELECT 1;\n' >"$W/hourly.sql"
 chmod 644 "$W"/*.sql
 cp "$W/hourly.sql" "$A/default/roots.sql"
+t_like "$(runuser -u nobody -- cat "$A/default/roots.sql" 2>&1)" 'Permission denied' \
+	"another user cannot read root's schedule in a pool that is not public"
 t_like "$(runuser -u nobody -- cp "$W/hourly.sql" "$A/default/roots.sql" 2>&1)" 'Permission denied' \
 	"another user cannot replace root's schedule (EACCES)"
 t_like "$(runuser -u nobody -- cp "$W/hourly.sql" "$B/default/roots.sql" 2>&1)" 'Permission denied' \
