@@ -253,7 +253,8 @@ bool sched_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	pi = sched_pool_of(fs, parent);
 	if (pi < 0) {
-		fuse_reply_err(req, ENOTDIR);
+		/* A file, or a pool a reload removed. */
+		fuse_reply_err(req, ENOENT);
 		return true;
 	}
 	memset(&e, 0, sizeof(e));
