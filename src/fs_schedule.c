@@ -29,6 +29,15 @@
 #include "header.h"
 #include "log.h"
 
+/*
+ * schedules/<pool>/: anyone may write a schedule; sticky, as queue/<pool>/
+ * and /tmp are, so that the kernel (default_permissions) refuses another
+ * user's rm with EPERM before the store would with EACCES.  A replace by
+ * another user is refused by the file's mode (EACCES), and by the store
+ * (put_schedule) for a writer whose kernel has not seen the file yet.
+ */
+#define SCHED_DIR_MODE 01777
+
 /* A (pool, name) this daemon has given an inode. */
 struct sched_name {
 	size_t pool;
@@ -206,7 +215,7 @@ int sched_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st, double *ttl)
 		return 0;
 	}
 	if (sched_pool_of(fs, ino) >= 0) {
-		dir_attr(fs, ino, 01777, st);
+		dir_attr(fs, ino, SCHED_DIR_MODE, st);
 		*ttl = TTL_STATIC;
 		return 0;
 	}
@@ -245,7 +254,7 @@ bool sched_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (parent == INO_SCHED_BIT) {
 		for (size_t i = 0; i < pool_slots(fs); i++)
 			if (pool_live(fs, i) && strcmp(name, pool_name(fs, i)) == 0) {
-				reply_dir(req, fs, sched_pool_ino(i), 01777);
+				reply_dir(req, fs, sched_pool_ino(i), SCHED_DIR_MODE);
 				return true;
 			}
 		fuse_reply_err(req, ENOENT);
@@ -333,7 +342,7 @@ int sched_snapshot(struct fs *fs, fuse_ino_t ino, struct dir_handle *d, size_t *
 		for (size_t i = 0; i < pool_slots(fs) && r == 0; i++) {
 			if (!pool_live(fs, i))
 				continue;
-			dir_attr(fs, sched_pool_ino(i), 01777, &st);
+			dir_attr(fs, sched_pool_ino(i), SCHED_DIR_MODE, &st);
 			r = dir_add(d, cap, pool_name(fs, i), sched_pool_ino(i), &st, TTL_STATIC);
 		}
 		return r;
