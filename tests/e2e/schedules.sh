@@ -106,6 +106,15 @@ t_is "$(ctl "SELECT every_ms, cron IS NULL, priority FROM pgqfs.schedule WHERE n
 	"7200000|t|3" "the control database holds the new schedule"
 t_ok "rm of a cron schedule" rm "$A/fast/minutely.sql" "$A/fast/paris.sql"
 
+# ---- shell redirections
+printf -- '-- pgqfs: every=1h\nSELECT 1;\n' >"$A/fast/redir.sql"
+t_is "$(cat "$B/fast/redir.sql")" $'-- pgqfs: every=1h\nSELECT 1;' "a schedule written with > reads back"
+printf -- 'SELECT 2;\n' >>"$A/fast/redir.sql"
+t_is "$(cat "$B/fast/redir.sql")" $'-- pgqfs: every=1h\nSELECT 1;\nSELECT 2;' "and >> appends to it"
+t_ok "touch of a new name succeeds" touch "$A/fast/empty.sql"
+t_is "$(ls "$A/fast")" redir.sql "and stores nothing (an empty file is no schedule)"
+rm "$A/fast/redir.sql"
+
 # ---- refusals: EINVAL at close(), a log line, nothing stored
 refused() {	# NAME CONTENT LOGPATTERN DESC
 	local out
