@@ -335,17 +335,19 @@ struct schedule_tick {
 };
 /*
  * Fires the due ticks (each only if no other daemon moved its schedule
- * first) and reads the earliest `limit` schedules of `pools`.  Result
- * rows (text): store_parse_schedule_row().
+ * first; a tick more than grace_ms past is missed, not fired) and reads
+ * the earliest `limit` schedules of `pools`.  Result rows (text):
+ * store_parse_schedule_row().
  */
 __attribute__((warn_unused_result))
 int store_send_fire_schedules(PGconn *conn, int64_t instance, const char *const *pools,
 			      size_t n_pools, const struct schedule_tick *ticks, size_t n,
-			      int limit);
+			      int limit, int64_t grace_ms);
 /* A row of that result; strings point into the PGresult. */
 struct schedule_row {
 	int kind;		/* 1 a run was submitted (fired), 2 the tick was
-				 * skipped, 0 a schedule and its next tick */
+				 * skipped, 3 missed (long past), 0 a schedule
+				 * and its next tick */
 	const char *pool;	/* NULL: no schedule (a row for now_ms only) */
 	const char *name;
 	int64_t next_ms;

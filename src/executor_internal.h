@@ -214,6 +214,9 @@ struct schedules {
 	int64_t next_send_ms;	/* no statement before (mono): no spinning */
 	bool in_flight;		/* sent, no answer yet: failed if the
 				 * connection is idle again without one */
+	size_t n_sent;		/* ticks in the statement in flight */
+	int64_t gap_ms;		/* between statements: doubles while the
+				 * ticks sent are not taken (held elsewhere) */
 	struct timer timer;	/* the earliest tick */
 };
 

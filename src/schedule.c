@@ -22,17 +22,29 @@
 #include "store.h"
 
 /* Between two statements at least this: a tick another daemon holds (its
- * transaction not yet committed) is asked about again, not spun on. */
+ * transaction not yet committed) is asked about again, not spun on; up to
+ * the most while the ticks sent are still not taken. */
 #define SCHED_MIN_GAP_MS 100
+#define SCHED_MAX_GAP_MS 5000
 /* A schedule is read again at least this often (a NOTIFY lost with a
  * connection is made up for by the new connection's first statement). */
 #define SCHED_REFRESH_MS 60000
 /* After a statement that failed: claims and progress go first. */
 #define SCHED_RETRY_MS 5000
+/*
+ * A tick found due longer ago than this was missed (no daemon ran, or none
+ * reached the database): it is not made up, the schedule moves on to its
+ * next tick.  Longer than any stall of a running daemon's control
+ * connection (its back-off is at most 5 s), short beside the ticks that
+ * matter (a daily run at 03:00 is not run at 09:00 when the daemons come
+ * back).
+ */
+#define SCHED_GRACE_MS 60000
 
 void sched_init(struct executor *e)
 {
 	memset(&e->sched, 0, sizeof(e->sched));
+	e->sched.gap_ms = SCHED_MIN_GAP_MS;
 	timer_init(&e->sched.timer, &e->timers, timer_wake, e);
 }
 
@@ -142,10 +154,11 @@ int sched_send(struct executor *e, int64_t now)
 	for (size_t i = 0; i < e->cfg->n_pools && np < 256; i++)
 		pools[np++] = e->cfg->pools[i].name;
 	sc->sent_seq = sc->want_seq;
-	sc->next_send_ms = now + SCHED_MIN_GAP_MS;
+	sc->next_send_ms = now + sc->gap_ms;
 	sc->in_flight = true;
+	sc->n_sent = n;
 	return store_send_fire_schedules(e->control, e->instance, pools, np, ticks, n,
-					 SCHED_ROWS);
+					 SCHED_ROWS, SCHED_GRACE_MS);
 }
 
 static void copy_field(char *dst, size_t cap, const char *src, bool *fits)
@@ -164,6 +177,7 @@ void sched_result(struct executor *e, PGresult *res)
 {
 	struct schedules *sc = &e->sched;
 	int64_t now = mono_ms(), earliest = INT64_MAX;
+	size_t taken = 0, due = 0;
 
 	sc->n = 0;
 	sc->in_flight = false;
@@ -176,9 +190,16 @@ void sched_result(struct executor *e, PGresult *res)
 		bool fits = true;
 
 		store_parse_schedule_row(res, row, &sr);
+		if (sr.kind != 0)
+			taken++;
 		if (sr.kind == 1) {
 			log_info("schedule %s/%s: task %lld submitted", LOG_ESCAPE(sr.pool),
 				 LOG_ESCAPE(sr.name), (long long)sr.fired);
+			continue;
+		}
+		if (sr.kind == 3) {
+			log_warn("schedule %s/%s: a tick was missed (no daemon fired it in time); "
+				 "not made up", LOG_ESCAPE(sr.pool), LOG_ESCAPE(sr.name));
 			continue;
 		}
 		if (sr.kind == 2) {
@@ -202,6 +223,18 @@ void sched_result(struct executor *e, PGresult *res)
 			earliest = r->next_ms;
 		sc->n++;
 	}
+	for (size_t i = 0; i < sc->n; i++)
+		if (row_due(&sc->rows[i], sc->db_now_ms))
+			due++;
+	if (sc->n_sent > 0 && taken == 0 && due > 0) {
+		/* None was taken, and ticks are still due: held by a
+		 * transaction elsewhere (a tick another daemon took shows
+		 * moved on, and is not due). */
+		sc->gap_ms = sc->gap_ms * 2 > SCHED_MAX_GAP_MS ? SCHED_MAX_GAP_MS : sc->gap_ms * 2;
+	} else {
+		sc->gap_ms = SCHED_MIN_GAP_MS;
+	}
+	sc->n_sent = 0;
 	/* The next statement: the earliest tick, a periodic read, or after
 	 * the gap when a tick is due already (another daemon holds it). */
 	{

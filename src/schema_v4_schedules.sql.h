@@ -98,16 +98,21 @@ static const char *const schema_v4_schedules[] = {
 	 * row locked by another daemon is skipped (it is firing it).  A run
 	 * is not submitted while the schedule's last run is pending or
 	 * running (the tick is skipped), nor while a task of its name is
-	 * pending in the pool.  A run is queued as any submission is, owned
-	 * by the schedule's owner.
+	 * pending in the pool, nor for a tick more than p_grace_ms past: it
+	 * was missed while no daemon ran (or none reached the database), and
+	 * missed ticks are not made up.  A run is queued as any submission
+	 * is, owned by the schedule's owner.
 	 *
 	 * Returns a row per tick taken (kind 1: a run submitted, id fired;
-	 * kind 2: skipped), then (kind 0) the earliest p_limit schedules of
-	 * pools p_pools with their next tick, for the daemon's next firing.
+	 * kind 2: skipped; kind 3: missed), then (kind 0) the earliest
+	 * p_limit schedules of pools p_pools with their next tick, for the
+	 * daemon's next firing.
 	 * now_ms: the database's clock, which decides when ticks are due.
 	 */
+	/* Ticks travel in whole ms (a next_at set by hand may have finer
+	 * ones: it is compared as it was read, floored). */
 	"CREATE FUNCTION fire_schedules(p_instance bigint, p_pools text[], p_pool text[],"
-	"    p_name text[], p_at bigint[], p_next bigint[], p_limit int)"
+	"    p_name text[], p_at bigint[], p_next bigint[], p_limit int, p_grace_ms bigint)"
 	"  RETURNS TABLE (kind int, pool text, name text, next_ms bigint, every_ms bigint,"
 	"                 cron text, tz text, fired bigint, now_ms bigint)"
 	"  LANGUAGE plpgsql AS $$\n"
@@ -117,17 +122,19 @@ static const char *const schema_v4_schedules[] = {
 	"DECLARE r record; v_id bigint; v_log bytea; v_now bigint;\n"
 	"BEGIN\n"
 	"  FOR r IN SELECT s.pool, s.name, s.uid, s.gid, s.query, s.priority, s.after, s.nb_us,\n"
-	"        s.nb_ms, s.options, s.last_task, u.next\n"
+	"        s.nb_ms, s.options, s.last_task, s.next_at, u.next\n"
 	"      FROM unnest(p_pool, p_name, p_at, p_next) AS u(pool, name, at, next)\n"
 	"      JOIN schedule s ON s.pool = u.pool AND s.name = u.name\n"
-	"        AND s.next_at = 'epoch'::timestamptz + u.at * interval '1 millisecond'\n"
+	"        AND floor(extract(epoch FROM s.next_at) * 1000) = u.at\n"
 	"      WHERE s.next_at <= clock_timestamp()\n"
 	"        AND u.next > u.at\n"
 	"      ORDER BY s.pool, s.name FOR UPDATE OF s SKIP LOCKED LOOP\n"
 	"    kind := 2;\n"
 	"    fired := NULL;\n"
-	"    IF NOT EXISTS (SELECT 1 FROM task t WHERE t.id = r.last_task\n"
-	"                     AND t.state IN ('staged', 'queued', 'running')) THEN\n"
+	"    IF r.next_at < clock_timestamp() - p_grace_ms * interval '1 millisecond' THEN\n"
+	"      kind := 3;\n"
+	"    ELSIF NOT EXISTS (SELECT 1 FROM task t WHERE t.id = r.last_task\n"
+	"                        AND t.state IN ('staged', 'queued', 'running')) THEN\n"
 	"      v_id := nextval('task_id_seq');\n"
 	"      v_log := log_line(format('submitted %s to pool %s by schedule %s/%s of uid %s',\n"
 	"                               r.name, r.pool, r.pool, r.name, r.uid));\n"
@@ -161,7 +168,7 @@ static const char *const schema_v4_schedules[] = {
 	"  END LOOP;\n"
 	"  v_now := floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint;\n"
 	"  RETURN QUERY SELECT 0, s.pool, s.name,\n"
-	"      (extract(epoch FROM s.next_at) * 1000)::bigint, s.every_ms, s.cron, s.tz,\n"
+	"      floor(extract(epoch FROM s.next_at) * 1000)::bigint, s.every_ms, s.cron, s.tz,\n"
 	"      NULL::bigint, v_now\n"
 	"    FROM schedule s WHERE s.pool = ANY (p_pools)\n"
 	"    ORDER BY s.next_at LIMIT p_limit;\n"

@@ -162,15 +162,15 @@ int store_list_schedules(struct store *s, const char *pool, store_schedule_fn *c
 
 int store_send_fire_schedules(PGconn *conn, int64_t instance, const char *const *pools,
 			      size_t n_pools, const struct schedule_tick *ticks, size_t n,
-			      int limit)
+			      int limit, int64_t grace_ms)
 {
-	static const Oid types[7] = { OID_INT8, OID_TEXT_ARRAY, OID_TEXT_ARRAY, OID_TEXT_ARRAY,
-				      OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT4 };
-	static const int fmts[7] = { 1, 1, 1, 1, 1, 1, 1 };
+	static const Oid types[8] = { OID_INT8, OID_TEXT_ARRAY, OID_TEXT_ARRAY, OID_TEXT_ARRAY,
+				      OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT4, OID_INT8 };
+	static const int fmts[8] = { 1, 1, 1, 1, 1, 1, 1, 1 };
 	struct arr a[5];
-	char inst[8], lim[4];
-	const char *pv[7];
-	int lens[7];
+	char inst[8], lim[4], grace[8];
+	const char *pv[8];
+	int lens[8];
 	int r = 0;
 
 	arr_init(&a[0], OID_TEXT);
@@ -198,6 +198,9 @@ int store_send_fire_schedules(PGconn *conn, int64_t instance, const char *const 
 	lens[0] = 8;
 	pv[6] = lim;
 	lens[6] = 4;
+	put_be64(grace, grace_ms);
+	pv[7] = grace;
+	lens[7] = 8;
 	for (int i = 0; i < 5 && r == 0; i++) {
 		pv[1 + i] = arr_finish(&a[i], &lens[1 + i]);
 		if (!pv[1 + i])
@@ -205,8 +208,8 @@ int store_send_fire_schedules(PGconn *conn, int64_t instance, const char *const 
 	}
 	if (r == 0 && !PQsendQueryParams(conn,
 			"SELECT kind, pool, name, next_ms, every_ms, cron, tz, fired, now_ms"
-			" FROM fire_schedules($1, $2, $3, $4, $5, $6, $7)",
-			7, types, pv, lens, fmts, 0))
+			" FROM fire_schedules($1, $2, $3, $4, $5, $6, $7, $8)",
+			8, types, pv, lens, fmts, 0))
 		r = -EIO;
 	for (int i = 0; i < 5; i++)
 		arr_finish_free(&a[i]);

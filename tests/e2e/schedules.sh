@@ -192,6 +192,28 @@ else
 	t_fail "a skipped tick is logged"
 fi
 
+# ---- a restart: schedules stay; a tick missed while no daemon ran is not made up
+cp "$W/hourly.sql" "$A/default/missed.sql"
 pgqfs_stop b
+pgqfs_stop a
+ctl "UPDATE pgqfs.schedule SET next_at = clock_timestamp() - interval '2 hours'
+	WHERE name = 'missed.sql'"
+pgqfs_start a -o allow_other || t_bail "daemon a did not start again"
+t_is "$(ls "$A/default")" missed.sql "a schedule is listed after a restart"
+t_cmp "$A/default/missed.sql" "$W/hourly.sql" "and reads back"
+moved_on() {
+	[ "$(ctl "SELECT next_at > clock_timestamp() FROM pgqfs.schedule WHERE name = 'missed.sql'")" = t ]
+}
+if wait_until 5 moved_on; then
+	t_pass "a tick missed while no daemon ran moves the schedule on"
+else
+	t_fail "a tick missed while no daemon ran moves the schedule on"
+fi
+t_is "$(ctl "SELECT count(*) FROM pgqfs.task WHERE schedule = 'default/missed.sql'")" 0 \
+	"and is not made up"
+t_is "$(ctl "SELECT next_at <= clock_timestamp() + interval '1 hour' FROM pgqfs.schedule
+	WHERE name = 'missed.sql'")" t "its next tick is the next one after now"
+t_like "$(cat "$E2E_TMP/a.log")" 'schedule default/missed.sql: a tick was missed' "the log says so"
+rm "$A/default/missed.sql"
 pgqfs_stop a
 t_done
