@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "cron.h"
 #include "header.h"
 #include "log.h"
@@ -717,19 +718,20 @@ static int sched_check(const struct fs *fs, const struct sched_handle *h,
 		int64_t next_s;
 
 		if (cron_parse(o->cron, &c, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "cron=\"%s\": %s", o->cron, why);
+			snprintf(err, errlen, "cron=\"%s\": %s", LOG_ESCAPE(o->cron), why);
 			return -EINVAL;
 		}
 		r = tz ? cron_tz_check(tz) : 0;
 		if (r < 0) {
-			snprintf(err, errlen, "tz=%s: %s", tz,
+			snprintf(err, errlen, "tz=%s: %s", LOG_ESCAPE(tz),
 				 r == -ENOENT ? "no such time zone in the tz database" :
 				 r == -EINVAL ? "not a time zone name" : strerror(-r));
 			return -EINVAL;
 		}
 		r = cron_next(&c, tz, now.tv_sec, &next_s);
 		if (r < 0) {
-			snprintf(err, errlen, "cron=\"%s\": no next tick: %s", o->cron, strerror(-r));
+			snprintf(err, errlen, "cron=\"%s\": no next tick: %s", LOG_ESCAPE(o->cron),
+				 strerror(-r));
 			return -EINVAL;
 		}
 		d->cron = o->cron;
@@ -810,11 +812,12 @@ void sched_flush(fuse_req_t req, struct fuse_file_info *fi)
 		refuse(req, r == -ESTALE ? EIO : -r, where, h->name, "%s", err);
 		goto out;
 	}
-	log_info("%s/%s: schedule stored by uid %u (%s%s%s%s, next tick %lld)", where,
-		 LOG_ESCAPE(h->name), (unsigned)h->uid,
-		 d.every_ms ? "every=" : "cron=",
-		 d.every_ms ? "" : LOG_ESCAPE(d.cron), d.tz ? " tz=" : "",
-		 d.tz ? LOG_ESCAPE(d.tz) : "", (long long)(d.next_ms / 1000));
+	{
+		char stamp[ISO_TIME_MAX];
+
+		log_info("%s/%s: schedule stored by uid %u; its first tick is %s", where,
+			 LOG_ESCAPE(h->name), (unsigned)h->uid, iso_time(d.next_ms * 1000, 3, stamp));
+	}
 	fuse_reply_err(req, 0);
 out:
 	buf_finish(&after);
