@@ -92,4 +92,58 @@ bool executor_release_settled(struct executor *e, uint64_t seq);
 
 void executor_get_counters(struct executor *e, struct executor_counters *ret);
 
+/* ---- metrics (src/executor_metrics.c) ---- */
+
+/* A histogram: bucket[i] counts observations <= bounds[i] and above the
+ * bound before (not cumulative); bucket[n_bounds] those above them all. */
+#define EXECUTOR_HIST_MAX 16
+struct executor_histogram {
+	const double *bounds;	/* static */
+	size_t n_bounds;
+	uint64_t bucket[EXECUTOR_HIST_MAX];
+	double sum;
+	uint64_t count;
+};
+
+enum executor_outcome { OUTCOME_DONE, OUTCOME_FAILED, OUTCOME_CANCELLED, N_OUTCOMES };
+
+/* This daemon's figures for one pool since it started, kept by the pool's
+ * name: a reload neither loses nor mixes them. */
+struct executor_pool_metrics {
+	char *pool;
+	uint64_t submitted, started, retried;
+	uint64_t finished[N_OUTCOMES];
+	struct executor_histogram duration;	/* seconds, of tasks that ended */
+};
+
+/* Connections to one target, as of the executor's last loop round. */
+struct executor_target_metrics {
+	char *target;
+	unsigned idle, busy, connecting;
+};
+
+/* The control statements whose latency is measured. */
+enum executor_statement { ESTMT_CLAIM, ESTMT_PROGRESS, ESTMT_RECOVER, ESTMT_HOUSEKEEPING,
+			  N_ESTMTS };
+
+struct executor_metrics {
+	struct executor_pool_metrics *pools;	/* every pool name counted so far */
+	size_t n_pools;
+	struct executor_target_metrics *targets; /* every target of the loop */
+	size_t n_targets;
+	struct executor_histogram statements[N_ESTMTS]; /* seconds, send to result */
+};
+
+/* Thread-safe: a copy of the figures (free it with
+ * executor_metrics_finish()): 0 or -ENOMEM. */
+__attribute__((warn_unused_result))
+int executor_get_metrics(struct executor *e, struct executor_metrics *ret);
+void executor_metrics_finish(struct executor_metrics *m);
+
+/* The bounds of pgqfs_task_duration_seconds (seconds, static). */
+void executor_duration_bounds(const double **ret, size_t *ret_n);
+
+/* Thread-safe: a task of `pool` was submitted through this daemon. */
+void executor_count_submitted(struct executor *e, const char *pool);
+
 #endif

@@ -25,6 +25,15 @@
 #include "log.h"
 #include "store.h"
 
+/* Microseconds on the monotonic clock: a statement's latency. */
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int global_free(const struct executor *e)
 {
 	if (e->cfg->workers == 0)
@@ -117,6 +126,7 @@ static bool ctl_sent(struct executor *e, enum ctl_op op, int r)
 		return false;
 	}
 	e->op = op;
+	e->ctl_sent_us = mono_us();
 	ctl_flush(e);
 	return true;
 }
@@ -651,6 +661,10 @@ static void ctl_result(struct executor *e, PGresult *res)
 {
 	ExecStatusType st = PQresultStatus(res);
 
+	if (e->ctl_sent_us) {	/* the statement's first result */
+		metrics_statement(e, e->op, mono_us() - e->ctl_sent_us);
+		e->ctl_sent_us = 0;
+	}
 	if (st != PGRES_TUPLES_OK) {
 		ctl_failed(e, e->op, PQresultErrorMessage(res));
 		return;

@@ -81,6 +81,7 @@ static void *executor_main(void *arg)
 		timer_run_due(&e->timers, now);
 		targets_tick(e);
 		ctl_next(e);
+		metrics_conns_publish(e);
 
 		for (size_t i = 0; i < e->n_targets; i++)
 			total += e->targets[i].n_conns;
@@ -194,7 +195,7 @@ int executor_create(const struct config *cfg, struct store *store, PGconn *contr
 		strcpy(host, "localhost");
 	host[sizeof(host) - 1] = '\0';
 	snprintf(e->daemon, sizeof(e->daemon), "%s:%d", host, (int)getpid());
-	if (e->wake_fd < 0 || !e->targets || !e->pools || !e->batch)
+	if (e->wake_fd < 0 || !e->targets || !e->pools || !e->batch || metrics_create(e) < 0)
 		goto fail;
 	for (size_t i = 0; i < cfg->n_targets; i++) {
 		e->targets[i].e = e;
@@ -346,6 +347,7 @@ void executor_destroy(struct executor *e)
 	free(e->release);
 	free(e->releasing);
 	free(e->orphans);
+	metrics_destroy(e);
 	pthread_mutex_destroy(&e->release_lock);
 	pthread_mutex_destroy(&e->reload_lock);
 	if (e->wake_fd >= 0)

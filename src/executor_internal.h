@@ -296,6 +296,8 @@ struct executor {
 	int64_t *releasing;		/* those sent with the claim (executor only) */
 	size_t n_releasing, cap_releasing;
 	atomic_uint_fast64_t n_started, n_done, n_failed;
+	struct exec_metrics *metrics;	/* executor_metrics.c: its own lock */
+	int64_t ctl_sent_us;		/* monotonic: when e->op was sent */
 	uint64_t n_claims, n_claimed, n_progress;	/* statements, for the log */
 	char daemon[300];
 	struct job *jobs;		/* threads resolving or cancelling (target.c) */
@@ -491,6 +493,23 @@ void ctl_timers_init(struct executor *e);
 void ctl_recover_at(struct executor *e, int64_t when);
 __attribute__((warn_unused_result))
 int ctl_setup(struct executor *e);
+
+/* executor_metrics.c: this daemon's figures for `metrics` (a lock of
+ * their own; the pools' by name).  Called on the executor thread. */
+__attribute__((warn_unused_result))
+int metrics_create(struct executor *e);
+void metrics_destroy(struct executor *e);
+void metrics_task_started(struct executor *e, const char *pool);
+/* A task ended here (not a retried attempt): its outcome and how long
+ * this attempt ran, in microseconds. */
+void metrics_task_ended(struct executor *e, const char *pool, enum task_state state,
+			int64_t us);
+void metrics_task_retried(struct executor *e, const char *pool);
+/* Control statement op took us microseconds from send to result. */
+void metrics_statement(struct executor *e, enum ctl_op op, int64_t us);
+/* Once per loop round: publishes the connections per target if they
+ * changed. */
+void metrics_conns_publish(struct executor *e);
 
 /* executor_reload.c: takes a configuration handed over by
  * executor_reload(), between two rounds of the loop. */

@@ -115,11 +115,12 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 				reply_dir_entry(req, fs, top[i].ino, 0555);
 				return;
 			}
-		if (strcmp(name, "new-id") == 0 || strcmp(name, "stats") == 0) {
+		if (strcmp(name, "new-id") == 0 || strcmp(name, "stats") == 0 ||
+		    strcmp(name, "metrics") == 0) {
 			struct fuse_entry_param e;
 
 			memset(&e, 0, sizeof(e));
-			e.ino = name[0] == 'n' ? INO_NEW_ID : INO_STATS;
+			e.ino = name[0] == 'n' ? INO_NEW_ID : name[0] == 's' ? INO_STATS : INO_METRICS;
 			special_attr(fs, e.ino, &e.attr);
 			fuse_reply_entry(req, &e);
 			return;
@@ -290,7 +291,7 @@ static int get_attr(struct fs *fs, fuse_ino_t ino, struct stat *st, double *ttl)
 	case INO_FAILED: case INO_TASKS: case INO_POOLS:
 		dir_attr(fs, ino, 0555, st);
 		return 0;
-	case INO_NEW_ID: case INO_STATS:
+	case INO_NEW_ID: case INO_STATS: case INO_METRICS:
 		special_attr(fs, ino, st);
 		*ttl = TTL_NONE;
 		return 0;
@@ -340,7 +341,9 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fs_store_begin(req);
 	r = get_attr(fs_of(req), ino, &st, &ttl);
 	fs_store_end();
-	if (r == 0 && ino == INO_STATS && fi && fi->fh) {
+	if (r == 0 && fi && fi->fh &&
+	    (ino == INO_STATS || ino == INO_METRICS ||
+	     (is_task_ino(ino) && ino_file(ino) == F_PROGRESS))) {
 		/* fstat of an open stats file (wc -c trusts it): the size of
 		 * what this open reads. */
 		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
@@ -518,6 +521,7 @@ int fs_create(const struct config *cfg, struct store *store, struct fs **ret)
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_mutex_init(&fs->wait_lock, NULL);
 	pthread_mutex_init(&fs->open_lock, NULL);
+	pthread_mutex_init(&fs->progress_lock, NULL);
 	fs->open.next = fs->open.prev = &fs->open;
 	for (size_t i = 0; i < cfg->n_pools; i++)
 		if (pool_slot_add(fs, cfg->pools[i].name) < 0) {
@@ -567,6 +571,7 @@ void fs_destroy(struct fs *fs)
 	for (size_t i = 0; i < pool_slots(fs); i++)
 		free(fs->slots[i].name);
 	sched_names_free(fs);
+	progress_finish(fs);
 	pthread_mutex_destroy(&fs->lock);
 	pthread_mutex_destroy(&fs->wait_lock);
 	pthread_mutex_destroy(&fs->open_lock);

@@ -158,10 +158,12 @@ static int dir_snapshot(struct fs *fs, fuse_ino_t ino, struct dir_handle *d)
 			{ "queue", INO_QUEUE }, { "running", INO_RUNNING }, { "done", INO_DONE },
 			{ "failed", INO_FAILED }, { "tasks", INO_TASKS },
 			{ "new-id", INO_NEW_ID }, { "stats", INO_STATS }, { "pools", INO_POOLS },
+			{ "metrics", INO_METRICS },
 		};
 
 		for (size_t i = 0; i < sizeof(top) / sizeof(top[0]) && r == 0; i++) {
-			if (top[i].ino == INO_NEW_ID || top[i].ino == INO_STATS)
+			if (top[i].ino == INO_NEW_ID || top[i].ino == INO_STATS ||
+			    top[i].ino == INO_METRICS)
 				special_attr(fs, top[i].ino, &st);
 			else
 				dir_attr(fs, top[i].ino, 0555, &st);

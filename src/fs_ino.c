@@ -20,6 +20,7 @@ const char *const file_names[F_COUNT] = {
 	[F_JSON] = "result.json",
 	[F_LOG] = "log", [F_ERROR] = "error", [F_INFO] = "info", [F_WAIT] = "wait",
 	[F_CANCEL] = "cancel", [F_RETRY] = "retry",
+	[F_PROGRESS] = "progress",
 };
 
 /* ------------------------------------------------------------------ */
@@ -171,6 +172,8 @@ void special_attr(struct fs *fs, fuse_ino_t ino, struct stat *st)
 	st->st_atim = st->st_ctim = st->st_mtim;
 	if (ino == INO_STATS)
 		st->st_size = (off_t)atomic_load(&fs->stats_size);
+	if (ino == INO_METRICS)
+		st->st_size = (off_t)atomic_load(&fs->metrics_size);
 }
 
 bool view_shows(enum view v, enum task_state s)
@@ -280,6 +283,9 @@ void task_attr(const struct fs *fs, const struct task_info *t, enum view v,
 		if (task_state_final(t->state))
 			st->st_size = (off_t)strlen(shown_state(t->state)) + 1;
 		mtime = t->finished_us ? t->finished_us : t->changed_us;
+		break;
+	case F_PROGRESS:
+		/* Made when opened, read with direct_io to its end: size 0. */
 		break;
 	case F_COUNT:
 		break;

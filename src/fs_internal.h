@@ -32,6 +32,8 @@ enum {
 	INO_NEW_ID, INO_STATS,
 	INO_POOLS,
 };
+/* The metrics file (fs_metrics.c): apart from the sequence above. */
+#define INO_METRICS 24
 #define INO_POOL_BASE 64
 #define MAX_POOLS CONFIG_MAX_POOLS
 #define INO_STAGED_BIT (1ULL << 62)
@@ -67,6 +69,7 @@ static inline enum pool_file pool_ctl_file(fuse_ino_t ino) { return (enum pool_f
 enum view { V_TASKS = 1, V_RUNNING, V_DONE, V_FAILED, V_QUEUE };
 enum file { F_DIR, F_QUERY, F_STATE, F_RESULT, F_JSON, F_LOG, F_ERROR, F_INFO, F_WAIT,
 	F_CANCEL, F_RETRY,	/* written, never read: fs_control.c */
+	F_PROGRESS,		/* made when opened: fs_progress.c */
 	F_COUNT };
 
 /* The names of a task directory's files, by enum file. */
@@ -247,11 +250,14 @@ struct fs {
 	bool wait_stopped;	/* fs_release_waiters ran: `wait` answers EINTR */
 	atomic_uint_fast64_t n_submitted;
 	atomic_size_t stats_size;	/* of the stats content last produced */
+	atomic_size_t metrics_size;	/* of the metrics content last produced */
 	pthread_mutex_t open_lock;
 	struct open_obj open;	/* list head of open files and directories */
 	/* fs_schedule.c: the (pool, name)s given schedule inodes (fs->lock) */
 	struct sched_name *sched_names;
 	size_t n_sched_names, cap_sched_names;
+	pthread_mutex_t progress_lock;	/* fs_progress.c: its target connections */
+	struct progress_conn *progress_conns;
 };
 
 /* What an open file reads from. */
@@ -375,6 +381,18 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	     struct fuse_file_info *fi);
+
+/* fs_metrics.c: the metrics file's content, as of now; its size is
+ * remembered for stat. */
+__attribute__((warn_unused_result))
+int metrics_content(struct fs *fs, struct buf *out);
+
+/* fs_progress.c: a task's progress file, made at its open (req: the
+ * open, for its deadline and interrupt): 0, or -ENOENT, -EINTR, ... */
+__attribute__((warn_unused_result))
+int progress_open(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct handle *h);
+/* Closes the cached target connections (fs_destroy). */
+void progress_finish(struct fs *fs);
 
 /* fs_quota.c: a file's buffer and its charge against the caps (fs->lock) */
 /* Sets s's length (zeros when it grows): -EFBIG, -EDQUOT, -ENOSPC, -ENOMEM. */

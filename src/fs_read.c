@@ -388,6 +388,13 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		h->snapshot = true;
 		r = stats_content(fs, &h->buf);
 		fi->direct_io = 1;
+	} else if (ino == INO_METRICS) {
+		h->snapshot = true;
+		r = metrics_content(fs, &h->buf);
+		fi->direct_io = 1;
+	} else if (is_task_ino(ino) && ino_file(ino) == F_PROGRESS && ino_view(ino) != V_QUEUE) {
+		r = progress_open(fs, req, ino, h);
+		fi->direct_io = 1;
 	} else if (is_task_ino(ino) && ino_file(ino) != F_DIR) {
 		r = open_task_file(fs, ino, fi, h);
 	} else {

@@ -564,6 +564,7 @@ again:
 	}
 	if (id) {
 		atomic_fetch_add(&fs->n_submitted, 1);
+		executor_count_submitted(fs->executor, sub.pool);
 		if (fs->executor)
 			executor_wake(fs->executor);
 		log_debug("task %lld submitted as queue/%s/%s (rename)", (long long)id,
@@ -685,6 +686,7 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_inf
 void staged_release(struct fs *fs, struct staged *s)
 {
 	char where[600];
+	const char *pool;
 	int64_t id;
 	bool run, refused;
 	int r;
@@ -698,6 +700,7 @@ void staged_release(struct fs *fs, struct staged *s)
 	s->pins++;
 	snprintf(where, sizeof(where), "queue/%s/%s", LOG_ESCAPE(pool_name(fs, s->pool)),
 		 LOG_ESCAPE(s->name));
+	pool = pool_name(fs, s->pool);	/* configurations stay until exit */
 	pthread_mutex_unlock(&fs->lock);
 	if (!run)
 		goto out;
@@ -751,6 +754,7 @@ void staged_release(struct fs *fs, struct staged *s)
 				  store_last_error());
 		} else {
 			atomic_fetch_add(&fs->n_submitted, 1);
+			executor_count_submitted(fs->executor, pool);
 			log_debug("task %lld submitted as %s", (long long)id, where);
 		}
 	}

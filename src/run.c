@@ -268,8 +268,14 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 			 (long long)t->rows);
 	else
 		task_log(t, "finished: %s after %lld ms", task_state_name(state), (long long)ms);
-	if (state == TASK_FAILED && task_retry_due(e, t))
+	if (state == TASK_FAILED && task_retry_due(e, t)) {
 		state = TASK_QUEUED;
+		metrics_task_retried(e, t->pool->cfg->name);
+	} else {
+		/* This attempt's time on its connection (0: it never began). */
+		metrics_task_ended(e, t->pool->cfg->name, state,
+				   t->started_us ? t->finished_us - t->started_us : 0);
+	}
 	t->final_state = (int)state;
 	task_mark_unsent(t);
 	timer_cancel(&t->timeout_timer);
@@ -507,6 +513,7 @@ void task_begin(struct executor *e, struct task *t)
 		task_log(t, "started on target %s, backend pid %d, daemon %s",
 			 t->pool->target->cfg->name, c->backend_pid, e->daemon);
 	atomic_fetch_add(&e->n_started, 1);
+	metrics_task_started(e, t->pool->cfg->name);
 	/* Recognisable in pg_stat_activity. */
 	snprintf(app, sizeof(app), "pgqfs task %lld", (long long)t->id);
 	task_set_phase(t, PHASE_SETUP);

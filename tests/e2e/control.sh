@@ -44,23 +44,8 @@ W=$E2E_TMP/work
 mkdir -p "$W"
 chmod 755 "$W"
 
-# w.py PATH DATA: open(O_WRONLY), write DATA, close; prints ok, or the step
-# that failed and its errno name (open:EACCES, write:EINVAL, ...).
-cat >"$W/w.py" <<'EOF'
-import errno, os, sys
-path, data = sys.argv[1], sys.argv[2].encode()
-step = 'open'
-try:
-    fd = os.open(path, os.O_WRONLY)
-    step = 'write'
-    n = os.write(fd, data)
-    step = 'close'
-    os.close(fd)
-    print('ok' if n == len(data) else 'short:%d' % n)
-except OSError as e:
-    print('%s:%s' % (step, errno.errorcode.get(e.errno, e.errno)))
-EOF
-w() { python3 "$W/w.py" "$@"; }
+W_PY=$(write_step_py)
+w() { python3 "$W_PY" "$@"; }
 
 echo "SELECT pg_sleep(20);" >"$W/long.sql"
 echo "INSERT INTO side VALUES ('queued');" >"$W/q.sql"
@@ -114,7 +99,7 @@ backend_gone() {
 		WHERE application_name = 'pgqfs task $1'
 		   OR (pid = ${pid:-0} AND query_start = '${qs:-epoch}' AND state = 'active')")" = 0 ]
 }
-ms() { echo $(($(date +%s%N) / 1000000)); }
+ms() { now_ms; }
 
 # ---- a queued task: modes, permissions, bad values, cancel
 bid=$(MNT=$A new_id)
@@ -125,7 +110,7 @@ cp "$W/q.sql" "$A/queue/hold/$qid.sql" || t_bail "cannot submit $qid"
 t_is "$(state "$A" "$qid")" queued "task $qid waits behind the blocker"
 t_is "$(stat -c '%a %u' "$A/tasks/$qid/cancel" 2>&1)" "200 0" "cancel is mode 0200, owned by the submitter (root)"
 t_is "$(stat -c '%a %u' "$A/tasks/$qid/retry" 2>&1)" "200 0" "retry is mode 0200, owned by the submitter (root)"
-t_like "$(as_nobody python3 "$W/w.py" "$A/tasks/$qid/cancel" 1)" '^(open|write):EACCES$' \
+t_like "$(as_nobody python3 "$W_PY" "$A/tasks/$qid/cancel" 1)" '^(open|write):EACCES$' \
 	"another user's write to cancel gets EACCES"
 t_is "$(state "$A" "$qid")" queued "and the task stays queued"
 for v in 0 2 yes 11 '1 1' x1; do
@@ -226,7 +211,7 @@ fid=$(MNT=$A new_id)
 cp "$W/fail.sql" "$A/queue/default/$fid.sql" || t_fail "cannot submit $fid"
 t_is "$(MNT=$A task_wait "$fid" 20)" failed "task $fid fails (no table later_t)"
 t_is "$(info "$A" "$fid" attempt)" 1 "at attempt 1"
-t_like "$(as_nobody python3 "$W/w.py" "$A/tasks/$fid/retry" 1)" '^(open|write):EACCES$' \
+t_like "$(as_nobody python3 "$W_PY" "$A/tasks/$fid/retry" 1)" '^(open|write):EACCES$' \
 	"another user's write to retry gets EACCES"
 t_is "$(w "$A/tasks/$fid/retry" 2)" write:EINVAL "writing 2 to retry gets EINVAL"
 t_is "$(w "$A/tasks/$fid/cancel" 1)" write:EINVAL "cancel of a failed task gets EINVAL"

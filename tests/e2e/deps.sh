@@ -14,20 +14,7 @@ W=$E2E_TMP/work
 mkdir -p "$W"
 
 app() { psql_ref -d app -qtA -v ON_ERROR_STOP=1 "$@"; }
-info_of() { sed -n "s/^$2=//p" "$MNT/tasks/$1/info"; }
-# t_info ID ERE DESC: a line of the task's info is exactly ERE.
-t_info() {
-	if grep -Ex -- "$2" "$MNT/tasks/$1/info" >/dev/null; then
-		t_pass "$3"
-	else
-		t_fail "$3"
-		t_diag "  want a line: $2" "  info of task $1:"
-		t_diag_file "$MNT/tasks/$1/info"
-	fi
-}
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# ms ISO-TIME: milliseconds since the epoch; fails on an empty time.
-ms() { [ -n "$1" ] && date -u -d "$1" +%s%3N; }
+ms() { iso_ms "$1"; }
 # id_of NAME: the id of the task submitted as NAME.
 id_of() {
 	local f

@@ -16,7 +16,6 @@ pgqfs_start || t_bail "daemon did not start"
 W=$E2E_TMP/work
 mkdir -p "$W"
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # timed CMD [ARGS...]: runs CMD with its output in files (a hung reader
 # must not hold a pipe of ours open), under an outer timeout so that the

@@ -85,6 +85,7 @@ t_ok() {
 		t_fail "$desc"
 		t_diag "  command: $*" "  exit status: $rc"
 	fi
+	return "$rc"
 }
 
 # t_is GOT WANT DESC: string equality.
@@ -103,7 +104,12 @@ t_is() {
 t_like() {
 	# Not grep -q: it may exit before printf has written all, and
 	# pipefail would count printf's SIGPIPE as a mismatch.
-	if printf '%s' "$1" | grep -E -- "$2" >/dev/null; then
+	local z=
+	# A pattern with a newline matches across lines: the text is one
+	# record (grep -z), ending in the newline $(...) took off.
+	case $2 in *$'\n'*) z=-z ;; esac
+	if { if [ -n "$z" ]; then printf '%s\n' "$1"; else printf '%s' "$1"; fi; } |
+		grep -E $z -- "$2" >/dev/null; then
 		t_pass "$3"
 	else
 		t_fail "$3"
@@ -687,6 +693,50 @@ mnt() {
 }
 
 # ---------------------------------------------------------------- helpers
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# iso_ms ISO-TIME: milliseconds since the epoch; fails on an empty time
+# (date would read "" as midnight).
+iso_ms() { [ -n "$1" ] && date -u -d "$1" +%s%3N; }
+# info_of ID KEY: the value of KEY in the task's info (empty when absent).
+info_of() { sed -n "s/^$2=//p" "$MNT/tasks/$1/info"; }
+# t_info ID ERE DESC: a line of the task's info is exactly ERE (t_like
+# cannot anchor lines: grep reads a newline in a pattern as "or").
+t_info() {
+	if grep -Ex -- "$2" "$MNT/tasks/$1/info" >/dev/null; then
+		t_pass "$3"
+	else
+		t_fail "$3"
+		t_diag "  want a line: $2" "  info of task $1:"
+		t_diag_file "$MNT/tasks/$1/info"
+	fi
+}
+# write_step_py: the path of a python script (readable by every user)
+# that runs "open(O_WRONLY), write DATA, close" on PATH DATA and prints
+# ok, or the step that failed and its errno name (open:EACCES, ...).
+write_step_py() {
+	local d=$E2E_TMP/bin
+	if [ ! -f "$d/write_step.py" ]; then
+		mkdir -p "$d"
+		chmod 755 "$E2E_TMP" "$d"
+		cat >"$d/write_step.py" <<'PY'
+import errno, os, sys
+path, data = sys.argv[1], sys.argv[2].encode()
+step = 'open'
+try:
+    fd = os.open(path, os.O_WRONLY)
+    step = 'write'
+    n = os.write(fd, data)
+    step = 'close'
+    os.close(fd)
+    print('ok' if n == len(data) else 'short:%d' % n)
+except OSError as e:
+    print('%s:%s' % (step, errno.errorcode.get(e.errno, e.errno)))
+PY
+		chmod 644 "$d/write_step.py"
+	fi
+	printf '%s\n' "$d/write_step.py"
+}
 
 # wait_until TIMEOUT CMD [ARGS...]: polls CMD every 50 ms until it exits 0
 # (return 0) or TIMEOUT seconds passed (return 1).

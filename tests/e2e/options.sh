@@ -19,23 +19,7 @@ W=$E2E_TMP/work
 mkdir -p "$W"
 
 app() { psql_ref -d app -qtA -v ON_ERROR_STOP=1 "$@"; }
-# info_of ID KEY: the value of KEY in the task's info (empty when absent).
-info_of() { sed -n "s/^$2=//p" "$MNT/tasks/$1/info"; }
-# t_info ID ERE DESC: a line of the task's info is exactly ERE (t_like
-# cannot anchor lines: grep reads a newline in a pattern as "or").
-t_info() {
-	if grep -Ex -- "$2" "$MNT/tasks/$1/info" >/dev/null; then
-		t_pass "$3"
-	else
-		t_fail "$3"
-		t_diag "  want a line: $2" "  info of task $1:"
-		t_diag_file "$MNT/tasks/$1/info"
-	fi
-}
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# ms ISO-TIME: milliseconds since the epoch; fails on an empty time (date
-# would read "" as midnight).
-ms() { [ -n "$1" ] && date -u -d "$1" +%s%3N; }
+ms() { iso_ms "$1"; }
 # ref DIR [PSQL-OPTIONS...]: the reference psql on DIR/query.sql, run in
 # DIR so that its messages name query.sql as pgqfs's error does.
 ref() {

@@ -33,7 +33,6 @@ run() {
 }
 out() { cat -- "$W/$1.out"; }
 err() { cat -- "$W/$1.err"; }
-info_of() { sed -n "s/^$2=//p" "$MNT/tasks/$1/info"; }
 
 if command -v shellcheck >/dev/null; then
 	t_ok "shellcheck -s sh finds nothing in pgq" shellcheck -s sh "$PGQ"

@@ -25,25 +25,9 @@ W=$E2E_TMP/work
 mkdir -p "$W"
 chmod 755 "$W"
 
-# w.py PATH DATA: open(O_WRONLY), write DATA, close; prints ok, or the step
-# that failed and its errno name (open:EACCES, write:EINVAL, ...).
-cat >"$W/w.py" <<'EOF'
-import errno, os, sys
-path, data = sys.argv[1], sys.argv[2].encode()
-step = 'open'
-try:
-    fd = os.open(path, os.O_WRONLY)
-    step = 'write'
-    n = os.write(fd, data)
-    step = 'close'
-    os.close(fd)
-    print('ok' if n == len(data) else 'short:%d' % n)
-except OSError as e:
-    print('%s:%s' % (step, errno.errorcode.get(e.errno, e.errno)))
-EOF
-chmod 644 "$W/w.py"
-w() { python3 "$W/w.py" "$@"; }
-ms() { echo $(($(date +%s%N) / 1000000)); }
+W_PY=$(write_step_py)
+w() { python3 "$W_PY" "$@"; }
+ms() { now_ms; }
 active_tasks() {
 	psql_ref -tAc "SELECT count(*) FROM pg_stat_activity
 		WHERE application_name LIKE 'pgqfs task %' AND state = 'active'"
@@ -99,9 +83,9 @@ t_file_is "$A/pools/default/paused" $'0\n' "paused reads 0"
 t_is "$(stat -c '%a %u' "$A/pools/default/max_workers" 2>&1)" "644 0" "max_workers is mode 0644, owned by the mount's owner"
 t_is "$(stat -c '%a %u' "$A/pools/default/paused" 2>&1)" "644 0" "paused is mode 0644, owned by the mount's owner"
 t_is "$(as_nobody cat "$A/pools/default/max_workers" 2>&1)" 4 "another user can read max_workers"
-t_like "$(as_nobody python3 "$W/w.py" "$A/pools/default/max_workers" 2)" '^(open|write):EACCES$' \
+t_like "$(as_nobody python3 "$W_PY" "$A/pools/default/max_workers" 2)" '^(open|write):EACCES$' \
 	"another user's write to max_workers gets EACCES"
-t_like "$(as_nobody python3 "$W/w.py" "$A/pools/default/paused" 1)" '^(open|write):EACCES$' \
+t_like "$(as_nobody python3 "$W_PY" "$A/pools/default/paused" 1)" '^(open|write):EACCES$' \
 	"another user's write to paused gets EACCES"
 for v in x -1 '2 3' 1.5 99999999999999999999; do
 	t_is "$(w "$A/pools/default/max_workers" "$v")" write:EINVAL "writing '$v' to max_workers gets EINVAL from write()"

@@ -14,19 +14,7 @@ W=$E2E_TMP/work
 mkdir -p "$W"
 
 app() { psql_ref -d app -qtA -v ON_ERROR_STOP=1 "$@"; }
-info_of() { sed -n "s/^$2=//p" "$MNT/tasks/$1/info"; }
-# t_info ID ERE DESC: a line of the task's info is exactly ERE.
-t_info() {
-	if grep -Ex -- "$2" "$MNT/tasks/$1/info" >/dev/null; then
-		t_pass "$3"
-	else
-		t_fail "$3"
-		t_diag "  want a line: $2" "  info of task $1:"
-		t_diag_file "$MNT/tasks/$1/info"
-	fi
-}
-# ms ISO-TIME: milliseconds since the epoch; fails on an empty time.
-ms() { [ -n "$1" ] && date -u -d "$1" +%s%3N; }
+ms() { iso_ms "$1"; }
 # starts ID: the times (ms) of the log's start lines, one per attempt
 # (lines saying "started", not "not started" and the like).
 starts() {

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# A claim stays one index range scan at any queue depth: with 100,000
+# tasks queued in a pool (most of them waiting for a dependency or a
+# time, the rest ready with random priorities), the claim's selection is
+# an index scan of task_ready in (priority, id) order with no sort, and
+# the daemon starts the ready tasks lowest priority first.
+E2E_TIMEOUT=${E2E_TIMEOUT:-180}
+. "$SRCDIR/e2e/lib.sh"
+
+pgqfs_config() {
+	pgqfs_default_config "$@"
+	printf '\n[pool deep]\ntarget = main\nmax_workers = 1\n'
+}
+pg_start
+pgqfs_start || t_bail "daemon did not start"
+ctl() { psql_ref -d pgqfs_ctl -tAX -v ON_ERROR_STOP=1 "$@"; }
+
+echo 1 >"$MNT/pools/deep/paused"
+# 100,000 rows straight into the table: 60,000 held by not_before, 30,000
+# waiting for a dependency, 10,000 ready.
+ctl -q <<'SQL'
+INSERT INTO pgqfs.task (id, pool, name, state, query, uid, gid, priority, deps, run_at)
+SELECT nextval('pgqfs.task_id_seq'), 'deep', 'deep' || g || '.sql', 'queued',
+       convert_to('SELECT ' || g || ';', 'UTF8'), 0, 0, (g * 7919) % 2001 - 1000,
+       CASE WHEN g % 10 BETWEEN 6 AND 8 THEN 1 ELSE 0 END,
+       CASE WHEN g % 10 < 6 THEN now() + interval '1 day' END
+  FROM generate_series(1, 100000) g;
+ANALYZE pgqfs.task;
+SQL
+t_is "$(ctl -c "SELECT count(*) FROM pgqfs.task WHERE pool = 'deep' AND state = 'queued'")" 100000 \
+	"100,000 tasks queued in pool deep"
+plan=$(ctl -c "EXPLAIN (COSTS OFF) SELECT q.id FROM pgqfs.task q
+	WHERE q.pool = 'deep' AND q.state = 'queued' AND q.deps = 0 AND q.run_at IS NULL
+	  AND NOT q.is_group
+	ORDER BY q.priority, q.id LIMIT 16 FOR UPDATE SKIP LOCKED")
+t_diag "$plan"
+t_like "$plan" 'Index Scan using task_ready on task' "the claim's selection scans the task_ready index"
+t_ok "with no sort" bash -c "! grep -q Sort <<<'$plan'"
+t_ok "and no sequential or bitmap scan" bash -c "! grep -Eq 'Seq Scan|Bitmap' <<<'$plan'"
+ready_min=$(ctl -c "SELECT min(priority) FROM pgqfs.task WHERE pool = 'deep' AND deps = 0 AND run_at IS NULL")
+echo 0 >"$MNT/pools/deep/paused"
+first_started() {
+	[ -n "$(ctl -c "SELECT 1 FROM pgqfs.task WHERE pool = 'deep' AND started_at IS NOT NULL LIMIT 1")" ]
+}
+t_ok "the daemon starts the deep pool's tasks" wait_until 30 first_started
+t_is "$(ctl -c "SELECT priority FROM pgqfs.task WHERE pool = 'deep' AND started_at IS NOT NULL
+	ORDER BY started_at LIMIT 1")" "$ready_min" "the first started has the lowest priority of the ready ones"
+echo 1 >"$MNT/pools/deep/paused"
+t_done
