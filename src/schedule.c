@@ -173,12 +173,35 @@ static void copy_field(char *dst, size_t cap, const char *src, bool *fits)
 	dst[n] = '\0';
 }
 
+/* Whether the last answer had row (pool, name) at tick next_ms marked
+ * broken: it stays so until its tick changes (no warning each read). */
+static bool was_broken(const struct sched_row *old, size_t n, const char *pool,
+		       const char *name, int64_t next_ms)
+{
+	for (size_t i = 0; i < n; i++)
+		if (old[i].broken && old[i].next_ms == next_ms && strcmp(old[i].pool, pool) == 0 &&
+		    strcmp(old[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 void sched_result(struct executor *e, PGresult *res)
 {
 	struct schedules *sc = &e->sched;
 	int64_t now = mono_ms(), earliest = INT64_MAX;
-	size_t taken = 0, due = 0;
+	size_t taken = 0, due = 0, n_old = 0;
+	struct sched_row *old = NULL;
 
+	for (size_t i = 0; i < sc->n; i++)
+		if (sc->rows[i].broken && !old) {
+			/* Rare (a tz this host lacks): worth a copy.  Out of
+			 * memory, the warning comes again; nothing worse. */
+			old = malloc(sc->n * sizeof(*old));
+			if (old) {
+				memcpy(old, sc->rows, sc->n * sizeof(*old));
+				n_old = sc->n;
+			}
+		}
 	sc->n = 0;
 	sc->in_flight = false;
 	sc->asked = true;
@@ -218,7 +241,8 @@ void sched_result(struct executor *e, PGresult *res)
 		copy_field(r->tz, sizeof(r->tz), sr.tz, &fits);
 		r->next_ms = sr.next_ms;
 		r->every_ms = sr.every_ms;
-		r->broken = !fits || (sr.every_ms <= 0 && !sr.cron);
+		r->broken = !fits || (sr.every_ms <= 0 && !sr.cron) ||
+			    was_broken(old, n_old, r->pool, r->name, r->next_ms);
 		if (!r->broken && r->next_ms < earliest)
 			earliest = r->next_ms;
 		sc->n++;
@@ -235,6 +259,7 @@ void sched_result(struct executor *e, PGresult *res)
 		sc->gap_ms = SCHED_MIN_GAP_MS;
 	}
 	sc->n_sent = 0;
+	free(old);
 	/* The next statement: the earliest tick, a periodic read, or after
 	 * the gap when a tick is due already (another daemon holds it). */
 	{
