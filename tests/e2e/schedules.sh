@@ -215,5 +215,27 @@ t_is "$(ctl "SELECT next_at <= clock_timestamp() + interval '1 hour' FROM pgqfs.
 	WHERE name = 'missed.sql'")" t "its next tick is the next one after now"
 t_like "$(cat "$E2E_TMP/a.log")" 'schedule default/missed.sql: a tick was missed' "the log says so"
 rm "$A/default/missed.sql"
+
+# ---- a schedule this host cannot compute (a tz its database lacks, as
+# another host's could have): one warning, no spinning, the others go on
+ctl "INSERT INTO pgqfs.schedule (pool, name, uid, gid, query, cron, tz, next_at)
+	VALUES ('default', 'elsewhere.sql', 0, 0, 'SELECT 1', '* * * * *', 'Nowhere/Zone',
+	        clock_timestamp() - interval '1 second');
+	SELECT pg_notify('pgqfs_queue', '.schedules')" >/dev/null
+printf -- '-- pgqfs: every=1s\nSELECT 1;\n' >"$W/beside.sql"
+cp "$W/beside.sql" "$A/fast/beside.sql"
+sleep 3
+rm "$A/fast/beside.sql"
+t_is "$(grep -c 'schedule default/elsewhere.sql: cannot compute its next tick here' "$E2E_TMP/a.log")" 1 \
+	"a schedule this host cannot compute is warned about once"
+n=$(ctl "SELECT count(*) FROM pgqfs.task WHERE schedule = 'fast/beside.sql'")
+if [ "$n" -ge 2 ]; then
+	t_pass "the others fire beside it ($n runs in 3 s)"
+else
+	t_fail "the others fire beside it ($n runs in 3 s)"
+fi
+t_is "$(ctl "SELECT count(*) FROM pgqfs.task WHERE schedule = 'default/elsewhere.sql'")" 0 \
+	"and it does not fire"
+ctl "DELETE FROM pgqfs.schedule WHERE name = 'elsewhere.sql'"
 pgqfs_stop a
 t_done
