@@ -24,7 +24,7 @@
 #include "config.h"
 #include "task.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /*
  * NOTIFY channels, named after the schema so that installations sharing a
@@ -278,6 +278,86 @@ __attribute__((warn_unused_result))
 int store_count_tasks(struct store *s, struct store_counts *ret);
 void store_counts_finish(struct store_counts *c);
 
+/* ---- schedules (src/store_schedule.c): schedules/<pool>/NAME.sql ---- */
+/* The payload of the SCHEMA_queue NOTIFY that says a schedule changed (no
+ * pool has that name: pool names do not start with a dot). */
+#define STORE_SCHEDULES_PAYLOAD ".schedules"
+/* A schedule as the filesystem shows it.  Strings are malloc'd:
+ * schedule_info_finish(). */
+struct schedule_info {
+	char *pool;
+	char *name;
+	uint32_t uid, gid;	/* its owner, who wrote it last */
+	int64_t size;		/* of its file */
+	int64_t changed_us;	/* last written */
+	char *query;		/* the file, when asked for (not NUL-terminated) */
+};
+void schedule_info_finish(struct schedule_info *si);
+/* What a writer stores: the file and what its header says. */
+struct schedule_def {
+	const char *pool;
+	const char *name;
+	uint32_t uid, gid;
+	const char *data;
+	size_t len;
+	int priority;
+	const char *after;	/* after= ids "1,2", or NULL */
+	int64_t nb_us;		/* not_before absolute (us since 1970), or -1 */
+	int64_t nb_ms;		/* not_before after the submission, or -1 */
+	const char *options;	/* as info shows them */
+	int64_t every_ms;	/* every=, or 0 */
+	const char *cron;	/* cron=, or NULL */
+	const char *tz;		/* tz=, or NULL */
+	int64_t next_ms;	/* its first tick */
+};
+/* Stores a schedule (new, or replacing its owner's or, for uid 0, anyone's)
+ * and tells every daemon.  -EACCES: the name is another user's schedule. */
+__attribute__((warn_unused_result))
+int store_put_schedule(struct store *s, const struct schedule_def *d);
+/* Ends a schedule: -ENOENT none, -EACCES another user's (uid 0 may). */
+__attribute__((warn_unused_result))
+int store_drop_schedule(struct store *s, const char *pool, const char *name, uint32_t uid);
+/* One schedule, with its file when with_query; -ENOENT if none. */
+__attribute__((warn_unused_result))
+int store_get_schedule(struct store *s, const char *pool, const char *name, bool with_query,
+		       struct schedule_info *ret);
+/* Called for each schedule of a pool, by name (strings borrowed for the
+ * call; no query); non-zero stops the listing and is returned. */
+typedef int store_schedule_fn(void *arg, const struct schedule_info *si);
+__attribute__((warn_unused_result))
+int store_list_schedules(struct store *s, const char *pool, store_schedule_fn *cb, void *arg);
+/* A tick the executor found due: at_ms as the row said, next_ms computed. */
+struct schedule_tick {
+	const char *pool;
+	const char *name;
+	int64_t at_ms;
+	int64_t next_ms;
+};
+/*
+ * Fires the due ticks (each only if no other daemon moved its schedule
+ * first; a tick more than grace_ms past is missed, not fired) and reads
+ * the earliest `limit` schedules of `pools`.  Result rows (text):
+ * store_parse_schedule_row().
+ */
+__attribute__((warn_unused_result))
+int store_send_fire_schedules(PGconn *conn, int64_t instance, const char *const *pools,
+			      size_t n_pools, const struct schedule_tick *ticks, size_t n,
+			      int limit, int64_t grace_ms);
+/* A row of that result; strings point into the PGresult. */
+struct schedule_row {
+	int kind;		/* 1 a run was submitted (fired), 2 the tick was
+				 * skipped, 3 missed (long past), 0 a schedule
+				 * and its next tick */
+	const char *pool;	/* NULL: no schedule (a row for now_ms only) */
+	const char *name;
+	int64_t next_ms;
+	int64_t every_ms;	/* kind 0: every=, or 0 */
+	const char *cron;	/* kind 0: cron=, or NULL */
+	const char *tz;		/* kind 0: NULL for UTC */
+	int64_t fired;		/* kind 1: the run's task id */
+	int64_t now_ms;		/* kind 0: the database's clock */
+};
+void store_parse_schedule_row(const PGresult *res, int row, struct schedule_row *ret);
 /* ---- executor side (non-blocking; the caller owns the connection) ---- */
 
 /* Marks tasks of dead daemons failed (outcome unknown) and queues their

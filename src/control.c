@@ -60,6 +60,8 @@ static const char *op_name(enum ctl_op op)
 		return "progress";
 	case OP_HOUSEKEEPING:
 		return "housekeeping";
+	case OP_SCHEDULE:
+		return "schedules";
 	case OP_NONE:
 		break;
 	}
@@ -334,6 +336,11 @@ void ctl_next(struct executor *e)
 		(void)ctl_sent(e, OP_RECOVER, store_send_recover(e->control, e->instance));
 		return;
 	}
+	/* A schedule's tick: one statement per tick at most. */
+	if (sched_due(e, now)) {
+		(void)ctl_sent(e, OP_SCHEDULE, sched_send(e, now));
+		return;
+	}
 	/* Claims and progress take turns, so that neither starves. */
 	if (e->last_op == OP_CLAIM && ctl_send_progress(e, now, stopping))
 		return;
@@ -556,8 +563,11 @@ static void claimed_tasks(struct executor *e, PGresult *res)
 		t->query_len = cl.query_len;
 		t->attempt = cl.attempt;
 		/* Checked when it was queued (a bad header fails it then); a
-		 * task queued by an older pgqfs may still have one. */
-		if (header_parse(t->query, t->query_len, false, &t->opts, err, sizeof(err)) < 0) {
+		 * task queued by an older pgqfs may still have one.  A
+		 * schedule's run has its schedule's header, every= or cron=
+		 * included: keys that a file of queue/ was refused for at
+		 * its submission, so accepting them here changes nothing else. */
+		if (header_parse(t->query, t->query_len, true, &t->opts, err, sizeof(err)) < 0) {
 			task_options_init(&t->opts);
 			task_fail(e, t, "pgqfs: not run: bad \"-- pgqfs:\" header: %s\n", err);
 			continue;
@@ -690,6 +700,9 @@ static void ctl_result(struct executor *e, PGresult *res)
 			log_info("removed %lld finished tasks older than the retention", n);
 		break;
 	}
+	case OP_SCHEDULE:
+		sched_result(e, res);
+		break;
 	case OP_NONE:
 		break;
 	}
@@ -704,7 +717,10 @@ static void ctl_notifies(struct executor *e)
 		const char *suffix = strncmp(n->relname, e->cfg->schema, sl) == 0 ?
 				     n->relname + sl : "";
 
-		if (strcmp(suffix, STORE_CHANNEL_QUEUE) == 0) {
+		if (strcmp(suffix, STORE_CHANNEL_QUEUE) == 0 &&
+		    strcmp(n->extra, STORE_SCHEDULES_PAYLOAD) == 0) {
+			sched_changed(e);
+		} else if (strcmp(suffix, STORE_CHANNEL_QUEUE) == 0) {
 			struct pool *p = n->extra[0] ? find_pool(e, n->extra) : NULL;
 
 			if (p) {
@@ -758,6 +774,7 @@ void ctl_timers_init(struct executor *e)
 	timer_init(&e->ctl_deadline_timer, &e->timers, ctl_attempt_timed_out, e);
 	timer_init(&e->recover_timer, &e->timers, timer_wake, e);
 	timer_init(&e->housekeeping_timer, &e->timers, timer_wake, e);
+	sched_init(e);
 }
 
 void ctl_event(struct executor *e, short revents)

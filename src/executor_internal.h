@@ -182,7 +182,43 @@ struct task {
 	struct timer flush_timer;	/* its start or partial output is due */
 };
 
-enum ctl_op { OP_NONE, OP_RECOVER, OP_CLAIM, OP_PROGRESS, OP_HOUSEKEEPING };
+enum ctl_op { OP_NONE, OP_RECOVER, OP_CLAIM, OP_PROGRESS, OP_HOUSEKEEPING,
+	OP_SCHEDULE,		/* fire_schedules(): schedule.c */
+};
+
+/*
+ * Schedules (schedule.c): what the last fire_schedules() answer said of
+ * the earliest ones, so that the daemon fires them when due without
+ * asking first.  Fixed room: nothing to free.
+ */
+#define SCHED_ROWS 32
+struct sched_row {
+	char pool[64];
+	char name[256];
+	int64_t next_ms;	/* its next tick (ms since 1970, database clock) */
+	int64_t every_ms;	/* every=, or 0 */
+	char cron[HEADER_CRON_MAX];	/* "" for every= */
+	char tz[HEADER_TZ_MAX];		/* "" for UTC */
+	bool broken;		/* its next tick cannot be computed here */
+};
+struct schedules {
+	struct sched_row rows[SCHED_ROWS];	/* by next tick */
+	size_t n;
+	int64_t db_now_ms;	/* the database's clock at the answer */
+	int64_t answer_mono_ms;	/* when the answer came */
+	int64_t instance;	/* the instance that asked (a new connection asks again) */
+	uint64_t want_seq;	/* bumped when the schedules changed (NOTIFY) */
+	uint64_t sent_seq;	/* want_seq when the statement in flight was sent */
+	uint64_t answered_seq;	/* ... when the last answer's was */
+	bool asked;		/* an answer came on this instance */
+	int64_t next_send_ms;	/* no statement before (mono): no spinning */
+	bool in_flight;		/* sent, no answer yet: failed if the
+				 * connection is idle again without one */
+	size_t n_sent;		/* ticks in the statement in flight */
+	int64_t gap_ms;		/* between statements: doubles while the
+				 * ticks sent are not taken (held elsewhere) */
+	struct timer timer;	/* the earliest tick */
+};
 
 /* A task claimed in SQL that could not be taken here (out of memory):
  * the next progress batch records it failed, so that it is not left
@@ -273,6 +309,7 @@ struct executor {
 	struct timer recover_timer;	/* next_recover_ms */
 	struct timer housekeeping_timer; /* next_housekeeping_ms */
 	struct timer stop_timer;	/* stop_deadline_ms */
+	struct schedules sched;		/* schedule.c */
 };
 
 /* The executor a timer of e->timers belongs to. */
@@ -285,6 +322,17 @@ static inline struct executor *timer_executor(const struct timer *tm)
  * itself (ctl_next() sends the statement or flush that is due, the loop
  * ends a stop past its deadline). */
 void timer_wake(struct timer *tm, void *arg, int64_t now);
+
+/* schedule.c: firing schedules (DESIGN.md, Schedules) */
+void sched_init(struct executor *e);
+/* Whether fire_schedules() is due now: a tick, a change, a new connection. */
+bool sched_due(struct executor *e, int64_t now);
+/* Sends it (the ticks due, and a read of the next ones): 0 or -errno. */
+__attribute__((warn_unused_result))
+int sched_send(struct executor *e, int64_t now);
+void sched_result(struct executor *e, PGresult *res);
+/* A schedule was written or removed (NOTIFY): read them again. */
+void sched_changed(struct executor *e);
 
 /* states.c: the only places a connection's state or a task's phase
  * changes.  A move the state machine does not have is refused (logged,

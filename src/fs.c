@@ -102,6 +102,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
+	if (sched_lookup(req, parent, name))
+		return;		/* schedules/ */
 	if (parent == INO_ROOT) {
 		static const struct { const char *name; fuse_ino_t ino; } top[] = {
 			{ "queue", INO_QUEUE }, { "running", INO_RUNNING }, { "done", INO_DONE },
@@ -296,6 +298,8 @@ static int get_attr(struct fs *fs, fuse_ino_t ino, struct stat *st, double *ttl)
 	default:
 		break;
 	}
+	if (is_sched_ino(ino))
+		return sched_getattr(fs, ino, st, ttl);
 	pi = pool_index(fs, ino);
 	if (pi >= 0) {
 		dir_attr(fs, ino, 01777, st);
@@ -362,6 +366,14 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct stat st;
 	int r = 0;
 
+	if (is_sched_ino(ino)) {
+		r = sched_setattr(req, ino, attr, to_set, fi, &st);
+		if (r < 0)
+			fuse_reply_err(req, -r);
+		else
+			fuse_reply_attr(req, &st, TTL_NONE);
+		return;
+	}
 	if (!(ino & INO_STAGED_BIT)) {
 		double ttl;
 
@@ -558,6 +570,7 @@ void fs_destroy(struct fs *fs)
 	free(fs->pending_users);
 	for (size_t i = 0; i < pool_slots(fs); i++)
 		free(fs->slots[i].name);
+	sched_names_free(fs);
 	progress_finish(fs);
 	pthread_mutex_destroy(&fs->lock);
 	pthread_mutex_destroy(&fs->wait_lock);

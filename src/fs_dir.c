@@ -28,7 +28,7 @@ struct dir_handle {
 };
 
 /* Adds an entry; `name` NULL names it by its task's id. */
-static int dir_add(struct dir_handle *d, size_t *cap, const char *name, fuse_ino_t ino,
+int dir_add(struct dir_handle *d, size_t *cap, const char *name, fuse_ino_t ino,
 		   const struct stat *st, double ttl)
 {
 	struct dir_entry *de;
@@ -148,6 +148,11 @@ static int dir_snapshot(struct fs *fs, fuse_ino_t ino, struct dir_handle *d)
 		r = dir_add(d, &cap, "..", INO_ROOT, &st, TTL_STATIC);
 	if (r < 0)
 		return r;
+	if (ino == INO_ROOT || is_sched_ino(ino)) {
+		r = sched_snapshot(fs, ino, d, &cap);	/* schedules/ */
+		if (r < 0 || ino != INO_ROOT)
+			return r;
+	}
 	if (ino == INO_ROOT) {
 		static const struct { const char *name; fuse_ino_t ino; } top[] = {
 			{ "queue", INO_QUEUE }, { "running", INO_RUNNING }, { "done", INO_DONE },

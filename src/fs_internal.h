@@ -24,6 +24,8 @@
  *   id<<8 | v<<4 | f  file f of task id as seen through view v
  *   1<<62 | n       a file being written (struct staged), this daemon only
  *   1<<61 | i<<2 | k  pools/<pool i>/ (k 0) and its files (enum pool_file)
+ *   1<<60 | k       schedules/ (k 0), schedules/<pool i>/ (k 1 + i), and
+ *                   (k 1<<32 | n) entry n of this daemon's schedule names
  */
 enum {
 	INO_ROOT = 1, INO_QUEUE, INO_RUNNING, INO_DONE, INO_FAILED, INO_TASKS,
@@ -36,6 +38,13 @@ enum {
 #define MAX_POOLS CONFIG_MAX_POOLS
 #define INO_STAGED_BIT (1ULL << 62)
 #define INO_POOL_CTL_BIT (1ULL << 61)
+#define INO_SCHED_BIT (1ULL << 60)
+#define INO_SCHED_FILE (1ULL << 32)
+
+static inline bool is_sched_ino(fuse_ino_t ino)
+{
+	return (ino & INO_SCHED_BIT) && !(ino & (INO_STAGED_BIT | INO_POOL_CTL_BIT));
+}
 
 /* pools/<pool>/ and its files: the pool's live settings. */
 enum pool_file { PF_DIR, PF_MAX_WORKERS, PF_PAUSED, PF_COUNT };
@@ -85,7 +94,8 @@ static inline enum file ino_file(fuse_ino_t ino) { return (enum file)(ino & 15);
 
 static inline bool is_task_ino(fuse_ino_t ino)
 {
-	return ino >= 256 && !(ino & (INO_STAGED_BIT | INO_POOL_CTL_BIT)) && ino_view(ino) >= V_TASKS &&
+	return ino >= 256 && !(ino & (INO_STAGED_BIT | INO_POOL_CTL_BIT | INO_SCHED_BIT)) &&
+	       ino_view(ino) >= V_TASKS &&
 	       ino_view(ino) <= V_QUEUE && ino_file(ino) < F_COUNT;
 }
 
@@ -243,6 +253,9 @@ struct fs {
 	atomic_size_t metrics_size;	/* of the metrics content last produced */
 	pthread_mutex_t open_lock;
 	struct open_obj open;	/* list head of open files and directories */
+	/* fs_schedule.c: the (pool, name)s given schedule inodes (fs->lock) */
+	struct sched_name *sched_names;
+	size_t n_sched_names, cap_sched_names;
 	pthread_mutex_t progress_lock;	/* fs_progress.c: its target connections */
 	struct progress_conn *progress_conns;
 };
@@ -348,6 +361,12 @@ enum view view_of_dir(fuse_ino_t ino);
 int get_visible_task(struct fs *fs, fuse_ino_t ino, struct task_info *ret);
 
 /* fs_dir.c */
+struct dir_handle;
+/* Adds an entry to a listing being snapshot; `name` NULL names it by its
+ * task's id. */
+__attribute__((warn_unused_result))
+int dir_add(struct dir_handle *d, size_t *cap, const char *name, fuse_ino_t ino,
+	    const struct stat *st, double ttl);
 void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi);
@@ -413,6 +432,32 @@ __attribute__((warn_unused_result))
 int pool_ctl_attr(struct fs *fs, fuse_ino_t ino, struct stat *st);
 void pools_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void control_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off);
+
+/* fs_schedule.c: schedules/<pool>/NAME.sql */
+struct sched_name;
+/* Answers a lookup of the schedules tree (and of "schedules" in the root):
+ * true; false when the parent is none of it. */
+bool sched_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+__attribute__((warn_unused_result))
+int sched_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st, double *ttl);
+/* Lists schedules/ or schedules/<pool>/, or (ino INO_ROOT) adds the
+ * root's "schedules" entry. */
+__attribute__((warn_unused_result))
+int sched_snapshot(struct fs *fs, fuse_ino_t ino, struct dir_handle *d, size_t *cap);
+void sched_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		  struct fuse_file_info *fi);
+void sched_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void sched_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi);
+void sched_write(fuse_req_t req, const char *data, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void sched_flush(fuse_req_t req, struct fuse_file_info *fi);
+void sched_release(fuse_req_t req, struct fuse_file_info *fi);
+void sched_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+/* 0 with the attributes after the change in *ret, or -errno. */
+__attribute__((warn_unused_result))
+int sched_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int to_set,
+		  struct fuse_file_info *fi, struct stat *ret);
+void sched_names_free(struct fs *fs);
 
 /* fs.c */
 void open_add(struct fs *fs, struct open_obj *o);

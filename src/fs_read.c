@@ -291,6 +291,10 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct handle *h;
 	int r = 0;
 
+	if (is_sched_ino(ino)) {
+		sched_open(req, ino, fi);
+		return;
+	}
 	if (ino & INO_STAGED_BIT) {
 		const char *busy_why = NULL;
 		struct staged *s;
@@ -415,6 +419,10 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 
+	if (is_sched_ino(ino)) {
+		sched_release(req, fi);
+		return;
+	}
 	if (ino & INO_STAGED_BIT) {
 		struct staged *s;
 
@@ -473,6 +481,10 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t want;
 	int r;
 
+	if (is_sched_ino(ino)) {
+		sched_read(req, size, off, fi);
+		return;
+	}
 	buf_init(&out);
 	if (ino & INO_STAGED_BIT) {
 		struct staged *s;

@@ -192,6 +192,10 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	bool dot;
 	int r;
 
+	if (is_sched_ino(parent)) {
+		sched_create(req, parent, name, mode, fi);	/* schedules/ */
+		return;
+	}
 	if (pi < 0) {
 		refuse(req, parent == INO_QUEUE ? EPERM : EROFS, "create", name,
 		       "files are submitted only inside queue/<pool>/");
@@ -291,6 +295,10 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int64_t unstage = 0, id;
 	int r;
 
+	if (is_sched_ino(parent)) {
+		sched_unlink(req, parent, name);	/* schedules/ */
+		return;
+	}
 	if (pi < 0) {
 		refuse(req, EROFS, "unlink", name,
 		       "only pending files in queue/<pool>/ can be removed");
@@ -576,6 +584,10 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
 	uint64_t held = 0, total = 0;
 	int r = 0;
 
+	if (is_sched_ino(ino)) {
+		sched_write(req, data, size, off, fi);
+		return;
+	}
 	if (!(ino & INO_STAGED_BIT)) {
 		control_write(req, ino, data, size, off);	/* cancel, retry, pools/ */
 		return;
@@ -636,6 +648,10 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	size_t pool = 0;
 	int r;
 
+	if (is_sched_ino(ino)) {
+		sched_flush(req, fi);
+		return;
+	}
 	if (!(ino & INO_STAGED_BIT)) {
 		fuse_reply_err(req, 0);
 		return;

@@ -29,6 +29,7 @@ else
 		{ cat "$build.setup.log"; exit 1; }
 fi
 meson compile -C "$build" fuzz_split fuzz_format fuzz_format_json fuzz_config fuzz_header \
+	fuzz_cron \
 	>"$build.compile.log" 2>&1 || { cat "$build.compile.log"; exit 1; }
 export FUZZ_SECONDS=$seconds
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}

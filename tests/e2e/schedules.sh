@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# Schedules (DESIGN.md, Schedules): schedules/<pool>/NAME.sql with every= or
+# cron= submits NAME.sql to the pool at each tick, once per tick however
+# many daemons share the control database (two here), skipping a tick while
+# the last run is pending or running; rm ends it; a bad schedule is refused
+# at close() with EINVAL and a log line; only its owner (or root) replaces
+# or ends it; every mount lists it; a run's info names its schedule.  The
+# control database (psql) is the reference for what ran when.
+. "$SRCDIR/e2e/lib.sh"
+
+ctl() { psql_ref -d pgqfs_ctl -tAqc "$1"; }
+now_db() { ctl "SELECT clock_timestamp()"; }
+py_errno() {
+	python3 -c "
+import errno, os, sys
+try:
+    $1
+    print('ok')
+except OSError as e:
+    print(errno.errorcode[e.errno])" "${@:2}"
+}
+
+pg_start
+psql_ref -d app -qc "CREATE TABLE ticks (id serial, at timestamptz DEFAULT clock_timestamp());
+	GRANT ALL ON ticks, ticks_id_seq TO PUBLIC" || t_bail "cannot create the target table"
+pgqfs_start a -o allow_other || t_bail "daemon a did not start"
+pgqfs_start b -o allow_other || t_bail "daemon b did not start"
+A=$(mnt a)/schedules
+B=$(mnt b)/schedules
+chmod 755 "$E2E_TMP"
+W=$E2E_TMP/work
+mkdir -p "$W"
+chmod 755 "$W"
+
+t_is "$(ls "$A")" $'default\nfast' "schedules/ lists the configured pools"
+t_is "$(stat -c %a "$A/default")" 1777 "schedules/<pool>/ is sticky and writable by all"
+t_is "$(ls "$A/default")" "" "no schedules yet"
+
+# ---- every=1s on two daemons: once per tick, ends at rm
+printf -- '-- pgqfs: every=1s priority=5\nINSERT INTO ticks DEFAULT VALUES;\n' >"$W/tick.sql"
+t0=$(now_db)
+t_ok "cp of an every=1s schedule through mount a" cp "$W/tick.sql" "$A/default/tick.sql"
+if wait_until 1 test -e "$B/default/tick.sql"; then
+	t_pass "mount b lists it within a second"
+else
+	t_fail "mount b lists it within a second"
+fi
+t_cmp "$B/default/tick.sql" "$W/tick.sql" "mount b reads it back as written"
+t_is "$(stat -c '%U %a %s' "$A/default/tick.sql")" "root 600 $(stat -c %s "$W/tick.sql")" \
+	"it is its writer's, 0600 (the pool is not public), of its size"
+t_is "$(ctl "SELECT uid, every_ms FROM pgqfs.schedule WHERE pool = 'default' AND name = 'tick.sql'")" \
+	"0|1000" "the control database holds it, with its owner"
+sleep 6
+c0=$(ctl "SELECT created_at FROM pgqfs.schedule WHERE pool = 'default' AND name = 'tick.sql'")
+t_ok "rm ends it" rm "$A/default/tick.sql"
+t1=$(now_db)
+t_is "$(ls "$B/default")" "" "mount b no longer lists it"
+n=$(ctl "SELECT count(*) FROM pgqfs.task WHERE schedule = 'default/tick.sql'")
+secs=$(ctl "SELECT round(extract(epoch FROM '$t1'::timestamptz - '$t0'::timestamptz), 1)")
+# Ticks between the store and the rm: the whole seconds in (c0, t1]; the
+# last may have come after the rm, before t1 was read.
+ticks=$(ctl "SELECT floor(extract(epoch FROM '$t1'::timestamptz))
+	- floor(extract(epoch FROM '$c0'::timestamptz))")
+if [ "$n" -ge $((ticks - 1)) ] && [ "$n" -le "$ticks" ] && [ "$n" -ge 5 ]; then
+	t_pass "it fired $n times in ${secs}s ($ticks ticks)"
+else
+	t_fail "it fired $n times in ${secs}s ($ticks ticks: want $((ticks - 1)) or $ticks, at least 5)"
+fi
+t_is "$(ctl "SELECT count(*) FROM (SELECT date_trunc('second', submitted_at) FROM pgqfs.task
+	WHERE schedule = 'default/tick.sql' GROUP BY 1 HAVING count(*) > 1) x")" 0 \
+	"never twice in one second"
+t_is "$(ctl "SELECT count(DISTINCT split_part(daemon, ':', 2)) > 0 FROM pgqfs.task
+	WHERE schedule = 'default/tick.sql'")" t "its runs ran"
+fired_by=$(grep -c 'schedule default/tick.sql: task' "$E2E_TMP/a.log" "$E2E_TMP/b.log" | tr '\n' ' ')
+t_diag "runs submitted by daemon: $fired_by"
+sleep 1.5
+t_is "$(ctl "SELECT count(*) FROM pgqfs.task WHERE schedule = 'default/tick.sql'
+	AND submitted_at > '$t1'")" 0 "no run after rm"
+id=$(ctl "SELECT max(id) FROM pgqfs.task WHERE schedule = 'default/tick.sql'")
+t_is "$(task_wait "$id" 20)" done "its last run is done"
+info=$(cat "$(mnt a)/tasks/$id/info")
+t_like "$info" $'\nschedule=default/tick.sql\n' "info of a run names its schedule"
+t_like "$info" $'\npriority=5\n' "and has the schedule's options"
+t_like "$info" $'\nsubmitted_uid=0\n' "it is the schedule owner's"
+t_like "$info" $'\nname=tick.sql\n' "it is named as the schedule"
+t_cmp "$(mnt a)/tasks/$id/query.sql" "$W/tick.sql" "its query.sql is the schedule's file"
+t_is "$(psql_ref -d app -tAc "SELECT count(*) FROM ticks")" \
+	"$(ctl "SELECT count(*) FROM pgqfs.task WHERE schedule = 'default/tick.sql' AND state = 'done'")" \
+	"every run did its insert once"
+
+# ---- cron=, tz=
+printf -- '-- pgqfs: cron="* * * * *"\nSELECT 1;\n' >"$W/minutely.sql"
+t_ok "a cron=\"* * * * *\" schedule is accepted" cp "$W/minutely.sql" "$A/fast/minutely.sql"
+t_is "$(ls "$B/fast")" minutely.sql "and listed on the other mount"
+t_is "$(ctl "SELECT extract(second FROM next_at) = 0 AND next_at > clock_timestamp()
+	AND next_at <= clock_timestamp() + interval '60 s' FROM pgqfs.schedule WHERE name = 'minutely.sql'")" \
+	t "its next tick is the next whole minute"
+printf -- '-- pgqfs: cron="30 2 * * sun" tz=Europe/Paris\nSELECT 1;\n' >"$W/paris.sql"
+t_ok "cron= with tz=Europe/Paris is accepted" cp "$W/paris.sql" "$A/fast/paris.sql"
+t_is "$(ctl "SELECT to_char(next_at AT TIME ZONE 'Europe/Paris', 'Dy HH24:MI') FROM pgqfs.schedule
+	WHERE name = 'paris.sql'")" "Sun 02:30" "its next tick is Sunday 02:30 in Paris"
+printf -- '-- pgqfs: every=2h priority=3\nSELECT 2;\n' >"$W/minutely2.sql"
+t_ok "writing the name again replaces it" cp "$W/minutely2.sql" "$A/fast/minutely.sql"
+t_cmp "$B/fast/minutely.sql" "$W/minutely2.sql" "the other mount reads the new file"
+t_is "$(ctl "SELECT every_ms, cron IS NULL, priority FROM pgqfs.schedule WHERE name = 'minutely.sql'")" \
+	"7200000|t|3" "the control database holds the new schedule"
+t_ok "rm of a cron schedule" rm "$A/fast/minutely.sql" "$A/fast/paris.sql"
+
+# ---- shell redirections
+printf -- '-- pgqfs: every=1h\nSELECT 1;\n' >"$A/fast/redir.sql"
+t_is "$(cat "$B/fast/redir.sql")" $'-- pgqfs: every=1h\nSELECT 1;' "a schedule written with > reads back"
+printf -- 'SELECT 2;\n' >>"$A/fast/redir.sql"
+t_is "$(cat "$B/fast/redir.sql")" $'-- pgqfs: every=1h\nSELECT 1;\nSELECT 2;' "and >> appends to it"
+t_ok "touch of a new name succeeds" touch "$A/fast/empty.sql"
+t_is "$(ls "$A/fast")" redir.sql "and stores nothing (an empty file is no schedule)"
+rm "$A/fast/redir.sql"
+
+# ---- refusals: EINVAL at close(), a log line, nothing stored
+refused() {	# NAME CONTENT LOGPATTERN DESC
+	local out
+	printf -- "$2" >"$W/$1"
+	out=$(cp "$W/$1" "$A/default/$1" 2>&1)
+	t_like "$out" 'Invalid argument' "$4: cp gets EINVAL"
+	if wait_until 2 grep -q -- "$3" "$E2E_TMP/a.log"; then
+		t_pass "$4: the log says why"
+	else
+		t_fail "$4: the log says why ($3)"
+		t_diag_file "$E2E_TMP/a.log" 10
+	fi
+	t_is "$(ctl "SELECT count(*) FROM pgqfs.schedule WHERE name = '$1'")" 0 "$4: nothing stored"
+	t_is "$(ls "$A/default")" "" "$4: nothing listed"
+}
+refused badcron.sql '-- pgqfs: cron="61 * * * *"\nSELECT 1;\n' \
+	'badcron.sql.*field 1 (minute): 61 is out of range' 'cron="61 * * * *"'
+refused nohdr.sql 'SELECT 1;\n' 'nohdr.sql.*needs every=DURATION or cron=' 'a file without a header'
+refused short.sql '-- pgqfs: every=500ms\nSELECT 1;\n' 'short.sql.*every' 'every=500ms'
+refused badtz.sql '-- pgqfs: cron="0 * * * *" tz=Nowhere/Atall\nSELECT 1;\n' \
+	'badtz.sql.*tz=Nowhere/Atall' 'an unknown tz='
+refused tzevery.sql '-- pgqfs: every=1m tz=UTC\nSELECT 1;\n' 'tzevery.sql.*tz= is the time zone of cron=' \
+	'tz= with every='
+refused badkey.sql '-- pgqfs: every=1m sometimes=yes\nSELECT 1;\n' "badkey.sql.*unknown key" \
+	'an unknown key'
+refused group.sql '-- pgqfs: every=1m group=statements\nSELECT 1;\nSELECT 2;\n' \
+	'group.sql.*group= cannot be used in a schedule' 'group='
+t_like "$(cp "$W/tick.sql" "$A/default/notsql" 2>&1)" 'Invalid argument' "a name without .sql is refused"
+
+# ---- owners
+printf -- '-- pgqfs: every=1h\nSELECT 1;\n' >"$W/hourly.sql"
+chmod 644 "$W"/*.sql
+cp "$W/hourly.sql" "$A/default/roots.sql"
+t_like "$(runuser -u nobody -- cat "$A/default/roots.sql" 2>&1)" 'Permission denied' \
+	"another user cannot read root's schedule in a pool that is not public"
+t_like "$(runuser -u nobody -- cp "$W/hourly.sql" "$A/default/roots.sql" 2>&1)" 'Permission denied' \
+	"another user cannot replace root's schedule (EACCES)"
+t_like "$(runuser -u nobody -- cp "$W/hourly.sql" "$B/default/roots.sql" 2>&1)" 'Permission denied' \
+	"nor through the other mount"
+t_is "$(runuser -u nobody -- python3 -c "
+import errno, os
+try: os.unlink('$A/default/roots.sql'); print('ok')
+except OSError as e: print(errno.errorcode[e.errno])")" EPERM \
+	"nor remove it (EPERM: the directory is sticky, as queue/<pool>/ is)"
+t_is "$(ctl "SET search_path = pgqfs; SELECT put_schedule('default', 'roots.sql', 65534, 65534, 'x', 0, NULL, NULL,
+	NULL, NULL, 1000, NULL, NULL, 0)")" 3 "put_schedule refuses another user's name too"
+t_is "$(ctl "SET search_path = pgqfs; SELECT drop_schedule('default', 'roots.sql', 65534)")" 3 "and drop_schedule"
+t_is "$(ctl "SELECT uid FROM pgqfs.schedule WHERE name = 'roots.sql'")" 0 "root's schedule is unchanged"
+t_ok "nobody writes a schedule of its own" runuser -u nobody -- cp "$W/hourly.sql" "$A/default/nobodys.sql"
+t_is "$(stat -c %U "$B/default/nobodys.sql")" nobody "it is nobody's"
+t_ok "and replaces it" runuser -u nobody -- cp "$W/hourly.sql" "$A/default/nobodys.sql"
+t_ok "root may replace another user's schedule" cp "$W/hourly.sql" "$A/default/nobodys.sql"
+t_is "$(stat -c %U "$A/default/nobodys.sql")" root "and then owns it"
+t_ok "root removes both" rm "$A/default/nobodys.sql" "$B/default/roots.sql"
+
+# ---- overlap: a tick is skipped while the last run runs
+printf -- '-- pgqfs: every=1s\nSELECT pg_sleep(2.5);\n' >"$W/slow.sql"
+cp "$W/slow.sql" "$A/fast/slow.sql"
+sleep 6.5
+rm "$A/fast/slow.sql"
+last=$(ctl "SELECT max(id) FROM pgqfs.task WHERE schedule = 'fast/slow.sql'")
+t_is "$(task_wait "$last" 20)" done "rm does not cancel the run submitted before it"
+n=$(ctl "SELECT count(*) FROM pgqfs.task WHERE schedule = 'fast/slow.sql'")
+if [ "$n" -ge 1 ] && [ "$n" -le 3 ]; then
+	t_pass "a run of 2.5 s every 1 s ran $n times in 6.5 s (ticks skipped while it ran)"
+else
+	t_fail "a run of 2.5 s every 1 s ran $n times in 6.5 s (want 1 to 3)"
+fi
+t_is "$(ctl "SELECT count(*) FROM pgqfs.task a JOIN pgqfs.task b ON a.schedule = b.schedule
+	AND a.id < b.id AND b.submitted_at < coalesce(a.finished_at, 'infinity')
+	WHERE a.schedule = 'fast/slow.sql'")" 0 "no run was submitted before the last one ended"
+if grep -q 'schedule fast/slow.sql: tick skipped' "$E2E_TMP/a.log" "$E2E_TMP/b.log"; then
+	t_pass "a skipped tick is logged"
+else
+	t_fail "a skipped tick is logged"
+fi
+
+# ---- a restart: schedules stay; a tick missed while no daemon ran is not made up
+cp "$W/hourly.sql" "$A/default/missed.sql"
+pgqfs_stop b
+pgqfs_stop a
+ctl "UPDATE pgqfs.schedule SET next_at = clock_timestamp() - interval '2 hours'
+	WHERE name = 'missed.sql'"
+pgqfs_start a -o allow_other || t_bail "daemon a did not start again"
+t_is "$(ls "$A/default")" missed.sql "a schedule is listed after a restart"
+t_cmp "$A/default/missed.sql" "$W/hourly.sql" "and reads back"
+moved_on() {
+	[ "$(ctl "SELECT next_at > clock_timestamp() FROM pgqfs.schedule WHERE name = 'missed.sql'")" = t ]
+}
+if wait_until 5 moved_on; then
+	t_pass "a tick missed while no daemon ran moves the schedule on"
+else
+	t_fail "a tick missed while no daemon ran moves the schedule on"
+fi
+t_is "$(ctl "SELECT count(*) FROM pgqfs.task WHERE schedule = 'default/missed.sql'")" 0 \
+	"and is not made up"
+t_is "$(ctl "SELECT next_at <= clock_timestamp() + interval '1 hour' FROM pgqfs.schedule
+	WHERE name = 'missed.sql'")" t "its next tick is the next one after now"
+t_like "$(cat "$E2E_TMP/a.log")" 'schedule default/missed.sql: a tick was missed' "the log says so"
+rm "$A/default/missed.sql"
+
+# ---- a schedule this host cannot compute (a tz its database lacks, as
+# another host's could have): one warning, no spinning, the others go on
+ctl "INSERT INTO pgqfs.schedule (pool, name, uid, gid, query, cron, tz, next_at)
+	VALUES ('default', 'elsewhere.sql', 0, 0, 'SELECT 1', '* * * * *', 'Nowhere/Zone',
+	        clock_timestamp() - interval '1 second');
+	SELECT pg_notify('pgqfs_queue', '.schedules')" >/dev/null
+printf -- '-- pgqfs: every=1s\nSELECT 1;\n' >"$W/beside.sql"
+cp "$W/beside.sql" "$A/fast/beside.sql"
+sleep 3
+rm "$A/fast/beside.sql"
+t_is "$(grep -c 'schedule default/elsewhere.sql: cannot compute its next tick here' "$E2E_TMP/a.log")" 1 \
+	"a schedule this host cannot compute is warned about once"
+n=$(ctl "SELECT count(*) FROM pgqfs.task WHERE schedule = 'fast/beside.sql'")
+if [ "$n" -ge 2 ]; then
+	t_pass "the others fire beside it ($n runs in 3 s)"
+else
+	t_fail "the others fire beside it ($n runs in 3 s)"
+fi
+t_is "$(ctl "SELECT count(*) FROM pgqfs.task WHERE schedule = 'default/elsewhere.sql'")" 0 \
+	"and it does not fire"
+ctl "DELETE FROM pgqfs.schedule WHERE name = 'elsewhere.sql'"
+pgqfs_stop a
+t_done
