@@ -149,6 +149,20 @@ const char *store_last_error(void);
  * before that.
  */
 typedef bool store_interrupted_fn(void *arg);
+
+/*
+ * For other non-blocking libpq connections of a request thread (the
+ * progress file's to targets): they give up as the store's calls do, at
+ * deadline (mono_ms(), -ETIMEDOUT) or when the thread's request span is
+ * interrupted (-EINTR).  store_pq_wait() waits until pg's socket is ready
+ * for `events` (0, or -EIO: no socket); store_pq_result() returns the
+ * answer to what was just sent: 0 and *ret (of any status; an error wins
+ * over other results), or -EIO when the connection broke.
+ */
+__attribute__((warn_unused_result))
+int store_pq_wait(PGconn *pg, short events, int64_t deadline);
+__attribute__((warn_unused_result))
+int store_pq_result(PGconn *pg, int64_t deadline, PGresult **ret);
 void store_request_begin(struct store *s, store_interrupted_fn *interrupted, void *arg);
 void store_request_end(void);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cron_internal.h"
+#include "show.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -64,26 +65,10 @@ struct parser {
 	size_t errlen;
 };
 
-/*
- * Writes s[0..n) for a message: the expression comes from a user's file
- * and ends up in logs and terminals, so only printable ASCII goes through
- * as is, and a long text is cut.
- */
-static void show(char out[4 * SHOW_MAX + 4], const char *s, size_t n)
+/* Shows s[0..n) in a message (show.h), at most SHOW_MAX bytes of it. */
+static void show(char out[SHOW_SIZE(SHOW_MAX)], const char *s, size_t n)
 {
-	size_t i, o = 0;
-
-	for (i = 0; i < n && i < SHOW_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)sprintf(out + o, "\\x%02x", c);
-	}
-	if (n > SHOW_MAX)
-		o += (size_t)sprintf(out + o, "...");
-	out[o] = '\0';
+	show_text(out, SHOW_MAX, s, n);
 }
 
 __attribute__((format(printf, 2, 3)))

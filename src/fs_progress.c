@@ -25,8 +25,6 @@
 #include "clock.h"
 #include "log.h"
 
-/* How often a wait looks whether its request was interrupted. */
-#define INTERRUPT_POLL_MS 50
 /* A target that cannot be asked is logged at most this often. */
 #define WARN_EVERY_MS 60000
 
@@ -71,101 +69,20 @@ static const char progress_sql_12[] = PROGRESS_COLUMNS(
 	" UNION ALL " PROGRESS_SELECT("pg_stat_progress_cluster", "p.command", 4));
 
 /* The request a wait serves: its deadline and whether it was interrupted. */
-struct wait_ctx {
-	fuse_req_t req;
-	int64_t deadline_ms;
-};
-
-/* -EINTR, -ETIMEDOUT, or 0 and how long to sleep before looking again. */
-static int wait_slice(const struct wait_ctx *w, int *ret_ms)
-{
-	int64_t left;
-
-	if (w->req && fuse_req_interrupted(w->req))
-		return -EINTR;
-	left = w->deadline_ms - mono_ms();
-	if (left <= 0)
-		return -ETIMEDOUT;
-	if (left > INTERRUPT_POLL_MS)
-		left = INTERRUPT_POLL_MS;
-	*ret_ms = (int)left;
-	return 0;
-}
-
-static int wait_socket(PGconn *pg, short events, const struct wait_ctx *w)
-{
-	for (;;) {
-		struct pollfd p = { .fd = PQsocket(pg), .events = events };
-		int ms, r = wait_slice(w, &ms);
-
-		if (r < 0)
-			return r;
-		if (p.fd < 0)
-			return -EIO;
-		r = poll(&p, 1, ms);
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -EIO;
-	}
-}
-
-/* The result of what was just sent: 0 and *ret (any status), or -errno. */
-static int await_result(PGconn *pg, const struct wait_ctx *w, PGresult **ret)
-{
-	PGresult *res = NULL, *next;
-	int f, r;
-
-	while ((f = PQflush(pg)) != 0) {
-		if (f < 0)
-			return -EIO;
-		r = wait_socket(pg, POLLIN | POLLOUT, w);
-		if (r < 0)
-			return r;
-		if (!PQconsumeInput(pg))
-			return -EIO;
-	}
-	for (;;) {
-		while (PQisBusy(pg)) {
-			r = wait_socket(pg, POLLIN, w);
-			if (r == 0 && !PQconsumeInput(pg))
-				r = -EIO;
-			if (r < 0) {
-				PQclear(res);
-				return r;
-			}
-		}
-		next = PQgetResult(pg);
-		if (!next)
-			break;
-		if (!res || PQresultStatus(next) == PGRES_FATAL_ERROR) {
-			PQclear(res);
-			res = next;
-		} else {
-			PQclear(next);
-		}
-	}
-	if (!res)
-		return -EIO;
-	*ret = res;
-	return 0;
-}
-
 /* A new connection to a target, within the request's deadline and the
  * configuration's connect timeout. */
 static int target_connect(const struct config *cfg, const char *conninfo,
-			  const struct wait_ctx *rw, PGconn **ret, char *err, size_t err_size)
+			  int64_t deadline, PGconn **ret, char *err, size_t err_size)
 {
 	static const char *const keys[] = { "dbname", "application_name", NULL };
 	const char *vals[] = { conninfo, "pgqfs progress", NULL };
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-	struct wait_ctx w = *rw;
 	int64_t connect_deadline = mono_ms() + (int64_t)cfg->connect_timeout_ms;
 	PGconn *pg;
 	int r = 0;
 
-	if (connect_deadline < w.deadline_ms)
-		w.deadline_ms = connect_deadline;
+	if (connect_deadline < deadline)
+		deadline = connect_deadline;
 	/* expand_dbname: the conninfo is a full connection string. */
 	pg = PQconnectStartParams(keys, vals, 1);
 	if (!pg)
@@ -173,7 +90,7 @@ static int target_connect(const struct config *cfg, const char *conninfo,
 	if (PQstatus(pg) == CONNECTION_BAD)
 		st = PGRES_POLLING_FAILED;
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-		r = wait_socket(pg, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, &w);
+		r = store_pq_wait(pg, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
 		if (r < 0)
 			break;
 		st = PQconnectPoll(pg);
@@ -253,10 +170,11 @@ static int format_rows(const PGresult *res, struct buf *out)
  * 0 (nothing appended when it has none, or the target could not say:
  * logged), -EINTR, -ENOMEM.
  */
-static int server_progress(struct fs *fs, fuse_req_t req, const struct config *cfg,
+static int server_progress(struct fs *fs, const struct config *cfg,
 			   const struct config_target *tg, int64_t pid, struct buf *out)
 {
-	struct wait_ctx w = { req, mono_ms() + (int64_t)cfg->request_timeout_ms };
+	/* The open's request span makes an interrupt end the waits. */
+	int64_t deadline = mono_ms() + (int64_t)cfg->request_timeout_ms;
 	char err[256] = "";
 	struct progress_conn *c;
 	PGresult *res = NULL;
@@ -279,7 +197,7 @@ static int server_progress(struct fs *fs, fuse_req_t req, const struct config *c
 		PQfinish(pg);
 		pg = NULL;
 	}
-	r = pg ? 0 : target_connect(cfg, tg->conninfo, &w, &pg, err, sizeof(err));
+	r = pg ? 0 : target_connect(cfg, tg->conninfo, deadline, &pg, err, sizeof(err));
 	if (r < 0) {
 		why = r == -ETIMEDOUT ? "connect timed out" : "cannot connect";
 		goto out;
@@ -294,7 +212,7 @@ static int server_progress(struct fs *fs, fuse_req_t req, const struct config *c
 		why = "cannot send";
 		goto out;
 	}
-	r = await_result(pg, &w, &res);
+	r = store_pq_result(pg, deadline, &res);
 	if (r < 0) {
 		why = r == -ETIMEDOUT ? "timed out" : "lost the connection";
 		goto out;
@@ -370,7 +288,7 @@ int progress_open(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct handle *
 	 * when this configuration has a target of that name). */
 	tg = r == 0 && t.target && t.backend_pid > 0 ? find_target(cfg, t.target) : NULL;
 	if (tg)
-		r = server_progress(fs, req, cfg, tg, t.backend_pid, &h->buf);
+		r = server_progress(fs, cfg, tg, t.backend_pid, &h->buf);
 out:
 	task_info_finish(&t);
 	return r;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "show.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -53,26 +54,10 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t' || c == '\f' || c == '\v' || c == '\r';
 }
 
-/*
- * Writes s[0..n) for a message: the file may hold any bytes, and the
- * message ends up in a task's error, logs and terminals, so only
- * printable ASCII goes through as is, and a long value is cut.
- */
-static void show(char out[4 * SHOW_MAX + 4], const char *s, size_t n)
+/* Shows s[0..n) in a message (show.h), at most SHOW_MAX bytes of it. */
+static void show(char out[SHOW_SIZE(SHOW_MAX)], const char *s, size_t n)
 {
-	size_t i, o = 0;
-
-	for (i = 0; i < n && i < SHOW_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)sprintf(out + o, "\\x%02x", c);
-	}
-	if (n > SHOW_MAX)
-		o += (size_t)sprintf(out + o, "...");
-	out[o] = '\0';
+	show_text(out, SHOW_MAX, s, n);
 }
 
 __attribute__((format(printf, 2, 3)))

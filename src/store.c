@@ -192,9 +192,7 @@ static int wait_slice(int64_t deadline, int *ret_ms)
 	return 0;
 }
 
-/* Waits until pg's socket is ready for `events`: 0, -ETIMEDOUT, -EINTR, or
- * -EIO (no socket). */
-static int wait_socket(PGconn *pg, short events, int64_t deadline)
+int store_pq_wait(PGconn *pg, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd p = { .fd = PQsocket(pg), .events = events };
@@ -212,12 +210,7 @@ static int wait_socket(PGconn *pg, short events, int64_t deadline)
 	}
 }
 
-/*
- * The answer to what was just sent on pg (non-blocking), waited for until
- * deadline: 0 and *ret (of any status; an error wins over other results),
- * or -ETIMEDOUT, -EINTR, or -EIO when the connection broke.
- */
-static int await_result(PGconn *pg, int64_t deadline, PGresult **ret)
+int store_pq_result(PGconn *pg, int64_t deadline, PGresult **ret)
 {
 	PGresult *res = NULL, *next;
 	int f, r;
@@ -226,7 +219,7 @@ static int await_result(PGconn *pg, int64_t deadline, PGresult **ret)
 		if (f < 0)
 			return -EIO;
 		/* The server may talk while we send: read, or both stall. */
-		r = wait_socket(pg, POLLIN | POLLOUT, deadline);
+		r = store_pq_wait(pg, POLLIN | POLLOUT, deadline);
 		if (r < 0)
 			return r;
 		if (!PQconsumeInput(pg))
@@ -234,7 +227,7 @@ static int await_result(PGconn *pg, int64_t deadline, PGresult **ret)
 	}
 	for (;;) {
 		while (PQisBusy(pg)) {
-			r = wait_socket(pg, POLLIN, deadline);
+			r = store_pq_wait(pg, POLLIN, deadline);
 			if (r == 0 && !PQconsumeInput(pg))
 				r = -EIO;
 			if (r < 0) {
@@ -297,7 +290,7 @@ static int pconn_open(const struct config *cfg, int64_t deadline, PGconn **ret)
 	if (PQstatus(pg) == CONNECTION_BAD)
 		st = PGRES_POLLING_FAILED;
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-		r = wait_socket(pg, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+		r = store_pq_wait(pg, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
 		if (r < 0)
 			goto out;
 		st = PQconnectPoll(pg);
@@ -312,7 +305,7 @@ static int pconn_open(const struct config *cfg, int64_t deadline, PGconn **ret)
 		r = -EIO;
 		goto out;
 	}
-	r = await_result(pg, deadline, &res);
+	r = store_pq_result(pg, deadline, &res);
 	if (r == 0 && PQresultStatus(res) != PGRES_TUPLES_OK)
 		r = -EIO;
 out:
@@ -465,7 +458,7 @@ static const char *conn_prepared(struct pconn *c, const char *sql, int n, const 
 	if (i == STORE_PREPARED_MAX)
 		return NULL;		/* unnamed: parsed every time */
 	*ret_err = PQsendPrepare(c->pg, name, sql, n, types) ?
-		   await_result(c->pg, deadline, &res) : -EIO;
+		   store_pq_result(c->pg, deadline, &res) : -EIO;
 	if (*ret_err < 0 || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		PQclear(res);
 		return NULL;
@@ -535,7 +528,7 @@ int run(struct store *s, const char *sql, int n, const Oid *types,
 		r = PQsendQueryParams(c->pg, sql, n, types, values, lengths, formats,
 				      binary ? 1 : 0) ? 0 : -EIO;
 	if (r == 0)
-		r = await_result(c->pg, deadline, &res);
+		r = store_pq_result(c->pg, deadline, &res);
 	if (r < 0) {
 		/* Sent or not, the connection is of no further use: its
 		 * statement's outcome is unknown. */
