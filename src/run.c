@@ -117,6 +117,19 @@ void task_free(struct task *t)
 
 static void task_finish(struct executor *e, struct task *t, enum task_state state);
 
+/* Drops what s holds from stream offset `at` on; true when some of it was
+ * stored already (the store must drop it too). */
+static bool stream_cut(struct stream_out *s, int64_t at)
+{
+	if (at >= s->base) {
+		s->pending.len = (size_t)(at - s->base);
+		return false;
+	}
+	s->pending.len = 0;
+	s->base = at;
+	return true;
+}
+
 bool sqlstate_transient(const char *st)
 {
 	static const char *const codes[] = {
@@ -241,24 +254,9 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 	if ((state == TASK_FAILED || state == TASK_CANCELLED) && t->stmt_rows && !t->over_cap) {
 		/* psql prints no row of a statement that failed.  (Output cut
 		 * at max_result_bytes is kept, up to the cap.) */
-		struct stream_out *r = &t->out[STREAM_RESULT];
-		struct stream_out *j = &t->out[STREAM_JSON];
-
 		t->rows -= t->stmt_nrows;
-		if (t->stmt_start >= r->base) {
-			r->pending.len = (size_t)(t->stmt_start - r->base);
-		} else {
-			r->pending.len = 0;
-			r->base = t->stmt_start;
-			t->truncate = true;
-		}
-		if (t->stmt_start_json >= j->base) {
-			j->pending.len = (size_t)(t->stmt_start_json - j->base);
-		} else {
-			j->pending.len = 0;
-			j->base = t->stmt_start_json;
-			t->truncate = true;
-		}
+		t->truncate |= stream_cut(&t->out[STREAM_RESULT], t->stmt_start);
+		t->truncate |= stream_cut(&t->out[STREAM_JSON], t->stmt_start_json);
 	}
 	task_set_phase(t, PHASE_FINISHED);
 	t->finished_us = wall_us();
