@@ -416,6 +416,10 @@ int store_send_claim(PGconn *conn, int64_t instance, const int64_t *release,
  * its next held task (not_before, a retry's back-off) is due (0: none).
  */
 struct claimed {
+	bool done_row;		/* store_send_step()'s last row: done is the
+				 * ids its progress part finished ("id:state,..."
+				 * or NULL), as store_send_progress() answers */
+	const char *done;
 	bool pool_info;
 	int pool_max;
 	bool pool_paused;
@@ -474,6 +478,17 @@ int progress_add_chunk(struct progress *p, int64_t task, enum task_stream stream
 		       int64_t off, const char *data, size_t len);
 __attribute__((warn_unused_result))
 int progress_add_update(struct progress *p, const struct task_update *u);
+
+/*
+ * The batch and a claim (as store_send_claim()) in one statement and one
+ * commit: the ends it records free their slots for the claim, whose
+ * running[] counts must leave them out.  Result rows: the claim's, then a
+ * done_row (store_parse_claimed()).
+ */
+__attribute__((warn_unused_result))
+int store_send_step(PGconn *conn, int64_t instance, struct progress *p,
+		    const int64_t *release, size_t n_release, const char *const *pools,
+		    const int *max, const int *want, const int *running, size_t n);
 
 /* Sends the batch.  Result: one row, the ids finished by it (text, or NULL). */
 __attribute__((warn_unused_result))

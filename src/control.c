@@ -56,6 +56,8 @@ static const char *op_name(enum ctl_op op)
 		return "recover";
 	case OP_CLAIM:
 		return "claim";
+	case OP_STEP:
+		return "claim with progress";
 	case OP_PROGRESS:
 		return "progress";
 	case OP_HOUSEKEEPING:
@@ -99,7 +101,9 @@ static void ctl_failed(struct executor *e, enum ctl_op op, const char *why)
 		len--;
 	switch (op) {
 	case OP_CLAIM:
-		/* Nothing was claimed: the pools still have their work. */
+	case OP_STEP:
+		/* Nothing was claimed: the pools still have their work (and a
+		 * step's batch is sent again as it is). */
 		for (size_t i = 0; i < e->cfg->n_pools; i++) {
 			if (e->pools[i].claim_want > 0)
 				e->pools[i].has_work = true;
@@ -247,11 +251,12 @@ static void batch_add_orphans(struct executor *e, int *finals)
 }
 
 /*
- * Sends a progress batch if any task has something to store; true if it
- * tried.  The batch moves the tasks' output and state out of them: it is
- * kept, and sent again as it is, until a progress statement committed it.
+ * Builds a progress batch if any task has something to store (or keeps
+ * the one not yet committed); true if there is one.  The batch moves the
+ * tasks' output and state out of them: it is kept, and sent again as it
+ * is, until a statement committed it.
  */
-static bool ctl_send_progress(struct executor *e, int64_t now, bool stopping)
+static bool ctl_build_progress(struct executor *e, int64_t now, bool stopping)
 {
 	if (!e->batch_unsent) {
 		bool due = partial_due(e, now) || stopping;
@@ -271,8 +276,6 @@ static bool ctl_send_progress(struct executor *e, int64_t now, bool stopping)
 			return false;
 		e->batch_unsent = true;
 	}
-	if (ctl_sent(e, OP_PROGRESS, store_send_progress(e->control, e->instance, e->batch)))
-		e->n_progress++;
 	return true;
 }
 
@@ -315,8 +318,8 @@ void ctl_next(struct executor *e)
 	int max[256], want[256], running[256];
 	size_t n = 0;
 	int room = stopping || atomic_load(&e->draining) ? 0 : global_free(e);
-
-	int sum_want = 0;
+	int sum_want = 0, freed = 0;
+	bool batch;
 
 	switch (e->ctl_state) {
 	case CTL_DOWN:
@@ -341,9 +344,20 @@ void ctl_next(struct executor *e)
 		(void)ctl_sent(e, OP_SCHEDULE, sched_send(e, now));
 		return;
 	}
-	/* Claims and progress take turns, so that neither starves. */
-	if (e->last_op == OP_CLAIM && ctl_send_progress(e, now, stopping))
-		return;
+	/*
+	 * A batch goes with the claim, in one statement and one commit
+	 * (step()): the slots of the tasks it ends are free for the claim.
+	 */
+	batch = ctl_build_progress(e, now, stopping);
+	for (size_t i = 0; i < e->n_pools; i++)
+		e->pools[i].batch_freed = 0;
+	for (struct task *t = e->tasks; batch && t; t = t->next)
+		if (t->final_sent) {
+			t->pool->batch_freed++;
+			freed++;
+		}
+	if (!stopping && !atomic_load(&e->draining))
+		room += freed;
 
 	/* Take the releases the filesystem made since the last claim. */
 	pthread_mutex_lock(&e->release_lock);
@@ -382,7 +396,8 @@ void ctl_next(struct executor *e)
 	pthread_mutex_unlock(&e->release_lock);
 	for (size_t i = 0; i < e->cfg->n_pools && n < 256 && room > 0; i++) {
 		struct pool *p = &e->pools[i];
-		int w = p->live_max - p->running;
+		int held = p->running - p->batch_freed;
+		int w = p->live_max - held;
 		int tf = target_free(p->target);
 
 		if (!p->has_work)
@@ -398,7 +413,7 @@ void ctl_next(struct executor *e)
 		names[n] = p->cfg->name;
 		max[n] = p->cfg->max_workers;
 		want[n] = w;
-		running[n] = p->running;
+		running[n] = held;
 		/* It has work again if the claim comes back full, or when a
 		 * NOTIFY or a finished task says so. */
 		p->claim_want = w;
@@ -410,16 +425,21 @@ void ctl_next(struct executor *e)
 	if (n > 0 || e->n_releasing) {
 		int r = reserve_orphans(e, (size_t)sum_want);
 
-		if (r == 0)
+		if (r == 0 && batch)
+			r = store_send_step(e->control, e->instance, e->batch, e->releasing,
+					    e->n_releasing, names, max, want, running, n);
+		else if (r == 0)
 			r = store_send_claim(e->control, e->instance, e->releasing,
 					     e->n_releasing, names, max, want, running, n);
-		if (ctl_sent(e, OP_CLAIM, r))
-			e->last_op = OP_CLAIM;
+		if (ctl_sent(e, batch ? OP_STEP : OP_CLAIM, r) && batch)
+			e->n_progress++;
 		return;
 	}
-	e->last_op = OP_PROGRESS;
-	if (ctl_send_progress(e, now, stopping))
+	if (batch) {
+		if (ctl_sent(e, OP_PROGRESS, store_send_progress(e->control, e->instance, e->batch)))
+			e->n_progress++;
 		return;
+	}
 	if (!stopping && now >= e->next_housekeeping_ms) {
 		e->next_housekeeping_ms = now + HOUSEKEEPING_MS;
 		timer_set(&e->housekeeping_timer, e->next_housekeeping_ms);
@@ -498,7 +518,7 @@ static void claimed_tasks(struct executor *e, PGresult *res)
 			struct claimed cl;
 
 			store_parse_claimed(res, i, &cl);
-			if (!cl.pool_info)
+			if (!cl.pool_info && !cl.done_row)
 				add_orphan(e, cl.id, cl.log_size);
 		}
 		goto out;
@@ -508,7 +528,7 @@ static void claimed_tasks(struct executor *e, PGresult *res)
 		struct claimed cl;
 
 		store_parse_claimed(res, i, &cl);
-		order[i].priority = cl.pool_info ? INT_MIN : cl.priority;
+		order[i].priority = cl.pool_info || cl.done_row ? INT_MIN : cl.priority;
 		order[i].id = cl.id;
 		order[i].row = i;
 	}
@@ -521,6 +541,8 @@ static void claimed_tasks(struct executor *e, PGresult *res)
 		char err[256];
 
 		store_parse_claimed(res, order[i].row, &cl);
+		if (cl.done_row)
+			continue;	/* step()'s: taken by ctl_result() */
 		p = find_pool(e, cl.pool);
 		if (cl.pool_info) {
 			if (p)
@@ -627,7 +649,8 @@ static void report_finished(struct executor *e, const char *list)
 		e->on_finished(e->on_finished_arg, ids, states, n);
 }
 
-static void progress_stored(struct executor *e, PGresult *res)
+/* A batch is committed; done: the ids it finished ("id:state,..."), or NULL. */
+static void progress_stored(struct executor *e, const char *done)
 {
 	struct task **pp = &e->tasks;
 
@@ -653,8 +676,8 @@ static void progress_stored(struct executor *e, PGresult *res)
 	e->n_orphans -= e->orphans_batched;
 	e->orphans_batched = 0;
 	e->batch_unsent = false;
-	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-		report_finished(e, PQgetvalue(res, 0, 0));
+	if (done)
+		report_finished(e, done);
 }
 
 static void ctl_result(struct executor *e, PGresult *res)
@@ -672,8 +695,26 @@ static void ctl_result(struct executor *e, PGresult *res)
 	e->ctl_backoff_ms = CTL_BACKOFF_MIN_MS;
 	switch (e->op) {
 	case OP_PROGRESS:
-		progress_stored(e, res);
+		progress_stored(e, PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ?
+				   PQgetvalue(res, 0, 0) : NULL);
 		break;
+	case OP_STEP: {
+		const char *done = NULL;
+
+		/* Its batch first: the ends it recorded freed the slots the
+		 * claim filled. */
+		for (int i = PQntuples(res) - 1; i >= 0; i--) {
+			struct claimed cl;
+
+			store_parse_claimed(res, i, &cl);
+			if (cl.done_row) {
+				done = cl.done;
+				break;
+			}
+		}
+		progress_stored(e, done);
+	}
+		/* fall through */
 	case OP_CLAIM:
 		/* They are claimed or queued now: no longer staged. */
 		atomic_store(&e->settled_seq, e->releasing_seq);

@@ -119,6 +119,7 @@ struct pool {
 	int running;		/* tasks of this pool held here: claimed, end not on record */
 	bool has_work;		/* queued tasks may exist: worth a claim */
 	int claim_want;		/* what the claim in flight asked for */
+	int batch_freed;	/* its tasks whose end is in the batch being sent */
 	/* Its live settings (pools/POOL/), as the last claim saw them. */
 	int live_max;		/* max_workers across all daemons */
 	bool paused;		/* starts nothing (a NOTIFY says when that changes) */
@@ -182,7 +183,7 @@ struct task {
 	struct timer flush_timer;	/* its start or partial output is due */
 };
 
-enum ctl_op { OP_NONE, OP_RECOVER, OP_CLAIM, OP_PROGRESS, OP_HOUSEKEEPING,
+enum ctl_op { OP_NONE, OP_RECOVER, OP_CLAIM, OP_PROGRESS, OP_STEP, OP_HOUSEKEEPING,
 	OP_SCHEDULE,		/* fire_schedules(): schedule.c */
 };
 
@@ -259,7 +260,6 @@ struct executor {
 	void *on_reconnected_arg;
 	int64_t instance;
 	enum ctl_op op;			/* statement in flight on control */
-	enum ctl_op last_op;		/* claim or progress: they take turns */
 	bool ctl_want_write;
 	/*
 	 * The configuration's targets and pools, in its order (e->cfg->n_*),

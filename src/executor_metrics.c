@@ -189,6 +189,7 @@ void metrics_statement(struct executor *e, enum ctl_op op, int64_t us)
 
 	switch (op) {
 	case OP_CLAIM: s = ESTMT_CLAIM; break;
+	case OP_STEP: s = ESTMT_CLAIM; break;	/* a claim carrying a batch */
 	case OP_PROGRESS: s = ESTMT_PROGRESS; break;
 	case OP_RECOVER: s = ESTMT_RECOVER; break;
 	case OP_HOUSEKEEPING: s = ESTMT_HOUSEKEEPING; break;

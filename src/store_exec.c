@@ -15,13 +15,13 @@
  * run hundreds of times a second, and parsing and planning them each time
  * would cost more than running them.
  */
-enum exec_stmt { ES_RECOVER, ES_HOUSEKEEPING, ES_CLAIM, ES_PROGRESS, ES_COUNT };
+enum exec_stmt { ES_RECOVER, ES_HOUSEKEEPING, ES_CLAIM, ES_PROGRESS, ES_STEP, ES_COUNT };
 
 static const struct {
 	const char *name;
 	const char *sql;
 	int n;
-	Oid types[22];
+	Oid types[27];
 } exec_stmts[ES_COUNT] = {
 	[ES_RECOVER] = { "pgqfs_recover",
 		"SELECT failed, requeued, alive FROM recover($1)", 1, { OID_INT8 } },
@@ -40,6 +40,17 @@ static const struct {
 		  OID_INT8_ARRAY, OID_BYTEA_ARRAY, OID_BOOL_ARRAY, OID_INT8_ARRAY,
 		  OID_INT4_ARRAY, OID_INT4_ARRAY, OID_INT8_ARRAY, OID_INT8_ARRAY,
 		  OID_INT8_ARRAY, OID_INT2_ARRAY, OID_INT8_ARRAY, OID_BYTEA_ARRAY } },
+	[ES_STEP] = { "pgqfs_step",
+		"SELECT * FROM step($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+		" $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)", 26,
+		{ OID_INT8,
+		  OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT4_ARRAY,
+		  OID_TEXT_ARRAY, OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT8_ARRAY,
+		  OID_INT8_ARRAY, OID_BYTEA_ARRAY, OID_BOOL_ARRAY, OID_INT8_ARRAY,
+		  OID_INT4_ARRAY, OID_INT4_ARRAY, OID_INT8_ARRAY, OID_INT8_ARRAY,
+		  OID_INT8_ARRAY, OID_INT2_ARRAY, OID_INT8_ARRAY, OID_BYTEA_ARRAY,
+		  OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT4_ARRAY, OID_INT4_ARRAY,
+		  OID_INT4_ARRAY } },
 };
 
 int store_prepare(PGconn *conn)
@@ -133,7 +144,7 @@ int store_setup_result(PGconn *conn, const PGresult *res, int64_t *ret_instance)
 static int send_prepared(PGconn *conn, enum exec_stmt st, const char *const *values,
 			 const int *lengths, int result_format)
 {
-	int formats[22];
+	int formats[27];
 
 	for (int i = 0; i < exec_stmts[st].n; i++)
 		formats[i] = 1;
@@ -163,50 +174,77 @@ int store_send_housekeeping(PGconn *conn, uint64_t retention_ms)
 	return send_prepared(conn, ES_HOUSEKEEPING, pv, len, 0);
 }
 
+/* The claim's parameters (after the instance, and the batch's for a step). */
+struct claim_args {
+	struct arr a[5];
+};
+
+static int claim_args_build(struct claim_args *c, const int64_t *release, size_t n_release,
+			    const char *const *pools, const int *max, const int *want,
+			    const int *running, size_t n)
+{
+	int r = 0;
+
+	arr_init(&c->a[0], OID_INT8);
+	arr_init(&c->a[1], OID_TEXT);
+	arr_init(&c->a[2], OID_INT4);
+	arr_init(&c->a[3], OID_INT4);
+	arr_init(&c->a[4], OID_INT4);
+	for (size_t i = 0; i < n_release && r == 0; i++)
+		r = arr_add_i64(&c->a[0], release[i]);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		r = arr_add_str(&c->a[1], pools[i]);
+		if (r == 0)
+			r = arr_add_i32(&c->a[2], max[i]);
+		if (r == 0)
+			r = arr_add_i32(&c->a[3], want[i]);
+		if (r == 0)
+			r = arr_add_i32(&c->a[4], running[i]);
+	}
+	return r;
+}
+
+static void claim_args_free(struct claim_args *c)
+{
+	for (int i = 0; i < 5; i++)
+		arr_finish_free(&c->a[i]);
+}
+
 int store_send_claim(PGconn *conn, int64_t instance, const int64_t *release,
 		     size_t n_release, const char *const *pools, const int *max,
 		     const int *want, const int *running, size_t n)
 {
-	struct arr a[5];
+	struct claim_args c;
 	char inst[8];
 	const char *pv[6];
 	int lens[6];
-	int r = 0;
+	int r;
 
-	arr_init(&a[0], OID_INT8);
-	arr_init(&a[1], OID_TEXT);
-	arr_init(&a[2], OID_INT4);
-	arr_init(&a[3], OID_INT4);
-	arr_init(&a[4], OID_INT4);
-	for (size_t i = 0; i < n_release && r == 0; i++)
-		r = arr_add_i64(&a[0], release[i]);
-	for (size_t i = 0; i < n && r == 0; i++) {
-		r = arr_add_str(&a[1], pools[i]);
-		if (r == 0)
-			r = arr_add_i32(&a[2], max[i]);
-		if (r == 0)
-			r = arr_add_i32(&a[3], want[i]);
-		if (r == 0)
-			r = arr_add_i32(&a[4], running[i]);
-	}
+	r = claim_args_build(&c, release, n_release, pools, max, want, running, n);
 	put_be64(inst, instance);
 	pv[0] = inst;
 	lens[0] = 8;
 	for (int i = 0; i < 5 && r == 0; i++) {
-		pv[1 + i] = arr_finish(&a[i], &lens[1 + i]);
+		pv[1 + i] = arr_finish(&c.a[i], &lens[1 + i]);
 		if (!pv[1 + i])
 			r = -ENOMEM;
 	}
 	if (r == 0)
 		r = send_prepared(conn, ES_CLAIM, pv, lens, 1);
-	for (int i = 0; i < 5; i++)
-		arr_finish_free(&a[i]);
+	claim_args_free(&c);
 	return r;
 }
 
 void store_parse_claimed(const PGresult *res, int row, struct claimed *ret)
 {
 	memset(ret, 0, sizeof(*ret));
+	if (PQgetisnull(res, row, 1)) {
+		/* step()'s last row: what its progress part answered. */
+		ret->done_row = true;
+		ret->done = PQnfields(res) > 12 && !PQgetisnull(res, row, 12) ?
+			    PQgetvalue(res, row, 12) : NULL;
+		return;
+	}
 	ret->pool = PQgetvalue(res, row, 1);
 	if (PQgetisnull(res, row, 0)) {
 		ret->pool_info = true;
@@ -366,4 +404,34 @@ int store_send_progress(PGconn *conn, int64_t instance, struct progress *p)
 			return -ENOMEM;
 	}
 	return send_prepared(conn, ES_PROGRESS, pv, lens, 0);
+}
+
+int store_send_step(PGconn *conn, int64_t instance, struct progress *p,
+		    const int64_t *release, size_t n_release, const char *const *pools,
+		    const int *max, const int *want, const int *running, size_t n)
+{
+	const char *pv[1 + P_COUNT + 5];
+	int lens[1 + P_COUNT + 5];
+	struct claim_args c;
+	char inst[8];
+	int r;
+
+	r = claim_args_build(&c, release, n_release, pools, max, want, running, n);
+	put_be64(inst, instance);
+	pv[0] = inst;
+	lens[0] = 8;
+	for (int i = 0; i < P_COUNT && r == 0; i++) {
+		pv[1 + i] = arr_finish(&p->a[i], &lens[1 + i]);
+		if (!pv[1 + i])
+			r = -ENOMEM;
+	}
+	for (int i = 0; i < 5 && r == 0; i++) {
+		pv[1 + P_COUNT + i] = arr_finish(&c.a[i], &lens[1 + P_COUNT + i]);
+		if (!pv[1 + P_COUNT + i])
+			r = -ENOMEM;
+	}
+	if (r == 0)
+		r = send_prepared(conn, ES_STEP, pv, lens, 1);
+	claim_args_free(&c);
+	return r;
 }
