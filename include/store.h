@@ -161,6 +161,12 @@ typedef bool store_interrupted_fn(void *arg);
  */
 __attribute__((warn_unused_result))
 int store_pq_wait(PGconn *pg, short events, int64_t deadline);
+/* PQconnectStartParams(keys, vals, expand_dbname) and its polls, within
+ * deadline: 0 and *ret non-blocking, or -errno with *ret to read the
+ * error from and PQfinish() (NULL for -ENOMEM). */
+__attribute__((warn_unused_result))
+int store_pq_connect(const char *const *keys, const char *const *vals, int64_t deadline,
+		     PGconn **ret);
 __attribute__((warn_unused_result))
 int store_pq_result(PGconn *pg, int64_t deadline, PGresult **ret);
 void store_request_begin(struct store *s, store_interrupted_fn *interrupted, void *arg);

@@ -76,7 +76,6 @@ static int target_connect(const struct config *cfg, const char *conninfo,
 {
 	static const char *const keys[] = { "dbname", "application_name", NULL };
 	const char *vals[] = { conninfo, "pgqfs progress", NULL };
-	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	int64_t connect_deadline = mono_ms() + (int64_t)cfg->connect_timeout_ms;
 	PGconn *pg;
 	int r = 0;
@@ -84,19 +83,9 @@ static int target_connect(const struct config *cfg, const char *conninfo,
 	if (connect_deadline < deadline)
 		deadline = connect_deadline;
 	/* expand_dbname: the conninfo is a full connection string. */
-	pg = PQconnectStartParams(keys, vals, 1);
-	if (!pg)
-		return -ENOMEM;
-	if (PQstatus(pg) == CONNECTION_BAD)
-		st = PGRES_POLLING_FAILED;
-	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-		r = store_pq_wait(pg, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
-		if (r < 0)
-			break;
-		st = PQconnectPoll(pg);
-	}
-	if (r == 0 && (st == PGRES_POLLING_FAILED || PQsetnonblocking(pg, 1) != 0))
-		r = -EIO;
+	r = store_pq_connect(keys, vals, deadline, &pg);
+	if (r == -ENOMEM)
+		return r;
 	if (r < 0) {
 		snprintf(err, err_size, "%s", PQerrorMessage(pg));
 		PQfinish(pg);

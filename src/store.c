@@ -265,6 +265,29 @@ static void pconn_free(struct pconn *c)
 	free(c);
 }
 
+int store_pq_connect(const char *const *keys, const char *const *vals, int64_t deadline,
+		     PGconn **ret)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	PGconn *pg = PQconnectStartParams(keys, vals, 1);
+	int r = 0;
+
+	*ret = pg;
+	if (!pg)
+		return -ENOMEM;
+	if (PQstatus(pg) == CONNECTION_BAD)
+		st = PGRES_POLLING_FAILED;
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		r = store_pq_wait(pg, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+		if (r < 0)
+			return r;
+		st = PQconnectPoll(pg);
+	}
+	if (st == PGRES_POLLING_FAILED || PQsetnonblocking(pg, 1) != 0)
+		return -EIO;
+	return 0;
+}
+
 /*
  * A new pooled connection, set up as store_connect()'s, within deadline:
  * 0, or -ETIMEDOUT, -EINTR, -EIO (refused: the error is set), -ENOMEM.
@@ -274,7 +297,6 @@ static int pconn_open(const struct config *cfg, int64_t deadline, PGconn **ret)
 	static const char *const keys[] = { "dbname", "application_name", NULL };
 	const char *vals[] = { cfg->control, "pgqfs filesystem", NULL };
 	const char *pv[1] = { cfg->schema };
-	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	PGresult *res = NULL;
 	PGconn *pg;
 	int r = 0;
@@ -284,21 +306,11 @@ static int pconn_open(const struct config *cfg, int64_t deadline, PGconn **ret)
 		return -EIO;
 	}
 	/* expand_dbname: the control conninfo is a full connection string. */
-	pg = PQconnectStartParams(keys, vals, 1);
-	if (!pg)
-		return -ENOMEM;
-	if (PQstatus(pg) == CONNECTION_BAD)
-		st = PGRES_POLLING_FAILED;
-	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-		r = store_pq_wait(pg, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
-		if (r < 0)
-			goto out;
-		st = PQconnectPoll(pg);
-	}
-	if (st == PGRES_POLLING_FAILED || PQsetnonblocking(pg, 1) != 0) {
-		r = -EIO;
+	r = store_pq_connect(keys, vals, deadline, &pg);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
 		goto out;
-	}
 	PQsetNoticeProcessor(pg, store_log_notice, NULL);
 	if (!PQsendQueryParams(pg, "SELECT pg_catalog.set_config('search_path', $1, false)",
 			       1, NULL, pv, NULL, NULL, 0)) {
