@@ -35,6 +35,38 @@ for f in rows fail copy; do
 	t_like "$(task_wait "$id" 60)" '^(done|failed)$' "$f task ends under valgrind"
 	cat "$MNT/tasks/$id/result" "$MNT/tasks/$id/log" "$MNT/tasks/$id/info" >/dev/null
 done
+# Task control, groups, schedules, metrics, progress and a reload: the
+# rooms added since, with what they allocate and free.
+a=$(new_id)
+printf -- '-- pgqfs: retries=1 retry_delay=10ms priority=-3 timeout=60s\nSELECT 1 AS x;\n' >"$W/opt.sql"
+submit default "$W/opt.sql" "$a.sql"
+b=$(new_id)
+printf -- '-- pgqfs: after=%s single_transaction=on\nSELECT 2 AS y;\nSELECT 3 AS z;\n' "$a" >"$W/dep.sql"
+submit default "$W/dep.sql" "$b.sql"
+t_is "$(task_wait "$b" 60)" done "a task with header options and a dependency ends under valgrind"
+cat "$MNT/tasks/$b/result.json" "$MNT/tasks/$b/info" >/dev/null
+g=$(new_id)
+{ echo '-- pgqfs: group=statements'; for k in $(seq 20); do echo "SELECT $k;"; done; } >"$W/group.sql"
+submit fast "$W/group.sql" "$g.sql"
+t_is "$(task_wait "$g" 90)" done "a group ends under valgrind"
+cat "$MNT/tasks/$g/result" >/dev/null
+s=$(new_id)
+echo "SELECT pg_sleep(30);" >"$W/sleep.sql"
+submit default "$W/sleep.sql" "$s.sql"
+wait_file_content "$MNT/tasks/$s/state" running 60 || true
+sleep 1.5
+cat "$MNT/tasks/$s/progress" "$MNT/metrics" >/dev/null
+echo 1 >"$MNT/tasks/$s/cancel"
+t_is "$(task_wait "$s" 60)" cancelled "a running task cancelled by id under valgrind"
+echo 2 >"$MNT/pools/default/max_workers"
+printf -- '-- pgqfs: every=1s\nSELECT 1;\n' >"$W/tick.sql"
+cp "$W/tick.sql" "$MNT/schedules/default/tick.sql"
+sleep 2.5
+rm -f "$MNT/schedules/default/tick.sql"
+printf '\n[pool extra]\ntarget = main\nmax_workers = 1\n' >>"$E2E_TMP/main.conf"
+kill -HUP "${PGQFS_PID[main]}"
+wait_until 30 test -d "$MNT/queue/extra" || true
+t_ok "a reload under valgrind adds a pool" test -d "$MNT/queue/extra"
 ls -lR "$MNT" >/dev/null
 echo "SELECT 1;" >"$MNT/queue/default/.staging"
 cat "$MNT/stats" >/dev/null
