@@ -1,7 +1,8 @@
 /*
  * The control connection: one statement at a time (recover, claim,
- * progress, housekeeping), its results, NOTIFYs, and its loss.  Claimed
- * tasks are handed to run.c; their output goes back in progress batches.
+ * step, progress, schedules, housekeeping), its results, NOTIFYs, and its
+ * loss.  What a claim brought is taken by claim.c (tasks go to run.c);
+ * their output goes back in progress batches (batch.c).
  *
  * A statement that fails (a lock or statement timeout, a deadlock) rolled
  * back and is sent again after a back-off: a progress batch stays whole
@@ -135,181 +136,6 @@ static bool ctl_sent(struct executor *e, enum ctl_op op, int r)
 	return true;
 }
 
-/* Adds a task's output and state to the batch; false when it is full. */
-static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool partial_due)
-{
-	struct task_update u;
-	bool final = t->phase == PHASE_FINISHED;
-	bool full = t->out[STREAM_RESULT].pending.len >= CHUNK_MAX ||
-		    t->out[STREAM_LOG].pending.len >= CHUNK_MAX ||
-		    t->out[STREAM_JSON].pending.len >= CHUNK_MAX;
-	bool has_output = t->out[0].pending.len || t->out[1].pending.len ||
-			  t->out[2].pending.len;
-
-	bool start_due = t->start_unsent && now - t->started_mono_ms >= START_FLUSH_MS;
-	bool rest = false;	/* output left for the next batch */
-
-	if (t->final_sent)
-		return true;
-	if (!final && !start_due && !full && !(partial_due && (has_output || t->where_unsent)))
-		return true;
-	if (progress_bytes(e->batch) >= BATCH_BYTES)
-		return false;
-	for (int s = 0; s < N_STREAMS; s++) {
-		struct stream_out *o = &t->out[s];
-		size_t done = 0;
-
-		while (done < o->pending.len) {
-			size_t n = o->pending.len - done;
-
-			/* A huge row goes in several batches: neither a batch
-			 * nor libpq's output buffer (never shrunk) grows with it. */
-			if (progress_bytes(e->batch) >= BATCH_BYTES) {
-				rest = true;
-				break;
-			}
-			if (n > CHUNK_MAX)
-				n = CHUNK_MAX;
-			if (progress_add_chunk(e->batch, t->id, (enum task_stream)s,
-					       o->base + (int64_t)done, o->pending.data + done, n) < 0)
-				return false;
-			done += n;
-		}
-		o->base += (int64_t)done;
-		if (done < o->pending.len)
-			memmove(o->pending.data, o->pending.data + done, o->pending.len - done);
-		o->pending.len -= done;
-	}
-	final = final && !rest;
-	memset(&u, 0, sizeof(u));
-	u.id = t->id;
-	u.result_size = t->out[STREAM_RESULT].base;
-	u.log_size = t->out[STREAM_LOG].base;
-	u.json_size = t->out[STREAM_JSON].base;
-	u.state = -1;
-	u.rows = -1;
-	if (t->n_stmts > 0 && t->phase != PHASE_CONNECT) {
-		u.stmt = (int)(t->cur < t->n_stmts ? t->cur + 1 : t->n_stmts);
-		u.n_stmts = (int)t->n_stmts;
-		u.rows_now = t->rows;
-	}
-	t->where_unsent = false;
-	/* The connection may be gone already (the task finished). */
-	if (t->start_unsent && t->started_us) {
-		u.backend_pid = t->backend_pid;
-		u.started_us = t->started_us;
-	}
-	if (t->start_unsent)
-		u.target = t->pool->target->cfg->name;
-	t->start_unsent = false;
-	if (final) {
-		u.state = t->final_state;
-		u.retry_at_us = t->retry_at_us;
-		u.finished_us = t->finished_us;
-		u.rows = t->rows;
-		u.error = t->error.len ? t->error.data : NULL;
-		u.error_len = t->error.len;
-		u.truncate = t->truncate;
-		t->final_sent = true;
-	}
-	if (!rest)
-		t->first_unsent_ms = 0;
-	task_flush_rearm(t);
-	return progress_add_update(e->batch, &u) == 0 && !rest;
-}
-
-static bool partial_due(const struct executor *e, int64_t now)
-{
-	for (const struct task *t = e->tasks; t; t = t->next)
-		if (t->first_unsent_ms && now - t->first_unsent_ms >= PARTIAL_FLUSH_MS)
-			return true;
-	return false;
-}
-
-/* Adds the end of the orphans (tasks claimed but not taken) to the batch. */
-static void batch_add_orphans(struct executor *e, int *finals)
-{
-	static const char error[] = "pgqfs: out of memory when this task was claimed\n";
-
-	while (e->orphans_batched < e->n_orphans && *finals < 400) {
-		const struct orphan *o = &e->orphans[e->orphans_batched];
-		struct task_update u;
-
-		memset(&u, 0, sizeof(u));
-		u.id = o->id;
-		u.log_size = o->log_size;
-		u.state = TASK_FAILED;
-		u.finished_us = wall_us();
-		u.rows = -1;
-		u.error = error;
-		u.error_len = sizeof(error) - 1;
-		if (progress_add_update(e->batch, &u) < 0)
-			return;
-		e->orphans_batched++;
-		(*finals)++;
-	}
-}
-
-/*
- * Builds a progress batch if any task has something to store (or keeps
- * the one not yet committed); true if there is one.  The batch moves the
- * tasks' output and state out of them: it is kept, and sent again as it
- * is, until a statement committed it.
- */
-static bool ctl_build_progress(struct executor *e, int64_t now, bool stopping)
-{
-	if (!e->batch_unsent) {
-		bool due = partial_due(e, now) || stopping;
-		int finals = 0;
-
-		progress_reset(e->batch);
-		e->orphans_batched = 0;
-		batch_add_orphans(e, &finals);
-		/* NOTIFY payloads hold 8000 bytes: at most 400 "id:state"s. */
-		for (struct task *t = e->tasks; t && finals < 400; t = t->next) {
-			if (t->phase == PHASE_FINISHED && !t->final_sent)
-				finals++;
-			if (!batch_add_task(e, t, now, due))
-				break;
-		}
-		if (progress_empty(e->batch))
-			return false;
-		e->batch_unsent = true;
-	}
-	return true;
-}
-
-/* Room for as many orphans as the claim may return: taking a claimed task
- * must not need memory that may be missing. */
-static int reserve_orphans(struct executor *e, size_t more)
-{
-	size_t need = e->n_orphans + more;
-	struct orphan *p;
-
-	if (need <= e->cap_orphans)
-		return 0;
-	p = realloc(e->orphans, need * sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	e->orphans = p;
-	e->cap_orphans = need;
-	return 0;
-}
-
-static void add_orphan(struct executor *e, int64_t id, int64_t log_size)
-{
-	if (e->n_orphans == e->cap_orphans) {
-		/* The claim returned more than it was asked for. */
-		log_error("task %lld claimed but not taken: it stays running until "
-			  "this daemon stops", (long long)id);
-		return;
-	}
-	e->orphans[e->n_orphans].id = id;
-	e->orphans[e->n_orphans].log_size = log_size;
-	e->n_orphans++;
-}
-
-/* Puts the most urgent statement on the idle control connection. */
 void ctl_next(struct executor *e)
 {
 	int64_t now = mono_ms();
@@ -448,172 +274,11 @@ void ctl_next(struct executor *e)
 	}
 }
 
-static struct pool *find_pool(struct executor *e, const char *name)
-{
-	for (size_t i = 0; i < e->cfg->n_pools; i++)
-		if (strcmp(e->pools[i].cfg->name, name) == 0)
-			return &e->pools[i];
-	return NULL;
-}
-
-struct claim_order {
-	int priority;
-	int64_t id;
-	int row;
-};
-
-static int claim_order_cmp(const void *a, const void *b)
-{
-	const struct claim_order *x = a, *y = b;
-
-	if (x->priority != y->priority)
-		return (x->priority > y->priority) - (x->priority < y->priority);
-	return (x->id > y->id) - (x->id < y->id);
-}
-
-void pool_hold_due(struct timer *tm, void *arg, int64_t now)
-{
-	struct pool *p = arg;
-
-	(void)tm;
-	(void)now;
-	p->has_work = true;
-}
-
-/* What a claim learnt of pool p's settings and held tasks. */
-static void pool_learnt(struct executor *e, struct pool *p, const struct claimed *cl)
-{
-	/* Asked for less than the limit allows now: ask again. */
-	if (cl->pool_max > p->live_max || (p->paused && !cl->pool_paused))
-		p->has_work = true;
-	if (cl->pool_max != p->live_max)
-		log_info("pool %s: max_workers is %d (across all daemons)",
-			 LOG_ESCAPE(p->cfg->name), cl->pool_max);
-	if (cl->pool_paused != p->paused)
-		log_info("pool %s %s", LOG_ESCAPE(p->cfg->name),
-			 cl->pool_paused ? "paused: it starts no task" : "resumed");
-	p->live_max = cl->pool_max;
-	p->paused = cl->pool_paused;
-	if (cl->pool_next_us > 0) {
-		/* In wall-clock time, which the server's clock_timestamp()
-		 * compares; a millisecond late rather than early. */
-		int64_t in_ms = (cl->pool_next_us - wall_us()) / 1000 + 1;
-
-		timer_set(&p->hold_timer, mono_ms() + (in_ms > 0 ? in_ms : 0));
-	} else {
-		timer_cancel(&p->hold_timer);
-	}
-	(void)e;
-}
-
-static void claimed_tasks(struct executor *e, PGresult *res)
-{
-	int n = PQntuples(res);
-	struct claim_order *order = n ? malloc(sizeof(*order) * (size_t)n) : NULL;
-	int got_per_pool[256] = { 0 };
-
-	if (n && !order) {
-		log_error("out of memory taking %d claimed tasks: they fail", n);
-		for (int i = 0; i < n; i++) {
-			struct claimed cl;
-
-			store_parse_claimed(res, i, &cl);
-			if (!cl.pool_info && !cl.done_row)
-				add_orphan(e, cl.id, cl.log_size);
-		}
-		goto out;
-	}
-	/* Start them in (priority, submission) order, as claimed. */
-	for (int i = 0; i < n; i++) {
-		struct claimed cl;
-
-		store_parse_claimed(res, i, &cl);
-		order[i].priority = cl.pool_info || cl.done_row ? INT_MIN : cl.priority;
-		order[i].id = cl.id;
-		order[i].row = i;
-	}
-	if (n > 1)
-		qsort(order, (size_t)n, sizeof(*order), claim_order_cmp);
-	for (int i = 0; i < n; i++) {
-		struct claimed cl;
-		struct task *t;
-		struct pool *p;
-		char err[256];
-
-		store_parse_claimed(res, order[i].row, &cl);
-		if (cl.done_row)
-			continue;	/* step()'s: taken by ctl_result() */
-		p = find_pool(e, cl.pool);
-		if (cl.pool_info) {
-			if (p)
-				pool_learnt(e, p, &cl);
-			continue;
-		}
-		t = calloc(1, sizeof(*t));
-		if (!p || !t) {
-			free(t);
-			if (!p)
-				log_error("claimed task %lld of unknown pool %s: it fails",
-					  (long long)cl.id, LOG_ESCAPE(cl.pool));
-			else
-				log_error("out of memory taking claimed task %lld: it fails",
-					  (long long)cl.id);
-			add_orphan(e, cl.id, cl.log_size);
-			continue;
-		}
-		got_per_pool[p - e->pools]++;
-		t->id = cl.id;
-		t->pool = p;
-		t->uid = cl.uid;
-		t->final_state = -1;
-		t->name = strdup(cl.name);
-		t->query = malloc(cl.query_len + 1);
-		t->out[STREAM_LOG].base = cl.log_size;
-		t->next = e->tasks;
-		e->tasks = t;
-		p->running++;
-		e->running++;
-		t->phase = PHASE_CONNECT;	/* its first phase, not a move */
-		task_timers_init(e, t);
-		t->started_mono_ms = mono_ms();
-		if (!t->name || !t->query) {
-			task_fail(e, t, "pgqfs: out of memory\n");
-			continue;
-		}
-		memcpy(t->query, cl.query, cl.query_len);
-		t->query[cl.query_len] = '\0';
-		t->query_len = cl.query_len;
-		t->attempt = cl.attempt;
-		/* Checked when it was queued (a bad header fails it then); a
-		 * task queued by an older pgqfs may still have one.  A
-		 * schedule's run has its schedule's header, every= or cron=
-		 * included: keys that a file of queue/ was refused for at
-		 * its submission, so accepting them here changes nothing else. */
-		if (header_parse(t->query, t->query_len, true, &t->opts, err, sizeof(err)) < 0) {
-			task_options_init(&t->opts);
-			task_fail(e, t, "pgqfs: not run: bad \"-- pgqfs:\" header: %s\n", err);
-			continue;
-		}
-		t->timeout_ms = task_options_has(&t->opts, HEADER_TIMEOUT) ? t->opts.timeout_ms
-									   : p->cfg->timeout_ms;
-		/* Split in task_begin(), as the session reads strings. */
-		task_assign(e, t);
-	}
-out:
-	free(order);
-	/* A pool that gave all we asked may have more. */
-	for (size_t i = 0; i < e->cfg->n_pools && i < 256; i++)
-		if (e->pools[i].claim_want > 0 && got_per_pool[i] >= e->pools[i].claim_want)
-			e->pools[i].has_work = true;
-	for (size_t i = 0; i < e->cfg->n_pools; i++)
-		e->pools[i].claim_want = 0;
-}
-
 /*
  * Finished tasks "id:state,id:state", from a progress result or a NOTIFY.
  * Any task finishing may free room in a pool shared with other daemons.
  */
-static void report_finished(struct executor *e, const char *list)
+void report_finished(struct executor *e, const char *list)
 {
 	int64_t ids[512];
 	enum task_state states[512];
@@ -647,37 +312,6 @@ static void report_finished(struct executor *e, const char *list)
 	}
 	if (n)
 		e->on_finished(e->on_finished_arg, ids, states, n);
-}
-
-/* A batch is committed; done: the ids it finished ("id:state,..."), or NULL. */
-static void progress_stored(struct executor *e, const char *done)
-{
-	struct task **pp = &e->tasks;
-
-	/* Finished tasks whose end is now committed are gone from memory. */
-	while (*pp) {
-		struct task *t = *pp;
-
-		if (t->final_sent) {
-			*pp = t->next;
-			/* Its slot is free once its end is on record, so that
-			 * the control database never shows more running than a
-			 * pool allows (stats, other daemons' claims). */
-			t->pool->running--;
-			e->running--;
-			task_free(t);
-		} else {
-			pp = &t->next;
-		}
-	}
-	/* The orphans in it are on record too. */
-	memmove(e->orphans, e->orphans + e->orphans_batched,
-		(e->n_orphans - e->orphans_batched) * sizeof(*e->orphans));
-	e->n_orphans -= e->orphans_batched;
-	e->orphans_batched = 0;
-	e->batch_unsent = false;
-	if (done)
-		report_finished(e, done);
 }
 
 static void ctl_result(struct executor *e, PGresult *res)
@@ -762,7 +396,7 @@ static void ctl_notifies(struct executor *e)
 		    strcmp(n->extra, STORE_SCHEDULES_PAYLOAD) == 0) {
 			sched_changed(e);
 		} else if (strcmp(suffix, STORE_CHANNEL_QUEUE) == 0) {
-			struct pool *p = n->extra[0] ? find_pool(e, n->extra) : NULL;
+			struct pool *p = n->extra[0] ? pool_find(e, n->extra) : NULL;
 
 			if (p) {
 				p->has_work = true;

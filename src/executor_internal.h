@@ -1,8 +1,11 @@
 /*
  * The executor's private types, shared by its rooms: the loop and life
- * cycle (executor.c), target connections (target.c), running a task's
- * statements (run.c) and the control connection (control.c).  Everything
- * here lives on the executor thread, except where a field says otherwise.
+ * cycle (executor.c), target connections (target.c, jobs.c), running a
+ * task's statements (run.c), the control connection (control.c,
+ * control_conn.c) with its progress batches (batch.c) and claims
+ * (claim.c), schedules (schedule.c), reloads (executor_reload.c) and
+ * metrics (executor_metrics.c).  Everything here lives on the executor
+ * thread, except where a field says otherwise.
  */
 #ifndef PGQFS_EXECUTOR_INTERNAL_H
 #define PGQFS_EXECUTOR_INTERNAL_H
@@ -404,6 +407,15 @@ void conn_params_finish(struct conn_params *p);
  */
 void targets_tick(struct executor *e);
 
+/* target.c and conn.c share these */
+/* Connects c (resolved by job j, or NULL) as PQconnectStartParams would. */
+void conn_start(struct conn *c, const struct job *j);
+/* Starts c's host name (and user name) resolution on a job. */
+void conn_resolve_start(struct executor *e, struct conn *c);
+/* c's connect timeout, and the end of its cancel's grace (timers). */
+void conn_connect_timed_out(struct timer *tm, void *arg, int64_t now);
+void conn_drop_due(struct timer *tm, void *arg, int64_t now);
+
 /* jobs.c: blocking calls on threads of their own */
 /* Helper threads at once, at most; past it a cancel is not sent (the
  * connection is closed at once) and a connection cannot resolve. */
@@ -520,6 +532,27 @@ void pool_hold_due(struct timer *tm, void *arg, int64_t now);
 int64_t ctl_back_off(struct executor *e);
 /* Sends what libpq holds for the control connection. */
 void ctl_flush(struct executor *e);
+
+/* batch.c: the progress batch */
+/* Builds a batch if any task has something to store (or keeps the one not
+ * yet committed); true if there is one. */
+bool ctl_build_progress(struct executor *e, int64_t now, bool stopping);
+/* Room for `more` orphans: taking a claimed task must not need memory that
+ * may be missing. */
+__attribute__((warn_unused_result))
+int reserve_orphans(struct executor *e, size_t more);
+void add_orphan(struct executor *e, int64_t id, int64_t log_size);
+/* The batch is committed; done: the ids it finished ("id:state,..."), or
+ * NULL. */
+void progress_stored(struct executor *e, const char *done);
+
+/* claim.c: what a claim brought */
+struct pool *pool_find(struct executor *e, const char *name);
+void claimed_tasks(struct executor *e, PGresult *res);
+
+/* control.c */
+/* Finished tasks "id:state,...", from a progress result or a NOTIFY. */
+void report_finished(struct executor *e, const char *list);
 
 /* control_conn.c: the connection's life (control.c uses these). */
 void ctl_connect_start(struct executor *e, int64_t now);

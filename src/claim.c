@@ -1,0 +1,175 @@
+/*
+ * What a claim brought (see control.c): tasks to start, in (priority,
+ * submission) order, and what it learnt of each pool's settings and held
+ * tasks.
+ */
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "executor_internal.h"
+#include "log.h"
+#include "store.h"
+
+struct pool *pool_find(struct executor *e, const char *name)
+{
+	for (size_t i = 0; i < e->cfg->n_pools; i++)
+		if (strcmp(e->pools[i].cfg->name, name) == 0)
+			return &e->pools[i];
+	return NULL;
+}
+
+struct claim_order {
+	int priority;
+	int64_t id;
+	int row;
+};
+
+static int claim_order_cmp(const void *a, const void *b)
+{
+	const struct claim_order *x = a, *y = b;
+
+	if (x->priority != y->priority)
+		return (x->priority > y->priority) - (x->priority < y->priority);
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+void pool_hold_due(struct timer *tm, void *arg, int64_t now)
+{
+	struct pool *p = arg;
+
+	(void)tm;
+	(void)now;
+	p->has_work = true;
+}
+
+/* What a claim learnt of pool p's settings and held tasks. */
+static void pool_learnt(struct executor *e, struct pool *p, const struct claimed *cl)
+{
+	/* Asked for less than the limit allows now: ask again. */
+	if (cl->pool_max > p->live_max || (p->paused && !cl->pool_paused))
+		p->has_work = true;
+	if (cl->pool_max != p->live_max)
+		log_info("pool %s: max_workers is %d (across all daemons)",
+			 LOG_ESCAPE(p->cfg->name), cl->pool_max);
+	if (cl->pool_paused != p->paused)
+		log_info("pool %s %s", LOG_ESCAPE(p->cfg->name),
+			 cl->pool_paused ? "paused: it starts no task" : "resumed");
+	p->live_max = cl->pool_max;
+	p->paused = cl->pool_paused;
+	if (cl->pool_next_us > 0) {
+		/* In wall-clock time, which the server's clock_timestamp()
+		 * compares; a millisecond late rather than early. */
+		int64_t in_ms = (cl->pool_next_us - wall_us()) / 1000 + 1;
+
+		timer_set(&p->hold_timer, mono_ms() + (in_ms > 0 ? in_ms : 0));
+	} else {
+		timer_cancel(&p->hold_timer);
+	}
+	(void)e;
+}
+
+void claimed_tasks(struct executor *e, PGresult *res)
+{
+	int n = PQntuples(res);
+	struct claim_order *order = n ? malloc(sizeof(*order) * (size_t)n) : NULL;
+	int got_per_pool[256] = { 0 };
+
+	if (n && !order) {
+		log_error("out of memory taking %d claimed tasks: they fail", n);
+		for (int i = 0; i < n; i++) {
+			struct claimed cl;
+
+			store_parse_claimed(res, i, &cl);
+			if (!cl.pool_info && !cl.done_row)
+				add_orphan(e, cl.id, cl.log_size);
+		}
+		goto out;
+	}
+	/* Start them in (priority, submission) order, as claimed. */
+	for (int i = 0; i < n; i++) {
+		struct claimed cl;
+
+		store_parse_claimed(res, i, &cl);
+		order[i].priority = cl.pool_info || cl.done_row ? INT_MIN : cl.priority;
+		order[i].id = cl.id;
+		order[i].row = i;
+	}
+	if (n > 1)
+		qsort(order, (size_t)n, sizeof(*order), claim_order_cmp);
+	for (int i = 0; i < n; i++) {
+		struct claimed cl;
+		struct task *t;
+		struct pool *p;
+		char err[256];
+
+		store_parse_claimed(res, order[i].row, &cl);
+		if (cl.done_row)
+			continue;	/* step()'s: taken by ctl_result() */
+		p = pool_find(e, cl.pool);
+		if (cl.pool_info) {
+			if (p)
+				pool_learnt(e, p, &cl);
+			continue;
+		}
+		t = calloc(1, sizeof(*t));
+		if (!p || !t) {
+			free(t);
+			if (!p)
+				log_error("claimed task %lld of unknown pool %s: it fails",
+					  (long long)cl.id, LOG_ESCAPE(cl.pool));
+			else
+				log_error("out of memory taking claimed task %lld: it fails",
+					  (long long)cl.id);
+			add_orphan(e, cl.id, cl.log_size);
+			continue;
+		}
+		got_per_pool[p - e->pools]++;
+		t->id = cl.id;
+		t->pool = p;
+		t->uid = cl.uid;
+		t->final_state = -1;
+		t->name = strdup(cl.name);
+		t->query = malloc(cl.query_len + 1);
+		t->out[STREAM_LOG].base = cl.log_size;
+		t->next = e->tasks;
+		e->tasks = t;
+		p->running++;
+		e->running++;
+		t->phase = PHASE_CONNECT;	/* its first phase, not a move */
+		task_timers_init(e, t);
+		t->started_mono_ms = mono_ms();
+		if (!t->name || !t->query) {
+			task_fail(e, t, "pgqfs: out of memory\n");
+			continue;
+		}
+		memcpy(t->query, cl.query, cl.query_len);
+		t->query[cl.query_len] = '\0';
+		t->query_len = cl.query_len;
+		t->attempt = cl.attempt;
+		/* Checked when it was queued (a bad header fails it then); a
+		 * task queued by an older pgqfs may still have one.  A
+		 * schedule's run has its schedule's header, every= or cron=
+		 * included: keys that a file of queue/ was refused for at
+		 * its submission, so accepting them here changes nothing else. */
+		if (header_parse(t->query, t->query_len, true, &t->opts, err, sizeof(err)) < 0) {
+			task_options_init(&t->opts);
+			task_fail(e, t, "pgqfs: not run: bad \"-- pgqfs:\" header: %s\n", err);
+			continue;
+		}
+		t->timeout_ms = task_options_has(&t->opts, HEADER_TIMEOUT) ? t->opts.timeout_ms
+									   : p->cfg->timeout_ms;
+		/* Split in task_begin(), as the session reads strings. */
+		task_assign(e, t);
+	}
+out:
+	free(order);
+	/* A pool that gave all we asked may have more. */
+	for (size_t i = 0; i < e->cfg->n_pools && i < 256; i++)
+		if (e->pools[i].claim_want > 0 && got_per_pool[i] >= e->pools[i].claim_want)
+			e->pools[i].has_work = true;
+	for (size_t i = 0; i < e->cfg->n_pools; i++)
+		e->pools[i].claim_want = 0;
+}
