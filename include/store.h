@@ -24,7 +24,7 @@
 #include "config.h"
 #include "task.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /*
  * NOTIFY channels, named after the schema so that installations sharing a

@@ -217,6 +217,8 @@ void progress_stored(struct executor *e, const char *done)
 	e->n_orphans -= e->orphans_batched;
 	e->orphans_batched = 0;
 	e->batch_unsent = false;
+	free(e->own_done);
+	e->own_done = done ? strdup(done) : NULL;
 	if (done)
-		report_finished(e, done);
+		report_finished(e, done, true);
 }

@@ -167,9 +167,16 @@ void claimed_tasks(struct executor *e, PGresult *res)
 out:
 	free(order);
 	/* A pool that gave all we asked may have more. */
-	for (size_t i = 0; i < e->cfg->n_pools && i < 256; i++)
-		if (e->pools[i].claim_want > 0 && got_per_pool[i] >= e->pools[i].claim_want)
-			e->pools[i].has_work = true;
-	for (size_t i = 0; i < e->cfg->n_pools; i++)
+	for (size_t i = 0; i < e->cfg->n_pools && i < 256; i++) {
+		struct pool *p = &e->pools[i];
+
+		if (p->claim_want > 0 && got_per_pool[i] >= p->claim_want)
+			p->has_work = true;
+		if (p->claim_asked)
+			p->saturated = got_per_pool[i] >= p->claim_want;
+	}
+	for (size_t i = 0; i < e->cfg->n_pools; i++) {
 		e->pools[i].claim_want = 0;
+		e->pools[i].claim_asked = false;
+	}
 }

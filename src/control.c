@@ -109,6 +109,7 @@ static void ctl_failed(struct executor *e, enum ctl_op op, const char *why)
 			if (e->pools[i].claim_want > 0)
 				e->pools[i].has_work = true;
 			e->pools[i].claim_want = 0;
+			e->pools[i].claim_asked = false;
 		}
 		break;
 	case OP_RECOVER:
@@ -181,6 +182,10 @@ void ctl_next(struct executor *e)
 		if (t->final_sent) {
 			t->pool->batch_freed++;
 			freed++;
+			/* Its slot goes to the next queued task in this
+			 * very statement. */
+			if (t->pool->saturated)
+				t->pool->has_work = true;
 		}
 	if (!stopping && !atomic_load(&e->draining))
 		room += freed;
@@ -243,6 +248,7 @@ void ctl_next(struct executor *e)
 		/* It has work again if the claim comes back full, or when a
 		 * NOTIFY or a finished task says so. */
 		p->claim_want = w;
+		p->claim_asked = true;
 		p->has_work = false;
 		room -= w;
 		sum_want += w;
@@ -275,16 +281,17 @@ void ctl_next(struct executor *e)
 }
 
 /*
- * Finished tasks "id:state,id:state", from a progress result or a NOTIFY.
- * Any task finishing may free room in a pool shared with other daemons.
+ * Finished tasks "id:state,id:state", from a progress result (own) or a
+ * NOTIFY.  Another daemon's task finishing may free room in a pool shared
+ * with it; our own ends were in the claim that went with them.
  */
-void report_finished(struct executor *e, const char *list)
+void report_finished(struct executor *e, const char *list, bool own)
 {
 	int64_t ids[512];
 	enum task_state states[512];
 	size_t n = 0;
 
-	for (size_t i = 0; i < e->cfg->n_pools; i++)
+	for (size_t i = 0; i < e->cfg->n_pools && !own; i++)
 		e->pools[i].has_work = true;
 	while (list && *list) {
 		char *end, word[16];
@@ -405,7 +412,9 @@ static void ctl_notifies(struct executor *e)
 					e->pools[i].has_work = true;
 			}
 		} else if (strcmp(suffix, STORE_CHANNEL_DONE) == 0) {
-			report_finished(e, n->extra);
+			/* Ours, back from the server: known already. */
+			if (!e->own_done || strcmp(n->extra, e->own_done) != 0)
+				report_finished(e, n->extra, false);
 		} else if (strcmp(suffix, STORE_CHANNEL_CANCEL) == 0) {
 			char *end;
 			long long id = strtoll(n->extra, &end, 10);

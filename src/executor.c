@@ -211,6 +211,7 @@ int executor_create(const struct config *cfg, struct store *store, PGconn *contr
 		e->pools[i].cfg = &cfg->pools[i];
 		e->pools[i].target = &e->targets[cfg->pools[i].target];
 		e->pools[i].live_max = cfg->pools[i].max_workers;
+		e->pools[i].saturated = true;
 		timer_init(&e->pools[i].hold_timer, &e->timers, pool_hold_due, &e->pools[i]);
 		e->n_pools++;
 	}
@@ -346,6 +347,7 @@ void executor_destroy(struct executor *e)
 	PQfinish(e->control);
 	free(e->release);
 	free(e->releasing);
+	free(e->own_done);
 	free(e->orphans);
 	metrics_destroy(e);
 	pthread_mutex_destroy(&e->release_lock);

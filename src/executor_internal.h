@@ -122,6 +122,12 @@ struct pool {
 	int running;		/* tasks of this pool held here: claimed, end not on record */
 	bool has_work;		/* queued tasks may exist: worth a claim */
 	int claim_want;		/* what the claim in flight asked for */
+	bool claim_asked;	/* it is in the claim in flight */
+	/* Its last claim got all it asked for (or asked for nothing: it
+	 * was full): more may be queued, so a slot that frees is worth a
+	 * claim.  False once a claim came back short: the queue was empty,
+	 * and new work comes with a NOTIFY or a release. */
+	bool saturated;
 	int batch_freed;	/* its tasks whose end is in the batch being sent */
 	/* Its live settings (pools/POOL/), as the last claim saw them. */
 	int live_max;		/* max_workers across all daemons */
@@ -301,6 +307,9 @@ struct executor {
 	atomic_uint_fast64_t n_started, n_done, n_failed;
 	struct exec_metrics *metrics;	/* executor_metrics.c: its own lock */
 	int64_t ctl_sent_us;		/* monotonic: when e->op was sent */
+	/* The ends our last progress recorded, as its NOTIFY carries them:
+	 * that NOTIFY comes back to us and says nothing new. */
+	char *own_done;
 	uint64_t n_claims, n_claimed, n_progress;	/* statements, for the log */
 	char daemon[300];
 	struct job *jobs;		/* threads resolving or cancelling (target.c) */
@@ -552,7 +561,7 @@ void claimed_tasks(struct executor *e, PGresult *res);
 
 /* control.c */
 /* Finished tasks "id:state,...", from a progress result or a NOTIFY. */
-void report_finished(struct executor *e, const char *list);
+void report_finished(struct executor *e, const char *list, bool own);
 
 /* control_conn.c: the connection's life (control.c uses these). */
 void ctl_connect_start(struct executor *e, int64_t now);

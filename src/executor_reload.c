@@ -132,6 +132,7 @@ void reload_apply(struct executor *e)
 		P[np].target = &T[cp->target];
 		P[np].live_max = cp->max_workers;
 		P[np].has_work = true;
+		P[np].saturated = true;
 		if (j != SIZE_MAX) {
 			P[np].running = e->pools[j].running;
 			P[np].paused = e->pools[j].paused;
