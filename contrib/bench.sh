@@ -19,7 +19,7 @@
 #   3. concurrency: pg_sleep tasks in a pool of 50, wall time vs the ideal
 #   4. latency: submit-to-start, p50 and p99 (and without cp's own process)
 #   5. memory while one task streams a large result; reading it back
-#   6. 100,000 retained tasks: ls and ls -l of done/, and the daemon's RSS
+#   6. 100,000 retained tasks: ls and ls -l of done/, the daemon's RSS, stats and a pickup
 #   7. aging: 70,000 SELECT 1 files from 8 cp writers into a fresh mount, the
 #      submission rate over the first 10,000 files and over the last 10,000
 #   and, side by side with their references (issue 8), run right after 1:
@@ -1094,6 +1094,21 @@ SQL
 	result "RSS with $RETAIN_N retained" "$(mib "$rss") MiB after, $(mib "$hwm") MiB peak while listing" "< 64 MiB" \
 		"$(fmt "$(calc "$hwm / 1024 / 64")" 2)x target" "$(verdict "$hwm < 65536")"
 	[ "$n_listed" -ge "$RETAIN_N" ] || { FAIL_REASON="done/ lists $n_listed entries, expected at least $RETAIN_N"; return 1; }
+	# stats and a new task's pickup must not grow with the history.
+	local st_max=0 p50
+	for _ in 1 2 3 4 5; do
+		t0=${EPOCHREALTIME/./}
+		timeout -k 5 30 cat "$MNT/stats" >/dev/null || { FAIL_REASON="cat stats failed"; return 1; }
+		t1=${EPOCHREALTIME/./}
+		v=$(calc "($t1 - $t0) / 1000")
+		st_max=$(calc "($v > $st_max) ? $v : $st_max")
+	done
+	result "stats ($RETAIN_N retained, worst of 5)" "$(fmt "$st_max" 2) ms" "< 50 ms" \
+		"$(fmt "$(calc "$st_max / 50")" 2)x target" "$(verdict "$st_max < 50")"
+	echo 'SELECT 1;' >"$tmp/one.sql"
+	latency_samples redirect 20 || return 1
+	p50=$(pct 0.50 "$tmp/lat.redirect.pickup")
+	result "pickup p50 ($RETAIN_N retained)" "$p50 ms" "< 5 ms" "$(fmt "$(calc "$p50 / 5")" 2)x target" "$(verdict "$p50 < 5")"
 }
 
 # A mount must not slow down as it ages: every file submitted leaves
