@@ -182,11 +182,13 @@ void ctl_next(struct executor *e)
 		if (t->final_sent) {
 			t->pool->batch_freed++;
 			freed++;
-			/* Its slot goes to the next queued task in this
-			 * very statement. */
-			if (t->pool->saturated)
-				t->pool->has_work = true;
 		}
+	/* The slots and connections these ends free go to queued tasks in
+	 * this very statement: of any pool that had more than it could
+	 * start (pools share targets and the daemon's workers). */
+	for (size_t i = 0; freed && i < e->cfg->n_pools; i++)
+		if (e->pools[i].saturated)
+			e->pools[i].has_work = true;
 	if (!stopping && !atomic_load(&e->draining))
 		room += freed;
 
