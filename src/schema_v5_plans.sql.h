@@ -105,9 +105,20 @@ static const char *const schema_v5_plans[] = {
 	 * go from staged straight to running, in the claim's one update of
 	 * its row, when its pool has room: it competes with the queued tasks
 	 * by (priority, id) as if it were queued.  What is not claimed is
-	 * queued by enqueue() after the claims, which wakes the daemons for it.  One row version,
-	 * one statement and its index entries fewer for each such task: the
-	 * per-file path's usual case on a daemon with free slots.
+	 * queued by enqueue() after the claims, which wakes the daemons for
+	 * it.  One row version, one statement and its index entries fewer
+	 * for each such task: the per-file path's usual case on a daemon with
+	 * free slots.
+	 *
+	 * The queued tasks are chosen without row locks: every claim of a
+	 * pool holds the pool's advisory lock until it commits, so no two
+	 * claims choose from one pool at once, and each sees what the one
+	 * before it committed.  A cancel that comes between the choice and
+	 * the update is seen by the update, which takes a row only if it is
+	 * still ready (its conditions are checked again on the row's latest
+	 * version).  Version 3's FOR UPDATE SKIP LOCKED wrote a lock into
+	 * every chosen row before the update wrote it again: a page write and
+	 * a WAL record per claimed task, for nothing.
 	 */
 	"CREATE OR REPLACE FUNCTION claim(p_instance bigint, p_release bigint[],"
 	"  p_pools text[], p_max int[], p_want int[], p_local int[])"
@@ -149,7 +160,7 @@ static const char *const schema_v5_plans[] = {
 	"   WITH w AS (SELECT q.id, q.priority, q.result_size AS old_size FROM task q\n"
 	"     WHERE q.pool = p.pool AND q.state = 'queued' AND q.deps = 0\n"
 	"      AND q.run_at IS NULL AND NOT q.is_group\n"
-	"     ORDER BY q.priority, q.id LIMIT v_n FOR UPDATE SKIP LOCKED),\n"
+	"     ORDER BY q.priority, q.id LIMIT v_n),\n"
 	"   s AS (SELECT x.id, x.old_size FROM (SELECT * FROM w UNION ALL\n"
 	"     SELECT r.id, r.priority, r.result_size FROM task r\n"
 	"      WHERE r.id = ANY (v_direct) AND r.pool = p.pool AND r.state = 'staged') x\n"
@@ -161,7 +172,8 @@ static const char *const schema_v5_plans[] = {
 	"      attempt_counted = false, result_size = 0, rows = NULL, error = NULL,\n"
 	"      finished_at = NULL, backend_pid = NULL, cancel_uid = NULL,\n"
 	"      stmt = NULL, n_stmts = NULL, rows_now = NULL, json_size = 0\n"
-	"     FROM s WHERE t.id = s.id\n"
+	"     FROM s WHERE t.id = s.id AND (t.state = 'staged' OR t.state = 'queued'\n"
+	"      AND t.deps = 0 AND t.run_at IS NULL)\n"
 	"     RETURNING t.id, t.pool, t.name, t.query, t.submitted_at, t.log_size, t.attempt,\n"
 	"      t.uid, t.priority, s.old_size, t.group_id),\n"
 	/* A group runs from its first member's start. */

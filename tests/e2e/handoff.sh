@@ -12,6 +12,8 @@
 #     higher priority starts first, then the others in order.
 #   - After a pool's queue ran empty, a file released here and a task
 #     queued by another daemon both start.
+#   - Two daemons claim from one pool while cancels land: a task
+#     cancelled before it started never runs, none runs twice.
 . "$SRCDIR/e2e/lib.sh"
 
 pgqfs_config() {
@@ -125,5 +127,35 @@ cp "$W/there.sql" "$B/queue/pair/there.sql" || t_fail "cp there.sql through b"
 # Daemon b may run it itself; either way it must finish.
 there=$(wait_id pair there.sql) || t_fail "there.sql was not listed"
 t_is "$(task_wait "$there" 20)" "done" "a task queued through the other daemon starts"
+
+# 5. Claims race cancels: two daemons take tasks of one pool (its limit of
+# 2 across both) while every third task is cancelled as soon as it is
+# listed.  Claims choose without row locks (the pool's advisory lock
+# orders them), so a cancel between a claim's choice and its update must
+# win: a task cancelled before it started never runs, none runs twice.
+printf '' >"$W/race.ids"
+for k in $(seq 301 340); do
+	printf 'INSERT INTO runs (k) VALUES (%d);\nSELECT pg_sleep(0.15);\n' "$k" >"$W/r$k.sql"
+	if [ $((k % 2)) -eq 0 ]; then m=$A; else m=$B; fi
+	cp "$W/r$k.sql" "$m/queue/pair/r$k.sql" || t_fail "cp r$k.sql"
+	if [ $((k % 3)) -eq 0 ]; then
+		id=$(MNT=$m wait_id pair "r$k.sql") && echo 1 >"$m/tasks/$id/cancel" 2>/dev/null
+	fi
+done
+race_over() {
+	[ "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.task
+		WHERE pool = 'pair' AND name LIKE 'r3%' AND state IN ('done', 'failed', 'cancelled')")" = 40 ]
+}
+t_ok "all 40 racing tasks ended" wait_until 60 race_over
+psql_ref -d pgqfs_ctl -tAc "SELECT substring(name FROM 'r([0-9]+)'), state, started_at IS NOT NULL
+	FROM pgqfs.task WHERE pool = 'pair' AND name LIKE 'r3%'" >"$W/race.states"
+psql_ref -d app -tAc "SELECT k, count(*) FROM runs WHERE k BETWEEN 301 AND 340 GROUP BY k" >"$W/race.runs"
+t_is "$(awk -F'|' '$2 > 1' "$W/race.runs")" "" "no racing task ran twice"
+t_is "$(awk -F'|' 'NR == FNR { ran[$1] = 1; next } $2 == "cancelled" && $3 == "f" && ran[$1]' \
+	"$W/race.runs" "$W/race.states")" "" "no task cancelled before its start ran"
+t_is "$(awk -F'|' 'NR == FNR { ran[$1] = 1; next } $2 == "done" && !ran[$1]' \
+	"$W/race.runs" "$W/race.states")" "" "every done task ran"
+t_ok "some were cancelled before they started" \
+	bash -c "awk -F'|' '\$2 == \"cancelled\" && \$3 == \"f\"' '$W/race.states' | grep -q ."
 
 t_done
