@@ -16,6 +16,10 @@ pgqfs_start || t_bail "daemon did not start"
 ctl() { psql_ref -d pgqfs_ctl -tAX -v ON_ERROR_STOP=1 "$@"; }
 
 echo 1 >"$MNT/pools/deep/paused"
+# Statistics taken while the table is nearly empty, and kept stale while
+# the rows below go in: what the planner sees when a big group has just
+# been queued and autovacuum has not caught up.
+ctl -q -c "ALTER TABLE pgqfs.task SET (autovacuum_enabled = off)" -c "ANALYZE pgqfs.task"
 # 100,000 rows straight into the table: 60,000 held by not_before, 30,000
 # waiting for a dependency, 10,000 ready.
 ctl -q <<'SQL'
@@ -25,8 +29,22 @@ SELECT nextval('pgqfs.task_id_seq'), 'deep', 'deep' || g || '.sql', 'queued',
        CASE WHEN g % 10 BETWEEN 6 AND 8 THEN 1 ELSE 0 END,
        CASE WHEN g % 10 < 6 THEN now() + interval '1 day' END
   FROM generate_series(1, 100000) g;
-ANALYZE pgqfs.task;
 SQL
+# With those stale statistics, a condition on state next to id = ANY (ids)
+# must not send the planner through task_state (every queued row): the
+# schema writes it (cond) IS TRUE, leaving the primary key (claim(): the
+# group's row, the released rows; settle(): failed dependencies).
+ids="'{5,17,99}'"
+for q in "UPDATE pgqfs.task g SET changed_at = g.changed_at WHERE g.id = ANY ($ids) AND (g.state = 'queued') IS TRUE" \
+	"SELECT t.id FROM pgqfs.task t WHERE t.id = ANY ($ids) AND (t.state = 'staged') IS TRUE" \
+	"SELECT x.id FROM pgqfs.task x WHERE x.id = ANY ($ids) AND (x.state IN ('failed', 'cancelled')) IS TRUE" \
+	"SELECT 1 FROM pgqfs.task t WHERE t.id = ANY ($ids) AND (t.group_id IS NOT NULL) IS TRUE"; do
+	p=$(ctl -c "EXPLAIN (COSTS OFF) $q")
+	t_like "$p" 'Index Cond: \(id = ANY' "stale statistics, by the primary key: ${q:0:60}..."
+done
+t_diag "written plainly: $(ctl -c "EXPLAIN (COSTS OFF) SELECT 1 FROM pgqfs.task g
+	WHERE g.id = ANY ($ids) AND g.state = 'queued'" | tr '\n' ' ')"
+ctl -q -c "ALTER TABLE pgqfs.task RESET (autovacuum_enabled)" -c "ANALYZE pgqfs.task"
 t_is "$(ctl -c "SELECT count(*) FROM pgqfs.task WHERE pool = 'deep' AND state = 'queued'")" 100000 \
 	"100,000 tasks queued in pool deep"
 # The selection as claim() makes it (schema v5: no row locks, the pool's
