@@ -36,6 +36,17 @@ static int claim_order_cmp(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
+/* Pool p's tasks that hold a slot here: running, not ended. */
+static int pool_held(const struct executor *e, const struct pool *p)
+{
+	int ended = 0;
+
+	for (const struct task *t = e->tasks; t; t = t->next)
+		if (t->pool == p && t->phase == PHASE_FINISHED)
+			ended++;
+	return p->running - ended;
+}
+
 void pool_hold_due(struct timer *tm, void *arg, int64_t now)
 {
 	struct pool *p = arg;
@@ -170,7 +181,11 @@ out:
 	for (size_t i = 0; i < e->cfg->n_pools && i < 256; i++) {
 		struct pool *p = &e->pools[i];
 
-		if (p->claim_want > 0 && got_per_pool[i] >= p->claim_want)
+		/* Full, and room left (the claim was cut short by the batch
+		 * size, not by the pool): ask again at once.  A pool that is
+		 * at its limit now asks again when a slot frees (saturated). */
+		if (p->claim_want > 0 && got_per_pool[i] >= p->claim_want &&
+		    pool_held(e, p) < p->live_max && target_free(p->target) > 0)
 			p->has_work = true;
 		if (p->claim_asked)
 			p->saturated = got_per_pool[i] >= p->claim_want;
