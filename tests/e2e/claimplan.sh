@@ -42,6 +42,12 @@ for q in "UPDATE pgqfs.task g SET changed_at = g.changed_at WHERE g.id = ANY ($i
 	p=$(ctl -c "EXPLAIN (COSTS OFF) $q")
 	t_like "$p" 'Index Cond: \(id = ANY' "stale statistics, by the primary key: ${q:0:60}..."
 done
+# settle(): the dependents of an ended task, joined by id, among queued
+# rows that stale statistics say are few.
+p=$(ctl -c "EXPLAIN (COSTS OFF) UPDATE pgqfs.task t SET deps = t.deps - n.n
+	FROM (SELECT 5::bigint AS task, 1 AS n UNION ALL SELECT 17, 1) n
+	WHERE t.id = n.task AND (t.state = 'queued') IS TRUE")
+t_like "$p" 'Index Scan using task_pkey' "stale statistics, a join by id: the dependents through the primary key"
 t_diag "written plainly: $(ctl -c "EXPLAIN (COSTS OFF) SELECT 1 FROM pgqfs.task g
 	WHERE g.id = ANY ($ids) AND g.state = 'queued'" | tr '\n' ' ')"
 ctl -q -c "ALTER TABLE pgqfs.task RESET (autovacuum_enabled)" -c "ANALYZE pgqfs.task"
