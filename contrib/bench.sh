@@ -741,6 +741,7 @@ phase_bulk() {
 	{ echo '-- pgqfs: group=statements'; yes 'SELECT 1;' | head -n "$BULK_N"; } >"$tmp/bulk.sql"
 	finished_base || return 1
 	read -r id <"$MNT/new-id" && [ -n "$id" ] || { FAIL_REASON="cannot read new-id"; return 1; }
+	[ -n "$PGSS" ] && psqlc -d postgres -c "SELECT pg_stat_statements_reset()" >/dev/null
 	cpu_mark
 	t0=${EPOCHREALTIME/./}
 	if ! timeout -k 5 120 cp "$tmp/bulk.sql" "$MNT/queue/$POOL/$id.sql" 2>"$tmp/bulk.err"; then
@@ -751,6 +752,7 @@ phase_bulk() {
 	st=$(timeout -k 5 $((60 + BULK_N / 20)) cat "$MNT/tasks/$id/wait")
 	t1=${EPOCHREALTIME/./}
 	cpu_report
+	[ -n "$PGSS" ] && pgss_report "$BULK_N" "member"
 	# Every member is a task of its own: the pool's finished count says
 	# whether the file ran as a group or as one task.  Give the tallies 2 s.
 	for i in $(seq 100); do

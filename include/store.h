@@ -24,7 +24,7 @@
 #include "config.h"
 #include "task.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /*
  * NOTIFY channels, named after the schema so that installations sharing a
