@@ -96,6 +96,22 @@ t_diag "written plainly: $(ctl -c "EXPLAIN (COSTS OFF) SELECT 1 FROM pgqfs.task 
 gplan=$(generic_plan)
 t_like "$gplan" 'Index Scan using task_ready on task' "stale statistics: the generic plan of the choice scans task_ready"
 t_ok "with no sort" bash -c "! grep -Eq 'Sort|Seq Scan|Bitmap' <<<'$gplan'"
+# Sequential scans off makes an unavoidable one (a tiny table) cost 10^10,
+# which JIT compiles at every call unless JIT is off too: stats() took
+# 230-360 ms so.  Every function run without sequential scans runs
+# without JIT, and stats() at this depth compiles nothing.
+t_is "$(ctl -c "SELECT string_agg(p.proname, ' ') FROM pg_proc p
+	JOIN pg_namespace n ON n.oid = p.pronamespace
+	WHERE n.nspname = 'pgqfs' AND 'enable_seqscan=off' = ANY (p.proconfig)
+	  AND NOT coalesce('jit=off' = ANY (p.proconfig), false)")" "" \
+	"every function without sequential scans runs without JIT"
+explained=$(ctl -c "SET search_path = pgqfs" -c "LOAD 'auto_explain'" \
+	-c "SET auto_explain.log_min_duration = 0" \
+	-c "SET auto_explain.log_nested_statements = on" -c "SET auto_explain.log_level = notice" \
+	-c "SET client_min_messages = notice" \
+	-c "SELECT count(*) FROM pgqfs.stats()" 2>&1)
+t_like "$explained" 'Scan using task_state on task t' "stats()'s statement was explained (its live tasks by task_state)"
+t_is "$(grep -c 'JIT:' <<<"$explained")" 0 "stats() compiles nothing with JIT"
 ctl -q -c "ALTER TABLE pgqfs.task RESET (autovacuum_enabled)" -c "ANALYZE pgqfs.task"
 t_is "$(ctl -c "SELECT count(*) FROM pgqfs.task WHERE pool = 'deep' AND state = 'queued'")" 100000 \
 	"100,000 tasks queued in pool deep"
