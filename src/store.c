@@ -79,7 +79,10 @@ PGconn *store_connect(const struct config *cfg, const char *purpose)
 		return NULL;
 	}
 	PQsetNoticeProcessor(conn, store_log_notice, NULL);
-	res = PQexecParams(conn, "SELECT pg_catalog.set_config('search_path', $1, false)",
+	/* Without JIT: every statement of the daemon is short, and a plan
+	 * may pass jit_above_cost without being slow (schema_v6.sql.h). */
+	res = PQexecParams(conn, "SELECT pg_catalog.set_config('search_path', $1, false),"
+			   " pg_catalog.set_config('jit', 'off', false)",
 			   1, NULL, pv, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_error("control database: %s", PQerrorMessage(conn));
@@ -312,7 +315,9 @@ static int pconn_open(const struct config *cfg, int64_t deadline, PGconn **ret)
 	if (r < 0)
 		goto out;
 	PQsetNoticeProcessor(pg, store_log_notice, NULL);
-	if (!PQsendQueryParams(pg, "SELECT pg_catalog.set_config('search_path', $1, false)",
+	/* Without JIT, as in store_connect(). */
+	if (!PQsendQueryParams(pg, "SELECT pg_catalog.set_config('search_path', $1, false),"
+			       " pg_catalog.set_config('jit', 'off', false)",
 			       1, NULL, pv, NULL, NULL, 0)) {
 		r = -EIO;
 		goto out;

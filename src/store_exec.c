@@ -86,7 +86,9 @@ int store_send_setup(PGconn *conn, const struct config *cfg)
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	if (!PQenterPipelineMode(conn))
 		return -EIO;
-	if (!PQsendQueryParams(conn, "SELECT pg_catalog.set_config('search_path', $1, false)",
+	/* Without JIT, as in store_connect(). */
+	if (!PQsendQueryParams(conn, "SELECT pg_catalog.set_config('search_path', $1, false),"
+			       " pg_catalog.set_config('jit', 'off', false)",
 			       1, NULL, sp, NULL, NULL, 0))
 		return -EIO;
 	/* As store_register(): the session advisory lock proves us alive. */
