@@ -24,8 +24,12 @@ seq_scans() {
 	ctl -c "SELECT coalesce(sum(seq_scan), 0) FROM pg_stat_user_tables
 		WHERE schemaname = 'pgqfs' AND relname IN ('task', 'chunk', 'dep')"
 }
-ctl -q -c "SELECT pg_stat_force_next_flush()" 2>/dev/null
+# A busy backend reports its counts at most once a second, an idle one
+# within 10 s, one that exits at once: the counts are read with the daemon
+# stopped, before (its schema's creation scanned the tables) and after.
+pgqfs_stop
 scans0=$(seq_scans)
+pgqfs_start || t_bail "daemon did not start again"
 write_files "$MNT/queue/fast" warm 300
 gid=$(new_id)
 { echo '-- pgqfs: group=statements'; for i in $(seq 300); do echo "SELECT $i;"; done; } >"$E2E_TMP/g.sql"
@@ -36,9 +40,9 @@ t_is "$(task_wait "$gid" 120)" done "the group of 300 ran"
 t_is "$(task_wait "$b" 60)" done "the dependent ran"
 fast_done() { [ "$(sed -n 's/^pool\.fast\.done //p' "$MNT/stats")" -ge 602 ]; }
 t_ok "the 300 files ran too" wait_until 60 fast_done
-# The statistics collector sees a backend's counts when it goes idle.
-sleep 1.5
+pgqfs_stop
 scans1=$(seq_scans)
+pgqfs_start || t_bail "daemon did not start again"
 t_is "$((scans1 - scans0))" 0 "no sequential scan of task, chunk or dep while 600 tasks ran ($scans0 before, $scans1 after)"
 echo 1 >"$MNT/pools/deep/paused"
 # claim() plans its choice once (plan_cache_mode = force_generic_plan,
