@@ -133,8 +133,33 @@ t_is "$(task_wait "$there" 20)" "done" "a task queued through the other daemon s
 # listed.  Claims choose without row locks (the pool's advisory lock
 # orders them), so a cancel between a claim's choice and its update must
 # win: a task cancelled before it started never runs, none runs twice.
-printf '' >"$W/race.ids"
+# The first half is submitted while two gate tasks hold both slots (they
+# wait for an advisory lock this test holds), so its cancels surely land
+# before any start; the gate opens at the half, and the rest race.
+mkfifo "$W/gate.in"
+psql_ref -d app -q -X <"$W/gate.in" >/dev/null 2>&1 &
+gate_pid=$!
+exec {gate}>"$W/gate.in"
+echo "SELECT pg_advisory_lock(4343);" >&$gate
+gate_held() {
+	[ "$(psql_ref -d app -tAc "SELECT count(*) FROM pg_locks
+		WHERE locktype = 'advisory' AND objid = 4343 AND granted")" = 1 ]
+}
+t_ok "the test holds the gate's lock" wait_until 10 gate_held
+printf 'SELECT pg_advisory_lock(4343);\nSELECT pg_advisory_unlock(4343);\n' >"$W/gate.sql"
+submit pair "$W/gate.sql" g1.sql || t_fail "cp g1.sql"
+cp "$W/gate.sql" "$B/queue/pair/g2.sql" || t_fail "cp g2.sql through b"
+gates_running() {
+	[ "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.task
+		WHERE pool = 'pair' AND name IN ('g1.sql', 'g2.sql') AND state = 'running'")" = 2 ]
+}
+t_ok "both gate tasks hold the pool's two slots" wait_until 20 gates_running
 for k in $(seq 301 340); do
+	if [ "$k" = 321 ]; then
+		echo "SELECT pg_advisory_unlock(4343);" >&$gate
+		exec {gate}>&-
+		wait "$gate_pid"
+	fi
 	printf 'INSERT INTO runs (k) VALUES (%d);\nSELECT pg_sleep(0.15);\n' "$k" >"$W/r$k.sql"
 	if [ $((k % 2)) -eq 0 ]; then m=$A; else m=$B; fi
 	cp "$W/r$k.sql" "$m/queue/pair/r$k.sql" || t_fail "cp r$k.sql"
@@ -155,7 +180,8 @@ t_is "$(awk -F'|' 'NR == FNR { ran[$1] = 1; next } $2 == "cancelled" && $3 == "f
 	"$W/race.runs" "$W/race.states")" "" "no task cancelled before its start ran"
 t_is "$(awk -F'|' 'NR == FNR { ran[$1] = 1; next } $2 == "done" && !ran[$1]' \
 	"$W/race.runs" "$W/race.states")" "" "every done task ran"
-t_ok "some were cancelled before they started" \
-	bash -c "awk -F'|' '\$2 == \"cancelled\" && \$3 == \"f\"' '$W/race.states' | grep -q ."
+t_is "$(awk -F'|' '$1 <= 320 && $1 % 3 == 0 && !($2 == "cancelled" && $3 == "f") { print $1 }' \
+	"$W/race.states" | sort -n | xargs)" "" \
+	"every task cancelled while the gate held the slots was cancelled before it started"
 
 t_done
