@@ -202,6 +202,16 @@ int store_list_tasks(struct store *s, unsigned state_mask, store_entry_fn *cb, v
 __attribute__((warn_unused_result))
 int store_list_pending(struct store *s, const char *pool, store_entry_fn *cb, void *arg);
 
+/*
+ * The names pending (staged or queued, not a group's member) in a pool,
+ * each to cb: how many, or -E2BIG when there are more than max (then cb
+ * saw none).  One statement, read through the partial unique index.
+ */
+typedef int store_name_fn(void *arg, const char *name);
+__attribute__((warn_unused_result))
+int store_pending_names(struct store *s, const char *pool, size_t max,
+			store_name_fn *cb, void *arg);
+
 /* A group's result: "id,state" and one line per member, in statement order. */
 __attribute__((warn_unused_result))
 int store_group_result(struct store *s, int64_t id, struct buf *out);

@@ -145,7 +145,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (pi >= 0) {
 		struct staged *s;
 		struct fuse_entry_param e;
-		bool known_absent, dot_name;
+		bool dot_name, load;
+		int64_t left_ms;
 		uint64_t gen;
 
 		memset(&e, 0, sizeof(e));
@@ -172,25 +173,37 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			return;
 		}
 		pthread_mutex_lock(&fs->lock);
-		known_absent = neg_known(fs, (size_t)pi, name);
+		left_ms = neg_left_ms(fs, (size_t)pi, name);
+		if (!left_ms)
+			left_ms = absent_left_ms(fs, (size_t)pi, name);
 		gen = neg_slot(fs, (size_t)pi, name)->gen;
+		load = !left_ms && absent_begin(fs, (size_t)pi);
 		pthread_mutex_unlock(&fs->lock);
 		fs_store_begin(req);
-		r = known_absent ? -ENOENT :
-				   store_get_pending(fs->store, pool_name(fs, (size_t)pi), name, &t);
+		if (load) {
+			/* A burst of new names: one statement for the pool's. */
+			absent_load(fs, (size_t)pi);
+			pthread_mutex_lock(&fs->lock);
+			left_ms = absent_left_ms(fs, (size_t)pi, name);
+			pthread_mutex_unlock(&fs->lock);
+		}
+		r = left_ms ? -ENOENT :
+			      store_get_pending(fs->store, pool_name(fs, (size_t)pi), name, &t);
 		fs_store_end();
 		if (r == -ENOENT) {
-			if (!known_absent)
+			if (!left_ms)
 				neg_remember(fs, (size_t)pi, name, gen, true);
 			/*
 			 * A short negative entry: cp looks a new name up twice
 			 * (stat, then open) before it creates it.  A create on
 			 * this mount replaces the entry at once; a name queued
 			 * by another daemon shows up within TTL_NEGATIVE, and a
-			 * writer racing it gets EBUSY from close().
+			 * writer racing it gets EBUSY from close().  An absence
+			 * known from before is cached only for what is left of
+			 * its TTL_NEGATIVE.
 			 */
 			e.ino = 0;
-			e.entry_timeout = TTL_NEGATIVE;
+			e.entry_timeout = left_ms ? (double)left_ms / 1000 : TTL_NEGATIVE;
 			fuse_reply_entry(req, &e);
 			return;
 		}
@@ -561,6 +574,7 @@ void fs_destroy(struct fs *fs)
 	fs_release_waiters(fs);
 	wait_destroy(fs);
 	fs_cache_finish(fs);
+	absent_free(fs);
 	while (fs->open.next != &fs->open) {
 		struct open_obj *o = fs->open.next;
 

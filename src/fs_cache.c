@@ -202,12 +202,14 @@ bool fresh_id_take(struct fs *fs, int64_t id, uid_t uid)
 	return mine;
 }
 
-/* Whether name is known not to be pending in the pool.  Under fs->lock. */
-bool neg_known(struct fs *fs, size_t pool, const char *name)
+/* For how many more ms name is known not to be pending in the pool (0:
+ * not known).  Under fs->lock. */
+int64_t neg_left_ms(struct fs *fs, size_t pool, const char *name)
 {
 	const struct neg_entry *n = neg_slot(fs, pool, name);
+	int64_t left = n->expires_ms - mono_ms();
 
-	return n->expires_ms > mono_ms() && n->pool == pool && strcmp(n->name, name) == 0;
+	return left > 0 && n->pool == pool && strcmp(n->name, name) == 0 ? left : 0;
 }
 
 /*
@@ -241,6 +243,7 @@ void neg_forget(struct fs *fs, size_t pool, const char *name)
 		n->expires_ms = 0;
 	n->gen++;
 	fs->neg_gen++;
+	absent_note(fs, pool, name);
 }
 
 /* s loses its name (to the store's pending task, or for good).  Under fs->lock. */

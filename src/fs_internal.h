@@ -197,9 +197,12 @@ struct inval;		/* a name the notifier invalidates (fs_cache.c) */
  * the kernel or a writer holds changes meaning.  Names are freed with the
  * fs only.
  */
+struct absent_set;
+
 struct pool_slot {
 	char *name;
 	atomic_bool live;	/* in the running configuration */
+	struct absent_set *absent;	/* fs_absent.c, under fs->lock */
 };
 
 struct fs {
@@ -285,6 +288,19 @@ static inline struct timespec us_to_ts(int64_t us)
 	return ts;
 }
 
+/* fs_absent.c: whole-pool answers to lookups of new names.  Under
+ * fs->lock, but absent_load() (which takes it). */
+/* For how many more ms name is known not pending in the pool, from the
+ * pool's set (0: not known). */
+int64_t absent_left_ms(struct fs *fs, size_t pool, const char *name);
+/* Counts a store lookup of a new name: true when the caller is to read
+ * the pool's set now (absent_load, without fs->lock). */
+bool absent_begin(struct fs *fs, size_t pool);
+void absent_load(struct fs *fs, size_t pool);
+/* name may be pending from now on (neg_forget). */
+void absent_note(struct fs *fs, size_t pool, const char *name);
+void absent_free(struct fs *fs);
+
 /* fs_wait.c */
 void wait_read(struct fs *fs, fuse_req_t req, struct handle *h, off_t off,
 	       size_t size);
@@ -295,7 +311,7 @@ void wait_destroy(struct fs *fs);
 struct staged *staged_by_ino(struct fs *fs, fuse_ino_t ino);
 struct staged *staged_by_name(struct fs *fs, size_t pool, const char *name);
 struct neg_entry *neg_slot(struct fs *fs, size_t pool, const char *name);
-bool neg_known(struct fs *fs, size_t pool, const char *name);
+int64_t neg_left_ms(struct fs *fs, size_t pool, const char *name);
 void neg_remember(struct fs *fs, size_t pool, const char *name, uint64_t gen,
 		  bool slot_gen);
 void neg_forget(struct fs *fs, size_t pool, const char *name);

@@ -268,6 +268,32 @@ int store_list_pending(struct store *s, const char *pool, store_entry_fn *cb, vo
 	return r;
 }
 
+int store_pending_names(struct store *s, const char *pool, size_t max,
+			store_name_fn *cb, void *arg)
+{
+	char lim[24];
+	const char *pv[2] = { pool, lim };
+	PGresult *res;
+	int n;
+	int r;
+
+	snprintf(lim, sizeof(lim), "%zu", max + 1);
+	r = run(s, "SELECT name FROM task WHERE pool = $1 AND state IN ('staged', 'queued')"
+		   " AND group_id IS NULL LIMIT $2::int8",
+		2, NULL, pv, NULL, NULL, false, &res);
+	if (r < 0)
+		return r;
+	n = PQntuples(res);
+	if ((size_t)n > max) {
+		PQclear(res);
+		return -E2BIG;
+	}
+	for (int row = 0; row < n && r == 0; row++)
+		r = cb(arg, PQgetvalue(res, row, 0));
+	PQclear(res);
+	return r < 0 ? r : n;
+}
+
 static uint64_t out_len(const struct buf *out, size_t start)
 {
 	return (uint64_t)(out->len - start);
