@@ -136,16 +136,9 @@ t_is "$(task_wait "$there" 20)" "done" "a task queued through the other daemon s
 # The first half is submitted while two gate tasks hold both slots (they
 # wait for an advisory lock this test holds), so its cancels surely land
 # before any start; the gate opens at the half, and the rest race.
-mkfifo "$W/gate.in"
-psql_ref -d app -q -X <"$W/gate.in" >/dev/null 2>&1 &
-gate_pid=$!
-exec {gate}>"$W/gate.in"
-echo "SELECT pg_advisory_lock(4343);" >&$gate
-gate_held() {
-	[ "$(psql_ref -d app -tAc "SELECT count(*) FROM pg_locks
-		WHERE locktype = 'advisory' AND objid = 4343 AND granted")" = 1 ]
-}
-t_ok "the test holds the gate's lock" wait_until 10 gate_held
+session_open gate app || t_bail "no psql session"
+session_send gate "SELECT pg_advisory_lock(4343);"
+t_ok "the test holds the gate's lock" wait_until 10 advisory_held 4343
 printf 'SELECT pg_advisory_lock(4343);\nSELECT pg_advisory_unlock(4343);\n' >"$W/gate.sql"
 submit pair "$W/gate.sql" g1.sql || t_fail "cp g1.sql"
 cp "$W/gate.sql" "$B/queue/pair/g2.sql" || t_fail "cp g2.sql through b"
@@ -156,9 +149,8 @@ gates_running() {
 t_ok "both gate tasks hold the pool's two slots" wait_until 20 gates_running
 for k in $(seq 301 340); do
 	if [ "$k" = 321 ]; then
-		echo "SELECT pg_advisory_unlock(4343);" >&$gate
-		exec {gate}>&-
-		wait "$gate_pid"
+		session_send gate "SELECT pg_advisory_unlock(4343);"
+		session_close gate
 	fi
 	printf 'INSERT INTO runs (k) VALUES (%d);\nSELECT pg_sleep(0.15);\n' "$k" >"$W/r$k.sql"
 	if [ $((k % 2)) -eq 0 ]; then m=$A; else m=$B; fi

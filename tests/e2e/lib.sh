@@ -782,6 +782,33 @@ write_files() {
 		}' "$1" "$2" "$3"
 }
 
+# session_open NAME DB: a psql session of the test's own on DB, fed through a
+# FIFO, for locks held across steps of a test: session_send NAME SQL sends
+# it a line, session_close NAME ends it (and waits for it).  Its output goes
+# to $E2E_TMP/NAME.out.
+session_open() {
+	local in=$E2E_TMP/$1.in
+	rm -f -- "$in"
+	mkfifo -- "$in" || return 1
+	psql_ref -d "$2" -qAtX <"$in" >"$E2E_TMP/$1.out" 2>&1 &
+	printf -v "_SESSION_PID_$1" '%s' "$!"
+	eval "exec {_SESSION_FD_$1}>\"\$in\""
+}
+session_send() {
+	local fd=_SESSION_FD_$1
+	printf '%s\n' "$2" >&"${!fd}"
+}
+session_close() {
+	local fd=_SESSION_FD_$1 pid=_SESSION_PID_$1
+	eval "exec {$fd}>&-"
+	wait "${!pid}"
+}
+# advisory_held KEY: whether some session holds advisory lock KEY (on app).
+advisory_held() {
+	[ "$(psql_ref -d app -tAc "SELECT count(*) FROM pg_locks
+		WHERE locktype = 'advisory' AND objid = $1 AND granted")" -ge 1 ]
+}
+
 # new_id: reserve a task id on $MNT.
 new_id() {
 	cat -- "$MNT/new-id"

@@ -11,16 +11,9 @@ mkdir -p "$W" "$W/out"
 
 # A task that runs until we let it finish: it waits for an advisory lock
 # that this test holds in a psql session of its own.
-psql_ref -d app -q -c "SELECT 1" >/dev/null
-mkfifo "$W/hold.in"
-psql_ref -d app -q -X <"$W/hold.in" >/dev/null 2>&1 &
-hold_pid=$!
-exec {hold}>"$W/hold.in"
-echo "SELECT pg_advisory_lock(4242);" >&$hold
-lock_held() {
-	[ "$(psql_ref -d app -tAc "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" -ge 1 ]
-}
-t_ok "the test holds the advisory lock" wait_until 10 lock_held
+session_open hold app || t_bail "no psql session"
+session_send hold "SELECT pg_advisory_lock(4242);"
+t_ok "the test holds the advisory lock" wait_until 10 advisory_held 4242
 
 echo "SELECT pg_advisory_lock(4242); SELECT 'released' AS outcome;" >"$W/blocked.sql"
 id=$(new_id)
@@ -62,9 +55,8 @@ t_ok "and it died of the signal (status $st)" test "$st" -ne 0
 t_ok "stats forgets it" wait_until 5 bash -c "grep -qx 'waiting 200' '$MNT/stats'"
 
 # Let the task finish: every parked reader gets the state line.
-echo "SELECT pg_advisory_unlock(4242);" >&$hold
-exec {hold}>&-
-wait "$hold_pid"
+session_send hold "SELECT pg_advisory_unlock(4242);"
+session_close hold
 wait_until 30 bash -c "[ \$(cat $W/out/* | grep -cx done) -eq 200 ]"
 t_is "$(cat "$W"/out/* | grep -cx done)" 200 "all 200 readers got 'done'"
 t_file_is "$MNT/done/$id/result" $'pg_advisory_lock\n\noutcome\nreleased\n' "the task's result"
