@@ -205,7 +205,8 @@ int store_list_pending(struct store *s, const char *pool, store_entry_fn *cb, vo
 /*
  * The names pending (staged or queued, not a group's member) in a pool,
  * each to cb: how many, or -E2BIG when there are more than max (then cb
- * saw none).  One statement, read through the partial unique index.
+ * saw none).  One statement, read through the partial unique index
+ * (pending_names(), schema version 6).
  */
 typedef int store_name_fn(void *arg, const char *name);
 __attribute__((warn_unused_result))

@@ -1,6 +1,7 @@
 /*
  * Version 6 of the control schema.  Included by schema.sql.h; never edit
- * it once released.
+ * it once released.  (pending_names(), at its end, came before it was:
+ * the session that wrote version 6 did not land.)
  *
  * group_note() of version 5 still chose its ended members with
  * t.state IN ('done', 'failed', 'cancelled') written plainly next to
@@ -218,6 +219,16 @@ static const char *const schema_v6[] = {
 	"ALTER FUNCTION retry_task SET jit = off",
 	"ALTER FUNCTION stats SET enable_seqscan = off",
 	"ALTER FUNCTION stats SET jit = off",
+	/* The names pending in a pool, for the daemon's answers to lookups
+	 * of new names in a burst (fs_absent.c): through the partial unique
+	 * index whatever the statistics say.  On a small table whose rows are
+	 * half pending, as during a burst on a fresh cluster, the planner
+	 * would scan the whole table. */
+	"CREATE FUNCTION pending_names(p_pool text, p_max bigint) RETURNS SETOF text"
+	" LANGUAGE sql STABLE SET enable_seqscan = off SET jit = off AS $$\n"
+	" SELECT t.name FROM task t WHERE t.pool = p_pool\n"
+	"  AND t.state IN ('staged', 'queued') AND t.group_id IS NULL LIMIT p_max\n"
+	"$$",
 	NULL
 };
 

@@ -278,9 +278,7 @@ int store_pending_names(struct store *s, const char *pool, size_t max,
 	int r;
 
 	snprintf(lim, sizeof(lim), "%zu", max + 1);
-	r = run(s, "SELECT name FROM task WHERE pool = $1 AND state IN ('staged', 'queued')"
-		   " AND group_id IS NULL LIMIT $2::int8",
-		2, NULL, pv, NULL, NULL, false, &res);
+	r = run(s, "SELECT pending_names($1, $2::int8)", 2, NULL, pv, NULL, NULL, false, &res);
 	if (r < 0)
 		return r;
 	n = PQntuples(res);

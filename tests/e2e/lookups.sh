@@ -27,7 +27,7 @@ W=$E2E_TMP/work
 mkdir -p "$W"
 LOG=$PG_DIR/postgres.log
 per_name() { grep -c 'AND name = \$2 AND state IN' "$LOG"; }
-whole_pool() { grep -c "AND group_id IS NULL LIMIT" "$LOG"; }
+whole_pool() { grep -c "SELECT pending_names(" "$LOG"; }
 
 # 1. A burst of 300 new names from 4 writers.
 for k in $(seq 300); do
