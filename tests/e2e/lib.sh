@@ -291,6 +291,11 @@ _e2e_cleanup() {
 		wait "$pid" 2>/dev/null
 		_pgqfs_forget "$name"
 	done
+	# The test's other helpers (proxies, listeners): the reaper would find
+	# their pid files gone with the temp dir.
+	for pid in "$E2E_TMP"/pids/*.pid; do
+		[ -e "$pid" ] && kill -KILL "$(cat "$pid")" 2>/dev/null
+	done
 
 	if [ "$rc" -ne 0 ]; then
 		for name in "${!PGQFS_LOG[@]}"; do
