@@ -48,11 +48,7 @@ struct absent_set {
 
 static size_t bucket_of(const char *name)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return (size_t)(h % ABSENT_BUCKETS);
+	return (size_t)(name_hash(0, name) % ABSENT_BUCKETS);
 }
 
 static bool set_has(const struct absent_set *a, const char *name)
@@ -137,7 +133,6 @@ bool absent_begin(struct fs *fs, size_t pool)
 /* Names read by the statement, gathered outside fs->lock. */
 struct gathered {
 	struct absent_name *head;
-	bool failed;
 };
 
 static int gather(void *arg, const char *name)
@@ -145,10 +140,8 @@ static int gather(void *arg, const char *name)
 	struct gathered *g = arg;
 	struct absent_name *n = name_new(name);
 
-	if (!n) {
-		g->failed = true;
+	if (!n)
 		return -ENOMEM;
-	}
 	n->next = g->head;
 	g->head = n;
 	return 0;
@@ -156,7 +149,7 @@ static int gather(void *arg, const char *name)
 
 void absent_load(struct fs *fs, size_t pool)
 {
-	struct gathered g = { NULL, false };
+	struct gathered g = { NULL };
 	struct absent_set *a;
 	int r;
 

@@ -19,7 +19,7 @@
 
 #define INDEX_MIN 256
 
-static uint64_t name_hash(size_t pool, const char *name)
+uint64_t name_hash(size_t pool, const char *name)
 {
 	uint64_t h = 1469598103934665603ULL ^ pool;
 

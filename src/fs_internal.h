@@ -308,6 +308,8 @@ void wait_read(struct fs *fs, fuse_req_t req, struct handle *h, off_t off,
 void wait_destroy(struct fs *fs);
 
 /* fs_cache.c */
+/* The hash of a name in a pool, for every name table of the caches. */
+uint64_t name_hash(size_t pool, const char *name);
 struct staged *staged_by_ino(struct fs *fs, fuse_ino_t ino);
 struct staged *staged_by_name(struct fs *fs, size_t pool, const char *name);
 struct neg_entry *neg_slot(struct fs *fs, size_t pool, const char *name);
