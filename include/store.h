@@ -415,6 +415,13 @@ int store_send_setup(PGconn *conn, const struct config *cfg);
 __attribute__((warn_unused_result))
 int store_setup_result(PGconn *conn, const PGresult *res, int64_t *ret_instance);
 
+/* A staged task whose writer closed it, and when its content's commit was
+ * acknowledged (its submitted_at; 0: unknown, its INSERT's time stays). */
+struct store_release {
+	int64_t id;
+	int64_t committed_us;
+};
+
 /*
  * Queues the staged tasks `release` (their writers closed them), then
  * claims up to want[i] queued tasks of pools[i] for `instance`, which runs
@@ -422,7 +429,7 @@ int store_setup_result(PGconn *conn, const PGresult *res, int64_t *ret_instance)
  * daemons.  Result rows: store_parse_claimed().
  */
 __attribute__((warn_unused_result))
-int store_send_claim(PGconn *conn, int64_t instance, const int64_t *release,
+int store_send_claim(PGconn *conn, int64_t instance, const struct store_release *release,
 		     size_t n_release, const char *const *pools, const int *max,
 		     const int *want, const int *running, size_t n);
 
@@ -504,7 +511,8 @@ int progress_add_update(struct progress *p, const struct task_update *u);
  */
 __attribute__((warn_unused_result))
 int store_send_step(PGconn *conn, int64_t instance, struct progress *p,
-		    const int64_t *release, size_t n_release, const char *const *pools,
+		    const struct store_release *release, size_t n_release,
+		    const char *const *pools,
 		    const int *max, const int *want, const int *running, size_t n);
 
 /* Sends the batch.  Result: one row, the ids finished by it (text, or NULL). */

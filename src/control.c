@@ -195,7 +195,7 @@ void ctl_next(struct executor *e)
 	/* Take the releases the filesystem made since the last claim. */
 	pthread_mutex_lock(&e->release_lock);
 	if (e->n_release && e->n_releasing == 0) {
-		int64_t *tmp = e->releasing;
+		struct store_release *tmp = e->releasing;
 		size_t cap = e->cap_releasing;
 
 		e->releasing = e->release;
@@ -211,7 +211,7 @@ void ctl_next(struct executor *e)
 		size_t need = e->n_releasing + e->n_release;
 
 		if (need > e->cap_releasing) {
-			int64_t *p = realloc(e->releasing, need * sizeof(*p));
+			struct store_release *p = realloc(e->releasing, need * sizeof(*p));
 
 			if (p) {
 				e->releasing = p;

@@ -262,14 +262,14 @@ bool executor_release_settled(struct executor *e, uint64_t seq)
 	return atomic_load(&e->settled_seq) >= seq;
 }
 
-int executor_release(struct executor *e, int64_t id, uint64_t *ret_seq)
+int executor_release(struct executor *e, int64_t id, int64_t committed_us, uint64_t *ret_seq)
 {
 	int r = 0;
 
 	pthread_mutex_lock(&e->release_lock);
 	if (e->n_release == e->cap_release) {
 		size_t cap = e->cap_release ? e->cap_release * 2 : 256;
-		int64_t *p = realloc(e->release, cap * sizeof(*p));
+		struct store_release *p = realloc(e->release, cap * sizeof(*p));
 
 		if (p) {
 			e->release = p;
@@ -279,7 +279,8 @@ int executor_release(struct executor *e, int64_t id, uint64_t *ret_seq)
 		}
 	}
 	if (r == 0) {
-		e->release[e->n_release++] = id;
+		e->release[e->n_release].id = id;
+		e->release[e->n_release++].committed_us = committed_us;
 		*ret_seq = ++e->release_seq;
 	}
 	pthread_mutex_unlock(&e->release_lock);

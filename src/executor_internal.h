@@ -297,12 +297,12 @@ struct executor {
 	executor_finished_fn *on_finished;
 	void *on_finished_arg;
 	pthread_mutex_t release_lock;	/* guards release */
-	int64_t *release;		/* staged tasks to queue, from the fs */
+	struct store_release *release;	/* staged tasks to queue, from the fs */
 	size_t n_release, cap_release;
 	uint64_t release_seq;		/* releases so far (under release_lock) */
 	uint64_t releasing_seq;		/* the last release in `releasing` */
 	atomic_uint_fast64_t settled_seq; /* releases a committed claim has taken */
-	int64_t *releasing;		/* those sent with the claim (executor only) */
+	struct store_release *releasing; /* those sent with the claim (executor only) */
 	size_t n_releasing, cap_releasing;
 	atomic_uint_fast64_t n_started, n_done, n_failed;
 	struct exec_metrics *metrics;	/* executor_metrics.c: its own lock */

@@ -687,7 +687,7 @@ void staged_release(struct fs *fs, struct staged *s)
 {
 	char where[600];
 	const char *pool;
-	int64_t id;
+	int64_t id, committed_us;
 	bool run, refused;
 	int r;
 
@@ -717,6 +717,7 @@ void staged_release(struct fs *fs, struct staged *s)
 		goto out;
 	}
 	id = s->task_id;
+	committed_us = s->submitted_us;
 	refused = r == -EFBIG || r == -EBUSY || r == -EDQUOT || r == -ENOSPC ||
 		  r == -EACCES || r == -EEXIST;
 	if (refused || (r == 0 && s->open_count == 0)) {
@@ -743,7 +744,7 @@ void staged_release(struct fs *fs, struct staged *s)
 		/* The executor queues it with its next claim, many at a time. */
 		uint64_t seq;
 
-		r = fs->executor ? executor_release(fs->executor, id, &seq) : -ENOSYS;
+		r = fs->executor ? executor_release(fs->executor, id, committed_us, &seq) : -ENOSYS;
 		released_number(fs, id, r == 0 ? seq : 0);
 		if (r < 0)
 			r = store_release(fs->store, id);

@@ -379,6 +379,17 @@ static void result_check_cap(struct executor *e, struct task *t)
 		conn_cancel(e, t->conn);
 }
 
+/* Its started_at: when its first statement is sent (DESIGN.md), after the
+ * session's set-up. */
+static void task_stamp_start(struct task *t)
+{
+	if (t->started_us)
+		return;
+	t->started_us = wall_us();
+	t->start_unsent = true;
+	task_flush_rearm(t);
+}
+
 /* Sends statement t->cur, or finishes the task after the last one. */
 static void task_next_statement(struct executor *e, struct task *t)
 {
@@ -405,6 +416,7 @@ static void task_next_statement(struct executor *e, struct task *t)
 		t->stmt_nrows = 0;
 		t->copy_out = false;
 		t->tx = begin ? TX_BEGIN : TX_COMMIT;
+		task_stamp_start(t);
 		if (!PQsendQuery(c->pg, begin ? "BEGIN" : "COMMIT")) {
 			task_fail(e, t, "pgqfs: cannot send to target %s: %s",
 				  t->pool->target->cfg->name, PQerrorMessage(c->pg));
@@ -458,6 +470,7 @@ static void task_next_statement(struct executor *e, struct task *t)
 	/* Where it is goes with the next batch (the progress file). */
 	t->where_unsent = true;
 	task_mark_unsent(t);
+	task_stamp_start(t);
 	if (!PQsendQuery(c->pg, e->stmt.data)) {
 		task_fail(e, t, "pgqfs: cannot send to target %s: %s", t->pool->target->cfg->name,
 			  PQerrorMessage(c->pg));
@@ -471,8 +484,7 @@ static void task_next_statement(struct executor *e, struct task *t)
 void task_begin(struct executor *e, struct task *t)
 {
 	struct conn *c = t->conn;
-	char app[64];
-	const char *pv[1] = { app };
+	char app[80];
 	const char *scs = PQparameterStatus(c->pg, "standard_conforming_strings");
 	/* Lexed as psql would in this session (on unless the server says). */
 	bool std_strings = !scs || strcmp(scs, "off") != 0;
@@ -496,7 +508,7 @@ void task_begin(struct executor *e, struct task *t)
 
 	c->backend_pid = PQbackendPID(c->pg);
 	t->backend_pid = c->backend_pid;
-	t->started_us = wall_us();
+	t->started_us = 0;	/* task_stamp_start() */
 	t->started_mono_ms = mono_ms();
 	t->start_unsent = true;
 	if (t->opts.retries > 0)
@@ -512,14 +524,14 @@ void task_begin(struct executor *e, struct task *t)
 			 t->pool->target->cfg->name, c->backend_pid, e->daemon);
 	atomic_fetch_add(&e->n_started, 1);
 	metrics_task_started(e, t->pool->cfg->name);
-	/* Recognisable in pg_stat_activity. */
-	snprintf(app, sizeof(app), "pgqfs task %lld", (long long)t->id);
+	/* Recognisable in pg_stat_activity.  A simple query, cheaper than
+	 * set_config() with a parameter; nothing in it comes from outside. */
+	snprintf(app, sizeof(app), "SET application_name = 'pgqfs task %lld'", (long long)t->id);
 	task_set_phase(t, PHASE_SETUP);
 	task_flush_rearm(t);
 	if (t->timeout_ms)
 		timer_set(&t->timeout_timer, t->started_mono_ms + (int64_t)t->timeout_ms);
-	if (!PQsendQueryParams(c->pg, "SELECT pg_catalog.set_config('application_name', $1, false)",
-			       1, NULL, pv, NULL, NULL, 0)) {
+	if (!PQsendQuery(c->pg, app)) {
 		task_fail(e, t, "pgqfs: cannot send to target %s: %s", t->pool->target->cfg->name,
 			  PQerrorMessage(c->pg));
 		return;
@@ -684,7 +696,7 @@ void task_pump(struct executor *e, struct task *t)
 			continue;
 		}
 		if (t->phase == PHASE_SETUP) {
-			if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			if (PQresultStatus(res) != PGRES_COMMAND_OK)
 				task_fail(e, t, "pgqfs: cannot prepare the session on target %s: %s",
 					  t->pool->target->cfg->name, PQresultErrorMessage(res));
 		} else {

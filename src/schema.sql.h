@@ -569,6 +569,7 @@ static const char *const schema_v2[] = {
 #include "schema_v4_schedules.sql.h"
 #include "schema_v5_plans.sql.h"
 #include "schema_v6.sql.h"
+#include "schema_v7.sql.h"
 
 static const char *const *const schema_versions[] = {
 	schema_v1,
@@ -577,6 +578,7 @@ static const char *const *const schema_versions[] = {
 	schema_v4_schedules,
 	schema_v5_plans,
 	schema_v6,
+	schema_v7,
 };
 
 #endif

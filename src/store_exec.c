@@ -28,9 +28,9 @@ static const struct {
 	[ES_HOUSEKEEPING] = { "pgqfs_housekeeping",
 		"SELECT housekeeping($1)", 1, { OID_INT8 } },
 	[ES_CLAIM] = { "pgqfs_claim",
-		"SELECT * FROM claim($1, $2, $3, $4, $5, $6)", 6,
-		{ OID_INT8, OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT4_ARRAY, OID_INT4_ARRAY,
-		  OID_INT4_ARRAY } },
+		"SELECT * FROM claim($1, $2, $3, $4, $5, $6, $7)", 7,
+		{ OID_INT8, OID_INT8_ARRAY, OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT4_ARRAY,
+		  OID_INT4_ARRAY, OID_INT4_ARRAY } },
 	[ES_PROGRESS] = { "pgqfs_progress",
 		"SELECT progress($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
 		" $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)", 22,
@@ -42,15 +42,15 @@ static const struct {
 		  OID_INT8_ARRAY, OID_INT2_ARRAY, OID_INT8_ARRAY, OID_BYTEA_ARRAY } },
 	[ES_STEP] = { "pgqfs_step",
 		"SELECT * FROM step($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-		" $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)", 26,
+		" $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)", 27,
 		{ OID_INT8,
 		  OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT4_ARRAY,
 		  OID_TEXT_ARRAY, OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT8_ARRAY,
 		  OID_INT8_ARRAY, OID_BYTEA_ARRAY, OID_BOOL_ARRAY, OID_INT8_ARRAY,
 		  OID_INT4_ARRAY, OID_INT4_ARRAY, OID_INT8_ARRAY, OID_INT8_ARRAY,
 		  OID_INT8_ARRAY, OID_INT2_ARRAY, OID_INT8_ARRAY, OID_BYTEA_ARRAY,
-		  OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT4_ARRAY, OID_INT4_ARRAY,
-		  OID_INT4_ARRAY } },
+		  OID_INT8_ARRAY, OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT4_ARRAY,
+		  OID_INT4_ARRAY, OID_INT4_ARRAY } },
 };
 
 int store_prepare(PGconn *conn)
@@ -177,56 +177,63 @@ int store_send_housekeeping(PGconn *conn, uint64_t retention_ms)
 }
 
 /* The claim's parameters (after the instance, and the batch's for a step). */
+enum { CLAIM_ARGS = 6 };
+
 struct claim_args {
-	struct arr a[5];
+	struct arr a[CLAIM_ARGS];
 };
 
-static int claim_args_build(struct claim_args *c, const int64_t *release, size_t n_release,
-			    const char *const *pools, const int *max, const int *want,
-			    const int *running, size_t n)
+static int claim_args_build(struct claim_args *c, const struct store_release *release,
+			    size_t n_release, const char *const *pools, const int *max,
+			    const int *want, const int *running, size_t n)
 {
 	int r = 0;
 
 	arr_init(&c->a[0], OID_INT8);
-	arr_init(&c->a[1], OID_TEXT);
-	arr_init(&c->a[2], OID_INT4);
+	arr_init(&c->a[1], OID_INT8);
+	arr_init(&c->a[2], OID_TEXT);
 	arr_init(&c->a[3], OID_INT4);
 	arr_init(&c->a[4], OID_INT4);
-	for (size_t i = 0; i < n_release && r == 0; i++)
-		r = arr_add_i64(&c->a[0], release[i]);
+	arr_init(&c->a[5], OID_INT4);
+	for (size_t i = 0; i < n_release && r == 0; i++) {
+		r = arr_add_i64(&c->a[0], release[i].id);
+		if (r == 0)
+			r = release[i].committed_us ? arr_add_i64(&c->a[1], release[i].committed_us)
+						    : arr_add(&c->a[1], NULL, -1);
+	}
 	for (size_t i = 0; i < n && r == 0; i++) {
-		r = arr_add_str(&c->a[1], pools[i]);
+		r = arr_add_str(&c->a[2], pools[i]);
 		if (r == 0)
-			r = arr_add_i32(&c->a[2], max[i]);
+			r = arr_add_i32(&c->a[3], max[i]);
 		if (r == 0)
-			r = arr_add_i32(&c->a[3], want[i]);
+			r = arr_add_i32(&c->a[4], want[i]);
 		if (r == 0)
-			r = arr_add_i32(&c->a[4], running[i]);
+			r = arr_add_i32(&c->a[5], running[i]);
 	}
 	return r;
 }
 
 static void claim_args_free(struct claim_args *c)
 {
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < CLAIM_ARGS; i++)
 		arr_finish_free(&c->a[i]);
 }
 
-int store_send_claim(PGconn *conn, int64_t instance, const int64_t *release,
+int store_send_claim(PGconn *conn, int64_t instance, const struct store_release *release,
 		     size_t n_release, const char *const *pools, const int *max,
 		     const int *want, const int *running, size_t n)
 {
 	struct claim_args c;
 	char inst[8];
-	const char *pv[6];
-	int lens[6];
+	const char *pv[1 + CLAIM_ARGS];
+	int lens[1 + CLAIM_ARGS];
 	int r;
 
 	r = claim_args_build(&c, release, n_release, pools, max, want, running, n);
 	put_be64(inst, instance);
 	pv[0] = inst;
 	lens[0] = 8;
-	for (int i = 0; i < 5 && r == 0; i++) {
+	for (int i = 0; i < CLAIM_ARGS && r == 0; i++) {
 		pv[1 + i] = arr_finish(&c.a[i], &lens[1 + i]);
 		if (!pv[1 + i])
 			r = -ENOMEM;
@@ -409,11 +416,12 @@ int store_send_progress(PGconn *conn, int64_t instance, struct progress *p)
 }
 
 int store_send_step(PGconn *conn, int64_t instance, struct progress *p,
-		    const int64_t *release, size_t n_release, const char *const *pools,
-		    const int *max, const int *want, const int *running, size_t n)
+		    const struct store_release *release, size_t n_release,
+		    const char *const *pools, const int *max, const int *want,
+		    const int *running, size_t n)
 {
-	const char *pv[1 + P_COUNT + 5];
-	int lens[1 + P_COUNT + 5];
+	const char *pv[1 + P_COUNT + CLAIM_ARGS];
+	int lens[1 + P_COUNT + CLAIM_ARGS];
 	struct claim_args c;
 	char inst[8];
 	int r;
@@ -427,7 +435,7 @@ int store_send_step(PGconn *conn, int64_t instance, struct progress *p,
 		if (!pv[1 + i])
 			r = -ENOMEM;
 	}
-	for (int i = 0; i < 5 && r == 0; i++) {
+	for (int i = 0; i < CLAIM_ARGS && r == 0; i++) {
 		pv[1 + P_COUNT + i] = arr_finish(&c.a[i], &lens[1 + P_COUNT + i]);
 		if (!pv[1 + P_COUNT + i])
 			r = -ENOMEM;

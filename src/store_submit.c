@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "header.h"
 #include "split.h"
 
@@ -280,6 +281,10 @@ static void stage_batch_run(struct store *s, struct stage_req *head)
 	for (struct stage_req *q = head; q; q = q->next)
 		q->result = r < 0 ? r : -EIO;
 	if (r == 0) {
+		/* The commit is acknowledged: the submission's time (DESIGN.md),
+		 * stored with its release; the row's INSERT came before. */
+		int64_t committed_us = wall_us();
+
 		for (int row = 0; row < PQntuples(res); row++) {
 			int64_t ord = res_int(res, row, 0, 0);
 			struct stage_req *q = head;
@@ -289,7 +294,7 @@ static void stage_batch_run(struct store *s, struct stage_req *head)
 			if (!q)
 				continue;
 			q->id = res_int(res, row, 1, 0);
-			q->submitted_us = res_int(res, row, 3, 0);
+			q->submitted_us = committed_us;
 			switch (res_int(res, row, 2, -1)) {
 			case 0: q->result = 0; break;
 			case 1: q->result = -EBUSY; break;

@@ -9,51 +9,6 @@
 # its host name off the loop when it reconnects.
 . "$SRCDIR/e2e/lib.sh"
 
-# tcp_proxy NAME: a TCP listener on 127.0.0.1 forwarding to the cluster's
-# Unix socket; sets PROXY_PORT and PROXY_PID.  SIGSTOP of PROXY_PID makes
-# the server look hung to every connection through it, the cancels too,
-# while the control database (on the socket) stays up.
-tcp_proxy() {
-	local f=$E2E_TMP/$1.port
-	python3 -c '
-import os, socket, sys, threading
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", 0))
-s.listen(64)
-open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
-os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-def pipe(a, b):
-    try:
-        while True:
-            d = a.recv(65536)
-            if not d:
-                break
-            b.sendall(d)
-    except OSError:
-        pass
-    for x in (a, b):
-        try:
-            x.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-while True:
-    c = s.accept()[0]
-    u = socket.socket(socket.AF_UNIX)
-    try:
-        u.connect(sys.argv[2])
-    except OSError:
-        c.close()
-        continue
-    threading.Thread(target=pipe, args=(c, u), daemon=True).start()
-    threading.Thread(target=pipe, args=(u, c), daemon=True).start()
-' "$f" "$PGHOST/.s.PGSQL.$PGPORT" </dev/null >/dev/null 2>&1 &
-	PROXY_PID=$!
-	echo "$PROXY_PID" >"$E2E_TMP/pids/$1.pid"
-	wait_until 10 test -s "$f" || t_bail "tcp_proxy: listener did not start"
-	PROXY_PORT=$(cat "$f")
-}
-
 pgqfs_config() {
 	if [ "$1" = namedctl ]; then
 		# Its control database by host name, through a proxy of its own.
