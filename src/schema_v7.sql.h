@@ -10,9 +10,9 @@
  * with the release: claim() takes a p_release_us beside p_release and
  * stores it with the claim or the queueing of each released task, in the
  * same row update.  A task whose daemon stopped before the file was closed
- * keeps its INSERT's time, and so do a group and its members: writing
- * thousands of rows again would cost the bulk path more than the stamp is
- * worth.
+ * keeps its INSERT's time, and so do a group's members (the group's row
+ * gets the commit's): writing thousands of rows again would cost the bulk
+ * path more than the stamp is worth.
  *
  * claim() is also shorter on its common path, a file released into a
  * pool with room: 7 statements where version 6 ran 12.  The pool's
@@ -67,7 +67,7 @@ static const char *const schema_v7[] = {
 	" LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan"
 	" SET enable_seqscan = off SET enable_bitmapscan = off SET jit = off AS $$\n"
 	"DECLARE p record; v_n int; v_daemon text; v_max int; v_paused boolean;\n"
-	" v_next timestamptz; v_direct bigint[] := '{}'; v_rest bigint[]; v_ids bigint[];\n"
+	" v_next timestamptz; v_direct bigint[] := '{}'; v_ids bigint[];\n"
 	" v_old bigint[]; v_others int; v_chosen bigint[] := '{}';\n"
 	"BEGIN\n"
 	" IF cardinality(p_release) > 0 THEN\n"
@@ -119,19 +119,38 @@ static const char *const schema_v7[] = {
 	"   p_release, p_release_us);\n"
 	"  v_chosen := v_chosen || v_ids;\n"
 	" END LOOP;\n"
-	/* The rest of the released tasks: queued (and waiting, or failed).
-	 * The chosen ones were locked (v_direct): all of them were taken. */
+	/* The chosen ones were locked (v_direct): all of them were taken. */
 	" IF cardinality(p_release) > 0 AND NOT p_release <@ v_chosen THEN\n"
+	"  PERFORM release_rest(p_release, p_release_us);\n"
+	" END IF;\n"
+	"END $$",
+	/*
+	 * The released tasks that claim() did not take: queued, with their
+	 * commit times, in the row update that queues them.  Those waiting for
+	 * nothing here, as enqueue() does for them; the others (waiting for a
+	 * task or a time, failing, groups) through enqueue(), theirs first.
+	 * They wake every daemon: none of them was claimed.
+	 */
+	"CREATE FUNCTION release_rest(p_release bigint[], p_release_us bigint[]) RETURNS void"
+	" LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
+	"DECLARE v_pools text[]; v_rest bigint[];\n"
+	"BEGIN\n"
+	"  WITH q AS (UPDATE task t SET state = 'queued', changed_at = clock_timestamp(),\n"
+	"      submitted_at = coalesce(to_timestamp(r.us / 1e6), t.submitted_at)\n"
+	"    FROM unnest(p_release, p_release_us) AS r(id, us)\n"
+	"    WHERE t.id = r.id AND (t.state = 'staged' AND t.after IS NULL\n"
+	"      AND t.invalid IS NULL AND t.not_before IS NULL AND NOT t.is_group) IS TRUE\n"
+	"    RETURNING t.pool)\n"
+	"  SELECT array_agg(DISTINCT q.pool) INTO v_pools FROM q;\n"
+	"  PERFORM pg_notify(current_schema() || '_queue', x) FROM unnest(v_pools) AS x;\n"
 	"  v_rest := ARRAY(SELECT t.id FROM task t\n"
 	"   WHERE t.id = ANY (p_release) AND (t.state = 'staged') IS TRUE ORDER BY t.id);\n"
 	"  IF cardinality(v_rest) > 0 THEN\n"
-	"   UPDATE task t SET submitted_at = to_timestamp(r.us / 1e6)\n"
-	"    FROM unnest(p_release, p_release_us) AS r(id, us)\n"
-	"    WHERE t.id = r.id AND r.us IS NOT NULL AND t.id = ANY (v_rest) AND NOT t.is_group;\n"
-	/* They wake every daemon: none of them was claimed. */
-	"   PERFORM enqueue(v_rest, true);\n"
+	"    UPDATE task t SET submitted_at = to_timestamp(r.us / 1e6)\n"
+	"      FROM unnest(p_release, p_release_us) AS r(id, us)\n"
+	"      WHERE t.id = r.id AND r.us IS NOT NULL AND (t.id = ANY (v_rest)) IS TRUE;\n"
+	"    PERFORM enqueue(v_rest, true);\n"
 	"  END IF;\n"
-	" END IF;\n"
 	"END $$",
 	/* Version 6's signature, for a daemon of an older pgqfs. */
 	"CREATE OR REPLACE FUNCTION claim(p_instance bigint, p_release bigint[],"
