@@ -560,9 +560,10 @@ phase_concurrency() {
 # Submit-to-start, one task at a time on an idle daemon.  MODE cp: the
 # target's definition (t0 just before cp, so cp's own fork and exec count);
 # MODE redirect: the shell writes the file itself (printf >), no process.
-# Every sample also gives the daemon's own pickup, submitted_at to
-# started_at from the task's info (both stamped by the control database's
-# clock): the one method of the pickup phase.
+# Every sample also gives the daemon's own pickup, submitted_at (its
+# staging commit acknowledged) to started_at (its first statement sent)
+# from the task's info, both by the daemon's clock: the one method of the
+# pickup phase.
 latency_samples() {	# MODE N -> $tmp/lat.MODE.us, .submit, .pickup (sorted µs)
 	local mode=$1 n=$2 i id st t0 t1 s u l ids=() info
 	: >"$tmp/lat.t0"

@@ -484,7 +484,7 @@ static void task_next_statement(struct executor *e, struct task *t)
 void task_begin(struct executor *e, struct task *t)
 {
 	struct conn *c = t->conn;
-	char app[80];
+	char app[96];
 	const char *scs = PQparameterStatus(c->pg, "standard_conforming_strings");
 	/* Lexed as psql would in this session (on unless the server says). */
 	bool std_strings = !scs || strcmp(scs, "off") != 0;
@@ -524,9 +524,14 @@ void task_begin(struct executor *e, struct task *t)
 			 t->pool->target->cfg->name, c->backend_pid, e->daemon);
 	atomic_fetch_add(&e->n_started, 1);
 	metrics_task_started(e, t->pool->cfg->name);
-	/* Recognisable in pg_stat_activity.  A simple query, cheaper than
-	 * set_config() with a parameter; nothing in it comes from outside. */
-	snprintf(app, sizeof(app), "SET application_name = 'pgqfs task %lld'", (long long)t->id);
+	/*
+	 * Recognisable in pg_stat_activity.  One simple query, cheaper than
+	 * a parameter's four messages; nothing in it comes from outside.  A
+	 * SELECT, not SET: pg_stat_statements (15) keeps a SET's constant, so
+	 * every task would make a new entry on the target.
+	 */
+	snprintf(app, sizeof(app), "SELECT pg_catalog.set_config('application_name', 'pgqfs task %lld', false)",
+		 (long long)t->id);
 	task_set_phase(t, PHASE_SETUP);
 	task_flush_rearm(t);
 	if (t->timeout_ms)
@@ -696,7 +701,7 @@ void task_pump(struct executor *e, struct task *t)
 			continue;
 		}
 		if (t->phase == PHASE_SETUP) {
-			if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			if (PQresultStatus(res) != PGRES_TUPLES_OK)
 				task_fail(e, t, "pgqfs: cannot prepare the session on target %s: %s",
 					  t->pool->target->cfg->name, PQresultErrorMessage(res));
 		} else {
