@@ -113,4 +113,13 @@ for f in ts tx; do
 		within -5 $((got - st)) 249
 	t_like "$(cat "$MNT/done/$id/log")" "started on target late" "$f: its log says where it started"
 done
+
+# A daemon of an older pgqfs calls claim() as version 6 declared it; the
+# schema keeps that signature, without commit times.  Asked for nothing,
+# it answers the pool's settings.  (Like every function of the schema, it
+# runs in the daemon's search_path.)
+inst=$(ctl -c "SELECT max(id) FROM pgqfs.instance")
+t_is "$(ctl -q -c "SET search_path = pgqfs" -c "SELECT pool || ' ' || pool_max || ' ' || pool_paused
+	FROM claim($inst, '{}', '{default}', '{4}', '{0}', '{0}')")" "default 4 false" \
+	"claim() with version 6's arguments still answers"
 t_done
