@@ -12,7 +12,8 @@
  * same row update.  A task whose daemon stopped before the file was closed
  * keeps its INSERT's time, and so do a group's members (the group's row
  * gets the commit's): writing thousands of rows again would cost the bulk
- * path more than the stamp is worth.
+ * path more than the stamp is worth.  So does a task held by not_before,
+ * whose relative not_before=+N was counted from it when it was staged.
  *
  * claim() is also shorter on its common path, a file released into a
  * pool with room: 7 statements where version 6 ran 12.  The pool's
@@ -128,7 +129,8 @@ static const char *const schema_v7[] = {
 	 * The released tasks that claim() did not take: queued, with their
 	 * commit times, in the row update that queues them.  Those waiting for
 	 * nothing here, as enqueue() does for them; the others (waiting for a
-	 * task or a time, failing, groups) through enqueue(), theirs first.
+	 * task or a time, failing, groups) through enqueue(), theirs first;
+	 * not a held task's, whose not_before=+N counted from its row's time.
 	 * They wake every daemon: none of them was claimed.
 	 */
 	"CREATE FUNCTION release_rest(p_release bigint[], p_release_us bigint[]) RETURNS void"
@@ -148,7 +150,8 @@ static const char *const schema_v7[] = {
 	"  IF cardinality(v_rest) > 0 THEN\n"
 	"    UPDATE task t SET submitted_at = to_timestamp(r.us / 1e6)\n"
 	"      FROM unnest(p_release, p_release_us) AS r(id, us)\n"
-	"      WHERE t.id = r.id AND r.us IS NOT NULL AND (t.id = ANY (v_rest)) IS TRUE;\n"
+	"      WHERE t.id = r.id AND r.us IS NOT NULL\n"
+	"        AND (t.id = ANY (v_rest) AND t.not_before IS NULL) IS TRUE;\n"
 	"    PERFORM enqueue(v_rest, true);\n"
 	"  END IF;\n"
 	"END $$",

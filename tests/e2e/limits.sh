@@ -72,7 +72,9 @@ as_nobody rm -f "$Q/.z"
 t_ok "root submits .b by renaming it" mv "$Q/.b" "$Q/b.sql"
 t_is "$(as_nobody bash -c "$(declare -f py_write); py_write '$Q/.z' 256")" ok \
 	"after the submission the memory is given back: nobody's write succeeds"
-wait_until 30 test "$(psql_ref -d pgqfs_ctl -tAc "SELECT state FROM pgqfs.task WHERE name = 'b.sql'")" = done
+# (Functions: wait_until runs its command again; test "$(...)" would not.)
+b_done() { [ "$(psql_ref -d pgqfs_ctl -tAc "SELECT state FROM pgqfs.task WHERE name = 'b.sql'")" = done ]; }
+wait_until 30 b_done
 t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT state, length(query) FROM pgqfs.task WHERE name = 'b.sql'")" \
 	"done|262144" "the renamed file ran whole"
 
@@ -156,7 +158,8 @@ print("written")
 PY
 )
 t_is "$race_out" written "30 files written while another descriptor flushed them"
-wait_until 60 test "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.task WHERE name LIKE 'race%' AND state = 'done'")" = 30
+races_done() { [ "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.task WHERE name LIKE 'race%' AND state = 'done'")" = 30 ]; }
+wait_until 60 races_done
 t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.task WHERE name LIKE 'race%' AND state = 'done' AND length(query) = 333010")" \
 	30 "every one ran, whole: no flush stored a stale copy last"
 t_ok "the daemon is alive" test -d "$MNT/queue"

@@ -90,7 +90,9 @@ t_file_is "$MNT/tasks/$id/result" $'u,s,d\npgqtest_a,pgqtest_a,postgres\n' \
 
 # ---- users cannot see or cancel each other's queries
 ida=$(sub $UA mine sleep "SELECT pg_sleep(60);")
-wait_until 20 test "$(cat "$MNT/tasks/$ida/state" 2>/dev/null)" = running ||
+# (Functions: wait_until runs its command again; test "$(...)" would not.)
+a_runs() { [ "$(cat "$MNT/tasks/$ida/state" 2>/dev/null)" = running ]; }
+wait_until 20 a_runs ||
 	t_diag "A's sleeping task is not running"
 act() {
 	psql_ref -d app -tAc "SELECT $1 FROM pg_stat_activity WHERE application_name = 'pgqfs task $ida'"
@@ -153,8 +155,9 @@ t_is "$(waitas $UB "$i3")" done "then B's task"
 p3=$(pid_of "$i3")
 t_ok "B's task did not get A's connection ($p3)" test -n "$p3" -a "$p3" != "$p1"
 t_file_is "$MNT/tasks/$i3/result" "pid,u"$'\n'"$p3,pgqtest_b"$'\n' "it ran as $UB"
+backend_gone() { [ "$(psql_ref -tAc "SELECT count(*) FROM pg_stat_activity WHERE pid = $1")" = 0 ]; }
 t_ok "A's idle connection was closed to make room" \
-	wait_until 10 test "$(psql_ref -tAc "SELECT count(*) FROM pg_stat_activity WHERE pid = $p1")" = 0
+	wait_until 10 backend_gone "$p1"
 i4=$(sub $UA one p4 "$PIDQ")
 t_is "$(waitas $UA "$i4")" done "A's next task"
 p4=$(pid_of "$i4")
