@@ -97,7 +97,8 @@ wait_until 20 a_runs ||
 act() {
 	psql_ref -d app -tAc "SELECT $1 FROM pg_stat_activity WHERE application_name = 'pgqfs task $ida'"
 }
-wait_until 20 test -n "$(act pid)"
+a_named() { [ -n "$(act pid)" ]; }
+wait_until 20 a_named
 pida=$(act pid)
 t_is "$(act "usename || ' ' || left(query, 15)")" "$UA SELECT pg_sleep" \
 	"pg_stat_activity: A's task's backend is role $UA (found by application_name)"
