@@ -243,7 +243,7 @@ static int stage_batch_send(struct store *s, struct stage_req *head, PGresult **
 		pthread_mutex_unlock(&s->lock);
 		pv[S_INSTANCE] = inst;
 		lens[S_INSTANCE] = 8;
-		r = run(s, "SELECT ord, id, status, submitted_us FROM"
+		r = run(s, "SELECT ord, id, status FROM"
 			   " stage_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
 			   " $15, $16, $17)",
 			S_COUNT, types, pv, lens, fmts, true, res);
