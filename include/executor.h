@@ -79,14 +79,16 @@ void executor_wake(struct executor *e);
 
 /*
  * Thread-safe: the writer of staged task `id` closed it; committed_us is
- * when its content's commit was acknowledged (its submitted_at), or 0.
- * The executor queues it in its next claim statement (one transaction for
- * many tasks).
+ * when its content's commit was acknowledged (its submitted_at), or 0;
+ * pool is its pool's name (borrowed from a configuration, which stays
+ * until exit).  The executor queues it in its next claim statement (one
+ * transaction for many tasks).
  * Returns -ENOMEM if it cannot take it (the caller then queues it itself).
  * *ret_seq numbers the release for executor_release_settled().
  */
 __attribute__((warn_unused_result))
-int executor_release(struct executor *e, int64_t id, int64_t committed_us, uint64_t *ret_seq);
+int executor_release(struct executor *e, int64_t id, int64_t committed_us, const char *pool,
+		     uint64_t *ret_seq);
 
 /* Thread-safe: whether release `seq` is committed claimed or queued (its
  * row is no longer staged). */

@@ -416,10 +416,12 @@ __attribute__((warn_unused_result))
 int store_setup_result(PGconn *conn, const PGresult *res, int64_t *ret_instance);
 
 /* A staged task whose writer closed it, and when its content's commit was
- * acknowledged (its submitted_at; 0: unknown, its INSERT's time stays). */
+ * acknowledged (its submitted_at; 0: unknown, its INSERT's time stays);
+ * its pool's name (the configuration's, which lives until exit), or NULL. */
 struct store_release {
 	int64_t id;
 	int64_t committed_us;
+	const char *pool;
 };
 
 /*
@@ -432,6 +434,16 @@ __attribute__((warn_unused_result))
 int store_send_claim(PGconn *conn, int64_t instance, const struct store_release *release,
 		     size_t n_release, const char *const *pools, const int *max,
 		     const int *want, const int *running, size_t n);
+
+/*
+ * The claim of one released task, release->id, in its pool `pool` (the
+ * daemon's only pool with work): as store_send_claim() with these
+ * arguments, in fewer statements when the pool has room and nothing
+ * queued goes before it (schema version 8, claim_one()).
+ */
+__attribute__((warn_unused_result))
+int store_send_claim_one(PGconn *conn, int64_t instance, const struct store_release *release,
+			 const char *pool, int max, int want, int running);
 
 /*
  * A row of the claim: a claimed task, whose strings point into the

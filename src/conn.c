@@ -38,6 +38,7 @@ void conn_start_reset(struct conn *c)
 	PGTransactionStatusType ts = PQtransactionStatus(c->pg);
 
 	conn_detach_task(c);
+	c->named_id = 0;	/* DISCARD ALL, or a new session */
 	/* After a cancel the request may still be on its way: it must not
 	 * hit the next task.  And libpq never shrinks its input buffer: a
 	 * connection that took a huge row would keep that memory. */
@@ -58,6 +59,33 @@ void conn_start_reset(struct conn *c)
 		return;
 	}
 	conn_flush(c);
+}
+
+void conn_prename(struct pool *p, int64_t id)
+{
+	struct target *tg = p ? p->target : NULL;
+	char app[96];
+
+	if (!tg || p->cfg->run_as == RUN_AS_SUBMITTER)
+		return;
+	for (size_t i = 0; i < tg->n_conns; i++) {
+		struct conn *c = tg->conns[i];
+
+		if (c->state != CONN_IDLE || c->task || c->as_submitter || !conn_idle_alive(c))
+			continue;
+		app_name_query(app, sizeof(app), id);
+		/* Its result is read as a reset's: nothing more to send after
+		 * it, then idle (or its task begins). */
+		conn_set_state(c, CONN_RESET);
+		c->reset_step = 2;
+		if (!PQsendQuery(c->pg, app)) {
+			conn_set_state(c, CONN_BROKEN);
+			return;
+		}
+		c->named_id = id;
+		conn_flush(c);
+		return;
+	}
 }
 
 /* c could not connect: its task (if any) fails, saying why (msg ends in a
@@ -144,7 +172,10 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 			PGresult *res = PQgetResult(c->pg);
 
 			if (res) {
-				if (PQresultStatus(res) != PGRES_COMMAND_OK)
+				ExecStatusType st = PQresultStatus(res);
+
+				/* ROLLBACK, DISCARD ALL; conn_prename()'s SELECT */
+				if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
 					conn_set_state(c, CONN_BROKEN);
 				PQclear(res);
 				continue;

@@ -227,6 +227,13 @@ void ctl_next(struct executor *e)
 		}
 	}
 	pthread_mutex_unlock(&e->release_lock);
+	/* A released task is work for its pool (only). */
+	for (size_t i = 0; i < e->n_releasing; i++) {
+		struct pool *p = e->releasing[i].pool ? pool_find(e, e->releasing[i].pool) : NULL;
+
+		if (p)
+			p->has_work = true;
+	}
 	for (size_t i = 0; i < e->cfg->n_pools && n < 256 && room > 0; i++) {
 		struct pool *p = &e->pools[i];
 		int held = p->running - p->batch_freed;
@@ -258,15 +265,27 @@ void ctl_next(struct executor *e)
 	}
 	if (n > 0 || e->n_releasing) {
 		int r = reserve_orphans(e, (size_t)sum_want);
+		/* One file released into a pool with room, and nothing else to
+		 * claim or record: the pickup of a cp on an idle daemon. */
+		bool one = !batch && n == 1 && e->n_releasing == 1 && want[0] > 0 &&
+			   e->releasing[0].pool && strcmp(e->releasing[0].pool, names[0]) == 0;
 
 		if (r == 0 && batch)
 			r = store_send_step(e->control, e->instance, e->batch, e->releasing,
 					    e->n_releasing, names, max, want, running, n);
+		else if (r == 0 && one)
+			r = store_send_claim_one(e->control, e->instance, &e->releasing[0],
+						 names[0], max[0], want[0], running[0]);
 		else if (r == 0)
 			r = store_send_claim(e->control, e->instance, e->releasing,
 					     e->n_releasing, names, max, want, running, n);
-		if (ctl_sent(e, batch ? OP_STEP : OP_CLAIM, r) && batch)
+		if (!ctl_sent(e, batch ? OP_STEP : OP_CLAIM, r))
+			return;
+		if (batch)
 			e->n_progress++;
+		/* Its session is named while the claim is in flight. */
+		if (one)
+			conn_prename(pool_find(e, names[0]), e->releasing[0].id);
 		return;
 	}
 	if (batch) {

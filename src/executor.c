@@ -144,8 +144,9 @@ static void *executor_main(void *arg)
 
 			if (read(e->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 				log_warn("wake-up: %s", strerror(errno));
-			for (size_t i = 0; i < e->cfg->n_pools; i++)
-				e->pools[i].has_work = true;
+			if (atomic_exchange(&e->wake_all, false))
+				for (size_t i = 0; i < e->cfg->n_pools; i++)
+					e->pools[i].has_work = true;
 		}
 		if (fds[1].fd >= 0 && fds[1].revents)
 			ctl_event(e, fds[1].revents);
@@ -262,7 +263,16 @@ bool executor_release_settled(struct executor *e, uint64_t seq)
 	return atomic_load(&e->settled_seq) >= seq;
 }
 
-int executor_release(struct executor *e, int64_t id, int64_t committed_us, uint64_t *ret_seq)
+static void wake_loop(struct executor *e)
+{
+	uint64_t one = 1;
+
+	if (write(e->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("cannot wake the executor: %s", strerror(errno));
+}
+
+int executor_release(struct executor *e, int64_t id, int64_t committed_us, const char *pool,
+		     uint64_t *ret_seq)
 {
 	int r = 0;
 
@@ -280,21 +290,21 @@ int executor_release(struct executor *e, int64_t id, int64_t committed_us, uint6
 	}
 	if (r == 0) {
 		e->release[e->n_release].id = id;
-		e->release[e->n_release++].committed_us = committed_us;
+		e->release[e->n_release].committed_us = committed_us;
+		e->release[e->n_release++].pool = pool;
 		*ret_seq = ++e->release_seq;
 	}
 	pthread_mutex_unlock(&e->release_lock);
+	/* Work for the released task's pool only: ctl_next() says which. */
 	if (r == 0)
-		executor_wake(e);
+		wake_loop(e);
 	return r;
 }
 
 void executor_wake(struct executor *e)
 {
-	uint64_t one = 1;
-
-	if (write(e->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_warn("cannot wake the executor: %s", strerror(errno));
+	atomic_store(&e->wake_all, true);
+	wake_loop(e);
 }
 
 void executor_drain(struct executor *e)

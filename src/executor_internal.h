@@ -80,6 +80,8 @@ struct conn {
 	PostgresPollingStatusType poll;	/* while connecting: what to wait for */
 	struct task *task;		/* while busy (or connecting for one) */
 	int reset_step;			/* CONN_RESET: queries still to send */
+	int64_t named_id;		/* its session's application_name names this
+					 * task (0: none, or not known) */
 	bool want_write;		/* PQflush returned 1 */
 	int backend_pid;
 	/* CONN_CONNECTING with pg NULL: its host names are being resolved
@@ -287,6 +289,7 @@ struct executor {
 	int64_t next_recover_ms;
 	int64_t next_housekeeping_ms;
 	int wake_fd;
+	atomic_bool wake_all;		/* a wake-up that is not a release: every pool may have work */
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool stopping;
@@ -370,6 +373,16 @@ bool conn_fits(const struct conn *c, const struct task *t);
 struct conn *target_add_conn_for(struct target *tg, const struct task *t);
 int target_free(const struct target *tg);
 void conn_start_reset(struct conn *c);
+/*
+ * Sets the session of an idle connection of pool p's target, of p's role,
+ * to carry task id's application_name, while the claim that should give
+ * it that task is in flight: the task then sends its first statement
+ * without a round trip of its own.  Does nothing when no connection is
+ * idle, or p runs its tasks as their submitters.
+ */
+void conn_prename(struct pool *p, int64_t id);
+/* The query that names a session for task id (its application_name). */
+void app_name_query(char *buf, size_t size, int64_t id);
 void conn_event(struct executor *e, struct conn *c, short revents);
 void reap_conns(struct executor *e);
 /* libpq's error for c, or ours. */

@@ -744,7 +744,7 @@ void staged_release(struct fs *fs, struct staged *s)
 		/* The executor queues it with its next claim, many at a time. */
 		uint64_t seq;
 
-		r = fs->executor ? executor_release(fs->executor, id, committed_us, &seq) : -ENOSYS;
+		r = fs->executor ? executor_release(fs->executor, id, committed_us, pool, &seq) : -ENOSYS;
 		released_number(fs, id, r == 0 ? seq : 0);
 		if (r < 0)
 			r = store_release(fs->store, id);

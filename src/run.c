@@ -524,24 +524,36 @@ void task_begin(struct executor *e, struct task *t)
 			 t->pool->target->cfg->name, c->backend_pid, e->daemon);
 	atomic_fetch_add(&e->n_started, 1);
 	metrics_task_started(e, t->pool->cfg->name);
-	/*
-	 * Recognisable in pg_stat_activity.  One simple query, cheaper than
-	 * a parameter's four messages; nothing in it comes from outside.  A
-	 * SELECT, not SET: pg_stat_statements (15) keeps a SET's constant, so
-	 * every task would make a new entry on the target.
-	 */
-	snprintf(app, sizeof(app), "SELECT pg_catalog.set_config('application_name', 'pgqfs task %lld', false)",
-		 (long long)t->id);
 	task_set_phase(t, PHASE_SETUP);
 	task_flush_rearm(t);
 	if (t->timeout_ms)
 		timer_set(&t->timeout_timer, t->started_mono_ms + (int64_t)t->timeout_ms);
+	if (c->named_id == t->id) {
+		/* Named while its claim was in flight (conn_prename()). */
+		t->cur = 0;
+		task_next_statement(e, t);
+		return;
+	}
+	app_name_query(app, sizeof(app), t->id);
 	if (!PQsendQuery(c->pg, app)) {
 		task_fail(e, t, "pgqfs: cannot send to target %s: %s", t->pool->target->cfg->name,
 			  PQerrorMessage(c->pg));
 		return;
 	}
+	c->named_id = t->id;
 	conn_flush(c);
+}
+
+/*
+ * Recognisable in pg_stat_activity.  One simple query, cheaper than a
+ * parameter's four messages; nothing in it comes from outside.  A SELECT,
+ * not SET: pg_stat_statements (15) keeps a SET's constant, so every task
+ * would make a new entry on the target.
+ */
+void app_name_query(char *buf, size_t size, int64_t id)
+{
+	snprintf(buf, size, "SELECT pg_catalog.set_config('application_name', 'pgqfs task %lld', false)",
+		 (long long)id);
 }
 
 static int result_append_row(struct executor *e, struct task *t, const PGresult *res, int row)
@@ -717,7 +729,14 @@ void task_assign(struct executor *e, struct task *t)
 	struct target *tg = t->pool->target;
 	struct conn *c = NULL;
 
-	for (size_t i = 0; i < tg->n_conns; i++)
+	/* The one named for it while its claim was in flight, if any. */
+	for (size_t i = 0; i < tg->n_conns && !c; i++)
+		if (tg->conns[i]->named_id == t->id && !tg->conns[i]->task &&
+		    conn_fits(tg->conns[i], t) &&
+		    (tg->conns[i]->state == CONN_RESET ||
+		     (tg->conns[i]->state == CONN_IDLE && conn_idle_alive(tg->conns[i]))))
+			c = tg->conns[i];
+	for (size_t i = 0; i < tg->n_conns && !c; i++)
 		if (tg->conns[i]->state == CONN_IDLE && !tg->conns[i]->task &&
 		    conn_fits(tg->conns[i], t) && conn_idle_alive(tg->conns[i])) {
 			c = tg->conns[i];

@@ -570,6 +570,7 @@ static const char *const schema_v2[] = {
 #include "schema_v5_plans.sql.h"
 #include "schema_v6.sql.h"
 #include "schema_v7.sql.h"
+#include "schema_v8.sql.h"
 
 static const char *const *const schema_versions[] = {
 	schema_v1,
@@ -579,6 +580,7 @@ static const char *const *const schema_versions[] = {
 	schema_v5_plans,
 	schema_v6,
 	schema_v7,
+	schema_v8,
 };
 
 #endif

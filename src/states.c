@@ -28,7 +28,7 @@ static const char *const conn_state_names[] = {
  */
 static const bool conn_moves[5][5] = {
 	[CONN_CONNECTING] = { [CONN_IDLE] = true, [CONN_BUSY] = true, [CONN_BROKEN] = true },
-	[CONN_IDLE] = { [CONN_BUSY] = true, [CONN_BROKEN] = true },
+	[CONN_IDLE] = { [CONN_BUSY] = true, [CONN_RESET] = true, [CONN_BROKEN] = true },
 	[CONN_BUSY] = { [CONN_RESET] = true, [CONN_BROKEN] = true },
 	[CONN_RESET] = { [CONN_IDLE] = true, [CONN_BUSY] = true, [CONN_BROKEN] = true },
 	[CONN_BROKEN] = { [CONN_BROKEN] = true },

@@ -15,7 +15,9 @@
  * run hundreds of times a second, and parsing and planning them each time
  * would cost more than running them.
  */
-enum exec_stmt { ES_RECOVER, ES_HOUSEKEEPING, ES_CLAIM, ES_PROGRESS, ES_STEP, ES_COUNT };
+enum exec_stmt {
+	ES_RECOVER, ES_HOUSEKEEPING, ES_CLAIM, ES_CLAIM_ONE, ES_PROGRESS, ES_STEP, ES_COUNT
+};
 
 static const struct {
 	const char *name;
@@ -31,6 +33,9 @@ static const struct {
 		"SELECT * FROM claim($1, $2, $3, $4, $5, $6, $7)", 7,
 		{ OID_INT8, OID_INT8_ARRAY, OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT4_ARRAY,
 		  OID_INT4_ARRAY, OID_INT4_ARRAY } },
+	[ES_CLAIM_ONE] = { "pgqfs_claim_one",
+		"SELECT * FROM claim_one($1, $2, $3, $4, $5, $6, $7)", 7,
+		{ OID_INT8, OID_INT8, OID_INT8, OID_TEXT, OID_INT4, OID_INT4, OID_INT4 } },
 	[ES_PROGRESS] = { "pgqfs_progress",
 		"SELECT progress($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
 		" $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)", 22,
@@ -242,6 +247,22 @@ int store_send_claim(PGconn *conn, int64_t instance, const struct store_release 
 		r = send_prepared(conn, ES_CLAIM, pv, lens, 1);
 	claim_args_free(&c);
 	return r;
+}
+
+int store_send_claim_one(PGconn *conn, int64_t instance, const struct store_release *release,
+			 const char *pool, int max, int want, int running)
+{
+	char inst[8], id[8], us[8], m[4], w[4], run[4];
+	const char *pv[7] = { inst, id, release->committed_us ? us : NULL, pool, m, w, run };
+	int lens[7] = { 8, 8, 8, (int)strlen(pool), 4, 4, 4 };
+
+	put_be64(inst, instance);
+	put_be64(id, release->id);
+	put_be64(us, release->committed_us);
+	put_be32(m, max);
+	put_be32(w, want);
+	put_be32(run, running);
+	return send_prepared(conn, ES_CLAIM_ONE, pv, lens, 1);
 }
 
 void store_parse_claimed(const PGresult *res, int row, struct claimed *ret)

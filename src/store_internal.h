@@ -62,6 +62,7 @@ struct arr {
 
 /* src/store_param.c: binary parameters and results */
 void put_be64(char *p, int64_t v);
+void put_be32(char *p, int32_t v);
 /* Column `col` of a binary-format row as an integer of any width; NULL -> dflt. */
 int64_t res_int(const PGresult *res, int row, int col, int64_t dflt);
 /* A copy of the column, or NULL (also when it is NULL); the caller frees it. */

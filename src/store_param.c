@@ -13,6 +13,13 @@ void put_be64(char *p, int64_t v)
 	memcpy(p, &be, 8);
 }
 
+void put_be32(char *p, int32_t v)
+{
+	uint32_t be = htonl((uint32_t)v);
+
+	memcpy(p, &be, 4);
+}
+
 static int64_t get_be64(const char *p)
 {
 	uint64_t be;

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# claim_one() (schema version 8), the claim of one released file, decides
+# as claim() decides for the same arguments: claim() is the reference.
+# Each case builds a pool's rows in a transaction, calls one of the two,
+# prints what was claimed and every row's state, and rolls back; the two
+# outputs must be equal, and equal to what the case expects.  The pool,
+# "ghost", is in no daemon's configuration, so no daemon touches its rows.
+# Then the daemon's own use: a file into an idle pool is claimed by
+# claim_one() and runs, its result psql's; a task's session, named while
+# that claim is in flight, runs its statement under its application_name.
+. "$SRCDIR/e2e/lib.sh"
+
+pg_start
+pgqfs_start || t_bail "daemon did not start"
+ctl() { psql_ref -d pgqfs_ctl -tAX -v ON_ERROR_STOP=1 "$@"; }
+
+US=1700000000123456	# the release's commit time, as the daemon passes it
+
+# run_case FN SETUP LOCAL: SETUP's rows, then FN releasing task 'x' into
+# pool ghost (limit 2, want 1, LOCAL of this daemon's running there).
+run_case() {
+	local fn=$1 setup=$2 local=${3:-0} call
+	if [ "$fn" = claim ]; then
+		call="claim(900001, ARRAY[(SELECT id FROM task WHERE name = 'x')], ARRAY[$US::bigint],
+			'{ghost}', '{2}', '{1}', ARRAY[$local])"
+	else
+		call="claim_one(900001, (SELECT id FROM task WHERE name = 'x'), $US, 'ghost', 2, 1, $local)"
+	fi
+	ctl -q <<-SQL
+	BEGIN;
+	SET LOCAL search_path = pgqfs;
+	INSERT INTO instance (id, host, pid) VALUES (900001, 'claimone', 1), (900002, 'other', 2);
+	$setup
+	SELECT 'claimed ' || (SELECT t.name FROM task t WHERE t.id = c.id) FROM $call c WHERE c.id IS NOT NULL;
+	SELECT 'row ' || name || ' ' || state || ' ' || attempt || ' '
+	       || CASE WHEN state = 'running' THEN coalesce(daemon, '-') ELSE '-' END || ' '
+	       || ((extract(epoch FROM submitted_at) * 1e6)::bigint = $US)
+	  FROM task WHERE pool = 'ghost' ORDER BY name;
+	ROLLBACK;
+	SQL
+}
+
+# A task row of pool ghost: name, state, then more columns and values.
+task() {
+	local name=$1 state=$2 cols=${3:+, $3} vals=${4:+, $4}
+	echo "INSERT INTO task (id, pool, name, state, query, uid, gid, instance$cols)
+	      VALUES (nextval('task_id_seq'), 'ghost', '$name', '$state', 'SELECT 1;', 0, 0, 900001$vals);"
+}
+
+# check NAME SETUP LOCAL EXPECTED
+check() {
+	local name=$1 setup=$2 local=$3 expected=$4 a b
+	a=$(run_case claim "$setup" "$local" 2>&1)
+	b=$(run_case claim_one "$setup" "$local" 2>&1)
+	t_is "$b" "$a" "$name: claim_one() decides as claim()"
+	t_is "$b" "$expected" "$name: what is claimed, and each row's state"
+}
+
+check "a pool with room" "$(task x staged)" 0 \
+"claimed x
+row x running 1 claimone:1 true"
+
+check "a queued task goes first" "$(task q queued)$(task x staged)" 0 \
+"claimed q
+row q running 1 claimone:1 false
+row x queued 0 - true"
+
+check "a better priority goes first" \
+	"$(task q queued)$(task x staged priority -1)" 0 \
+"claimed x
+row q queued 0 - false
+row x running 1 claimone:1 true"
+
+check "a due hold goes first" \
+	"$(task q queued run_at "clock_timestamp() - interval '1 second'")$(task x staged)" 0 \
+"claimed q
+row q running 1 claimone:1 false
+row x queued 0 - true"
+
+check "a hold not yet due does not" \
+	"$(task q queued run_at "clock_timestamp() + interval '1 hour'")$(task x staged)" 0 \
+"claimed x
+row q queued 0 - false
+row x running 1 claimone:1 true"
+
+check "a paused pool" \
+	"INSERT INTO pool_setting (pool, paused) VALUES ('ghost', true);$(task x staged)" 0 \
+"row x queued 0 - true"
+
+check "a pool full with another daemon's tasks" \
+	"$(task o1 running)$(task o2 running)UPDATE task SET instance = 900002 WHERE name IN ('o1', 'o2');$(task x staged)" 0 \
+"row o1 running 0 - false
+row o2 running 0 - false
+row x queued 0 - true"
+
+check "a pool full with this daemon's tasks" "$(task x staged)" 2 \
+"row x queued 0 - true"
+
+check "a live limit above the configured one" \
+	"INSERT INTO pool_setting (pool, max_workers) VALUES ('ghost', 3);$(task x staged)" 2 \
+"claimed x
+row x running 1 claimone:1 true"
+
+check "a file that waits for another (after=)" \
+	"$(task d done)$(task x staged after "ARRAY[(SELECT id FROM task WHERE name = 'd')]")" 0 \
+"row d done 0 - false
+row x queued 0 - true"
+
+check "a file cancelled since its release" "$(task x cancelled)" 0 \
+"row x cancelled 0 - false"
+
+# The daemon's own pickup: an idle pool, one cp.  claim_one() takes it
+# (its update is the only claim statement of the task: the counters of
+# the two functions say which ran).
+calls() {
+	ctl -c "SELECT coalesce((SELECT calls FROM pg_stat_user_functions
+		WHERE schemaname = 'pgqfs' AND funcname = '$1'), 0)"
+}
+ctl -c "ALTER SYSTEM SET track_functions = 'pl'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.3
+pgqfs_stop
+pgqfs_start || t_bail "daemon did not restart"
+printf 'SELECT 42 AS answer;\n' >"$E2E_TMP/one.sql"
+id=$(new_id)
+one0=$(calls claim_one)
+submit default "$E2E_TMP/one.sql" "$id.sql" || t_fail "cp"
+t_is "$(cat "$MNT/tasks/$id/wait")" done "the file ran"
+psql_ref -d app -X -q --csv -v ON_ERROR_STOP=1 -f "$E2E_TMP/one.sql" >"$E2E_TMP/one.ref"
+t_cmp "$E2E_TMP/one.ref" "$MNT/done/$id/result" "its result is psql's"
+# Statistics of a backend reach the server within a second when busy,
+# and at its next transaction's end.
+one_called() { [ "$(calls claim_one)" -gt "$one0" ]; }
+t_ok "the daemon claimed it with claim_one()" wait_until 15 one_called
+
+# Its session is named while claim_one() is in flight (conn_prename()):
+# the statement, sent with no set-up of its own, runs under the task's
+# application_name, and the name goes with the session's reset after it.
+printf 'SELECT pg_sleep(1.5) AS slept;\n' >"$E2E_TMP/sleep.sql"
+sid=$(new_id)
+submit default "$E2E_TMP/sleep.sql" "$sid.sql" || t_fail "cp of the sleeping task"
+sleeping() {
+	[ "$(psql_ref -d app -tAXc "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'pgqfs task $sid' AND state = 'active'
+		  AND query = 'SELECT pg_sleep(1.5) AS slept;'")" = 1 ]
+}
+t_ok "its backend runs its statement under its application_name" wait_until 10 sleeping
+t_is "$(cat "$MNT/tasks/$sid/wait")" done "the sleeping task is done"
+named_idle() {
+	[ "$(psql_ref -d app -tAXc "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'pgqfs task $sid'")" != 0 ]
+}
+t_ok "no session keeps its name after it" wait_until 10 eval '! named_idle'
+
+t_done
