@@ -39,6 +39,7 @@ void conn_start_reset(struct conn *c)
 
 	conn_detach_task(c);
 	c->named_id = 0;	/* DISCARD ALL, or a new session */
+	c->unname = false;
 	/* After a cancel the request may still be on its way: it must not
 	 * hit the next task.  And libpq never shrinks its input buffer: a
 	 * connection that took a huge row would keep that memory. */
@@ -61,30 +62,64 @@ void conn_start_reset(struct conn *c)
 	conn_flush(c);
 }
 
+/* Sends the query that names idle c's session for task id (or, id 0,
+ * takes the name back); its result is read as a reset's. */
+static void conn_name(struct conn *c, int64_t id)
+{
+	char app[96];
+
+	if (id)
+		app_name_query(app, sizeof(app), id);
+	else
+		snprintf(app, sizeof(app), "RESET application_name");
+	/* Nothing more to send after it, then idle (or its task begins). */
+	conn_set_state(c, CONN_RESET);
+	c->reset_step = 2;
+	c->unname = false;
+	if (!PQsendQuery(c->pg, app)) {
+		conn_set_state(c, CONN_BROKEN);
+		return;
+	}
+	c->named_id = id;
+	conn_flush(c);
+}
+
 void conn_prename(struct pool *p, int64_t id)
 {
 	struct target *tg = p ? p->target : NULL;
-	char app[96];
+	struct conn *idle = NULL;
 
 	if (!tg || p->cfg->run_as == RUN_AS_SUBMITTER)
 		return;
 	for (size_t i = 0; i < tg->n_conns; i++) {
 		struct conn *c = tg->conns[i];
 
-		if (c->state != CONN_IDLE || c->task || c->as_submitter || !conn_idle_alive(c))
-			continue;
-		app_name_query(app, sizeof(app), id);
-		/* Its result is read as a reset's: nothing more to send after
-		 * it, then idle (or its task begins). */
-		conn_set_state(c, CONN_RESET);
-		c->reset_step = 2;
-		if (!PQsendQuery(c->pg, app)) {
-			conn_set_state(c, CONN_BROKEN);
-			return;
+		if (c->named_id == id && !c->task &&
+		    (c->state == CONN_IDLE || c->state == CONN_RESET)) {
+			c->unname = false;
+			return;		/* named already (a claim tried again) */
 		}
-		c->named_id = id;
-		conn_flush(c);
-		return;
+		if (!idle && c->state == CONN_IDLE && !c->task && !c->as_submitter &&
+		    conn_idle_alive(c))
+			idle = c;
+	}
+	if (idle)
+		conn_name(idle, id);
+}
+
+void conn_unname(struct pool *p, int64_t id)
+{
+	struct target *tg = p ? p->target : NULL;
+
+	for (size_t i = 0; tg && i < tg->n_conns; i++) {
+		struct conn *c = tg->conns[i];
+
+		if (c->named_id != id || c->task)
+			continue;
+		if (c->state == CONN_IDLE)
+			conn_name(c, 0);
+		else if (c->state == CONN_RESET)
+			c->unname = true;
 	}
 }
 
@@ -174,7 +209,7 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 			if (res) {
 				ExecStatusType st = PQresultStatus(res);
 
-				/* ROLLBACK, DISCARD ALL; conn_prename()'s SELECT */
+				/* ROLLBACK, DISCARD ALL; conn_name()'s SELECT or RESET */
 				if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
 					conn_set_state(c, CONN_BROKEN);
 				PQclear(res);
@@ -192,10 +227,13 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 			}
 			if (c->task) {
 				/* A task was waiting for this reset. */
+				c->unname = false;
 				conn_set_state(c, CONN_BUSY);
 				task_begin(e, c->task);
 			} else {
 				conn_set_state(c, CONN_IDLE);
+				if (c->unname)
+					conn_name(c, 0);
 			}
 			return;
 		}

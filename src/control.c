@@ -104,7 +104,9 @@ static void ctl_failed(struct executor *e, enum ctl_op op, const char *why)
 	case OP_CLAIM:
 	case OP_STEP:
 		/* Nothing was claimed: the pools still have their work (and a
-		 * step's batch is sent again as it is). */
+		 * step's batch is sent again as it is).  A session named for
+		 * a released file keeps its name until a claim's answer says
+		 * whether this daemon runs it. */
 		for (size_t i = 0; i < e->cfg->n_pools; i++) {
 			if (e->pools[i].claim_want > 0)
 				e->pools[i].has_work = true;
@@ -284,8 +286,11 @@ void ctl_next(struct executor *e)
 		if (batch)
 			e->n_progress++;
 		/* Its session is named while the claim is in flight. */
-		if (one)
-			conn_prename(pool_find(e, names[0]), e->releasing[0].id);
+		if (one) {
+			e->prenamed_id = e->releasing[0].id;
+			e->prenamed_pool = names[0];
+			conn_prename(pool_find(e, names[0]), e->prenamed_id);
+		}
 		return;
 	}
 	if (batch) {
@@ -342,6 +347,15 @@ void report_finished(struct executor *e, const char *list, bool own)
 		e->on_finished(e->on_finished_arg, ids, states, n);
 }
 
+/* Whether task id is this daemon's now. */
+static bool task_here(const struct executor *e, int64_t id)
+{
+	for (const struct task *t = e->tasks; t; t = t->next)
+		if (t->id == id)
+			return true;
+	return false;
+}
+
 static void ctl_result(struct executor *e, PGresult *res)
 {
 	ExecStatusType st = PQresultStatus(res);
@@ -384,6 +398,9 @@ static void ctl_result(struct executor *e, PGresult *res)
 		e->n_claims++;
 		e->n_claimed += (uint64_t)PQntuples(res);
 		claimed_tasks(e, res);
+		if (e->prenamed_id && !task_here(e, e->prenamed_id))
+			conn_unname(pool_find(e, e->prenamed_pool), e->prenamed_id);
+		e->prenamed_id = 0;
 		break;
 	case OP_RECOVER: {
 		long long failed = strtoll(PQgetvalue(res, 0, 0), NULL, 10);

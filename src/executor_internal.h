@@ -82,6 +82,7 @@ struct conn {
 	int reset_step;			/* CONN_RESET: queries still to send */
 	int64_t named_id;		/* its session's application_name names this
 					 * task (0: none, or not known) */
+	bool unname;			/* CONN_RESET: take the name back once idle */
 	bool want_write;		/* PQflush returned 1 */
 	int backend_pid;
 	/* CONN_CONNECTING with pg NULL: its host names are being resolved
@@ -271,6 +272,8 @@ struct executor {
 	void *on_reconnected_arg;
 	int64_t instance;
 	enum ctl_op op;			/* statement in flight on control */
+	int64_t prenamed_id;		/* the claim in flight named a session for it */
+	const char *prenamed_pool;
 	bool ctl_want_write;
 	/*
 	 * The configuration's targets and pools, in its order (e->cfg->n_*),
@@ -381,6 +384,10 @@ void conn_start_reset(struct conn *c);
  * idle, or p runs its tasks as their submitters.
  */
 void conn_prename(struct pool *p, int64_t id);
+/* The claim did not give this daemon task id: a session named for it
+ * (conn_prename()) takes its name back, so that only the session that
+ * runs a task carries its name. */
+void conn_unname(struct pool *p, int64_t id);
 /* The query that names a session for task id (its application_name). */
 void app_name_query(char *buf, size_t size, int64_t id);
 void conn_event(struct executor *e, struct conn *c, short revents);

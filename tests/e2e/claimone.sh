@@ -10,6 +10,10 @@
 # that claim is in flight, runs its statement under its application_name.
 . "$SRCDIR/e2e/lib.sh"
 
+pgqfs_config() {
+	pgqfs_default_config "$@"
+	printf '\n[pool solo]\ntarget = main\nmax_workers = 1\n'
+}
 pg_start
 pgqfs_start || t_bail "daemon did not start"
 ctl() { psql_ref -d pgqfs_ctl -tAX -v ON_ERROR_STOP=1 "$@"; }
@@ -150,5 +154,30 @@ named_idle() {
 		WHERE application_name = 'pgqfs task $sid'")" != 0 ]
 }
 t_ok "no session keeps its name after it" wait_until 10 eval '! named_idle'
+
+# A file released while another daemon fills its pool: this daemon sees
+# room, so claim_one() goes and names a session for the file meanwhile;
+# the claim takes nothing, the file waits queued, and the session takes
+# its name back (only the session that runs a task carries its name).
+pgqfs_start b || t_bail "daemon b did not start"
+B=$(mnt b)
+printf 'SELECT pg_sleep(3);\n' >"$E2E_TMP/long.sql"
+lid=$(cat "$B/new-id")
+cp "$E2E_TMP/long.sql" "$B/queue/solo/$lid.sql" || t_fail "cp of b's long task"
+b_running() { [ "$(cat "$B/tasks/$lid/state" 2>/dev/null)" = running ]; }
+t_ok "b runs its task in pool solo (limit 1)" wait_until 10 b_running
+printf 'SELECT 1 AS x;\n' >"$E2E_TMP/x.sql"
+xid=$(new_id)
+submit solo "$E2E_TMP/x.sql" "$xid.sql" || t_fail "cp into the full pool"
+x_queued() { [ "$(cat "$MNT/tasks/$xid/state" 2>/dev/null)" = queued ]; }
+t_ok "the file waits: the pool is full on b" wait_until 10 x_queued
+sessions_named() {
+	psql_ref -d app -tAXc "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgqfs task $1'"
+}
+unnamed() { [ "$(sessions_named "$xid")" = 0 ]; }
+t_ok "no session carries its name while it waits" wait_until 5 unnamed
+t_is "$(cat "$MNT/tasks/$xid/wait")" done "it runs once b's task ends"
+psql_ref -d app -X -q --csv -v ON_ERROR_STOP=1 -f "$E2E_TMP/x.sql" >"$E2E_TMP/x.ref"
+t_cmp "$E2E_TMP/x.ref" "$MNT/done/$xid/result" "with its result, psql's"
 
 t_done
