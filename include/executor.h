@@ -80,8 +80,8 @@ void executor_wake(struct executor *e);
 /*
  * Thread-safe: the writer of staged task `id` closed it; committed_us is
  * when its content's commit was acknowledged (its submitted_at), or 0;
- * pool is its pool's name (borrowed from a configuration, which stays
- * until exit).  The executor queues it in its next claim statement (one
+ * pool is its pool's name (borrowed: the filesystem's, freed only after
+ * executor_stop()).  The executor queues it in its next claim statement (one
  * transaction for many tasks).
  * Returns -ENOMEM if it cannot take it (the caller then queues it itself).
  * *ret_seq numbers the release for executor_release_settled().

@@ -417,7 +417,8 @@ int store_setup_result(PGconn *conn, const PGresult *res, int64_t *ret_instance)
 
 /* A staged task whose writer closed it, and when its content's commit was
  * acknowledged (its submitted_at; 0: unknown, its INSERT's time stays);
- * its pool's name (the configuration's, which lives until exit), or NULL. */
+ * its pool's name (borrowed: the filesystem keeps it until the daemon
+ * exits), or NULL. */
 struct store_release {
 	int64_t id;
 	int64_t committed_us;

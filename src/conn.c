@@ -103,8 +103,11 @@ void conn_prename(struct pool *p, int64_t id)
 		    conn_idle_alive(c))
 			idle = c;
 	}
-	if (idle)
+	if (idle) {
+		log_debug("task %lld: a session is named for it while its claim is in flight",
+			  (long long)id);
 		conn_name(idle, id);
+	}
 }
 
 void conn_unname(struct pool *p, int64_t id)
@@ -116,6 +119,8 @@ void conn_unname(struct pool *p, int64_t id)
 
 		if (c->named_id != id || c->task)
 			continue;
+		log_debug("task %lld: not claimed here; the session named for it takes its name back",
+			  (long long)id);
 		if (c->state == CONN_IDLE)
 			conn_name(c, 0);
 		else if (c->state == CONN_RESET)

@@ -700,7 +700,7 @@ void staged_release(struct fs *fs, struct staged *s)
 	s->pins++;
 	snprintf(where, sizeof(where), "queue/%s/%s", LOG_ESCAPE(pool_name(fs, s->pool)),
 		 LOG_ESCAPE(s->name));
-	pool = pool_name(fs, s->pool);	/* configurations stay until exit */
+	pool = pool_name(fs, s->pool);	/* slot names stay until exit */
 	pthread_mutex_unlock(&fs->lock);
 	if (!run)
 		goto out;

@@ -286,6 +286,8 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 			conn_start_reset(c);
 		else if (c->state == CONN_CONNECTING)
 			conn_set_state(c, CONN_BROKEN);
+		else if (c->state == CONN_RESET && c->named_id == t->id)
+			c->unname = true;	/* named for it; it ended first */
 	}
 }
 

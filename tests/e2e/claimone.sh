@@ -33,13 +33,21 @@ run_case() {
 	ctl -q <<-SQL
 	BEGIN;
 	SET LOCAL search_path = pgqfs;
+	SET LOCAL track_functions = 'pl';
 	INSERT INTO instance (id, host, pid) VALUES (900001, 'claimone', 1), (900002, 'other', 2);
 	$setup
-	SELECT 'claimed ' || (SELECT t.name FROM task t WHERE t.id = c.id) FROM $call c WHERE c.id IS NOT NULL;
+	SELECT CASE WHEN c.id IS NULL
+	         THEN 'pool ' || c.pool || ' ' || c.pool_max || ' ' || c.pool_paused || ' next '
+	              || coalesce((c.pool_next_us = (SELECT (extract(epoch FROM t.run_at) * 1000000)::bigint
+	                                              FROM task t WHERE t.name = 'q'))::text, 'none')
+	         ELSE 'claimed ' || (SELECT t.name FROM task t WHERE t.id = c.id) END
+	  FROM $call c ORDER BY 1;
 	SELECT 'row ' || name || ' ' || state || ' ' || attempt || ' '
 	       || CASE WHEN state = 'running' THEN coalesce(daemon, '-') ELSE '-' END || ' '
 	       || ((extract(epoch FROM submitted_at) * 1e6)::bigint = $US)
 	  FROM task WHERE pool = 'ghost' ORDER BY name;
+	SELECT 'claim() calls ' || coalesce(pg_stat_get_xact_function_calls(
+	         'claim(bigint, bigint[], bigint[], text[], int[], int[], int[])'::regprocedure), 0);
 	ROLLBACK;
 	SQL
 }
@@ -51,71 +59,88 @@ task() {
 	      VALUES (nextval('task_id_seq'), 'ghost', '$name', '$state', 'SELECT 1;', 0, 0, 900001$vals);"
 }
 
-# check NAME SETUP LOCAL EXPECTED
+# check NAME SETUP LOCAL HOW EXPECTED: HOW is "itself" when claim_one()'s
+# own update must take the file, "through claim()" when it must call it.
 check() {
-	local name=$1 setup=$2 local=$3 expected=$4 a b
+	local name=$1 setup=$2 local=$3 how=$4 expected=$5 a b calls
 	a=$(run_case claim "$setup" "$local" 2>&1)
 	b=$(run_case claim_one "$setup" "$local" 2>&1)
+	calls=$(tail -n 1 <<<"$b")
+	a=$(sed '$d' <<<"$a")
+	b=$(sed '$d' <<<"$b")
 	t_is "$b" "$a" "$name: claim_one() decides as claim()"
-	t_is "$b" "$expected" "$name: what is claimed, and each row's state"
+	t_is "$b" "$expected" "$name: what is claimed, the pool's row, each row's state"
+	t_is "$calls" "claim() calls $([ "$how" = itself ] && echo 0 || echo 1)" \
+		"$name: claim_one() decides $how"
 }
 
-check "a pool with room" "$(task x staged)" 0 \
+check "a pool with room" "$(task x staged)" 0 itself \
 "claimed x
+pool ghost 2 false next none
 row x running 1 claimone:1 true"
 
-check "a queued task goes first" "$(task q queued)$(task x staged)" 0 \
+check "a queued task goes first" "$(task q queued)$(task x staged)" 0 "through claim()" \
 "claimed q
+pool ghost 2 false next none
 row q running 1 claimone:1 false
 row x queued 0 - true"
 
 check "a better priority goes first" \
-	"$(task q queued)$(task x staged priority -1)" 0 \
+	"$(task q queued)$(task x staged priority -1)" 0 "through claim()" \
 "claimed x
+pool ghost 2 false next none
 row q queued 0 - false
 row x running 1 claimone:1 true"
 
 check "a due hold goes first" \
-	"$(task q queued run_at "clock_timestamp() - interval '1 second'")$(task x staged)" 0 \
+	"$(task q queued run_at "clock_timestamp() - interval '1 second'")$(task x staged)" 0 "through claim()" \
 "claimed q
+pool ghost 2 false next none
 row q running 1 claimone:1 false
 row x queued 0 - true"
 
 check "a hold not yet due does not" \
-	"$(task q queued run_at "clock_timestamp() + interval '1 hour'")$(task x staged)" 0 \
+	"$(task q queued run_at "clock_timestamp() + interval '1 hour'")$(task x staged)" 0 itself \
 "claimed x
+pool ghost 2 false next true
 row q queued 0 - false
 row x running 1 claimone:1 true"
 
 check "a paused pool" \
-	"INSERT INTO pool_setting (pool, paused) VALUES ('ghost', true);$(task x staged)" 0 \
-"row x queued 0 - true"
+	"INSERT INTO pool_setting (pool, paused) VALUES ('ghost', true);$(task x staged)" 0 "through claim()" \
+"pool ghost 2 true next none
+row x queued 0 - true"
 
 check "a pool full with another daemon's tasks" \
-	"$(task o1 running)$(task o2 running)UPDATE task SET instance = 900002 WHERE name IN ('o1', 'o2');$(task x staged)" 0 \
-"row o1 running 0 - false
+	"$(task o1 running)$(task o2 running)UPDATE task SET instance = 900002 WHERE name IN ('o1', 'o2');$(task x staged)" 0 "through claim()" \
+"pool ghost 2 false next none
+row o1 running 0 - false
 row o2 running 0 - false
 row x queued 0 - true"
 
-check "a pool full with this daemon's tasks" "$(task x staged)" 2 \
-"row x queued 0 - true"
+check "a pool full with this daemon's tasks" "$(task x staged)" 2 "through claim()" \
+"pool ghost 2 false next none
+row x queued 0 - true"
 
 check "a live limit above the configured one" \
-	"INSERT INTO pool_setting (pool, max_workers) VALUES ('ghost', 3);$(task x staged)" 2 \
+	"INSERT INTO pool_setting (pool, max_workers) VALUES ('ghost', 3);$(task x staged)" 2 itself \
 "claimed x
+pool ghost 3 false next none
 row x running 1 claimone:1 true"
 
 check "a file that waits for another (after=)" \
-	"$(task d done)$(task x staged after "ARRAY[(SELECT id FROM task WHERE name = 'd')]")" 0 \
-"row d done 0 - false
+	"$(task d done)$(task x staged after "ARRAY[(SELECT id FROM task WHERE name = 'd')]")" 0 "through claim()" \
+"pool ghost 2 false next none
+row d done 0 - false
 row x queued 0 - true"
 
-check "a file cancelled since its release" "$(task x cancelled)" 0 \
-"row x cancelled 0 - false"
+check "a file cancelled since its release" "$(task x cancelled)" 0 "through claim()" \
+"pool ghost 2 false next none
+row x cancelled 0 - false"
 
-# The daemon's own pickup: an idle pool, one cp.  claim_one() takes it
-# (its update is the only claim statement of the task: the counters of
-# the two functions say which ran).
+# The daemon's own pickup: an idle pool, one cp, claimed by claim_one().
+# (The daemon runs with -d from here: its debug lines say when it names a
+# session ahead of a claim, and when it takes the name back.)
 calls() {
 	ctl -c "SELECT coalesce((SELECT calls FROM pg_stat_user_functions
 		WHERE schemaname = 'pgqfs' AND funcname = '$1'), 0)"
@@ -123,7 +148,8 @@ calls() {
 ctl -c "ALTER SYSTEM SET track_functions = 'pl'" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 0.3
 pgqfs_stop
-pgqfs_start || t_bail "daemon did not restart"
+pgqfs_start main -d || t_bail "daemon did not restart"
+logged() { grep -qF "task $1: $2" "${PGQFS_LOG[main]}"; }
 printf 'SELECT 42 AS answer;\n' >"$E2E_TMP/one.sql"
 id=$(new_id)
 one0=$(calls claim_one)
@@ -148,6 +174,8 @@ sleeping() {
 		  AND query = 'SELECT pg_sleep(1.5) AS slept;'")" = 1 ]
 }
 t_ok "its backend runs its statement under its application_name" wait_until 10 sleeping
+t_ok "the daemon named that session while the task's claim was in flight" \
+	logged "$sid" "a session is named for it while its claim is in flight"
 t_is "$(cat "$MNT/tasks/$sid/wait")" done "the sleeping task is done"
 named_idle() {
 	[ "$(psql_ref -d app -tAXc "SELECT count(*) FROM pg_stat_activity
@@ -176,6 +204,10 @@ sessions_named() {
 }
 unnamed() { [ "$(sessions_named "$xid")" = 0 ]; }
 t_ok "no session carries its name while it waits" wait_until 5 unnamed
+t_ok "a session was named for it while claim_one() was in flight" \
+	logged "$xid" "a session is named for it while its claim is in flight"
+t_ok "and took its name back when the claim did not give it the file" \
+	logged "$xid" "not claimed here; the session named for it takes its name back"
 t_is "$(cat "$MNT/tasks/$xid/wait")" done "it runs once b's task ends"
 psql_ref -d app -X -q --csv -v ON_ERROR_STOP=1 -f "$E2E_TMP/x.sql" >"$E2E_TMP/x.ref"
 t_cmp "$E2E_TMP/x.ref" "$MNT/done/$xid/result" "with its result, psql's"
