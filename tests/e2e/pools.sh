@@ -109,7 +109,15 @@ t_file_is "$A/pools/fast/max_workers" $'8\n' "another pool keeps its limit"
 # "Obeyed within a second": give both daemons that second before the load.
 sleep 1
 sampler_start "$W/peak2"
-submit_n low 20 "SELECT pg_sleep(0.5);"
+# One task on each daemon first, both running, then the other 18: claims
+# are work-conserving, not fair across daemons, so a daemon that took both
+# slots (its claims ahead of the other's on a loaded machine) would keep
+# them, refilling each in the step that records its end, and the other
+# would run nothing: the limit would be tested on one daemon only.
+submit_n low 2 "SELECT pg_sleep(0.5);"
+t_ok "one task runs on each daemon" wait_until 10 all_state low running
+submit_n rest 18 "SELECT pg_sleep(0.5);"
+cat "$W/rest.ids" >>"$W/low.ids"
 t_ok "the 20 tasks end done" wait_until 40 all_state low done
 sampler_stop
 peak=$(sort -n "$W/peak2" | tail -n 1)
