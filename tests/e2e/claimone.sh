@@ -2,12 +2,16 @@
 # claim_one() (schema version 8), the claim of one released file, decides
 # as claim() decides for the same arguments: claim() is the reference.
 # Each case builds a pool's rows in a transaction, calls one of the two,
-# prints what was claimed and every row's state, and rolls back; the two
-# outputs must be equal, and equal to what the case expects.  The pool,
-# "ghost", is in no daemon's configuration, so no daemon touches its rows.
+# prints what was claimed, the pool's row and every task's state, and
+# rolls back; the two outputs must be equal, and equal to what the case
+# expects, and claim_one() must have called claim() exactly when its own
+# update could not decide.  The pool, "ghost", is in no daemon's
+# configuration, so no daemon touches its rows.
 # Then the daemon's own use: a file into an idle pool is claimed by
 # claim_one() and runs, its result psql's; a task's session, named while
-# that claim is in flight, runs its statement under its application_name.
+# that claim is in flight, runs its statement under its application_name;
+# and with a second daemon filling the pool, the named session takes the
+# name back while the file waits.
 . "$SRCDIR/e2e/lib.sh"
 
 pgqfs_config() {
