@@ -165,6 +165,8 @@ struct staged {
 	bool releasing;		/* its last writer closed it: being submitted */
 	bool storing;		/* a flush is storing a copy of it */
 	int cap_err;		/* EDQUOT or ENOSPC: a write hit a memory cap; never runs */
+	int flush_err;		/* the -errno its last flush told its writer; 0 after
+				 * one that stored it all */
 	uint64_t charged;	/* bytes counted against its uid's and the total cap */
 	int open_count;
 	uint64_t nlookup;	/* the kernel's references */

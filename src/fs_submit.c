@@ -67,8 +67,14 @@ static int staged_store(struct fs *fs, struct staged *s)
 		id = s->task_id;
 		s->task_id = 0;
 		pthread_mutex_unlock(&fs->lock);
-		if (id && store_unstage(fs->store, id) < 0)
+		if (id && store_unstage(fs->store, id) < 0) {
+			/* Still stored: the next store, or an rm, tries again. */
+			pthread_mutex_lock(&fs->lock);
+			if (!s->task_id)
+				s->task_id = id;
+			pthread_mutex_unlock(&fs->lock);
 			return -EIO;
+		}
 		return r;
 	}
 	if (s->dot || !s->listed || !s->dirty) {
@@ -670,6 +676,9 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Each flush with data makes the content so far durable: when cp's
 	 * close() returns 0, the task will run. */
 	r = staged_store(fs, s);
+	pthread_mutex_lock(&fs->lock);
+	s->flush_err = r < 0 ? r : 0;	/* what its writer is told */
+	pthread_mutex_unlock(&fs->lock);
 	if (r < 0)
 		refuse(req, r == -ESTALE ? EIO : -r, pool_name(fs, pool), name,
 		       "cannot store the file: %s", submit_refusal(r));
@@ -689,7 +698,7 @@ void staged_release(struct fs *fs, struct staged *s)
 	const char *pool;
 	int64_t id, committed_us;
 	bool run, refused;
-	int r;
+	int r, flush_err;
 
 	pthread_mutex_lock(&fs->lock);
 	run = --s->open_count == 0 && s->listed && !s->dot;
@@ -704,8 +713,19 @@ void staged_release(struct fs *fs, struct staged *s)
 	pthread_mutex_unlock(&fs->lock);
 	if (!run)
 		goto out;
-	/* Content written after the last flush (rare: mmap) is stored now. */
-	r = staged_store(fs, s);
+	/*
+	 * Its writer's last close failed, and it was told so: nothing is
+	 * stored or queued now (the file stays listed, for an rm or a
+	 * rewrite), unless its row was taken from it (ESTALE: the name is
+	 * the store's now).  A file that did not fit is still refused by
+	 * staged_store(), which takes back what an earlier flush stored.
+	 * Else the content written after the last flush (rare: mmap) is
+	 * stored now.
+	 */
+	pthread_mutex_lock(&fs->lock);
+	flush_err = s->too_big || s->cap_err ? 0 : s->flush_err;
+	pthread_mutex_unlock(&fs->lock);
+	r = flush_err ? flush_err : staged_store(fs, s);
 	pthread_mutex_lock(&fs->lock);
 	/* An rm or a rename may have come between the store and here, and
 	 * taken the file and its stored row: it is theirs now. */
@@ -719,7 +739,7 @@ void staged_release(struct fs *fs, struct staged *s)
 	id = s->task_id;
 	committed_us = s->submitted_us;
 	refused = r == -EFBIG || r == -EBUSY || r == -EDQUOT || r == -ENOSPC ||
-		  r == -EACCES || r == -EEXIST;
+		  r == -EACCES || r == -EEXIST || r == -ESTALE;
 	if (refused || (r == 0 && s->open_count == 0)) {
 		/* From now on the name belongs to the queued task in the store
 		 * (ours, or the one queued through another daemon that made
@@ -735,6 +755,11 @@ void staged_release(struct fs *fs, struct staged *s)
 	pthread_mutex_unlock(&fs->lock);
 	if (refused)
 		goto out;	/* refused, and logged, by the flush before */
+	if (flush_err) {
+		log_warn("%s: not submitted: its last close failed, and its writer was told; "
+			 "it stays listed until removed or rewritten", where);
+		goto out;
+	}
 	if (r < 0) {
 		log_error("%s: cannot store the file at its last close: %s", where,
 			  store_last_error());

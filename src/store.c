@@ -315,8 +315,17 @@ static int pconn_open(const struct config *cfg, int64_t deadline, PGconn **ret)
 	if (r < 0)
 		goto out;
 	PQsetNoticeProcessor(pg, store_log_notice, NULL);
-	/* Without JIT, as in store_connect(). */
-	if (!PQsendQueryParams(pg, "SELECT pg_catalog.set_config('search_path', $1, false),"
+	/*
+	 * Without JIT, as in store_connect().  And a statement given up on
+	 * (past request_timeout the connection is closed) must not commit
+	 * later, behind the back of a writer told it failed: the server looks
+	 * at the socket every second while the statement waits (14 and later).
+	 */
+	if (!PQsendQueryParams(pg, PQserverVersion(pg) >= 140000 ?
+			       "SELECT pg_catalog.set_config('search_path', $1, false),"
+			       " pg_catalog.set_config('jit', 'off', false),"
+			       " pg_catalog.set_config('client_connection_check_interval', '1000', false)" :
+			       "SELECT pg_catalog.set_config('search_path', $1, false),"
 			       " pg_catalog.set_config('jit', 'off', false)",
 			       1, NULL, pv, NULL, NULL, 0)) {
 		r = -EIO;
