@@ -145,6 +145,7 @@ void ctl_next(struct executor *e)
 	bool stopping = atomic_load(&e->stopping);
 	const char *names[256];
 	int max[256], want[256], running[256];
+	int tg_asked[256] = { 0 };	/* connections asked for, per target */
 	size_t n = 0;
 	int room = stopping || atomic_load(&e->draining) ? 0 : global_free(e);
 	int sum_want = 0, freed = 0;
@@ -240,7 +241,9 @@ void ctl_next(struct executor *e)
 		struct pool *p = &e->pools[i];
 		int held = p->running - p->batch_freed;
 		int w = p->live_max - held;
-		int tf = target_free(p->target);
+		size_t ti = (size_t)(p->target - e->targets);
+		/* Pools sharing a target share its free connections. */
+		int tf = target_free(p->target) - (ti < 256 ? tg_asked[ti] : 0);
 
 		if (!p->has_work)
 			continue;
@@ -261,6 +264,8 @@ void ctl_next(struct executor *e)
 		p->claim_want = w;
 		p->claim_asked = true;
 		p->has_work = false;
+		if (ti < 256)
+			tg_asked[ti] += w;
 		room -= w;
 		sum_want += w;
 		n++;

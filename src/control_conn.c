@@ -246,8 +246,12 @@ void ctl_lost(struct executor *e)
 	for (struct task *t = e->tasks; t; t = t->next) {
 		struct conn *c = t->conn;
 
-		if (c && c->pg) {
-			conn_cancel(e, c);	/* sent off the loop */
+		if (c) {
+			/* One still resolving its host or role (no pg yet) is
+			 * broken too: its task is freed below, and must not be
+			 * found on it when the look-up ends. */
+			if (c->pg)
+				conn_cancel(e, c);	/* sent off the loop */
 			conn_detach_task(c);
 			conn_set_state(c, CONN_BROKEN);
 		}

@@ -58,6 +58,7 @@ void reload_apply(struct executor *e)
 	size_t nt, np, *tmap = NULL, *pmap = NULL;
 	struct target *T = NULL;
 	struct pool *P = NULL;
+	bool *kept = NULL;	/* an old target a retired pool still points at */
 	bool ok = true;
 
 	pthread_mutex_lock(&e->reload_lock);
@@ -70,7 +71,8 @@ void reload_apply(struct executor *e)
 	P = calloc(cfg->n_pools + e->n_pools, sizeof(*P));
 	tmap = malloc((e->n_targets + 1) * sizeof(*tmap));
 	pmap = malloc((e->n_pools + 1) * sizeof(*pmap));
-	ok = T && P && tmap && pmap;
+	kept = calloc(e->n_targets + 1, sizeof(*kept));
+	ok = T && P && tmap && pmap && kept;
 	/* Every allocation first, so that a failure changes nothing. */
 	for (size_t i = 0; ok && i < cfg->n_targets; i++) {
 		if (find_target(e, &cfg->targets[i]) != SIZE_MAX)
@@ -105,11 +107,20 @@ void reload_apply(struct executor *e)
 		T[nt].cap_conns = e->targets[j].cap_conns;
 		tmap[j] = nt;
 	}
-	/* The others keep what still runs. */
+	/* The others keep what still runs, and stay while a pool that goes
+	 * keeps tasks (their ends not yet on record) and points at them. */
+	for (size_t j = 0; j < e->n_pools; j++) {
+		bool stays = false;
+
+		for (size_t i = 0; i < cfg->n_pools && !stays; i++)
+			stays = strcmp(cfg->pools[i].name, e->pools[j].cfg->name) == 0;
+		if (!stays && pool_has_tasks(e, &e->pools[j]))
+			kept[e->pools[j].target - e->targets] = true;
+	}
 	for (size_t j = 0; j < e->n_targets; j++) {
 		if (tmap[j] != SIZE_MAX)
 			continue;
-		if (e->targets[j].n_conns == 0) {
+		if (e->targets[j].n_conns == 0 && !kept[j]) {
 			free(e->targets[j].conns);
 			continue;
 		}
@@ -186,4 +197,5 @@ out:
 	free(P);
 	free(tmap);
 	free(pmap);
+	free(kept);
 }

@@ -57,8 +57,23 @@ static void task_mark_unsent(struct task *t)
 static void task_timed_out(struct timer *tm, void *arg, int64_t now)
 {
 	struct task *t = arg;
+	struct conn *c = t->conn;
 
 	(void)now;
+	if (!t->timed_out && c && t->phase == PHASE_CONNECT && c->state == CONN_RESET) {
+		/* Its session never came back from its reset (or naming): the
+		 * target hangs.  It is closed; the task fails, having run
+		 * nothing. */
+		t->timed_out = true;
+		conn_detach_task(c);
+		conn_set_state(c, CONN_BROKEN);
+		task_fail(timer_executor(tm), t,
+			  "pgqfs: timed out: %s timeout of %llu ms passed before its session on "
+			  "target %s was ready; nothing ran\n",
+			  task_options_has(&t->opts, HEADER_TIMEOUT) ? "its" : "the pool's",
+			  (unsigned long long)t->timeout_ms, t->pool->target->cfg->name);
+		return;
+	}
 	if (t->timed_out || !t->conn || (t->phase != PHASE_SETUP && t->phase != PHASE_STMT))
 		return;
 	t->timed_out = true;
@@ -405,6 +420,21 @@ static void task_next_statement(struct executor *e, struct task *t)
 		task_finish(e, t, TASK_CANCELLED);
 		return;
 	}
+	/* Before COMMIT, and before the end after the last statement: a
+	 * statement that ended before its cancel came fails the task all the
+	 * same (its result is cut at the cap; a single transaction rolls back). */
+	if (t->over_cap) {
+		buf_reset(&t->error);
+		cap_error(t, &t->error);
+		task_finish(e, t, TASK_FAILED);
+		return;
+	}
+	if (t->timed_out) {
+		buf_reset(&t->error);
+		timeout_error(t, &t->error);
+		task_finish(e, t, TASK_FAILED);
+		return;
+	}
 	if (t->opts.single_transaction && (t->tx == TX_NONE || t->tx == TX_OPEN) &&
 	    (t->cur >= t->n_stmts) == (t->tx == TX_OPEN) && t->n_stmts > 0) {
 		/* Like psql -1: BEGIN before the first statement, COMMIT
@@ -429,20 +459,6 @@ static void task_next_statement(struct executor *e, struct task *t)
 	}
 	if (t->cur >= t->n_stmts) {
 		task_finish(e, t, TASK_DONE);
-		return;
-	}
-	if (t->over_cap) {
-		/* The statement ended before its cancel: run no more. */
-		buf_reset(&t->error);
-		cap_error(t, &t->error);
-		task_finish(e, t, TASK_FAILED);
-		return;
-	}
-	if (t->timed_out) {
-		/* The cancel came between two statements: run no more. */
-		buf_reset(&t->error);
-		timeout_error(t, &t->error);
-		task_finish(e, t, TASK_FAILED);
 		return;
 	}
 	s = &t->stmts[t->cur];
@@ -759,6 +775,10 @@ void task_assign(struct executor *e, struct task *t)
 		return;
 	}
 	conn_attach_task(c, t);
+	/* Its timeout runs from its claim, also while its session is being
+	 * reset or named (task_timed_out()). */
+	if (t->timeout_ms && c->state == CONN_RESET)
+		timer_set(&t->timeout_timer, t->started_mono_ms + (int64_t)t->timeout_ms);
 	if (c->state == CONN_IDLE) {
 		conn_set_state(c, CONN_BUSY);
 		task_begin(e, t);

@@ -161,6 +161,16 @@ echo "SELECT 'small' AS s;" >"$W/small.sql"
 small=$(new_id)
 submit capped "$W/small.sql" "$small.sql"
 t_is "$(task_wait "$small" 10)" done "a task within the cap is done"
+# A statement past the cap that ends before its cancel arrives (a quick
+# one, the task's last) fails the task all the same.
+echo 'SELECT g FROM generate_series(1, 5000) g;' >"$W/quick.sql"
+for k in 1 2 3; do
+	quick=$(new_id)
+	submit capped "$W/quick.sql" "$quick.sql"
+	t_is "$(task_wait "$quick" 10)" failed "a quick task past the cap fails ($k)"
+	t_like "$(cat "$MNT/tasks/$quick/error")" "^pgqfs: the result reached the pool's max_result_bytes" \
+		"its error says why ($k)"
+done
 
 # ---- a file cut short runs nothing.
 psql_ref -q -d app -c 'CREATE TABLE cut (x int)'

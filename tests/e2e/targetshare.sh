@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Pools that share a target share its connections: a claim that asks for
+# several pools at once asks for no more tasks than the target has free
+# connections (its max_workers), so no claimed task fails for want of one.
+# Two pools of 2 on a target of 2.  A session of ours holds pool a's claim
+# lock, so the claim of a's first file waits, and with it the control
+# connection; meanwhile a second file into a and two into b are released.
+# When the lock goes, one claim asks for both pools with one connection
+# free: all four tasks run, none fails.
+. "$SRCDIR/e2e/lib.sh"
+
+pgqfs_config() {
+	cat <<EOT
+[pgqfs]
+control = $PGQFS_CONTROL
+schema = pgqfs
+workers = 0
+shutdown_grace = 2s
+
+[target main]
+conninfo = $PGQFS_TARGET
+max_workers = 2
+
+[pool a]
+target = main
+max_workers = 2
+
+[pool b]
+target = main
+max_workers = 2
+EOT
+}
+pg_start
+pgqfs_start || t_bail "daemon did not start"
+W=$E2E_TMP/work
+mkdir -p "$W"
+printf 'SELECT pg_sleep(1) AS slept;\n' >"$W/s.sql"
+session_open lk pgqfs_ctl
+session_send lk "BEGIN; SELECT pg_advisory_xact_lock(hashtext('pgqfs' || '.pool'), hashtext('a')); SELECT 'locked';"
+locked() { grep -q locked "$E2E_TMP/lk.out"; }
+wait_until 10 locked || t_bail "the lock was not taken: $(cat "$E2E_TMP/lk.out")"
+ids=()
+for p in a a b b; do
+	id=$(new_id)
+	submit "$p" "$W/s.sql" "$id.sql" || t_fail "cp into pool $p"
+	ids+=("$id")
+	sleep 0.2	# the first file's claim is sent, and waits
+done
+session_send lk "COMMIT;"
+session_close lk
+for id in "${ids[@]}"; do
+	t_is "$(task_wait "$id" 30)" done "task $id is done$(head -c 160 "$MNT/failed/$id/error" 2>/dev/null | sed 's/^/: /')"
+done
+t_is "$(psql_ref -d pgqfs_ctl -tAXc "SELECT count(*) FROM pgqfs.task
+	WHERE error IS NOT NULL AND convert_from(error, 'UTF8') LIKE '%no free connection slot%'")" 0 \
+	"no task failed for want of a connection"
+t_done
