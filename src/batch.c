@@ -108,7 +108,8 @@ static bool partial_due(const struct executor *e, int64_t now)
 /* Adds the end of the orphans (tasks claimed but not taken) to the batch. */
 static void batch_add_orphans(struct executor *e, int *finals)
 {
-	static const char error[] = "pgqfs: out of memory when this task was claimed\n";
+	static const char no_memory[] = "pgqfs: out of memory when this task was claimed\n";
+	static const char no_pool[] = "pgqfs: claimed for a pool this daemon does not have\n";
 
 	while (e->orphans_batched < e->n_orphans && *finals < 400) {
 		const struct orphan *o = &e->orphans[e->orphans_batched];
@@ -120,8 +121,8 @@ static void batch_add_orphans(struct executor *e, int *finals)
 		u.state = TASK_FAILED;
 		u.finished_us = wall_us();
 		u.rows = -1;
-		u.error = error;
-		u.error_len = sizeof(error) - 1;
+		u.error = o->no_pool ? no_pool : no_memory;
+		u.error_len = strlen(u.error);
 		if (progress_add_update(e->batch, &u) < 0)
 			return;
 		e->orphans_batched++;
@@ -175,7 +176,7 @@ int reserve_orphans(struct executor *e, size_t more)
 	return 0;
 }
 
-void add_orphan(struct executor *e, int64_t id, int64_t log_size)
+void add_orphan(struct executor *e, int64_t id, int64_t log_size, bool no_pool)
 {
 	if (e->n_orphans == e->cap_orphans) {
 		/* The claim returned more than it was asked for. */
@@ -185,6 +186,7 @@ void add_orphan(struct executor *e, int64_t id, int64_t log_size)
 	}
 	e->orphans[e->n_orphans].id = id;
 	e->orphans[e->n_orphans].log_size = log_size;
+	e->orphans[e->n_orphans].no_pool = no_pool;
 	e->n_orphans++;
 }
 

@@ -15,7 +15,8 @@
 
 struct pool *pool_find(struct executor *e, const char *name)
 {
-	for (size_t i = 0; i < e->cfg->n_pools; i++)
+	/* Retired pools too: a claim sent before a reload may answer for one. */
+	for (size_t i = 0; i < e->n_pools; i++)
 		if (strcmp(e->pools[i].cfg->name, name) == 0)
 			return &e->pools[i];
 	return NULL;
@@ -95,7 +96,7 @@ void claimed_tasks(struct executor *e, PGresult *res)
 
 			store_parse_claimed(res, i, &cl);
 			if (!cl.pool_info && !cl.done_row)
-				add_orphan(e, cl.id, cl.log_size);
+				add_orphan(e, cl.id, cl.log_size, false);
 		}
 		goto out;
 	}
@@ -134,10 +135,11 @@ void claimed_tasks(struct executor *e, PGresult *res)
 			else
 				log_error("out of memory taking claimed task %lld: it fails",
 					  (long long)cl.id);
-			add_orphan(e, cl.id, cl.log_size);
+			add_orphan(e, cl.id, cl.log_size, !p);
 			continue;
 		}
-		got_per_pool[p - e->pools]++;
+		if (p - e->pools < 256)
+			got_per_pool[p - e->pools]++;
 		t->id = cl.id;
 		t->pool = p;
 		t->uid = cl.uid;
@@ -178,7 +180,7 @@ void claimed_tasks(struct executor *e, PGresult *res)
 out:
 	free(order);
 	/* A pool that gave all we asked may have more. */
-	for (size_t i = 0; i < e->cfg->n_pools && i < 256; i++) {
+	for (size_t i = 0; i < e->n_pools && i < 256; i++) {
 		struct pool *p = &e->pools[i];
 
 		/* Full, and room left (the claim was cut short by the batch
@@ -190,7 +192,7 @@ out:
 		if (p->claim_asked)
 			p->saturated = got_per_pool[i] >= p->claim_want;
 	}
-	for (size_t i = 0; i < e->cfg->n_pools; i++) {
+	for (size_t i = 0; i < e->n_pools; i++) {
 		e->pools[i].claim_want = 0;
 		e->pools[i].claim_asked = false;
 	}

@@ -107,7 +107,7 @@ static void ctl_failed(struct executor *e, enum ctl_op op, const char *why)
 		 * step's batch is sent again as it is).  A session named for
 		 * a released file keeps its name until a claim's answer says
 		 * whether this daemon runs it. */
-		for (size_t i = 0; i < e->cfg->n_pools; i++) {
+		for (size_t i = 0; i < e->n_pools; i++) {
 			if (e->pools[i].claim_want > 0)
 				e->pools[i].has_work = true;
 			e->pools[i].claim_want = 0;

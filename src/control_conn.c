@@ -270,8 +270,10 @@ void ctl_lost(struct executor *e)
 	e->batch_unsent = false;
 	e->n_orphans = 0;
 	e->orphans_batched = 0;
-	for (size_t i = 0; i < e->cfg->n_pools; i++)
+	for (size_t i = 0; i < e->n_pools; i++) {
 		e->pools[i].claim_want = 0;
+		e->pools[i].claim_asked = false;
+	}
 	ctl_abandon_job(e);
 	PQfinish(e->control);
 	e->control = NULL;

@@ -40,9 +40,18 @@ static void cancel_all(struct executor *e)
 	e->cancels_sent = true;
 }
 
-static bool work_left(const struct executor *e)
+/* Something not yet on record: a task, a statement in flight, the end of
+ * a claimed task not taken (an orphan), a release (its file is queued by
+ * the next claim, which asks for nothing once the daemon stops). */
+static bool work_left(struct executor *e)
 {
-	return e->tasks != NULL || e->op != OP_NONE;
+	bool releases;
+
+	pthread_mutex_lock(&e->release_lock);
+	releases = e->n_release > 0;
+	pthread_mutex_unlock(&e->release_lock);
+	return e->tasks != NULL || e->op != OP_NONE || e->n_orphans > 0 ||
+	       e->n_releasing > 0 || releases;
 }
 
 static void *executor_main(void *arg)
@@ -69,8 +78,10 @@ static void *executor_main(void *arg)
 			if (!work_left(e) || !ctl_up(e) || now >= e->stop_deadline_ms)
 				break;
 		}
-		if (atomic_load(&e->draining) && !work_left(e) && e->n_releasing == 0 &&
-		    progress_empty(e->batch) && !atomic_load(&e->drained)) {
+		/* A committed batch keeps its contents until the next is built:
+		 * what counts is whether one waits to be sent. */
+		if (atomic_load(&e->draining) && !work_left(e) && !e->batch_unsent &&
+		    !atomic_load(&e->drained)) {
 			atomic_store(&e->drained, true);
 			log_info("drained: no task runs here any more");
 		}

@@ -239,6 +239,7 @@ struct schedules {
 struct orphan {
 	int64_t id;
 	int64_t log_size;
+	bool no_pool;		/* its pool is unknown here, not out of memory */
 };
 
 /* The control connection's life (control.c). */
@@ -570,7 +571,7 @@ bool ctl_build_progress(struct executor *e, int64_t now, bool stopping);
  * may be missing. */
 __attribute__((warn_unused_result))
 int reserve_orphans(struct executor *e, size_t more);
-void add_orphan(struct executor *e, int64_t id, int64_t log_size);
+void add_orphan(struct executor *e, int64_t id, int64_t log_size, bool no_pool);
 /* The batch is committed; done: the ids it finished ("id:state,..."), or
  * NULL. */
 void progress_stored(struct executor *e, const char *done);

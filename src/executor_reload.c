@@ -7,7 +7,8 @@
  * same keeps its connections; one that changed or left is retired: its
  * connections with a task finish it, the others close.  A pool keeps its
  * running count; one that left is retired: its running tasks finish and
- * are recorded, it claims nothing.  Retired ones sit after the
+ * are recorded, and so do those a claim in flight takes for it (the claim
+ * was sent before the reload); it claims nothing more.  Retired ones sit after the
  * configuration's in the arrays until a later reload finds them empty.
  * The old configuration stays allocated (the caller keeps every one until
  * exit): retired targets and pools still point into it.
@@ -44,8 +45,13 @@ static size_t find_pool(const struct executor *e, const char *name)
 	return SIZE_MAX;
 }
 
+/* Tasks of its own, or a claim in flight that may bring some: a claim
+ * answers for the pools it was sent for, and the tasks it took are this
+ * daemon's to run. */
 static bool pool_has_tasks(const struct executor *e, const struct pool *p)
 {
+	if (p->claim_asked)
+		return true;
 	for (const struct task *t = e->tasks; t; t = t->next)
 		if (t->pool == p)
 			return true;
@@ -147,6 +153,8 @@ void reload_apply(struct executor *e)
 		if (j != SIZE_MAX) {
 			P[np].running = e->pools[j].running;
 			P[np].paused = e->pools[j].paused;
+			P[np].claim_want = e->pools[j].claim_want;
+			P[np].claim_asked = e->pools[j].claim_asked;
 			if (e->pools[j].cfg->max_workers == cp->max_workers)
 				P[np].live_max = e->pools[j].live_max;
 			pmap[j] = np;
@@ -165,7 +173,10 @@ void reload_apply(struct executor *e)
 				log_info("reload: pool %s removed", LOG_ESCAPE(old->cfg->name));
 			continue;
 		}
-		if (!old->retired)
+		if (!old->retired && old->claim_asked && !old->running)
+			log_info("reload: pool %s removed: the tasks the claim in flight "
+				 "takes for it run", LOG_ESCAPE(old->cfg->name));
+		else if (!old->retired)
 			log_info("reload: pool %s removed: its %d running tasks finish",
 				 LOG_ESCAPE(old->cfg->name), old->running);
 		P[np] = *old;
