@@ -46,10 +46,11 @@ static const char *submit_refusal(int r)
 /*
  * Stores a staged file's content durably (a flush with data).  Called
  * without fs->lock held: the store call blocks.  The caller holds an
- * open reference, so s stays alive.  Never in a request span
- * (fs_store_begin): store_stage joins other writers' group commit, and a
- * batch leader interrupted by its own request would fail them all with
- * EINTR; each call keeps its own deadline (request_timeout).
+ * open reference, so s stays alive.  In a flush's request span
+ * (fs_store_begin), the wait behind other writers' group commits ends at
+ * the request's deadline or its interrupt; the batch that holds this
+ * file's rows is stored outside it, with a deadline of its own
+ * (request_timeout), since an interrupt would fail every writer in it.
  */
 static int staged_store(struct fs *fs, struct staged *s)
 {
@@ -542,13 +543,10 @@ again:
 	was_dot = s->dot;
 	s->dot = false;		/* fs_open lets writers into staging files */
 	pthread_mutex_unlock(&fs->lock);
-	/*
-	 * Not in the span: the submission joins the writers' group commit,
-	 * and a leader interrupted by its own request would fail every other
-	 * writer's rows in its batch with EINTR.  It keeps its own deadline.
-	 */
-	fs_store_end();
+	/* In the span for its wait behind other writers' group commits; the
+	 * batch itself is stored outside it (staged_store()). */
 	r = sub.len ? store_submit(fs->store, &sub, &id) : 0;
+	fs_store_end();
 	free(data);
 	pthread_mutex_lock(&fs->lock);
 	s->pins--;
@@ -675,7 +673,9 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	/* Each flush with data makes the content so far durable: when cp's
 	 * close() returns 0, the task will run. */
+	fs_store_begin(req);
 	r = staged_store(fs, s);
+	fs_store_end();
 	pthread_mutex_lock(&fs->lock);
 	s->flush_err = r < 0 ? r : 0;	/* what its writer is told */
 	pthread_mutex_unlock(&fs->lock);

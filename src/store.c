@@ -110,9 +110,10 @@ int store_create(const struct config *cfg, struct store **ret)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cond, &ca);
+	/* A writer waiting for the group commit has a deadline too. */
+	pthread_cond_init(&s->stage_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&s->stage_lock, NULL);
-	pthread_cond_init(&s->stage_cond, NULL);
 	*ret = s;
 	return 0;
 }
@@ -169,6 +170,53 @@ void store_request_end(void)
 	request.interrupted = NULL;
 	request.arg = NULL;
 	request.deadline_ms = 0;
+}
+
+void store_span_take(struct store *s, struct store_span *out)
+{
+	out->interrupted = request.interrupted;
+	out->arg = request.arg;
+	out->deadline_ms = request.deadline_ms ? request.deadline_ms :
+			   mono_ms() + (int64_t)s->cfg->request_timeout_ms;
+	store_request_end();
+}
+
+void store_span_put(const struct store_span *in)
+{
+	request.interrupted = in->interrupted;
+	request.arg = in->arg;
+	request.deadline_ms = in->interrupted ? in->deadline_ms : 0;
+}
+
+int store_span_wait(struct store *s, const struct store_span *sp, pthread_cond_t *cond,
+		    pthread_mutex_t *m)
+{
+	int64_t left;
+	char why[128];
+	struct timespec ts;
+
+	if (sp->interrupted && sp->interrupted(sp->arg)) {
+		set_error("control database", "request interrupted");
+		return -EINTR;
+	}
+	left = sp->deadline_ms - mono_ms();
+	if (left <= 0) {
+		snprintf(why, sizeof(why), "no answer within request_timeout (%llu ms): "
+			 "earlier writers' commits took it", (unsigned long long)s->cfg->request_timeout_ms);
+		set_error("control database", why);
+		return -EIO;
+	}
+	if (sp->interrupted && left > INTERRUPT_POLL_MS)
+		left = INTERRUPT_POLL_MS;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(left / 1000);
+	ts.tv_nsec += (long)(left % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	(void)pthread_cond_timedwait(cond, m, &ts);
+	return 0;
 }
 
 /* When a call starting now must give up. */

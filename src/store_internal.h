@@ -91,6 +91,26 @@ void arr_finish_free(struct arr *a);
 bool schema_name_ok(const char *s);
 
 /* src/store.c: the filesystem's connection pool */
+/* A request's span (store_request_begin()), taken off its thread: a writer
+ * waiting in the group commit's line keeps its request's deadline and
+ * answers its interrupt, while the batch its leader stores runs outside
+ * any request (each writer's rows in it would fail with the leader's
+ * EINTR). */
+struct store_span {
+	store_interrupted_fn *interrupted;	/* NULL: none */
+	void *arg;
+	int64_t deadline_ms;	/* mono_ms(); the span's, else request_timeout from now */
+};
+/* Saves the thread's span in *out and ends it. */
+void store_span_take(struct store *s, struct store_span *out);
+/* Begins the saved span again on this thread. */
+void store_span_put(const struct store_span *in);
+/* Waits on cond (m held) until signalled, for at most the span's time
+ * left: 0, or -EINTR (interrupted) or -EIO (past its deadline), with the
+ * error set. */
+__attribute__((warn_unused_result))
+int store_span_wait(struct store *s, const struct store_span *sp, pthread_cond_t *cond,
+		    pthread_mutex_t *m);
 /* Sets what store_last_error() reports to this thread. */
 void set_error(const char *what, const char *msg);
 /* Whether this thread's last failed run() failed for its connection (lost,

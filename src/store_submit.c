@@ -30,6 +30,7 @@ struct stage_req {
 	int64_t id;		/* in: the staged task to update, or 0; out: its id */
 	int64_t submitted_us;
 	int result;
+	bool taken;		/* in the batch being stored: its outcome comes */
 	bool done;
 };
 
@@ -315,7 +316,10 @@ static int stage_request(struct store *s, const struct submission *sub, bool que
 {
 	struct stage_req req = { .sub = sub, .queue = queue, .id = *inout_id };
 	struct stage_req **tail;
+	struct store_span span;
 
+	/* The batch is stored outside the request; the wait for it is not. */
+	store_span_take(s, &span);
 	pthread_mutex_lock(&s->stage_lock);
 	for (tail = &s->stage_queue; *tail; tail = &(*tail)->next)
 		;
@@ -324,8 +328,24 @@ static int stage_request(struct store *s, const struct submission *sub, bool que
 		struct stage_req *batch, *q;
 		size_t n = 0, bytes;
 
-		if (s->stage_leading) {
+		if (s->stage_leading && req.taken) {
+			/* Stored or not, only the statement can say. */
 			pthread_cond_wait(&s->stage_cond, &s->stage_lock);
+			continue;
+		}
+		if (s->stage_leading) {
+			/* In line behind other writers' batches: give up at the
+			 * request's deadline, or its interrupt (Ctrl-C). */
+			int r = store_span_wait(s, &span, &s->stage_cond, &s->stage_lock);
+
+			if (r < 0 && !req.taken && !req.done) {
+				for (tail = &s->stage_queue; *tail != &req; tail = &(*tail)->next)
+					;
+				*tail = req.next;
+				pthread_mutex_unlock(&s->stage_lock);
+				store_span_put(&span);
+				return r;
+			}
 			continue;
 		}
 		/* Lead: take the waiting requests (ours among them), up to
@@ -340,6 +360,8 @@ static int stage_request(struct store *s, const struct submission *sub, bool que
 		}
 		s->stage_queue = q->next;
 		q->next = NULL;
+		for (q = batch; q; q = q->next)
+			q->taken = true;
 		pthread_mutex_unlock(&s->stage_lock);
 		stage_batch_run(s, batch);
 		pthread_mutex_lock(&s->stage_lock);
@@ -354,6 +376,7 @@ static int stage_request(struct store *s, const struct submission *sub, bool que
 		pthread_cond_broadcast(&s->stage_cond);
 	}
 	pthread_mutex_unlock(&s->stage_lock);
+	store_span_put(&span);
 	*inout_id = req.id;
 	if (ret_submitted_us)
 		*ret_submitted_us = req.submitted_us;
