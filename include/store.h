@@ -403,17 +403,26 @@ int store_prepare(PGconn *conn);
 /*
  * Sets up a fresh connection to the control database without blocking (it
  * must be non-blocking already): one pipeline that sets search_path,
- * registers a new instance and takes its advisory lock, LISTENs and
- * prepares the statements below.  Read every result with
- * store_setup_result() until it returns 1, then the connection is ready
- * (out of pipeline mode) and *ret_instance is the new instance.
+ * registers the daemon and takes its instance's advisory lock, LISTENs
+ * and prepares the statements below.  The instance is old_instance again
+ * when it is still this daemon's (no daemon recovered it: its staged rows
+ * stay staged, and its running tasks, cancelled when the connection was
+ * lost, fail with an unknown outcome), else a new one.  Read every result
+ * with store_setup_result() until it returns 1, then the connection is
+ * ready (out of pipeline mode).
  */
 __attribute__((warn_unused_result))
-int store_send_setup(PGconn *conn, const struct config *cfg);
+int store_send_setup(PGconn *conn, const struct config *cfg, int64_t old_instance);
+/* What the registration answered. */
+struct store_setup {
+	int64_t instance;
+	bool reused;		/* old_instance, taken back */
+	int64_t failed;		/* its running tasks failed then */
+};
 /* One result of the setup (the caller clears it): 0 go on, 1 done, -EIO
  * a statement failed (PQerrorMessage says why; drop the connection). */
 __attribute__((warn_unused_result))
-int store_setup_result(PGconn *conn, const PGresult *res, int64_t *ret_instance);
+int store_setup_result(PGconn *conn, const PGresult *res, struct store_setup *ret);
 
 /* A staged task whose writer closed it, and when its content's commit was
  * acknowledged (its submitted_at; 0: unknown, its INSERT's time stays);

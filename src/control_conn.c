@@ -144,7 +144,8 @@ void ctl_connect_poll(struct executor *e)
 	if (e->ctl_poll != PGRES_POLLING_OK)
 		return;
 	PQsetNoticeProcessor(e->control, store_log_notice, NULL);
-	if (PQsetnonblocking(e->control, 1) < 0 || store_send_setup(e->control, e->cfg) < 0) {
+	if (PQsetnonblocking(e->control, 1) < 0 ||
+	    store_send_setup(e->control, e->cfg, e->instance) < 0) {
 		ctl_attempt_failed(e, PQerrorMessage(e->control));
 		return;
 	}
@@ -155,7 +156,7 @@ void ctl_connect_poll(struct executor *e)
 /* The new connection is registered, listens and has its statements. */
 static void ctl_ready(struct executor *e)
 {
-	e->instance = e->new_instance;
+	e->instance = e->setup.instance;
 	store_set_instance(e->store, e->instance);
 	e->ctl_state = CTL_UP;
 	e->op = OP_NONE;
@@ -163,12 +164,18 @@ static void ctl_ready(struct executor *e)
 	timer_cancel(&e->ctl_retry_timer);
 	timer_cancel(&e->ctl_deadline_timer);
 	e->ctl_backoff_ms = CTL_BACKOFF_MIN_MS;
-	/* Recover first (our old instance is one of the dead now), and look
-	 * at every queue: their NOTIFYs were lost while we were away. */
+	/* Recover first (a new instance finds our old one dead), and look at
+	 * every queue: their NOTIFYs were lost while we were away. */
 	ctl_recover_at(e, 0);
 	for (size_t i = 0; i < e->cfg->n_pools; i++)
 		e->pools[i].has_work = true;
-	log_info("reconnected to the control database as instance %lld", (long long)e->instance);
+	if (e->setup.reused)
+		log_info("reconnected to the control database as instance %lld again: its staged "
+			 "files stay staged; %lld tasks it was running when the connection went "
+			 "failed (outcome unknown)", (long long)e->instance,
+			 (long long)e->setup.failed);
+	else
+		log_info("reconnected to the control database as instance %lld", (long long)e->instance);
 	if (e->on_reconnected)
 		e->on_reconnected(e->on_reconnected_arg);
 }
@@ -188,7 +195,7 @@ void ctl_setup_results(struct executor *e)
 			continue;
 		}
 		nulls = 0;
-		r = store_setup_result(e->control, res, &e->new_instance);
+		r = store_setup_result(e->control, res, &e->setup);
 		if (r < 0) {
 			const char *msg = PQresultErrorMessage(res);
 
@@ -238,8 +245,10 @@ int ctl_setup(struct executor *e)
 /*
  * The control connection is gone, and with it the advisory lock that said
  * this daemon is alive: another daemon may already have failed our running
- * tasks.  Cancel them and record nothing; a new connection registers a new
- * instance (ctl_next() starts it, without blocking the loop).
+ * tasks.  Cancel them and record nothing.  A new connection (ctl_next()
+ * starts it, without blocking the loop) takes the instance back if no
+ * daemon recovered it meanwhile, and fails those tasks then; else it
+ * registers a new one, and recovery fails them.
  */
 void ctl_lost(struct executor *e)
 {

@@ -262,7 +262,7 @@ struct executor {
 	int64_t ctl_retry_ms;		/* no statement or attempt before this */
 	int64_t ctl_backoff_ms;		/* the next failure waits this long */
 	int64_t ctl_deadline_ms;	/* a connect attempt is given up at */
-	int64_t new_instance;		/* CTL_SETUP: the instance it registered */
+	struct store_setup setup;	/* CTL_SETUP: how it registered */
 	struct job *ctl_job;		/* CTL_CONNECTING, control NULL: resolving
 					 * its host names (a job on e->jobs) */
 	bool batch_unsent;		/* batch holds state not yet committed */

@@ -571,6 +571,7 @@ static const char *const schema_v2[] = {
 #include "schema_v6.sql.h"
 #include "schema_v7.sql.h"
 #include "schema_v8.sql.h"
+#include "schema_v9.sql.h"
 
 static const char *const *const schema_versions[] = {
 	schema_v1,
@@ -581,6 +582,7 @@ static const char *const *const schema_versions[] = {
 	schema_v6,
 	schema_v7,
 	schema_v8,
+	schema_v9,
 };
 
 #endif

@@ -78,10 +78,10 @@ int store_prepare(PGconn *conn)
  * result is told from the others'. */
 #define SETUP_INSTANCE_COLUMN "pgqfs_instance"
 
-int store_send_setup(PGconn *conn, const struct config *cfg)
+int store_send_setup(PGconn *conn, const struct config *cfg, int64_t old_instance)
 {
-	char host[256], pid[16];
-	const char *reg[2] = { host, pid };
+	char host[256], pid[16], old[24];
+	const char *reg[3] = { host, pid, old };
 	const char *sp[1] = { cfg->schema };
 	int r = -EIO;
 
@@ -89,6 +89,7 @@ int store_send_setup(PGconn *conn, const struct config *cfg)
 		strcpy(host, "localhost");
 	host[sizeof(host) - 1] = '\0';
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	snprintf(old, sizeof(old), "%lld", (long long)old_instance);
 	if (!PQenterPipelineMode(conn))
 		return -EIO;
 	/* Without JIT, as in store_connect(). */
@@ -98,10 +99,9 @@ int store_send_setup(PGconn *conn, const struct config *cfg)
 		return -EIO;
 	/* As store_register(): the session advisory lock proves us alive. */
 	if (!PQsendQueryParams(conn,
-		"WITH i AS (INSERT INTO instance (host, pid) VALUES ($1, $2) RETURNING id)"
-		" SELECT id AS " SETUP_INSTANCE_COLUMN ","
-		" pg_advisory_lock(hashtext(current_schema()), id::int) FROM i",
-		2, NULL, reg, NULL, NULL, 0))
+		"SELECT id AS " SETUP_INSTANCE_COLUMN ", reused, failed"
+		" FROM register_again($3::int8, $1, $2::int4)",
+		3, NULL, reg, NULL, NULL, 0))
 		return -EIO;
 	for (size_t i = 0; i < STORE_N_CHANNELS; i++) {
 		struct buf sql;
@@ -124,7 +124,7 @@ int store_send_setup(PGconn *conn, const struct config *cfg)
 	return r;
 }
 
-int store_setup_result(PGconn *conn, const PGresult *res, int64_t *ret_instance)
+int store_setup_result(PGconn *conn, const PGresult *res, struct store_setup *ret)
 {
 	ExecStatusType st = PQresultStatus(res);
 	int col;
@@ -135,9 +135,11 @@ int store_setup_result(PGconn *conn, const PGresult *res, int64_t *ret_instance)
 	case PGRES_TUPLES_OK:
 		col = PQfnumber(res, SETUP_INSTANCE_COLUMN);
 		if (col >= 0) {
-			if (PQntuples(res) != 1)
+			if (PQntuples(res) != 1 || PQnfields(res) != 3)
 				return -EIO;
-			*ret_instance = strtoll(PQgetvalue(res, 0, col), NULL, 10);
+			ret->instance = strtoll(PQgetvalue(res, 0, col), NULL, 10);
+			ret->reused = PQgetvalue(res, 0, 1)[0] == 't';
+			ret->failed = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
 		}
 		return 0;
 	case PGRES_COMMAND_OK:

@@ -440,10 +440,11 @@ pg_start() {
 	fi
 }
 
-# pg_restart: a fast restart of the cluster (every session is ended).
+# pg_restart [MODE]: a restart of the cluster, fast unless MODE says (every
+# session is ended).
 pg_restart() {
 	_pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" \
-		-m fast -w -t 60 -s restart >/dev/null
+		-m "${1:-fast}" -w -t 60 -s restart >/dev/null
 }
 
 # pg_stop: immediate shutdown (a no-op when no cluster runs).

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# A file still open for writing when the daemon loses its control
+# connection stays the writer's.  Its first part is stored (fsync), then
+# the executor's control connection is terminated, and then the whole
+# server restarts (-m immediate).  Each time the daemon takes its own
+# instance back: the staged row is not queued by a recovery, nothing of
+# the file runs before its last close, and the whole file then runs
+# once, with psql's result.  (Before, the daemon registered a new
+# instance, recovered its old one as dead, and ran the stored part.)
+. "$SRCDIR/e2e/lib.sh"
+
+pg_start
+pgqfs_start || t_bail "daemon did not start"
+W=$E2E_TMP/work
+mkdir -p "$W"
+LOG=${PGQFS_LOG[main]}
+ctl() { psql_ref -d pgqfs_ctl -tAc "$1"; }
+
+# writer PATH GO OUT: writes and fsyncs a first statement, waits for GO,
+# writes a second and closes; OUT gets "closed" or "error ERRNO".
+cat >"$W/writer.py" <<'PY'
+import os, sys, time
+path, go, out = sys.argv[1:4]
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, b"SELECT 1 AS first;\n")
+os.fsync(fd)
+open(out + ".ready", "w").close()
+while not os.path.exists(go):
+    time.sleep(0.02)
+try:
+    os.write(fd, b"SELECT 2 AS second;\n")
+    os.close(fd)
+    how = "closed"
+except OSError as e:
+    how = "error %d" % e.errno
+with open(out, "w") as f:
+    f.write(how + "\n")
+PY
+printf 'SELECT 1 AS first;\nSELECT 2 AS second;\n' >"$W/whole.sql"
+psql_ref -d app -X -q --csv -v ON_ERROR_STOP=1 -f "$W/whole.sql" >"$W/whole.ref"
+
+# one NAME HOW: a writer holds NAME open across HOW (a function that
+# takes the control connection away and waits for the daemon to come
+# back), then finishes it.
+one() {
+	local name=$1 how=$2 pw state id
+	rm -f "$W/go" "$W/$name.out" "$W/$name.out.ready"
+	python3 "$W/writer.py" "$MNT/queue/default/$name" "$W/go" "$W/$name.out" &
+	pw=$!
+	ready() { [ -e "$W/$name.out.ready" ]; }
+	t_ok "$name: the first part is written and stored" wait_until 10 ready
+	t_is "$(ctl "SELECT state FROM pgqfs.task WHERE name = '$name'")" staged \
+		"$name: its row is staged"
+	"$how"
+	# Recovery runs as soon as the daemon is back; a second look after
+	# the usual recovery interval of another daemon would find the same.
+	sleep 1
+	state=$(ctl "SELECT string_agg(state, ',') FROM pgqfs.task WHERE name = '$name'")
+	t_is "$state" staged "$name: its row is still staged, not queued by a recovery"
+	touch "$W/go"
+	wait "$pw"
+	t_is "$(cat "$W/$name.out")" closed "$name: the writer finishes and closes it"
+	id=$(ctl "SELECT id FROM pgqfs.task WHERE name = '$name'")
+	t_is "$(task_wait "$id" 20)" done "$name: it runs"
+	t_cmp "$W/whole.ref" "$MNT/tasks/$id/result" "$name: the whole file ran, as psql runs it"
+	t_is "$(ctl "SELECT count(*) || ' ' || max(attempt) FROM pgqfs.task WHERE name = '$name'")" \
+		"1 1" "$name: one task, run once"
+}
+
+terminate() {
+	local n
+	n=$(ctl "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = 'pgqfs executor'")
+	t_is "$n" 1 "the executor's control connection is terminated"
+	back() { [ "$(grep -c 'reconnected to the control database as instance 1 again' "$LOG")" -ge 1 ]; }
+	t_ok "the daemon reconnects as the same instance" wait_until 15 back
+}
+restart() {
+	t_ok "the cluster restarts (-m immediate)" pg_restart immediate
+	back2() { [ "$(grep -c 'reconnected to the control database as instance 1 again' "$LOG")" -ge 2 ]; }
+	t_ok "the daemon reconnects as the same instance again" wait_until 30 back2
+}
+
+one a.sql terminate
+one b.sql restart
+t_ok "no recovery found a dead daemon" bash -c "! grep -q 'a daemon sharing the queue stopped' '$LOG'"
+t_is "$(ctl "SELECT count(*) FROM pgqfs.instance")" 1 "one instance is registered"
+pgqfs_stop
+t_done
