@@ -236,12 +236,21 @@ int store_read_query(struct store *s, int64_t id, uint64_t off, size_t size,
 __attribute__((warn_unused_result))
 int store_stage(struct store *s, const struct submission *sub, int64_t *inout_id,
 		int64_t *ret_submitted_us);
+/* Whether this thread's last failed store_stage() may have committed all
+ * the same: its connection was lost or timed out during the statement
+ * (then a new task's row may be in the store, its id unknown here). */
+bool store_stage_outcome_unknown(void);
 /* Makes a staged task runnable and wakes every daemon. */
 __attribute__((warn_unused_result))
 int store_release(struct store *s, int64_t id);
-/* Drops a staged task whose writer emptied the file. */
+/* Drops a staged task whose writer emptied the file (a group's staged
+ * members with it). */
 __attribute__((warn_unused_result))
 int store_unstage(struct store *s, int64_t id);
+/* Drops this daemon's staged task `name` of `pool`, if any: the row a
+ * staging commit whose outcome was unknown may have left. */
+__attribute__((warn_unused_result))
+int store_unstage_name(struct store *s, const char *pool, const char *name);
 /* Stores and queues in one transaction (a rename into the queue). */
 __attribute__((warn_unused_result))
 int store_submit(struct store *s, const struct submission *sub, int64_t *ret_id);

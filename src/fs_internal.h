@@ -157,6 +157,9 @@ struct staged {
 	gid_t gid;
 	struct buf data;
 	int64_t task_id;	/* staged row in the store, 0 if none yet */
+	bool row_unknown;	/* a staging commit of a new row failed with its
+				 * outcome unknown: a row of its name may be
+				 * stored, its id unknown */
 	int64_t submitted_us;	/* of that row */
 	bool dot;		/* a staging name: never runs */
 	bool listed;		/* still has its name in the directory */

@@ -44,6 +44,35 @@ static const char *submit_refusal(int r)
 }
 
 /*
+ * Removes the row a staging commit whose outcome was unknown may have left
+ * (store_stage_outcome_unknown()): its writer was told the commit failed,
+ * so nothing of it may run.  Called without fs->lock, with s kept alive.
+ */
+static int staged_forget_unknown(struct fs *fs, struct staged *s)
+{
+	char pool[256], name[NAME_MAX + 1];
+	int r;
+
+	pthread_mutex_lock(&fs->lock);
+	snprintf(pool, sizeof(pool), "%s", pool_name(fs, s->pool));
+	snprintf(name, sizeof(name), "%s", s->name);
+	pthread_mutex_unlock(&fs->lock);
+	r = store_unstage_name(fs->store, pool, name);
+	pthread_mutex_lock(&fs->lock);
+	if (r == 0)
+		s->row_unknown = false;
+	pthread_mutex_unlock(&fs->lock);
+	if (r == 0)
+		log_info("queue/%s/%s: what a staging commit with an unknown outcome may have "
+			 "stored is removed", LOG_ESCAPE(pool), LOG_ESCAPE(name));
+	else
+		log_warn("queue/%s/%s: cannot remove what a staging commit with an unknown "
+			 "outcome may have stored: %s", LOG_ESCAPE(pool), LOG_ESCAPE(name),
+			 store_last_error());
+	return r;
+}
+
+/*
  * Stores a staged file's content durably (a flush with data).  Called
  * without fs->lock held: the store call blocks.  The caller holds an
  * open reference, so s stays alive.  In a flush's request span
@@ -82,6 +111,20 @@ static int staged_store(struct fs *fs, struct staged *s)
 		pthread_mutex_unlock(&fs->lock);
 		return 0;
 	}
+	if (s->row_unknown && !s->task_id) {
+		/* What an earlier commit may have left goes first: this
+		 * content replaces it (its writer was told it failed). */
+		s->storing = true;
+		pthread_mutex_unlock(&fs->lock);
+		r = staged_forget_unknown(fs, s);
+		pthread_mutex_lock(&fs->lock);
+		s->storing = false;
+		pthread_cond_broadcast(&store_done);
+		if (r < 0) {
+			pthread_mutex_unlock(&fs->lock);
+			return r;
+		}
+	}
 	/*
 	 * Copied under the lock: another descriptor of the same open file
 	 * ({ a & b; } > x.sql) may write (and realloc) the buffer while this
@@ -117,6 +160,8 @@ static int staged_store(struct fs *fs, struct staged *s)
 	pthread_mutex_lock(&fs->lock);
 	if (r < 0) {
 		s->dirty = true;
+		if (!id && store_stage_outcome_unknown())
+			s->row_unknown = true;
 	} else {
 		s->task_id = id;
 		s->submitted_us = submitted_us;
@@ -322,12 +367,12 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	while ((s = staged_by_name(fs, (size_t)pi, name)) && s->storing)
 		pthread_cond_wait(&store_done, &fs->lock);
 	r = 0;
-	if (s && s->task_id) {
+	if (s && (s->task_id || s->row_unknown)) {
 		unstage = s->task_id;
 		s->storing = true;
 		pthread_mutex_unlock(&fs->lock);
 		fs_store_begin(req);
-		r = store_unstage(fs->store, unstage);
+		r = unstage ? store_unstage(fs->store, unstage) : staged_forget_unknown(fs, s);
 		fs_store_end();
 		pthread_mutex_lock(&fs->lock);
 		s->storing = false;
@@ -756,8 +801,23 @@ void staged_release(struct fs *fs, struct staged *s)
 	if (refused)
 		goto out;	/* refused, and logged, by the flush before */
 	if (flush_err) {
+		bool unknown;
+
 		log_warn("%s: not submitted: its last close failed, and its writer was told; "
 			 "it stays listed until removed or rewritten", where);
+		pthread_mutex_lock(&fs->lock);
+		unknown = s->row_unknown && !s->task_id && !s->storing;
+		if (unknown)
+			s->storing = true;
+		pthread_mutex_unlock(&fs->lock);
+		if (unknown) {
+			/* Else a restart would queue it. */
+			(void)staged_forget_unknown(fs, s);
+			pthread_mutex_lock(&fs->lock);
+			s->storing = false;
+			pthread_cond_broadcast(&store_done);
+			pthread_mutex_unlock(&fs->lock);
+		}
 		goto out;
 	}
 	if (r < 0) {

@@ -30,9 +30,18 @@ struct stage_req {
 	int64_t id;		/* in: the staged task to update, or 0; out: its id */
 	int64_t submitted_us;
 	int result;
+	bool unknown;		/* failed, but may have committed */
 	bool taken;		/* in the batch being stored: its outcome comes */
 	bool done;
 };
+
+/* What the last store_stage() of this thread left unknown. */
+static _Thread_local bool stage_unknown;
+
+bool store_stage_outcome_unknown(void)
+{
+	return stage_unknown;
+}
 
 /* The most statements a group file may hold. */
 #define GROUP_MAX_MEMBERS 100000
@@ -279,8 +288,10 @@ static void stage_batch_run(struct store *s, struct stage_req *head)
 		}
 		return;
 	}
-	for (struct stage_req *q = head; q; q = q->next)
+	for (struct stage_req *q = head; q; q = q->next) {
 		q->result = r < 0 ? r : -EIO;
+		q->unknown = r < 0 && run_conn_lost;
+	}
 	if (r == 0) {
 		/* The commit is acknowledged: the submission's time (DESIGN.md),
 		 * stored with its release; the row's INSERT came before. */
@@ -344,6 +355,7 @@ static int stage_request(struct store *s, const struct submission *sub, bool que
 				*tail = req.next;
 				pthread_mutex_unlock(&s->stage_lock);
 				store_span_put(&span);
+				stage_unknown = false;	/* never sent */
 				return r;
 			}
 			continue;
@@ -377,6 +389,7 @@ static int stage_request(struct store *s, const struct submission *sub, bool que
 	}
 	pthread_mutex_unlock(&s->stage_lock);
 	store_span_put(&span);
+	stage_unknown = req.result < 0 && req.unknown;
 	*inout_id = req.id;
 	if (ret_submitted_us)
 		*ret_submitted_us = req.submitted_us;
@@ -426,10 +439,34 @@ int store_unstage(struct store *s, int64_t id)
 
 	/* A reserved id whose file was emptied or removed before it was
 	 * released was never submitted: its owner may use it again. */
-	r = run_id(s, "WITH d AS (DELETE FROM task WHERE id = $1 AND state = 'staged' RETURNING id),"
+	r = run_id(s, "WITH d AS (DELETE FROM task WHERE (id = $1 OR group_id = $1)"
+		      "   AND state = 'staged' RETURNING id),"
 		      " c AS (DELETE FROM chunk USING d WHERE chunk.task = d.id)"
 		      " UPDATE reservation r SET used = false FROM d WHERE r.id = d.id",
 		   id, &res);
+	if (r < 0)
+		return r;
+	PQclear(res);
+	return 0;
+}
+
+int store_unstage_name(struct store *s, const char *pool, const char *name)
+{
+	char inst[24];
+	const char *pv[3] = { pool, name, inst };
+	PGresult *res;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	snprintf(inst, sizeof(inst), "%lld", (long long)s->instance);
+	pthread_mutex_unlock(&s->lock);
+	r = run(s, "WITH p AS (SELECT t.id FROM task t WHERE t.pool = $1 AND t.name = $2"
+		   "   AND t.state = 'staged' AND t.group_id IS NULL AND t.instance = $3::int8),"
+		   " d AS (DELETE FROM task t USING p WHERE (t.id = p.id OR t.group_id = p.id)"
+		   "   AND t.state = 'staged' RETURNING t.id),"
+		   " c AS (DELETE FROM chunk USING d WHERE chunk.task = d.id)"
+		   " UPDATE reservation r SET used = false FROM p WHERE r.id = p.id",
+		3, NULL, pv, NULL, NULL, false, &res);
 	if (r < 0)
 		return r;
 	PQclear(res);

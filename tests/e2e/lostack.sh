@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# A staging commit whose answer is lost: the server commits the row, the
+# daemon never hears it (the control database is reached through a TCP
+# proxy of ours, stopped with SIGSTOP while the commit finishes), and cp
+# gets EIO at request_timeout.  Its writer was told the commit failed, so
+# nothing of it may run: the daemon removes the row the commit may have
+# left (at the file's last close, once the server answers again), a cp of
+# the same name then succeeds (it got EBUSY for as long as the daemon ran)
+# and runs once, and a restart queues nothing more (it queued the row).
+. "$SRCDIR/e2e/lib.sh"
+
+pg_start
+tcp_proxy ctlproxy
+PGQFS_CONTROL="host=127.0.0.1 port=$PROXY_PORT user=postgres dbname=pgqfs_ctl connect_timeout=5"
+pgqfs_config() {
+	pgqfs_default_config "$@" | sed '/^\[pgqfs\]$/a request_timeout = 2s'
+}
+pgqfs_start || t_bail "daemon did not start"
+W=$E2E_TMP/work
+mkdir -p "$W"
+Q=$MNT/queue/default
+LOG=${PGQFS_LOG[main]}
+ctl() { psql_ref -d pgqfs_ctl -tAXc "$1"; }
+rows() { ctl "SELECT coalesce(string_agg(state, ',' ORDER BY id), '') FROM pgqfs.task WHERE name = 'x.sql'"; }
+
+printf 'SELECT 42 AS x;\n' >"$W/x.sql"
+psql_ref -d app -X -q --csv -v ON_ERROR_STOP=1 -f "$W/x.sql" >"$W/x.ref"
+# A first task, so that the daemon's connections are open and warm.
+cp "$W/x.sql" "$Q/warm.sql" || t_fail "cp of a first file"
+
+session_open lk pgqfs_ctl
+session_send lk "BEGIN; LOCK TABLE pgqfs.task IN EXCLUSIVE MODE; SELECT 'locked';"
+locked() { grep -q locked "$E2E_TMP/lk.out"; }
+wait_until 10 locked || t_bail "the lock was not taken: $(cat "$E2E_TMP/lk.out")"
+cp "$W/x.sql" "$Q/x.sql" 2>"$W/cp.err" &
+pcp=$!
+blocked() {
+	[ "$(ctl "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+		AND query LIKE '%stage_many%'")" -ge 1 ]
+}
+t_ok "the staging commit waits on the lock" wait_until 10 blocked
+kill -STOP "$PROXY_PID"
+session_send lk "COMMIT;"
+session_close lk
+wait "$pcp"
+rc=$?
+pre=$(rows)
+kill -CONT "$PROXY_PID"
+t_is "$pre" staged "the commit stored the row, its answer lost"
+t_ok "cp fails (rc $rc: $(cat "$W/cp.err"))" test "$rc" -ne 0
+t_like "$(cat "$W/cp.err")" 'Input/output error' "with EIO"
+gone() { [ -z "$(rows)" ]; }
+t_ok "the row its commit left is removed" wait_until 15 gone
+t_like "$(cat "$LOG")" 'x\.sql: what a staging commit with an unknown outcome may have stored is removed' \
+	"the log says so"
+t_ok "the file stays listed" test -e "$Q/x.sql"
+
+cp "$W/x.sql" "$Q/x.sql" 2>"$W/cp2.err"
+t_is "$?" 0 "a cp of the same name succeeds ($(cat "$W/cp2.err"))"
+done1() { [ "$(rows)" = done ]; }
+t_ok "it runs" wait_until 20 done1
+id=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'x.sql'")
+t_cmp "$W/x.ref" "$MNT/done/$id/result" "with psql's result"
+
+pgqfs_stop
+pgqfs_start || t_bail "daemon did not start again"
+sleep 1
+t_is "$(rows)" done "after a restart, one task of that name, run once"
+pgqfs_stop
+t_done
