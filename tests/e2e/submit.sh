@@ -213,6 +213,15 @@ t_like "$(perl -e 'open(my $f, ">", $ARGV[0]) or die "open: $!\n";
 	truncate($f, 20000) or print "truncate: $!\n"; close($f);' "$Q/default/trunc.sql" 2>&1)" \
 	'^truncate: File too large' "growing a file past max_task_bytes with truncate: EFBIG"
 t_is "$(ls "$Q/default" | grep -c trunc)" 0 "and what it held before is not queued either"
+# The same with a group, stored (fsync) with its members first: none of
+# them is left staged, for a restart to queue.
+t_like "$(perl -MIO::Handle -e 'open(my $f, ">", $ARGV[0]) or die "open: $!\n";
+	print $f "-- pgqfs: group=statements\nSELECT 1 AS a;\nSELECT 2 AS b;\n";
+	$f->flush; $f->sync or print "sync: $!\n";
+	truncate($f, 20000) or print "truncate: $!\n"; close($f);' "$Q/default/gtrunc.sql" 2>&1)" \
+	'^truncate: File too large' "a group grown past max_task_bytes after an fsync: EFBIG"
+t_is "$(psql_ref -d pgqfs_ctl -tAXc "SELECT count(*) FROM pgqfs.task
+	WHERE name LIKE 'gtrunc.sql%'")" 0 "neither the group nor its members stay stored"
 sleep 0.3
 t_is "$(stats_value queued)$(stats_value done)" "$before" "nothing refused was queued"
 t_ok "refusals are logged with a reason" grep -q 'refused.*plain.txt.*Invalid argument' "$LOG"
