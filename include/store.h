@@ -247,10 +247,14 @@ int store_release(struct store *s, int64_t id);
  * members with it). */
 __attribute__((warn_unused_result))
 int store_unstage(struct store *s, int64_t id);
-/* Drops this daemon's staged task `name` of `pool`, if any: the row a
- * staging commit whose outcome was unknown may have left. */
+/* Drops this daemon's staged task `name` of `pool` (staged as instance,
+ * or as the instance now), if any: the row a staging commit whose outcome
+ * was unknown may have left.  *ret_found: whether there was one. */
 __attribute__((warn_unused_result))
-int store_unstage_name(struct store *s, const char *pool, const char *name);
+int store_unstage_name(struct store *s, const char *pool, const char *name, int64_t instance,
+		       bool *ret_found);
+/* The instance that rows staged now belong to. */
+int64_t store_instance(struct store *s);
 /* Stores and queues in one transaction (a rename into the queue). */
 __attribute__((warn_unused_result))
 int store_submit(struct store *s, const struct submission *sub, int64_t *ret_id);

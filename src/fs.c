@@ -470,6 +470,8 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
  * not write to it any more. */
 static void fs_op_destroy(void *userdata)
 {
+	/* Before a restart could queue them. */
+	staged_forget_sweep(userdata);
 	inval_stop(userdata);
 }
 

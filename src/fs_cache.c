@@ -489,6 +489,8 @@ void staged_maybe_free(struct fs *fs, struct staged *s)
 			break;
 		}
 	fs->n_staged--;
+	if (s->row_unknown)
+		atomic_fetch_sub(&fs->n_row_unknown, 1);
 	free(s->name);
 	staged_drop_data(fs, s);
 	free(s);

@@ -160,6 +160,7 @@ struct staged {
 	bool row_unknown;	/* a staging commit of a new row failed with its
 				 * outcome unknown: a row of its name may be
 				 * stored, its id unknown */
+	int64_t unknown_instance;	/* the instance that commit staged as */
 	int64_t submitted_us;	/* of that row */
 	bool dot;		/* a staging name: never runs */
 	bool listed;		/* still has its name in the directory */
@@ -257,6 +258,7 @@ struct fs {
 	size_t n_waiters;
 	bool wait_stopped;	/* fs_release_waiters ran: `wait` answers EINTR */
 	atomic_uint_fast64_t n_submitted;
+	atomic_int n_row_unknown;	/* staged files with row_unknown set */
 	atomic_size_t stats_size;	/* of the stats content last produced */
 	atomic_size_t metrics_size;	/* of the metrics content last produced */
 	pthread_mutex_t open_lock;
@@ -443,6 +445,9 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
 void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 void staged_release(struct fs *fs, struct staged *s);
+/* Tries again to remove what staging commits with an unknown outcome may
+ * have stored (files whose first attempt failed); until one fails. */
+void staged_forget_sweep(struct fs *fs);
 
 /* fs_control.c: cancel, retry and pools/ */
 extern const char *const pool_file_names[PF_COUNT];

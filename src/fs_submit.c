@@ -51,25 +51,60 @@ static const char *submit_refusal(int r)
 static int staged_forget_unknown(struct fs *fs, struct staged *s)
 {
 	char pool[256], name[NAME_MAX + 1];
+	int64_t instance;
+	bool found = false;
 	int r;
 
 	pthread_mutex_lock(&fs->lock);
 	snprintf(pool, sizeof(pool), "%s", pool_name(fs, s->pool));
 	snprintf(name, sizeof(name), "%s", s->name);
+	instance = s->unknown_instance;
 	pthread_mutex_unlock(&fs->lock);
-	r = store_unstage_name(fs->store, pool, name);
+	r = store_unstage_name(fs->store, pool, name, instance, &found);
 	pthread_mutex_lock(&fs->lock);
-	if (r == 0)
+	if (r == 0 && s->row_unknown) {
 		s->row_unknown = false;
+		atomic_fetch_sub(&fs->n_row_unknown, 1);
+	}
 	pthread_mutex_unlock(&fs->lock);
 	if (r == 0)
-		log_info("queue/%s/%s: what a staging commit with an unknown outcome may have "
-			 "stored is removed", LOG_ESCAPE(pool), LOG_ESCAPE(name));
+		log_info("queue/%s/%s: a staging commit whose outcome was unknown %s", LOG_ESCAPE(pool),
+			 LOG_ESCAPE(name), found ? "had stored it: that row is removed" :
+			 "had stored nothing");
 	else
 		log_warn("queue/%s/%s: cannot remove what a staging commit with an unknown "
-			 "outcome may have stored: %s", LOG_ESCAPE(pool), LOG_ESCAPE(name),
-			 store_last_error());
+			 "outcome may have stored (tried again later): %s", LOG_ESCAPE(pool),
+			 LOG_ESCAPE(name), store_last_error());
 	return r;
+}
+
+void staged_forget_sweep(struct fs *fs)
+{
+	while (atomic_load(&fs->n_row_unknown) > 0) {
+		struct staged *s;
+		int r;
+
+		pthread_mutex_lock(&fs->lock);
+		for (s = fs->staged; s; s = s->next)
+			if (s->row_unknown && !s->task_id && !s->storing)
+				break;
+		if (s) {
+			s->storing = true;
+			s->pins++;	/* kept alive while unlocked */
+		}
+		pthread_mutex_unlock(&fs->lock);
+		if (!s)
+			return;
+		r = staged_forget_unknown(fs, s);
+		pthread_mutex_lock(&fs->lock);
+		s->storing = false;
+		pthread_cond_broadcast(&store_done);
+		s->pins--;
+		staged_maybe_free(fs, s);
+		pthread_mutex_unlock(&fs->lock);
+		if (r < 0)
+			return;	/* the database is still away: another time */
+	}
 }
 
 /*
@@ -96,6 +131,14 @@ static int staged_store(struct fs *fs, struct staged *s)
 		r = s->too_big ? -EFBIG : -s->cap_err;
 		id = s->task_id;
 		s->task_id = 0;
+		if (s->row_unknown && !id) {
+			s->storing = true;
+			pthread_mutex_unlock(&fs->lock);
+			(void)staged_forget_unknown(fs, s);	/* else a sweep does */
+			pthread_mutex_lock(&fs->lock);
+			s->storing = false;
+			pthread_cond_broadcast(&store_done);
+		}
 		pthread_mutex_unlock(&fs->lock);
 		if (id && store_unstage(fs->store, id) < 0) {
 			/* Still stored: the next store, or an rm, tries again. */
@@ -160,8 +203,11 @@ static int staged_store(struct fs *fs, struct staged *s)
 	pthread_mutex_lock(&fs->lock);
 	if (r < 0) {
 		s->dirty = true;
-		if (!id && store_stage_outcome_unknown())
+		if (sub.len && !id && !s->row_unknown && store_stage_outcome_unknown()) {
 			s->row_unknown = true;
+			s->unknown_instance = store_instance(fs->store);
+			atomic_fetch_add(&fs->n_row_unknown, 1);
+		}
 	} else {
 		s->task_id = id;
 		s->submitted_us = submitted_us;
@@ -169,6 +215,9 @@ static int staged_store(struct fs *fs, struct staged *s)
 	s->storing = false;
 	pthread_cond_broadcast(&store_done);
 	pthread_mutex_unlock(&fs->lock);
+	/* The database answers again: what earlier failures left goes now. */
+	if (r == 0 && atomic_load(&fs->n_row_unknown) > 0)
+		staged_forget_sweep(fs);
 	return r;
 }
 
@@ -477,17 +526,19 @@ again:
 	 * the old name after this rename dropped it. */
 	while ((s = staged_by_name(fs, (size_t)pi, name)) && s->storing)
 		pthread_cond_wait(&store_done, &fs->lock);
-	if (s && s->task_id) {
+	if (s && (s->task_id || s->row_unknown)) {
 		/*
 		 * Content stored under the old name goes first (it is stored
 		 * again under the new one at the next flush or now): a staged
-		 * row left behind would run after a restart.  As in unlink, s
-		 * counts as storing meanwhile, and a failure changes nothing.
+		 * row left behind would run after a restart.  So does what a
+		 * commit with an unknown outcome may have stored.  As in
+		 * unlink, s counts as storing meanwhile, and a failure changes
+		 * nothing.
 		 */
 		unstage = s->task_id;
 		s->storing = true;
 		pthread_mutex_unlock(&fs->lock);
-		r = store_unstage(fs->store, unstage);
+		r = unstage ? store_unstage(fs->store, unstage) : staged_forget_unknown(fs, s);
 		pthread_mutex_lock(&fs->lock);
 		s->storing = false;
 		pthread_cond_broadcast(&store_done);

@@ -21,6 +21,13 @@
  * The row is locked after the advisory lock is taken: a recover() that
  * unlocked the instance but has not committed its removal yet is waited
  * for, and its removal seen.
+ *
+ * When the old instance is still there but its lock is held (its session
+ * lingers on the server, which has not noticed the connection end: a
+ * network cut, a half-open socket), the daemon registers a new instance
+ * and its old instance's staged rows move to it: a recovery that later
+ * finds the old one dead queues nothing of this daemon's open files.  Its
+ * running tasks stay with the old one, for that recovery to fail.
  */
 #ifndef PGQFS_SCHEMA_V9_SQL_H
 #define PGQFS_SCHEMA_V9_SQL_H
@@ -62,6 +69,12 @@ static const char *const schema_v9[] = {
 	"  END IF;\n"
 	"  INSERT INTO instance (host, pid) VALUES (p_host, p_pid) RETURNING instance.id INTO v_id;\n"
 	"  PERFORM pg_advisory_lock(hashtext(current_schema()), v_id::int);\n"
+	/* The old session lingers (the server has not seen it end): its
+	 * staged rows are this daemon's files, and go with it. */
+	"  IF p_old > 0 THEN\n"
+	"    UPDATE task t SET instance = v_id WHERE t.instance = p_old AND t.state = 'staged'\n"
+	"      AND EXISTS (SELECT 1 FROM instance i WHERE i.id = p_old);\n"
+	"  END IF;\n"
 	"  RETURN QUERY SELECT v_id, false, 0::bigint;\n"
 	"END $$",
 	NULL

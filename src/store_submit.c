@@ -450,25 +450,38 @@ int store_unstage(struct store *s, int64_t id)
 	return 0;
 }
 
-int store_unstage_name(struct store *s, const char *pool, const char *name)
+int64_t store_instance(struct store *s)
 {
-	char inst[24];
-	const char *pv[3] = { pool, name, inst };
+	int64_t v;
+
+	pthread_mutex_lock(&s->lock);
+	v = s->instance;
+	pthread_mutex_unlock(&s->lock);
+	return v;
+}
+
+int store_unstage_name(struct store *s, const char *pool, const char *name, int64_t instance,
+		       bool *ret_found)
+{
+	char then[24], now[24];
+	const char *pv[4] = { pool, name, then, now };
 	PGresult *res;
 	int r;
 
-	pthread_mutex_lock(&s->lock);
-	snprintf(inst, sizeof(inst), "%lld", (long long)s->instance);
-	pthread_mutex_unlock(&s->lock);
+	snprintf(then, sizeof(then), "%lld", (long long)instance);
+	snprintf(now, sizeof(now), "%lld", (long long)store_instance(s));
 	r = run(s, "WITH p AS (SELECT t.id FROM task t WHERE t.pool = $1 AND t.name = $2"
-		   "   AND t.state = 'staged' AND t.group_id IS NULL AND t.instance = $3::int8),"
+		   "   AND t.state = 'staged' AND t.group_id IS NULL"
+		   "   AND t.instance IN ($3::int8, $4::int8)),"
 		   " d AS (DELETE FROM task t USING p WHERE (t.id = p.id OR t.group_id = p.id)"
 		   "   AND t.state = 'staged' RETURNING t.id),"
-		   " c AS (DELETE FROM chunk USING d WHERE chunk.task = d.id)"
-		   " UPDATE reservation r SET used = false FROM p WHERE r.id = p.id",
-		3, NULL, pv, NULL, NULL, false, &res);
+		   " c AS (DELETE FROM chunk USING d WHERE chunk.task = d.id),"
+		   " r AS (UPDATE reservation r SET used = false FROM d WHERE r.id = d.id)"
+		   " SELECT count(*) FROM d",
+		4, NULL, pv, NULL, NULL, false, &res);
 	if (r < 0)
 		return r;
+	*ret_found = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
 	PQclear(res);
 	return 0;
 }

@@ -7,6 +7,8 @@
 # the file runs before its last close, and the whole file then runs
 # once, with psql's result.  (Before, the daemon registered a new
 # instance, recovered its old one as dead, and ran the stored part.)
+# Last, the old session lingers (its lock held): the daemon registers a
+# new instance, and the staged row moves to it.
 . "$SRCDIR/e2e/lib.sh"
 
 pg_start
@@ -81,9 +83,38 @@ restart() {
 	t_ok "the daemon reconnects as the same instance again" wait_until 30 back2
 }
 
+# The old session lingers: a session of ours waits for the instance's
+# advisory lock (shared) and gets it the moment the executor's session
+# ends, as a session the server has not seen end would hold it.  The
+# daemon registers a new instance, and its staged rows go with it: when
+# the lock goes and a recovery finds the old instance dead, it queues
+# nothing of the open file.
+linger() {
+	session_open hold pgqfs_ctl
+	session_send hold "SELECT 'held', pg_advisory_lock_shared(hashtext('pgqfs'), 1);"
+	waiting() {
+		[ "$(ctl "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+			AND objid = 1 AND NOT granted")" -ge 1 ]
+	}
+	t_ok "a session of ours waits for the instance's lock" wait_until 10 waiting
+	terminate_only
+	new() { grep -Eq 'reconnected to the control database as instance [0-9]+$' "$LOG"; }
+	t_ok "the daemon registers a new instance" wait_until 15 new
+	session_close hold
+	dead() { [ "$(ctl "SELECT count(*) FROM pgqfs.instance WHERE id = 1")" = 0 ]; }
+	t_ok "a recovery finds the old instance dead" wait_until 20 dead
+}
+terminate_only() {
+	local n
+	n=$(ctl "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = 'pgqfs executor'")
+	t_is "$n" 1 "the executor's control connection is terminated"
+}
+
 one a.sql terminate
 one b.sql restart
 t_ok "no recovery found a dead daemon" bash -c "! grep -q 'a daemon sharing the queue stopped' '$LOG'"
 t_is "$(ctl "SELECT count(*) FROM pgqfs.instance")" 1 "one instance is registered"
+one c.sql linger
 pgqfs_stop
 t_done

@@ -14,7 +14,7 @@
 . "$SRCDIR/e2e/lib.sh"
 
 pgqfs_config() {
-	pgqfs_default_config "$@" | sed '/^\[pgqfs\]$/a request_timeout = 2s'
+	pgqfs_default_config "$@" | sed '/^\[pgqfs\]$/a request_timeout = 3s'
 }
 
 pg_start
@@ -27,7 +27,7 @@ rows() { ctl "SELECT count(*) FROM pgqfs.task WHERE name = 'b.sql' AND state $1"
 
 printf 'SELECT 42 AS b;\n' >"$W/b.sql"
 session_open lk pgqfs_ctl
-session_send lk "BEGIN; LOCK TABLE pgqfs.task IN EXCLUSIVE MODE; SELECT 'locked'; SELECT pg_sleep(4); COMMIT;"
+session_send lk "BEGIN; LOCK TABLE pgqfs.task IN EXCLUSIVE MODE; SELECT 'locked'; SELECT pg_sleep(5); COMMIT;"
 locked() { grep -q locked "$E2E_TMP/lk.out"; }
 wait_until 10 locked || t_bail "the lock was not taken: $(cat "$E2E_TMP/lk.out")"
 
@@ -84,7 +84,7 @@ pc=$!
 ready() { [ -e "$W/a.out.ready" ] && [ -e "$W/c.out.ready" ]; }
 t_ok "two writers have their files open and written" wait_until 10 ready
 session_open lk2 pgqfs_ctl
-session_send lk2 "BEGIN; LOCK TABLE pgqfs.task IN EXCLUSIVE MODE; SELECT 'locked'; SELECT pg_sleep(5); COMMIT;"
+session_send lk2 "BEGIN; LOCK TABLE pgqfs.task IN EXCLUSIVE MODE; SELECT 'locked'; SELECT pg_sleep(6); COMMIT;"
 locked2() { grep -q locked "$E2E_TMP/lk2.out"; }
 wait_until 10 locked2 || t_bail "the lock was not taken: $(cat "$E2E_TMP/lk2.out")"
 touch "$W/go-a"
@@ -99,7 +99,7 @@ kill -INT "$pc"
 wait "$pc"
 read -r ms how <"$W/c.out"
 t_ok "the writer in line behind it ends on SIGINT ($ms ms after its close began, $how)" \
-	test "$ms" -lt 1500
+	test "$ms" -lt 2000
 t_is "$how" "error 4" "its close() fails with EINTR"
 wait "$pa"
 read -r ms_a how_a <"$W/a.out"

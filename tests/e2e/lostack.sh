@@ -13,7 +13,7 @@ pg_start
 tcp_proxy ctlproxy
 PGQFS_CONTROL="host=127.0.0.1 port=$PROXY_PORT user=postgres dbname=pgqfs_ctl connect_timeout=5"
 pgqfs_config() {
-	pgqfs_default_config "$@" | sed '/^\[pgqfs\]$/a request_timeout = 2s'
+	pgqfs_default_config "$@" | sed '/^\[pgqfs\]$/a request_timeout = 4s'
 }
 pgqfs_start || t_bail "daemon did not start"
 W=$E2E_TMP/work
@@ -51,7 +51,7 @@ t_ok "cp fails (rc $rc: $(cat "$W/cp.err"))" test "$rc" -ne 0
 t_like "$(cat "$W/cp.err")" 'Input/output error' "with EIO"
 gone() { [ -z "$(rows)" ]; }
 t_ok "the row its commit left is removed" wait_until 15 gone
-t_like "$(cat "$LOG")" 'x\.sql: what a staging commit with an unknown outcome may have stored is removed' \
+t_like "$(cat "$LOG")" 'x\.sql: a staging commit whose outcome was unknown had stored it: that row is removed' \
 	"the log says so"
 t_ok "the file stays listed" test -e "$Q/x.sql"
 
@@ -62,9 +62,39 @@ t_ok "it runs" wait_until 20 done1
 id=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'x.sql'")
 t_cmp "$W/x.ref" "$MNT/done/$id/result" "with psql's result"
 
+
+# Again, and the server stays away past the file's last close, so that
+# the removal fails then: a rename of the file (a submission under the
+# new name) removes the row first, and the new name runs once.
+session_open lk2 pgqfs_ctl
+session_send lk2 "BEGIN; LOCK TABLE pgqfs.task IN EXCLUSIVE MODE; SELECT 'locked';"
+locked2() { grep -q locked "$E2E_TMP/lk2.out"; }
+wait_until 10 locked2 || t_bail "the lock was not taken: $(cat "$E2E_TMP/lk2.out")"
+cp "$W/x.sql" "$Q/x2.sql" 2>"$W/cp3.err" &
+pcp=$!
+t_ok "the second staging commit waits on the lock" wait_until 10 blocked
+kill -STOP "$PROXY_PID"
+session_send lk2 "COMMIT;"
+session_close lk2
+wait "$pcp"
+rc=$?
+t_ok "cp fails ($(cat "$W/cp3.err"))" test "$rc" -ne 0
+failed_forget() { grep -q 'x2\.sql: cannot remove what a staging commit' "$LOG"; }
+t_ok "the removal at its last close fails, the server away" wait_until 15 failed_forget
+t_is "$(ctl "SELECT state FROM pgqfs.task WHERE name = 'x2.sql'")" staged "its row is still there"
+kill -CONT "$PROXY_PID"
+mv "$Q/x2.sql" "$Q/y2.sql" 2>"$W/mv.err"
+t_is "$?" 0 "mv of the file to a new name succeeds ($(cat "$W/mv.err"))"
+t_is "$(ctl "SELECT count(*) FROM pgqfs.task WHERE name = 'x2.sql'")" 0 \
+	"the row under the old name is gone"
+y2_done() { [ "$(ctl "SELECT state FROM pgqfs.task WHERE name = 'y2.sql'")" = done ]; }
+t_ok "the file runs under its new name" wait_until 20 y2_done
+
 pgqfs_stop
 pgqfs_start || t_bail "daemon did not start again"
 sleep 1
-t_is "$(rows)" done "after a restart, one task of that name, run once"
+t_is "$(rows)" done "after a restart, one task named x.sql, run once"
+t_is "$(ctl "SELECT string_agg(name || ':' || state, ',' ORDER BY id) FROM pgqfs.task
+	WHERE name IN ('x2.sql', 'y2.sql')")" "y2.sql:done" "and one of the second file, under its new name"
 pgqfs_stop
 t_done

@@ -32,7 +32,11 @@ LOG=${PGQFS_LOG[main]}
 printf 'SELECT 41 + 1 AS x, current_setting(%s) AS app;\n' "'application_name'" >"$W/a.sql"
 printf 'SELECT 7 AS y;\n' >"$W/b.sql"
 lock_sql() {
-	echo "BEGIN; SELECT pg_advisory_xact_lock(hashtext('pgqfs' || '.pool'), hashtext('$1'));"
+	echo "BEGIN; SELECT pg_advisory_xact_lock(hashtext('pgqfs' || '.pool'), hashtext('$1')); SELECT 'locked';"
+}
+# session_locked NAME: the session's lock is taken (it said so).
+session_locked() {
+	wait_until 10 grep -q locked "$E2E_TMP/$1.out" || t_bail "session $1 did not take its lock"
 }
 # The claim of a file waits on the lock when its pool's lock is held by
 # some other session than the daemon's.
@@ -45,7 +49,7 @@ ctl() { psql_ref -d pgqfs_ctl -tAc "$1"; }
 # ---- 1: a reload removes the pool of the claim in flight
 session_open lk pgqfs_ctl
 session_send lk "$(lock_sql p2)"
-sleep 0.3
+session_locked lk
 id=$(new_id)
 submit p2 "$W/a.sql" "$id.sql" || t_fail "cp into p2"
 t_ok "the claim of the file waits on p2's lock" wait_until 10 claim_waits
@@ -73,7 +77,7 @@ t_ok "and lives" kill -0 "$PID"
 # ---- 2: a release pending when the daemon stops
 session_open lk2 pgqfs_ctl
 session_send lk2 "$(lock_sql default)"
-sleep 0.3
+session_locked lk2
 ida=$(new_id)
 submit default "$W/b.sql" "$ida.sql" || t_fail "cp into default"
 t_ok "the claim of the first file waits on default's lock" wait_until 10 claim_waits
@@ -114,7 +118,7 @@ t_cmp <(psql_ref -d app --csv -f "$W/b.sql") "$MNT/tasks/$idb/result" "with psql
 echo 1 >"$MNT/pools/p3/paused"
 session_open lk3 pgqfs_ctl
 session_send lk3 "$(lock_sql p3)"
-sleep 0.3
+session_locked lk3
 idc=$(new_id)
 submit p3 "$W/b.sql" "$idc.sql" || t_fail "cp into paused p3"
 t_ok "the claim of the file into p3 waits on p3's lock" wait_until 10 claim_waits
