@@ -408,6 +408,13 @@ void store_parse_schedule_row(const PGresult *res, int row, struct schedule_row 
  * staged rows.  Result: one row (failed count, requeued count). */
 __attribute__((warn_unused_result))
 int store_send_recover(PGconn *conn, int64_t instance);
+/* recover() on a new connection after the one of old_instance was lost
+ * (store_send_setup()): the tasks the daemon cancelled then fail (the
+ * instance taken back), or the old instance's staged rows move to the new
+ * one (its session lingers); then recover().  Answers recover()'s columns
+ * and own_failed, the count of the former. */
+__attribute__((warn_unused_result))
+int store_send_recover_again(PGconn *conn, int64_t instance, int64_t old_instance);
 
 /* Prepares the statements below on the executor's connection (blocking). */
 __attribute__((warn_unused_result))
@@ -419,10 +426,10 @@ int store_prepare(PGconn *conn);
  * registers the daemon and takes its instance's advisory lock, LISTENs
  * and prepares the statements below.  The instance is old_instance again
  * when it is still this daemon's (no daemon recovered it: its staged rows
- * stay staged, and its running tasks, cancelled when the connection was
- * lost, fail with an unknown outcome), else a new one.  Read every result
- * with store_setup_result() until it returns 1, then the connection is
- * ready (out of pipeline mode).
+ * stay staged), else a new one; store_send_recover_again() then settles
+ * what the old one left.  Read every result with store_setup_result()
+ * until it returns 1, then the connection is ready (out of pipeline
+ * mode).
  */
 __attribute__((warn_unused_result))
 int store_send_setup(PGconn *conn, const struct config *cfg, int64_t old_instance);
@@ -430,7 +437,6 @@ int store_send_setup(PGconn *conn, const struct config *cfg, int64_t old_instanc
 struct store_setup {
 	int64_t instance;
 	bool reused;		/* old_instance, taken back */
-	int64_t failed;		/* its running tasks failed then */
 };
 /* One result of the setup (the caller clears it): 0 go on, 1 done, -EIO
  * a statement failed (PQerrorMessage says why; drop the connection). */

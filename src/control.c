@@ -166,7 +166,9 @@ void ctl_next(struct executor *e)
 		return;
 	/* Recovery first: at start it decides what the old instance left. */
 	if (now >= e->next_recover_ms) {
-		(void)ctl_sent(e, OP_RECOVER, store_send_recover(e->control, e->instance));
+		(void)ctl_sent(e, OP_RECOVER, e->lost_instance ?
+			       store_send_recover_again(e->control, e->instance, e->lost_instance) :
+			       store_send_recover(e->control, e->instance));
 		return;
 	}
 	/* A schedule's tick: one statement per tick at most. */
@@ -415,6 +417,14 @@ static void ctl_result(struct executor *e, PGresult *res)
 			log_warn("a daemon sharing the queue stopped: %lld of its running tasks "
 				 "marked failed (outcome unknown), %lld staged tasks queued",
 				 failed, requeued);
+		if (PQnfields(res) == 4) {
+			long long own = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+
+			if (own)
+				log_warn("%lld tasks this daemon was running when its control "
+					 "connection went marked failed (outcome unknown)", own);
+			e->lost_instance = 0;
+		}
 		ctl_recover_at(e, mono_ms() + RECOVER_MS);
 		break;
 	}

@@ -171,9 +171,7 @@ static void ctl_ready(struct executor *e)
 		e->pools[i].has_work = true;
 	if (e->setup.reused)
 		log_info("reconnected to the control database as instance %lld again: its staged "
-			 "files stay staged; %lld tasks it was running when the connection went "
-			 "failed (outcome unknown)", (long long)e->instance,
-			 (long long)e->setup.failed);
+			 "files stay staged", (long long)e->instance);
 	else
 		log_info("reconnected to the control database as instance %lld", (long long)e->instance);
 	if (e->on_reconnected)
@@ -283,6 +281,8 @@ void ctl_lost(struct executor *e)
 		e->pools[i].claim_want = 0;
 		e->pools[i].claim_asked = false;
 	}
+	if (e->instance)
+		e->lost_instance = e->instance;
 	ctl_abandon_job(e);
 	PQfinish(e->control);
 	e->control = NULL;

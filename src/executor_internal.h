@@ -263,6 +263,8 @@ struct executor {
 	int64_t ctl_backoff_ms;		/* the next failure waits this long */
 	int64_t ctl_deadline_ms;	/* a connect attempt is given up at */
 	struct store_setup setup;	/* CTL_SETUP: how it registered */
+	int64_t lost_instance;		/* the instance of the connection lost, until
+					 * the next one's first recovery settles it */
 	struct job *ctl_job;		/* CTL_CONNECTING, control NULL: resolving
 					 * its host names (a job on e->jobs) */
 	bool batch_unsent;		/* batch holds state not yet committed */

@@ -16,7 +16,7 @@
  * would cost more than running them.
  */
 enum exec_stmt {
-	ES_RECOVER, ES_HOUSEKEEPING, ES_CLAIM, ES_CLAIM_ONE, ES_PROGRESS, ES_STEP, ES_COUNT
+	ES_RECOVER, ES_RECOVER_AGAIN, ES_HOUSEKEEPING, ES_CLAIM, ES_CLAIM_ONE, ES_PROGRESS, ES_STEP, ES_COUNT
 };
 
 static const struct {
@@ -27,6 +27,9 @@ static const struct {
 } exec_stmts[ES_COUNT] = {
 	[ES_RECOVER] = { "pgqfs_recover",
 		"SELECT failed, requeued, alive FROM recover($1)", 1, { OID_INT8 } },
+	[ES_RECOVER_AGAIN] = { "pgqfs_recover_again",
+		"SELECT failed, requeued, alive, own_failed FROM recover_again($1, $2)", 2,
+		{ OID_INT8, OID_INT8 } },
 	[ES_HOUSEKEEPING] = { "pgqfs_housekeeping",
 		"SELECT housekeeping($1)", 1, { OID_INT8 } },
 	[ES_CLAIM] = { "pgqfs_claim",
@@ -99,7 +102,7 @@ int store_send_setup(PGconn *conn, const struct config *cfg, int64_t old_instanc
 		return -EIO;
 	/* As store_register(): the session advisory lock proves us alive. */
 	if (!PQsendQueryParams(conn,
-		"SELECT id AS " SETUP_INSTANCE_COLUMN ", reused, failed"
+		"SELECT id AS " SETUP_INSTANCE_COLUMN ", reused"
 		" FROM register_again($3::int8, $1, $2::int4)",
 		3, NULL, reg, NULL, NULL, 0))
 		return -EIO;
@@ -135,11 +138,10 @@ int store_setup_result(PGconn *conn, const PGresult *res, struct store_setup *re
 	case PGRES_TUPLES_OK:
 		col = PQfnumber(res, SETUP_INSTANCE_COLUMN);
 		if (col >= 0) {
-			if (PQntuples(res) != 1 || PQnfields(res) != 3)
+			if (PQntuples(res) != 1 || PQnfields(res) != 2)
 				return -EIO;
 			ret->instance = strtoll(PQgetvalue(res, 0, col), NULL, 10);
 			ret->reused = PQgetvalue(res, 0, 1)[0] == 't';
-			ret->failed = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
 		}
 		return 0;
 	case PGRES_COMMAND_OK:
@@ -171,6 +173,17 @@ int store_send_recover(PGconn *conn, int64_t instance)
 
 	put_be64(a, instance);
 	return send_prepared(conn, ES_RECOVER, pv, len, 0);
+}
+
+int store_send_recover_again(PGconn *conn, int64_t instance, int64_t old_instance)
+{
+	char a[8], b[8];
+	const char *pv[2] = { a, b };
+	int len[2] = { 8, 8 };
+
+	put_be64(a, instance);
+	put_be64(b, old_instance);
+	return send_prepared(conn, ES_RECOVER_AGAIN, pv, len, 0);
 }
 
 int store_send_housekeeping(PGconn *conn, uint64_t retention_ms)

@@ -91,7 +91,7 @@ t_ok "submitted_at of a group is after its commit ($((sub - t5)) ms after cp beg
 	within $((t5 + 1200)) "$sub" "$t6"
 echo 0 >"$MNT/pools/held/paused"
 t_is "$(task_wait "$dep" 30)" done "it ran after the task it waited for"
-t_is "$(info_of "$held" state)" done "the held file ran once its pool was resumed"
+t_is "$(task_wait "$held" 30)" done "the held file ran once its pool was resumed"
 ctl -q -c "DROP TRIGGER slow_commit ON pgqfs.task"
 
 # started_at.  Through the late link the session's set-up (its
