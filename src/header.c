@@ -237,31 +237,49 @@ static int parse_time(const char *v, size_t n, int64_t *ret_ms)
 	return 0;
 }
 
-/* Five fields of digits, letters (JAN, MON) and * , - /, one space apart. */
+/*
+ * Five fields of digits, letters (JAN, MON) and * , - /, apart by blanks
+ * (kept one space apart), or a shorthand such as @daily; cron_parse()
+ * says whether they make sense.
+ */
 static int parse_cron(const char *v, size_t n, char out[HEADER_CRON_MAX])
 {
-	size_t i, fields = 0;
+	size_t i, k = 0, fields = 0;
 
+	while (n > 0 && (v[0] == ' ' || v[0] == '\t'))
+		v++, n--;
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
 	if (n == 0 || n >= HEADER_CRON_MAX)
 		return -EINVAL;
+	if (v[0] == '@') {
+		for (i = 1; i < n; i++)
+			if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z')))
+				return -EINVAL;
+		if (n == 1)
+			return -EINVAL;
+		memcpy(out, v, n);
+		out[n] = '\0';
+		return 0;
+	}
 	for (i = 0; i < n; i++) {
 		char c = v[i];
 
-		if (c == ' ') {
-			if (i == 0 || v[i - 1] == ' ')
-				return -EINVAL;
+		if (c == ' ' || c == '\t') {
+			if (v[i - 1] != ' ' && v[i - 1] != '\t')
+				out[k++] = ' ';
 			continue;
 		}
 		if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
 		      (c >= 'a' && c <= 'z') || c == '*' || c == ',' ||
 		      c == '-' || c == '/'))
 			return -EINVAL;
-		fields += i == 0 || v[i - 1] == ' ';
+		fields += i == 0 || v[i - 1] == ' ' || v[i - 1] == '\t';
+		out[k++] = c;
 	}
-	if (fields != 5 || v[n - 1] == ' ')
+	if (fields != 5)
 		return -EINVAL;
-	memcpy(out, v, n);
-	out[n] = '\0';
+	out[k] = '\0';
 	return 0;
 }
 
@@ -354,7 +372,7 @@ static int parse_value(struct parser *p, enum header_key k, const char *v,
 				     : hint_duration;
 		return r;
 	case HEADER_CRON:
-		*hint = "expected five fields such as \"0 3 * * *\"";
+		*hint = "expected five fields such as \"0 3 * * *\", or @daily";
 		return parse_cron(v, n, o->cron);
 	case HEADER_TZ:
 		*hint = "expected a time zone such as Europe/Paris";

@@ -104,7 +104,11 @@ t_ok "writing the name again replaces it" cp "$W/minutely2.sql" "$A/fast/minutel
 t_cmp "$B/fast/minutely.sql" "$W/minutely2.sql" "the other mount reads the new file"
 t_is "$(ctl "SELECT every_ms, cron IS NULL, priority FROM pgqfs.schedule WHERE name = 'minutely.sql'")" \
 	"7200000|t|3" "the control database holds the new schedule"
-t_ok "rm of a cron schedule" rm "$A/fast/minutely.sql" "$A/fast/paris.sql"
+printf -- '-- pgqfs: cron="@daily" tz=UTC\nSELECT 1;\n' >"$W/daily.sql"
+t_ok "cron=\"@daily\" (a shorthand README promises) is accepted" cp "$W/daily.sql" "$A/fast/daily.sql"
+t_is "$(ctl "SELECT to_char(next_at AT TIME ZONE 'UTC', 'HH24:MI:SS') FROM pgqfs.schedule
+	WHERE name = 'daily.sql'")" "00:00:00" "its next tick is midnight"
+t_ok "rm of a cron schedule" rm "$A/fast/minutely.sql" "$A/fast/paris.sql" "$A/fast/daily.sql"
 
 # ---- shell redirections
 printf -- '-- pgqfs: every=1h\nSELECT 1;\n' >"$A/fast/redir.sql"

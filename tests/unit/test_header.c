@@ -217,10 +217,20 @@ static void test_schedule_keys(void)
 		 "cron=\"*/5 1-5 1,15 JAN-MAR mon-fri\"\n", true);
 	fails("-- pgqfs: cron=\"0 3 * *\"\n",
 	      "line 1: bad value for cron: '0 3 * *' (expected five fields"
-	      " such as \"0 3 * * *\")", true);
+	      " such as \"0 3 * * *\", or @daily)", true);
 	fails("-- pgqfs: cron=\"0 3 * * * *\"\n",
 	      "line 1: bad value for cron: '0 3 * * * *' (expected five fields"
-	      " such as \"0 3 * * *\")", true);
+	      " such as \"0 3 * * *\", or @daily)", true);
+	/* The shorthands README promises, and blanks between fields. */
+	ok_value("-- pgqfs: cron=\"@daily\"\n", "cron=\"@daily\"\n", true);
+	ok_value("-- pgqfs: cron=@hourly\n", "cron=\"@hourly\"\n", true);
+	ok_value("-- pgqfs: cron=\" 0  3 *\t* * \"\n", "cron=\"0 3 * * *\"\n", true);
+	fails("-- pgqfs: cron=\"@\"\n",
+	      "line 1: bad value for cron: '@' (expected five fields"
+	      " such as \"0 3 * * *\", or @daily)", true);
+	fails("-- pgqfs: cron=\"@daily 3\"\n",
+	      "line 1: bad value for cron: '@daily 3' (expected five fields"
+	      " such as \"0 3 * * *\", or @daily)", true);
 	fails("-- pgqfs: tz=../etc/passwd\n",
 	      "line 1: bad value for tz: '../etc/passwd' (expected a time zone"
 	      " such as Europe/Paris)", true);
