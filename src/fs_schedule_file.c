@@ -127,6 +127,19 @@ static void sched_reply_open(fuse_req_t req, struct fs *fs, struct sched_handle 
 	}
 }
 
+/* "<id>.sql", the name of a task id that new-id hands out. */
+static bool id_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n < 5 || name[0] < '1' || name[0] > '9' || strcmp(name + n - 4, ".sql") != 0)
+		return false;
+	for (size_t i = 1; i < n - 4; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+	return true;
+}
+
 void sched_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		  struct fuse_file_info *fi)
 {
@@ -149,6 +162,14 @@ void sched_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	if (err || dot) {
 		refuse(req, err ? err : EINVAL, where, name,
 		       "a schedule is NAME.sql (no control characters, UTF-8, no leading dot)");
+		return;
+	}
+	if (id_name(name)) {
+		/* Its runs would hold the name of task ID, which new-id may
+		 * have reserved for someone else (or will). */
+		refuse(req, EINVAL, where, name,
+		       "a schedule cannot be named like a task id (ID.sql): its runs would take "
+		       "that id's name");
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);

@@ -137,6 +137,8 @@ refused() {	# NAME CONTENT LOGPATTERN DESC
 refused badcron.sql '-- pgqfs: cron="61 * * * *"\nSELECT 1;\n' \
 	'badcron.sql.*field 1 (minute): 61 is out of range' 'cron="61 * * * *"'
 refused nohdr.sql 'SELECT 1;\n' 'nohdr.sql.*needs every=DURATION or cron=' 'a file without a header'
+refused 4242.sql '-- pgqfs: every=1h\nSELECT 1;\n' '4242.sql.*cannot be named like a task id' \
+	'a name like a task id (it would squat the id another user reserves)'
 refused short.sql '-- pgqfs: every=500ms\nSELECT 1;\n' 'short.sql.*every' 'every=500ms'
 refused badtz.sql '-- pgqfs: cron="0 * * * *" tz=Nowhere/Atall\nSELECT 1;\n' \
 	'badtz.sql.*tz=Nowhere/Atall' 'an unknown tz='
