@@ -281,6 +281,8 @@ struct handle {
 	uint64_t buf_off;	/* stream offset of buf.data[0] */
 	bool buf_whole;		/* the cache ends at the stream's end */
 	bool final;		/* the task had ended when opened */
+	atomic_int wait_answer;	/* `wait`: 1 + the state a read of it answered,
+				 * 0 before (later reads need no look-up) */
 };
 
 static inline struct fs *fs_of(fuse_req_t req)

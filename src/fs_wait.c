@@ -59,6 +59,9 @@ struct waiter {
 	uint64_t key;		/* never reused: what the interrupt callback holds */
 	int64_t id;
 	size_t size;		/* bytes the reader asked for */
+	off_t off;		/* from where in the state line */
+	atomic_int *answer;	/* its handle's wait_answer (the kernel keeps the
+				 * file open while the read is in flight) */
 	enum waiter_phase phase;
 	bool interrupted;	/* answer EINTR */
 	bool ended;		/* answer with state */
@@ -135,13 +138,14 @@ static void waiter_queue(struct fs *fs, struct waiter *w)
 	pthread_cond_signal(&fs->waitq->cond);
 }
 
-/* The state line, cut to what the reader asked for. */
-static void reply_state(fuse_req_t req, enum task_state s, size_t size)
+/* The state line from off, cut to what the reader asked for. */
+static void reply_state(fuse_req_t req, enum task_state s, off_t off, size_t size)
 {
 	char line[16];
 	int n = snprintf(line, sizeof(line), "%s\n", shown_state(s));
+	size_t left = off < n ? (size_t)(n - off) : 0;
 
-	fuse_reply_buf(req, line, (size_t)n < size ? (size_t)n : size);
+	fuse_reply_buf(req, line + (left ? off : 0), left < size ? left : size);
 }
 
 /* Answers a waiter that was taken out of the table, and frees it. */
@@ -151,8 +155,10 @@ static void waiter_answer(struct waiter *w)
 		fuse_reply_err(w->req, EINTR);
 	else if (w->err)
 		fuse_reply_err(w->req, w->err);
-	else
-		reply_state(w->req, w->state, w->size);
+	else {
+		atomic_store(w->answer, 1 + (int)w->state);
+		reply_state(w->req, w->state, w->off, w->size);
+	}
 	free(w);
 }
 
@@ -373,8 +379,12 @@ void wait_read(struct fs *fs, fuse_req_t req, struct handle *h, off_t off,
 	bool answer = false;
 	int r;
 
-	if (off > 0) {
-		fuse_reply_buf(req, NULL, 0);	/* the state line was read */
+	/* A read at an offset (dd bs=1, pread) waits as one from the start
+	 * does, and gets the state line from there: once the task has ended,
+	 * at once, and past the line, nothing.  After an answer on this
+	 * descriptor (cat's second read), no look-up. */
+	if (off > 0 && atomic_load(&h->wait_answer) > 0) {
+		reply_state(req, (enum task_state)(atomic_load(&h->wait_answer) - 1), off, size);
 		return;
 	}
 	w = calloc(1, sizeof(*w));
@@ -385,6 +395,8 @@ void wait_read(struct fs *fs, fuse_req_t req, struct handle *h, off_t off,
 	w->req = req;
 	w->id = h->id;
 	w->size = size;
+	w->off = off;
+	w->answer = &h->wait_answer;
 	w->phase = W_REGISTERING;
 	/* Park first, then look: a finish in between cannot be missed. */
 	pthread_mutex_lock(&fs->wait_lock);
@@ -402,7 +414,11 @@ void wait_read(struct fs *fs, fuse_req_t req, struct handle *h, off_t off,
 	}
 	/* May call waiter_interrupted at once: it only marks w. */
 	fuse_req_interrupt_func(req, waiter_interrupted, (void *)(uintptr_t)w->key);
+	/* In the request's span: Ctrl-C ends the look-up too (w is still
+	 * registering, so only this thread answers req). */
+	fs_store_begin(req);
 	r = store_get_task(fs->store, h->id, &t);
+	fs_store_end();
 	pthread_mutex_lock(&fs->wait_lock);
 	w->phase = W_PARKED;
 	if (w->interrupted || w->ended) {

@@ -62,8 +62,49 @@ submit default "$W/one.sql" "$id.sql"
 t_is "$(task_wait "$id" 20)" done "a task runs before the freeze"
 cat "$MNT/stats" >/dev/null
 
+# A `wait` reader of a running task, its file open before the freeze,
+# reads once told to (the look-up of its task then hangs): OUT gets how
+# long the read took.
+cat >"$W/waitread.py" <<'PY'
+import os, signal, sys, time
+path, go, out = sys.argv[1:4]
+class Interrupted(Exception):
+    pass
+def on_int(*a):
+    raise Interrupted()  # else Python reads again after EINTR
+signal.signal(signal.SIGINT, on_int)
+fd = os.open(path, os.O_RDONLY)
+open(out + ".ready", "w").close()
+while not os.path.exists(go):
+    time.sleep(0.01)
+t0 = time.monotonic()
+try:
+    os.read(fd, 64)
+    how = "read"
+except Interrupted:
+    how = "interrupted"
+except OSError as e:
+    how = "error %d" % e.errno
+with open(out, "w") as f:
+    f.write("%d %s\n" % ((time.monotonic() - t0) * 1000, how))
+PY
+echo "SELECT pg_sleep(60);" >"$W/long.sql"
+lid=$(new_id)
+submit default "$W/long.sql" "$lid.sql"
+t_ok "a long task runs" wait_file_content "$MNT/tasks/$lid/state" running 10
+python3 "$W/waitread.py" "$MNT/tasks/$lid/wait" "$W/wgo" "$W/w.out" &
+wpid=$!
+t_ok "a reader has the task's wait file open" wait_until 10 test -e "$W/w.out.ready"
+
 # ---- every server process stopped: statements on open connections hang
 t_ok "every server process is stopped" pg_freeze all
+touch "$W/wgo"
+sleep 0.5
+kill -INT "$wpid"
+wait "$wpid"
+read -r wms whow <"$W/w.out"
+t_ok "a read of wait whose look-up hangs ends on SIGINT ($wms ms, $whow)" test "$wms" -lt 1500
+t_is "$whow" interrupted "by the signal, not by an error"
 fast "ls of the root answers at once" ls "$MNT"
 fast "ls -l of the root answers at once" ls -l "$MNT"
 fast "ls of queue/ answers at once" ls "$MNT/queue"

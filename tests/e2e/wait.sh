@@ -61,6 +61,7 @@ wait_until 30 bash -c "[ \$(cat $W/out/* | grep -cx done) -eq 200 ]"
 t_is "$(cat "$W"/out/* | grep -cx done)" 200 "all 200 readers got 'done'"
 t_file_is "$MNT/done/$id/result" $'pg_advisory_lock\n\noutcome\nreleased\n' "the task's result"
 t_file_is "$MNT/done/$id/wait" $'done\n' "wait on a finished task returns at once"
+t_is "$(dd if="$MNT/done/$id/wait" bs=1 2>/dev/null)" done "read a byte at a time, the whole line"
 t_ok "stats shows nobody waiting" grep -qx 'waiting 0' "$MNT/stats"
 
 t_done
