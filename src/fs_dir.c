@@ -129,7 +129,8 @@ static int fill_tasks(void *arg, const struct task_entry *te)
 {
 	struct dir_fill *f = arg;
 	struct stat st;
-	double ttl = f->view != V_RUNNING && task_state_final(te->state) ? TTL_FINAL : TTL_NONE;
+	double ttl = f->view == V_RUNNING || !task_state_final(te->state) ? TTL_NONE :
+		     te->state == TASK_DONE ? TTL_FINAL : TTL_RETRYABLE;
 
 	entry_dir_attr(f->fs, te, f->view, &st);
 	return dir_add(f->d, f->cap, NULL, st.st_ino, &st, ttl);

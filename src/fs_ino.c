@@ -225,7 +225,7 @@ double task_ttl(const struct task_info *t, enum view v)
 {
 	if (v == V_QUEUE || v == V_RUNNING || !task_state_final(t->state))
 		return TTL_NONE;
-	return TTL_FINAL;
+	return t->state == TASK_DONE ? TTL_FINAL : TTL_RETRYABLE;
 }
 
 /* Attributes of file f of task t; the sizes are the content's, exactly. */

@@ -78,7 +78,10 @@ extern const char *const file_names[F_COUNT];
 /* Kernel cache lifetimes.  Anything that can change is not cached, so
  * that a consumed queue name is never served from a stale dentry. */
 #define TTL_STATIC 3600.0
-#define TTL_FINAL 60.0
+#define TTL_FINAL 60.0		/* done: never changes again */
+#define TTL_RETRYABLE 1.0	/* failed or cancelled: a retry (here, through
+				 * another daemon, or of its group or a member)
+				 * queues it again */
 #define TTL_NONE 0.0
 #define TTL_NEGATIVE 1.0
 #define TTL_STAGED_ATTR 1.0

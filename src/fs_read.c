@@ -222,10 +222,12 @@ static int open_task_file(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *
 	default:
 		break;
 	}
-	/* Content of a finished task never changes: let the page cache keep
-	 * it.  Anything else is read from the store every time. */
+	/* Content of a done task never changes: let the page cache keep it.
+	 * A failed or cancelled one may be retried (here or through another
+	 * daemon, or its group or a member of it), and anything else is read
+	 * from the store every time. */
 	h->final = task_state_final(t.state);
-	if (h->final && ino_view(ino) != V_QUEUE && h->file != F_WAIT)
+	if (t.state == TASK_DONE && ino_view(ino) != V_QUEUE && h->file != F_WAIT)
 		fi->keep_cache = 1;
 	else
 		fi->direct_io = 1;

@@ -48,12 +48,21 @@ submit default "$W/bad.sql" "$bid.sql"
 t_is "$(task_wait "$bid" 30)" failed "a group with a failed member fails"
 t_is "$(cut -d, -f2 "$MNT/tasks/$bid/result" | tail -n +2 | tr '\n' ' ')" 'done failed done ' \
 	"its other members ran"
+m2=$(sed -n 3p "$MNT/tasks/$bid/result" | cut -d, -f1)
+t_is "$(cat "$MNT/tasks/$m2/result")" "" "the failed member's result is empty (read, and so cached)"
+t_is "$(cat "$MNT/tasks/$m2/state")" failed "its state is failed"
 # Fixed: retry of the group runs the failed member again.
 app -qc 'CREATE TABLE nosuch (x int)'
+app -qc 'INSERT INTO nosuch VALUES (42)'
 t_ok "retry of the group" bash -c "echo 1 > '$MNT/tasks/$bid/retry'"
 t_is "$(task_wait "$bid" 30)" done "after its retry the group is done"
 t_is "$(cut -d, -f2 "$MNT/tasks/$bid/result" | tail -n +2 | tr '\n' ' ')" 'done done done ' \
 	"every member done"
+# What the kernel kept of the member (retried with its group, not by its
+# own id) is not served: its files are read again.
+t_is "$(cat "$MNT/tasks/$m2/state")" done "the member's state is its new one"
+t_cmp <(psql_ref -d app -X -q --csv -c 'SELECT * FROM nosuch') "$MNT/tasks/$m2/result" \
+	"its result is its new one, as psql prints it"
 
 # ------------------------------------ held: after=, listing, rm cancels
 printf 'SELECT pg_sleep(2);\n' >"$W/gate.sql"
