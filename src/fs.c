@@ -584,6 +584,7 @@ void fs_destroy(struct fs *fs)
 		o->free(o);
 	}
 	free(fs->pending_users);
+	free(fs->listing_users);
 	for (size_t i = 0; i < pool_slots(fs); i++)
 		free(fs->slots[i].name);
 	sched_names_free(fs);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 /* A directory entry of a snapshot, compact: 100,000 of them are listed. */
 struct dir_entry {
 	char *name;		/* NULL: the decimal id of the task of ino */
@@ -25,6 +27,8 @@ struct dir_handle {
 	struct open_obj obj;	/* first: the list links */
 	struct dir_entry *entries;
 	size_t n;
+	uid_t uid;		/* who opened it */
+	uint64_t charged;	/* bytes counted against uid's listings */
 };
 
 /* Adds an entry; `name` NULL names it by its task's id. */
@@ -253,6 +257,65 @@ static void dir_obj_free(struct open_obj *o)
 	dir_handle_free((struct dir_handle *)o);
 }
 
+/*
+ * A listing's snapshot (tasks/, done/ with 100,000 tasks: 6 MB or more)
+ * is held for as long as the directory is open: each uid's open listings
+ * together may hold max_pending_bytes_per_user, so that nobody who can
+ * reach the mount (allow_other) runs the daemon out of memory by keeping
+ * directories open.  0, or -EMFILE past the cap, or -ENOMEM.
+ */
+static int listing_charge(struct fs *fs, struct dir_handle *d)
+{
+	struct pending_use *u = NULL;
+	uint64_t bytes = sizeof(*d) + d->n * sizeof(*d->entries);
+	int r = 0;
+
+	for (size_t i = 0; i < d->n; i++)
+		if (d->entries[i].name)
+			bytes += strlen(d->entries[i].name) + 1;
+	pthread_mutex_lock(&fs->lock);
+	for (size_t i = 0; i < fs->n_listing_users && !u; i++)
+		if (fs->listing_users[i].uid == d->uid)
+			u = &fs->listing_users[i];
+	if ((u ? u->bytes : 0) + bytes > fs->cfg->max_pending_bytes_per_user) {
+		r = -EMFILE;
+	} else if (!u) {
+		struct pending_use *a = realloc(fs->listing_users,
+						(fs->n_listing_users + 1) * sizeof(*a));
+
+		if (a) {
+			fs->listing_users = a;
+			u = &a[fs->n_listing_users++];
+			u->uid = d->uid;
+			u->bytes = 0;
+		} else {
+			r = -ENOMEM;
+		}
+	}
+	if (r == 0) {
+		u->bytes += bytes;
+		d->charged = bytes;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return r;
+}
+
+static void listing_uncharge(struct fs *fs, struct dir_handle *d)
+{
+	pthread_mutex_lock(&fs->lock);
+	for (size_t i = 0; i < fs->n_listing_users && d->charged; i++) {
+		struct pending_use *u = &fs->listing_users[i];
+
+		if (u->uid != d->uid)
+			continue;
+		u->bytes -= d->charged;
+		d->charged = 0;
+		if (u->bytes == 0)
+			*u = fs->listing_users[--fs->n_listing_users];
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
 void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct dir_handle *d = calloc(1, sizeof(*d));
@@ -262,9 +325,14 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	d->uid = fuse_req_ctx(req)->uid;
 	fs_store_begin(req);
 	r = dir_snapshot(fs_of(req), ino, d);
 	fs_store_end();
+	if (r == 0 && (r = listing_charge(fs_of(req), d)) == -EMFILE)
+		log_warn("uid %u: a listing refused (EMFILE): its open listings would hold more "
+			 "than max_pending_bytes_per_user (%llu bytes)", (unsigned)d->uid,
+			 (unsigned long long)fs_of(req)->cfg->max_pending_bytes_per_user);
 	if (r < 0) {
 		dir_handle_free(d);
 		fuse_reply_err(req, -r);
@@ -276,6 +344,7 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	open_add(fs_of(req), &d->obj);
 	if (fuse_reply_open(req, fi) != 0) {
 		open_remove(fs_of(req), &d->obj);
+		listing_uncharge(fs_of(req), d);
 		dir_handle_free(d);
 	}
 }
@@ -345,6 +414,7 @@ void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
 
 	open_remove(fs_of(req), &d->obj);
+	listing_uncharge(fs_of(req), d);
 	dir_handle_free(d);
 	fuse_reply_err(req, 0);
 }

@@ -256,6 +256,8 @@ struct fs {
 	uint64_t pending_total;	/* bytes of all staged files (the memory caps) */
 	struct pending_use *pending_users;	/* per uid, only uids holding some */
 	size_t n_pending_users;
+	struct pending_use *listing_users;	/* bytes of open listings, per uid */
+	size_t n_listing_users;
 	pthread_mutex_t wait_lock;
 	struct waitq *waitq;	/* fs_wait.c: parked `wait` readers, made on first use */
 	size_t n_waiters;

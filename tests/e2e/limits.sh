@@ -4,7 +4,8 @@
 # submission; names over 255 bytes get ENAMETOOLONG; new-id reservations per
 # uid are capped (EDQUOT); two descriptors of one open file writing and
 # flushing at once store exactly what was written (the flush copies under
-# the lock: a sanitizer build catches it reading a freed buffer).
+# the lock: a sanitizer build catches it reading a freed buffer); open
+# listings are capped per uid (EMFILE).
 . "$SRCDIR/e2e/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || { t_skip "limits" "needs root to act as two users"; t_done; }
@@ -163,5 +164,35 @@ wait_until 60 races_done
 t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.task WHERE name LIKE 'race%' AND state = 'done' AND length(query) = 333010")" \
 	30 "every one ran, whole: no flush stored a stale copy last"
 t_ok "the daemon is alive" test -d "$MNT/queue"
+
+# Open listings are capped too: a snapshot of tasks/ with 5,000 members of
+# a group is about 330 KiB, so a uid holds three open at once under its
+# 1 MiB; the fourth open gets EMFILE, and closing them gives the room back.
+{ echo '-- pgqfs: group=statements'; for _ in $(seq 5000); do echo 'SELECT 1;'; done; } >"$E2E_TMP/big-group.sql"
+gid=$(new_id)
+submit default "$E2E_TMP/big-group.sql" "$gid.sql" || t_fail "cp of a group of 5,000"
+t_is "$(task_wait "$gid" 120)" done "the group of 5,000 ran"
+listings=$(python3 - "$MNT/tasks" <<'PY'
+import errno, os, sys
+fds, got = [], "none refused"
+for i in range(64):
+    try:
+        fds.append(os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY))
+    except OSError as e:
+        got = "%s after %d" % (errno.errorcode[e.errno], len(fds))
+        break
+for fd in fds:
+    os.close(fd)
+try:
+    os.close(os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY))
+    again = "ok"
+except OSError as e:
+    again = errno.errorcode[e.errno]
+print(got, again)
+PY
+)
+t_like "$listings" '^EMFILE after [1-9] ' "open listings past the uid's cap get EMFILE ($listings)"
+t_like "$listings" ' ok$' "and once closed, a listing opens again"
+t_ok "the log says why" grep -q 'a listing refused (EMFILE)' "${PGQFS_LOG[main]}"
 pgqfs_stop main
 t_done
