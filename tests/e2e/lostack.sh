@@ -28,27 +28,39 @@ psql_ref -d app -X -q --csv -v ON_ERROR_STOP=1 -f "$W/x.sql" >"$W/x.ref"
 # A first task, so that the daemon's connections are open and warm.
 cp "$W/x.sql" "$Q/warm.sql" || t_fail "cp of a first file"
 
-session_open lk pgqfs_ctl
-session_send lk "BEGIN; LOCK TABLE pgqfs.task IN EXCLUSIVE MODE; SELECT 'locked';"
-locked() { grep -q locked "$E2E_TMP/lk.out"; }
-wait_until 10 locked || t_bail "the lock was not taken: $(cat "$E2E_TMP/lk.out")"
-cp "$W/x.sql" "$Q/x.sql" 2>"$W/cp.err" &
-pcp=$!
 blocked() {
 	[ "$(ctl "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
 		AND query LIKE '%stage_many%'")" -ge 1 ]
 }
-t_ok "the staging commit waits on the lock" wait_until 10 blocked
-kill -STOP "$PROXY_PID"
-session_send lk "COMMIT;"
-session_close lk
-wait "$pcp"
-rc=$?
+# lost_ack NAME: cp of x.sql to NAME, its staging commit held on a lock of
+# ours; the proxy stopped, then the lock let go: the commit finishes and
+# its answer stays in the proxy.  RC is cp's status; the proxy is left
+# stopped.
+lost_ack() {
+	local pcp
+	session_open lk pgqfs_ctl
+	session_send lk "BEGIN; LOCK TABLE pgqfs.task IN EXCLUSIVE MODE; SELECT 'locked';"
+	wait_until 10 grep -q locked "$E2E_TMP/lk.out" ||
+		t_bail "the lock was not taken: $(cat "$E2E_TMP/lk.out")"
+	cp "$W/x.sql" "$Q/$1" 2>"$W/$1.err" &
+	pcp=$!
+	t_ok "$1: the staging commit waits on the lock" wait_until 10 blocked
+	kill -STOP "$PROXY_PID"
+	stopped() { grep -Eq '^State:[[:space:]]+T' "/proc/$PROXY_PID/status"; }
+	t_ok "$1: the proxy is stopped" wait_until 5 stopped
+	session_send lk "COMMIT;"
+	session_close lk
+	wait "$pcp"
+	RC=$?
+}
+
+lost_ack x.sql
+rc=$RC
 pre=$(rows)
 kill -CONT "$PROXY_PID"
 t_is "$pre" staged "the commit stored the row, its answer lost"
-t_ok "cp fails (rc $rc: $(cat "$W/cp.err"))" test "$rc" -ne 0
-t_like "$(cat "$W/cp.err")" 'Input/output error' "with EIO"
+t_ok "cp fails (rc $rc: $(cat "$W/x.sql.err"))" test "$rc" -ne 0
+t_like "$(cat "$W/x.sql.err")" 'Input/output error' "with EIO"
 gone() { [ -z "$(rows)" ]; }
 t_ok "the row its commit left is removed" wait_until 15 gone
 t_like "$(cat "$LOG")" 'x\.sql: a staging commit whose outcome was unknown had stored it: that row is removed' \
@@ -66,19 +78,8 @@ t_cmp "$W/x.ref" "$MNT/done/$id/result" "with psql's result"
 # Again, and the server stays away past the file's last close, so that
 # the removal fails then: a rename of the file (a submission under the
 # new name) removes the row first, and the new name runs once.
-session_open lk2 pgqfs_ctl
-session_send lk2 "BEGIN; LOCK TABLE pgqfs.task IN EXCLUSIVE MODE; SELECT 'locked';"
-locked2() { grep -q locked "$E2E_TMP/lk2.out"; }
-wait_until 10 locked2 || t_bail "the lock was not taken: $(cat "$E2E_TMP/lk2.out")"
-cp "$W/x.sql" "$Q/x2.sql" 2>"$W/cp3.err" &
-pcp=$!
-t_ok "the second staging commit waits on the lock" wait_until 10 blocked
-kill -STOP "$PROXY_PID"
-session_send lk2 "COMMIT;"
-session_close lk2
-wait "$pcp"
-rc=$?
-t_ok "cp fails ($(cat "$W/cp3.err"))" test "$rc" -ne 0
+lost_ack x2.sql
+t_ok "cp fails ($(cat "$W/x2.sql.err"))" test "$RC" -ne 0
 failed_forget() { grep -q 'x2\.sql: cannot remove what a staging commit' "$LOG"; }
 t_ok "the removal at its last close fails, the server away" wait_until 15 failed_forget
 t_is "$(ctl "SELECT state FROM pgqfs.task WHERE name = 'x2.sql'")" staged "its row is still there"

@@ -74,70 +74,58 @@ twice() { [ "$(grep -c 'reload: the executor runs 3 pools' "$LOG")" -ge 2 ]; }
 t_ok "the daemon reloads again" wait_until 10 twice
 t_ok "and lives" kill -0 "$PID"
 
+# stop_behind_claim POOL1 POOL2 WHAT: a file into POOL1, whose claim waits
+# on POOL1's lock (held by a session of ours), and a second into POOL2,
+# released while that claim is in flight; then SIGTERM, the lock let go,
+# and the daemon's exit.  Sets IDA and IDB.
+stop_behind_claim() {
+	session_open lk2 pgqfs_ctl
+	session_send lk2 "$(lock_sql "$1")"
+	session_locked lk2
+	IDA=$(new_id)
+	submit "$1" "$W/b.sql" "$IDA.sql" || t_fail "$3: cp into $1"
+	t_ok "$3: the claim of the file into $1 waits on its lock" wait_until 10 claim_waits
+	IDB=$(new_id)
+	submit "$2" "$W/b.sql" "$IDB.sql" || t_fail "$3: cp into $2"
+	t_is "$(ctl "SELECT state FROM pgqfs.task WHERE id = $IDB")" staged \
+		"$3: the file into $2 is staged, its release waiting for the claim in flight"
+	kill -TERM "$PID"
+	sleep 0.5
+	session_send lk2 "COMMIT;"
+	session_close lk2
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	t_ok "$3: the daemon stops" bash -c "! kill -0 $PID 2>/dev/null"
+	wait "$PID"
+	t_is "$?" 0 "$3: with status 0"
+	_pgqfs_forget main
+}
+
 # ---- 2: a release pending when the daemon stops
-session_open lk2 pgqfs_ctl
-session_send lk2 "$(lock_sql default)"
-session_locked lk2
-ida=$(new_id)
-submit default "$W/b.sql" "$ida.sql" || t_fail "cp into default"
-t_ok "the claim of the first file waits on default's lock" wait_until 10 claim_waits
-idb=$(new_id)
-submit p3 "$W/b.sql" "$idb.sql" || t_fail "cp into p3"
-t_is "$(ctl "SELECT state FROM pgqfs.task WHERE id = $idb")" staged \
-	"the second file is staged, its release waiting for the claim in flight"
-kill -TERM "$PID"
-sleep 0.5
-session_send lk2 "COMMIT;"
-session_close lk2
-for ((i = 0; i < 300; i++)); do
-	kill -0 "$PID" 2>/dev/null || break
-	sleep 0.05
-done
-t_ok "the daemon stops" bash -c "! kill -0 $PID 2>/dev/null"
-wait "$PID"
-t_is "$?" 0 "with status 0"
+stop_behind_claim default p3 "drained stop"
 # It was drained as soon as the claim answered and its task ended, well
 # within shutdown_grace (2 s): nothing was left to cancel.
 t_ok "the daemon says it drained" grep -q 'drained: no task runs here any more' "$LOG"
 t_ok "before shutdown_grace ran out" bash -c "! grep -q 'shutdown_grace ran out' '$LOG'"
-_pgqfs_forget main
-t_is "$(ctl "SELECT state FROM pgqfs.task WHERE id = $idb")" queued \
+t_is "$(ctl "SELECT state FROM pgqfs.task WHERE id = $IDB")" queued \
 	"the second file's release was sent before the stop: it is queued"
-t_is "$(ctl "SELECT state FROM pgqfs.task WHERE id = $ida")" done \
+t_is "$(ctl "SELECT state FROM pgqfs.task WHERE id = $IDA")" done \
 	"the first file, claimed before the stop, ran"
 # This start stops without a drain (shutdown_grace = 0).
 PGQFS_SHUTDOWN_GRACE=0 pgqfs_start || t_bail "daemon did not start again"
 PID=${PGQFS_PID[main]}
-t_is "$(task_wait "$idb" 20)" done "the next start runs the queued file"
-t_is "$(ctl "SELECT attempt FROM pgqfs.task WHERE id = $idb")" 1 "once"
-t_cmp <(psql_ref -d app --csv -f "$W/b.sql") "$MNT/tasks/$idb/result" "with psql's result"
+t_is "$(task_wait "$IDB" 20)" done "the next start runs the queued file"
+t_is "$(ctl "SELECT attempt FROM pgqfs.task WHERE id = $IDB")" 1 "once"
+t_cmp <(psql_ref -d app --csv -f "$W/b.sql") "$MNT/tasks/$IDB/result" "with psql's result"
 
 # ---- 3: the same at a stop without a drain, no task running: the claim
 # in flight (a file into paused p3, which it queues) answers after the
 # stop began, and the release behind it is sent before the daemon exits.
 echo 1 >"$MNT/pools/p3/paused"
-session_open lk3 pgqfs_ctl
-session_send lk3 "$(lock_sql p3)"
-session_locked lk3
-idc=$(new_id)
-submit p3 "$W/b.sql" "$idc.sql" || t_fail "cp into paused p3"
-t_ok "the claim of the file into p3 waits on p3's lock" wait_until 10 claim_waits
-idd=$(new_id)
-submit default "$W/b.sql" "$idd.sql" || t_fail "cp into default"
-t_is "$(ctl "SELECT state FROM pgqfs.task WHERE id = $idd")" staged \
-	"the file into default is staged, its release waiting"
-kill -TERM "$PID"
-sleep 0.5
-session_send lk3 "COMMIT;"
-session_close lk3
-for ((i = 0; i < 300; i++)); do
-	kill -0 "$PID" 2>/dev/null || break
-	sleep 0.05
-done
-t_ok "the daemon stops" bash -c "! kill -0 $PID 2>/dev/null"
-wait "$PID"
-t_is "$?" 0 "with status 0"
-_pgqfs_forget main
+stop_behind_claim p3 default "stop without a drain"
+idc=$IDA idd=$IDB
 t_is "$(ctl "SELECT state FROM pgqfs.task WHERE id = $idd")" queued \
 	"the release pending at the stop was sent: the file is queued"
 t_is "$(ctl "SELECT state FROM pgqfs.task WHERE id = $idc")" queued \
