@@ -116,12 +116,13 @@ static int fill_pending(void *arg, const struct task_entry *te)
 {
 	struct dir_fill *f = arg;
 	struct stat st;
-	bool local = false;
+	struct staged *s;
+	bool local;
 
+	/* By name (hashed), not a walk of every staged file per row. */
 	pthread_mutex_lock(&f->fs->lock);
-	for (struct staged *s = f->fs->staged; s; s = s->next)
-		if (s->listed && s->task_id == te->id)
-			local = true;
+	s = staged_by_name(f->fs, f->pool, te->name);
+	local = s && s->listed && s->task_id == te->id;
 	pthread_mutex_unlock(&f->fs->lock);
 	if (local)
 		return 0;	/* listed from memory, with its live size */
