@@ -451,6 +451,17 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
 	      off_t off, struct fuse_file_info *fi);
 void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+/* fs_stage.c: what a file being written stores, and its last close. */
+/* One store of a file at a time (struct staged's storing), with fs->lock:
+ * two descriptors closing at once must commit their copies in the order
+ * they were taken. */
+extern pthread_cond_t staged_store_done;
+/* Stores s's content durably (a flush with data): 0 or -errno.  Without
+ * fs->lock; the caller keeps s alive. */
+int staged_store(struct fs *fs, struct staged *s);
+/* Removes what a staging commit of s with an unknown outcome may have
+ * stored (s->row_unknown).  Without fs->lock; s kept alive. */
+int staged_forget_unknown(struct fs *fs, struct staged *s);
 void staged_release(struct fs *fs, struct staged *s);
 /* Tries again to remove what staging commits with an unknown outcome may
  * have stored (files whose first attempt failed); until one fails. */

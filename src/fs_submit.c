@@ -1,7 +1,8 @@
 /*
  * The filesystem's submission: files written into queue/<pool>/ (create,
- * write, flush, release), their names (rename, unlink) and the refusals
- * of everything else that would change the tree.
+ * write, flush; their last close and the store are fs_stage.c's), their
+ * names (rename, unlink) and the refusals of everything else that would
+ * change the tree.
  */
 #include "fs_internal.h"
 
@@ -14,13 +15,6 @@
 
 #include "log.h"
 
-/*
- * One store of a file at a time (struct staged's storing): two descriptors
- * closing at once must commit their copies in the order they were taken,
- * or an older copy could overwrite a newer one in the store.  Used with
- * fs->lock.
- */
-static pthread_cond_t store_done = PTHREAD_COND_INITIALIZER;
 
 /* Why the store refused a file, for its log line. */
 static const char *submit_refusal(int r)
@@ -41,184 +35,6 @@ static const char *submit_refusal(int r)
 	default:
 		return store_last_error();
 	}
-}
-
-/*
- * Removes the row a staging commit whose outcome was unknown may have left
- * (store_stage_outcome_unknown()): its writer was told the commit failed,
- * so nothing of it may run.  Called without fs->lock, with s kept alive.
- */
-static int staged_forget_unknown(struct fs *fs, struct staged *s)
-{
-	char pool[256], name[NAME_MAX + 1];
-	int64_t instance;
-	bool found = false;
-	int r;
-
-	pthread_mutex_lock(&fs->lock);
-	snprintf(pool, sizeof(pool), "%s", pool_name(fs, s->pool));
-	snprintf(name, sizeof(name), "%s", s->name);
-	instance = s->unknown_instance;
-	pthread_mutex_unlock(&fs->lock);
-	r = store_unstage_name(fs->store, pool, name, instance, &found);
-	pthread_mutex_lock(&fs->lock);
-	if (r == 0 && s->row_unknown) {
-		s->row_unknown = false;
-		atomic_fetch_sub(&fs->n_row_unknown, 1);
-	}
-	pthread_mutex_unlock(&fs->lock);
-	if (r == 0)
-		log_info("queue/%s/%s: a staging commit whose outcome was unknown %s", LOG_ESCAPE(pool),
-			 LOG_ESCAPE(name), found ? "had stored it: that row is removed" :
-			 "had stored nothing");
-	else
-		log_warn("queue/%s/%s: cannot remove what a staging commit with an unknown "
-			 "outcome may have stored (tried again later): %s", LOG_ESCAPE(pool),
-			 LOG_ESCAPE(name), store_last_error());
-	return r;
-}
-
-void staged_forget_sweep(struct fs *fs)
-{
-	while (atomic_load(&fs->n_row_unknown) > 0) {
-		struct staged *s;
-		int r;
-
-		pthread_mutex_lock(&fs->lock);
-		for (s = fs->staged; s; s = s->next)
-			if (s->row_unknown && !s->task_id && !s->storing)
-				break;
-		if (s) {
-			s->storing = true;
-			s->pins++;	/* kept alive while unlocked */
-		}
-		pthread_mutex_unlock(&fs->lock);
-		if (!s)
-			return;
-		r = staged_forget_unknown(fs, s);
-		pthread_mutex_lock(&fs->lock);
-		s->storing = false;
-		pthread_cond_broadcast(&store_done);
-		s->pins--;
-		staged_maybe_free(fs, s);
-		pthread_mutex_unlock(&fs->lock);
-		if (r < 0)
-			return;	/* the database is still away: another time */
-	}
-}
-
-/*
- * Stores a staged file's content durably (a flush with data).  Called
- * without fs->lock held: the store call blocks.  The caller holds an
- * open reference, so s stays alive.  In a flush's request span
- * (fs_store_begin), the wait behind other writers' group commits ends at
- * the request's deadline or its interrupt; the batch that holds this
- * file's rows is stored outside it, with a deadline of its own
- * (request_timeout), since an interrupt would fail every writer in it.
- */
-static int staged_store(struct fs *fs, struct staged *s)
-{
-	struct submission sub;
-	int64_t id, submitted_us = 0;
-	char *name = NULL, *data = NULL;
-	int r;
-
-	pthread_mutex_lock(&fs->lock);
-	while (s->storing)
-		pthread_cond_wait(&store_done, &fs->lock);
-	if (s->too_big || s->cap_err) {
-		/* Nothing of a file that did not fit may run. */
-		r = s->too_big ? -EFBIG : -s->cap_err;
-		id = s->task_id;
-		s->task_id = 0;
-		if (s->row_unknown && !id) {
-			s->storing = true;
-			pthread_mutex_unlock(&fs->lock);
-			(void)staged_forget_unknown(fs, s);	/* else a sweep does */
-			pthread_mutex_lock(&fs->lock);
-			s->storing = false;
-			pthread_cond_broadcast(&store_done);
-		}
-		pthread_mutex_unlock(&fs->lock);
-		if (id && store_unstage(fs->store, id) < 0) {
-			/* Still stored: the next store, or an rm, tries again. */
-			pthread_mutex_lock(&fs->lock);
-			if (!s->task_id)
-				s->task_id = id;
-			pthread_mutex_unlock(&fs->lock);
-			return -EIO;
-		}
-		return r;
-	}
-	if (s->dot || !s->listed || !s->dirty) {
-		pthread_mutex_unlock(&fs->lock);
-		return 0;
-	}
-	if (s->row_unknown && !s->task_id) {
-		/* What an earlier commit may have left goes first: this
-		 * content replaces it (its writer was told it failed). */
-		s->storing = true;
-		pthread_mutex_unlock(&fs->lock);
-		r = staged_forget_unknown(fs, s);
-		pthread_mutex_lock(&fs->lock);
-		s->storing = false;
-		pthread_cond_broadcast(&store_done);
-		if (r < 0) {
-			pthread_mutex_unlock(&fs->lock);
-			return r;
-		}
-	}
-	/*
-	 * Copied under the lock: another descriptor of the same open file
-	 * ({ a & b; } > x.sql) may write (and realloc) the buffer while this
-	 * one's flush stores it, and a rename may free the name.
-	 */
-	name = strdup(s->name);
-	if (s->data.len && name && !(data = malloc(s->data.len))) {
-		free(name);
-		name = NULL;
-	}
-	if (!name) {
-		pthread_mutex_unlock(&fs->lock);
-		return -ENOMEM;
-	}
-	if (data)
-		memcpy(data, s->data.data, s->data.len);
-	id = s->task_id;
-	sub.pool = pool_name(fs, s->pool);
-	sub.name = name;
-	sub.uid = s->uid;
-	sub.gid = s->gid;
-	sub.data = data;
-	sub.len = s->data.len;
-	s->dirty = false;
-	s->storing = true;
-	pthread_mutex_unlock(&fs->lock);
-	if (sub.len == 0)
-		r = id ? store_unstage(fs->store, id) : 0, id = 0;
-	else
-		r = store_stage(fs->store, &sub, &id, &submitted_us);
-	free(data);
-	free(name);
-	pthread_mutex_lock(&fs->lock);
-	if (r < 0) {
-		s->dirty = true;
-		if (sub.len && !id && !s->row_unknown && store_stage_outcome_unknown()) {
-			s->row_unknown = true;
-			s->unknown_instance = store_instance(fs->store);
-			atomic_fetch_add(&fs->n_row_unknown, 1);
-		}
-	} else {
-		s->task_id = id;
-		s->submitted_us = submitted_us;
-	}
-	s->storing = false;
-	pthread_cond_broadcast(&store_done);
-	pthread_mutex_unlock(&fs->lock);
-	/* The database answers again: what earlier failures left goes now. */
-	if (r == 0 && atomic_load(&fs->n_row_unknown) > 0)
-		staged_forget_sweep(fs);
-	return r;
 }
 
 /*
@@ -414,7 +230,7 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	 * Meanwhile s counts as storing, so that a flush or a rename waits.
 	 */
 	while ((s = staged_by_name(fs, (size_t)pi, name)) && s->storing)
-		pthread_cond_wait(&store_done, &fs->lock);
+		pthread_cond_wait(&staged_store_done, &fs->lock);
 	r = 0;
 	if (s && (s->task_id || s->row_unknown)) {
 		unstage = s->task_id;
@@ -425,7 +241,7 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fs_store_end();
 		pthread_mutex_lock(&fs->lock);
 		s->storing = false;
-		pthread_cond_broadcast(&store_done);
+		pthread_cond_broadcast(&staged_store_done);
 		if (r == 0)
 			s->task_id = 0;
 	}
@@ -525,7 +341,7 @@ again:
 	/* Not while a flush stores it: its answer would set the task id of
 	 * the old name after this rename dropped it. */
 	while ((s = staged_by_name(fs, (size_t)pi, name)) && s->storing)
-		pthread_cond_wait(&store_done, &fs->lock);
+		pthread_cond_wait(&staged_store_done, &fs->lock);
 	if (s && (s->task_id || s->row_unknown)) {
 		/*
 		 * Content stored under the old name goes first (it is stored
@@ -541,7 +357,7 @@ again:
 		r = unstage ? store_unstage(fs->store, unstage) : staged_forget_unknown(fs, s);
 		pthread_mutex_lock(&fs->lock);
 		s->storing = false;
-		pthread_cond_broadcast(&store_done);
+		pthread_cond_broadcast(&staged_store_done);
 		if (r < 0) {
 			pthread_mutex_unlock(&fs->lock);
 			fs_store_end();
@@ -785,119 +601,4 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	fs_flush(req, ino, fi);
-}
-
-/* The last close of a file being written: it becomes a runnable task. */
-void staged_release(struct fs *fs, struct staged *s)
-{
-	char where[600];
-	const char *pool;
-	int64_t id, committed_us;
-	bool run, refused;
-	int r, flush_err;
-
-	pthread_mutex_lock(&fs->lock);
-	run = --s->open_count == 0 && s->listed && !s->dot;
-	/* From now on the file is submitted: no writer may open it again. */
-	if (run)
-		s->releasing = true;
-	/* Pinned: once its name is gone, a FORGET could free it meanwhile. */
-	s->pins++;
-	snprintf(where, sizeof(where), "queue/%s/%s", LOG_ESCAPE(pool_name(fs, s->pool)),
-		 LOG_ESCAPE(s->name));
-	pool = pool_name(fs, s->pool);	/* slot names stay until exit */
-	pthread_mutex_unlock(&fs->lock);
-	if (!run)
-		goto out;
-	/*
-	 * Its writer's last close failed, and it was told so: nothing is
-	 * stored or queued now (the file stays listed, for an rm or a
-	 * rewrite), unless its row was taken from it (ESTALE: the name is
-	 * the store's now).  A file that did not fit is still refused by
-	 * staged_store(), which takes back what an earlier flush stored.
-	 * Else the content written after the last flush (rare: mmap) is
-	 * stored now.
-	 */
-	pthread_mutex_lock(&fs->lock);
-	flush_err = s->too_big || s->cap_err ? 0 : s->flush_err;
-	pthread_mutex_unlock(&fs->lock);
-	r = flush_err ? flush_err : staged_store(fs, s);
-	pthread_mutex_lock(&fs->lock);
-	/* An rm or a rename may have come between the store and here, and
-	 * taken the file and its stored row: it is theirs now. */
-	while (s->storing)
-		pthread_cond_wait(&store_done, &fs->lock);
-	if (!s->listed) {
-		s->releasing = false;
-		pthread_mutex_unlock(&fs->lock);
-		goto out;
-	}
-	id = s->task_id;
-	committed_us = s->submitted_us;
-	refused = r == -EFBIG || r == -EBUSY || r == -EDQUOT || r == -ENOSPC ||
-		  r == -EACCES || r == -EEXIST || r == -ESTALE;
-	if (refused || (r == 0 && s->open_count == 0)) {
-		/* From now on the name belongs to the queued task in the store
-		 * (ours, or the one queued through another daemon that made
-		 * ours EBUSY, or the reserved id's owner's; or, for a file that
-		 * did not fit, to nothing). */
-		if (r == 0 && id)
-			released_add_locked(fs, s);
-		staged_unlist(fs, s);
-		staged_drop_data(fs, s);	/* in the store now, or never */
-		staged_let_go(fs, s, s->pool, s->name);
-	}
-	s->releasing = false;
-	pthread_mutex_unlock(&fs->lock);
-	if (refused)
-		goto out;	/* refused, and logged, by the flush before */
-	if (flush_err) {
-		bool unknown;
-
-		log_warn("%s: not submitted: its last close failed, and its writer was told; "
-			 "it stays listed until removed or rewritten", where);
-		pthread_mutex_lock(&fs->lock);
-		unknown = s->row_unknown && !s->task_id && !s->storing;
-		if (unknown)
-			s->storing = true;
-		pthread_mutex_unlock(&fs->lock);
-		if (unknown) {
-			/* Else a restart would queue it. */
-			(void)staged_forget_unknown(fs, s);
-			pthread_mutex_lock(&fs->lock);
-			s->storing = false;
-			pthread_cond_broadcast(&store_done);
-			pthread_mutex_unlock(&fs->lock);
-		}
-		goto out;
-	}
-	if (r < 0) {
-		log_error("%s: cannot store the file at its last close: %s", where,
-			  store_last_error());
-		goto out;
-	}
-	if (id) {
-		/* The executor queues it with its next claim, many at a time. */
-		uint64_t seq;
-
-		r = fs->executor ? executor_release(fs->executor, id, committed_us, pool, &seq) : -ENOSYS;
-		released_number(fs, id, r == 0 ? seq : 0);
-		if (r < 0)
-			r = store_release(fs->store, id);
-		if (r < 0) {
-			/* Durable but not runnable: recovery queues it when this
-			 * daemon restarts. */
-			log_error("task %lld (%s) stored but not queued: %s", (long long)id, where,
-				  store_last_error());
-		} else {
-			atomic_fetch_add(&fs->n_submitted, 1);
-			executor_count_submitted(fs->executor, pool);
-			log_debug("task %lld submitted as %s", (long long)id, where);
-		}
-	}
-out:
-	pthread_mutex_lock(&fs->lock);
-	s->pins--;
-	staged_maybe_free(fs, s);
-	pthread_mutex_unlock(&fs->lock);
 }
