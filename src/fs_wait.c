@@ -277,6 +277,19 @@ static bool recheck_stopped(void *arg)
  * request_timeout per id), and so does a failed statement: the waiters
  * stay parked, for the next NOTIFY or re-check.
  */
+/* The re-check's store calls also give way to waiters waiting for their
+ * answer (a Ctrl-C among them): the re-check runs on their replier. */
+static bool recheck_yields(void *arg)
+{
+	struct fs *fs = arg;
+	bool yield;
+
+	pthread_mutex_lock(&fs->wait_lock);
+	yield = fs->waitq->stop || fs->waitq->queue != NULL;
+	pthread_mutex_unlock(&fs->wait_lock);
+	return yield;
+}
+
 static void recheck(struct fs *fs)
 {
 	int64_t *ids;
@@ -292,9 +305,16 @@ static void recheck(struct fs *fs)
 		size_t m = n - i < RECHECK_BATCH ? n - i : RECHECK_BATCH;
 		int r;
 
-		store_request_begin(fs->store, recheck_stopped, fs);
+		store_request_begin(fs->store, recheck_yields, fs);
 		r = store_get_states(fs->store, ids + i, m, states + i);
 		store_request_end();
+		if (r == -EINTR) {
+			/* Answers to send first; the whole re-check again after. */
+			pthread_mutex_lock(&fs->wait_lock);
+			if (!fs->waitq->stop)
+				fs->waitq->recheck = true;
+			pthread_mutex_unlock(&fs->wait_lock);
+		}
 		if (r < 0)
 			break;
 		pthread_mutex_lock(&fs->wait_lock);

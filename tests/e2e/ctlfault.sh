@@ -185,6 +185,19 @@ rechecking() {
 		WHERE application_name = 'pgqfs filesystem' AND wait_event_type = 'Lock'")" -ge 1 ]
 }
 t_ok "its re-check waits on the lock" wait_until 10 rechecking
+# A parked reader's Ctrl-C meanwhile is answered at once: the re-check,
+# on the thread that answers readers, gives way to it (it waited for the
+# re-check's request_timeout).
+intr=${readers[1]}
+t0=$(now_ms)
+kill -INT "$intr"
+for ((i = 0; i < 200; i++)); do
+	kill -0 "$intr" 2>/dev/null || break
+	sleep 0.05
+done
+ms=$(($(now_ms) - t0))
+t_ok "a parked reader interrupted during the re-check leaves at once ($ms ms)" test "$ms" -lt 2000
+t_ok "its re-check goes on waiting on the lock" wait_until 10 rechecking
 # The executor's own statement waits on the lock too: it is given its
 # STOP_GRACE_MS (10 s).  Before, the re-check looked the 7 ids up one by
 # one, each waiting its request_timeout (10 s), and SIGTERM then waited
