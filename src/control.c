@@ -118,6 +118,20 @@ static void ctl_failed(struct executor *e, enum ctl_op op, const char *why)
 		/* At its usual pace: claims and progress go on meanwhile. */
 		ctl_recover_at(e, mono_ms() + RECOVER_MS);
 		break;
+	case OP_PROGRESS:
+		if (e->batch_instance) {
+			/* Not tried again: the recovery it holds up fails those
+			 * tasks, their outcome unknown. */
+			log_warn("control database: the ends of the tasks that ended when the "
+				 "control connection went were not stored: %.*s", len, why);
+			progress_reset(e->batch);
+			e->batch_unsent = false;
+			e->batch_instance = 0;
+			e->n_orphans = e->orphans_batched = 0;
+			ctl_drop_tasks(e, false);
+			return;
+		}
+		break;
 	default:
 		break;
 	}
@@ -164,6 +178,16 @@ void ctl_next(struct executor *e)
 	}
 	if (e->op != OP_NONE || now < e->ctl_retry_ms)
 		return;
+	/* The ends a lost connection did not commit go before the recovery
+	 * that fails what the lost instance was running. */
+	if (e->batch_instance) {
+		if (ctl_build_progress(e, now, true)) {
+			(void)ctl_sent(e, OP_PROGRESS,
+				       store_send_progress(e->control, e->batch_instance, e->batch));
+			return;
+		}
+		e->batch_instance = 0;
+	}
 	/* Recovery first: at start it decides what the old instance left. */
 	if (now >= e->next_recover_ms) {
 		(void)ctl_sent(e, OP_RECOVER, e->lost_instance ?

@@ -243,11 +243,37 @@ int ctl_setup(struct executor *e)
 /*
  * The control connection is gone, and with it the advisory lock that said
  * this daemon is alive: another daemon may already have failed our running
- * tasks.  Cancel them and record nothing.  A new connection (ctl_next()
- * starts it, without blocking the loop) takes the instance back if no
- * daemon recovered it meanwhile, and fails those tasks then; else it
- * registers a new one, and recovery fails them.
+ * tasks.  Cancel them.  A new connection (ctl_next() starts it, without
+ * blocking the loop) takes the instance back if no daemon recovered it
+ * meanwhile, and fails those tasks then; else it registers a new one, and
+ * recovery fails them.
+ *
+ * Tasks that had ended are not failed with them.  The batch not committed
+ * and the ended tasks are kept for the lost instance (e->batch_instance),
+ * and their ends are stored first on the next connection, before the
+ * recovery that fails the rest.  progress() records only what is still
+ * running under that instance: it is harmless when the batch had committed
+ * after all, or when a daemon recovered the instance meanwhile.
  */
+/* Frees the tasks held here, but those that ended if keep_ended. */
+void ctl_drop_tasks(struct executor *e, bool keep_ended)
+{
+	struct task **pp = &e->tasks;
+
+	while (*pp) {
+		struct task *t = *pp;
+
+		if (keep_ended && t->phase == PHASE_FINISHED) {
+			pp = &t->next;
+			continue;
+		}
+		*pp = t->next;
+		t->pool->running--;
+		e->running--;
+		task_free(t);
+	}
+}
+
 void ctl_lost(struct executor *e)
 {
 	for (struct task *t = e->tasks; t; t = t->next) {
@@ -263,20 +289,18 @@ void ctl_lost(struct executor *e)
 			conn_set_state(c, CONN_BROKEN);
 		}
 	}
-	while (e->tasks) {
-		struct task *t = e->tasks;
-
-		e->tasks = t->next;
-		t->pool->running--;
-		e->running--;
-		task_free(t);
+	ctl_drop_tasks(e, e->instance != 0);
+	if (e->instance && !e->batch_instance && (e->tasks || e->batch_unsent))
+		e->batch_instance = e->instance;
+	if (!e->batch_instance) {
+		progress_reset(e->batch);
+		e->batch_unsent = false;
 	}
-	/* What the batch and the orphans held belonged to the old instance:
-	 * recover() ends its tasks. */
-	progress_reset(e->batch);
-	e->batch_unsent = false;
-	e->n_orphans = 0;
-	e->orphans_batched = 0;
+	/* The orphans not in the batch belonged to the old instance:
+	 * recover() ends them. */
+	if (!e->batch_unsent)
+		e->orphans_batched = 0;
+	e->n_orphans = e->orphans_batched;
 	for (size_t i = 0; i < e->n_pools; i++) {
 		e->pools[i].claim_want = 0;
 		e->pools[i].claim_asked = false;

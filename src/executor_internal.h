@@ -268,6 +268,8 @@ struct executor {
 	struct job *ctl_job;		/* CTL_CONNECTING, control NULL: resolving
 					 * its host names (a job on e->jobs) */
 	bool batch_unsent;		/* batch holds state not yet committed */
+	int64_t batch_instance;		/* the batch is this lost instance's: it
+					 * goes first on the next connection */
 	struct orphan *orphans;		/* claimed, not taken: to be failed */
 	size_t n_orphans, cap_orphans;
 	size_t orphans_batched;		/* orphans[0..this) are in the batch */
@@ -595,7 +597,10 @@ void ctl_resolved(struct executor *e, const struct job *j);
 void ctl_setup_results(struct executor *e);
 /* A connect or set-up attempt failed (why: libpq's text): back off. */
 void ctl_attempt_failed(struct executor *e, const char *why);
-/* The connection is gone: cancel our tasks, record nothing, reconnect. */
+/* The connection is gone: cancel the running tasks, keep the ends of the
+ * others for the lost instance, reconnect. */
 void ctl_lost(struct executor *e);
+/* Frees the tasks held here, but those that ended if keep_ended. */
+void ctl_drop_tasks(struct executor *e, bool keep_ended);
 
 #endif
