@@ -200,6 +200,30 @@ int staged_store(struct fs *fs, struct staged *s)
 	return r;
 }
 
+/* Task id, staged and committed at committed_us, is released: the executor
+ * queues it with its next claim, many at a time. */
+void staged_released(struct fs *fs, int64_t id, int64_t committed_us, const char *pool,
+		     const char *where)
+{
+	uint64_t seq;
+	int r;
+
+	r = fs->executor ? executor_release(fs->executor, id, committed_us, pool, &seq) : -ENOSYS;
+	released_number(fs, id, r == 0 ? seq : 0);
+	if (r < 0)
+		r = store_release(fs->store, id);
+	if (r < 0) {
+		/* Durable but not runnable: recovery queues it when this
+		 * daemon restarts. */
+		log_error("task %lld (%s) stored but not queued: %s", (long long)id, where,
+			  store_last_error());
+		return;
+	}
+	atomic_fetch_add(&fs->n_submitted, 1);
+	executor_count_submitted(fs->executor, pool);
+	log_debug("task %lld submitted as %s", (long long)id, where);
+}
+
 /* The last close of a file being written: it becomes a runnable task. */
 void staged_release(struct fs *fs, struct staged *s)
 {
@@ -289,25 +313,8 @@ void staged_release(struct fs *fs, struct staged *s)
 			  store_last_error());
 		goto out;
 	}
-	if (id) {
-		/* The executor queues it with its next claim, many at a time. */
-		uint64_t seq;
-
-		r = fs->executor ? executor_release(fs->executor, id, committed_us, pool, &seq) : -ENOSYS;
-		released_number(fs, id, r == 0 ? seq : 0);
-		if (r < 0)
-			r = store_release(fs->store, id);
-		if (r < 0) {
-			/* Durable but not runnable: recovery queues it when this
-			 * daemon restarts. */
-			log_error("task %lld (%s) stored but not queued: %s", (long long)id, where,
-				  store_last_error());
-		} else {
-			atomic_fetch_add(&fs->n_submitted, 1);
-			executor_count_submitted(fs->executor, pool);
-			log_debug("task %lld submitted as %s", (long long)id, where);
-		}
-	}
+	if (id)
+		staged_released(fs, id, committed_us, pool, where);
 out:
 	pthread_mutex_lock(&fs->lock);
 	s->pins--;

@@ -300,10 +300,10 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct submission sub;
 	struct task_info t;
 	struct staged *s, *old;
-	char *data = NULL;
-	bool dot, was_dot;
+	char *data = NULL, *nn;
+	bool dot, was_dot, unknown;
 	int r;
-	int64_t id = 0, unstage = 0;
+	int64_t id = 0, unstage = 0, committed_us = 0;
 
 	if (pi < 0 || npi < 0) {
 		refuse(req, EROFS, "rename", name,
@@ -403,9 +403,7 @@ again:
 	if (dot || s->open_count > 0) {
 		/* Still a staging file, or still open: it is submitted when
 		 * its last writer closes it. */
-		char *nn = strdup(newname);
-
-		if (!nn) {
+		if (!(nn = strdup(newname))) {
 			pthread_mutex_unlock(&fs->lock);
 			fs_store_end();
 			fuse_reply_err(req, ENOMEM);
@@ -443,6 +441,13 @@ again:
 	}
 	if (data)
 		memcpy(data, s->data.data, s->data.len);
+	if (!(nn = strdup(newname))) {
+		pthread_mutex_unlock(&fs->lock);
+		fs_store_end();
+		free(data);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	staged_unlist(fs, s);
 	sub.pool = pool_name(fs, (size_t)npi);
 	sub.name = newname;
@@ -455,9 +460,13 @@ again:
 	was_dot = s->dot;
 	s->dot = false;		/* fs_open lets writers into staging files */
 	pthread_mutex_unlock(&fs->lock);
-	/* In the span for its wait behind other writers' group commits; the
+	/* Staged, then released as at a last close: a commit whose answer
+	 * is lost leaves a staged row of this instance, which can be taken
+	 * back (fs_stage.c), not a queued one that any daemon may run.  In
+	 * the span for its wait behind other writers' group commits; the
 	 * batch itself is stored outside it (staged_store()). */
-	r = sub.len ? store_submit(fs->store, &sub, &id) : 0;
+	r = sub.len ? store_stage(fs->store, &sub, &id, &committed_us) : 0;
+	unknown = r < 0 && sub.len && !id && store_stage_outcome_unknown();
 	fs_store_end();
 	free(data);
 	pthread_mutex_lock(&fs->lock);
@@ -465,26 +474,56 @@ again:
 	s->releasing = false;
 	s->dot = was_dot;
 	neg_forget(fs, (size_t)npi, newname);	/* lookups that raced the commit */
-	if (r < 0) {
+	if (unknown && !staged_by_name(fs, (size_t)npi, newname)) {
+		/* It may be stored under its new name: it keeps that name,
+		 * as a file whose last close failed, until what the commit
+		 * left is taken back (fs_stage.c). */
+		staged_rename(fs, s, (size_t)npi, nn);
+		nn = NULL;
+		staged_relist(fs, s);
+		s->dirty = true;
+		s->flush_err = -EIO;
+		s->row_unknown = true;
+		s->unknown_instance = store_instance(fs->store);
+		atomic_fetch_add(&fs->n_row_unknown, 1);
+		unknown = false;
+	} else if (r < 0) {
 		staged_relist(fs, s);	/* nothing queued: the file stays as it was */
 	} else {
+		if (id) {
+			staged_rename(fs, s, (size_t)npi, nn);
+			nn = NULL;
+			s->task_id = id;
+			s->submitted_us = committed_us;
+			released_add_locked(fs, s);
+		}
 		staged_drop_data(fs, s);	/* in the store now */
 		staged_let_go(fs, s, (size_t)npi, newname);
 	}
 	staged_maybe_free(fs, s);
 	pthread_mutex_unlock(&fs->lock);
+	free(nn);
+	if (unknown) {
+		/* Its new name was taken meanwhile: take the row back now. */
+		bool found;
+
+		if (store_unstage_name(fs->store, sub.pool, newname, store_instance(fs->store),
+				       &found) < 0)
+			log_error("queue/%s/%s: what a rename's lost commit may have stored "
+				  "could not be removed, and a restart may run it: %s",
+				  LOG_ESCAPE(sub.pool), LOG_ESCAPE(newname), store_last_error());
+	}
 	if (r < 0) {
 		refuse(req, r == -ESTALE ? EIO : -r, pool_name(fs, (size_t)npi), newname, "%s",
 		       submit_refusal(r));
 		return;
 	}
 	if (id) {
-		atomic_fetch_add(&fs->n_submitted, 1);
-		executor_count_submitted(fs->executor, sub.pool);
-		if (fs->executor)
-			executor_wake(fs->executor);
-		log_debug("task %lld submitted as queue/%s/%s (rename)", (long long)id,
-			  LOG_ESCAPE(sub.pool), LOG_ESCAPE(newname));
+		char where[600];
+
+		snprintf(where, sizeof(where), "queue/%s/%s (rename)", LOG_ESCAPE(sub.pool),
+			 LOG_ESCAPE(newname));
+		staged_released(fs, id, committed_us, sub.pool, where);
 	}
 	fuse_reply_err(req, 0);
 }

@@ -32,17 +32,22 @@ blocked() {
 	[ "$(ctl "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
 		AND query LIKE '%stage_many%'")" -ge 1 ]
 }
-# lost_ack NAME: cp of x.sql to NAME, its staging commit held on a lock of
-# ours; the proxy stopped, then the lock let go: the commit finishes and
-# its answer stays in the proxy.  RC is cp's status; the proxy is left
-# stopped.
+# lost_ack NAME [FROM]: cp of x.sql to NAME (or rename(2) of staging file
+# FROM to NAME), its staging commit held on a lock of ours; the proxy stopped,
+# then the lock let go: the commit finishes and its answer stays in the
+# proxy.  RC is cp's (mv's) status; the proxy is left stopped.
 lost_ack() {
 	local pcp
 	session_open lk pgqfs_ctl
 	session_send lk "BEGIN; LOCK TABLE pgqfs.task IN EXCLUSIVE MODE; SELECT 'locked';"
 	wait_until 10 grep -q locked "$E2E_TMP/lk.out" ||
 		t_bail "the lock was not taken: $(cat "$E2E_TMP/lk.out")"
-	cp "$W/x.sql" "$Q/$1" 2>"$W/$1.err" &
+	if [ -n "${2:-}" ]; then
+		python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' \
+			"$Q/$2" "$Q/$1" 2>"$W/$1.err" &
+	else
+		cp "$W/x.sql" "$Q/$1" 2>"$W/$1.err" &
+	fi
 	pcp=$!
 	t_ok "$1: the staging commit waits on the lock" wait_until 10 blocked
 	kill -STOP "$PROXY_PID"
@@ -90,6 +95,33 @@ t_is "$(ctl "SELECT count(*) FROM pgqfs.task WHERE name = 'x2.sql'")" 0 \
 	"the row under the old name is gone"
 y2_done() { [ "$(ctl "SELECT state FROM pgqfs.task WHERE name = 'y2.sql'")" = done ]; }
 t_ok "the file runs under its new name" wait_until 20 y2_done
+
+# A rename of a staging file whose commit's answer is lost: mv gets EIO,
+# the row its commit left is staged (not queued: no daemon may run it),
+# the file keeps its new name, and the next successful commit removes the
+# row.  Nothing of it runs; after an rm, the name takes a new file.
+rrows() { ctl "SELECT coalesce(string_agg(state, ',' ORDER BY id), '') FROM pgqfs.task WHERE name = 'r.sql'"; }
+cp "$W/x.sql" "$Q/.r.tmp" || t_fail "cp to a staging file"
+lost_ack r.sql .r.tmp
+rc=$RC
+pre=$(rrows)
+kill -CONT "$PROXY_PID"
+t_is "$pre" staged "the rename's commit stored the row staged, its answer lost"
+t_ok "rename fails (rc $rc: $(tail -1 "$W/r.sql.err"))" test "$rc" -ne 0
+t_like "$(cat "$W/r.sql.err")" 'Input/output error' "with EIO"
+t_ok "the file has its new name" test -e "$Q/r.sql"
+cp "$W/x.sql" "$Q/z.sql" || t_fail "cp of another file"
+rgone() { [ -z "$(rrows)" ]; }
+t_ok "the next successful commit removes the row the rename left" wait_until 15 rgone
+zdone() { [ "$(ctl "SELECT state FROM pgqfs.task WHERE name = 'z.sql'")" = done ]; }
+t_ok "the other file runs" wait_until 20 zdone
+t_is "$(rrows)" "" "nothing of the renamed file ran"
+rm "$Q/r.sql" 2>"$W/rm.err"
+t_is "$?" 0 "rm of the renamed file succeeds ($(cat "$W/rm.err"))"
+cp "$W/x.sql" "$Q/.r.tmp" && mv "$Q/.r.tmp" "$Q/r.sql" 2>"$W/mv2.err"
+t_is "$?" 0 "a rename to that name then succeeds ($(cat "$W/mv2.err"))"
+rdone() { [ "$(rrows)" = done ]; }
+t_ok "and runs once" wait_until 20 rdone
 
 pgqfs_stop
 pgqfs_start || t_bail "daemon did not start again"
