@@ -390,8 +390,10 @@ int store_send_fire_schedules(PGconn *conn, int64_t instance, const char *const 
 /* A row of that result; strings point into the PGresult. */
 struct schedule_row {
 	int kind;		/* 1 a run was submitted (fired), 2 the tick was
-				 * skipped, 3 missed (long past), 0 a schedule
-				 * and its next tick */
+				 * skipped, 3 missed (long past), 4 not fired:
+				 * at or before the schedule's last write (by
+				 * the server's clock), 0 a schedule and its
+				 * next tick */
 	const char *pool;	/* NULL: no schedule (a row for now_ms only) */
 	const char *name;
 	int64_t next_ms;

@@ -225,6 +225,13 @@ void sched_result(struct executor *e, PGresult *res)
 				 "not made up", LOG_ESCAPE(sr.pool), LOG_ESCAPE(sr.name));
 			continue;
 		}
+		if (sr.kind == 4) {
+			log_info("schedule %s/%s: tick not fired: it was due before the schedule "
+				 "was written, by the control database's clock (the writing "
+				 "daemon's clock is behind it)", LOG_ESCAPE(sr.pool),
+				 LOG_ESCAPE(sr.name));
+			continue;
+		}
 		if (sr.kind == 2) {
 			log_info("schedule %s/%s: tick skipped: its last run is still pending or "
 				 "running (or a task of its name is pending)",

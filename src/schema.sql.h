@@ -572,6 +572,7 @@ static const char *const schema_v2[] = {
 #include "schema_v7.sql.h"
 #include "schema_v8.sql.h"
 #include "schema_v9.sql.h"
+#include "schema_v10.sql.h"
 
 static const char *const *const schema_versions[] = {
 	schema_v1,
@@ -583,6 +584,7 @@ static const char *const *const schema_versions[] = {
 	schema_v7,
 	schema_v8,
 	schema_v9,
+	schema_v10,
 };
 
 #endif

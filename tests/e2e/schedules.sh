@@ -202,8 +202,8 @@ fi
 cp "$W/hourly.sql" "$A/default/missed.sql"
 pgqfs_stop b
 pgqfs_stop a
-ctl "UPDATE pgqfs.schedule SET next_at = clock_timestamp() - interval '2 hours'
-	WHERE name = 'missed.sql'"
+ctl "UPDATE pgqfs.schedule SET next_at = clock_timestamp() - interval '2 hours',
+	changed_at = clock_timestamp() - interval '3 hours' WHERE name = 'missed.sql'"
 pgqfs_start a -o allow_other || t_bail "daemon a did not start again"
 t_is "$(ls "$A/default")" missed.sql "a schedule is listed after a restart"
 t_cmp "$A/default/missed.sql" "$W/hourly.sql" "and reads back"
@@ -243,5 +243,25 @@ fi
 t_is "$(ctl "SELECT count(*) FROM pgqfs.task WHERE schedule = 'default/elsewhere.sql'")" 0 \
 	"and it does not fire"
 ctl "DELETE FROM pgqfs.schedule WHERE name = 'elsewhere.sql'"
+
+# ---- a first tick that, by the server's clock, came before the write: a
+# daemon whose clock is 2 s behind the server's wrote it (its row is made
+# so here).  That tick is not fired (it fired before the rewrite, or would
+# have); the row moves on to the next tick.
+printf -- '-- pgqfs: every=1h\nINSERT INTO ticks DEFAULT VALUES;\n' >"$W/skew.sql"
+cp "$W/skew.sql" "$A/default/skew.sql" || t_fail "cp of the schedule skew.sql"
+ctl "UPDATE pgqfs.schedule SET next_at = changed_at - interval '2 seconds'
+	WHERE name = 'skew.sql';
+	SELECT pg_notify('pgqfs_queue', '.schedules')" >/dev/null
+moved() {
+	[ "$(ctl "SELECT next_at > clock_timestamp() FROM pgqfs.schedule
+		WHERE name = 'skew.sql'")" = t ]
+}
+t_ok "the tick before the write is taken: the row moves on" wait_until 15 moved
+t_is "$(ctl "SELECT count(*) FROM pgqfs.task WHERE schedule = 'default/skew.sql'")" 0 \
+	"and nothing was submitted for it"
+t_like "$(cat "$E2E_TMP/a.log")" 'schedule default/skew.sql: tick not fired: it was due before the schedule was written' \
+	"the log says why"
+rm "$A/default/skew.sql"
 pgqfs_stop a
 t_done
