@@ -29,12 +29,6 @@ task_sql() {
 		"$1" "$1"
 }
 
-terminate() {
-	t_is "$(ctl "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE application_name = 'pgqfs executor'")" 1 \
-		"the executor's control connection is terminated"
-}
-
 # one TAG HOW: a task that ends while its batch waits on the tally lock,
 # then HOW takes the control connection away and waits for the daemon
 # to come back.
@@ -76,27 +70,14 @@ one() {
 }
 
 same() {
-	terminate
+	executor_terminate
 	back() { grep -q 'reconnected to the control database as instance 1 again' "$LOG"; }
 	t_ok "the daemon reconnects as the same instance" wait_until 15 back
 }
 
-# The old session lingers: a session of ours waits for the instance's
-# advisory lock and gets it the moment the executor's session ends.  The
-# daemon registers a new instance; the task's row is still the old one's.
-linger() {
-	session_open hold pgqfs_ctl
-	session_send hold "SELECT 'held', pg_advisory_lock_shared(hashtext('pgqfs'), 1);"
-	waiting() {
-		[ "$(ctl "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
-			AND objid = 1 AND NOT granted")" -ge 1 ]
-	}
-	t_ok "a session of ours waits for the instance's lock" wait_until 10 waiting
-	terminate
-	new() { grep -Eq 'reconnected to the control database as instance [0-9]+$' "$LOG"; }
-	t_ok "the daemon registers a new instance" wait_until 15 new
-	session_close hold
-}
+# The old session lingers (executor_linger): the daemon registers a new
+# instance; the task's row is still the old one's.
+linger() { executor_linger "$LOG"; }
 
 one a same
 one b linger

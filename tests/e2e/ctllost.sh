@@ -12,8 +12,7 @@ echo "SELECT pg_sleep(20);" >"$W/long.sql"
 id=$(new_id)
 submit default "$W/long.sql" "$id.sql"
 t_ok "the task runs" wait_file_content "$MNT/tasks/$id/state" running 10
-n=$(psql_ref -d pgqfs_ctl -tAc "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'pgqfs executor'")
-t_is "$n" 1 "the executor's control connection is terminated"
+executor_terminate
 t_ok "the running task ends failed" wait_file_content "$MNT/tasks/$id/state" failed 15
 t_like "$(cat "$MNT/tasks/$id/error")" 'outcome is unknown' "its error says the outcome is unknown"
 active() {

@@ -70,10 +70,7 @@ one() {
 }
 
 terminate() {
-	local n
-	n=$(ctl "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE application_name = 'pgqfs executor'")
-	t_is "$n" 1 "the executor's control connection is terminated"
+	executor_terminate
 	back() { [ "$(grep -c 'reconnected to the control database as instance 1 again' "$LOG")" -ge 1 ]; }
 	t_ok "the daemon reconnects as the same instance" wait_until 15 back
 }
@@ -90,25 +87,9 @@ restart() {
 # the lock goes and a recovery finds the old instance dead, it queues
 # nothing of the open file.
 linger() {
-	session_open hold pgqfs_ctl
-	session_send hold "SELECT 'held', pg_advisory_lock_shared(hashtext('pgqfs'), 1);"
-	waiting() {
-		[ "$(ctl "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
-			AND objid = 1 AND NOT granted")" -ge 1 ]
-	}
-	t_ok "a session of ours waits for the instance's lock" wait_until 10 waiting
-	terminate_only
-	new() { grep -Eq 'reconnected to the control database as instance [0-9]+$' "$LOG"; }
-	t_ok "the daemon registers a new instance" wait_until 15 new
-	session_close hold
+	executor_linger "$LOG"
 	dead() { [ "$(ctl "SELECT count(*) FROM pgqfs.instance WHERE id = 1")" = 0 ]; }
 	t_ok "a recovery finds the old instance dead" wait_until 20 dead
-}
-terminate_only() {
-	local n
-	n=$(ctl "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE application_name = 'pgqfs executor'")
-	t_is "$n" 1 "the executor's control connection is terminated"
 }
 
 one a.sql terminate

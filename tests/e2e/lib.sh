@@ -865,6 +865,34 @@ advisory_held() {
 		WHERE locktype = 'advisory' AND objid = $1 AND granted")" -ge 1 ]
 }
 
+# executor_terminate: ends the executor's control session (every daemon's
+# of the cluster: start one daemon), checking that there was one.
+executor_terminate() {
+	t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(pg_terminate_backend(pid))
+		FROM pg_stat_activity WHERE application_name = 'pgqfs executor'")" 1 \
+		"the executor's control connection is terminated"
+}
+
+# executor_linger LOG: the executor's control session ends while its old
+# session seems to linger: a session of ours waits for instance 1's
+# advisory lock (shared) and gets it the moment the executor's session
+# ends, as a session the server has not seen end would hold it.  Waits for
+# the daemon (logging to LOG) to register a new instance, then lets the
+# lock go.
+executor_linger() {
+	session_open hold pgqfs_ctl
+	session_send hold "SELECT 'held', pg_advisory_lock_shared(hashtext('pgqfs'), 1);"
+	_linger_waiting() {
+		[ "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pg_locks
+			WHERE locktype = 'advisory' AND objid = 1 AND NOT granted")" -ge 1 ]
+	}
+	t_ok "a session of ours waits for the instance's lock" wait_until 10 _linger_waiting
+	executor_terminate
+	t_ok "the daemon registers a new instance" wait_until 15 \
+		grep -Eq 'reconnected to the control database as instance [0-9]+$' "$1"
+	session_close hold
+}
+
 # new_id: reserve a task id on $MNT.
 new_id() {
 	cat -- "$MNT/new-id"
