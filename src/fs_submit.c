@@ -481,6 +481,7 @@ again:
 		staged_rename(fs, s, (size_t)npi, nn);
 		nn = NULL;
 		staged_relist(fs, s);
+		s->dot = false;		/* its name is a task's now */
 		s->dirty = true;
 		s->flush_err = -EIO;
 		s->row_unknown = true;
