@@ -115,13 +115,17 @@ static void ctl_failed(struct executor *e, enum ctl_op op, const char *why)
 		}
 		break;
 	case OP_RECOVER:
-		/* At its usual pace: claims and progress go on meanwhile. */
-		ctl_recover_at(e, mono_ms() + RECOVER_MS);
+		/* At its usual pace: claims and progress go on meanwhile.  But
+		 * what a lost connection left is settled before anything is
+		 * claimed: tried again after the back-off. */
+		ctl_recover_at(e, e->lost_instance ? 0 : mono_ms() + RECOVER_MS);
 		break;
 	case OP_PROGRESS:
-		if (e->batch_instance) {
-			/* Not tried again: the recovery it holds up fails those
-			 * tasks, their outcome unknown. */
+		/* The lost instance's batch holds up the recovery: tried again
+		 * a few times, as any statement (a lock timeout, a deadlock),
+		 * then given up, and the recovery fails those tasks, their
+		 * outcome unknown. */
+		if (e->batch_instance && ++e->batch_lost_tries >= BATCH_LOST_TRIES) {
 			log_warn("control database: the ends of the tasks that ended when the "
 				 "control connection went were not stored: %.*s", len, why);
 			progress_reset(e->batch);

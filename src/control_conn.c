@@ -290,8 +290,10 @@ void ctl_lost(struct executor *e)
 		}
 	}
 	ctl_drop_tasks(e, e->instance != 0);
-	if (e->instance && !e->batch_instance && (e->tasks || e->batch_unsent))
+	if (e->instance && !e->batch_instance && (e->tasks || e->batch_unsent)) {
 		e->batch_instance = e->instance;
+		e->batch_lost_tries = 0;
+	}
 	if (!e->batch_instance) {
 		progress_reset(e->batch);
 		e->batch_unsent = false;
@@ -305,7 +307,10 @@ void ctl_lost(struct executor *e)
 		e->pools[i].claim_want = 0;
 		e->pools[i].claim_asked = false;
 	}
-	if (e->instance)
+	/* A loss before the first recovery settled an earlier one keeps that
+	 * one's instance: its staged rows are still to be moved, and the new
+	 * instance has claimed nothing yet (claims wait for the recovery). */
+	if (e->instance && !e->lost_instance)
 		e->lost_instance = e->instance;
 	ctl_abandon_job(e);
 	PQfinish(e->control);

@@ -249,6 +249,8 @@ enum ctl_conn {
 	CTL_CONNECTING,		/* PQconnectPoll in progress, or ctl_job first */
 	CTL_SETUP,		/* connected: the setup pipeline is in flight */
 };
+/* A lost instance's batch is given up after this many failed statements. */
+#define BATCH_LOST_TRIES 5
 /* Back-off after a failed control statement or connection attempt. */
 #define CTL_BACKOFF_MIN_MS 100
 #define CTL_BACKOFF_MAX_MS 5000
@@ -270,6 +272,7 @@ struct executor {
 	bool batch_unsent;		/* batch holds state not yet committed */
 	int64_t batch_instance;		/* the batch is this lost instance's: it
 					 * goes first on the next connection */
+	int batch_lost_tries;		/* its statements that failed */
 	struct orphan *orphans;		/* claimed, not taken: to be failed */
 	size_t n_orphans, cap_orphans;
 	size_t orphans_batched;		/* orphans[0..this) are in the batch */

@@ -530,20 +530,22 @@ while time.time() < end:
 	BLACKHOLE_PORT=$(cat "$f")
 }
 
-# tcp_proxy NAME [DELAY]: a TCP listener on 127.0.0.1 forwarding to the
-# cluster's Unix socket; sets PROXY_PORT and PROXY_PID.  SIGSTOP of
+# tcp_proxy NAME [DELAY] [PORT]: a TCP listener on 127.0.0.1 (on PORT, or
+# any free port) forwarding to the cluster's Unix socket; sets PROXY_PORT
+# and PROXY_PID.  SIGSTOP of
 # PROXY_PID makes the server look hung to every connection through it, the
 # cancels too, while the control database (on the socket) stays up.  With
 # DELAY (seconds), what the server sends reaches the client that much
 # later; what the client sends goes at once.
 tcp_proxy() {
 	local f=$E2E_TMP/$1.port
+	rm -f -- "$f"
 	python3 -c '
 import os, socket, sys, threading, time
 delay = float(sys.argv[3])
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", 0))
+s.bind(("127.0.0.1", int(sys.argv[4])))
 s.listen(64)
 open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
 os.rename(sys.argv[1] + ".tmp", sys.argv[1])
@@ -573,7 +575,7 @@ while True:
         continue
     threading.Thread(target=pipe, args=(c, u, 0), daemon=True).start()
     threading.Thread(target=pipe, args=(u, c, delay), daemon=True).start()
-' "$f" "$PGHOST/.s.PGSQL.$PGPORT" "${2:-0}" </dev/null >/dev/null 2>&1 &
+' "$f" "$PGHOST/.s.PGSQL.$PGPORT" "${2:-0}" "${3:-0}" </dev/null >/dev/null 2>&1 &
 	PROXY_PID=$!
 	echo "$PROXY_PID" >"$E2E_TMP/pids/$1.pid"
 	wait_until 10 test -s "$f" || t_bail "tcp_proxy: listener did not start"
