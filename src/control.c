@@ -118,7 +118,7 @@ static void ctl_failed(struct executor *e, enum ctl_op op, const char *why)
 		/* At its usual pace: claims and progress go on meanwhile.  But
 		 * what a lost connection left is settled before anything is
 		 * claimed: tried again after the back-off. */
-		ctl_recover_at(e, e->lost_instance ? 0 : mono_ms() + RECOVER_MS);
+		ctl_recover_at(e, e->n_lost ? 0 : mono_ms() + RECOVER_MS);
 		break;
 	case OP_PROGRESS:
 		/* The lost instance's batch holds up the recovery: tried again
@@ -194,8 +194,8 @@ void ctl_next(struct executor *e)
 	}
 	/* Recovery first: at start it decides what the old instance left. */
 	if (now >= e->next_recover_ms) {
-		(void)ctl_sent(e, OP_RECOVER, e->lost_instance ?
-			       store_send_recover_again(e->control, e->instance, e->lost_instance) :
+		(void)ctl_sent(e, OP_RECOVER, e->n_lost ?
+			       store_send_recover_again(e->control, e->instance, e->lost[0]) :
 			       store_send_recover(e->control, e->instance));
 		return;
 	}
@@ -451,9 +451,11 @@ static void ctl_result(struct executor *e, PGresult *res)
 			if (own)
 				log_warn("%lld tasks this daemon was running when its control "
 					 "connection went marked failed (outcome unknown)", own);
-			e->lost_instance = 0;
+			if (e->n_lost)
+				memmove(e->lost, e->lost + 1, --e->n_lost * sizeof(*e->lost));
 		}
-		ctl_recover_at(e, mono_ms() + RECOVER_MS);
+		/* The next lost instance at once, before any claim. */
+		ctl_recover_at(e, e->n_lost ? 0 : mono_ms() + RECOVER_MS);
 		break;
 	}
 	case OP_HOUSEKEEPING: {

@@ -255,6 +255,14 @@ int ctl_setup(struct executor *e)
  * running under that instance: it is harmless when the batch had committed
  * after all, or when a daemon recovered the instance meanwhile.
  */
+static bool lost_has(const struct executor *e, int64_t instance)
+{
+	for (size_t i = 0; i < e->n_lost; i++)
+		if (e->lost[i] == instance)
+			return true;
+	return false;
+}
+
 /* Frees the tasks held here, but those that ended if keep_ended. */
 void ctl_drop_tasks(struct executor *e, bool keep_ended)
 {
@@ -307,11 +315,16 @@ void ctl_lost(struct executor *e)
 		e->pools[i].claim_want = 0;
 		e->pools[i].claim_asked = false;
 	}
-	/* A loss before the first recovery settled an earlier one keeps that
-	 * one's instance: its staged rows are still to be moved, and the new
-	 * instance has claimed nothing yet (claims wait for the recovery). */
-	if (e->instance && !e->lost_instance)
-		e->lost_instance = e->instance;
+	/* A loss before the recoveries settled an earlier one adds to it:
+	 * files written meanwhile were staged under the instance lost now. */
+	if (e->instance && !lost_has(e, e->instance)) {
+		if (e->n_lost < LOST_MAX)
+			e->lost[e->n_lost++] = e->instance;
+		else
+			log_warn("control connection lost %d times in a row: instance %lld's "
+				 "staged files may be queued by a recovery", LOST_MAX,
+				 (long long)e->instance);
+	}
 	ctl_abandon_job(e);
 	PQfinish(e->control);
 	e->control = NULL;

@@ -249,6 +249,8 @@ enum ctl_conn {
 	CTL_CONNECTING,		/* PQconnectPoll in progress, or ctl_job first */
 	CTL_SETUP,		/* connected: the setup pipeline is in flight */
 };
+/* Lost instances remembered until settled (struct executor's lost). */
+#define LOST_MAX 8
 /* A lost instance's batch is given up after this many failed statements. */
 #define BATCH_LOST_TRIES 5
 /* Back-off after a failed control statement or connection attempt. */
@@ -265,8 +267,11 @@ struct executor {
 	int64_t ctl_backoff_ms;		/* the next failure waits this long */
 	int64_t ctl_deadline_ms;	/* a connect attempt is given up at */
 	struct store_setup setup;	/* CTL_SETUP: how it registered */
-	int64_t lost_instance;		/* the instance of the connection lost, until
-					 * the next one's first recovery settles it */
+	/* The instances of the connections lost, oldest first, until the
+	 * recoveries of the next connection settle them (recover_again()):
+	 * two losses in a row may leave two, each with staged rows. */
+	int64_t lost[LOST_MAX];
+	size_t n_lost;
 	struct job *ctl_job;		/* CTL_CONNECTING, control NULL: resolving
 					 * its host names (a job on e->jobs) */
 	bool batch_unsent;		/* batch holds state not yet committed */

@@ -504,16 +504,13 @@ again:
 	staged_maybe_free(fs, s);
 	pthread_mutex_unlock(&fs->lock);
 	free(nn);
-	if (unknown) {
-		/* Its new name was taken meanwhile: take the row back now. */
-		bool found;
-
-		if (store_unstage_name(fs->store, sub.pool, newname, store_instance(fs->store),
-				       &found) < 0)
-			log_error("queue/%s/%s: what a rename's lost commit may have stored "
-				  "could not be removed, and a restart may run it: %s",
-				  LOG_ESCAPE(sub.pool), LOG_ESCAPE(newname), store_last_error());
-	}
+	if (unknown)
+		/* Its new name was taken meanwhile (the kernel's lock on the
+		 * directory should forbid it): a removal by name could take
+		 * the other file's row, whose writer was told it is stored. */
+		log_error("queue/%s/%s: a rename's commit had an unknown outcome and the name "
+			  "was taken meanwhile: what it may have stored is left, and may run",
+			  LOG_ESCAPE(sub.pool), LOG_ESCAPE(newname));
 	if (r < 0) {
 		refuse(req, r == -ESTALE ? EIO : -r, pool_name(fs, (size_t)npi), newname, "%s",
 		       submit_refusal(r));

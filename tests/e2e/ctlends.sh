@@ -29,6 +29,11 @@ task_sql() {
 		"$1" "$1"
 }
 
+stuck() {
+	[ "$(ctl "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'pgqfs executor' AND wait_event_type = 'Lock'")" = 1 ]
+}
+
 # one TAG HOW: a task that ends while its batch waits on the tally lock,
 # then HOW takes the control connection away and waits for the daemon
 # to come back.
@@ -50,10 +55,6 @@ one() {
 				WHERE application_name = 'pgqfs task $id'")" = 0 ]
 	}
 	t_ok "$tag: the task ends on its target" wait_until 10 ended
-	stuck() {
-		[ "$(ctl "SELECT count(*) FROM pg_stat_activity
-			WHERE application_name = 'pgqfs executor' AND wait_event_type = 'Lock'")" = 1 ]
-	}
 	t_ok "$tag: a progress batch waits on the lock" wait_until 10 stuck
 	t_is "$(ctl "SELECT state FROM pgqfs.task WHERE id = $id")" running \
 		"$tag: its end is not committed"
@@ -83,5 +84,72 @@ one a same
 one b linger
 t_ok "no task was failed with its outcome unknown" \
 	bash -c "! grep -q 'marked failed (outcome unknown)' '$LOG'"
+
+# ---- Two losses in a row, each old session lingering, before the first
+# new connection's recovery (held up behind its kept batch) settled the
+# first.  A file written meanwhile is staged under the second instance,
+# and stays the writer's: its staged row moves to the third instance (the
+# recoveries settle both lost ones), no recovery queues it when the
+# lingering sessions end, and the whole file runs once at its last close.
+# (Before, only one lost instance was remembered: the second's staged row
+# was queued, and its first part ran while the file was being written.)
+inst() { ctl "SELECT instance FROM pgqfs.task WHERE name = '$1'"; }
+cat >"$W/writer.py" <<'PY'
+import os, sys, time
+os.closerange(3, 1024)	# the sessions' pipes, inherited: they must see EOF
+path, go, out = sys.argv[1:4]
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, b"SELECT 1 AS first;\n")
+os.fsync(fd)
+open(out + ".ready", "w").close()
+while not os.path.exists(go):
+    time.sleep(0.02)
+os.write(fd, b"SELECT 2 AS second;\n")
+os.close(fd)
+open(out, "w").write("closed\n")
+PY
+printf 'SELECT 1 AS first;\nSELECT 2 AS second;\n' >"$W/whole.sql"
+psql_ref -d ref -X -q --csv -v ON_ERROR_STOP=1 -f "$W/whole.sql" >"$W/whole.ref"
+task_sql c >"$W/c.sql"
+psql_ref -d ref -X -q --csv -v ON_ERROR_STOP=1 -f "$W/c.sql" >"$W/c.ref"
+first=$(ctl "SELECT max(id) FROM pgqfs.instance")
+session_open lockc pgqfs_ctl
+session_send lockc "BEGIN; LOCK TABLE pgqfs.tally IN EXCLUSIVE MODE; SELECT 'locked';"
+t_ok "c: a session holds the tally table" wait_until 10 grep -q locked "$E2E_TMP/lockc.out"
+cp "$W/c.sql" "$MNT/queue/default/c.sql" || t_fail "c: cp"
+cid=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'c.sql'")
+cended() {
+	[ "$(psql_ref -d app -tAc "SELECT count(*) FROM ran WHERE tag = 'c'")" = 1 ] &&
+		[ "$(psql_ref -d app -tAc "SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = 'pgqfs task $cid'")" = 0 ] && stuck
+}
+t_ok "c: the task ends on its target, its batch waiting on the lock" wait_until 15 cended
+executor_linger "$LOG" "$first" keep
+python3 "$W/writer.py" "$MNT/queue/default/x.sql" "$W/go" "$W/x.out" &
+pw=$!
+t_ok "x.sql: its first part is written and stored" wait_until 10 test -e "$W/x.out.ready"
+second=$(inst x.sql)
+t_ok "x.sql: staged under the second instance ($second)" test "$second" -gt "$first"
+executor_linger "$LOG" "$second" keep
+session_close lockc
+third=$(ctl "SELECT max(id) FROM pgqfs.instance")
+moved() { [ "$(inst x.sql)" = "$third" ]; }
+t_ok "x.sql: its staged row moves to the third instance ($third)" wait_until 15 moved
+session_close "hold$first"
+session_close "hold$second"
+gone() {
+	[ "$(ctl "SELECT count(*) FROM pgqfs.instance WHERE id IN ($first, $second)")" = 0 ]
+}
+t_ok "a recovery finds both lost instances dead" wait_until 20 gone
+t_is "$(ctl "SELECT state FROM pgqfs.task WHERE name = 'x.sql'")" staged \
+	"x.sql: still staged, not queued by that recovery"
+touch "$W/go"
+wait "$pw"
+t_is "$(cat "$W/x.out")" closed "x.sql: the writer finishes and closes it"
+xid=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'x.sql'")
+t_is "$(task_wait "$xid" 20)" done "x.sql: it runs"
+t_cmp "$W/whole.ref" "$MNT/tasks/$xid/result" "x.sql: the whole file ran, once"
+t_is "$(task_wait "$cid" 20)" done "c: the task that ended is done"
+t_cmp "$W/c.ref" "$MNT/tasks/$cid/result" "c: with psql's result"
 pgqfs_stop
 t_done

@@ -848,7 +848,12 @@ session_open() {
 	local in=$E2E_TMP/$1.in
 	rm -f -- "$in"
 	mkfifo -- "$in" || return 1
-	psql_ref -d "$2" -qAtX <"$in" >"$E2E_TMP/$1.out" 2>&1 &
+	(
+		# Other sessions' pipes are closed here: each must see its EOF
+		# when the test closes it, whatever was opened after it.
+		for v in ${!_SESSION_FD_@}; do eval "exec ${!v}>&-" 2>/dev/null; done
+		psql_ref -d "$2" -qAtX <"$in" >"$E2E_TMP/$1.out" 2>&1
+	) &
 	printf -v "_SESSION_PID_$1" '%s' "$!"
 	eval "exec {_SESSION_FD_$1}>\"\$in\""
 }
@@ -875,24 +880,29 @@ executor_terminate() {
 		"the executor's control connection is terminated"
 }
 
-# executor_linger LOG: the executor's control session ends while its old
-# session seems to linger: a session of ours waits for instance 1's
-# advisory lock (shared) and gets it the moment the executor's session
-# ends, as a session the server has not seen end would hold it.  Waits for
-# the daemon (logging to LOG) to register a new instance, then lets the
-# lock go.
+# executor_linger LOG [INSTANCE=1 [keep]]: the executor's control session
+# (of instance INSTANCE) ends while its old session seems to linger: a
+# session of ours waits for the instance's advisory lock (shared) and gets
+# it the moment the executor's session ends, as a session the server has
+# not seen end would hold it.  Waits for the daemon (logging to LOG) to
+# register a new instance, then lets the lock go, or with "keep" leaves
+# it held by session holdINSTANCE (session_close holdINSTANCE lets go).
 executor_linger() {
-	session_open hold pgqfs_ctl
-	session_send hold "SELECT 'held', pg_advisory_lock_shared(hashtext('pgqfs'), 1);"
+	local inst=${2:-1} before
+	before=$(grep -Ec 'reconnected to the control database as instance [0-9]+$' "$1")
+	session_open "hold$inst" pgqfs_ctl
+	session_send "hold$inst" "SELECT 'held', pg_advisory_lock_shared(hashtext('pgqfs'), $inst);"
 	_linger_waiting() {
 		[ "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pg_locks
-			WHERE locktype = 'advisory' AND objid = 1 AND NOT granted")" -ge 1 ]
+			WHERE locktype = 'advisory' AND objid = $inst AND NOT granted")" -ge 1 ]
 	}
-	t_ok "a session of ours waits for the instance's lock" wait_until 10 _linger_waiting
+	t_ok "a session of ours waits for instance $inst's lock" wait_until 10 _linger_waiting
 	executor_terminate
-	t_ok "the daemon registers a new instance" wait_until 15 \
-		grep -Eq 'reconnected to the control database as instance [0-9]+$' "$1"
-	session_close hold
+	_linger_new() {
+		[ "$(grep -Ec 'reconnected to the control database as instance [0-9]+$' "$1")" -gt "$before" ]
+	}
+	t_ok "the daemon registers a new instance" wait_until 15 _linger_new "$1"
+	[ "${3:-}" = keep ] || session_close "hold$inst"
 }
 
 # new_id: reserve a task id on $MNT.
