@@ -16,9 +16,12 @@
 struct executor;
 
 /* Called on the executor thread with tasks that reached a final state
- * (committed), whichever daemon ran them.  It must not block. */
+ * (committed), whichever daemon ran them.  own: from this daemon's own
+ * committed statement; else from a NOTIFY, which any role that reaches
+ * the control database may send: a hint to look the tasks up, not their
+ * states.  It must not block. */
 typedef void executor_finished_fn(void *arg, const int64_t *ids,
-				  const enum task_state *states, size_t n);
+				  const enum task_state *states, size_t n, bool own);
 
 /* Called on the executor thread after the control connection came back
  * (NOTIFYs sent while it was down are lost: re-check what waits for one).

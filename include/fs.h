@@ -33,9 +33,10 @@ void fs_set_executor(struct fs *fs, struct executor *e);
  * session's descriptor is closed then and its number may be reused. */
 void fs_set_session(struct fs *fs, struct fuse_session *se);
 
-/* executor_finished_fn: answers the `wait` readers of finished tasks. */
+/* executor_finished_fn: answers the `wait` readers of finished tasks (of
+ * others' tasks, once the store confirms). */
 void fs_tasks_finished(void *fs, const int64_t *ids, const enum task_state *states,
-		       size_t n);
+		       size_t n, bool own);
 
 /*
  * Re-checks the task of every parked `wait` reader and answers those that

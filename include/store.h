@@ -417,6 +417,11 @@ int store_send_recover(PGconn *conn, int64_t instance);
  * and own_failed, the count of the former. */
 __attribute__((warn_unused_result))
 int store_send_recover_again(PGconn *conn, int64_t instance, int64_t old_instance);
+/* Which of tasks ids, running under instance, have a cancel on record.
+ * Result rows: id, cancel_uid (text).  A NOTIFY on SCHEMA_stop is only a
+ * hint: any role that can reach the database may send one. */
+__attribute__((warn_unused_result))
+int store_send_cancels(PGconn *conn, int64_t instance, const int64_t *ids, size_t n);
 
 /* Prepares the statements below on the executor's connection (blocking). */
 __attribute__((warn_unused_result))

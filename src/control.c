@@ -65,6 +65,8 @@ static const char *op_name(enum ctl_op op)
 		return "housekeeping";
 	case OP_SCHEDULE:
 		return "schedules";
+	case OP_CANCELS:
+		return "cancel check";
 	case OP_NONE:
 		break;
 	}
@@ -113,6 +115,9 @@ static void ctl_failed(struct executor *e, enum ctl_op op, const char *why)
 			e->pools[i].claim_want = 0;
 			e->pools[i].claim_asked = false;
 		}
+		break;
+	case OP_CANCELS:
+		e->n_stop_sent = 0;	/* asked again after the back-off */
 		break;
 	case OP_RECOVER:
 		/* At its usual pace: claims and progress go on meanwhile.  But
@@ -197,6 +202,13 @@ void ctl_next(struct executor *e)
 		(void)ctl_sent(e, OP_RECOVER, e->n_lost ?
 			       store_send_recover_again(e->control, e->instance, e->lost[0]) :
 			       store_send_recover(e->control, e->instance));
+		return;
+	}
+	/* Cancels before anything else is claimed or recorded. */
+	if (e->n_stop) {
+		e->n_stop_sent = e->n_stop;
+		(void)ctl_sent(e, OP_CANCELS,
+			       store_send_cancels(e->control, e->instance, e->stop_ids, e->n_stop));
 		return;
 	}
 	/* A schedule's tick: one statement per tick at most. */
@@ -372,14 +384,14 @@ void report_finished(struct executor *e, const char *list, bool own)
 			states[n++] = (enum task_state)st;
 		}
 		if (n == sizeof(ids) / sizeof(ids[0])) {
-			e->on_finished(e->on_finished_arg, ids, states, n);
+			e->on_finished(e->on_finished_arg, ids, states, n, own);
 			n = 0;
 		}
 		if (*list == ',')
 			list++;
 	}
 	if (n)
-		e->on_finished(e->on_finished_arg, ids, states, n);
+		e->on_finished(e->on_finished_arg, ids, states, n, own);
 }
 
 /* Whether task id is this daemon's now. */
@@ -389,6 +401,46 @@ static bool task_here(const struct executor *e, int64_t id)
 		if (t->id == id)
 			return true;
 	return false;
+}
+
+/* Task id, if it runs here, may have a cancel on record: ask. */
+static void stop_hint(struct executor *e, int64_t id)
+{
+	if (!task_here(e, id))
+		return;
+	for (size_t i = 0; i < e->n_stop; i++)
+		if (e->stop_ids[i] == id)
+			return;
+	if (e->n_stop == e->cap_stop) {
+		size_t cap = e->cap_stop ? e->cap_stop * 2 : 16;
+		int64_t *p = realloc(e->stop_ids, cap * sizeof(*p));
+
+		if (!p) {
+			log_error("out of memory: the cancel of task %lld is not applied",
+				  (long long)id);
+			return;
+		}
+		e->stop_ids = p;
+		e->cap_stop = cap;
+	}
+	e->stop_ids[e->n_stop++] = id;
+}
+
+/* The cancels on record among the hinted tasks: id, cancel_uid rows. */
+static void cancels_confirmed(struct executor *e, PGresult *res)
+{
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		uint32_t uid = (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL, 10);
+
+		for (struct task *t = e->tasks; t; t = t->next)
+			if (t->id == id)
+				task_cancel_by(e, t, uid);
+	}
+	memmove(e->stop_ids, e->stop_ids + e->n_stop_sent,
+		(e->n_stop - e->n_stop_sent) * sizeof(*e->stop_ids));
+	e->n_stop -= e->n_stop_sent;
+	e->n_stop_sent = 0;
 }
 
 static void ctl_result(struct executor *e, PGresult *res)
@@ -468,6 +520,9 @@ static void ctl_result(struct executor *e, PGresult *res)
 	case OP_SCHEDULE:
 		sched_result(e, res);
 		break;
+	case OP_CANCELS:
+		cancels_confirmed(e, res);
+		break;
 	case OP_NONE:
 		break;
 	}
@@ -499,13 +554,9 @@ static void ctl_notifies(struct executor *e)
 			if (!e->own_done || strcmp(n->extra, e->own_done) != 0)
 				report_finished(e, n->extra, false);
 		} else if (strcmp(suffix, STORE_CHANNEL_CANCEL) == 0) {
-			char *end;
-			long long id = strtoll(n->extra, &end, 10);
-			unsigned long uid = *end == ':' ? strtoul(end + 1, NULL, 10) : 0;
-
-			for (struct task *t = e->tasks; t; t = t->next)
-				if (t->id == id)
-					task_cancel_by(e, t, (uint32_t)uid);
+			/* A hint: its task is cancelled once the database says
+			 * a cancel is on record (anyone may NOTIFY). */
+			stop_hint(e, strtoll(n->extra, NULL, 10));
 		}
 		PQfreemem(n);
 	}

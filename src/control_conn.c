@@ -298,6 +298,7 @@ void ctl_lost(struct executor *e)
 		}
 	}
 	ctl_drop_tasks(e, e->instance != 0);
+	e->n_stop = e->n_stop_sent = 0;	/* their tasks are cancelled now */
 	if (e->instance && !e->batch_instance && (e->tasks || e->batch_unsent)) {
 		e->batch_instance = e->instance;
 		e->batch_lost_tries = 0;

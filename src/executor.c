@@ -371,6 +371,7 @@ void executor_destroy(struct executor *e)
 	free(e->releasing);
 	free(e->own_done);
 	free(e->orphans);
+	free(e->stop_ids);
 	metrics_destroy(e);
 	pthread_mutex_destroy(&e->release_lock);
 	pthread_mutex_destroy(&e->reload_lock);

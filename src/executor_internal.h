@@ -197,6 +197,7 @@ struct task {
 
 enum ctl_op { OP_NONE, OP_RECOVER, OP_CLAIM, OP_PROGRESS, OP_STEP, OP_HOUSEKEEPING,
 	OP_SCHEDULE,		/* fire_schedules(): schedule.c */
+	OP_CANCELS,		/* which stop NOTIFYs a cancel on record confirms */
 };
 
 /*
@@ -285,6 +286,11 @@ struct executor {
 	void *on_reconnected_arg;
 	int64_t instance;
 	enum ctl_op op;			/* statement in flight on control */
+	/* Tasks of ours named by SCHEMA_stop NOTIFYs: cancelled once the
+	 * database confirms (OP_CANCELS), since anyone may NOTIFY.  The
+	 * first n_stop_sent are in the statement in flight. */
+	int64_t *stop_ids;
+	size_t n_stop, cap_stop, n_stop_sent;
 	int64_t prenamed_id;		/* the claim in flight named a session for it */
 	const char *prenamed_pool;
 	bool ctl_want_write;

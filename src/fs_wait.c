@@ -76,6 +76,9 @@ struct waitq {
 	uint64_t next_key;
 	struct waiter *queue;	/* taken out, to be answered by the replier */
 	bool recheck;		/* look every parked id up in the store */
+	int64_t *verify;	/* ids another daemon's NOTIFY says ended: to be
+				 * looked up (anyone may NOTIFY) */
+	size_t n_verify, cap_verify;
 	bool stop;		/* the replier ends once its queue is empty */
 	bool started;
 	pthread_t thread;
@@ -290,17 +293,12 @@ static bool recheck_yields(void *arg)
 	return yield;
 }
 
-static void recheck(struct fs *fs)
+/* Looks ids up in the store and answers their parked waiters: those of a
+ * task that ended, or is gone.  Without wait_lock. */
+static void recheck_ids(struct fs *fs, const int64_t *ids, size_t n)
 {
-	int64_t *ids;
-	int *states = NULL;
-	size_t n;
+	int *states = n > 0 ? malloc(n * sizeof(*states)) : NULL;
 
-	pthread_mutex_lock(&fs->wait_lock);
-	n = parked_ids(fs->waitq, &ids);
-	pthread_mutex_unlock(&fs->wait_lock);
-	if (n > 0)
-		states = malloc(n * sizeof(*states));
 	for (size_t i = 0; states && i < n && !recheck_stopped(fs); i += RECHECK_BATCH) {
 		size_t m = n - i < RECHECK_BATCH ? n - i : RECHECK_BATCH;
 		int r;
@@ -309,7 +307,7 @@ static void recheck(struct fs *fs)
 		r = store_get_states(fs->store, ids + i, m, states + i);
 		store_request_end();
 		if (r == -EINTR) {
-			/* Answers to send first; the whole re-check again after. */
+			/* Answers to send first; every parked id again after. */
 			pthread_mutex_lock(&fs->wait_lock);
 			if (!fs->waitq->stop)
 				fs->waitq->recheck = true;
@@ -327,6 +325,17 @@ static void recheck(struct fs *fs)
 		pthread_mutex_unlock(&fs->wait_lock);
 	}
 	free(states);
+}
+
+static void recheck(struct fs *fs)
+{
+	int64_t *ids;
+	size_t n;
+
+	pthread_mutex_lock(&fs->wait_lock);
+	n = parked_ids(fs->waitq, &ids);
+	pthread_mutex_unlock(&fs->wait_lock);
+	recheck_ids(fs, ids, n);
 	free(ids);
 }
 
@@ -340,12 +349,23 @@ static void *replier_main(void *arg)
 	for (;;) {
 		struct waiter *batch;
 
-		while (!q->queue && !q->recheck && !q->stop)
+		while (!q->queue && !q->recheck && !q->n_verify && !q->stop)
 			pthread_cond_wait(&q->cond, &fs->wait_lock);
 		if (q->recheck && !q->stop) {
 			q->recheck = false;
+			q->n_verify = 0;	/* looked up with every parked id */
 			pthread_mutex_unlock(&fs->wait_lock);
 			recheck(fs);
+			pthread_mutex_lock(&fs->wait_lock);
+		} else if (q->n_verify && !q->stop) {
+			int64_t *ids = q->verify;
+			size_t n = q->n_verify;
+
+			q->verify = NULL;
+			q->n_verify = q->cap_verify = 0;
+			pthread_mutex_unlock(&fs->wait_lock);
+			recheck_ids(fs, ids, n);
+			free(ids);
 			pthread_mutex_lock(&fs->wait_lock);
 		}
 		batch = q->queue;
@@ -460,15 +480,50 @@ void wait_read(struct fs *fs, fuse_req_t req, struct handle *h, off_t off,
 		waiter_answer(w);
 }
 
-void fs_tasks_finished(void *arg, const int64_t *ids, const enum task_state *states, size_t n)
+/* Task id, with parked waiters, is said to have ended by a NOTIFY: the
+ * replier looks it up.  wait_lock held. */
+static void verify_locked(struct fs *fs, int64_t id)
+{
+	struct waitq *q = fs->waitq;
+	bool parked = false;
+
+	for (struct waiter *w = q->by_id[id_bucket(id)]; w && !parked; w = w->id_next)
+		parked = w->id == id && w->phase == W_PARKED;
+	if (!parked)
+		return;
+	if (q->n_verify == q->cap_verify) {
+		size_t cap = q->cap_verify ? 2 * q->cap_verify : 64;
+		int64_t *p = realloc(q->verify, cap * sizeof(*p));
+
+		if (!p) {
+			q->recheck = true;	/* every parked id, then */
+			return;
+		}
+		q->verify = p;
+		q->cap_verify = cap;
+	}
+	q->verify[q->n_verify++] = id;
+}
+
+void fs_tasks_finished(void *arg, const int64_t *ids, const enum task_state *states, size_t n,
+		       bool own)
 {
 	struct fs *fs = arg;
 
-	/* The executor's thread: only moves waiters to the replier's queue. */
+	/* The executor's thread: only moves waiters to the replier's queue,
+	 * or, for another daemon's ends (a NOTIFY anyone may send), the ids
+	 * to its look-ups. */
 	pthread_mutex_lock(&fs->wait_lock);
-	if (fs->waitq && fs->n_waiters > 0)
-		for (size_t i = 0; i < n; i++)
-			ended_locked(fs, ids[i], states[i]);
+	if (fs->waitq && fs->n_waiters > 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (own)
+				ended_locked(fs, ids[i], states[i]);
+			else
+				verify_locked(fs, ids[i]);
+		}
+		if (!own && (fs->waitq->n_verify || fs->waitq->recheck))
+			pthread_cond_signal(&fs->waitq->cond);
+	}
 	pthread_mutex_unlock(&fs->wait_lock);
 }
 
@@ -546,6 +601,7 @@ void wait_destroy(struct fs *fs)
 			free(w);
 		}
 	pthread_cond_destroy(&q->cond);
+	free(q->verify);
 	free(q);
 	fs->waitq = NULL;
 }

@@ -19,6 +19,9 @@
  * of a stream (truncate) applies only to a task still running under the
  * instance, never to a later attempt's output.  Version 9's restatement
  * had dropped the function's settings (version 6): they are set again.
+ *
+ * cancels_asked(): a daemon told by a NOTIFY that a task of its own was
+ * cancelled looks the cancel up before it stops the task.
  */
 #ifndef PGQFS_SCHEMA_V10_SQL_H
 #define PGQFS_SCHEMA_V10_SQL_H
@@ -184,6 +187,19 @@ static const char *const schema_v10[] = {
 	"    PERFORM pg_notify(current_schema() || '_queue', x) FROM unnest(v_pools) AS x;\n"
 	"  END IF;\n"
 	"  RETURN v_done;\n"
+	"END $$",
+	/* Which of tasks p_ids, running under p_instance, have a cancel on
+	 * record: a NOTIFY on SCHEMA_stop is only a hint, since any role that
+	 * reaches the database may send one.  (A function: the executor's
+	 * statements are prepared at its connection's set-up, which must not
+	 * wait on a lock of the task table.) */
+	"CREATE FUNCTION cancels_asked(p_instance bigint, p_ids bigint[])"
+	"  RETURNS TABLE (id bigint, cancel_uid int)"
+	"  LANGUAGE plpgsql STABLE SET enable_seqscan = off SET jit = off AS $$\n"
+	"BEGIN\n"
+	"  RETURN QUERY SELECT t.id, t.cancel_uid FROM task t\n"
+	"    WHERE t.id = ANY (p_ids) AND t.state = 'running' AND t.instance = p_instance\n"
+	"      AND t.cancel_uid IS NOT NULL;\n"
 	"END $$",
 	"ALTER FUNCTION progress SET enable_seqscan = off",
 	"ALTER FUNCTION progress SET jit = off",

@@ -16,7 +16,8 @@
  * would cost more than running them.
  */
 enum exec_stmt {
-	ES_RECOVER, ES_RECOVER_AGAIN, ES_HOUSEKEEPING, ES_CLAIM, ES_CLAIM_ONE, ES_PROGRESS, ES_STEP, ES_COUNT
+	ES_RECOVER, ES_RECOVER_AGAIN, ES_HOUSEKEEPING, ES_CLAIM, ES_CLAIM_ONE, ES_PROGRESS, ES_STEP,
+	ES_CANCELS, ES_COUNT
 };
 
 static const struct {
@@ -30,6 +31,9 @@ static const struct {
 	[ES_RECOVER_AGAIN] = { "pgqfs_recover_again",
 		"SELECT failed, requeued, alive, own_failed FROM recover_again($1, $2)", 2,
 		{ OID_INT8, OID_INT8 } },
+	[ES_CANCELS] = { "pgqfs_cancels",
+		"SELECT id, cancel_uid FROM cancels_asked($1, $2)", 2,
+		{ OID_INT8, OID_INT8_ARRAY } },
 	[ES_HOUSEKEEPING] = { "pgqfs_housekeeping",
 		"SELECT housekeeping($1)", 1, { OID_INT8 } },
 	[ES_CLAIM] = { "pgqfs_claim",
@@ -184,6 +188,26 @@ int store_send_recover_again(PGconn *conn, int64_t instance, int64_t old_instanc
 	put_be64(a, instance);
 	put_be64(b, old_instance);
 	return send_prepared(conn, ES_RECOVER_AGAIN, pv, len, 0);
+}
+
+int store_send_cancels(PGconn *conn, int64_t instance, const int64_t *ids, size_t n)
+{
+	struct arr a;
+	char inst[8];
+	const char *pv[2] = { inst, NULL };
+	int lens[2] = { 8, 0 };
+	int r = 0;
+
+	arr_init(&a, OID_INT8);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = arr_add_i64(&a, ids[i]);
+	put_be64(inst, instance);
+	if (r == 0 && !(pv[1] = arr_finish(&a, &lens[1])))
+		r = -ENOMEM;
+	if (r == 0)
+		r = send_prepared(conn, ES_CANCELS, pv, lens, 0);
+	arr_finish_free(&a);
+	return r;
 }
 
 int store_send_housekeeping(PGconn *conn, uint64_t retention_ms)

@@ -136,6 +136,17 @@ t_is "$(app_rows "$bid")" 1 "one backend names the task"
 bstmt=$(app_stmt "$bid")
 bpid=${bstmt%% *}
 t_is "$(info "$A" "$bid" backend_pid)" "$bpid" "info's backend_pid is that backend"
+# Anyone who reaches the control database may NOTIFY: a forged stop is
+# checked against the database, which has no cancel on record.
+# A forged end is looked up before a parked `wait` reader is answered.
+timeout 20 cat "$A/tasks/$bid/wait" >"$W/bwait" &
+bw=$!
+sleep 0.5
+psql_ref -d pgqfs_ctl -qc "NOTIFY pgqfs_stop, '$bid:0'" || t_fail "NOTIFY pgqfs_stop"
+psql_ref -d pgqfs_ctl -qc "NOTIFY pgqfs_done, '$bid:done'" || t_fail "NOTIFY pgqfs_done"
+sleep 1
+t_is "$(state "$A" "$bid")" running "a forged NOTIFY on pgqfs_stop cancels nothing"
+t_ok "a forged NOTIFY on pgqfs_done answers no wait reader" kill -0 "$bw"
 t0=$(ms)
 t_is "$(w "$A/tasks/$bid/cancel" $'1\n')" ok "root writes '1\\n' to the running task's cancel"
 if wait_until 2 _e2e_content_is "$A/tasks/$bid/state" cancelled; then
@@ -144,6 +155,8 @@ else
 	t_fail "the running task is cancelled within 2 s (state $(state "$A" "$bid"))"
 fi
 t_gone "its backend ($bpid) is gone from pg_stat_activity within 2 s" 2 "$bid" "$bstmt"
+wait "$bw"
+t_is "$(cat "$W/bwait")" cancelled "the wait reader gets the task's true end"
 t_like "$(cat "$A/tasks/$bid/error" 2>&1)" 'cancelled by uid 0([^0-9]|$)' "its error says cancelled by uid 0"
 t_is "$(w "$A/tasks/$bid/cancel" 1)" write:EINVAL "a second cancel gets EINVAL"
 # The pool is free now: a task that was not really cancelled would run.
