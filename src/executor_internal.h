@@ -250,6 +250,9 @@ enum ctl_conn {
 	CTL_CONNECTING,		/* PQconnectPoll in progress, or ctl_job first */
 	CTL_SETUP,		/* connected: the setup pipeline is in flight */
 };
+/* A task's error is stored with its row, and read with every look-up of
+ * the task: at most this much of it is kept (a RAISE can say 1 GB). */
+#define ERROR_MAX (64 * 1024)
 /* Lost instances remembered until settled (struct executor's lost). */
 #define LOST_MAX 8
 /* A lost instance's batch is given up after this many failed statements. */

@@ -241,5 +241,17 @@ t_ok "a new one" test "$npid" != "$cpid"
 after=$(new_id)
 submit default "$W/good.sql" "$after.sql"
 t_is "$(task_wait "$after" 15)" done "a task submitted after the reconnection is done"
+
+# ---- an error of 1 MB (a RAISE may say 1 GB): the error kept is cut at
+# 64 KiB, at a character, and says so; it is read with every look-up.
+printf "DO \$\$BEGIN RAISE EXCEPTION '%%', repeat('é', 500000); END\$\$;\n" >"$W/bigerr.sql"
+big=$(new_id)
+submit default "$W/bigerr.sql" "$big.sql"
+t_is "$(task_wait "$big" 15)" failed "a task raising a 1 MB error fails"
+sz=$(stat -c %s "$MNT/tasks/$big/error")
+t_ok "its error is cut to 64 KiB ($sz bytes)" test "$sz" -le 65536 -a "$sz" -gt 60000
+t_like "$(head -c 60 "$MNT/tasks/$big/error")" '^psql:query.sql:1: ERROR:  éé' "it begins as psql's"
+t_like "$(tail -c 80 "$MNT/tasks/$big/error")" 'the error is cut here, at 64 KiB' "it says where it is cut"
+t_ok "it is valid UTF-8" bash -c "iconv -f UTF-8 -t UTF-8 '$MNT/tasks/$big/error' >/dev/null"
 pgqfs_stop namedctl
 t_done
