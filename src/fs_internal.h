@@ -434,6 +434,14 @@ int staged_resize(struct fs *fs, struct staged *s, uint64_t size);
 void staged_drop_data(struct fs *fs, struct staged *s);
 /* uid's bytes held in files not yet submitted, or NULL if none. */
 struct pending_use *pending_use_of(struct fs *fs, uid_t uid);
+/*
+ * Counts a buffer of uid's, charged *charged bytes so far, as holding
+ * `size` bytes against uid's cap and the total one: 0, or -EDQUOT (the
+ * uid's cap), -ENOSPC (the total cap) or -ENOMEM, and then nothing
+ * changed.  Files being written and schedule files' buffers.  Under
+ * fs->lock.
+ */
+int pending_charge(struct fs *fs, uid_t uid, uint64_t *charged, uint64_t size);
 
 /* fs_submit.c */
 void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,

@@ -21,17 +21,12 @@ struct pending_use *pending_use_of(struct fs *fs, uid_t uid)
 	return NULL;
 }
 
-/*
- * Counts s as holding `size` bytes (its content's length) against its
- * uid's cap and the total one: 0, or -EDQUOT (the uid's cap), -ENOSPC (the
- * total cap) or -ENOMEM, and then nothing changed.  Under fs->lock.
- */
-static int staged_charge(struct fs *fs, struct staged *s, uint64_t size)
+int pending_charge(struct fs *fs, uid_t uid, uint64_t *charged, uint64_t size)
 {
-	struct pending_use *u = pending_use_of(fs, s->uid);
+	struct pending_use *u = pending_use_of(fs, uid);
 
-	if (size > s->charged) {
-		uint64_t more = size - s->charged;
+	if (size > *charged) {
+		uint64_t more = size - *charged;
 
 		if ((u ? u->bytes : 0) + more > fs->cfg->max_pending_bytes_per_user)
 			return -EDQUOT;
@@ -45,21 +40,27 @@ static int staged_charge(struct fs *fs, struct staged *s, uint64_t size)
 				return -ENOMEM;
 			fs->pending_users = a;
 			u = &a[fs->n_pending_users++];
-			u->uid = s->uid;
+			u->uid = uid;
 			u->bytes = 0;
 		}
 		u->bytes += more;
 		fs->pending_total += more;
-	} else if (size < s->charged && u) {
-		uint64_t less = s->charged - size;
+	} else if (size < *charged && u) {
+		uint64_t less = *charged - size;
 
 		u->bytes -= less;
 		fs->pending_total -= less;
 		if (u->bytes == 0)
 			*u = fs->pending_users[--fs->n_pending_users];
 	}
-	s->charged = size;
+	*charged = size;
 	return 0;
+}
+
+/* s holds `size` bytes (its content's length): pending_charge(). */
+static int staged_charge(struct fs *fs, struct staged *s, uint64_t size)
+{
+	return pending_charge(fs, s->uid, &s->charged, size);
 }
 
 void staged_drop_data(struct fs *fs, struct staged *s)

@@ -39,6 +39,7 @@ struct sched_handle {
 	bool written;		/* bytes written since the last store */
 	bool too_big;		/* a write went past max_task_bytes */
 	struct buf data;
+	uint64_t charged;	/* of data, against uid's pending bytes */
 };
 
 /* "schedules/POOL", for messages (into buf). */

@@ -109,6 +109,25 @@ static void sched_note_size(struct fs *fs, const struct sched_handle *h, size_t 
 	pthread_mutex_unlock(&fs->lock);
 }
 
+/* h's buffer holds size bytes, charged as a file being written is:
+ * pending_charge().  Without fs->lock. */
+static int sched_charge(struct fs *fs, struct sched_handle *h, uint64_t size)
+{
+	int r;
+
+	pthread_mutex_lock(&fs->lock);
+	r = pending_charge(fs, h->uid, &h->charged, size);
+	pthread_mutex_unlock(&fs->lock);
+	return r;
+}
+
+/* The last of h: its charge goes back, and it is freed. */
+static void sched_handle_done(struct fs *fs, struct sched_handle *h)
+{
+	(void)sched_charge(fs, h, 0);	/* giving back cannot fail */
+	sched_handle_free(h);
+}
+
 /* Replies to an open or create with h, or frees it. */
 static void sched_reply_open(fuse_req_t req, struct fs *fs, struct sched_handle *h,
 			     struct fuse_file_info *fi, const struct fuse_entry_param *e)
@@ -123,7 +142,7 @@ static void sched_reply_open(fuse_req_t req, struct fs *fs, struct sched_handle 
 	if (r != 0) {
 		open_remove(fs, &h->obj);
 		sched_writer_gone(fs, h);
-		sched_handle_free(h);
+		sched_handle_done(fs, h);
 	}
 }
 
@@ -220,13 +239,19 @@ void sched_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (r == -ENOENT && write)
 			r = 0;	/* being created on this mount: nothing stored yet */
 		else if (r == 0) {
-			r = buf_append(&h->data, si.query, (size_t)si.size);
+			/* Held in memory as long as it is open: charged as a
+			 * file being written, or EMFILE for a reader. */
+			r = sched_charge(fs, h, (uint64_t)si.size);
+			if (r == 0)
+				r = buf_append(&h->data, si.query, (size_t)si.size);
+			if ((r == -EDQUOT || r == -ENOSPC) && !write)
+				r = -EMFILE;
 			schedule_info_finish(&si);
 		}
 	}
 	if (r < 0) {
 		sched_writer_gone(fs, h);
-		sched_handle_free(h);
+		sched_handle_done(fs, h);
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -257,18 +282,28 @@ void sched_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *f
 	buf_finish(&out);
 }
 
-/* Sets h's length (zeros when it grows): 0 or -EFBIG, -ENOMEM. */
+/* Sets h's length (zeros when it grows): 0 or -EFBIG, -EDQUOT, -ENOSPC,
+ * -ENOMEM. */
 static int sched_resize(struct fs *fs, struct sched_handle *h, uint64_t size)
 {
+	int r;
+
 	if (size > fs->cfg->max_task_bytes) {
 		h->too_big = true;
 		return -EFBIG;
 	}
+	/* Counted against its writer's pending bytes, as a file being
+	 * written in queue/ is: EDQUOT, ENOSPC. */
+	r = sched_charge(fs, h, size);
+	if (r < 0)
+		return r;
 	if (size > h->data.len) {
 		size_t more = (size_t)size - h->data.len;
 
-		if (buf_reserve(&h->data, more) < 0)
+		if (buf_reserve(&h->data, more) < 0) {
+			(void)sched_charge(fs, h, h->data.len);
 			return -ENOMEM;
+		}
 		memset(h->data.data + h->data.len, 0, more);
 	}
 	h->data.len = (size_t)size;
@@ -301,6 +336,13 @@ void sched_write(fuse_req_t req, const char *data, size_t size, off_t off,
 		refuse(req, EFBIG, sched_where(fs, h->pool, where, sizeof(where)), h->name,
 		       "the file would exceed max_task_bytes (%llu bytes); it will not be stored",
 		       (unsigned long long)fs->cfg->max_task_bytes);
+		return;
+	}
+	if (r == -EDQUOT || r == -ENOSPC) {
+		refuse(req, -r, sched_where(fs, h->pool, where, sizeof(where)), h->name,
+		       "%s reached: schedules being written are held in memory as files in "
+		       "queue/ are", r == -EDQUOT ? "max_pending_bytes_per_user" :
+		       "max_pending_bytes");
 		return;
 	}
 	if (r < 0) {
@@ -514,7 +556,7 @@ void sched_release(fuse_req_t req, struct fuse_file_info *fi)
 	if (h) {
 		open_remove(fs, &h->obj);
 		sched_writer_gone(fs, h);
-		sched_handle_free(h);
+		sched_handle_done(fs, h);
 	}
 	fuse_reply_err(req, 0);
 }

@@ -194,5 +194,43 @@ PY
 t_like "$listings" '^EMFILE after [1-9] ' "open listings past the uid's cap get EMFILE ($listings)"
 t_like "$listings" ' ok$' "and once closed, a listing opens again"
 t_ok "the log says why" grep -q 'a listing refused (EMFILE)' "${PGQFS_LOG[main]}"
+
+# Schedules being written are held in memory too, and charged the same:
+# three held open by root, 400 KiB each, pass its 1 MiB on the third
+# (EDQUOT, and a log line); once closed, the room is back.
+sched=$(python3 - "$MNT/schedules/default" <<'PY'
+import errno, os, sys
+chunk = b"-- " + b"x" * 1020 + b"\n"
+fds, res = [], []
+for i in range(3):
+    fd = os.open(os.path.join(sys.argv[1], "big%d.sql" % i), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fds.append(fd)
+    try:
+        for _ in range(400):
+            os.write(fd, chunk)
+        res.append("ok")
+    except OSError as e:
+        res.append(errno.errorcode[e.errno])
+for fd in fds:
+    try:
+        os.close(fd)
+    except OSError:
+        pass		# no every= or cron=: refused, as it should be
+fd = os.open(os.path.join(sys.argv[1], "big3.sql"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+try:
+    for _ in range(400):
+        os.write(fd, chunk)
+    res.append("ok")
+except OSError as e:
+    res.append(errno.errorcode[e.errno])
+try:
+    os.close(fd)
+except OSError:
+    pass
+print(" ".join(res))
+PY
+)
+t_is "$sched" "ok ok EDQUOT ok" "schedule files held open count against the uid's cap; closed, they give it back"
+t_ok "the log says why" grep -q 'schedules/default.*max_pending_bytes_per_user reached' "${PGQFS_LOG[main]}"
 pgqfs_stop main
 t_done
