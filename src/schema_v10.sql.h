@@ -22,6 +22,12 @@
  *
  * cancels_asked(): a daemon told by a NOTIFY that a task of its own was
  * cancelled looks the cancel up before it stops the task.
+ *
+ * reserve_id(): an id whose name "<id>.sql" is pending in any pool is
+ * skipped.  A numeric name never handed out is an ordinary name, so a
+ * user could queue "<n>.sql" for the next ids (with a far not_before) and
+ * take them from whoever new-id would give them to: that user's cp of
+ * its reserved id was refused.  At most 100 ids are skipped in one call.
  */
 #ifndef PGQFS_SCHEMA_V10_SQL_H
 #define PGQFS_SCHEMA_V10_SQL_H
@@ -200,6 +206,25 @@ static const char *const schema_v10[] = {
 	"  RETURN QUERY SELECT t.id, t.cancel_uid FROM task t\n"
 	"    WHERE t.id = ANY (p_ids) AND t.state = 'running' AND t.instance = p_instance\n"
 	"      AND t.cancel_uid IS NOT NULL;\n"
+	"END $$",
+	"CREATE OR REPLACE FUNCTION reserve_id(p_uid int, p_max int, p_pools text[])"
+	"  RETURNS TABLE (id bigint, pending boolean) LANGUAGE plpgsql AS $$\n"
+	"DECLARE v_id bigint;\n"
+	"BEGIN\n"
+	"  PERFORM pg_advisory_xact_lock(hashtext(current_schema() || '.reserve'), p_uid);\n"
+	"  IF (SELECT count(*) FROM reservation r WHERE r.uid = p_uid AND NOT r.used) >= p_max THEN\n"
+	"    RETURN;\n"
+	"  END IF;\n"
+	"  FOR i IN 1 .. 100 LOOP\n"
+	"    v_id := nextval('task_id_seq');\n"
+	"    EXIT WHEN NOT EXISTS (SELECT 1 FROM task t WHERE t.name = v_id || '.sql'\n"
+	"      AND t.state IN ('staged', 'queued') AND t.group_id IS NULL);\n"
+	"  END LOOP;\n"
+	"  INSERT INTO reservation AS r (id, uid) VALUES (v_id, p_uid);\n"
+	"  id := v_id;\n"
+	"  pending := EXISTS (SELECT 1 FROM task t WHERE t.pool = ANY (p_pools)\n"
+	"    AND t.name = v_id || '.sql' AND t.state IN ('staged', 'queued'));\n"
+	"  RETURN NEXT;\n"
 	"END $$",
 	"ALTER FUNCTION progress SET enable_seqscan = off",
 	"ALTER FUNCTION progress SET jit = off",

@@ -121,6 +121,22 @@ wait_until 30 done_999999 2
 t_is "$(ctl "SELECT count(*) FROM pgqfs.task WHERE name = '999999.sql' AND state = 'done'")" 2 "both ran"
 t_ok "root submits 0$id.sql (not canonical: an ordinary name)" cp "$W/squat.sql" "$Q/fast/0$id.sql"
 
+# ---- and so they cannot squat the next ids: new-id skips an id whose
+# name is pending (in any pool), and the id it hands out is the reserver's.
+# Each of nobody's 5 files takes an id itself: names base+6 .. base+10 are
+# the next ids after them.
+base=$(as_nobody cat "$MNT/new-id")
+printf -- '-- pgqfs: not_before=2099-01-01T00:00:00Z\nSELECT 1;\n' >"$W/later.sql"
+chmod 644 "$W/later.sql"
+for k in 6 7 8 9 10; do
+	as_nobody cp "$W/later.sql" "$Q/fast/$((base + k)).sql" || t_fail "nobody's cp of $((base + k)).sql"
+done
+rid=$(new_id)
+t_ok "root's new-id skips the 5 pending names nobody queued ($((base + 6))..$((base + 10)), got $rid)" \
+	test "$rid" -gt "$((base + 10))"
+t_ok "root's cp of $rid.sql to the same pool succeeds" cp "$W/once.sql" "$Q/fast/$rid.sql"
+t_is "$(task_wait "$rid")" done "and it runs"
+
 # ---- cancel() checks the submitter in SQL
 cp "$W/block.sql" "$Q/slow/b2.sql"
 cp "$W/squat.sql" "$Q/slow/mine.sql"
