@@ -47,6 +47,13 @@ int format_error(struct buf *b, const char *file, unsigned line,
 		 const PGresult *res);
 
 /*
+ * Keeps at most max bytes of an error text b (max > 64): past it, the text
+ * is cut at a character (never inside a UTF-8 sequence) and ends with a
+ * line saying so, the whole within max bytes.
+ */
+void format_error_cap(struct buf *b, size_t max);
+
+/*
  * A NOTICE/WARNING/INFO the server sent, on one line with no newline at
  * the end: "SEVERITY:  message"; newlines inside the message are written
  * as the two characters "\n" so that one event stays one line.

@@ -109,6 +109,22 @@ int csv_row(struct buf *b, const PGresult *res, int row)
 	return r;
 }
 
+void format_error_cap(struct buf *b, size_t max)
+{
+	char cut[64];
+	int k = snprintf(cut, sizeof(cut), "\n[pgqfs: the error is cut here, at %zu KiB]\n",
+			 max / 1024);
+	size_t n;
+
+	if (b->len <= max || k < 0 || (size_t)k >= max)
+		return;
+	n = max - (size_t)k;
+	while (n > 0 && ((unsigned char)b->data[n] & 0xC0) == 0x80)
+		n--;		/* not inside a UTF-8 sequence */
+	b->len = n;
+	(void)buf_puts(b, cut);	/* within what it holds already */
+}
+
 int format_error(struct buf *b, const char *file, unsigned line,
 		 const PGresult *res)
 {

@@ -396,20 +396,6 @@ static void result_check_cap(struct executor *e, struct task *t)
 		conn_cancel(e, t->conn);
 }
 
-/* Keeps at most ERROR_MAX bytes of an error, cut at a character. */
-static void error_cap(struct buf *err)
-{
-	static const char cut[] = "\n[pgqfs: the error is cut here, at 64 KiB]\n";
-	size_t n = ERROR_MAX - (sizeof(cut) - 1);
-
-	if (err->len <= ERROR_MAX)
-		return;
-	while (n > 0 && ((unsigned char)err->data[n] & 0xC0) == 0x80)
-		n--;		/* not inside a UTF-8 sequence */
-	err->len = n;
-	(void)buf_puts(err, cut);	/* within what it holds already */
-}
-
 /* Its started_at: when its first statement is sent (DESIGN.md), after the
  * session's set-up. */
 static void task_stamp_start(struct task *t)
@@ -674,7 +660,7 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 			if (format_error(&t->error, "query.sql", s->line, res) < 0)
 				t->error.len = 0;
 		}
-		error_cap(&t->error);
+		format_error_cap(&t->error, ERROR_MAX);
 		/* drained, then finished */
 		t->final_state = t->cancel_asked ? TASK_CANCELLED : TASK_FAILED;
 		break;

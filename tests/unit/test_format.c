@@ -533,8 +533,32 @@ static void check_error_framing(void)
 	buf_finish(&b);
 }
 
+/* An error text past its cap: cut at a character, saying so, within it. */
+static void check_error_cap(void)
+{
+	struct buf b;
+	static const char tail[] = "\n[pgqfs: the error is cut here, at 1 KiB]\n";
+
+	buf_init(&b);
+	for (int i = 0; i < 1000; i++)
+		if (buf_puts(&b, "\xc3\xa9") < 0)	/* é, two bytes */
+			abort();
+	format_error_cap(&b, 4096);
+	tap_ok(b.len == 2000, "error cap: a text within it is kept whole");
+	format_error_cap(&b, 1024);
+	tap_ok(b.len <= 1024 && b.len >= 1024 - 2 - (sizeof(tail) - 1),
+	       "error cap: cut to at most the cap");
+	tap_ok(b.len > sizeof(tail) - 1 &&
+	       memcmp(b.data + b.len - (sizeof(tail) - 1), tail, sizeof(tail) - 1) == 0,
+	       "error cap: ends with the line saying where it is cut");
+	tap_ok(((b.len - (sizeof(tail) - 1)) % 2) == 0,
+	       "error cap: never inside a UTF-8 sequence (whole é's before the line)");
+	buf_finish(&b);
+}
+
 int main(void)
 {
+	check_error_cap();
 	check_fields();
 	check_results();
 	check_error_framing();
