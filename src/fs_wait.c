@@ -353,7 +353,6 @@ static void *replier_main(void *arg)
 			pthread_cond_wait(&q->cond, &fs->wait_lock);
 		if (q->recheck && !q->stop) {
 			q->recheck = false;
-			q->n_verify = 0;	/* looked up with every parked id */
 			pthread_mutex_unlock(&fs->wait_lock);
 			recheck(fs);
 			pthread_mutex_lock(&fs->wait_lock);
@@ -480,16 +479,17 @@ void wait_read(struct fs *fs, fuse_req_t req, struct handle *h, off_t off,
 		waiter_answer(w);
 }
 
-/* Task id, with parked waiters, is said to have ended by a NOTIFY: the
- * replier looks it up.  wait_lock held. */
+/* Task id, with waiters, is said to have ended by a NOTIFY: the replier
+ * looks it up.  A registering waiter counts too: its own look-up may have
+ * come before the end (ended_locked() marks it then).  wait_lock held. */
 static void verify_locked(struct fs *fs, int64_t id)
 {
 	struct waitq *q = fs->waitq;
-	bool parked = false;
+	bool waiting = false;
 
-	for (struct waiter *w = q->by_id[id_bucket(id)]; w && !parked; w = w->id_next)
-		parked = w->id == id && w->phase == W_PARKED;
-	if (!parked)
+	for (struct waiter *w = q->by_id[id_bucket(id)]; w && !waiting; w = w->id_next)
+		waiting = w->id == id;
+	if (!waiting)
 		return;
 	if (q->n_verify == q->cap_verify) {
 		size_t cap = q->cap_verify ? 2 * q->cap_verify : 64;
