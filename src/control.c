@@ -156,10 +156,19 @@ static bool ctl_sent(struct executor *e, enum ctl_op op, int r)
 		ctl_failed(e, op, r == -ENOMEM ? "out of memory" : PQerrorMessage(e->control));
 		return false;
 	}
+	e->cancels_last = op == OP_CANCELS;
 	e->op = op;
 	e->ctl_sent_us = mono_us();
 	ctl_flush(e);
 	return true;
+}
+
+/* Asks which of the tasks named by stop hints have a cancel on record. */
+static void cancels_send(struct executor *e)
+{
+	e->n_stop_sent = e->n_stop;
+	(void)ctl_sent(e, OP_CANCELS,
+		       store_send_cancels(e->control, e->instance, e->stop_ids, e->n_stop));
 }
 
 void ctl_next(struct executor *e)
@@ -204,11 +213,11 @@ void ctl_next(struct executor *e)
 			       store_send_recover(e->control, e->instance));
 		return;
 	}
-	/* Cancels before anything else is claimed or recorded. */
-	if (e->n_stop) {
-		e->n_stop_sent = e->n_stop;
-		(void)ctl_sent(e, OP_CANCELS,
-			       store_send_cancels(e->control, e->instance, e->stop_ids, e->n_stop));
+	/* Cancels before anything else is claimed or recorded, but never two
+	 * checks in a row while other work waits: a flood of forged hints
+	 * must not starve the rest (see the end, when nothing else is sent). */
+	if (e->n_stop && !e->cancels_last) {
+		cancels_send(e);
 		return;
 	}
 	/* A schedule's tick: one statement per tick at most. */
@@ -350,7 +359,10 @@ void ctl_next(struct executor *e)
 		timer_set(&e->housekeeping_timer, e->next_housekeeping_ms);
 		(void)ctl_sent(e, OP_HOUSEKEEPING,
 			       store_send_housekeeping(e->control, e->cfg->retention_ms));
+		return;
 	}
+	if (e->n_stop)
+		cancels_send(e);	/* nothing else to send */
 }
 
 /*

@@ -294,6 +294,7 @@ struct executor {
 	 * first n_stop_sent are in the statement in flight. */
 	int64_t *stop_ids;
 	size_t n_stop, cap_stop, n_stop_sent;
+	bool cancels_last;		/* the last statement sent was a check */
 	int64_t prenamed_id;		/* the claim in flight named a session for it */
 	const char *prenamed_pool;
 	bool ctl_want_write;

@@ -293,11 +293,14 @@ static int sched_resize(struct fs *fs, struct sched_handle *h, uint64_t size)
 		return -EFBIG;
 	}
 	/* Counted against its writer's pending bytes, as a file being
-	 * written in queue/ is: EDQUOT, ENOSPC. */
-	r = sched_charge(fs, h, size);
+	 * written in queue/ is (EDQUOT, ENOSPC).  A truncation keeps its
+	 * memory, and its charge, but to 0, which frees both. */
+	r = sched_charge(fs, h, size == 0 || size > h->charged ? size : h->charged);
 	if (r < 0)
 		return r;
-	if (size > h->data.len) {
+	if (size == 0) {
+		buf_finish(&h->data);
+	} else if (size > h->data.len) {
 		size_t more = (size_t)size - h->data.len;
 
 		if (buf_reserve(&h->data, more) < 0) {

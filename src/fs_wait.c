@@ -294,8 +294,9 @@ static bool recheck_yields(void *arg)
 }
 
 /* Looks ids up in the store and answers their parked waiters: those of a
- * task that ended, or is gone.  Without wait_lock. */
-static void recheck_ids(struct fs *fs, const int64_t *ids, size_t n)
+ * task that ended, or is gone.  verify: the ids an end's NOTIFY named.
+ * Without wait_lock. */
+static void recheck_ids(struct fs *fs, const int64_t *ids, size_t n, bool verify)
 {
 	int *states = n > 0 ? malloc(n * sizeof(*states)) : NULL;
 
@@ -306,8 +307,10 @@ static void recheck_ids(struct fs *fs, const int64_t *ids, size_t n)
 		store_request_begin(fs->store, recheck_yields, fs);
 		r = store_get_states(fs->store, ids + i, m, states + i);
 		store_request_end();
-		if (r == -EINTR) {
-			/* Answers to send first; every parked id again after. */
+		if (r == -EINTR || (r < 0 && verify)) {
+			/* Answers to send first; or the look-up an end's NOTIFY
+			 * asked for failed (no NOTIFY will come again): every
+			 * parked id again after, once. */
 			pthread_mutex_lock(&fs->wait_lock);
 			if (!fs->waitq->stop)
 				fs->waitq->recheck = true;
@@ -335,7 +338,7 @@ static void recheck(struct fs *fs)
 	pthread_mutex_lock(&fs->wait_lock);
 	n = parked_ids(fs->waitq, &ids);
 	pthread_mutex_unlock(&fs->wait_lock);
-	recheck_ids(fs, ids, n);
+	recheck_ids(fs, ids, n, false);
 	free(ids);
 }
 
@@ -363,7 +366,7 @@ static void *replier_main(void *arg)
 			q->verify = NULL;
 			q->n_verify = q->cap_verify = 0;
 			pthread_mutex_unlock(&fs->wait_lock);
-			recheck_ids(fs, ids, n);
+			recheck_ids(fs, ids, n, true);
 			free(ids);
 			pthread_mutex_lock(&fs->wait_lock);
 		}
@@ -491,6 +494,10 @@ static void verify_locked(struct fs *fs, int64_t id)
 		waiting = w->id == id;
 	if (!waiting)
 		return;
+	/* At most one entry per parked id (forged NOTIFYs repeat). */
+	for (size_t i = 0; i < q->n_verify; i++)
+		if (q->verify[i] == id)
+			return;
 	if (q->n_verify == q->cap_verify) {
 		size_t cap = q->cap_verify ? 2 * q->cap_verify : 64;
 		int64_t *p = realloc(q->verify, cap * sizeof(*p));

@@ -232,5 +232,30 @@ PY
 )
 t_is "$sched" "ok ok EDQUOT ok" "schedule files held open count against the uid's cap; closed, they give it back"
 t_ok "the log says why" grep -q 'schedules/default.*max_pending_bytes_per_user reached' "${PGQFS_LOG[main]}"
+# A truncation that keeps the memory keeps its charge: three held open,
+# each written to 400 KiB then cut to one byte, still pass the 1 MiB.
+trunc=$(python3 - "$MNT/schedules/default" <<'PY'
+import errno, os, sys
+chunk = b"-- " + b"x" * 1020 + b"\n"
+fds, res = [], []
+for i in range(3):
+    fd = os.open(os.path.join(sys.argv[1], "cut%d.sql" % i), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fds.append(fd)
+    try:
+        for _ in range(400):
+            os.write(fd, chunk)
+        os.ftruncate(fd, 1)
+        res.append("ok")
+    except OSError as e:
+        res.append(errno.errorcode[e.errno])
+for fd in fds:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+print(" ".join(res))
+PY
+)
+t_is "$trunc" "ok ok EDQUOT" "schedule files cut short after a write keep their charge"
 pgqfs_stop main
 t_done
