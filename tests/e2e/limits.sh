@@ -195,67 +195,45 @@ t_like "$listings" '^EMFILE after [1-9] ' "open listings past the uid's cap get 
 t_like "$listings" ' ok$' "and once closed, a listing opens again"
 t_ok "the log says why" grep -q 'a listing refused (EMFILE)' "${PGQFS_LOG[main]}"
 
+# sched_hold PREFIX CUT [PREFIX...]: holds schedule files open in
+# schedules/default, 400 KiB written to each (then cut to CUT bytes, if
+# CUT > 0); each PREFIX is a group of three, held together and closed
+# before the next group.  Prints each file's result: ok or the errno.
+sched_hold() {
+	python3 - "$MNT/schedules/default" "$@" <<'PY'
+import errno, os, sys
+chunk = b"-- " + b"x" * 1020 + b"\n"
+where, cut, res = sys.argv[1], int(sys.argv[3]), []
+for group in [sys.argv[2]] + sys.argv[4:]:
+    fds = []
+    for i in range(3 if group != "after" else 1):
+        fd = os.open(os.path.join(where, "%s%d.sql" % (group, i)),
+                     os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fds.append(fd)
+        try:
+            for _ in range(400):
+                os.write(fd, chunk)
+            if cut:
+                os.ftruncate(fd, cut)
+            res.append("ok")
+        except OSError as e:
+            res.append(errno.errorcode[e.errno])
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass		# no every= or cron=: refused, as it should be
+print(" ".join(res))
+PY
+}
 # Schedules being written are held in memory too, and charged the same:
 # three held open by root, 400 KiB each, pass its 1 MiB on the third
 # (EDQUOT, and a log line); once closed, the room is back.
-sched=$(python3 - "$MNT/schedules/default" <<'PY'
-import errno, os, sys
-chunk = b"-- " + b"x" * 1020 + b"\n"
-fds, res = [], []
-for i in range(3):
-    fd = os.open(os.path.join(sys.argv[1], "big%d.sql" % i), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    fds.append(fd)
-    try:
-        for _ in range(400):
-            os.write(fd, chunk)
-        res.append("ok")
-    except OSError as e:
-        res.append(errno.errorcode[e.errno])
-for fd in fds:
-    try:
-        os.close(fd)
-    except OSError:
-        pass		# no every= or cron=: refused, as it should be
-fd = os.open(os.path.join(sys.argv[1], "big3.sql"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-try:
-    for _ in range(400):
-        os.write(fd, chunk)
-    res.append("ok")
-except OSError as e:
-    res.append(errno.errorcode[e.errno])
-try:
-    os.close(fd)
-except OSError:
-    pass
-print(" ".join(res))
-PY
-)
-t_is "$sched" "ok ok EDQUOT ok" "schedule files held open count against the uid's cap; closed, they give it back"
+t_is "$(sched_hold big 0 after)" "ok ok EDQUOT ok" \
+	"schedule files held open count against the uid's cap; closed, they give it back"
 t_ok "the log says why" grep -q 'schedules/default.*max_pending_bytes_per_user reached' "${PGQFS_LOG[main]}"
 # A truncation that keeps the memory keeps its charge: three held open,
 # each written to 400 KiB then cut to one byte, still pass the 1 MiB.
-trunc=$(python3 - "$MNT/schedules/default" <<'PY'
-import errno, os, sys
-chunk = b"-- " + b"x" * 1020 + b"\n"
-fds, res = [], []
-for i in range(3):
-    fd = os.open(os.path.join(sys.argv[1], "cut%d.sql" % i), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    fds.append(fd)
-    try:
-        for _ in range(400):
-            os.write(fd, chunk)
-        os.ftruncate(fd, 1)
-        res.append("ok")
-    except OSError as e:
-        res.append(errno.errorcode[e.errno])
-for fd in fds:
-    try:
-        os.close(fd)
-    except OSError:
-        pass
-print(" ".join(res))
-PY
-)
-t_is "$trunc" "ok ok EDQUOT" "schedule files cut short after a write keep their charge"
+t_is "$(sched_hold cut 1)" "ok ok EDQUOT" "schedule files cut short after a write keep their charge"
 pgqfs_stop main
 t_done
