@@ -19,19 +19,10 @@ mkdir -p "$W"
 LOG=${PGQFS_LOG[main]}
 ctl() { psql_ref -d pgqfs_ctl -tAc "$1"; }
 
-psql_ref -q -c 'CREATE DATABASE ref' >/dev/null || t_bail "cannot create the reference database"
-for db in app ref; do
-	psql_ref -d "$db" -q -c 'CREATE TABLE ran (tag text)' >/dev/null ||
-		t_bail "cannot create table ran in $db"
-done
+ran_tables
 task_sql() {
 	printf "INSERT INTO ran VALUES ('%s');\nSELECT pg_sleep(1.2);\nSELECT 42 AS answer, '%s' AS tag;\n" \
 		"$1" "$1"
-}
-
-stuck() {
-	[ "$(ctl "SELECT count(*) FROM pg_stat_activity
-		WHERE application_name = 'pgqfs executor' AND wait_event_type = 'Lock'")" = 1 ]
 }
 
 # one TAG HOW: a task that ends while its batch waits on the tally lock,
@@ -45,17 +36,9 @@ one() {
 	cp "$W/$tag.sql" "$MNT/queue/default/$id.sql" || t_fail "$tag: cp"
 	running() { [ "$(ctl "SELECT state FROM pgqfs.task WHERE id = $id")" = running ]; }
 	t_ok "$tag: the task runs" wait_until 10 running
-	session_open "lock$tag" pgqfs_ctl
-	session_send "lock$tag" "BEGIN; LOCK TABLE pgqfs.tally IN EXCLUSIVE MODE; SELECT 'locked';"
-	locked() { grep -q locked "$E2E_TMP/lock$tag.out"; }
-	t_ok "$tag: a session holds the tally table" wait_until 10 locked
-	ended() {
-		[ "$(psql_ref -d app -tAc "SELECT count(*) FROM ran WHERE tag = '$tag'")" = 1 ] &&
-			[ "$(psql_ref -d app -tAc "SELECT count(*) FROM pg_stat_activity
-				WHERE application_name = 'pgqfs task $id'")" = 0 ]
-	}
-	t_ok "$tag: the task ends on its target" wait_until 10 ended
-	t_ok "$tag: a progress batch waits on the lock" wait_until 10 stuck
+	tally_lock "lock$tag"
+	t_ok "$tag: the task ends on its target" wait_until 10 ran_ended "$tag" "$id"
+	t_ok "$tag: a progress batch waits on the lock" wait_until 10 executor_stuck
 	t_is "$(ctl "SELECT state FROM pgqfs.task WHERE id = $id")" running \
 		"$tag: its end is not committed"
 	"$how"
@@ -113,16 +96,10 @@ psql_ref -d ref -X -q --csv -v ON_ERROR_STOP=1 -f "$W/whole.sql" >"$W/whole.ref"
 task_sql c >"$W/c.sql"
 psql_ref -d ref -X -q --csv -v ON_ERROR_STOP=1 -f "$W/c.sql" >"$W/c.ref"
 first=$(ctl "SELECT max(id) FROM pgqfs.instance")
-session_open lockc pgqfs_ctl
-session_send lockc "BEGIN; LOCK TABLE pgqfs.tally IN EXCLUSIVE MODE; SELECT 'locked';"
-t_ok "c: a session holds the tally table" wait_until 10 grep -q locked "$E2E_TMP/lockc.out"
+tally_lock lockc
 cp "$W/c.sql" "$MNT/queue/default/c.sql" || t_fail "c: cp"
 cid=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'c.sql'")
-cended() {
-	[ "$(psql_ref -d app -tAc "SELECT count(*) FROM ran WHERE tag = 'c'")" = 1 ] &&
-		[ "$(psql_ref -d app -tAc "SELECT count(*) FROM pg_stat_activity
-			WHERE application_name = 'pgqfs task $cid'")" = 0 ] && stuck
-}
+cended() { ran_ended c "$cid" && executor_stuck; }
 t_ok "c: the task ends on its target, its batch waiting on the lock" wait_until 15 cended
 executor_linger "$LOG" "$first" keep
 python3 "$W/writer.py" "$MNT/queue/default/x.sql" "$W/go" "$W/x.out" &

@@ -23,37 +23,22 @@ mkdir -p "$W"
 LOG=${PGQFS_LOG[main]}
 ctl() { psql_ref -d pgqfs_ctl -tAXc "$1"; }
 
-psql_ref -q -c 'CREATE DATABASE ref' >/dev/null || t_bail "cannot create the reference database"
-for db in app ref; do
-	psql_ref -d "$db" -q -c 'CREATE TABLE ran (tag text)' >/dev/null ||
-		t_bail "cannot create table ran in $db"
-done
+ran_tables
 printf "INSERT INTO ran VALUES ('a');\nSELECT pg_sleep(1);\nSELECT 42 AS answer;\n" >"$W/a.sql"
 psql_ref -d ref -X -q --csv -v ON_ERROR_STOP=1 -f "$W/a.sql" >"$W/a.ref"
 printf "SELECT 'x' AS out;\nSELECT pg_sleep(60);\n" >"$W/b.sql"
 
 # The lock first: claims do not touch the tally, progress batches do, so
 # the first batch (the starts, b's output) waits on it.
-session_open lk pgqfs_ctl
-session_send lk "BEGIN; LOCK TABLE pgqfs.tally IN EXCLUSIVE MODE; SELECT 'locked';"
-t_ok "a session holds the tally table" wait_until 10 grep -q locked "$E2E_TMP/lk.out"
+tally_lock lk
 cp "$W/b.sql" "$MNT/queue/default/b.sql" || t_fail "cp b.sql"
 cp "$W/a.sql" "$MNT/queue/default/a.sql" || t_fail "cp a.sql"
 a=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'a.sql'")
 b=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'b.sql'")
 both() { [ "$(ctl "SELECT count(*) FROM pgqfs.task WHERE state = 'running'")" = 2 ]; }
 t_ok "both tasks run" wait_until 10 both
-ended() {
-	[ "$(psql_ref -d app -tAc "SELECT count(*) FROM ran WHERE tag = 'a'")" = 1 ] &&
-		[ "$(psql_ref -d app -tAc "SELECT count(*) FROM pg_stat_activity
-			WHERE application_name = 'pgqfs task $a'")" = 0 ]
-}
-t_ok "a ends on its target" wait_until 15 ended
-stuck() {
-	[ "$(ctl "SELECT count(*) FROM pg_stat_activity
-		WHERE application_name = 'pgqfs executor' AND wait_event_type = 'Lock'")" = 1 ]
-}
-t_ok "a progress batch waits on the lock" wait_until 10 stuck
+t_ok "a ends on its target" wait_until 15 ran_ended a "$a"
+t_ok "a progress batch waits on the lock" wait_until 10 executor_stuck
 t_is "$(ctl "SELECT result_size FROM pgqfs.task WHERE id = $b")" 0 "b's output is not stored yet"
 
 kill -STOP "$PROXY_PID"

@@ -905,6 +905,38 @@ executor_linger() {
 	[ "${3:-}" = keep ] || session_close "hold$inst"
 }
 
+# ran_tables: a database ref beside app, each with a table ran (tag text),
+# for tasks that record that they ran (app) and their psql reference (ref).
+ran_tables() {
+	psql_ref -q -c 'CREATE DATABASE ref' >/dev/null || t_bail "cannot create database ref"
+	for db in app ref; do
+		psql_ref -d "$db" -q -c 'CREATE TABLE ran (tag text)' >/dev/null ||
+			t_bail "cannot create table ran in $db"
+	done
+}
+
+# ran_ended TAG ID: task ID has inserted TAG into app's ran and its
+# session no longer carries its name: it ended on its target.
+ran_ended() {
+	[ "$(psql_ref -d app -tAc "SELECT count(*) FROM ran WHERE tag = '$1'")" = 1 ] &&
+		[ "$(psql_ref -d app -tAc "SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = 'pgqfs task $2'")" = 0 ]
+}
+
+# tally_lock SESSION: session SESSION holds the control schema's tally
+# table, so every progress batch waits on it (claims do not touch it).
+tally_lock() {
+	session_open "$1" pgqfs_ctl
+	session_send "$1" "BEGIN; LOCK TABLE pgqfs.tally IN EXCLUSIVE MODE; SELECT 'locked';"
+	t_ok "a session holds the tally table" wait_until 10 grep -q locked "$E2E_TMP/$1.out"
+}
+
+# executor_stuck: the executor's control session waits on a lock.
+executor_stuck() {
+	[ "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'pgqfs executor' AND wait_event_type = 'Lock'")" = 1 ]
+}
+
 # new_id: reserve a task id on $MNT.
 new_id() {
 	cat -- "$MNT/new-id"
