@@ -530,6 +530,9 @@ void sched_flush(fuse_req_t req, struct fuse_file_info *fi)
 		if (r == -EACCES)
 			snprintf(err, sizeof(err), "%s/%s is another user's schedule; only its "
 				 "owner (or root) may replace it", where, h->name);
+		else if (r == -EBUSY)
+			snprintf(err, sizeof(err), "another user's task of that name is pending "
+				 "in the pool: its runs would be held off by it");
 		else if (r < 0)
 			snprintf(err, sizeof(err), "cannot store the schedule: %s",
 				 store_last_error());

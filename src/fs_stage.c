@@ -272,7 +272,7 @@ void staged_release(struct fs *fs, struct staged *s)
 	id = s->task_id;
 	committed_us = s->submitted_us;
 	refused = r == -EFBIG || r == -EBUSY || r == -EDQUOT || r == -ENOSPC ||
-		  r == -EACCES || r == -EEXIST || r == -ESTALE;
+		  r == -EACCES || r == -EPERM || r == -EEXIST || r == -ESTALE;
 	if (refused || (r == 0 && s->open_count == 0)) {
 		/* From now on the name belongs to the queued task in the store
 		 * (ours, or the one queued through another daemon that made

@@ -32,6 +32,9 @@ static const char *submit_refusal(int r)
 		return "its name is a task id another user reserved (new-id)";
 	case -EEXIST:
 		return "the task of that reserved id was submitted already; nothing is queued";
+	case -EPERM:
+		return "its name is another user's schedule in this pool (schedules/): only its owner "
+		       "may submit that name there";
 	default:
 		return store_last_error();
 	}

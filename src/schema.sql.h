@@ -573,6 +573,7 @@ static const char *const schema_v2[] = {
 #include "schema_v8.sql.h"
 #include "schema_v9.sql.h"
 #include "schema_v10.sql.h"
+#include "schema_v11.sql.h"
 
 static const char *const *const schema_versions[] = {
 	schema_v1,
@@ -585,6 +586,7 @@ static const char *const *const schema_versions[] = {
 	schema_v8,
 	schema_v9,
 	schema_v10,
+	schema_v11,
 };
 
 #endif

@@ -52,6 +52,11 @@ int store_put_schedule(struct store *s, const struct schedule_def *d)
 		set_error("schedule", "the schedule is another user's");
 		return -EACCES;
 	}
+	if (st == 4) {
+		set_error("schedule", "another user's task of that name is pending in the pool "
+			  "(it would hold the schedule's runs off)");
+		return -EBUSY;
+	}
 	return st == 0 ? 0 : -EIO;
 }
 

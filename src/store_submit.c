@@ -313,6 +313,7 @@ static void stage_batch_run(struct store *s, struct stage_req *head)
 			case 2: q->result = -ESTALE; break;
 			case 3: q->result = -EACCES; break;
 			case 4: q->result = -EEXIST; break;
+			case 5: q->result = -EPERM; break;
 			default: q->result = -EIO; break;
 			}
 		}

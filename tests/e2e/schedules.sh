@@ -174,6 +174,29 @@ t_is "$(stat -c %U "$B/default/nobodys.sql")" nobody "it is nobody's"
 t_ok "and replaces it" runuser -u nobody -- cp "$W/hourly.sql" "$A/default/nobodys.sql"
 t_ok "root may replace another user's schedule" cp "$W/hourly.sql" "$A/default/nobodys.sql"
 t_is "$(stat -c %U "$A/default/nobodys.sql")" root "and then owns it"
+
+# ---- a schedule's name is its owner's in its pool: another user can
+# neither submit it (the pending name would hold the runs off) nor write a
+# schedule over another user's pending task of its name.  Root can.
+Q=$(mnt a)/queue
+t_like "$(runuser -u nobody -- cp "$W/hourly.sql" "$Q/default/roots.sql" 2>&1)" \
+	'Operation not permitted' "another user cannot submit a schedule's name to its pool (EPERM)"
+t_like "$(cat "$E2E_TMP/a.log")" "refused default/roots.sql .uid 65534.: .*another user's schedule in this pool" \
+	"the log says why"
+t_is "$(ctl "SELECT count(*) FROM pgqfs.task WHERE name = 'roots.sql'")" 0 "nothing is queued"
+t_ok "root submits another user's schedule name" cp "$W/hourly.sql" "$Q/default/nobodys.sql"
+ctl "UPDATE pgqfs.task SET state = 'cancelled' WHERE name = 'nobodys.sql'" >/dev/null
+printf -- '-- pgqfs: not_before=+1h\nSELECT 1;\n' >"$W/later.sql"
+chmod 644 "$W/later.sql"
+t_ok "nobody queues later.sql for an hour from now" \
+	runuser -u nobody -- cp "$W/later.sql" "$Q/default/later.sql"
+t_like "$(runuser -u daemon -- cp "$W/hourly.sql" "$B/default/later.sql" 2>&1)" \
+	'Device or resource busy' "another user cannot write a schedule of that name (EBUSY)"
+t_like "$(cat "$E2E_TMP/b.log")" "refused schedules/default/later.sql .uid 1.: another user's task of that name is pending" \
+	"the log says why"
+t_is "$(ctl "SELECT count(*) FROM pgqfs.schedule WHERE name = 'later.sql'")" 0 "no schedule is stored"
+t_ok "nobody may" runuser -u nobody -- cp "$W/hourly.sql" "$B/default/later.sql"
+t_ok "root removes it and the pending task" rm "$B/default/later.sql" "$Q/default/later.sql"
 t_ok "root removes both" rm "$A/default/nobodys.sql" "$B/default/roots.sql"
 
 # ---- overlap: a tick is skipped while the last run runs

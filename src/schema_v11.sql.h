@@ -1,0 +1,152 @@
+/*
+ * Version 11 of the control schema.  Included by schema.sql.h; never edit
+ * it once released.
+ *
+ * A schedule's name is its owner's in its pool.  A run is submitted under
+ * the schedule's name, and a tick is skipped while a task of that name is
+ * pending there (the pending name is unique), so another user could hold
+ * a schedule's runs off by keeping NAME.sql pending (a far not_before=).
+ * Now, while schedules/<pool>/NAME.sql exists, only its owner (and root)
+ * may submit NAME.sql to the pool: stage_many() answers status 5 to
+ * anyone else (EACCES).  And a schedule is not written over another
+ * user's pending task of its name: put_schedule() answers 4 (EBUSY).
+ * Both take the same advisory lock on the (pool, name) first, so that of
+ * a schedule and a submission racing each other, the later sees the
+ * earlier committed.  Root is never refused either way: what root queues
+ * holds the runs off as before.
+ */
+#ifndef PGQFS_SCHEMA_V11_SQL_H
+#define PGQFS_SCHEMA_V11_SQL_H
+
+static const char *const schema_v11[] = {
+	/* Takes the (pool, name) lock; whether a schedule of that name in
+	 * the pool is another user's than p_uid (never for root). */
+	"CREATE FUNCTION name_scheduled(p_pool text, p_name text, p_uid int) RETURNS boolean"
+	"  LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
+	"BEGIN\n"
+	"  PERFORM pg_advisory_xact_lock(hashtext(current_schema() || '.name'),\n"
+	"                                hashtext(p_pool || '/' || p_name));\n"
+	"  RETURN p_uid <> 0 AND EXISTS (SELECT 1 FROM schedule s WHERE s.pool = p_pool\n"
+	"    AND s.name = p_name AND s.uid <> p_uid);\n"
+	"END $$",
+
+	/* As in version 3, with status 5: the name is another user's
+	 * schedule in the pool. */
+	"CREATE OR REPLACE FUNCTION stage_many(p_id bigint[], p_pool text[], p_name text[],"
+	"    p_uid int[], p_gid int[], p_query bytea[], p_queue boolean[], p_instance bigint,"
+	"    p_priority int[], p_after text[], p_nb_us bigint[], p_nb_ms bigint[],"
+	"    p_options text[], p_invalid text[], p_group boolean[], p_m_elem int[], p_m_query bytea[])"
+	"  RETURNS TABLE (ord int, id bigint, status int, submitted_us bigint)"
+	"  LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
+	"DECLARE v_id bigint; v_res bigint; v_log bytea; v_at timestamptz;\n"
+	"  v_ruid int; v_used boolean; v_after bigint[]; v_queue bigint[] := '{}';\n"
+	"BEGIN\n"
+	"  FOR i IN 1 .. coalesce(cardinality(p_id), 0) LOOP\n"
+	"    ord := i;\n"
+	"    v_at := NULL;\n"
+	"    v_after := string_to_array(p_after[i], ',')::bigint[];\n"
+	"    IF p_id[i] <> 0 THEN\n"
+	"      UPDATE task t SET query = p_query[i], changed_at = clock_timestamp(),\n"
+	"          priority = p_priority[i], after = v_after, options = p_options[i],\n"
+	"          invalid = p_invalid[i],\n"
+	"          not_before = coalesce(to_timestamp(p_nb_us[i] / 1e6),\n"
+	"                                t.submitted_at + p_nb_ms[i] * interval '1 millisecond')\n"
+	"        WHERE t.id = p_id[i] AND t.state = 'staged' RETURNING t.submitted_at INTO v_at;\n"
+	"      id := p_id[i];\n"
+	"      status := CASE WHEN FOUND THEN 0 ELSE 2 END;\n"
+	"    ELSE\n"
+	"      v_res := NULL;\n"
+	"      v_ruid := NULL;\n"
+	"      v_used := false;\n"
+	"      IF p_name[i] ~ '^[1-9][0-9]{0,17}\\.sql$' THEN\n"
+	"        SELECT r.id, r.uid, r.used INTO v_res, v_ruid, v_used FROM reservation r\n"
+	"          WHERE r.id = substring(p_name[i] FROM '^([0-9]+)')::bigint\n"
+	"          FOR UPDATE;\n"
+	"      END IF;\n"
+	"      IF v_res IS NOT NULL AND v_ruid <> p_uid[i] THEN\n"
+	"        id := 0;\n"
+	"        status := 3;\n"
+	"      ELSIF v_res IS NOT NULL AND v_used THEN\n"
+	"        id := v_res;\n"
+	"        status := CASE WHEN EXISTS (SELECT 1 FROM task t WHERE t.id = v_res\n"
+	"                                      AND t.state IN ('staged', 'queued'))\n"
+	"                       THEN 1 ELSE 4 END;\n"
+	"      ELSIF name_scheduled(p_pool[i], p_name[i], p_uid[i]) THEN\n"
+	"        id := 0;\n"
+	"        status := 5;\n"
+	"      ELSE\n"
+	"        v_id := coalesce(v_res, nextval('task_id_seq'));\n"
+	"        v_log := log_line(format('submitted %s to pool %s by uid %s', p_name[i], p_pool[i], p_uid[i]));\n"
+	"        INSERT INTO task AS t (id, pool, name, state, query, uid, gid, instance, log_size, log_at,\n"
+	"                               priority, after, options, invalid, not_before)\n"
+	"          VALUES (v_id, p_pool[i], p_name[i], 'staged', p_query[i], p_uid[i], p_gid[i],\n"
+	"                  p_instance, length(v_log), clock_timestamp(),\n"
+	"                  p_priority[i], v_after, p_options[i], p_invalid[i],\n"
+	"                  coalesce(to_timestamp(p_nb_us[i] / 1e6),\n"
+	"                           clock_timestamp() + p_nb_ms[i] * interval '1 millisecond'))\n"
+	"          ON CONFLICT (pool, name) WHERE state IN ('staged', 'queued') AND group_id IS NULL\n"
+	"          DO NOTHING\n"
+	"          RETURNING t.submitted_at INTO v_at;\n"
+	"        id := v_id;\n"
+	"        IF FOUND THEN\n"
+	"          status := 0;\n"
+	"          INSERT INTO chunk VALUES (v_id, 1, 0, v_log);\n"
+	"          IF v_res IS NOT NULL THEN\n"
+	"            UPDATE reservation r SET used = true WHERE r.id = v_res;\n"
+	"          END IF;\n"
+	"        ELSE\n"
+	"          status := 1;\n"
+	"        END IF;\n"
+	"      END IF;\n"
+	"    END IF;\n"
+	"    submitted_us := (extract(epoch FROM v_at) * 1000000)::bigint;\n"
+	"    IF status = 0 AND (p_group[i] OR p_id[i] <> 0) THEN\n"
+	"      PERFORM stage_members(id, i, p_group[i], p_m_elem, p_m_query);\n"
+	"    END IF;\n"
+	"    IF status = 0 AND p_queue[i] THEN\n"
+	"      v_queue := v_queue || id;\n"
+	"    END IF;\n"
+	"    RETURN NEXT;\n"
+	"  END LOOP;\n"
+	"  IF cardinality(v_queue) > 0 THEN\n"
+	"    PERFORM enqueue(v_queue, true);\n"
+	"  END IF;\n"
+	"END $$",
+
+	/* As in version 4 (3: the name is another user's schedule), with
+	 * 4: another user's task of the name is pending in the pool (root is
+	 * never refused). */
+	"CREATE OR REPLACE FUNCTION put_schedule(p_pool text, p_name text, p_uid int, p_gid int,"
+	"    p_query bytea, p_priority int, p_after text, p_nb_us bigint, p_nb_ms bigint,"
+	"    p_options text, p_every_ms bigint, p_cron text, p_tz text, p_next_ms bigint)"
+	"  RETURNS int LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
+	"BEGIN\n"
+	"  IF name_scheduled(p_pool, p_name, p_uid) THEN\n"
+	"    RETURN 3;\n"
+	"  END IF;\n"
+	"  IF p_uid <> 0 AND EXISTS (SELECT 1 FROM task t WHERE t.pool = p_pool AND t.name = p_name\n"
+	"      AND t.state IN ('staged', 'queued') AND t.group_id IS NULL AND t.uid <> p_uid) THEN\n"
+	"    RETURN 4;\n"
+	"  END IF;\n"
+	"  INSERT INTO schedule AS s (pool, name, uid, gid, query, priority, after, nb_us, nb_ms,\n"
+	"                             options, every_ms, cron, tz, next_at)\n"
+	"    VALUES (p_pool, p_name, p_uid, p_gid, p_query, p_priority,\n"
+	"            string_to_array(p_after, ',')::bigint[], p_nb_us, p_nb_ms, p_options,\n"
+	"            p_every_ms, p_cron, p_tz,\n"
+	"            'epoch'::timestamptz + p_next_ms * interval '1 millisecond')\n"
+	"    ON CONFLICT (pool, name) DO UPDATE SET uid = excluded.uid, gid = excluded.gid,\n"
+	"      query = excluded.query, priority = excluded.priority, after = excluded.after,\n"
+	"      nb_us = excluded.nb_us, nb_ms = excluded.nb_ms, options = excluded.options,\n"
+	"      every_ms = excluded.every_ms, cron = excluded.cron, tz = excluded.tz,\n"
+	"      next_at = excluded.next_at, changed_at = clock_timestamp()\n"
+	"    WHERE s.uid = excluded.uid OR excluded.uid = 0;\n"
+	"  IF NOT FOUND THEN\n"
+	"    RETURN 3;\n"
+	"  END IF;\n"
+	"  PERFORM pg_notify(current_schema() || '_queue', '.schedules');\n"
+	"  RETURN 0;\n"
+	"END $$",
+	NULL
+};
+
+#endif
