@@ -268,6 +268,12 @@ static void fs_forget_one(struct fs *fs, fuse_ino_t ino, uint64_t n)
 {
 	struct staged *s;
 
+	if (is_sched_ino(ino) && (ino & INO_SCHED_FILE)) {
+		pthread_mutex_lock(&fs->lock);
+		sched_name_looked_up(fs, ino, -(int64_t)n);
+		pthread_mutex_unlock(&fs->lock);
+		return;
+	}
 	if (!(ino & INO_STAGED_BIT))
 		return;		/* computed inodes hold nothing */
 	pthread_mutex_lock(&fs->lock);

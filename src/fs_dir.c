@@ -350,9 +350,10 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 }
 
-static void readdir_common(fuse_req_t req, size_t size, off_t off,
+static void readdir_common(fuse_req_t req, fuse_ino_t dir, size_t size, off_t off,
 			   struct fuse_file_info *fi, bool plus)
 {
+	struct fs *fs = fs_of(req);
 	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
 	char *buf = malloc(size);
 	size_t used = 0;
@@ -366,6 +367,7 @@ static void readdir_common(fuse_req_t req, size_t size, off_t off,
 		struct fuse_entry_param e;
 		char idname[24];
 		const char *name = de->name;
+		fuse_ino_t sched_ino = 0;
 		size_t n;
 
 		if (!name) {
@@ -373,17 +375,40 @@ static void readdir_common(fuse_req_t req, size_t size, off_t off,
 			name = idname;
 		}
 		dir_entry_param(de, &e);
+		if (is_sched_ino(de->ino) && (de->ino & INO_SCHED_FILE) && de->name) {
+			/* Its slot may have gone to another name since the
+			 * listing was taken (struct sched_name). */
+			pthread_mutex_lock(&fs->lock);
+			sched_ino = sched_listed_ino(fs, dir, de->name);
+			pthread_mutex_unlock(&fs->lock);
+			if (!sched_ino) {
+				if (!used) {
+					free(buf);
+					fuse_reply_err(req, ENOMEM);
+					return;
+				}
+				break;
+			}
+			e.ino = e.attr.st_ino = sched_ino;
+		}
 		if (plus)
 			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
 						   (off_t)i + 1);
 		else
 			n = fuse_add_direntry(req, buf + used, size - used, name, &e.attr,
 					      (off_t)i + 1);
+		if (sched_ino) {
+			/* readdirplus counts as a lookup of each entry. */
+			pthread_mutex_lock(&fs->lock);
+			if (plus && n <= size - used)
+				sched_name_looked_up(fs, sched_ino, 1);
+			sched_name_unpin(fs, sched_ino);
+			pthread_mutex_unlock(&fs->lock);
+		}
 		if (n > size - used)
 			break;
 		if (plus && de->ino & INO_STAGED_BIT) {
 			/* readdirplus counts as a lookup of each entry. */
-			struct fs *fs = fs_of(req);
 			struct staged *s;
 
 			pthread_mutex_lock(&fs->lock);
@@ -401,13 +426,13 @@ static void readdir_common(fuse_req_t req, size_t size, off_t off,
 void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
-	readdir_common(req, size, off, fi, false);
+	readdir_common(req, ino, size, off, fi, false);
 }
 
 void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	readdir_common(req, size, off, fi, true);
+	readdir_common(req, ino, size, off, fi, true);
 }
 
 void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -516,6 +516,13 @@ __attribute__((warn_unused_result))
 int sched_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int to_set,
 		  struct fuse_file_info *fi, struct stat *ret);
 void sched_names_free(struct fs *fs);
+/* The kernel was told of schedule file ino n more times (n < 0: forgot it
+ * -n times); under fs->lock. */
+void sched_name_looked_up(struct fs *fs, fuse_ino_t ino, int64_t n);
+/* For an entry of schedules/<pool>/ being listed (dir: the pool's inode):
+ * its name's inode now, pinned (0: none, out of memory); under fs->lock. */
+fuse_ino_t sched_listed_ino(struct fs *fs, fuse_ino_t dir, const char *name);
+void sched_name_unpin(struct fs *fs, fuse_ino_t ino);
 
 /* fs.c */
 void open_add(struct fs *fs, struct open_obj *o);

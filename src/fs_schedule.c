@@ -65,46 +65,102 @@ long sched_file_of(const struct fs *fs, fuse_ino_t ino)
 	if (!is_sched_ino(ino) || !(k & INO_SCHED_FILE))
 		return -1;
 	k &= ~INO_SCHED_FILE;
-	return k < fs->n_sched_names ? (long)k : -1;
+	return k < fs->n_sched_names && fs->sched_names[k].name ? (long)k : -1;
 }
 
-/* The inode of (pool, name), or 0 if it has none (fs->lock held). */
-static fuse_ino_t sched_name_find(const struct fs *fs, size_t pool, const char *name)
+/* The inode of (pool, name), pinned, or 0 if it has none (fs->lock
+ * held). */
+static fuse_ino_t sched_name_find_pin(struct fs *fs, size_t pool, const char *name)
 {
-	for (size_t i = 0; i < fs->n_sched_names; i++)
-		if (fs->sched_names[i].pool == pool && strcmp(fs->sched_names[i].name, name) == 0)
+	for (size_t i = 0; i < fs->n_sched_names; i++) {
+		struct sched_name *n = &fs->sched_names[i];
+
+		if (n->name && n->pool == pool && strcmp(n->name, name) == 0) {
+			n->pins++;
 			return INO_SCHED_BIT | INO_SCHED_FILE | i;
+		}
+	}
 	return 0;
 }
 
+/* Whether slot n is held by nothing (see struct sched_name). */
+static bool sched_slot_idle(const struct sched_name *n)
+{
+	return !n->name || (n->nlookup == 0 && n->pins == 0 && n->writers == 0);
+}
+
 /*
- * The inode of (pool, name), given one if it has none (fs->lock held):
- * 0 when out of memory.  Only names that are schedules, or being written,
- * get one: a lookup of any name must not grow the table.
+ * The inode of (pool, name), given one if it has none, pinned (fs->lock
+ * held): 0 when out of memory.  A new name takes the first idle slot, or
+ * a new one: the table holds as many names as are in use at once.
  */
 fuse_ino_t sched_name_ino(struct fs *fs, size_t pool, const char *name)
 {
+	fuse_ino_t ino = sched_name_find_pin(fs, pool, name);
+	size_t idle = 0;
 	struct sched_name *n;
-	fuse_ino_t ino = sched_name_find(fs, pool, name);
+	char *copy;
 
 	if (ino)
 		return ino;
-	if (fs->n_sched_names == fs->cap_sched_names) {
-		size_t cap = fs->cap_sched_names ? fs->cap_sched_names * 2 : 16;
-		struct sched_name *p = realloc(fs->sched_names, cap * sizeof(*p));
+	while (idle < fs->n_sched_names && !sched_slot_idle(&fs->sched_names[idle]))
+		idle++;
+	if (idle == fs->n_sched_names)
+		idle = SIZE_MAX;
+	if (!(copy = strdup(name)))
+		return 0;
+	if (idle == SIZE_MAX) {
+		if (fs->n_sched_names == fs->cap_sched_names) {
+			size_t cap = fs->cap_sched_names ? fs->cap_sched_names * 2 : 16;
+			struct sched_name *p = realloc(fs->sched_names, cap * sizeof(*p));
 
-		if (!p)
-			return 0;
-		fs->sched_names = p;
-		fs->cap_sched_names = cap;
+			if (!p) {
+				free(copy);
+				return 0;
+			}
+			fs->sched_names = p;
+			fs->cap_sched_names = cap;
+		}
+		idle = fs->n_sched_names++;
+		fs->sched_names[idle].name = NULL;
 	}
-	n = &fs->sched_names[fs->n_sched_names];
+	n = &fs->sched_names[idle];
+	free(n->name);
 	memset(n, 0, sizeof(*n));
 	n->pool = pool;
-	n->name = strdup(name);
-	if (!n->name)
-		return 0;
-	return INO_SCHED_BIT | INO_SCHED_FILE | fs->n_sched_names++;
+	n->name = copy;
+	n->pins = 1;
+	return INO_SCHED_BIT | INO_SCHED_FILE | idle;
+}
+
+void sched_name_unpin(struct fs *fs, fuse_ino_t ino)
+{
+	long i = sched_file_of(fs, ino);
+
+	if (i >= 0 && fs->sched_names[i].pins > 0)
+		fs->sched_names[i].pins--;
+}
+
+/* The kernel was told of ino n more times (n < 0: forgot it -n times). */
+void sched_name_looked_up(struct fs *fs, fuse_ino_t ino, int64_t n)
+{
+	long i = sched_file_of(fs, ino);
+	struct sched_name *sn;
+
+	if (i < 0)
+		return;
+	sn = &fs->sched_names[i];
+	if (n >= 0)
+		sn->nlookup += (uint64_t)n;
+	else
+		sn->nlookup = sn->nlookup > (uint64_t)-n ? sn->nlookup - (uint64_t)-n : 0;
+}
+
+fuse_ino_t sched_listed_ino(struct fs *fs, fuse_ino_t dir, const char *name)
+{
+	int pi = sched_pool_of(fs, dir);
+
+	return pi < 0 ? 0 : sched_name_ino(fs, (size_t)pi, name);
 }
 
 void sched_names_free(struct fs *fs)
@@ -239,7 +295,7 @@ bool sched_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	memset(&e, 0, sizeof(e));
 	pthread_mutex_lock(&fs->lock);
-	ino = sched_name_find(fs, (size_t)pi, name);
+	ino = sched_name_find_pin(fs, (size_t)pi, name);
 	pthread_mutex_unlock(&fs->lock);
 	fs_store_begin(req);
 	if (ino) {
@@ -260,6 +316,13 @@ bool sched_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		}
 	}
 	fs_store_end();
+	/* Counted before the kernel can forget it; let go either way. */
+	pthread_mutex_lock(&fs->lock);
+	if (r == 0)
+		sched_name_looked_up(fs, ino, 1);
+	if (ino)
+		sched_name_unpin(fs, ino);
+	pthread_mutex_unlock(&fs->lock);
 	if (r == -ENOENT) {
 		/* No negative caching: a schedule written on another mount
 		 * shows here at once. */
@@ -273,7 +336,11 @@ bool sched_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	e.ino = ino;
 	e.attr_timeout = e.entry_timeout = TTL_NONE;
-	fuse_reply_entry(req, &e);
+	if (fuse_reply_entry(req, &e) != 0) {
+		pthread_mutex_lock(&fs->lock);
+		sched_name_looked_up(fs, ino, -1);
+		pthread_mutex_unlock(&fs->lock);
+	}
 	return true;
 }
 
@@ -290,8 +357,10 @@ static int fill_schedule(void *arg, const struct schedule_info *si)
 	struct stat st;
 	fuse_ino_t ino;
 
+	/* The listing holds no slot: readdir looks the name up again. */
 	pthread_mutex_lock(&f->fs->lock);
 	ino = sched_name_ino(f->fs, f->pool, si->name);
+	sched_name_unpin(f->fs, ino);
 	pthread_mutex_unlock(&f->fs->lock);
 	if (!ino)
 		return -ENOMEM;

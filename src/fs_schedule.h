@@ -17,10 +17,19 @@
  */
 #define SCHED_DIR_MODE 01777
 
-/* A (pool, name) this daemon has given an inode. */
+/*
+ * A (pool, name) this daemon has given an inode: its index in
+ * fs->sched_names.  A slot is held while the kernel knows the inode
+ * (nlookup, counted as for staged files), while it is open for writing
+ * here, or pinned by a request between its look-up and its reply; a slot
+ * held by nothing is taken by the next new name (the kernel has forgotten
+ * its inode), so names created and removed do not grow the table.
+ */
 struct sched_name {
 	size_t pool;
-	char *name;
+	char *name;		/* NULL: a free slot */
+	uint64_t nlookup;	/* the kernel's references */
+	int pins;
 	int writers;		/* open for writing here */
 	uint32_t uid, gid;	/* of the last writer here */
 	int64_t size;		/* what the last writer here has written */
@@ -49,9 +58,12 @@ int sched_pool_of(const struct fs *fs, fuse_ino_t ino);
 /* The index in fs->sched_names of a schedule file's inode, or -1 (under
  * fs->lock). */
 long sched_file_of(const struct fs *fs, fuse_ino_t ino);
-/* The inode of (pool, name), given one if it has none yet (under
- * fs->lock); 0 when memory ran out. */
+/* The inode of (pool, name), given one if it has none yet, and pinned
+ * (under fs->lock); 0 when memory ran out.  sched_name_unpin() lets it
+ * go, sched_name_looked_up() first when the kernel is told of it
+ * (fs_internal.h). */
 fuse_ino_t sched_name_ino(struct fs *fs, size_t pool, const char *name);
+
 /* A schedule file's attributes. */
 void sched_file_attr(const struct fs *fs, size_t pool, fuse_ino_t ino, uint32_t uid,
 		     uint32_t gid, int64_t size, struct timespec mtime, struct stat *st);

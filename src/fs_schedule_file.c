@@ -129,8 +129,9 @@ static void sched_handle_done(struct fs *fs, struct sched_handle *h)
 }
 
 /* Replies to an open or create with h, or frees it. */
-static void sched_reply_open(fuse_req_t req, struct fs *fs, struct sched_handle *h,
-			     struct fuse_file_info *fi, const struct fuse_entry_param *e)
+/* 0, or the reply failed (the request was interrupted) and h is gone. */
+static int sched_reply_open(fuse_req_t req, struct fs *fs, struct sched_handle *h,
+			    struct fuse_file_info *fi, const struct fuse_entry_param *e)
 {
 	int r;
 
@@ -144,6 +145,7 @@ static void sched_reply_open(fuse_req_t req, struct fs *fs, struct sched_handle 
 		sched_writer_gone(fs, h);
 		sched_handle_done(fs, h);
 	}
+	return r;
 }
 
 /* "<id>.sql", the name of a task id that new-id hands out. */
@@ -199,6 +201,11 @@ void sched_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 		return;
 	}
 	h = sched_handle_new(fs, ino, fuse_req_ctx(req), true, &err);
+	pthread_mutex_lock(&fs->lock);
+	if (h)
+		sched_name_looked_up(fs, ino, 1);	/* before the kernel can forget it */
+	sched_name_unpin(fs, ino);
+	pthread_mutex_unlock(&fs->lock);
 	if (!h) {
 		fuse_reply_err(req, -err);
 		return;
@@ -207,7 +214,11 @@ void sched_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	e.ino = ino;
 	sched_file_attr(fs, (size_t)pi, ino, h->uid, h->gid, 0, (struct timespec){ time(NULL), 0 },
 			&e.attr);
-	sched_reply_open(req, fs, h, fi, &e);
+	if (sched_reply_open(req, fs, h, fi, &e) != 0) {
+		pthread_mutex_lock(&fs->lock);
+		sched_name_looked_up(fs, ino, -1);
+		pthread_mutex_unlock(&fs->lock);
+	}
 }
 
 void sched_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

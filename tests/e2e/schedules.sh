@@ -286,5 +286,24 @@ t_is "$(ctl "SELECT count(*) FROM pgqfs.task WHERE schedule = 'default/skew.sql'
 t_like "$(cat "$E2E_TMP/a.log")" 'schedule default/skew.sql: tick not fired: it was due before the schedule was written' \
 	"the log says why"
 rm "$A/default/skew.sql"
+
+# ---- names created and removed do not grow the daemon's table of names
+# (an inode number indexes it): a slot the kernel has forgotten goes to the
+# next new name.  Before, every name ever created kept its slot until
+# unmount, and the 40th churned name got an index past 40.
+ls -l "$A/default" >/dev/null
+for i in $(seq 40); do
+	cp "$W/hourly.sql" "$A/default/churn$i.sql" && rm "$A/default/churn$i.sql" ||
+		t_fail "cp and rm of schedule churn$i.sql"
+done
+sync
+echo 2 >/proc/sys/vm/drop_caches
+cp "$W/hourly.sql" "$A/default/last.sql"
+idx=$(( $(stat -c %i "$A/default/last.sql") % 4294967296 ))
+t_ok "a name created after 40 created and removed takes a slot they freed (index $idx)" \
+	test "$idx" -lt 20
+t_cmp "$A/default/last.sql" "$W/hourly.sql" "and reads back as written"
+t_like "$(ls -l "$A/default")" 'last.sql' "and is listed"
+rm "$A/default/last.sql"
 pgqfs_stop a
 t_done
