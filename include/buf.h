@@ -23,6 +23,8 @@ void buf_finish(struct buf *b);
 void buf_reset(struct buf *b);
 
 int buf_reserve(struct buf *b, size_t extra);
+/* Makes the storage exactly cap bytes (at least len + 1): 0 or -ENOMEM. */
+int buf_set_cap(struct buf *b, size_t cap);
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_putc(struct buf *b, char c);
 int buf_puts(struct buf *b, const char *s);

@@ -46,6 +46,22 @@ int buf_reserve(struct buf *b, size_t extra)
 	return 0;
 }
 
+int buf_set_cap(struct buf *b, size_t cap)
+{
+	char *p;
+
+	if (cap < b->len + 1)
+		return -ENOMEM;
+	if (cap == b->cap)
+		return 0;
+	p = realloc(b->data, cap);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
 int buf_append(struct buf *b, const void *data, size_t len)
 {
 	int r;

@@ -442,6 +442,17 @@ struct pending_use *pending_use_of(struct fs *fs, uid_t uid);
  * fs->lock.
  */
 int pending_charge(struct fs *fs, uid_t uid, uint64_t *charged, uint64_t size);
+/*
+ * Sets b's length to size (zeros when it grows), charged to uid (*charged
+ * so far) as pending_charge() does.  Its storage grows by a quarter at a
+ * time, shrinks when it is cut and is freed at 0, so that it stays within
+ * a quarter of the charge.  0, or -EDQUOT, -ENOSPC, -ENOMEM, and then
+ * nothing changed.  Under fs->lock.
+ */
+__attribute__((warn_unused_result))
+int held_resize(struct fs *fs, uid_t uid, uint64_t *charged, struct buf *b, uint64_t size);
+/* Frees b and gives its charge back.  Under fs->lock. */
+void held_drop(struct fs *fs, uid_t uid, uint64_t *charged, struct buf *b);
 
 /* fs_submit.c */
 void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,

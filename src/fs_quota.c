@@ -1,8 +1,10 @@
 /*
  * What a file being written holds in memory: its buffer, and the charge of
  * its length against its uid's cap (max_pending_bytes_per_user, EDQUOT)
- * and the total one (max_pending_bytes, ENOSPC).  Everything here runs
- * under fs->lock.
+ * and the total one (max_pending_bytes, ENOSPC).  A buffer grows by a
+ * quarter at a time and shrinks when cut, so what is held stays within a
+ * quarter (and 64 bytes) of what is charged.  Everything here runs under
+ * fs->lock.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -57,16 +59,60 @@ int pending_charge(struct fs *fs, uid_t uid, uint64_t *charged, uint64_t size)
 	return 0;
 }
 
-/* s holds `size` bytes (its content's length): pending_charge(). */
-static int staged_charge(struct fs *fs, struct staged *s, uint64_t size)
+/* The storage for a buffer of size bytes that had cap: by a quarter at
+ * least when it grows, exact when it shrinks; in 64-byte steps. */
+static size_t held_cap(uint64_t size, size_t cap, uint64_t max)
 {
-	return pending_charge(fs, s->uid, &s->charged, size);
+	uint64_t c = size + 1;
+
+	if (c > cap && c < (uint64_t)cap + cap / 4)
+		c = (uint64_t)cap + cap / 4;
+	c = (c + 63) & ~(uint64_t)63;
+	if (c > max + 1)
+		c = size + 1 > max + 1 ? size + 1 : max + 1;
+	return (size_t)c;
+}
+
+int held_resize(struct fs *fs, uid_t uid, uint64_t *charged, struct buf *b, uint64_t size)
+{
+	uint64_t was = *charged;
+	int r;
+
+	r = pending_charge(fs, uid, charged, size);
+	if (r < 0)
+		return r;
+	if (size == 0) {
+		buf_finish(b);		/* a truncation to 0 frees it */
+		return 0;
+	}
+	/* Grown, or cut short: what is allocated follows (a cut that kept
+	 * its memory would hold more than is charged). */
+	if (size + 1 > b->cap || size < b->len) {
+		size_t len = b->len;
+
+		if (size < len)
+			b->len = (size_t)size;
+		if (buf_set_cap(b, held_cap(size, b->cap, fs->cfg->max_task_bytes)) < 0) {
+			b->len = len;
+			(void)pending_charge(fs, uid, charged, was);	/* as it was */
+			return -ENOMEM;
+		}
+	}
+	if (size > b->len)
+		memset(b->data + b->len, 0, (size_t)size - b->len);
+	b->len = (size_t)size;
+	return 0;
+}
+
+void held_drop(struct fs *fs, uid_t uid, uint64_t *charged, struct buf *b)
+{
+	(void)pending_charge(fs, uid, charged, 0);	/* giving back cannot fail */
+	buf_finish(b);
 }
 
 void staged_drop_data(struct fs *fs, struct staged *s)
 {
-	(void)staged_charge(fs, s, 0);	/* giving back cannot fail */
-	buf_finish(&s->data);
+	held_drop(fs, s->uid, &s->charged, &s->data);
 }
 
 int staged_resize(struct fs *fs, struct staged *s, uint64_t size)
@@ -77,23 +123,11 @@ int staged_resize(struct fs *fs, struct staged *s, uint64_t size)
 		s->too_big = true;	/* like a write past the limit: never runs */
 		return -EFBIG;
 	}
-	r = staged_charge(fs, s, size);
+	r = held_resize(fs, s->uid, &s->charged, &s->data, size);
 	if (r == -EDQUOT || r == -ENOSPC)
 		s->cap_err = -r;	/* the same: a file cut short never runs */
 	if (r < 0)
 		return r;
-	if (size == 0) {
-		buf_finish(&s->data);	/* O_TRUNC gives the memory back */
-	} else if (size > s->data.len) {
-		size_t grow = (size_t)size - s->data.len;
-
-		if (buf_reserve(&s->data, grow) < 0) {
-			(void)staged_charge(fs, s, s->data.len);
-			return -ENOMEM;
-		}
-		memset(s->data.data + s->data.len, 0, grow);
-	}
-	s->data.len = (size_t)size;
 	s->dirty = true;
 	clock_gettime(CLOCK_REALTIME, &s->mtime);
 	return 0;

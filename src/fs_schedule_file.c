@@ -109,22 +109,12 @@ static void sched_note_size(struct fs *fs, const struct sched_handle *h, size_t 
 	pthread_mutex_unlock(&fs->lock);
 }
 
-/* h's buffer holds size bytes, charged as a file being written is:
- * pending_charge().  Without fs->lock. */
-static int sched_charge(struct fs *fs, struct sched_handle *h, uint64_t size)
-{
-	int r;
-
-	pthread_mutex_lock(&fs->lock);
-	r = pending_charge(fs, h->uid, &h->charged, size);
-	pthread_mutex_unlock(&fs->lock);
-	return r;
-}
-
 /* The last of h: its charge goes back, and it is freed. */
 static void sched_handle_done(struct fs *fs, struct sched_handle *h)
 {
-	(void)sched_charge(fs, h, 0);	/* giving back cannot fail */
+	pthread_mutex_lock(&fs->lock);
+	held_drop(fs, h->uid, &h->charged, &h->data);
+	pthread_mutex_unlock(&fs->lock);
 	sched_handle_free(h);
 }
 
@@ -252,9 +242,11 @@ void sched_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		else if (r == 0) {
 			/* Held in memory as long as it is open: charged as a
 			 * file being written, or EMFILE for a reader. */
-			r = sched_charge(fs, h, (uint64_t)si.size);
-			if (r == 0)
-				r = buf_append(&h->data, si.query, (size_t)si.size);
+			pthread_mutex_lock(&fs->lock);
+			r = held_resize(fs, h->uid, &h->charged, &h->data, (uint64_t)si.size);
+			pthread_mutex_unlock(&fs->lock);
+			if (r == 0 && si.size > 0)
+				memcpy(h->data.data, si.query, (size_t)si.size);
 			if ((r == -EDQUOT || r == -ENOSPC) && !write)
 				r = -EMFILE;
 			schedule_info_finish(&si);
@@ -293,8 +285,8 @@ void sched_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *f
 	buf_finish(&out);
 }
 
-/* Sets h's length (zeros when it grows): 0 or -EFBIG, -EDQUOT, -ENOSPC,
- * -ENOMEM. */
+/* Sets h's length (zeros when it grows), charged against its writer's
+ * pending bytes as a file being written in queue/ is: held_resize(). */
 static int sched_resize(struct fs *fs, struct sched_handle *h, uint64_t size)
 {
 	int r;
@@ -303,25 +295,10 @@ static int sched_resize(struct fs *fs, struct sched_handle *h, uint64_t size)
 		h->too_big = true;
 		return -EFBIG;
 	}
-	/* Counted against its writer's pending bytes, as a file being
-	 * written in queue/ is (EDQUOT, ENOSPC).  A truncation keeps its
-	 * memory, and its charge, but to 0, which frees both. */
-	r = sched_charge(fs, h, size == 0 || size > h->charged ? size : h->charged);
-	if (r < 0)
-		return r;
-	if (size == 0) {
-		buf_finish(&h->data);
-	} else if (size > h->data.len) {
-		size_t more = (size_t)size - h->data.len;
-
-		if (buf_reserve(&h->data, more) < 0) {
-			(void)sched_charge(fs, h, h->data.len);
-			return -ENOMEM;
-		}
-		memset(h->data.data + h->data.len, 0, more);
-	}
-	h->data.len = (size_t)size;
-	return 0;
+	pthread_mutex_lock(&fs->lock);
+	r = held_resize(fs, h->uid, &h->charged, &h->data, size);
+	pthread_mutex_unlock(&fs->lock);
+	return r;
 }
 
 void sched_write(fuse_req_t req, const char *data, size_t size, off_t off,
