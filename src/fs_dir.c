@@ -258,6 +258,18 @@ static void dir_obj_free(struct open_obj *o)
 	dir_handle_free((struct dir_handle *)o);
 }
 
+/* Frees d, and lets go of the schedule names it listed (pinned by
+ * sched_snapshot(), so that each keeps its inode while listed). */
+static void dir_handle_done(struct fs *fs, struct dir_handle *d)
+{
+	pthread_mutex_lock(&fs->lock);
+	for (size_t i = 0; i < d->n; i++)
+		if (is_sched_file_ino(d->entries[i].ino))
+			sched_name_unpin(fs, d->entries[i].ino);
+	pthread_mutex_unlock(&fs->lock);
+	dir_handle_free(d);
+}
+
 /*
  * A listing's snapshot (tasks/, done/ with 100,000 tasks: 6 MB or more)
  * is held for as long as the directory is open: each uid's open listings
@@ -335,7 +347,7 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			 "than max_pending_bytes_per_user (%llu bytes)", (unsigned)d->uid,
 			 (unsigned long long)fs_of(req)->cfg->max_pending_bytes_per_user);
 	if (r < 0) {
-		dir_handle_free(d);
+		dir_handle_done(fs_of(req), d);
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -346,11 +358,11 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (fuse_reply_open(req, fi) != 0) {
 		open_remove(fs_of(req), &d->obj);
 		listing_uncharge(fs_of(req), d);
-		dir_handle_free(d);
+		dir_handle_done(fs_of(req), d);
 	}
 }
 
-static void readdir_common(fuse_req_t req, fuse_ino_t dir, size_t size, off_t off,
+static void readdir_common(fuse_req_t req, size_t size, off_t off,
 			   struct fuse_file_info *fi, bool plus)
 {
 	struct fs *fs = fs_of(req);
@@ -367,7 +379,6 @@ static void readdir_common(fuse_req_t req, fuse_ino_t dir, size_t size, off_t of
 		struct fuse_entry_param e;
 		char idname[24];
 		const char *name = de->name;
-		fuse_ino_t sched_ino = 0;
 		size_t n;
 
 		if (!name) {
@@ -375,39 +386,20 @@ static void readdir_common(fuse_req_t req, fuse_ino_t dir, size_t size, off_t of
 			name = idname;
 		}
 		dir_entry_param(de, &e);
-		if (is_sched_ino(de->ino) && (de->ino & INO_SCHED_FILE) && de->name) {
-			/* Its slot may have gone to another name since the
-			 * listing was taken (struct sched_name). */
-			pthread_mutex_lock(&fs->lock);
-			sched_ino = sched_listed_ino(fs, dir, de->name);
-			pthread_mutex_unlock(&fs->lock);
-			if (!sched_ino) {
-				if (!used) {
-					free(buf);
-					fuse_reply_err(req, ENOMEM);
-					return;
-				}
-				break;
-			}
-			e.ino = e.attr.st_ino = sched_ino;
-		}
 		if (plus)
 			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
 						   (off_t)i + 1);
 		else
 			n = fuse_add_direntry(req, buf + used, size - used, name, &e.attr,
 					      (off_t)i + 1);
-		if (sched_ino) {
-			/* readdirplus counts as a lookup of each entry. */
-			pthread_mutex_lock(&fs->lock);
-			if (plus && n <= size - used)
-				sched_name_looked_up(fs, sched_ino, 1);
-			sched_name_unpin(fs, sched_ino);
-			pthread_mutex_unlock(&fs->lock);
-		}
 		if (n > size - used)
 			break;
-		if (plus && de->ino & INO_STAGED_BIT) {
+		if (plus && is_sched_file_ino(de->ino)) {
+			/* Its slot is the listing's until releasedir. */
+			pthread_mutex_lock(&fs->lock);
+			sched_name_looked_up(fs, de->ino, 1);
+			pthread_mutex_unlock(&fs->lock);
+		} else if (plus && de->ino & INO_STAGED_BIT) {
 			/* readdirplus counts as a lookup of each entry. */
 			struct staged *s;
 
@@ -426,13 +418,13 @@ static void readdir_common(fuse_req_t req, fuse_ino_t dir, size_t size, off_t of
 void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
-	readdir_common(req, ino, size, off, fi, false);
+	readdir_common(req, size, off, fi, false);
 }
 
 void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	readdir_common(req, ino, size, off, fi, true);
+	readdir_common(req, size, off, fi, true);
 }
 
 void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -441,6 +433,6 @@ void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	open_remove(fs_of(req), &d->obj);
 	listing_uncharge(fs_of(req), d);
-	dir_handle_free(d);
+	dir_handle_done(fs_of(req), d);
 	fuse_reply_err(req, 0);
 }

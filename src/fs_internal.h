@@ -46,6 +46,12 @@ static inline bool is_sched_ino(fuse_ino_t ino)
 	return (ino & INO_SCHED_BIT) && !(ino & (INO_STAGED_BIT | INO_POOL_CTL_BIT));
 }
 
+/* A schedule file's inode (fs_schedule.c). */
+static inline bool is_sched_file_ino(fuse_ino_t ino)
+{
+	return is_sched_ino(ino) && (ino & INO_SCHED_FILE);
+}
+
 /* pools/<pool>/ and its files: the pool's live settings. */
 enum pool_file { PF_DIR, PF_MAX_WORKERS, PF_PAUSED, PF_COUNT };
 
@@ -528,11 +534,9 @@ int sched_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int t
 		  struct fuse_file_info *fi, struct stat *ret);
 void sched_names_free(struct fs *fs);
 /* The kernel was told of schedule file ino n more times (n < 0: forgot it
- * -n times); under fs->lock. */
+ * -n times); under fs->lock.  sched_name_unpin() lets go of a pin taken
+ * by a listing (sched_snapshot()). */
 void sched_name_looked_up(struct fs *fs, fuse_ino_t ino, int64_t n);
-/* For an entry of schedules/<pool>/ being listed (dir: the pool's inode):
- * its name's inode now, pinned (0: none, out of memory); under fs->lock. */
-fuse_ino_t sched_listed_ino(struct fs *fs, fuse_ino_t dir, const char *name);
 void sched_name_unpin(struct fs *fs, fuse_ino_t ino);
 
 /* fs.c */

@@ -12,8 +12,9 @@
  * their own copy; the last flush wins.
  *
  * Inodes: schedules/ and schedules/<pool>/ are computed; a schedule file's
- * is the index of its (pool, name) in a table of the names this daemon has
- * seen, never reused while it runs (the names are few).
+ * is the index of its (pool, name) in a table of names, a slot held while
+ * the kernel knows the inode, a writer has it open, or a listing or a
+ * request pins it, and taken by a new name once idle (struct sched_name).
  */
 #include "fs_schedule.h"
 
@@ -154,13 +155,6 @@ void sched_name_looked_up(struct fs *fs, fuse_ino_t ino, int64_t n)
 		sn->nlookup += (uint64_t)n;
 	else
 		sn->nlookup = sn->nlookup > (uint64_t)-n ? sn->nlookup - (uint64_t)-n : 0;
-}
-
-fuse_ino_t sched_listed_ino(struct fs *fs, fuse_ino_t dir, const char *name)
-{
-	int pi = sched_pool_of(fs, dir);
-
-	return pi < 0 ? 0 : sched_name_ino(fs, (size_t)pi, name);
 }
 
 void sched_names_free(struct fs *fs)
@@ -356,17 +350,24 @@ static int fill_schedule(void *arg, const struct schedule_info *si)
 	struct sched_fill *f = arg;
 	struct stat st;
 	fuse_ino_t ino;
+	int r;
 
-	/* The listing holds no slot: readdir looks the name up again. */
+	/* Pinned while listed: the listing's entries keep their inodes
+	 * (fs_dir.c lets go at releasedir). */
 	pthread_mutex_lock(&f->fs->lock);
 	ino = sched_name_ino(f->fs, f->pool, si->name);
-	sched_name_unpin(f->fs, ino);
 	pthread_mutex_unlock(&f->fs->lock);
 	if (!ino)
 		return -ENOMEM;
 	sched_file_attr(f->fs, f->pool, ino, si->uid, si->gid, si->size,
 			us_to_ts(si->changed_us), &st);
-	return dir_add(f->d, f->cap, si->name, ino, &st, TTL_NONE);
+	r = dir_add(f->d, f->cap, si->name, ino, &st, TTL_NONE);
+	if (r < 0) {
+		pthread_mutex_lock(&f->fs->lock);
+		sched_name_unpin(f->fs, ino);
+		pthread_mutex_unlock(&f->fs->lock);
+	}
+	return r;
 }
 
 int sched_snapshot(struct fs *fs, fuse_ino_t ino, struct dir_handle *d, size_t *cap)

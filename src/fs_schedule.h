@@ -21,7 +21,8 @@
  * A (pool, name) this daemon has given an inode: its index in
  * fs->sched_names.  A slot is held while the kernel knows the inode
  * (nlookup, counted as for staged files), while it is open for writing
- * here, or pinned by a request between its look-up and its reply; a slot
+ * here, or pinned: by an open listing of it, or by a request between its
+ * look-up and its reply; a slot
  * held by nothing is taken by the next new name (the kernel has forgotten
  * its inode), so names created and removed do not grow the table.
  */

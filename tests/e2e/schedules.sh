@@ -221,6 +221,34 @@ else
 	t_fail "a skipped tick is logged"
 fi
 
+# ---- listed names keep their inodes while the listing is open: a plain
+# READDIR (a small getdents buffer past readdirplus's first reply) gives
+# each its own, the one stat gives (before, names new to the table all
+# took the same idle slot).
+for i in $(seq 30); do cp "$W/hourly.sql" "$A/default/ls$i.sql"; done
+t_is "$(python3 - "$B/default" 2>&1 <<'PY'
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+buf, inos = ctypes.create_string_buffer(1024), {}
+while True:
+    n = libc.syscall(217, fd, buf, 1024)	# getdents64
+    if n <= 0:
+        break
+    off = 0
+    while off < n:
+        ino, _, reclen = struct.unpack_from("QqH", buf.raw, off)
+        name = buf.raw[off + 19:off + reclen].split(b"\0")[0].decode()
+        if name.startswith("ls"):
+            inos[name] = ino
+        off += reclen
+os.close(fd)
+same = sum(os.stat(os.path.join(sys.argv[1], k)).st_ino == v for k, v in inos.items())
+print(len(inos), len(set(inos.values())), same)
+PY
+)" "30 30 30" "30 names new to mount b, listed there: 30 inode numbers, each the one stat gives"
+rm "$A"/default/ls*.sql
+
 # ---- a restart: schedules stay; a tick missed while no daemon ran is not made up
 cp "$W/hourly.sql" "$A/default/missed.sql"
 pgqfs_stop b
