@@ -520,7 +520,7 @@ void sched_flush(fuse_req_t req, struct fuse_file_info *fi)
 				 "owner (or root) may replace it", where, h->name);
 		else if (r == -EBUSY)
 			snprintf(err, sizeof(err), "another user's task of that name is pending "
-				 "in the pool: its runs would be held off by it");
+				 "or running in the pool: its runs would be held off by it");
 		else if (r < 0)
 			snprintf(err, sizeof(err), "cannot store the schedule: %s",
 				 store_last_error());

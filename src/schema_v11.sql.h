@@ -8,12 +8,19 @@
  * a schedule's runs off by keeping NAME.sql pending (a far not_before=).
  * Now, while schedules/<pool>/NAME.sql exists, only its owner (and root)
  * may submit NAME.sql to the pool: stage_many() answers status 5 to
- * anyone else (EACCES).  And a schedule is not written over another
- * user's pending task of its name: put_schedule() answers 4 (EBUSY).
- * Both take the same advisory lock on the (pool, name) first, so that of
+ * anyone else (EPERM), and so does retry_task() for another user's task
+ * of that name.  And a schedule is not written over another user's task
+ * of its name that is pending, or running (a failed attempt with
+ * retries left is queued again): put_schedule() answers 4 (EBUSY).
+ * All take the same advisory lock on the (pool, name) first, so that of
  * a schedule and a submission racing each other, the later sees the
- * earlier committed.  Root is never refused either way: what root queues
- * holds the runs off as before.
+ * earlier committed (the control connections run READ COMMITTED, where
+ * each statement sees what committed before it).  Root is never refused
+ * either way: what root queues holds the runs off as before.  (A new
+ * deadlock is possible, rarely: a schedule write holding the lock and
+ * waiting for the schedule's row, which fire_schedules() holds while its
+ * run waits for a batch of stage_many() waiting for the lock.  The server
+ * breaks it; the losing write fails with EIO and may be written again.)
  */
 #ifndef PGQFS_SCHEMA_V11_SQL_H
 #define PGQFS_SCHEMA_V11_SQL_H
@@ -114,8 +121,8 @@ static const char *const schema_v11[] = {
 	"END $$",
 
 	/* As in version 4 (3: the name is another user's schedule), with
-	 * 4: another user's task of the name is pending in the pool (root is
-	 * never refused). */
+	 * 4: another user's task of the name is pending or running in the
+	 * pool (root is never refused). */
 	"CREATE OR REPLACE FUNCTION put_schedule(p_pool text, p_name text, p_uid int, p_gid int,"
 	"    p_query bytea, p_priority int, p_after text, p_nb_us bigint, p_nb_ms bigint,"
 	"    p_options text, p_every_ms bigint, p_cron text, p_tz text, p_next_ms bigint)"
@@ -125,7 +132,8 @@ static const char *const schema_v11[] = {
 	"    RETURN 3;\n"
 	"  END IF;\n"
 	"  IF p_uid <> 0 AND EXISTS (SELECT 1 FROM task t WHERE t.pool = p_pool AND t.name = p_name\n"
-	"      AND t.state IN ('staged', 'queued') AND t.group_id IS NULL AND t.uid <> p_uid) THEN\n"
+	"      AND t.state IN ('staged', 'queued', 'running') AND t.group_id IS NULL\n"
+	"      AND t.uid <> p_uid) THEN\n"
 	"    RETURN 4;\n"
 	"  END IF;\n"
 	"  INSERT INTO schedule AS s (pool, name, uid, gid, query, priority, after, nb_us, nb_ms,\n"
@@ -144,6 +152,54 @@ static const char *const schema_v11[] = {
 	"    RETURN 3;\n"
 	"  END IF;\n"
 	"  PERFORM pg_notify(current_schema() || '_queue', '.schedules');\n"
+	"  RETURN 0;\n"
+	"END $$",
+	/* As in version 3, with 5: the task, not a group's member, is named
+	 * as another user's schedule in its pool (root is never refused). */
+	"CREATE OR REPLACE FUNCTION retry_task(p_id bigint, p_uid int) RETURNS int"
+	"  LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
+	"DECLARE v_state text; v_uid int; v_pool text; v_name text; v_group boolean;\n"
+	"  v_in bigint; r record; v_gstate text; v_gpool text;\n"
+	"BEGIN\n"
+	"  SELECT t.state, t.uid, t.pool, t.name, t.is_group, t.group_id\n"
+	"    INTO v_state, v_uid, v_pool, v_name, v_group, v_in FROM task t\n"
+	"    WHERE t.id = p_id FOR UPDATE;\n"
+	"  IF NOT FOUND THEN\n"
+	"    RETURN 2;\n"
+	"  ELSIF p_uid <> 0 AND v_uid <> p_uid THEN\n"
+	"    RETURN 3;\n"
+	"  ELSIF v_state NOT IN ('failed', 'cancelled') THEN\n"
+	"    RETURN 1;\n"
+	"  ELSIF v_group THEN\n"
+	"    FOR r IN SELECT m.id FROM task m WHERE m.group_id = p_id\n"
+	"        AND m.state IN ('failed', 'cancelled') ORDER BY m.id LOOP\n"
+	"      PERFORM retry_task(r.id, p_uid);\n"
+	"    END LOOP;\n"
+	"    RETURN 0;\n"
+	"  ELSIF v_in IS NULL AND p_uid <> 0 AND name_scheduled(v_pool, v_name, v_uid) THEN\n"
+	"    RETURN 5;\n"
+	"  END IF;\n"
+	"  IF v_in IS NOT NULL THEN\n"
+	"    SELECT g.state, g.pool INTO v_gstate, v_gpool FROM task g WHERE g.id = v_in FOR UPDATE;\n"
+	"    UPDATE task g SET n_ended = g.n_ended - 1, n_bad = g.n_bad - 1,\n"
+	"        state = 'running', finished_at = NULL, changed_at = clock_timestamp()\n"
+	"      WHERE g.id = v_in;\n"
+	"    IF v_gstate IN ('done', 'failed') THEN\n"
+	"      INSERT INTO tally AS y VALUES (0, v_gpool, v_gstate, -1)\n"
+	"        ON CONFLICT (instance, pool, state) DO UPDATE SET n = y.n - 1;\n"
+	"    END IF;\n"
+	"  END IF;\n"
+	"  BEGIN\n"
+	"    UPDATE task t SET state = 'staged', cancel_uid = NULL, run_at = NULL, deps = 0,\n"
+	"        attempt = t.attempt + 1, attempt_counted = true, changed_at = clock_timestamp()\n"
+	"      WHERE t.id = p_id;\n"
+	"  EXCEPTION WHEN unique_violation THEN\n"
+	"    RETURN 4;\n"
+	"  END;\n"
+	"  PERFORM append_log(p_id, format('retry asked by uid %s', p_uid));\n"
+	"  INSERT INTO tally AS y VALUES (0, v_pool, v_state, -1)\n"
+	"    ON CONFLICT (instance, pool, state) DO UPDATE SET n = y.n - 1;\n"
+	"  PERFORM enqueue(ARRAY[p_id], true);\n"
 	"  RETURN 0;\n"
 	"END $$",
 	NULL

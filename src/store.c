@@ -79,11 +79,7 @@ PGconn *store_connect(const struct config *cfg, const char *purpose)
 		return NULL;
 	}
 	PQsetNoticeProcessor(conn, store_log_notice, NULL);
-	/* Without JIT: every statement of the daemon is short, and a plan
-	 * may pass jit_above_cost without being slow (schema_v6.sql.h). */
-	res = PQexecParams(conn, "SELECT pg_catalog.set_config('search_path', $1, false),"
-			   " pg_catalog.set_config('jit', 'off', false)",
-			   1, NULL, pv, NULL, NULL, 0);
+	res = PQexecParams(conn, CONTROL_SESSION_SETTINGS, 1, NULL, pv, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_error("control database: %s", PQerrorMessage(conn));
 		PQclear(res);
@@ -370,11 +366,9 @@ static int pconn_open(const struct config *cfg, int64_t deadline, PGconn **ret)
 	 * at the socket every second while the statement waits (14 and later).
 	 */
 	if (!PQsendQueryParams(pg, PQserverVersion(pg) >= 140000 ?
-			       "SELECT pg_catalog.set_config('search_path', $1, false),"
-			       " pg_catalog.set_config('jit', 'off', false),"
+			       CONTROL_SESSION_SETTINGS ","
 			       " pg_catalog.set_config('client_connection_check_interval', '1000', false)" :
-			       "SELECT pg_catalog.set_config('search_path', $1, false),"
-			       " pg_catalog.set_config('jit', 'off', false)",
+			       CONTROL_SESSION_SETTINGS,
 			       1, NULL, pv, NULL, NULL, 0)) {
 		r = -EIO;
 		goto out;

@@ -70,6 +70,10 @@ int store_retry_task(struct store *s, int64_t id, uint32_t by_uid)
 	case 4:
 		set_error("retry", "a task of the same name is pending in its pool");
 		return -EBUSY;
+	case 5:
+		set_error("retry", "its name is another user's schedule in its pool (schedules/): "
+			  "only the schedule's owner may queue that name there");
+		return -EPERM;
 	default:
 		return -EIO;
 	}

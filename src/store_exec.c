@@ -99,10 +99,7 @@ int store_send_setup(PGconn *conn, const struct config *cfg, int64_t old_instanc
 	snprintf(old, sizeof(old), "%lld", (long long)old_instance);
 	if (!PQenterPipelineMode(conn))
 		return -EIO;
-	/* Without JIT, as in store_connect(). */
-	if (!PQsendQueryParams(conn, "SELECT pg_catalog.set_config('search_path', $1, false),"
-			       " pg_catalog.set_config('jit', 'off', false)",
-			       1, NULL, sp, NULL, NULL, 0))
+	if (!PQsendQueryParams(conn, CONTROL_SESSION_SETTINGS, 1, NULL, sp, NULL, NULL, 0))
 		return -EIO;
 	/* As store_register(): the session advisory lock proves us alive. */
 	if (!PQsendQueryParams(conn,

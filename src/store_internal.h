@@ -5,6 +5,19 @@
 #ifndef PGQFS_STORE_INTERNAL_H
 #define PGQFS_STORE_INTERNAL_H
 
+/*
+ * The settings of every control connection, $1 the schema: without JIT
+ * (every statement of the daemon is short, and a plan may pass
+ * jit_above_cost without being slow: schema_v6.sql.h), and READ COMMITTED
+ * whatever the database's default, since the schema's functions count on
+ * each statement seeing what committed before it (the locks that order
+ * claims, names and schedules: schema_v8.sql.h, schema_v11.sql.h).
+ */
+#define CONTROL_SESSION_SETTINGS \
+	"SELECT pg_catalog.set_config('search_path', $1, false)," \
+	" pg_catalog.set_config('jit', 'off', false)," \
+	" pg_catalog.set_config('default_transaction_isolation', 'read committed', false)"
+
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdbool.h>

@@ -197,6 +197,25 @@ t_like "$(cat "$E2E_TMP/b.log")" "refused schedules/default/later.sql .uid 1.: a
 t_is "$(ctl "SELECT count(*) FROM pgqfs.schedule WHERE name = 'later.sql'")" 0 "no schedule is stored"
 t_ok "nobody may" runuser -u nobody -- cp "$W/hourly.sql" "$B/default/later.sql"
 t_ok "root removes it and the pending task" rm "$B/default/later.sql" "$Q/default/later.sql"
+# A retry queues the name again: refused the same way.
+runuser -u nobody -- cp "$W/later.sql" "$Q/default/held.sql" || t_fail "nobody's cp of held.sql"
+held=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'held.sql'")
+runuser -u nobody -- rm "$Q/default/held.sql" || t_fail "nobody's rm (cancel) of held.sql"
+t_ok "root writes a schedule held.sql" cp "$W/hourly.sql" "$A/default/held.sql"
+t_like "$(runuser -u nobody -- bash -c 'printf 1 >"$1"' retry "$(mnt a)/tasks/$held/retry" 2>&1)" \
+	'Operation not permitted' "nobody cannot retry its cancelled held.sql into the schedule's name (EPERM)"
+t_is "$(ctl "SELECT state FROM pgqfs.task WHERE id = $held")" cancelled "it stays cancelled"
+rm "$A/default/held.sql"
+# A running task of the name may be queued again (a failed attempt with
+# retries left): a schedule is not written over it either.
+printf -- '-- pgqfs: retries=2\nSELECT pg_sleep(3);\n' >"$W/busy.sql"
+chmod 644 "$W/busy.sql"
+runuser -u nobody -- cp "$W/busy.sql" "$Q/default/busy.sql" || t_fail "nobody's cp of busy.sql"
+busy=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'busy.sql'")
+running() { [ "$(ctl "SELECT state FROM pgqfs.task WHERE id = $busy")" = running ]; }
+wait_until 10 running || t_fail "busy.sql did not start"
+t_like "$(runuser -u daemon -- cp "$W/hourly.sql" "$B/default/busy.sql" 2>&1)" \
+	'Device or resource busy' "another user cannot write a schedule over a running task of its name (EBUSY)"
 t_ok "root removes both" rm "$A/default/nobodys.sql" "$B/default/roots.sql"
 
 # ---- overlap: a tick is skipped while the last run runs
