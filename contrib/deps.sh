@@ -5,7 +5,7 @@
 pgqfs_deps() {
 	local pkgs=(build-essential pkg-config meson ninja-build libfuse3-dev fuse3
 		libinih-dev libpq-dev postgresql postgresql-client valgrind perl
-		groff-base dash python3-prometheus-client tzdata "$@")
+		groff-base dash python3-prometheus-client tzdata libfaketime "$@")
 	local missing=()
 	for p in "${pkgs[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

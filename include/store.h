@@ -355,12 +355,16 @@ struct schedule_def {
 	int64_t next_ms;	/* its first tick */
 };
 /* Stores a schedule (new, or replacing its owner's or, for uid 0, anyone's)
- * and tells every daemon.  -EACCES: the name is another user's schedule. */
+ * and tells every daemon.  -EACCES: the name is another user's schedule;
+ * -EBUSY: another user's task of that name is pending or running. */
 __attribute__((warn_unused_result))
 int store_put_schedule(struct store *s, const struct schedule_def *d);
 /* Ends a schedule: -ENOENT none, -EACCES another user's (uid 0 may). */
 __attribute__((warn_unused_result))
 int store_drop_schedule(struct store *s, const char *pool, const char *name, uint32_t uid);
+/* The control database's clock (ms since 1970), which fires schedules. */
+__attribute__((warn_unused_result))
+int store_db_clock_ms(struct store *s, int64_t *ret_ms);
 /* One schedule, with its file when with_query; -ENOENT if none. */
 __attribute__((warn_unused_result))
 int store_get_schedule(struct store *s, const char *pool, const char *name, bool with_query,

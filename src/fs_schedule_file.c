@@ -388,12 +388,10 @@ int sched_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int t
  * Checks the content of a schedule file and fills *d from it: 0, or
  * -EINVAL with why in err.  The strings of d point into o and text.
  */
-static int sched_check(const struct fs *fs, const struct sched_handle *h,
+static int sched_check(const struct fs *fs, const struct sched_handle *h, int64_t now_ms,
 		       struct task_options *o, struct buf *after, struct buf *text,
 		       struct schedule_def *d, char *err, size_t errlen)
 {
-	struct timespec now;
-	int64_t now_ms;
 	char why[200];
 	int r;
 
@@ -417,8 +415,6 @@ static int sched_check(const struct fs *fs, const struct sched_handle *h,
 		snprintf(err, errlen, "tz= is the time zone of cron=; every= ticks in UTC");
 		return -EINVAL;
 	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 	memset(d, 0, sizeof(*d));
 	if (task_options_has(o, HEADER_EVERY)) {
 		d->every_ms = (int64_t)o->every_ms;
@@ -443,7 +439,7 @@ static int sched_check(const struct fs *fs, const struct sched_handle *h,
 				 r == -EINVAL ? "not a time zone name" : strerror(-r));
 			return -EINVAL;
 		}
-		r = cron_next(&c, tz, now.tv_sec, &next_s);
+		r = cron_next(&c, tz, now_ms / 1000, &next_s);
 		if (r < 0) {
 			snprintf(err, errlen, "cron=\"%s\": no next tick: %s", LOG_ESCAPE(o->cron),
 				 strerror(-r));
@@ -484,6 +480,7 @@ void sched_flush(fuse_req_t req, struct fuse_file_info *fi)
 	struct schedule_def d;
 	struct buf after, text;
 	char where[128], err[400];
+	int64_t now_ms;
 	int r;
 
 	if (!h || !h->write) {
@@ -509,12 +506,19 @@ void sched_flush(fuse_req_t req, struct fuse_file_info *fi)
 		goto out;
 	}
 	h->written = false;
-	r = sched_check(fs, h, &o, &after, &text, &d, err, sizeof(err));
+	/* Under h->lock: a write of a duplicate descriptor waits.  The first
+	 * tick is the first after now by the control database's clock, which
+	 * fires it: this host's may be ahead (a tick missed) or behind (and
+	 * fire_schedules() never fires a tick at or before the write). */
+	fs_store_begin(req);
+	r = store_db_clock_ms(fs->store, &now_ms);
+	if (r < 0)
+		snprintf(err, sizeof(err), "cannot read the control database's clock: %s",
+			 store_last_error());
+	else
+		r = sched_check(fs, h, now_ms, &o, &after, &text, &d, err, sizeof(err));
 	if (r == 0) {
-		/* Under h->lock: a write of a duplicate descriptor waits. */
-		fs_store_begin(req);
 		r = store_put_schedule(fs->store, &d);
-		fs_store_end();
 		if (r == -EACCES)
 			snprintf(err, sizeof(err), "%s/%s is another user's schedule; only its "
 				 "owner (or root) may replace it", where, h->name);
@@ -525,6 +529,7 @@ void sched_flush(fuse_req_t req, struct fuse_file_info *fi)
 			snprintf(err, sizeof(err), "cannot store the schedule: %s",
 				 store_last_error());
 	}
+	fs_store_end();
 	pthread_mutex_unlock(&h->lock);
 	if (r < 0) {
 		refuse(req, r == -ESTALE ? EIO : -r, where, h->name, "%s", err);
@@ -533,7 +538,8 @@ void sched_flush(fuse_req_t req, struct fuse_file_info *fi)
 	{
 		char stamp[ISO_TIME_MAX];
 
-		log_info("%s/%s: schedule stored by uid %u; its first tick is %s", where,
+		log_info("%s/%s: schedule stored by uid %u; its first tick is %s (by the "
+			 "control database's clock)", where,
 			 LOG_ESCAPE(h->name), (unsigned)h->uid, iso_time(d.next_ms * 1000, 3, stamp));
 	}
 	fuse_reply_err(req, 0);

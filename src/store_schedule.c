@@ -87,6 +87,20 @@ int store_drop_schedule(struct store *s, const char *pool, const char *name, uin
 	}
 }
 
+int store_db_clock_ms(struct store *s, int64_t *ret_ms)
+{
+	PGresult *res;
+	int r;
+
+	r = run(s, "SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::int8", 0, NULL,
+		NULL, NULL, NULL, false, &res);
+	if (r < 0)
+		return r;
+	*ret_ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
 #define SCHEDULE_COLUMNS \
 	"pool, name, uid, gid, octet_length(query)::int8," \
 	" (extract(epoch FROM changed_at) * 1000000)::int8"

@@ -334,6 +334,26 @@ t_like "$(cat "$E2E_TMP/a.log")" 'schedule default/skew.sql: tick not fired: it 
 	"the log says why"
 rm "$A/default/skew.sql"
 
+# ---- the first tick by the control database's clock: a daemon whose
+# clock is 25 s ahead (libfaketime, on the build without ASan) writes an
+# every=10s schedule.  Its first tick is the first after the write by the
+# server's clock, not by its own (two ticks were missed before).
+faketime=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1
+if [ -x "${PGQFS_PLAIN:-}" ] && [ -f "$faketime" ]; then
+	LD_PRELOAD=$faketime FAKETIME=+25s FAKETIME_DONT_FAKE_MONOTONIC=1 PGQFS=$PGQFS_PLAIN \
+		pgqfs_start ahead || t_bail "the daemon with its clock ahead did not start"
+	printf -- '-- pgqfs: every=10s\nSELECT 1;\n' >"$W/ahead.sql"
+	cp "$W/ahead.sql" "$(mnt ahead)/schedules/default/ahead.sql" ||
+		t_fail "cp of a schedule through the daemon ahead"
+	t_is "$(ctl "SELECT next_at > changed_at AND next_at <= changed_at + interval '10 s'
+		FROM pgqfs.schedule WHERE name = 'ahead.sql'")" t \
+		"its first tick is within 10 s of the write by the server's clock"
+	rm "$(mnt ahead)/schedules/default/ahead.sql"
+	pgqfs_stop ahead
+else
+	t_skip "a daemon's clock ahead" "needs PGQFS_PLAIN and libfaketime"
+fi
+
 # ---- names created and removed do not grow the daemon's table of names
 # (an inode number indexes it): a slot the kernel has forgotten goes to the
 # next new name.  Before, every name ever created kept its slot until
