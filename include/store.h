@@ -356,7 +356,8 @@ struct schedule_def {
 };
 /* Stores a schedule (new, or replacing its owner's or, for uid 0, anyone's)
  * and tells every daemon.  -EACCES: the name is another user's schedule;
- * -EBUSY: another user's task of that name is pending or running. */
+ * -EBUSY: another user's task of that name is pending, or running with
+ * retries left. */
 __attribute__((warn_unused_result))
 int store_put_schedule(struct store *s, const struct schedule_def *d);
 /* Ends a schedule: -ENOENT none, -EACCES another user's (uid 0 may). */

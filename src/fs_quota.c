@@ -73,41 +73,51 @@ static size_t held_cap(uint64_t size, size_t cap, uint64_t max)
 	return (size_t)c;
 }
 
-int held_resize(struct fs *fs, uid_t uid, uint64_t *charged, struct buf *b, uint64_t size)
-{
-	uint64_t was = *charged;
-	int r;
-
-	r = pending_charge(fs, uid, charged, size);
-	if (r < 0)
-		return r;
-	if (size == 0) {
-		buf_finish(b);		/* a truncation to 0 frees it */
-		return 0;
-	}
-	/* Grown, or cut short: what is allocated follows (a cut that kept
-	 * its memory would hold more than is charged). */
-	if (size + 1 > b->cap || size < b->len) {
-		size_t len = b->len;
-
-		if (size < len)
-			b->len = (size_t)size;
-		if (buf_set_cap(b, held_cap(size, b->cap, fs->cfg->max_task_bytes)) < 0) {
-			b->len = len;
-			(void)pending_charge(fs, uid, charged, was);	/* as it was */
-			return -ENOMEM;
-		}
-	}
-	if (size > b->len)
-		memset(b->data + b->len, 0, (size_t)size - b->len);
-	b->len = (size_t)size;
-	return 0;
-}
-
 void held_drop(struct fs *fs, uid_t uid, uint64_t *charged, struct buf *b)
 {
 	(void)pending_charge(fs, uid, charged, 0);	/* giving back cannot fail */
 	buf_finish(b);
+}
+
+int held_resize(struct fs *fs, uid_t uid, uint64_t *charged, struct buf *b, uint64_t size)
+{
+	uint64_t was = *charged;
+	size_t cap;
+	int r;
+
+	if (size == 0) {
+		held_drop(fs, uid, charged, b);	/* a truncation to 0 frees it */
+		return 0;
+	}
+	if (size < b->len) {
+		/* Cut short: what is allocated follows (a cut that kept its
+		 * memory would hold more than is charged), then the charge,
+		 * which only goes down, so cannot fail. */
+		size_t len = b->len;
+
+		b->len = (size_t)size;
+		if (buf_set_cap(b, held_cap(size, b->cap, fs->cfg->max_task_bytes)) < 0) {
+			b->len = len;
+			return -ENOMEM;
+		}
+		(void)pending_charge(fs, uid, charged, size);
+		return 0;
+	}
+	/* Grown: the charge first, which may be refused; given back (which
+	 * cannot fail) if the memory cannot be had. */
+	r = pending_charge(fs, uid, charged, size);
+	if (r < 0)
+		return r;
+	if (size + 1 > b->cap) {
+		cap = held_cap(size, b->cap, fs->cfg->max_task_bytes);
+		if (buf_set_cap(b, cap) < 0) {
+			(void)pending_charge(fs, uid, charged, was);
+			return -ENOMEM;
+		}
+	}
+	memset(b->data + b->len, 0, (size_t)size - b->len);
+	b->len = (size_t)size;
+	return 0;
 }
 
 void staged_drop_data(struct fs *fs, struct staged *s)

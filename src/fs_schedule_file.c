@@ -384,11 +384,51 @@ int sched_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int t
 /* ------------------------------------------------------------------ */
 /* storing                                                             */
 
+/* The first tick of o strictly after now_ms: 0, or -EINVAL with why in
+ * err (a bad cron= or tz=, or no tick to come). */
+static int first_tick(const struct task_options *o, int64_t now_ms, int64_t *ret_ms,
+		      char *err, size_t errlen)
+{
+	const char *tz = task_options_has(o, HEADER_TZ) ? o->tz : NULL;
+	char why[200];
+	struct cron c;
+	int64_t next_s;
+	int r;
+
+	if (task_options_has(o, HEADER_EVERY)) {
+		r = cron_every_next(o->every_ms, now_ms, ret_ms);
+		if (r < 0) {
+			snprintf(err, errlen, "every=: %s", strerror(-r));
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (cron_parse(o->cron, &c, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "cron=\"%s\": %s", LOG_ESCAPE(o->cron), why);
+		return -EINVAL;
+	}
+	r = tz ? cron_tz_check(tz) : 0;
+	if (r < 0) {
+		snprintf(err, errlen, "tz=%s: %s", LOG_ESCAPE(tz),
+			 r == -ENOENT ? "no such time zone in the tz database" :
+			 r == -EINVAL ? "not a time zone name" : strerror(-r));
+		return -EINVAL;
+	}
+	r = cron_next(&c, tz, now_ms / 1000, &next_s);
+	if (r < 0) {
+		snprintf(err, errlen, "cron=\"%s\": no next tick: %s", LOG_ESCAPE(o->cron),
+			 strerror(-r));
+		return -EINVAL;
+	}
+	*ret_ms = next_s * 1000;
+	return 0;
+}
+
 /*
  * Checks the content of a schedule file and fills *d from it: 0, or
  * -EINVAL with why in err.  The strings of d point into o and text.
  */
-static int sched_check(const struct fs *fs, const struct sched_handle *h, int64_t now_ms,
+static int sched_check(const struct fs *fs, const struct sched_handle *h,
 		       struct task_options *o, struct buf *after, struct buf *text,
 		       struct schedule_def *d, char *err, size_t errlen)
 {
@@ -416,38 +456,15 @@ static int sched_check(const struct fs *fs, const struct sched_handle *h, int64_
 		return -EINVAL;
 	}
 	memset(d, 0, sizeof(*d));
+	/* Checked by this host's clock; sched_flush() sets the tick. */
+	r = first_tick(o, wall_us() / 1000, &d->next_ms, err, errlen);
+	if (r < 0)
+		return r;
 	if (task_options_has(o, HEADER_EVERY)) {
 		d->every_ms = (int64_t)o->every_ms;
-		r = cron_every_next(o->every_ms, now_ms, &d->next_ms);
-		if (r < 0) {
-			snprintf(err, errlen, "every=: %s", strerror(-r));
-			return -EINVAL;
-		}
 	} else {
-		struct cron c;
-		const char *tz = task_options_has(o, HEADER_TZ) ? o->tz : NULL;
-		int64_t next_s;
-
-		if (cron_parse(o->cron, &c, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "cron=\"%s\": %s", LOG_ESCAPE(o->cron), why);
-			return -EINVAL;
-		}
-		r = tz ? cron_tz_check(tz) : 0;
-		if (r < 0) {
-			snprintf(err, errlen, "tz=%s: %s", LOG_ESCAPE(tz),
-				 r == -ENOENT ? "no such time zone in the tz database" :
-				 r == -EINVAL ? "not a time zone name" : strerror(-r));
-			return -EINVAL;
-		}
-		r = cron_next(&c, tz, now_ms / 1000, &next_s);
-		if (r < 0) {
-			snprintf(err, errlen, "cron=\"%s\": no next tick: %s", LOG_ESCAPE(o->cron),
-				 strerror(-r));
-			return -EINVAL;
-		}
 		d->cron = o->cron;
-		d->tz = tz;
-		d->next_ms = next_s * 1000;
+		d->tz = task_options_has(o, HEADER_TZ) ? o->tz : NULL;
 	}
 	for (size_t i = 0; i < o->n_after; i++)
 		if (buf_printf(after, "%s%lld", i ? "," : "", (long long)o->after[i]) < 0)
@@ -511,12 +528,15 @@ void sched_flush(fuse_req_t req, struct fuse_file_info *fi)
 	 * fires it: this host's may be ahead (a tick missed) or behind (and
 	 * fire_schedules() never fires a tick at or before the write). */
 	fs_store_begin(req);
-	r = store_db_clock_ms(fs->store, &now_ms);
-	if (r < 0)
-		snprintf(err, sizeof(err), "cannot read the control database's clock: %s",
-			 store_last_error());
-	else
-		r = sched_check(fs, h, now_ms, &o, &after, &text, &d, err, sizeof(err));
+	r = sched_check(fs, h, &o, &after, &text, &d, err, sizeof(err));
+	if (r == 0) {
+		r = store_db_clock_ms(fs->store, &now_ms);
+		if (r < 0)
+			snprintf(err, sizeof(err), "cannot read the control database's clock: %s",
+				 store_last_error());
+		else
+			r = first_tick(&o, now_ms, &d.next_ms, err, sizeof(err));
+	}
 	if (r == 0) {
 		r = store_put_schedule(fs->store, &d);
 		if (r == -EACCES)
@@ -524,7 +544,8 @@ void sched_flush(fuse_req_t req, struct fuse_file_info *fi)
 				 "owner (or root) may replace it", where, h->name);
 		else if (r == -EBUSY)
 			snprintf(err, sizeof(err), "another user's task of that name is pending "
-				 "or running in the pool: its runs would be held off by it");
+				 "in the pool, or running with retries left: its runs would be held "
+				 "off by it");
 		else if (r < 0)
 			snprintf(err, sizeof(err), "cannot store the schedule: %s",
 				 store_last_error());

@@ -10,12 +10,13 @@
  * may submit NAME.sql to the pool: stage_many() answers status 5 to
  * anyone else (EPERM), and so does retry_task() for another user's task
  * of that name.  And a schedule is not written over another user's task
- * of its name that is pending, or running (a failed attempt with
- * retries left is queued again): put_schedule() answers 4 (EBUSY).
+ * of its name that is pending, or running with retries left (a failed
+ * attempt is queued again): put_schedule() answers 4 (EBUSY).
  * All take the same advisory lock on the (pool, name) first, so that of
  * a schedule and a submission racing each other, the later sees the
  * earlier committed (the control connections run READ COMMITTED, where
- * each statement sees what committed before it).  Root is never refused
+ * each statement sees what committed before it, whatever the database's
+ * default: store_internal.h).  Root is never refused
  * either way: what root queues holds the runs off as before.  (A new
  * deadlock is possible, rarely: a schedule write holding the lock and
  * waiting for the schedule's row, which fire_schedules() holds while its
@@ -127,8 +128,8 @@ static const char *const schema_v11[] = {
 	"END $$",
 
 	/* As in version 4 (3: the name is another user's schedule), with
-	 * 4: another user's task of the name is pending or running in the
-	 * pool (root is never refused). */
+	 * 4: another user's task of the name is pending in the pool, or
+	 * running with retries left (root is never refused). */
 	"CREATE OR REPLACE FUNCTION put_schedule(p_pool text, p_name text, p_uid int, p_gid int,"
 	"    p_query bytea, p_priority int, p_after text, p_nb_us bigint, p_nb_ms bigint,"
 	"    p_options text, p_every_ms bigint, p_cron text, p_tz text, p_next_ms bigint)"
@@ -138,8 +139,9 @@ static const char *const schema_v11[] = {
 	"    RETURN 3;\n"
 	"  END IF;\n"
 	"  IF p_uid <> 0 AND EXISTS (SELECT 1 FROM task t WHERE t.pool = p_pool AND t.name = p_name\n"
-	"      AND t.state IN ('staged', 'queued', 'running') AND t.group_id IS NULL\n"
-	"      AND t.uid <> p_uid) THEN\n"
+	"      AND t.group_id IS NULL AND t.uid <> p_uid AND (t.state IN ('staged', 'queued')\n"
+	"        OR t.state = 'running' AND NOT t.is_group AND t.attempt <= coalesce(\n"
+	"          substring(t.options FROM '(?:^|\n)retries=([0-9]+)')::int, 0))) THEN\n"
 	"    RETURN 4;\n"
 	"  END IF;\n"
 	"  INSERT INTO schedule AS s (pool, name, uid, gid, query, priority, after, nb_us, nb_ms,\n"

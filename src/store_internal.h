@@ -11,7 +11,11 @@
  * jit_above_cost without being slow: schema_v6.sql.h), and READ COMMITTED
  * whatever the database's default, since the schema's functions count on
  * each statement seeing what committed before it (the locks that order
- * claims, names and schedules: schema_v8.sql.h, schema_v11.sql.h).
+ * claims, names and schedules: schema_v8.sql.h, schema_v11.sql.h).  From
+ * the next transaction on: the executor's setup pipeline is one
+ * transaction at the database's default, in which register_again() can
+ * only fail (a concurrent recovery under REPEATABLE READ or stricter),
+ * and the connection is then made again.
  */
 #define CONTROL_SESSION_SETTINGS \
 	"SELECT pg_catalog.set_config('search_path', $1, false)," \

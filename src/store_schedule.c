@@ -53,8 +53,8 @@ int store_put_schedule(struct store *s, const struct schedule_def *d)
 		return -EACCES;
 	}
 	if (st == 4) {
-		set_error("schedule", "another user's task of that name is pending or running in "
-			  "the pool (it would hold the schedule's runs off)");
+		set_error("schedule", "another user's task of that name is pending in the pool, "
+			  "or running with retries left (it would hold the schedule's runs off)");
 		return -EBUSY;
 	}
 	return st == 0 ? 0 : -EIO;

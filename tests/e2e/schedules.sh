@@ -216,6 +216,15 @@ running() { [ "$(ctl "SELECT state FROM pgqfs.task WHERE id = $busy")" = running
 wait_until 10 running || t_fail "busy.sql did not start"
 t_like "$(runuser -u daemon -- cp "$W/hourly.sql" "$B/default/busy.sql" 2>&1)" \
 	'Device or resource busy' "another user cannot write a schedule over a running task of its name (EBUSY)"
+# Without retries left, a running task never takes its name again.
+printf -- '-- pgqfs: retries=0\nSELECT pg_sleep(3);\n' >"$W/once.sql"
+chmod 644 "$W/once.sql"
+runuser -u nobody -- cp "$W/once.sql" "$Q/default/once.sql" || t_fail "nobody's cp of once.sql"
+once=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'once.sql'")
+running() { [ "$(ctl "SELECT state FROM pgqfs.task WHERE id = $once")" = running ]; }
+wait_until 10 running || t_fail "once.sql did not start"
+t_ok "but may over one without retries left" runuser -u daemon -- cp "$W/hourly.sql" "$B/default/once.sql"
+rm "$B/default/once.sql"
 t_ok "root removes both" rm "$A/default/nobodys.sql" "$B/default/roots.sql"
 
 # ---- overlap: a tick is skipped while the last run runs
