@@ -182,9 +182,7 @@ int store_register(PGconn *conn, const struct config *cfg, int64_t *ret_instance
 	int64_t id;
 
 	(void)cfg;
-	if (gethostname(host, sizeof(host)) < 0)
-		strcpy(host, "localhost");
-	host[sizeof(host) - 1] = '\0';
+	store_host_name(host, sizeof(host));
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	res = PQexecParams(conn,
 		"WITH i AS (INSERT INTO instance (host, pid) VALUES ($1, $2) RETURNING id)"

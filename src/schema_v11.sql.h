@@ -210,6 +210,78 @@ static const char *const schema_v11[] = {
 	"  PERFORM enqueue(ARRAY[p_id], true);\n"
 	"  RETURN 0;\n"
 	"END $$",
+	/*
+	 * As in version 3, for an instance whose executor is gone (its lock
+	 * free) while its daemon's filesystem is not (its connections hold the
+	 * writer lock, shared: store_internal.h): its running tasks fail as a
+	 * dead daemon's do (the executor cancelled them when its connection
+	 * went), but its staged rows are not queued, nor its row removed.
+	 * Those are files still open for writing there, and the daemon takes
+	 * its instance back (register_again()) when its executor returns.  When
+	 * the daemon is gone too, a later recovery finds the writer lock free
+	 * and queues them as a dead daemon's.  An instance whose daemon has
+	 * registered another (register_again() could not take it back, and
+	 * moved its staged rows: recover_again()) is a dead one.
+	 */
+	"CREATE OR REPLACE FUNCTION recover(p_instance bigint)"
+	"  RETURNS TABLE (failed bigint, requeued bigint, alive bigint)"
+	"  LANGUAGE plpgsql AS $$\n"
+	"DECLARE r record; v_dead bigint[] := '{}'; v_lost bigint[] := '{}'; v_gone bigint[];\n"
+	"  v_staged bigint[]; v_failed_ids bigint[]; v_failed bigint := 0; v_alive bigint := 0;\n"
+	"BEGIN\n"
+	"  FOR r IN SELECT i.id, i.host, i.pid FROM instance i WHERE i.id <> p_instance\n"
+	"      ORDER BY i.id LOOP\n"
+	"    IF NOT pg_try_advisory_lock(hashtext(current_schema()), r.id::int) THEN\n"
+	"      v_alive := v_alive + 1;\n"
+	"    ELSIF EXISTS (SELECT 1 FROM instance j WHERE j.id <> r.id AND j.host = r.host\n"
+	"                    AND j.pid = r.pid)\n"
+	"       OR pg_try_advisory_xact_lock(hashtext(current_schema() || '.writer'),\n"
+	"                                    hashtext(r.host || ':' || r.pid)) THEN\n"
+	"      v_dead := v_dead || r.id;\n"
+	"    ELSE\n"
+	"      v_lost := v_lost || r.id;\n"
+	"    END IF;\n"
+	"  END LOOP;\n"
+	"  v_gone := v_dead || v_lost;\n"
+	"  IF cardinality(v_gone) = 0 THEN\n"
+	"    RETURN QUERY SELECT 0::bigint, 0::bigint, v_alive;\n"
+	"    RETURN;\n"
+	"  END IF;\n"
+	"  WITH l AS (SELECT i.id, i.host, i.pid,\n"
+	"        CASE WHEN i.id = ANY (v_lost) THEN 'lost its control connection'\n"
+	"             ELSE 'stopped' END AS how\n"
+	"      FROM instance i WHERE i.id = ANY (v_gone)),\n"
+	"    m AS (SELECT l.*, log_line(format('failed: the daemon running it (%s:%s) %s; outcome unknown',\n"
+	"                                      l.host, l.pid, l.how)) AS line FROM l),\n"
+	"    f AS (UPDATE task t SET state = 'failed', finished_at = clock_timestamp(),\n"
+	"          changed_at = clock_timestamp(), log_at = clock_timestamp(),\n"
+	"          log_size = t.log_size + length(m.line),\n"
+	"          error = convert_to(format(E'pgqfs: the daemon running this task (%s:%s) %s before it '\n"
+	"                     'finished; the outcome is unknown and the task was not run again\\n',\n"
+	"                     m.host, m.pid, m.how), 'UTF8')\n"
+	"        FROM m WHERE t.state = 'running' AND t.instance = m.id AND NOT t.is_group\n"
+	"        RETURNING t.id, t.pool, t.log_size - length(m.line) AS off, m.line),\n"
+	"    c AS (INSERT INTO chunk SELECT f.id, 1, f.off, f.line FROM f),\n"
+	"    d AS (DELETE FROM tally y WHERE y.instance = ANY (v_dead)\n"
+	"      RETURNING y.pool, y.state, y.n),\n"
+	"    tl AS (INSERT INTO tally AS y\n"
+	"      SELECT 0, x.pool, x.state, sum(x.n) FROM\n"
+	"        (SELECT f.pool, 'failed' AS state, 1 AS n FROM f\n"
+	"         UNION ALL SELECT d.pool, d.state, d.n FROM d) x\n"
+	"        GROUP BY x.pool, x.state ORDER BY x.pool, x.state\n"
+	"      ON CONFLICT (instance, pool, state) DO UPDATE SET n = y.n + excluded.n)\n"
+	"  SELECT count(*), array_agg(f.id ORDER BY f.id) INTO v_failed, v_failed_ids FROM f;\n"
+	"  IF v_failed > 0 THEN\n"
+	"    PERFORM notify_done(v_failed_ids, 'failed');\n"
+	"    PERFORM settle(v_failed_ids);\n"
+	"  END IF;\n"
+	"  v_staged := ARRAY(SELECT t.id FROM task t\n"
+	"                      WHERE t.state = 'staged' AND t.instance = ANY (v_dead) ORDER BY t.id);\n"
+	"  PERFORM enqueue(v_staged, true);\n"
+	"  DELETE FROM instance i WHERE i.id = ANY (v_dead);\n"
+	"  PERFORM pg_advisory_unlock(hashtext(current_schema()), g::int) FROM unnest(v_gone) AS g;\n"
+	"  RETURN QUERY SELECT v_failed, cardinality(v_staged)::bigint, v_alive;\n"
+	"END $$",
 	NULL
 };
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -55,6 +56,21 @@ void store_log_notice(void *arg, const char *message)
 	while (len > 0 && message[len - 1] == '\n')
 		len--;
 	log_info("control database: %.*s", len, message);
+}
+
+void store_host_name(char *buf, size_t size)
+{
+	if (gethostname(buf, size) < 0)
+		snprintf(buf, size, "localhost");
+	buf[size - 1] = '\0';
+}
+
+void store_daemon_name(char *buf, size_t size)
+{
+	char host[256];
+
+	store_host_name(host, sizeof(host));
+	snprintf(buf, size, "%s:%d", host, (int)getpid());
 }
 
 PGconn *store_connect(const struct config *cfg, const char *purpose)
@@ -343,11 +359,13 @@ static int pconn_open(const struct config *cfg, int64_t deadline, PGconn **ret)
 {
 	static const char *const keys[] = { "dbname", "application_name", NULL };
 	const char *vals[] = { cfg->control, "pgqfs filesystem", NULL };
-	const char *pv[1] = { cfg->schema };
+	char daemon[300];
+	const char *pv[2] = { cfg->schema, daemon };
 	PGresult *res = NULL;
 	PGconn *pg;
 	int r = 0;
 
+	store_daemon_name(daemon, sizeof(daemon));
 	if (!schema_name_ok(cfg->schema)) {
 		set_error("control database", "bad schema name");
 		return -EIO;
@@ -360,16 +378,17 @@ static int pconn_open(const struct config *cfg, int64_t deadline, PGconn **ret)
 		goto out;
 	PQsetNoticeProcessor(pg, store_log_notice, NULL);
 	/*
-	 * Without JIT, as in store_connect().  And a statement given up on
+	 * Without JIT, as in store_connect().  The writer lock says that this
+	 * daemon's filesystem is alive (WRITER_LOCK).  And a statement given up on
 	 * (past request_timeout the connection is closed) must not commit
 	 * later, behind the back of a writer told it failed: the server looks
 	 * at the socket every second while the statement waits (14 and later).
 	 */
 	if (!PQsendQueryParams(pg, PQserverVersion(pg) >= 140000 ?
-			       CONTROL_SESSION_SETTINGS ","
+			       CONTROL_SESSION_SETTINGS "," WRITER_LOCK ","
 			       " pg_catalog.set_config('client_connection_check_interval', '1000', false)" :
-			       CONTROL_SESSION_SETTINGS,
-			       1, NULL, pv, NULL, NULL, 0)) {
+			       CONTROL_SESSION_SETTINGS "," WRITER_LOCK,
+			       2, NULL, pv, NULL, NULL, 0)) {
 		r = -EIO;
 		goto out;
 	}

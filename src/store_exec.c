@@ -92,9 +92,7 @@ int store_send_setup(PGconn *conn, const struct config *cfg, int64_t old_instanc
 	const char *sp[1] = { cfg->schema };
 	int r = -EIO;
 
-	if (gethostname(host, sizeof(host)) < 0)
-		strcpy(host, "localhost");
-	host[sizeof(host) - 1] = '\0';
+	store_host_name(host, sizeof(host));
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	snprintf(old, sizeof(old), "%lld", (long long)old_instance);
 	if (!PQenterPipelineMode(conn))

@@ -18,27 +18,7 @@ mkdir -p "$W"
 LOG=${PGQFS_LOG[main]}
 ctl() { psql_ref -d pgqfs_ctl -tAc "$1"; }
 
-# writer PATH GO OUT: writes and fsyncs a first statement, waits for GO,
-# writes a second and closes; OUT gets "closed" or "error ERRNO".
-cat >"$W/writer.py" <<'PY'
-import os, sys, time
-path, go, out = sys.argv[1:4]
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-os.write(fd, b"SELECT 1 AS first;\n")
-os.fsync(fd)
-open(out + ".ready", "w").close()
-while not os.path.exists(go):
-    time.sleep(0.02)
-try:
-    os.write(fd, b"SELECT 2 AS second;\n")
-    os.close(fd)
-    how = "closed"
-except OSError as e:
-    how = "error %d" % e.errno
-with open(out, "w") as f:
-    f.write(how + "\n")
-PY
-printf 'SELECT 1 AS first;\nSELECT 2 AS second;\n' >"$W/whole.sql"
+open_writer_whole "$W/whole.sql"
 psql_ref -d app -X -q --csv -v ON_ERROR_STOP=1 -f "$W/whole.sql" >"$W/whole.ref"
 
 # one NAME HOW: a writer holds NAME open across HOW (a function that
@@ -47,7 +27,7 @@ psql_ref -d app -X -q --csv -v ON_ERROR_STOP=1 -f "$W/whole.sql" >"$W/whole.ref"
 one() {
 	local name=$1 how=$2 pw state id
 	rm -f "$W/go" "$W/$name.out" "$W/$name.out.ready"
-	python3 "$W/writer.py" "$MNT/queue/default/$name" "$W/go" "$W/$name.out" &
+	open_writer "$MNT/queue/default/$name" "$W/go" "$W/$name.out" &
 	pw=$!
 	ready() { [ -e "$W/$name.out.ready" ]; }
 	t_ok "$name: the first part is written and stored" wait_until 10 ready

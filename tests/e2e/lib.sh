@@ -937,6 +937,34 @@ executor_stuck() {
 		WHERE application_name = 'pgqfs executor' AND wait_event_type = 'Lock'")" = 1 ]
 }
 
+# open_writer PATH GO OUT: writes and fsyncs a first statement to PATH,
+# creates OUT.ready, waits for the file GO, writes a second statement and
+# closes; OUT gets "closed" or "error ERRNO".  open_writer_whole FILE
+# writes both statements to FILE, as a reference.
+open_writer() {
+	python3 - "$@" <<'PY'
+import os, sys, time
+path, go, out = sys.argv[1:4]
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, b"SELECT 1 AS first;\n")
+os.fsync(fd)
+open(out + ".ready", "w").close()
+while not os.path.exists(go):
+    time.sleep(0.02)
+try:
+    os.write(fd, b"SELECT 2 AS second;\n")
+    os.close(fd)
+    how = "closed"
+except OSError as e:
+    how = "error %d" % e.errno
+with open(out, "w") as f:
+    f.write(how + "\n")
+PY
+}
+open_writer_whole() {
+	printf 'SELECT 1 AS first;\nSELECT 2 AS second;\n' >"$1"
+}
+
 # new_id: reserve a task id on $MNT.
 new_id() {
 	cat -- "$MNT/new-id"

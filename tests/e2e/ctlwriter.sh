@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Another daemon's recovery leaves a file still open for writing alone.
+# Daemon a holds a file open whose first part is stored (fsync), and runs a
+# long task; its executor's control connection is terminated, and new
+# connections are refused, so that it cannot come back; daemon b's
+# recovery then finds a's executor gone.  a's filesystem is alive (its
+# connections hold the writer lock): the long task fails (its executor
+# cancelled it), but the staged row is not queued and a's instance stays.
+# When connections are allowed again, a takes its instance back, and the
+# whole file runs once when its writer closes it.  (Before, b queued the
+# stored part, which ran while its writer was still writing.)  Last, a is
+# killed with a file open: its filesystem is gone too, and b's recovery
+# queues the stored part, as after any daemon's death.
+. "$SRCDIR/e2e/lib.sh"
+
+# The daemons reach the control database as their own role, so that new
+# connections of theirs can be refused while ours are not.
+pgqfs_config() {
+	pgqfs_default_config "$@" | sed '/^control = /s/user=postgres/user=pgqd/'
+}
+pg_start
+psql_ref -qc "CREATE ROLE pgqd SUPERUSER LOGIN" || t_bail "cannot create the daemons' role"
+pgqfs_start a || t_bail "daemon a did not start"
+pgqfs_start b || t_bail "daemon b did not start"
+A=$(mnt a)
+W=$E2E_TMP/work
+mkdir -p "$W"
+ctl() { psql_ref -d pgqfs_ctl -tAc "$1"; }
+inst=$(ctl "SELECT id FROM pgqfs.instance WHERE pid = ${PGQFS_PID[a]}")
+[ -n "$inst" ] || t_bail "daemon a's instance is not registered"
+open_writer_whole "$W/whole.sql"
+psql_ref -d app -X -q --csv -v ON_ERROR_STOP=1 -f "$W/whole.sql" >"$W/whole.ref"
+
+# A long task on a (its own release claims it), and an open file.
+printf 'SELECT pg_sleep(120);\n' >"$W/long.sql"
+cp "$W/long.sql" "$A/queue/default/long.sql" || t_bail "cp of long.sql"
+long=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'long.sql'")
+on_a() { [ "$(ctl "SELECT state || ' ' || instance FROM pgqfs.task WHERE id = $long")" = "running $inst" ]; }
+t_ok "a long task runs on daemon a" wait_until 10 on_a
+open_writer "$A/queue/default/open.sql" "$W/go" "$W/open.out" &
+pw=$!
+ready() { [ -e "$W/open.out.ready" ]; }
+t_ok "the open file's first part is stored" wait_until 10 ready
+t_is "$(ctl "SELECT state || ' ' || instance FROM pgqfs.task WHERE name = 'open.sql'")" \
+	"staged $inst" "its row is staged, under a's instance"
+
+# New connections are refused; the ones open stay.  Then a's executor's
+# connection goes (the session holding a's instance lock).
+hba=$PG_DIR/data/pg_hba.conf
+cp -p "$hba" "$hba.orig"
+{ printf 'local pgqfs_ctl pgqd reject\n'; cat "$hba.orig"; } >"$hba"
+_pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -s reload >/dev/null
+sleep 0.2
+t_is "$(ctl "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'
+	AND objsubid = 2 AND objid = $inst AND mode = 'ExclusiveLock' AND granted")" 1 \
+	"daemon a's executor's control connection is terminated"
+failed() { [ "$(ctl "SELECT state FROM pgqfs.task WHERE id = $long")" = failed ]; }
+t_ok "b's recovery finds a's executor gone: the long task fails" wait_until 30 failed
+t_like "$(cat "$A/tasks/$long/error")" 'lost its control connection' "its error says why"
+t_is "$(ctl "SELECT string_agg(state, ',') FROM pgqfs.task WHERE name = 'open.sql'")" staged \
+	"the open file's row is still staged: not queued by b's recovery"
+t_is "$(ctl "SELECT count(*) FROM pgqfs.instance WHERE id = $inst")" 1 "a's instance stays"
+t_ok "b's log says no staged task was queued" \
+	bash -c "! grep -Eq '[1-9][0-9]* staged tasks queued' '${PGQFS_LOG[b]}'"
+
+mv -f "$hba.orig" "$hba"
+_pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -s reload >/dev/null
+back() { grep -q "reconnected to the control database as instance $inst again" "${PGQFS_LOG[a]}"; }
+t_ok "daemon a takes its instance back" wait_until 30 back
+touch "$W/go"
+wait "$pw"
+t_is "$(cat "$W/open.out")" closed "the writer finishes and closes the file"
+id=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'open.sql'")
+t_is "$(task_wait "$id" 20)" done "it runs"
+t_cmp "$W/whole.ref" "$A/tasks/$id/result" "the whole file ran, as psql runs it"
+t_is "$(ctl "SELECT count(*) || ' ' || max(attempt) FROM pgqfs.task WHERE name = 'open.sql'")" \
+	"1 1" "one task, run once"
+
+# Daemon a dies with a file open: b's recovery queues the stored part.
+rm -f "$W/go"
+open_writer "$A/queue/default/dies.sql" "$W/go" "$W/dies.out" &
+pw=$!
+ready2() { [ -e "$W/dies.out.ready" ]; }
+t_ok "another open file's first part is stored" wait_until 10 ready2
+kill -9 "${PGQFS_PID[a]}"
+fusermount3 -uz "$A" 2>/dev/null
+touch "$W/go"		# its writer finds the mount gone, and ends
+wait "$pw" 2>/dev/null
+_pgqfs_forget a
+dies=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'dies.sql'")
+ran() { [ "$(ctl "SELECT state FROM pgqfs.task WHERE id = $dies")" = done ]; }
+t_ok "after a's death, b's recovery queues its stored part, which runs" wait_until 30 ran
+pgqfs_stop b
+t_done
