@@ -176,18 +176,20 @@ fail:
 
 int store_register(PGconn *conn, const struct config *cfg, int64_t *ret_instance)
 {
-	char host[256], pid[16];
-	const char *pv[2] = { host, pid };
+	char host[256], pid[16], token[24];
+	const char *pv[3] = { host, pid, token };
 	PGresult *res;
 	int64_t id;
 
 	(void)cfg;
 	store_host_name(host, sizeof(host));
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	snprintf(token, sizeof(token), "%lld", (long long)store_daemon_token());
 	res = PQexecParams(conn,
-		"WITH i AS (INSERT INTO instance (host, pid) VALUES ($1, $2) RETURNING id)"
+		"WITH i AS (INSERT INTO instance (host, pid, token) VALUES ($1, $2, $3::int8)"
+		" RETURNING id)"
 		" SELECT id, pg_advisory_lock(hashtext(current_schema()), id::int) FROM i",
-		2, NULL, pv, NULL, NULL, 0);
+		3, NULL, pv, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		log_error("cannot register with the control database: %s", PQerrorMessage(conn));
 		PQclear(res);

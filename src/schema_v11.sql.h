@@ -211,17 +211,45 @@ static const char *const schema_v11[] = {
 	"  RETURN 0;\n"
 	"END $$",
 	/*
+	 * Each daemon process registers its instances with a token, a random
+	 * number fixed for its lifetime, and its filesystem's control
+	 * connections hold the token's lock, shared (store_internal.h).
+	 */
+	"ALTER TABLE instance ADD COLUMN token bigint",
+	/* As in version 9, with the daemon's token (the 3-argument form
+	 * stays, for daemons of the version before). */
+	"CREATE FUNCTION register_again(p_old bigint, p_host text, p_pid int, p_token bigint)"
+	"  RETURNS TABLE (id bigint, reused boolean)"
+	"  LANGUAGE plpgsql AS $$\n"
+	"DECLARE v_id bigint;\n"
+	"BEGIN\n"
+	"  IF p_old > 0 AND pg_try_advisory_lock(hashtext(current_schema()), p_old::int) THEN\n"
+	"    PERFORM 1 FROM instance i WHERE i.id = p_old FOR UPDATE;\n"
+	"    IF FOUND THEN\n"
+	"      RETURN QUERY SELECT p_old, true;\n"
+	"      RETURN;\n"
+	"    END IF;\n"
+	"    PERFORM pg_advisory_unlock(hashtext(current_schema()), p_old::int);\n"
+	"  END IF;\n"
+	"  INSERT INTO instance (host, pid, token) VALUES (p_host, p_pid, p_token)\n"
+	"    RETURNING instance.id INTO v_id;\n"
+	"  PERFORM pg_advisory_lock(hashtext(current_schema()), v_id::int);\n"
+	"  RETURN QUERY SELECT v_id, false;\n"
+	"END $$",
+	/*
 	 * As in version 3, for an instance whose executor is gone (its lock
 	 * free) while its daemon's filesystem is not (its connections hold the
-	 * writer lock, shared: store_internal.h): its running tasks fail as a
-	 * dead daemon's do (the executor cancelled them when its connection
-	 * went), but its staged rows are not queued, nor its row removed.
-	 * Those are files still open for writing there, and the daemon takes
-	 * its instance back (register_again()) when its executor returns.  When
-	 * the daemon is gone too, a later recovery finds the writer lock free
-	 * and queues them as a dead daemon's.  An instance whose daemon has
-	 * registered another (register_again() could not take it back, and
-	 * moved its staged rows: recover_again()) is a dead one.
+	 * token's lock): its running tasks fail as a dead daemon's do (the
+	 * executor cancelled them when its connection went), but its staged
+	 * rows are not queued, nor its row removed.  Those are files still
+	 * open for writing there, and the daemon takes its instance back
+	 * (register_again()) when its executor returns, or moves them to the
+	 * instance it registers instead (recover_again()), after which the
+	 * old row, left with no staged row, is removed.  When the daemon is
+	 * gone too, a later recovery finds the token's lock free and queues
+	 * them as a dead daemon's.  Instances are looked at under
+	 * transaction locks, which the commit lets go of (the session locks of
+	 * version 3 stayed taken if the statement failed).
 	 */
 	"CREATE OR REPLACE FUNCTION recover(p_instance bigint)"
 	"  RETURNS TABLE (failed bigint, requeued bigint, alive bigint)"
@@ -229,14 +257,10 @@ static const char *const schema_v11[] = {
 	"DECLARE r record; v_dead bigint[] := '{}'; v_lost bigint[] := '{}'; v_gone bigint[];\n"
 	"  v_staged bigint[]; v_failed_ids bigint[]; v_failed bigint := 0; v_alive bigint := 0;\n"
 	"BEGIN\n"
-	"  FOR r IN SELECT i.id, i.host, i.pid FROM instance i WHERE i.id <> p_instance\n"
-	"      ORDER BY i.id LOOP\n"
-	"    IF NOT pg_try_advisory_lock(hashtext(current_schema()), r.id::int) THEN\n"
+	"  FOR r IN SELECT i.id, i.token FROM instance i WHERE i.id <> p_instance ORDER BY i.id LOOP\n"
+	"    IF NOT pg_try_advisory_xact_lock(hashtext(current_schema()), r.id::int) THEN\n"
 	"      v_alive := v_alive + 1;\n"
-	"    ELSIF EXISTS (SELECT 1 FROM instance j WHERE j.id <> r.id AND j.host = r.host\n"
-	"                    AND j.pid = r.pid)\n"
-	"       OR pg_try_advisory_xact_lock(hashtext(current_schema() || '.writer'),\n"
-	"                                    hashtext(r.host || ':' || r.pid)) THEN\n"
+	"    ELSIF r.token IS NULL OR pg_try_advisory_xact_lock(r.token) THEN\n"
 	"      v_dead := v_dead || r.id;\n"
 	"    ELSE\n"
 	"      v_lost := v_lost || r.id;\n"
@@ -279,7 +303,17 @@ static const char *const schema_v11[] = {
 	"                      WHERE t.state = 'staged' AND t.instance = ANY (v_dead) ORDER BY t.id);\n"
 	"  PERFORM enqueue(v_staged, true);\n"
 	"  DELETE FROM instance i WHERE i.id = ANY (v_dead);\n"
-	"  PERFORM pg_advisory_unlock(hashtext(current_schema()), g::int) FROM unnest(v_gone) AS g;\n"
+	/* A lost instance its daemon has replaced, once its rows are moved:
+	 * its tally goes to the daemon's new instance's count (instance 0). */
+	"  WITH o AS (DELETE FROM instance i WHERE i.id = ANY (v_lost)\n"
+	"      AND EXISTS (SELECT 1 FROM instance j WHERE j.token = i.token AND j.id <> i.id)\n"
+	"      AND NOT EXISTS (SELECT 1 FROM task t WHERE t.state = 'staged' AND t.instance = i.id)\n"
+	"      RETURNING i.id),\n"
+	"    d AS (DELETE FROM tally y WHERE y.instance IN (SELECT o.id FROM o)\n"
+	"      RETURNING y.pool, y.state, y.n)\n"
+	"  INSERT INTO tally AS y SELECT 0, d.pool, d.state, sum(d.n) FROM d\n"
+	"    GROUP BY d.pool, d.state ORDER BY d.pool, d.state\n"
+	"    ON CONFLICT (instance, pool, state) DO UPDATE SET n = y.n + excluded.n;\n"
 	"  RETURN QUERY SELECT v_failed, cardinality(v_staged)::bigint, v_alive;\n"
 	"END $$",
 	NULL

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,12 +66,25 @@ void store_host_name(char *buf, size_t size)
 	buf[size - 1] = '\0';
 }
 
-void store_daemon_name(char *buf, size_t size)
-{
-	char host[256];
+/* This process's token: random, positive, fixed for its lifetime. */
+static int64_t daemon_token;
+static pthread_once_t daemon_token_once = PTHREAD_ONCE_INIT;
 
-	store_host_name(host, sizeof(host));
-	snprintf(buf, size, "%s:%d", host, (int)getpid());
+static void daemon_token_pick(void)
+{
+	uint64_t v = 0;
+
+	while ((v & INT64_MAX) == 0) {
+		if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+			v = (uint64_t)wall_us() ^ ((uint64_t)getpid() << 40);
+	}
+	daemon_token = (int64_t)(v & INT64_MAX);
+}
+
+int64_t store_daemon_token(void)
+{
+	pthread_once(&daemon_token_once, daemon_token_pick);
+	return daemon_token;
 }
 
 PGconn *store_connect(const struct config *cfg, const char *purpose)
@@ -359,13 +373,13 @@ static int pconn_open(const struct config *cfg, int64_t deadline, PGconn **ret)
 {
 	static const char *const keys[] = { "dbname", "application_name", NULL };
 	const char *vals[] = { cfg->control, "pgqfs filesystem", NULL };
-	char daemon[300];
-	const char *pv[2] = { cfg->schema, daemon };
+	char token[24];
+	const char *pv[2] = { cfg->schema, token };
 	PGresult *res = NULL;
 	PGconn *pg;
 	int r = 0;
 
-	store_daemon_name(daemon, sizeof(daemon));
+	snprintf(token, sizeof(token), "%lld", (long long)store_daemon_token());
 	if (!schema_name_ok(cfg->schema)) {
 		set_error("control database", "bad schema name");
 		return -EIO;

@@ -87,14 +87,15 @@ int store_prepare(PGconn *conn)
 
 int store_send_setup(PGconn *conn, const struct config *cfg, int64_t old_instance)
 {
-	char host[256], pid[16], old[24];
-	const char *reg[3] = { host, pid, old };
+	char host[256], pid[16], old[24], token[24];
+	const char *reg[4] = { host, pid, old, token };
 	const char *sp[1] = { cfg->schema };
 	int r = -EIO;
 
 	store_host_name(host, sizeof(host));
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	snprintf(old, sizeof(old), "%lld", (long long)old_instance);
+	snprintf(token, sizeof(token), "%lld", (long long)store_daemon_token());
 	if (!PQenterPipelineMode(conn))
 		return -EIO;
 	if (!PQsendQueryParams(conn, CONTROL_SESSION_SETTINGS, 1, NULL, sp, NULL, NULL, 0))
@@ -102,8 +103,8 @@ int store_send_setup(PGconn *conn, const struct config *cfg, int64_t old_instanc
 	/* As store_register(): the session advisory lock proves us alive. */
 	if (!PQsendQueryParams(conn,
 		"SELECT id AS " SETUP_INSTANCE_COLUMN ", reused"
-		" FROM register_again($3::int8, $1, $2::int4)",
-		3, NULL, reg, NULL, NULL, 0))
+		" FROM register_again($3::int8, $1, $2::int4, $4::int8)",
+		4, NULL, reg, NULL, NULL, 0))
 		return -EIO;
 	for (size_t i = 0; i < STORE_N_CHANNELS; i++) {
 		struct buf sql;

@@ -19,15 +19,13 @@
  */
 /*
  * The filesystem's connections hold this session lock, shared, $2 the
- * daemon's "host:pid" (store_daemon_name()), the name its instances are
- * registered under: a recovery that finds an instance's executor gone
- * (its own lock free) but this lock held knows that its files may still be
- * open for writing, and queues none of its staged rows (schema_v11.sql.h).
+ * daemon's token (store_daemon_token()), which its instances are
+ * registered with: a recovery that finds an instance's executor gone (its
+ * own lock free) but this lock held knows that its files may still be open
+ * for writing, and queues none of its staged rows (schema_v11.sql.h).
  * Waits while a recovery looks (it takes the lock for its transaction).
  */
-#define WRITER_LOCK \
-	" pg_catalog.pg_advisory_lock_shared(pg_catalog.hashtext($1 || '.writer')," \
-	" pg_catalog.hashtext($2))"
+#define WRITER_LOCK " pg_catalog.pg_advisory_lock_shared($2::int8)"
 
 #define CONTROL_SESSION_SETTINGS \
 	"SELECT pg_catalog.set_config('search_path', $1, false)," \
@@ -146,9 +144,11 @@ void set_error(const char *what, const char *msg);
  * unreachable, past the deadline, interrupted) rather than for the
  * statement: then the statement's outcome is unknown. */
 extern _Thread_local bool run_conn_lost;
-/* This host's name (its instances' host), and this daemon's "host:pid". */
+/* This host's name (its instances' host). */
 void store_host_name(char *buf, size_t size);
-void store_daemon_name(char *buf, size_t size);
+/* This daemon's token, a random positive number fixed for the process: its
+ * instances are registered with it, its filesystem holds its lock. */
+int64_t store_daemon_token(void);
 
 /* Runs one statement, a string constant, on a pooled connection within the
  * request's deadline (store_request_begin()); 0 and *ret (the caller
