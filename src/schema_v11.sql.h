@@ -244,10 +244,11 @@ static const char *const schema_v11[] = {
 	 * rows are not queued, nor its row removed.  Those are files still
 	 * open for writing there, and the daemon takes its instance back
 	 * (register_again()) when its executor returns, or moves them to the
-	 * instance it registers instead (recover_again()), after which the
-	 * old row, left with no staged row, is removed.  When the daemon is
-	 * gone too, a later recovery finds the token's lock free and queues
-	 * them as a dead daemon's.  Instances are looked at under
+	 * instance it registers instead (recover_again()).  The row stays
+	 * while the daemon lives (a stage_many() begun under it may commit
+	 * after the move); when the daemon is gone too, a later recovery finds
+	 * the token's lock free and queues what is staged under it as a dead
+	 * daemon's.  Instances are looked at under
 	 * transaction locks, which the commit lets go of (the session locks of
 	 * version 3 stayed taken if the statement failed).
 	 */
@@ -303,17 +304,6 @@ static const char *const schema_v11[] = {
 	"                      WHERE t.state = 'staged' AND t.instance = ANY (v_dead) ORDER BY t.id);\n"
 	"  PERFORM enqueue(v_staged, true);\n"
 	"  DELETE FROM instance i WHERE i.id = ANY (v_dead);\n"
-	/* A lost instance its daemon has replaced, once its rows are moved:
-	 * its tally goes to the daemon's new instance's count (instance 0). */
-	"  WITH o AS (DELETE FROM instance i WHERE i.id = ANY (v_lost)\n"
-	"      AND EXISTS (SELECT 1 FROM instance j WHERE j.token = i.token AND j.id <> i.id)\n"
-	"      AND NOT EXISTS (SELECT 1 FROM task t WHERE t.state = 'staged' AND t.instance = i.id)\n"
-	"      RETURNING i.id),\n"
-	"    d AS (DELETE FROM tally y WHERE y.instance IN (SELECT o.id FROM o)\n"
-	"      RETURNING y.pool, y.state, y.n)\n"
-	"  INSERT INTO tally AS y SELECT 0, d.pool, d.state, sum(d.n) FROM d\n"
-	"    GROUP BY d.pool, d.state ORDER BY d.pool, d.state\n"
-	"    ON CONFLICT (instance, pool, state) DO UPDATE SET n = y.n + excluded.n;\n"
 	"  RETURN QUERY SELECT v_failed, cardinality(v_staged)::bigint, v_alive;\n"
 	"END $$",
 	NULL

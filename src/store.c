@@ -399,8 +399,9 @@ static int pconn_open(const struct config *cfg, int64_t deadline, PGconn **ret)
 	 * at the socket every second while the statement waits (14 and later).
 	 */
 	if (!PQsendQueryParams(pg, PQserverVersion(pg) >= 140000 ?
-			       CONTROL_SESSION_SETTINGS "," WRITER_LOCK ","
-			       " pg_catalog.set_config('client_connection_check_interval', '1000', false)" :
+			       CONTROL_SESSION_SETTINGS ","
+			       " pg_catalog.set_config('client_connection_check_interval', '1000', false),"
+			       WRITER_LOCK :
 			       CONTROL_SESSION_SETTINGS "," WRITER_LOCK,
 			       2, NULL, pv, NULL, NULL, 0)) {
 		r = -EIO;

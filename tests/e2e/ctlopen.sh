@@ -27,8 +27,8 @@ psql_ref -d app -X -q --csv -v ON_ERROR_STOP=1 -f "$W/whole.sql" >"$W/whole.ref"
 one() {
 	local name=$1 how=$2 pw state id
 	rm -f "$W/go" "$W/$name.out" "$W/$name.out.ready"
-	open_writer "$MNT/queue/default/$name" "$W/go" "$W/$name.out" &
-	pw=$!
+	open_writer "$MNT/queue/default/$name" "$W/go" "$W/$name.out"
+	pw=$WRITER_PID
 	ready() { [ -e "$W/$name.out.ready" ]; }
 	t_ok "$name: the first part is written and stored" wait_until 10 ready
 	t_is "$(ctl "SELECT state FROM pgqfs.task WHERE name = '$name'")" staged \
@@ -64,12 +64,16 @@ restart() {
 # advisory lock (shared) and gets it the moment the executor's session
 # ends, as a session the server has not seen end would hold it.  The
 # daemon registers a new instance, and its staged rows go with it: when
-# the lock goes and a recovery finds the old instance dead, it queues
-# nothing of the open file.
+# the lock goes, a recovery finds the old instance's executor gone and its
+# filesystem alive (the daemon's token is held), and queues nothing; the
+# old row stays while the daemon lives.
 linger() {
 	executor_linger "$LOG"
-	dead() { [ "$(ctl "SELECT count(*) FROM pgqfs.instance WHERE id = 1")" = 0 ]; }
-	t_ok "a recovery finds the old instance dead" wait_until 20 dead
+	sleep 6		# a recovery looks every 5 s
+	t_is "$(ctl "SELECT count(*) FROM pgqfs.instance WHERE id = 1")" 1 \
+		"the old instance stays registered while its daemon lives"
+	t_is "$(ctl "SELECT count(*) FROM pgqfs.task WHERE instance = 1 AND state = 'staged'")" 0 \
+		"with nothing staged under it"
 }
 
 one a.sql terminate

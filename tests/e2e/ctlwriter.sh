@@ -37,8 +37,8 @@ cp "$W/long.sql" "$A/queue/default/long.sql" || t_bail "cp of long.sql"
 long=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'long.sql'")
 on_a() { [ "$(ctl "SELECT state || ' ' || instance FROM pgqfs.task WHERE id = $long")" = "running $inst" ]; }
 t_ok "a long task runs on daemon a" wait_until 10 on_a
-open_writer "$A/queue/default/open.sql" "$W/go" "$W/open.out" &
-pw=$!
+open_writer "$A/queue/default/open.sql" "$W/go" "$W/open.out"
+pw=$WRITER_PID
 ready() { [ -e "$W/open.out.ready" ]; }
 t_ok "the open file's first part is stored" wait_until 10 ready
 t_is "$(ctl "SELECT state || ' ' || instance FROM pgqfs.task WHERE name = 'open.sql'")" \
@@ -100,8 +100,8 @@ t_is "$(ctl "SELECT count(*) || ' ' || max(attempt) FROM pgqfs.task WHERE name =
 # dead as soon as its first was there).
 inst=$(ctl "SELECT id FROM pgqfs.instance WHERE pid = ${PGQFS_PID[a]}")
 rm -f "$W/go"
-open_writer "$A/queue/default/twice.sql" "$W/go" "$W/twice.out" &
-pw=$!
+open_writer "$A/queue/default/twice.sql" "$W/go" "$W/twice.out"
+pw=$WRITER_PID
 ready3() { [ -e "$W/twice.out.ready" ]; }
 t_ok "a third open file's first part is stored" wait_until 10 ready3
 refuse
@@ -129,6 +129,9 @@ t_ok "b's recovery finds the new instance's executor gone: the long task fails" 
 t_is "$(ctl "SELECT state || ' ' || instance FROM pgqfs.task WHERE name = 'twice.sql'")" \
 	"staged $i2" "the open file's row is still staged under it"
 session_close linger
+sleep 6		# a recovery looks every 5 s: both of a's rows are lost, none dead
+t_is "$(ctl "SELECT count(*) FROM pgqfs.instance WHERE id IN ($inst, $i2)")" 2 \
+	"both of a's instances stay registered while a's filesystem lives"
 before=$(backs)
 allow
 t_ok "daemon a reconnects again" wait_until 30 back
@@ -140,8 +143,8 @@ t_cmp "$W/whole.ref" "$A/tasks/$id/result" "whole, as psql runs it"
 
 # Daemon a dies with a file open: b's recovery queues the stored part.
 rm -f "$W/go"
-open_writer "$A/queue/default/dies.sql" "$W/go" "$W/dies.out" &
-pw=$!
+open_writer "$A/queue/default/dies.sql" "$W/go" "$W/dies.out"
+pw=$WRITER_PID
 ready2() { [ -e "$W/dies.out.ready" ]; }
 t_ok "another open file's first part is stored" wait_until 10 ready2
 kill -9 "${PGQFS_PID[a]}"

@@ -937,13 +937,15 @@ executor_stuck() {
 		WHERE application_name = 'pgqfs executor' AND wait_event_type = 'Lock'")" = 1 ]
 }
 
-# open_writer PATH GO OUT: writes and fsyncs a first statement to PATH,
+# open_writer PATH GO OUT: starts, in the background (its pid in
+# WRITER_PID), a writer that writes and fsyncs a first statement to PATH,
 # creates OUT.ready, waits for the file GO, writes a second statement and
 # closes; OUT gets "closed" or "error ERRNO".  open_writer_whole FILE
 # writes both statements to FILE, as a reference.
 open_writer() {
-	python3 - "$@" <<'PY'
+	python3 - "$@" <<'PY' &
 import os, sys, time
+os.closerange(3, 1024)	# sessions' pipes, inherited: they must see EOF
 path, go, out = sys.argv[1:4]
 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 os.write(fd, b"SELECT 1 AS first;\n")
@@ -960,6 +962,7 @@ except OSError as e:
 with open(out, "w") as f:
     f.write(how + "\n")
 PY
+	WRITER_PID=$!
 }
 open_writer_whole() {
 	printf 'SELECT 1 AS first;\nSELECT 2 AS second;\n' >"$1"
