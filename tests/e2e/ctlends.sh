@@ -101,9 +101,10 @@ moved() { [ "$(inst x.sql)" = "$third" ]; }
 t_ok "x.sql: its staged row moves to the third instance ($third)" wait_until 15 moved
 session_close "hold$first"
 session_close "hold$second"
-sleep 6		# a recovery looks every 5 s
-t_is "$(ctl "SELECT count(*) FROM pgqfs.task WHERE instance IN ($first, $second)
-	AND state = 'staged'")" 0 "a recovery finds the lost instances with nothing staged"
+t_is "$(recover_now)" 0 \
+	"a recovery (ours, at once) queues nothing of theirs"
+t_is "$(ctl "SELECT count(*) FROM pgqfs.instance WHERE id IN ($first, $second)")" 2 \
+	"and leaves both lost instances registered: the daemon's filesystem holds its token"
 t_is "$(ctl "SELECT state FROM pgqfs.task WHERE name = 'x.sql'")" staged \
 	"x.sql: still staged, not queued by that recovery"
 touch "$W/go"

@@ -129,7 +129,8 @@ t_ok "b's recovery finds the new instance's executor gone: the long task fails" 
 t_is "$(ctl "SELECT state || ' ' || instance FROM pgqfs.task WHERE name = 'twice.sql'")" \
 	"staged $i2" "the open file's row is still staged under it"
 session_close linger
-sleep 6		# a recovery looks every 5 s: both of a's rows are lost, none dead
+t_is "$(recover_now)" 0 \
+	"with its lingering session gone, a recovery (ours, at once) queues nothing"
 t_is "$(ctl "SELECT count(*) FROM pgqfs.instance WHERE id IN ($inst, $i2)")" 2 \
 	"both of a's instances stay registered while a's filesystem lives"
 before=$(backs)

@@ -937,6 +937,13 @@ executor_stuck() {
 		WHERE application_name = 'pgqfs executor' AND wait_event_type = 'Lock'")" = 1 ]
 }
 
+# recover_now: runs a recovery in the control database at once, as a
+# daemon's would (no instance of its own); prints how many staged tasks it
+# queued.
+recover_now() {
+	psql_ref -d pgqfs_ctl -qtAc "SET search_path = pgqfs; SELECT requeued FROM recover(0)"
+}
+
 # open_writer PATH GO OUT: starts, in the background (its pid in
 # WRITER_PID), a writer that writes and fsyncs a first statement to PATH,
 # creates OUT.ready, waits for the file GO, writes a second statement and
