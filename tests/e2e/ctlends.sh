@@ -90,7 +90,6 @@ cended() { ran_ended c "$cid" && executor_stuck; }
 t_ok "c: the task ends on its target, its batch waiting on the lock" wait_until 15 cended
 executor_linger "$LOG" "$first" keep
 open_writer "$MNT/queue/default/x.sql" "$W/go" "$W/x.out"
-pw=$WRITER_PID
 t_ok "x.sql: its first part is written and stored" wait_until 10 test -e "$W/x.out.ready"
 second=$(inst x.sql)
 t_ok "x.sql: staged under the second instance ($second)" test "$second" -gt "$first"
@@ -107,12 +106,7 @@ t_is "$(ctl "SELECT count(*) FROM pgqfs.instance WHERE id IN ($first, $second)")
 	"and leaves both lost instances registered: the daemon's filesystem holds its token"
 t_is "$(ctl "SELECT state FROM pgqfs.task WHERE name = 'x.sql'")" staged \
 	"x.sql: still staged, not queued by that recovery"
-touch "$W/go"
-wait "$pw"
-t_is "$(cat "$W/x.out")" closed "x.sql: the writer finishes and closes it"
-xid=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'x.sql'")
-t_is "$(task_wait "$xid" 20)" done "x.sql: it runs"
-t_cmp "$W/whole.ref" "$MNT/tasks/$xid/result" "x.sql: the whole file ran, once"
+writer_finish x.sql "$W/go" "$W/x.out" "$W/whole.ref"
 t_is "$(task_wait "$cid" 20)" done "c: the task that ended is done"
 t_cmp "$W/c.ref" "$MNT/tasks/$cid/result" "c: with psql's result"
 pgqfs_stop

@@ -25,10 +25,9 @@ psql_ref -d app -X -q --csv -v ON_ERROR_STOP=1 -f "$W/whole.sql" >"$W/whole.ref"
 # takes the control connection away and waits for the daemon to come
 # back), then finishes it.
 one() {
-	local name=$1 how=$2 pw state id
+	local name=$1 how=$2 state
 	rm -f "$W/go" "$W/$name.out" "$W/$name.out.ready"
 	open_writer "$MNT/queue/default/$name" "$W/go" "$W/$name.out"
-	pw=$WRITER_PID
 	ready() { [ -e "$W/$name.out.ready" ]; }
 	t_ok "$name: the first part is written and stored" wait_until 10 ready
 	t_is "$(ctl "SELECT state FROM pgqfs.task WHERE name = '$name'")" staged \
@@ -39,14 +38,7 @@ one() {
 	sleep 1
 	state=$(ctl "SELECT string_agg(state, ',') FROM pgqfs.task WHERE name = '$name'")
 	t_is "$state" staged "$name: its row is still staged, not queued by a recovery"
-	touch "$W/go"
-	wait "$pw"
-	t_is "$(cat "$W/$name.out")" closed "$name: the writer finishes and closes it"
-	id=$(ctl "SELECT id FROM pgqfs.task WHERE name = '$name'")
-	t_is "$(task_wait "$id" 20)" done "$name: it runs"
-	t_cmp "$W/whole.ref" "$MNT/tasks/$id/result" "$name: the whole file ran, as psql runs it"
-	t_is "$(ctl "SELECT count(*) || ' ' || max(attempt) FROM pgqfs.task WHERE name = '$name'")" \
-		"1 1" "$name: one task, run once"
+	writer_finish "$name" "$W/go" "$W/$name.out" "$W/whole.ref"
 }
 
 terminate() {

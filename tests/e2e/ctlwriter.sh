@@ -38,7 +38,6 @@ long=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'long.sql'")
 on_a() { [ "$(ctl "SELECT state || ' ' || instance FROM pgqfs.task WHERE id = $long")" = "running $inst" ]; }
 t_ok "a long task runs on daemon a" wait_until 10 on_a
 open_writer "$A/queue/default/open.sql" "$W/go" "$W/open.out"
-pw=$WRITER_PID
 ready() { [ -e "$W/open.out.ready" ]; }
 t_ok "the open file's first part is stored" wait_until 10 ready
 t_is "$(ctl "SELECT state || ' ' || instance FROM pgqfs.task WHERE name = 'open.sql'")" \
@@ -83,14 +82,7 @@ backs() { grep -c "reconnected to the control database as instance" "${PGQFS_LOG
 back() { [ "$(backs)" -gt "$before" ]; }
 before=0
 t_ok "daemon a reconnects" wait_until 30 back
-touch "$W/go"
-wait "$pw"
-t_is "$(cat "$W/open.out")" closed "the writer finishes and closes the file"
-id=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'open.sql'")
-t_is "$(task_wait "$id" 20)" done "it runs"
-t_cmp "$W/whole.ref" "$A/tasks/$id/result" "the whole file ran, as psql runs it"
-t_is "$(ctl "SELECT count(*) || ' ' || max(attempt) FROM pgqfs.task WHERE name = 'open.sql'")" \
-	"1 1" "one task, run once"
+writer_finish open.sql "$W/go" "$W/open.out" "$W/whole.ref"
 
 # Twice: a's old session lingers when its executor comes back (a session
 # of ours holds its instance's lock), so a registers a new instance and
@@ -101,7 +93,6 @@ t_is "$(ctl "SELECT count(*) || ' ' || max(attempt) FROM pgqfs.task WHERE name =
 inst=$(ctl "SELECT id FROM pgqfs.instance WHERE pid = ${PGQFS_PID[a]}")
 rm -f "$W/go"
 open_writer "$A/queue/default/twice.sql" "$W/go" "$W/twice.out"
-pw=$WRITER_PID
 ready3() { [ -e "$W/twice.out.ready" ]; }
 t_ok "a third open file's first part is stored" wait_until 10 ready3
 refuse
@@ -136,22 +127,17 @@ t_is "$(ctl "SELECT count(*) FROM pgqfs.instance WHERE id IN ($inst, $i2)")" 2 \
 before=$(backs)
 allow
 t_ok "daemon a reconnects again" wait_until 30 back
-touch "$W/go"
-wait "$pw"
-id=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'twice.sql'")
-t_is "$(task_wait "$id" 20)" done "the file runs when its writer closes it"
-t_cmp "$W/whole.ref" "$A/tasks/$id/result" "whole, as psql runs it"
+writer_finish twice.sql "$W/go" "$W/twice.out" "$W/whole.ref"
 
 # Daemon a dies with a file open: b's recovery queues the stored part.
 rm -f "$W/go"
 open_writer "$A/queue/default/dies.sql" "$W/go" "$W/dies.out"
-pw=$WRITER_PID
 ready2() { [ -e "$W/dies.out.ready" ]; }
 t_ok "another open file's first part is stored" wait_until 10 ready2
 kill -9 "${PGQFS_PID[a]}"
 fusermount3 -uz "$A" 2>/dev/null
 touch "$W/go"		# its writer finds the mount gone, and ends
-wait "$pw" 2>/dev/null
+wait "$WRITER_PID" 2>/dev/null
 _pgqfs_forget a
 dies=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'dies.sql'")
 ran() { [ "$(ctl "SELECT state FROM pgqfs.task WHERE id = $dies")" = done ]; }

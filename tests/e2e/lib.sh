@@ -971,6 +971,20 @@ with open(out, "w") as f:
 PY
 	WRITER_PID=$!
 }
+# writer_finish NAME GO OUT REF: lets the last open_writer go on (GO) and
+# checks that it closed its file, that task NAME then ran once, whole, with
+# the result REF (psql's), as it is read through $MNT.
+writer_finish() {
+	local name=$1 id
+	touch "$2"
+	wait "$WRITER_PID"
+	t_is "$(cat "$3")" closed "$name: the writer finishes and closes it"
+	id=$(psql_ref -d pgqfs_ctl -tAc "SELECT id FROM pgqfs.task WHERE name = '$name'")
+	t_is "$(task_wait "$id" 20)" done "$name: it runs"
+	t_cmp "$4" "$MNT/tasks/$id/result" "$name: the whole file ran, as psql runs it"
+	t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) || ' ' || max(attempt)
+		FROM pgqfs.task WHERE name = '$name'")" "1 1" "$name: one task, run once"
+}
 open_writer_whole() {
 	printf 'SELECT 1 AS first;\nSELECT 2 AS second;\n' >"$1"
 }

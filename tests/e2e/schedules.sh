@@ -206,23 +206,23 @@ t_like "$(runuser -u nobody -- bash -c 'printf 1 >"$1"' retry "$(mnt a)/tasks/$h
 	'Operation not permitted' "nobody cannot retry its cancelled held.sql into the schedule's name (EPERM)"
 t_is "$(ctl "SELECT state FROM pgqfs.task WHERE id = $held")" cancelled "it stays cancelled"
 rm "$A/default/held.sql"
+# nobody_running NAME RETRIES: nobody's NAME (3 s, retries=RETRIES) runs.
+nobody_running() {
+	local id
+	printf -- '-- pgqfs: retries=%s\nSELECT pg_sleep(3);\n' "$2" >"$W/$1"
+	chmod 644 "$W/$1"
+	runuser -u nobody -- cp "$W/$1" "$Q/default/$1" || t_fail "nobody's cp of $1"
+	id=$(ctl "SELECT id FROM pgqfs.task WHERE name = '$1'")
+	running() { [ "$(ctl "SELECT state FROM pgqfs.task WHERE id = $id")" = running ]; }
+	wait_until 10 running || t_fail "$1 did not start"
+}
 # A running task of the name may be queued again (a failed attempt with
 # retries left): a schedule is not written over it either.
-printf -- '-- pgqfs: retries=2\nSELECT pg_sleep(3);\n' >"$W/busy.sql"
-chmod 644 "$W/busy.sql"
-runuser -u nobody -- cp "$W/busy.sql" "$Q/default/busy.sql" || t_fail "nobody's cp of busy.sql"
-busy=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'busy.sql'")
-running() { [ "$(ctl "SELECT state FROM pgqfs.task WHERE id = $busy")" = running ]; }
-wait_until 10 running || t_fail "busy.sql did not start"
+nobody_running busy.sql 2
 t_like "$(runuser -u daemon -- cp "$W/hourly.sql" "$B/default/busy.sql" 2>&1)" \
 	'Device or resource busy' "another user cannot write a schedule over a running task of its name (EBUSY)"
 # Without retries left, a running task never takes its name again.
-printf -- '-- pgqfs: retries=0\nSELECT pg_sleep(3);\n' >"$W/once.sql"
-chmod 644 "$W/once.sql"
-runuser -u nobody -- cp "$W/once.sql" "$Q/default/once.sql" || t_fail "nobody's cp of once.sql"
-once=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'once.sql'")
-running() { [ "$(ctl "SELECT state FROM pgqfs.task WHERE id = $once")" = running ]; }
-wait_until 10 running || t_fail "once.sql did not start"
+nobody_running once.sql 0
 t_ok "but may over one without retries left" runuser -u daemon -- cp "$W/hourly.sql" "$B/default/once.sql"
 rm "$B/default/once.sql"
 t_ok "root removes both" rm "$A/default/nobodys.sql" "$B/default/roots.sql"
