@@ -268,7 +268,7 @@ static void fs_forget_one(struct fs *fs, fuse_ino_t ino, uint64_t n)
 {
 	struct staged *s;
 
-	if (is_sched_ino(ino) && (ino & INO_SCHED_FILE)) {
+	if (is_sched_file_ino(ino)) {
 		pthread_mutex_lock(&fs->lock);
 		sched_name_looked_up(fs, ino, -(int64_t)n);
 		pthread_mutex_unlock(&fs->lock);

@@ -106,11 +106,9 @@ fuse_ino_t sched_name_ino(struct fs *fs, size_t pool, const char *name)
 		return ino;
 	while (idle < fs->n_sched_names && !sched_slot_idle(&fs->sched_names[idle]))
 		idle++;
-	if (idle == fs->n_sched_names)
-		idle = SIZE_MAX;
 	if (!(copy = strdup(name)))
 		return 0;
-	if (idle == SIZE_MAX) {
+	if (idle == fs->n_sched_names) {
 		if (fs->n_sched_names == fs->cap_sched_names) {
 			size_t cap = fs->cap_sched_names ? fs->cap_sched_names * 2 : 16;
 			struct sched_name *p = realloc(fs->sched_names, cap * sizeof(*p));
@@ -122,8 +120,7 @@ fuse_ino_t sched_name_ino(struct fs *fs, size_t pool, const char *name)
 			fs->sched_names = p;
 			fs->cap_sched_names = cap;
 		}
-		idle = fs->n_sched_names++;
-		fs->sched_names[idle].name = NULL;
+		fs->sched_names[fs->n_sched_names++].name = NULL;
 	}
 	n = &fs->sched_names[idle];
 	free(n->name);
