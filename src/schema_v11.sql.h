@@ -216,15 +216,19 @@ static const char *const schema_v11[] = {
 	 * connections hold the token's lock, shared (store_internal.h).
 	 */
 	"ALTER TABLE instance ADD COLUMN token bigint",
+	/* Since when a recovery has seen the instance gone whole (its
+	 * executor's lock and its token's both free), or NULL. */
+	"ALTER TABLE instance ADD COLUMN gone_since timestamptz",
 	/* As in version 9, with the daemon's token (the 3-argument form
-	 * stays, for daemons of the version before). */
+	 * stays, for daemons of the version before); an instance taken back
+	 * is no longer gone. */
 	"CREATE FUNCTION register_again(p_old bigint, p_host text, p_pid int, p_token bigint)"
 	"  RETURNS TABLE (id bigint, reused boolean)"
 	"  LANGUAGE plpgsql AS $$\n"
 	"DECLARE v_id bigint;\n"
 	"BEGIN\n"
 	"  IF p_old > 0 AND pg_try_advisory_lock(hashtext(current_schema()), p_old::int) THEN\n"
-	"    PERFORM 1 FROM instance i WHERE i.id = p_old FOR UPDATE;\n"
+	"    UPDATE instance i SET gone_since = NULL WHERE i.id = p_old;\n"
 	"    IF FOUND THEN\n"
 	"      RETURN QUERY SELECT p_old, true;\n"
 	"      RETURN;\n"
@@ -248,7 +252,11 @@ static const char *const schema_v11[] = {
 	 * while the daemon lives (a stage_many() begun under it may commit
 	 * after the move); when the daemon is gone too, a later recovery finds
 	 * the token's lock free and queues what is staged under it as a dead
-	 * daemon's.  Instances are looked at under
+	 * daemon's.  A daemon gone whole is dead only after 10 s seen so
+	 * (gone_since): after a server restart, every daemon's connections
+	 * went at once, and the one that comes back first must not queue the
+	 * others' open files before they have had the time to come back and
+	 * take their instances again.  Instances are looked at under
 	 * transaction locks, which the commit lets go of (the session locks of
 	 * version 3 stayed taken if the statement failed).
 	 */
@@ -256,24 +264,33 @@ static const char *const schema_v11[] = {
 	"  RETURNS TABLE (failed bigint, requeued bigint, alive bigint)"
 	"  LANGUAGE plpgsql AS $$\n"
 	"DECLARE r record; v_dead bigint[] := '{}'; v_lost bigint[] := '{}'; v_gone bigint[];\n"
-	"  v_staged bigint[]; v_failed_ids bigint[]; v_failed bigint := 0; v_alive bigint := 0;\n"
+	"  v_held bigint[] := '{}'; v_staged bigint[]; v_failed_ids bigint[];\n"
+	"  v_failed bigint := 0; v_alive bigint := 0;\n"
 	"BEGIN\n"
-	"  FOR r IN SELECT i.id, i.token FROM instance i WHERE i.id <> p_instance ORDER BY i.id LOOP\n"
+	"  FOR r IN SELECT i.id, i.token, i.gone_since FROM instance i WHERE i.id <> p_instance\n"
+	"      ORDER BY i.id LOOP\n"
 	"    IF NOT pg_try_advisory_xact_lock(hashtext(current_schema()), r.id::int) THEN\n"
 	"      v_alive := v_alive + 1;\n"
-	"    ELSIF r.token IS NULL OR pg_try_advisory_xact_lock(r.token) THEN\n"
+	"    ELSIF r.token IS NOT NULL AND NOT pg_try_advisory_xact_lock(r.token) THEN\n"
+	"      v_lost := v_lost || r.id;\n"
+	"      v_held := v_held || r.id;\n"
+	"    ELSIF r.gone_since < clock_timestamp() - interval '10 seconds' THEN\n"
 	"      v_dead := v_dead || r.id;\n"
 	"    ELSE\n"
 	"      v_lost := v_lost || r.id;\n"
 	"    END IF;\n"
 	"  END LOOP;\n"
+	"  UPDATE instance i SET gone_since = NULL WHERE i.id = ANY (v_held)\n"
+	"    AND i.gone_since IS NOT NULL;\n"
+	"  UPDATE instance i SET gone_since = clock_timestamp() WHERE i.id = ANY (v_lost)\n"
+	"    AND NOT i.id = ANY (v_held) AND i.gone_since IS NULL;\n"
 	"  v_gone := v_dead || v_lost;\n"
 	"  IF cardinality(v_gone) = 0 THEN\n"
 	"    RETURN QUERY SELECT 0::bigint, 0::bigint, v_alive;\n"
 	"    RETURN;\n"
 	"  END IF;\n"
 	"  WITH l AS (SELECT i.id, i.host, i.pid,\n"
-	"        CASE WHEN i.id = ANY (v_lost) THEN 'lost its control connection'\n"
+	"        CASE WHEN i.id = ANY (v_held) THEN 'lost its control connection'\n"
 	"             ELSE 'stopped' END AS how\n"
 	"      FROM instance i WHERE i.id = ANY (v_gone)),\n"
 	"    m AS (SELECT l.*, log_line(format('failed: the daemon running it (%s:%s) %s; outcome unknown',\n"
