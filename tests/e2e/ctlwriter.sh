@@ -13,23 +13,9 @@
 # queues the stored part, as after any daemon's death.
 . "$SRCDIR/e2e/lib.sh"
 
-# The daemons reach the control database as their own role, so that new
-# connections of theirs can be refused while ours are not.
-pgqfs_config() {
-	pgqfs_default_config "$@" | sed '/^control = /s/user=postgres/user=pgqd/'
-}
-pg_start
-psql_ref -qc "CREATE ROLE pgqd SUPERUSER LOGIN" || t_bail "cannot create the daemons' role"
-pgqfs_start a || t_bail "daemon a did not start"
-pgqfs_start b || t_bail "daemon b did not start"
-A=$(mnt a)
-W=$E2E_TMP/work
-mkdir -p "$W"
+role_daemons
+inst=$INST
 ctl() { psql_ref -d pgqfs_ctl -tAc "$1"; }
-inst=$(ctl "SELECT id FROM pgqfs.instance WHERE pid = ${PGQFS_PID[a]}")
-[ -n "$inst" ] || t_bail "daemon a's instance is not registered"
-open_writer_whole "$W/whole.sql"
-psql_ref -d app -X -q --csv -v ON_ERROR_STOP=1 -f "$W/whole.sql" >"$W/whole.ref"
 
 # A long task on a (its own release claims it), and an open file.
 printf 'SELECT pg_sleep(120);\n' >"$W/long.sql"
@@ -43,28 +29,15 @@ t_ok "the open file's first part is stored" wait_until 10 ready
 t_is "$(ctl "SELECT state || ' ' || instance FROM pgqfs.task WHERE name = 'open.sql'")" \
 	"staged $inst" "its row is staged, under a's instance"
 
-# refuse: new connections of the daemons' role are refused, the ones open
-# stay; allow: they are let in again.  cut INST: the executor connection
-# of instance INST (the session holding its lock) is terminated.
-hba=$PG_DIR/data/pg_hba.conf
-cp -p "$hba" "$hba.orig"
-refuse() {
-	{ printf 'local pgqfs_ctl pgqd reject\n'; cat "$hba.orig"; } >"$hba"
-	_pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -s reload >/dev/null
-	refused() { ! psql_ref -d pgqfs_ctl -U pgqd -tAc "SELECT 1" >/dev/null 2>&1; }
-	t_ok "new connections of the daemons' role are refused" wait_until 10 refused
-}
-allow() {
-	cp -p "$hba.orig" "$hba"
-	_pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -s reload >/dev/null
-}
+# cut INST: the executor connection of instance INST (the session holding
+# its lock) is terminated.
 cut() {
 	t_is "$(ctl "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'
 		AND objsubid = 2 AND objid = $1 AND mode = 'ExclusiveLock' AND granted")" 1 \
 		"the executor connection of a's instance $1 is terminated"
 }
 
-refuse
+role_refuse
 cut "$inst"
 failed() { [ "$(ctl "SELECT state FROM pgqfs.task WHERE id = $long")" = failed ]; }
 t_ok "b's recovery finds a's executor gone: the long task fails" wait_until 30 failed
@@ -75,7 +48,7 @@ t_is "$(ctl "SELECT count(*) FROM pgqfs.instance WHERE id = $inst")" 1 "a's inst
 t_ok "b's log says no staged task was queued" \
 	bash -c "! grep -Eq '[1-9][0-9]* staged tasks queued' '${PGQFS_LOG[b]}'"
 
-allow
+role_allow
 # It takes its instance back; or, if a recovery was looking at that moment,
 # registers a new one and moves its staged rows there.
 backs() { grep -c "reconnected to the control database as instance" "${PGQFS_LOG[a]}"; }
@@ -95,14 +68,14 @@ rm -f "$W/go"
 open_writer "$A/queue/default/twice.sql" "$W/go" "$W/twice.out"
 ready3() { [ -e "$W/twice.out.ready" ]; }
 t_ok "a third open file's first part is stored" wait_until 10 ready3
-refuse
+role_refuse
 cut "$inst"
 session_open linger pgqfs_ctl
 session_send linger "SELECT 'held', pg_advisory_lock(hashtext('pgqfs'), $inst);"
 held() { [ "$(ctl "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2
 	AND objid = $inst AND mode = 'ExclusiveLock' AND granted")" = 1 ]; }
 t_ok "a session of ours holds a's instance lock, as a lingering one would" wait_until 20 held
-allow
+role_allow
 inst2() { ctl "SELECT id FROM pgqfs.instance WHERE pid = ${PGQFS_PID[a]} AND id <> $inst"; }
 moved() { [ -n "$(inst2)" ] &&
 	[ "$(ctl "SELECT state || ' ' || instance FROM pgqfs.task WHERE name = 'twice.sql'")" = \
@@ -113,7 +86,7 @@ cp "$W/long.sql" "$A/queue/default/long2.sql" || t_fail "cp of long2.sql"
 long=$(ctl "SELECT id FROM pgqfs.task WHERE name = 'long2.sql'")
 on_a2() { [ "$(ctl "SELECT state || ' ' || instance FROM pgqfs.task WHERE id = $long")" = "running $i2" ]; }
 t_ok "a long task runs on a's new instance" wait_until 10 on_a2
-refuse
+role_refuse
 cut "$i2"
 t_ok "b's recovery finds the new instance's executor gone: the long task fails" \
 	wait_until 30 failed
@@ -125,7 +98,7 @@ t_is "$(recover_now)" 0 \
 t_is "$(ctl "SELECT count(*) FROM pgqfs.instance WHERE id IN ($inst, $i2)")" 2 \
 	"both of a's instances stay registered while a's filesystem lives"
 before=$(backs)
-allow
+role_allow
 t_ok "daemon a reconnects again" wait_until 30 back
 writer_finish twice.sql "$W/go" "$W/twice.out" "$W/whole.ref"
 

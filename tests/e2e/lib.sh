@@ -937,6 +937,47 @@ executor_stuck() {
 		WHERE application_name = 'pgqfs executor' AND wait_event_type = 'Lock'")" = 1 ]
 }
 
+# role_daemons: a cluster and two daemons on one control database, a
+# reaching it as its own role (pgqd), so that its new connections can be
+# refused (role_refuse) while b's and ours are not (role_allow lets them
+# in again).  Sets A (a's mount), INST (a's instance), W (a work
+# directory) and W/whole.ref, psql's result of open_writer's whole file.
+# It defines the test's pgqfs_config.
+role_daemons() {
+	pgqfs_config() {
+		if [ "$1" = a ]; then
+			pgqfs_default_config "$@" | sed '/^control = /s/user=postgres/user=pgqd/'
+		else
+			pgqfs_default_config "$@"
+		fi
+	}
+	pg_start
+	psql_ref -qc "CREATE ROLE pgqd SUPERUSER LOGIN" || t_bail "cannot create a's role"
+	pgqfs_start a || t_bail "daemon a did not start"
+	pgqfs_start b || t_bail "daemon b did not start"
+	A=$(mnt a)
+	W=$E2E_TMP/work
+	mkdir -p "$W"
+	INST=$(psql_ref -d pgqfs_ctl -tAc "SELECT id FROM pgqfs.instance
+		WHERE pid = ${PGQFS_PID[a]}")
+	[ -n "$INST" ] || t_bail "daemon a's instance is not registered"
+	open_writer_whole "$W/whole.sql"
+	psql_ref -d app -X -q --csv -v ON_ERROR_STOP=1 -f "$W/whole.sql" >"$W/whole.ref"
+}
+role_refuse() {
+	local hba=$PG_DIR/data/pg_hba.conf
+	[ -f "$hba.orig" ] || cp -p -- "$hba" "$hba.orig"
+	{ printf 'local pgqfs_ctl pgqd reject\n'; cat -- "$hba.orig"; } >"$hba"
+	_pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -s reload >/dev/null
+	_role_refused() { ! psql_ref -d pgqfs_ctl -U pgqd -tAc "SELECT 1" >/dev/null 2>&1; }
+	t_ok "new connections of a's role are refused" wait_until 10 _role_refused
+}
+role_allow() {
+	local hba=$PG_DIR/data/pg_hba.conf
+	cp -p -- "$hba.orig" "$hba"
+	_pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -s reload >/dev/null
+}
+
 # recover_now: runs a recovery in the control database at once, as a
 # daemon's would (no instance of its own); prints how many staged tasks it
 # queued.
