@@ -136,9 +136,10 @@ int store_create(const struct config *cfg, struct store **ret)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cond, &ca);
-	/* A writer waiting for the group commit has a deadline too. */
-	pthread_cond_init(&s->stage_cond, &ca);
 	pthread_condattr_destroy(&ca);
+	/* A writer waiting for the group commit has a deadline too. */
+	pthread_condattr_init(&s->stage_condattr);
+	pthread_condattr_setclock(&s->stage_condattr, CLOCK_MONOTONIC);
 	pthread_mutex_init(&s->stage_lock, NULL);
 	*ret = s;
 	return 0;
@@ -155,7 +156,7 @@ void store_destroy(struct store *s)
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->stage_lock);
-	pthread_cond_destroy(&s->stage_cond);
+	pthread_condattr_destroy(&s->stage_condattr);
 	free(s);
 }
 

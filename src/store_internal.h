@@ -71,7 +71,7 @@ struct store {
 	size_t n_open;			/* idle + lent out */
 	int64_t instance;		/* owner of rows staged from here */
 	pthread_mutex_t stage_lock;	/* the group commit of stage_request() */
-	pthread_cond_t stage_cond;
+	pthread_condattr_t stage_condattr; /* its writers' conditions: deadlines on mono_ms() */
 	struct stage_req *stage_queue;	/* requests waiting for a batch */
 	bool stage_leading;		/* a batch is being stored */
 };

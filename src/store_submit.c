@@ -33,6 +33,10 @@ struct stage_req {
 	bool unknown;		/* failed, but may have committed */
 	bool taken;		/* in the batch being stored: its outcome comes */
 	bool done;
+	/* Its writer's own wake-up: when its batch is stored, or when it
+	 * heads the line and nobody leads.  One condition for all woke every
+	 * waiting writer at each commit, to find most of them not done. */
+	pthread_cond_t cond;
 };
 
 /* What the last store_stage() of this thread left unknown. */
@@ -323,6 +327,13 @@ static void stage_batch_run(struct store *s, struct stage_req *head)
 	}
 }
 
+/* Wakes the writer heading the line, if any: nobody leads now. */
+static void stage_wake_head(struct store *s)
+{
+	if (s->stage_queue)
+		pthread_cond_signal(&s->stage_queue->cond);
+}
+
 static int stage_request(struct store *s, const struct submission *sub, bool queue,
 			 int64_t *inout_id, int64_t *ret_submitted_us)
 {
@@ -332,6 +343,7 @@ static int stage_request(struct store *s, const struct submission *sub, bool que
 
 	/* The batch is stored outside the request; the wait for it is not. */
 	store_span_take(s, &span);
+	pthread_cond_init(&req.cond, &s->stage_condattr);
 	pthread_mutex_lock(&s->stage_lock);
 	for (tail = &s->stage_queue; *tail; tail = &(*tail)->next)
 		;
@@ -340,21 +352,23 @@ static int stage_request(struct store *s, const struct submission *sub, bool que
 		struct stage_req *batch, *q;
 		size_t n = 0, bytes;
 
-		if (s->stage_leading && req.taken) {
+		if (req.taken) {
 			/* Stored or not, only the statement can say. */
-			pthread_cond_wait(&s->stage_cond, &s->stage_lock);
+			pthread_cond_wait(&req.cond, &s->stage_lock);
 			continue;
 		}
 		if (s->stage_leading) {
 			/* In line behind other writers' batches: give up at the
-			 * request's deadline, or its interrupt (Ctrl-C). */
-			int r = store_span_wait(s, &span, &s->stage_cond, &s->stage_lock);
+			 * request's deadline, or its interrupt (Ctrl-C).  The
+			 * leader wakes the head of the line when it is done. */
+			int r = store_span_wait(s, &span, &req.cond, &s->stage_lock);
 
 			if (r < 0 && !req.taken && !req.done) {
 				for (tail = &s->stage_queue; *tail != &req; tail = &(*tail)->next)
 					;
 				*tail = req.next;
 				pthread_mutex_unlock(&s->stage_lock);
+				pthread_cond_destroy(&req.cond);
 				store_span_put(&span);
 				stage_unknown = false;	/* never sent */
 				return r;
@@ -378,17 +392,22 @@ static int stage_request(struct store *s, const struct submission *sub, bool que
 		pthread_mutex_unlock(&s->stage_lock);
 		stage_batch_run(s, batch);
 		pthread_mutex_lock(&s->stage_lock);
+		/* Each writer of the batch wakes once, under the lock: its
+		 * request (and condition) lives on its stack until then. */
 		for (q = batch; q; ) {
 			struct stage_req *next = q->next;
 
 			q->next = NULL;
 			q->done = true;
+			if (q != &req)
+				pthread_cond_signal(&q->cond);
 			q = next;
 		}
 		s->stage_leading = false;
-		pthread_cond_broadcast(&s->stage_cond);
+		stage_wake_head(s);
 	}
 	pthread_mutex_unlock(&s->stage_lock);
+	pthread_cond_destroy(&req.cond);
 	store_span_put(&span);
 	stage_unknown = req.result < 0 && req.unknown;
 	*inout_id = req.id;
