@@ -10,10 +10,11 @@
  * one mutex: create, write, read, truncate, stat, list and unlink are enough
  * for writers that create files (cp, shell redirections, Python's open()).
  * It uses libfuse's high-level API with the worker-thread limits pgqfs sets
- * on its own loop (32 threads, 16 idle), so that the two are compared on the
+ * on its own loop (64 threads, 16 idle), so that the two are compared on the
  * same kernel path with the same parallelism.
  */
 #define FUSE_USE_VERSION 314
+#define FUSE_MAX_THREADS 64
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 
@@ -448,7 +449,7 @@ int main(int argc, char *argv[])
 		if (!loop)
 			goto out_signals;
 		fuse_loop_cfg_set_clone_fd(loop, (unsigned int)opts.clone_fd);
-		fuse_loop_cfg_set_max_threads(loop, 32);
+		fuse_loop_cfg_set_max_threads(loop, FUSE_MAX_THREADS);
 		fuse_loop_cfg_set_idle_threads(loop, opts.max_idle_threads == UINT_MAX ?
 					       16 : opts.max_idle_threads);
 		r = fuse_loop_mt(f, loop) != 0;

@@ -52,6 +52,14 @@ void fs_release_waiters(struct fs *fs);
 
 void fs_destroy(struct fs *fs);
 
+/*
+ * Once mounted, before the loop: the session reads and writes /dev/fuse
+ * through fs_io.c, which lets the kernel run look-ups in parallel (libfuse
+ * 3.14 never says it may).  0, or a negative errno.
+ */
+__attribute__((warn_unused_result))
+int fs_io_install(struct fuse_session *se);
+
 extern const struct fuse_lowlevel_ops fs_ops;
 
 #endif

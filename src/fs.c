@@ -467,6 +467,12 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* Look-ups and listings in one directory may run at once: every
+	 * handler takes what it shares under fs->lock (fs_io.c tells the
+	 * kernel). */
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	fs_io_want_parallel_dirops((conn->want & FUSE_CAP_PARALLEL_DIROPS) != 0);
 	/* Writes reach the daemon as they happen: no write-back caching. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	inval_start(userdata);

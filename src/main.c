@@ -46,6 +46,15 @@
 #define PGQFS_CONFIG "/etc/pgqfs/pgqfs.conf"
 #endif
 
+/*
+ * FUSE worker threads.  A request waiting for the control database holds
+ * one, and while all are busy libfuse reads nothing more, not even the
+ * kernel's INTERRUPT for a waiting request (Ctrl-C then waits for the
+ * deadline).  Look-ups in one directory run at once (fs_io.c): 64 leaves
+ * room for a burst of them beside the store's 16 connections.
+ */
+#define FUSE_MAX_THREADS 64
+
 struct options {
 	char *config;
 	int help;
@@ -397,6 +406,11 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, fopts.mountpoint) != 0)
 		goto out_cfg;
 	mounted = true;
+	r = fs_io_install(se);
+	if (r < 0) {
+		log_error("cannot set up the session's I/O: %s", strerror(-r));
+		goto out_cfg;
+	}
 	log_info("instance %lld mounted %s (control schema %s, %zu pools)", (long long)instance,
 		 LOG_ESCAPE(fopts.mountpoint), cfg->schema, cfg->n_pools);
 	/* Fork before any thread exists. */
@@ -434,7 +448,7 @@ int main(int argc, char *argv[])
 		if (!loop)
 			goto out_cfg;
 		fuse_loop_cfg_set_clone_fd(loop, (unsigned int)fopts.clone_fd);
-		fuse_loop_cfg_set_max_threads(loop, 32);
+		fuse_loop_cfg_set_max_threads(loop, FUSE_MAX_THREADS);
 		fuse_loop_cfg_set_idle_threads(loop, fopts.max_idle_threads == UINT_MAX ?
 					       16 : fopts.max_idle_threads);
 		r = fuse_session_loop_mt(se, loop);

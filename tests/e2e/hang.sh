@@ -174,6 +174,15 @@ wait "$lead_pid"
 read -r how code ms <"$W/lead.out"
 t_is "$how $code" "error 5" "the writer that led: close fails with EIO"
 t_ok "... at its deadline ($ms ms)" test "$ms" -ge 1500 -a "$ms" -le 3000
+# Look-ups in one directory run side by side (fs_io.c): a new name's,
+# which asks the stopped database, holds up no other, which still ends on
+# Ctrl-C (the kernel's per-directory lock could not be interrupted).
+timeout -k 1 10 stat "$MNT/queue/default/slow1.sql" >/dev/null 2>&1 &
+spid=$!
+sleep 0.3
+interrupted "a look-up beside another's in the same directory" \
+	stat "$MNT/queue/default/slow2.sql"
+wait "$spid"
 pg_thaw
 t_ok "after the server resumes, the refused files can be removed" \
 	rm -f "$MNT/queue/default/lead.sql" "$MNT/queue/default/line1.sql" \
