@@ -599,8 +599,21 @@ static int wait_failed(const struct store *s, PGconn *pg, int r)
  * once per connection, by address.  Results come in binary when `binary`.
  * Maps failures to -errno: a pending-name conflict to -EBUSY, "no longer
  * staged" to -ESTALE, an interrupted request to -EINTR, anything else
- * (the deadline too) -EIO.
+ * (the deadline too) -EIO.  A deadlock or a serialization failure is tried
+ * again, up to RUN_TRIES times within the deadline: the statement is its
+ * own transaction, which the server rolled back whole.
  */
+#define RUN_TRIES 3
+
+/* Whether the server rolled res's statement back for a reason that another
+ * try may not meet: a deadlock, or a serialization failure. */
+static bool try_again(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0);
+}
+
 int run(struct store *s, const char *sql, int n, const Oid *types,
 	const char *const *values, const int *lengths, const int *formats,
 	bool binary, PGresult **ret)
@@ -611,7 +624,7 @@ int run(struct store *s, const char *sql, int n, const Oid *types,
 	ExecStatusType st;
 	const char *name;
 	char buf[32];
-	int r;
+	int r, tries = 0;
 
 	/* Any failure but the server's answer is the connection's: then
 	 * every statement would fail alike. */
@@ -623,6 +636,7 @@ int run(struct store *s, const char *sql, int n, const Oid *types,
 			log_warn("%s", store_last_error());
 		return r;
 	}
+again:
 	name = conn_prepared(c, sql, n, types, buf, sizeof(buf), deadline, &r);
 	if (r == 0 && name)
 		r = PQsendQueryPrepared(c->pg, name, n, values, lengths, formats,
@@ -642,6 +656,17 @@ int run(struct store *s, const char *sql, int n, const Oid *types,
 		return r;
 	}
 	st = PQresultStatus(res);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && try_again(res) &&
+	    ++tries < RUN_TRIES && mono_ms() < deadline &&
+	    PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) == PQTRANS_IDLE) {
+		int len = (int)strcspn(PQresultErrorMessage(res), "\n");
+
+		log_info("control database: %.*s; the statement is tried again", len,
+			 PQresultErrorMessage(res));
+		PQclear(res);
+		res = NULL;
+		goto again;
+	}
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 

@@ -175,6 +175,38 @@ t_ok "and replaces it" runuser -u nobody -- cp "$W/hourly.sql" "$A/default/nobod
 t_ok "root may replace another user's schedule" cp "$W/hourly.sql" "$A/default/nobodys.sql"
 t_is "$(stat -c %U "$A/default/nobodys.sql")" root "and then owns it"
 
+# ---- a write that meets a deadlock is tried again: a session holds
+# dl.sql's row, then asks for the lock on its name that the daemon's write
+# takes first.  The server fails the daemon's statement, the one that waited
+# longer (the session looks only after 10 s); tried again, the write waits
+# for the session's commit, then goes through.
+t_ok "nobody writes dl.sql" runuser -u nobody -- cp "$W/hourly.sql" "$A/default/dl.sql"
+psql_ref -d pgqfs_ctl -v ON_ERROR_STOP=1 -qAt >"$W/dl.out" 2>&1 <<'SQL' &
+SET deadlock_timeout = '10s';
+BEGIN;
+SELECT 'row' FROM pgqfs.schedule WHERE pool = 'default' AND name = 'dl.sql' FOR UPDATE;
+SELECT pg_sleep(1) AS slept \gset
+SELECT 'name' FROM pg_advisory_xact_lock(hashtext('pgqfs.name'), hashtext('default/dl.sql'));
+SELECT pg_sleep(0.5) AS slept \gset
+COMMIT;
+SQL
+dlpid=$!
+dl_held() {
+	[ -n "$(ctl "SELECT 1 FROM pg_stat_activity WHERE state = 'active'
+		AND query LIKE 'SELECT pg_sleep(1)%'")" ]
+}
+wait_until 10 dl_held || t_fail "the session does not hold dl.sql's row"
+printf -- '-- pgqfs: every=2h\nSELECT 1;\n' >"$W/dl.sql"
+chmod 644 "$W/dl.sql"
+t_ok "nobody's write of dl.sql meets the deadlock and goes through" \
+	runuser -u nobody -- cp "$W/dl.sql" "$A/default/dl.sql"
+wait "$dlpid"
+t_is "$(cat "$W/dl.out")" $'row\nname' "the session got the row, then the name (the daemon's statement gave way)"
+t_is "$(ctl "SELECT every_ms FROM pgqfs.schedule WHERE name = 'dl.sql'")" 7200000 "the new schedule is stored"
+t_like "$(cat "${PGQFS_LOG[a]}")" 'deadlock detected; the statement is tried again' \
+	"the daemon's log says it tried again"
+t_ok "nobody removes dl.sql" runuser -u nobody -- rm "$A/default/dl.sql"
+
 # ---- a schedule's name is its owner's in its pool: another user can
 # neither submit it (the pending name would hold the runs off) nor write a
 # schedule over another user's pending task of its name.  Root can.
