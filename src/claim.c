@@ -83,6 +83,36 @@ static void pool_learnt(struct executor *e, struct pool *p, const struct claimed
 	(void)e;
 }
 
+void claimed_assign(struct executor *e)
+{
+	struct task **list;
+	size_t n = 0, cap = 0;
+
+	/* The flags, not the targets' counts: a reload may replace a target. */
+	for (const struct task *t = e->tasks; t; t = t->next)
+		if (t->unassigned)
+			cap++;
+	if (cap == 0)
+		return;
+	/* e->tasks is newest first: the claim's first task is the last. */
+	list = malloc(cap * sizeof(*list));
+	for (struct task *t = e->tasks; t; t = t->next) {
+		if (!t->unassigned)
+			continue;
+		t->unassigned = false;
+		t->pool->target->unassigned--;
+		if (t->phase == PHASE_FINISHED)
+			continue;	/* failed or cancelled meanwhile (a stop) */
+		if (list && n < cap)
+			list[n++] = t;
+		else
+			task_assign(e, t);	/* no memory for the order */
+	}
+	while (n > 0)
+		task_assign(e, list[--n]);
+	free(list);
+}
+
 void claimed_tasks(struct executor *e, PGresult *res)
 {
 	int n = PQntuples(res);
@@ -174,8 +204,11 @@ void claimed_tasks(struct executor *e, PGresult *res)
 		}
 		t->timeout_ms = task_options_has(&t->opts, HEADER_TIMEOUT) ? t->opts.timeout_ms
 									   : p->cfg->timeout_ms;
-		/* Split in task_begin(), as the session reads strings. */
-		task_assign(e, t);
+		/* Its session is chosen once the next control statement is
+		 * on its way (claimed_assign()); split in task_begin(), as
+		 * the session reads strings. */
+		t->unassigned = true;
+		p->target->unassigned++;
 	}
 out:
 	free(order);

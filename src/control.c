@@ -607,6 +607,15 @@ void ctl_timers_init(struct executor *e)
 	sched_init(e);
 }
 
+/* Whether a task ended whose end is not yet in a statement. */
+static bool ends_waiting(const struct executor *e)
+{
+	for (const struct task *t = e->tasks; t; t = t->next)
+		if (t->phase == PHASE_FINISHED && !t->final_sent)
+			return true;
+	return false;
+}
+
 void ctl_event(struct executor *e, short revents)
 {
 	if (e->ctl_state == CTL_CONNECTING) {
@@ -642,5 +651,14 @@ void ctl_event(struct executor *e, short revents)
 		if (!e->control)
 			return;
 	}
+	/* What NOTIFYs say (queued work, cancels, others' ends) first, as
+	 * before any statement.  Then, while tasks end, the next step (their
+	 * ends, and claims for the slots they free) goes before the tasks a
+	 * claim brought get their sessions: the server works on the one while
+	 * this thread does the other.  With no end waiting (a pickup on an
+	 * idle daemon) the tasks start first. */
 	ctl_notifies(e);
+	if (e->op == OP_NONE && ends_waiting(e))
+		ctl_next(e);
+	claimed_assign(e);
 }

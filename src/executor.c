@@ -92,6 +92,7 @@ static void *executor_main(void *arg)
 		timer_run_due(&e->timers, now);
 		targets_tick(e);
 		ctl_next(e);
+		claimed_assign(e);	/* none left, unless a result's handling stopped short */
 		metrics_conns_publish(e);
 
 		for (size_t i = 0; i < e->n_targets; i++)

@@ -117,6 +117,8 @@ struct target {
 	bool retired;			/* gone from the configuration (a reload):
 					 * its busy connections finish their
 					 * tasks, then close */
+	int unassigned;			/* claimed tasks waiting for claimed_assign():
+					 * connections as good as taken */
 };
 
 struct pool {
@@ -161,6 +163,7 @@ struct task {
 	size_t n_stmts;
 	size_t cur;
 	struct conn *conn;
+	bool unassigned;	/* claimed, its session not yet chosen (claimed_assign()) */
 	enum task_phase phase;
 	struct stream_out out[N_STREAMS]; /* by enum task_stream */
 	int64_t stmt_start;	/* result offset where the current statement began */
@@ -601,6 +604,8 @@ void progress_stored(struct executor *e, const char *done);
 /* claim.c: what a claim brought */
 struct pool *pool_find(struct executor *e, const char *name);
 void claimed_tasks(struct executor *e, PGresult *res);
+/* Gives the tasks claimed_tasks() took their sessions, in claim order. */
+void claimed_assign(struct executor *e);
 
 /* control.c */
 /* Finished tasks "id:state,...", from a progress result or a NOTIFY. */

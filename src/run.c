@@ -119,6 +119,8 @@ void task_free(struct task *t)
 {
 	if (!t)
 		return;
+	if (t->unassigned)
+		t->pool->target->unassigned--;
 	timer_cancel(&t->timeout_timer);
 	timer_cancel(&t->flush_timer);
 	free(t->name);

@@ -558,5 +558,5 @@ int target_free(const struct target *tg)
 	for (size_t i = 0; i < tg->n_conns; i++)
 		if (tg->conns[i]->task)
 			busy++;
-	return tg->cfg->max_workers - busy;
+	return tg->cfg->max_workers - busy - tg->unassigned;
 }
