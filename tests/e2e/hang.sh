@@ -96,39 +96,6 @@ python3 "$W/waitread.py" "$MNT/tasks/$lid/wait" "$W/wgo" "$W/w.out" &
 wpid=$!
 t_ok "a reader has the task's wait file open" wait_until 10 test -e "$W/w.out.ready"
 
-# closer PATH GO OUT: opens PATH and writes a statement (before the
-# freeze: its look-up and create need the store), then closes it once GO
-# exists; OUT gets the close's outcome and how long it took (ms).
-closer() {
-	python3 - "$@" <<'PY' &
-import os, signal, sys, time
-os.closerange(3, 1024)
-signal.signal(signal.SIGINT, signal.SIG_DFL)	# as cp: Ctrl-C kills it
-path, go, out = sys.argv[1:4]
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-os.write(fd, b"SELECT 1;\n")
-open(out + ".ready", "w").close()
-while not os.path.exists(go):
-    time.sleep(0.01)
-t0 = time.monotonic()
-with open(out + ".start", "w"):
-    pass
-try:
-    os.close(fd)
-    how = "closed"
-except OSError as e:
-    how = "error %d" % e.errno
-with open(out, "w") as f:
-    f.write("%s %d\n" % (how, (time.monotonic() - t0) * 1000))
-PY
-	CLOSER_PID=$!
-}
-for f in lead line1 line2; do
-	closer "$MNT/queue/default/$f.sql" "$W/$f.go" "$W/$f.out"
-	eval "${f}_pid=\$CLOSER_PID"
-	wait_until 10 test -e "$W/$f.out.ready"
-done
-
 # ---- every server process stopped: statements on open connections hang
 t_ok "every server process is stopped" pg_freeze all
 touch "$W/wgo"
@@ -148,32 +115,6 @@ eio "a lookup under tasks/" stat "$MNT/tasks/900001"
 interrupted "a lookup under tasks/" stat "$MNT/tasks/900002"
 eio "ls of tasks/" ls "$MNT/tasks"
 t_like "$(cat "${PGQFS_LOG[main]}")" 'no answer within request_timeout' "the log says why"
-# Writers in line behind another's group commit: the first to close leads,
-# and its statement hangs; the others wait in line, each on its own
-# wake-up, and still give up on Ctrl-C, or at their deadline.
-touch "$W/lead.go"
-wait_until 10 test -e "$W/lead.out.start"
-sleep 0.3
-touch "$W/line1.go"
-wait_until 10 test -e "$W/line1.out.start"
-sleep 0.5
-kill -INT "$line1_pid"
-t0=$(now_ms)
-wait "$line1_pid"
-rc=$?
-ms=$(($(now_ms) - t0))
-t_ok "a writer in line behind another's commit ends on SIGINT (rc $rc, $ms ms)" \
-	test "$rc" = 130 -a "$ms" -lt 1000
-touch "$W/line2.go"
-wait "$line2_pid"
-read -r how code ms <"$W/line2.out"
-t_is "$how $code" "error 5" "a writer in line behind another's commit: close fails with EIO"
-t_ok "... after its deadline ($ms ms): in line, then its own statement" \
-	test "$ms" -ge 1500 -a "$ms" -le 4500
-wait "$lead_pid"
-read -r how code ms <"$W/lead.out"
-t_is "$how $code" "error 5" "the writer that led: close fails with EIO"
-t_ok "... at its deadline ($ms ms)" test "$ms" -ge 1500 -a "$ms" -le 3000
 # Look-ups in one directory run side by side (fs_io.c): a new name's,
 # which asks the stopped database, holds up no other, which still ends on
 # Ctrl-C (the kernel's per-directory lock could not be interrupted).
@@ -184,9 +125,6 @@ interrupted "a look-up beside another's in the same directory" \
 	stat "$MNT/queue/default/slow2.sql"
 wait "$spid"
 pg_thaw
-t_ok "after the server resumes, the refused files can be removed" \
-	rm -f "$MNT/queue/default/lead.sql" "$MNT/queue/default/line1.sql" \
-	"$MNT/queue/default/line2.sql"
 
 t_ok "after the server resumes, stats reads again" wait_until 10 cat "$MNT/stats"
 t_is "$(stat -c %s "$MNT/stats")" "$(wc -c <"$MNT/stats")" "stats's size in stat is its true size"
