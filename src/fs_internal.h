@@ -359,12 +359,12 @@ void staged_rename(struct fs *fs, struct staged *s, size_t pool, char *name);
 void staged_relist(struct fs *fs, struct staged *s);
 void staged_let_go(struct fs *fs, const struct staged *s, size_t pool, const char *name);
 void inval_start(struct fs *fs);
+void inval_entry_add(struct fs *fs, fuse_ino_t parent, const char *name);
+void inval_stop(struct fs *fs);
 
 /* fs_io.c: whether the INIT answer lets the kernel run look-ups in
  * parallel (fs_init() decides, before the answer goes). */
 void fs_io_want_parallel_dirops(bool want);
-void inval_entry_add(struct fs *fs, fuse_ino_t parent, const char *name);
-void inval_stop(struct fs *fs);
 
 /* fs_ino.c */
 /* Slots so far (some may be gone), and whether slot i's pool is live. */
