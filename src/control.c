@@ -506,9 +506,9 @@ static void ctl_result(struct executor *e, PGresult *res)
 		long long requeued = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 
 		if (failed || requeued)
-			log_warn("a daemon sharing the queue stopped: %lld of its running tasks "
-				 "marked failed (outcome unknown), %lld staged tasks queued",
-				 failed, requeued);
+			log_warn("a daemon sharing the queue stopped, or lost its control "
+				 "connection: %lld of its running tasks marked failed (outcome "
+				 "unknown), %lld staged tasks queued", failed, requeued);
 		if (PQnfields(res) == 4) {
 			long long own = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
 

@@ -69,7 +69,7 @@ linger() {
 
 one a.sql terminate
 one b.sql restart
-t_ok "no recovery found a dead daemon" bash -c "! grep -q 'a daemon sharing the queue stopped' '$LOG'"
+t_ok "no recovery found a dead daemon" bash -c "! grep -q 'staged tasks queued' '$LOG'"
 t_is "$(ctl "SELECT count(*) FROM pgqfs.instance")" 1 "one instance is registered"
 one c.sql linger
 pgqfs_stop
