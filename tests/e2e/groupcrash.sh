@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# kill -9 of the daemon while a group runs: since schema version 12 a
-# group's members are claimed straight from staged (its release queues
-# the group alone), so at the kill most members are still staged under the
-# dead daemon's instance.  A second daemon sharing the queue takes them
-# while the first is gone, and after the first restarts nothing is lost,
-# nothing stays running, nothing runs twice: each member ran at most once,
-# the ones cut off by the kill are failed (outcome unknown), and every
-# other member ran once.
+# kill -9 of the daemon while a group runs: its members are tasks of their
+# own, queued with the group at its release, so at the kill most members
+# wait queued and a few run.  A second daemon sharing the queue takes the
+# waiting ones while the first is gone, and after the first restarts
+# nothing is lost, nothing stays running, nothing runs twice: each member
+# ran at most once, the ones cut off by the kill are failed (outcome
+# unknown), and every other member ran once.
 . "$SRCDIR/e2e/lib.sh"
 
 N=60
@@ -35,27 +34,27 @@ read -r -t 30 gate_line <&"${GATE[0]}"
 } >"$W/group.sql"
 gid=$(new_id)
 submit default "$W/group.sql" "$gid.sql" || t_bail "cp of the group"
-members_staged() {
+members_in() {
 	psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.task WHERE group_id = $gid AND state = '$1'"
 }
-four_running() { [ "$(members_staged running)" -ge 4 ]; }
+four_running() { [ "$(members_in running)" -ge 4 ]; }
 t_ok "the default pool runs 4 members, all at the gate" wait_until 20 four_running
-t_is "$(members_staged queued)" 0 "the members not started are not queued one by one"
-t_is "$(members_staged staged)" "$((N - 4))" "they stay staged while their group runs"
+t_is "$(members_in queued)" "$((N - 4))" "the members not started wait queued"
 t_is "$(cat "$MNT/tasks/$gid/state")" running "the group runs"
 wait_member=$(tail -n 1 "$MNT/tasks/$gid/result" | cut -d, -f1)
-t_is "$(cat "$MNT/tasks/$wait_member/state")" queued "a staged member's state says queued"
+t_is "$(cat "$MNT/tasks/$wait_member/state")" queued "a waiting member's state says queued"
 
 kill -STOP "${PGQFS_PID[main]}"
 sleep 0.3
-claimed=$(members_staged running)
+claimed=$(members_in running)
 pgqfs_kill9 main
 t_pass "daemon main killed with SIGKILL ($claimed members claimed)"
 echo "COMMIT;" >&"${GATE[1]}"
 exec {GATE[1]}>&-
 
-# Another daemon sharing the queue takes the staged members of the dead
-# daemon's group at once: they are claimable from staged.
+# Another daemon sharing the queue takes the waiting members of the dead
+# daemon's group once the members cut off are failed (they held the
+# pool's slots).
 pgqfs_start b || t_bail "daemon b did not start"
 B=$(mnt b)
 some_ran_on_b() {
