@@ -155,11 +155,12 @@ static void *executor_main(void *arg)
 		/* Sleep until a socket says something or the next deadline. */
 		timeout = timer_poll_timeout(&e->timers, now);
 		e->parked_due = timer_next_due(&e->timers);
-		e->parked = true;
+		atomic_store(&e->parked, true);
 		pthread_mutex_unlock(&e->loop_lock);
 		r = poll(fds, nfds, timeout);
+		/* What it woke for goes first: no claim is sent for it now. */
+		atomic_store(&e->parked, false);
 		pthread_mutex_lock(&e->loop_lock);
-		e->parked = false;
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -175,7 +176,10 @@ static void *executor_main(void *arg)
 				for (size_t i = 0; i < e->cfg->n_pools; i++)
 					e->pools[i].has_work = true;
 		}
-		if (fds[1].fd >= 0 && fds[1].revents)
+		/* A release's claim (claim_for_executor()) may have lost the
+		 * connection polled: its socket is not this one's any more. */
+		if (fds[1].fd >= 0 && fds[1].revents && e->control &&
+		    PQsocket(e->control) == fds[1].fd)
 			ctl_event(e, fds[1].revents);
 		for (size_t i = 2; i < nfds; i++) {
 			struct conn *c = fd_conn[i];
@@ -309,7 +313,7 @@ static bool claim_for_executor(struct executor *e)
 
 	if (pthread_mutex_trylock(&e->loop_lock) != 0)
 		return false;	/* awake: it takes the release in its round */
-	if (e->parked && e->ctl_state == CTL_UP && e->op == OP_NONE &&
+	if (atomic_load(&e->parked) && e->ctl_state == CTL_UP && e->op == OP_NONE &&
 	    !atomic_load(&e->stopping) && !atomic_load(&e->wake_all)) {
 		int64_t due;
 

@@ -325,7 +325,7 @@ struct executor {
 	 * answer wakes it, one wake-up less on a pickup (executor_release()).
 	 */
 	pthread_mutex_t loop_lock;
-	bool parked;			/* in poll(), under loop_lock */
+	atomic_bool parked;		/* in poll() (cleared as it returns) */
 	int64_t parked_due;		/* the deadline it sleeps until; -1: none */
 	atomic_bool wake_all;		/* a wake-up that is not a release: every pool may have work */
 	pthread_t thread;
