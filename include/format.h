@@ -3,6 +3,7 @@
 #define PGQFS_FORMAT_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 
 #include "buf.h"
 
@@ -45,6 +46,28 @@ int json_row(struct buf *b, const PGresult *res, int row);
 __attribute__((warn_unused_result))
 int format_error(struct buf *b, const char *file, unsigned line,
 		 const PGresult *res);
+
+/*
+ * format_error() for a statement sent after `skip` lines of pgqfs's own in
+ * one query string (run.c: the session's naming): libpq counts the
+ * excerpt's "LINE n:" in the whole string, psql in the statement alone.
+ */
+__attribute__((warn_unused_result))
+int format_error_skip(struct buf *b, const char *file, unsigned line,
+		      const PGresult *res, unsigned skip);
+
+/*
+ * The text of format_error_skip(): msg is libpq's message, severity and
+ * primary the error's fields (its first line is "SEVERITY:  PRIMARY"), and
+ * positioned whether the error has a position in the statement (the line
+ * after the first is then the excerpt, "LINE n: ...", and the next its
+ * caret, indented by that prefix's width).  Lowers n by skip, and the
+ * caret's indent with its width, when all of that is as described.
+ */
+__attribute__((warn_unused_result))
+int format_error_text(struct buf *b, const char *file, unsigned line, const char *msg,
+		      const char *sqlstate, const char *severity, const char *primary,
+		      bool positioned, unsigned skip);
 
 /*
  * Keeps at most max bytes of an error text b (max > 64): past it, the text

@@ -70,6 +70,17 @@ bool sql_cut_short(const char *text, size_t len, bool std_strings,
 		   unsigned *ret_line);
 
 /*
+ * Whether the statement text (as sql_stmt_text() gives it) is a plain
+ * query or data change: its first word, after white space and comments,
+ * is SELECT, WITH, VALUES, TABLE, INSERT, UPDATE, DELETE or MERGE (any
+ * case).  Such a statement runs alike alone and after another statement in
+ * one query string (one implicit transaction): none of them is a COPY, a
+ * transaction control, a CALL or DO that may commit, or a command that
+ * refuses a transaction block.
+ */
+bool sql_plain_query(const char *text);
+
+/*
  * Appends to b the text psql sends for st, a statement sql_split() found
  * in text.  Returns 0 or -ENOMEM (b unchanged on failure).
  */

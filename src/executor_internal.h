@@ -171,6 +171,11 @@ struct task {
 	bool stmt_rows;		/* the current result printed its header */
 	int64_t stmt_nrows;	/* rows of the current result so far */
 	bool copy_out;		/* in COPY TO STDOUT */
+	/* Its session named in the query string of its first statement
+	 * (task_send_named()): name_first until it is sent, then the naming's
+	 * rows come first (naming_rows), and the statement's error counts
+	 * one line too many (folded). */
+	bool name_first, naming_rows, folded;
 	bool truncate;		/* stored result bytes past the end must go */
 	int64_t rows;
 	int backend_pid;	/* of its target connection, 0 until it began */

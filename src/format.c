@@ -125,12 +125,60 @@ void format_error_cap(struct buf *b, size_t max)
 	(void)buf_puts(b, cut);	/* within what it holds already */
 }
 
-int format_error(struct buf *b, const char *file, unsigned line,
-		 const PGresult *res)
+/* The number n.. at s, and its digits (0: none, or too large). */
+static size_t line_number(const char *s, unsigned *n)
 {
-	const char *msg = PQresultErrorMessage(res);
-	const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	size_t orig = b->len, n = strlen(msg);
+	size_t k = 0;
+
+	*n = 0;
+	while (s[k] >= '0' && s[k] <= '9' && k < 9)
+		*n = *n * 10 + (unsigned)(s[k++] - '0');
+	return s[k] >= '0' && s[k] <= '9' ? 0 : k;
+}
+
+/* The excerpt's line at msg[at..] ("LINE n: ..." then its caret line),
+ * n lowered by skip; false, with nothing appended, when it is not so. */
+static bool unshift_excerpt(struct buf *b, const char *msg, size_t at, unsigned skip, int *r)
+{
+	static const char tag[] = "LINE ";
+	const char *p = msg + at, *eol, *caret;
+	unsigned n;
+	size_t digits, pad, had, want;
+	char num[16];
+
+	if (strncmp(p, tag, sizeof(tag) - 1) != 0)
+		return false;
+	digits = line_number(p + sizeof(tag) - 1, &n);
+	if (digits == 0 || n <= skip || p[sizeof(tag) - 1 + digits] != ':' ||
+	    p[sizeof(tag) + digits] != ' ')
+		return false;
+	eol = strchr(p, '\n');
+	if (!eol)
+		return false;
+	caret = eol + 1;
+	for (pad = 0; caret[pad] == ' '; pad++)
+		;
+	had = sizeof(tag) - 1 + digits + 2;	/* "LINE n: " */
+	want = (size_t)snprintf(num, sizeof(num), "%u", n - skip);
+	if (pad < had)
+		return false;
+	*r = buf_append(b, msg, at);
+	if (*r == 0)
+		*r = buf_printf(b, "%s%s", tag, num);
+	if (*r == 0)
+		*r = buf_append(b, p + sizeof(tag) - 1 + digits, (size_t)(caret - p) - (sizeof(tag) - 1 + digits));
+	/* The caret sits under the same character of a shorter prefix. */
+	if (*r == 0)
+		*r = buf_append(b, caret + (had - (sizeof(tag) - 1 + want + 2)),
+				strlen(caret) - (had - (sizeof(tag) - 1 + want + 2)));
+	return true;
+}
+
+int format_error_text(struct buf *b, const char *file, unsigned line, const char *msg,
+		      const char *sqlstate, const char *severity, const char *primary,
+		      bool positioned, unsigned skip)
+{
+	size_t orig = b->len, n = strlen(msg), at;
 	int r;
 
 	/*
@@ -138,7 +186,14 @@ int format_error(struct buf *b, const char *file, unsigned line,
 	 * trailing newline and then ends the line itself.
 	 */
 	r = buf_printf(b, "psql:%s:%u: ", file, line);
-	if (r == 0)
+	if (r == 0 && skip && positioned && severity && primary &&
+	    strncmp(msg, severity, strlen(severity)) == 0 &&
+	    strncmp(msg + strlen(severity), ":  ", 3) == 0 &&
+	    strncmp(msg + strlen(severity) + 3, primary, strlen(primary)) == 0 &&
+	    msg[(at = strlen(severity) + 3 + strlen(primary))] == '\n' &&
+	    unshift_excerpt(b, msg, at + 1, skip, &r))
+		;
+	else if (r == 0)
 		r = buf_append(b, msg, n);
 	if (r == 0 && (n == 0 || msg[n - 1] != '\n'))
 		r = buf_putc(b, '\n');
@@ -147,6 +202,22 @@ int format_error(struct buf *b, const char *file, unsigned line,
 	if (r < 0)
 		b->len = orig;
 	return r;
+}
+
+int format_error_skip(struct buf *b, const char *file, unsigned line,
+		      const PGresult *res, unsigned skip)
+{
+	return format_error_text(b, file, line, PQresultErrorMessage(res),
+				 PQresultErrorField(res, PG_DIAG_SQLSTATE),
+				 PQresultErrorField(res, PG_DIAG_SEVERITY),
+				 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+				 PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) != NULL, skip);
+}
+
+int format_error(struct buf *b, const char *file, unsigned line,
+		 const PGresult *res)
+{
+	return format_error_skip(b, file, line, res, 0);
 }
 
 int format_notice(struct buf *b, const PGresult *res)

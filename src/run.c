@@ -409,6 +409,44 @@ static void task_stamp_start(struct task *t)
 	task_flush_rearm(t);
 }
 
+/*
+ * The session's naming and the first statement (e->stmt) in one query
+ * string, the naming on a line of its own: one round trip, where the
+ * naming alone took one before the statement.  Only for a plain query or
+ * data change (sql_plain_query()), which runs alike in the implicit
+ * transaction the two share.  The naming's row is dropped (task_pump());
+ * an error's excerpt is numbered as psql, which sends the statement
+ * alone, numbers it (format_error_skip()).
+ */
+static void task_send_named(struct executor *e, struct task *t)
+{
+	struct conn *c = t->conn;
+	char app[96];
+	struct buf q;
+
+	app_name_query(app, sizeof(app), t->id);
+	buf_init(&q);
+	if (buf_printf(&q, "%s;\n%s", app, e->stmt.data) < 0 || !buf_cstr(&q)) {
+		buf_finish(&q);
+		task_fail(e, t, "pgqfs: out of memory\n");
+		return;
+	}
+	if (!PQsendQuery(c->pg, q.data)) {
+		buf_finish(&q);
+		task_fail(e, t, "pgqfs: cannot send to target %s: %s", t->pool->target->cfg->name,
+			  PQerrorMessage(c->pg));
+		return;
+	}
+	buf_finish(&q);
+	(void)PQsetSingleRowMode(c->pg);
+	c->named_id = t->id;
+	t->naming_rows = true;
+	t->folded = true;
+	log_debug("task %lld: its session is named in its first statement's query string",
+		  (long long)t->id);
+	conn_flush(c);
+}
+
 /* Sends statement t->cur, or finishes the task after the last one. */
 static void task_next_statement(struct executor *e, struct task *t)
 {
@@ -491,6 +529,12 @@ static void task_next_statement(struct executor *e, struct task *t)
 	t->where_unsent = true;
 	task_mark_unsent(t);
 	task_stamp_start(t);
+	t->folded = false;
+	if (t->name_first) {
+		t->name_first = false;
+		task_send_named(e, t);
+		return;
+	}
 	if (!PQsendQuery(c->pg, e->stmt.data)) {
 		task_fail(e, t, "pgqfs: cannot send to target %s: %s", t->pool->target->cfg->name,
 			  PQerrorMessage(c->pg));
@@ -550,6 +594,14 @@ void task_begin(struct executor *e, struct task *t)
 		timer_set(&t->timeout_timer, t->started_mono_ms + (int64_t)t->timeout_ms);
 	if (c->named_id == t->id) {
 		/* Named while its claim was in flight (conn_prename()). */
+		t->cur = 0;
+		task_next_statement(e, t);
+		return;
+	}
+	if (!t->opts.single_transaction && t->n_stmts > 0 && !t->stmts[0].meta &&
+	    sql_plain_query(t->query + t->stmts[0].start)) {
+		/* Named in its first statement's string (task_send_named()). */
+		t->name_first = true;
 		t->cur = 0;
 		task_next_statement(e, t);
 		return;
@@ -647,7 +699,7 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 			memcpy(t->sqlstate, st, 6);
 		if (t->error.len == 0 && t->cancel_asked) {
 			cancel_error(t, &t->error);
-			if (format_error(&t->error, "query.sql", s->line, res) < 0)
+			if (format_error_skip(&t->error, "query.sql", s->line, res, t->folded) < 0)
 				t->error.len = 0;
 		} else if (t->error.len == 0 && t->over_cap) {
 			/* Most likely our cancel: the cap is the reason. */
@@ -659,7 +711,7 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 				(void)buf_printf(&t->error, "pgqfs: cancelled: the daemon stopped%s\n",
 						 atomic_load(&e->draining) ?
 						 " and its shutdown_grace ran out" : "");
-			if (format_error(&t->error, "query.sql", s->line, res) < 0)
+			if (format_error_skip(&t->error, "query.sql", s->line, res, t->folded) < 0)
 				t->error.len = 0;
 		}
 		format_error_cap(&t->error, ERROR_MAX);
@@ -732,6 +784,18 @@ void task_pump(struct executor *e, struct task *t)
 			}
 			task_next_statement(e, t);
 			continue;
+		}
+		if (t->naming_rows) {
+			ExecStatusType st = PQresultStatus(res);
+
+			/* Its row, then its end; an error is the statement's (the
+			 * string is parsed whole before the naming runs). */
+			if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
+				t->naming_rows = st != PGRES_TUPLES_OK;
+				PQclear(res);
+				continue;
+			}
+			t->naming_rows = false;
 		}
 		if (t->phase == PHASE_SETUP) {
 			if (PQresultStatus(res) != PGRES_TUPLES_OK)

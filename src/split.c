@@ -49,6 +49,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 
@@ -281,4 +282,51 @@ next:
 fail:
 	b->len = orig;
 	return r;
+}
+
+bool sql_plain_query(const char *text)
+{
+	static const char *const words[] = {
+		"SELECT", "WITH", "VALUES", "TABLE", "INSERT", "UPDATE", "DELETE", "MERGE",
+	};
+	const char *p = text;
+	size_t n = 0;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' ||
+		       *p == '\v')
+			p++;
+		if (p[0] == '-' && p[1] == '-') {
+			while (*p && *p != '\n')
+				p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			int depth = 0;	/* slash-star comments nest in PostgreSQL */
+
+			do {
+				if (p[0] == '/' && p[1] == '*') {
+					depth++;
+					p += 2;
+				} else if (p[0] == '*' && p[1] == '/') {
+					depth--;
+					p += 2;
+				} else if (*p) {
+					p++;
+				} else {
+					return false;	/* unterminated */
+				}
+			} while (depth > 0);
+		} else {
+			break;
+		}
+	}
+	while ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z'))
+		n++;
+	/* A word, not the start of an identifier (SELECTx, select_1, selectè). */
+	if (n == 0 || (p[n] >= '0' && p[n] <= '9') || p[n] == '_' || p[n] == '$' ||
+	    (unsigned char)p[n] >= 0x80)
+		return false;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strlen(words[i]) == n && strncasecmp(p, words[i], n) == 0)
+			return true;
+	return false;
 }

@@ -100,7 +100,8 @@ act() {
 a_named() { [ -n "$(act pid)" ]; }
 wait_until 20 a_named
 pida=$(act pid)
-t_is "$(act "usename || ' ' || left(query, 15)")" "$UA SELECT pg_sleep" \
+# (Its query string: the session's naming on a line, then the statement.)
+t_is "$(act "usename || ' ' || (query LIKE '%SELECT pg_sleep(60);')::text")" "$UA true" \
 	"pg_stat_activity: A's task's backend is role $UA (found by application_name)"
 idb=$(sub $UB mine peek "SELECT usename, query FROM pg_stat_activity WHERE pid = $pida;")
 t_is "$(waitas $UB "$idb")" done "B's task reads pg_stat_activity"

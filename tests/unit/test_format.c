@@ -556,8 +556,59 @@ static void check_error_cap(void)
 	buf_finish(&b);
 }
 
+/* An error in a statement sent after pgqfs's own first line: its
+ * excerpt's line number as psql, which sent the statement alone, shows. */
+static void check_error_skip(void)
+{
+	static const struct {
+		const char *name, *msg, *primary, *want;
+		bool positioned;
+		unsigned skip;
+	} v[] = {
+		{ "line 2 of the string is the statement's 1",
+		  "ERROR:  column \"nosuch\" does not exist\nLINE 2: SELECT nosuch;\n               ^\n",
+		  "column \"nosuch\" does not exist",
+		  "psql:q.sql:1: ERROR:  column \"nosuch\" does not exist\nLINE 1: SELECT nosuch;\n"
+		  "               ^\nSQLSTATE: 42703\n", true, 1 },
+		{ "line 10 becomes 9, the caret one column left with the prefix",
+		  "ERROR:  syntax error at or near \"x\"\nLINE 10: a x\n            ^\nHINT:  h\n",
+		  "syntax error at or near \"x\"",
+		  "psql:q.sql:1: ERROR:  syntax error at or near \"x\"\nLINE 9: a x\n           ^\n"
+		  "HINT:  h\nSQLSTATE: 42703\n", true, 1 },
+		{ "line 100 becomes 99",
+		  "ERROR:  e\nLINE 100: abc\n           ^\n", "e",
+		  "psql:q.sql:1: ERROR:  e\nLINE 99: abc\n          ^\nSQLSTATE: 42703\n", true, 1 },
+		{ "no position: as libpq wrote it",
+		  "ERROR:  e\nLINE 2: x\n        ^\n", "e",
+		  "psql:q.sql:1: ERROR:  e\nLINE 2: x\n        ^\nSQLSTATE: 42703\n", false, 1 },
+		{ "nothing skipped: as libpq wrote it",
+		  "ERROR:  e\nLINE 2: x\n        ^\n", "e",
+		  "psql:q.sql:1: ERROR:  e\nLINE 2: x\n        ^\nSQLSTATE: 42703\n", true, 0 },
+		{ "a message that does not start as said: as libpq wrote it",
+		  "ERROR:  e\nLINE 2: x\n        ^\n", "other",
+		  "psql:q.sql:1: ERROR:  e\nLINE 2: x\n        ^\nSQLSTATE: 42703\n", true, 1 },
+		{ "an excerpt on pgqfs's own line: as libpq wrote it",
+		  "ERROR:  e\nLINE 1: x\n        ^\n", "e",
+		  "psql:q.sql:1: ERROR:  e\nLINE 1: x\n        ^\nSQLSTATE: 42703\n", true, 1 },
+		{ "a primary message with a LINE of its own is left alone",
+		  "ERROR:  a\nLINE 5: b\nLINE 2: x\n        ^\n", "a\nLINE 5: b",
+		  "psql:q.sql:1: ERROR:  a\nLINE 5: b\nLINE 1: x\n        ^\nSQLSTATE: 42703\n", true, 1 },
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct buf b;
+
+		buf_init(&b);
+		tap_ok(format_error_text(&b, "q.sql", 1, v[i].msg, "42703", "ERROR", v[i].primary,
+					 v[i].positioned, v[i].skip) == 0, "%s: formats", v[i].name);
+		tap_is_str(buf_cstr(&b) ? b.data : "", v[i].want, v[i].name);
+		buf_finish(&b);
+	}
+}
+
 int main(void)
 {
+	check_error_skip();
 	check_error_cap();
 	check_fields();
 	check_results();

@@ -561,6 +561,43 @@ static void check_std_strings(void)
 	}
 }
 
+static void check_plain_query(void)
+{
+	static const struct {
+		const char *text;
+		bool want;
+	} v[] = {
+		{ "SELECT 1", true },
+		{ "select 1", true },
+		{ "  \n\tWith x AS (SELECT 1) SELECT * FROM x", true },
+		{ "-- a comment\nINSERT INTO t VALUES (1)", true },
+		{ "/* a /* nested */ comment */ update t SET x = 1", true },
+		{ "VALUES (1)", true },
+		{ "TABLE t", true },
+		{ "DELETE FROM t", true },
+		{ "MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE", true },
+		{ "SELECT(1)", true },
+		{ "COPY t TO STDOUT", false },
+		{ "BEGIN", false },
+		{ "COMMIT", false },
+		{ "CALL p()", false },
+		{ "DO $$ BEGIN COMMIT; END $$", false },
+		{ "VACUUM t", false },
+		{ "SET x = 1", false },
+		{ "selectx", false },
+		{ "select_1", false },
+		{ "select1", false },
+		{ "(SELECT 1)", false },
+		{ "/* unterminated SELECT 1", false },
+		{ "-- only a comment", false },
+		{ "", false },
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		tap_ok(sql_plain_query(v[i].text) == v[i].want, "plain query: \"%s\" %s",
+		       v[i].text, v[i].want ? "is one" : "is not");
+}
+
 int main(void)
 {
 	size_t i;
@@ -574,5 +611,6 @@ int main(void)
 		check_cut(&cut_cases[i]);
 	check_cut_prefixes();
 	check_std_strings();
+	check_plain_query();
 	return tap_done();
 }
