@@ -216,11 +216,21 @@ out:
 	for (size_t i = 0; i < e->n_pools && i < 256; i++) {
 		struct pool *p = &e->pools[i];
 
-		/* Full, and room left (the claim was cut short by the batch
+		/*
+		 * Full, and room left (the claim was cut short by the batch
 		 * size, not by the pool): ask again at once.  A pool that is
-		 * at its limit now asks again when a slot frees (saturated). */
-		if (p->claim_want > 0 && got_per_pool[i] >= p->claim_want &&
-		    pool_held(e, p) < p->live_max && target_free(p->target) > 0)
+		 * at its limit now asks again when a slot frees (saturated).
+		 * So does a pool with work that was asked for nothing because
+		 * an earlier pool took its target's free connections and got
+		 * less than it asked: else, when the ends that freed them
+		 * were the last, its queued files would wait for a NOTIFY
+		 * that never comes.
+		 */
+		bool full = p->claim_want > 0 ? got_per_pool[i] >= p->claim_want :
+			    p->claim_asked && p->saturated && !p->paused;
+
+		if (full && pool_held(e, p) < p->live_max && target_free(p->target) > 0 &&
+		    (e->cfg->workers == 0 || e->running < e->cfg->workers))
 			p->has_work = true;
 		if (p->claim_asked)
 			p->saturated = got_per_pool[i] >= p->claim_want;

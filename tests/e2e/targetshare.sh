@@ -54,4 +54,44 @@ done
 t_is "$(psql_ref -d pgqfs_ctl -tAXc "SELECT count(*) FROM pgqfs.task
 	WHERE error IS NOT NULL AND convert_from(error, 'UTF8') LIKE '%no free connection slot%'")" 0 \
 	"no task failed for want of a connection"
+
+# Two tasks of pool a end at once (both wait for a lock of ours) while
+# pool b's files wait queued behind them, the target full.  The step that
+# records both ends asks for pool a first, whose queue is empty, with the
+# two connections they free, and for pool b nothing; b must claim right
+# after that step (before, it waited for a NOTIFY that never came, and its
+# files stayed queued).
+session_open gate app
+session_send gate "SELECT pg_advisory_lock(77); SELECT 'held';"
+held() { grep -q held "$E2E_TMP/gate.out"; }
+wait_until 10 held || t_bail "the gate lock was not taken: $(cat "$E2E_TMP/gate.out")"
+printf 'SELECT 1 AS gated FROM (SELECT pg_advisory_xact_lock_shared(77)) g;\n' >"$W/gated.sql"
+ga=()
+for k in 1 2; do
+	id=$(new_id)
+	submit a "$W/gated.sql" "$id.sql" || t_fail "cp of a's gated file $k"
+	ga+=("$id")
+done
+both_run() {
+	[ "$(cat "$MNT/tasks/${ga[0]}/state")" = running ] &&
+		[ "$(cat "$MNT/tasks/${ga[1]}/state")" = running ]
+}
+t_ok "pool a's two tasks run, at the gate" wait_until 10 both_run
+gb=()
+for k in 1 2; do
+	id=$(new_id)
+	submit b "$W/s.sql" "$id.sql" || t_fail "cp of b's file $k"
+	gb+=("$id")
+done
+b_queued() {
+	[ "$(cat "$MNT/tasks/${gb[0]}/state")" = queued ] &&
+		[ "$(cat "$MNT/tasks/${gb[1]}/state")" = queued ]
+}
+t_ok "pool b's files wait: the target is full" wait_until 10 b_queued
+sleep 0.3
+session_send gate "SELECT pg_advisory_unlock(77);"
+session_close gate
+for id in "${ga[@]}" "${gb[@]}"; do
+	t_is "$(task_wait "$id" 15)" done "task $id is done"
+done
 t_done
