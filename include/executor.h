@@ -87,11 +87,12 @@ void executor_wake(struct executor *e);
  * executor_stop()).  The executor queues it in its next claim statement (one
  * transaction for many tasks).
  * Returns -ENOMEM if it cannot take it (the caller then queues it itself).
+ * plain: the file's first statement is a plain query (sql_plain_query()).
  * *ret_seq numbers the release for executor_release_settled().
  */
 __attribute__((warn_unused_result))
 int executor_release(struct executor *e, int64_t id, int64_t committed_us, const char *pool,
-		     uint64_t *ret_seq);
+		     bool plain, uint64_t *ret_seq);
 
 /* Thread-safe: whether release `seq` is committed claimed or queued (its
  * row is no longer staged). */

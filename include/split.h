@@ -70,7 +70,8 @@ bool sql_cut_short(const char *text, size_t len, bool std_strings,
 		   unsigned *ret_line);
 
 /*
- * Whether the statement text (as sql_stmt_text() gives it) is a plain
+ * Whether the statement text[0..len) (as sql_stmt_text() gives it, or a
+ * file from its start) is a plain
  * query or data change: its first word, after white space and comments,
  * is SELECT, WITH, VALUES, TABLE, INSERT, UPDATE, DELETE or MERGE (any
  * case).  Such a statement runs alike alone and after another statement in
@@ -78,7 +79,7 @@ bool sql_cut_short(const char *text, size_t len, bool std_strings,
  * transaction control, a CALL or DO that may commit, or a command that
  * refuses a transaction block.
  */
-bool sql_plain_query(const char *text);
+bool sql_plain_query(const char *text, size_t len);
 
 /*
  * Appends to b the text psql sends for st, a statement sql_split() found

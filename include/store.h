@@ -463,6 +463,8 @@ struct store_release {
 	int64_t id;
 	int64_t committed_us;
 	const char *pool;
+	bool plain;		/* its first statement a plain query (sql_plain_query()):
+				 * its session is named with it, not before */
 };
 
 /*

@@ -341,8 +341,10 @@ void ctl_next(struct executor *e)
 			return;
 		if (batch)
 			e->n_progress++;
-		/* Its session is named while the claim is in flight. */
-		if (one) {
+		/* Its session is named while the claim is in flight, unless
+		 * it is named with its first statement (task_send_named()):
+		 * a naming meanwhile only takes a CPU from the claim. */
+		if (one && !e->releasing[0].plain) {
 			e->prenamed_id = e->releasing[0].id;
 			e->prenamed_pool = names[0];
 			conn_prename(pool_find(e, names[0]), e->prenamed_id);

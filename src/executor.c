@@ -332,7 +332,7 @@ static bool claim_for_executor(struct executor *e)
 }
 
 int executor_release(struct executor *e, int64_t id, int64_t committed_us, const char *pool,
-		     uint64_t *ret_seq)
+		     bool plain, uint64_t *ret_seq)
 {
 	int r = 0;
 
@@ -351,6 +351,7 @@ int executor_release(struct executor *e, int64_t id, int64_t committed_us, const
 	if (r == 0) {
 		e->release[e->n_release].id = id;
 		e->release[e->n_release].committed_us = committed_us;
+		e->release[e->n_release].plain = plain;
 		e->release[e->n_release++].pool = pool;
 		*ret_seq = ++e->release_seq;
 	}

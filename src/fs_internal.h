@@ -493,9 +493,10 @@ int staged_store(struct fs *fs, struct staged *s);
 int staged_forget_unknown(struct fs *fs, struct staged *s);
 void staged_release(struct fs *fs, struct staged *s);
 /* Task id, staged and committed at committed_us (a last close or a
- * rename), goes to the executor; where names it in the log. */
+ * rename), goes to the executor; where names it in the log; plain: its
+ * first statement is a plain query (executor_release()). */
 void staged_released(struct fs *fs, int64_t id, int64_t committed_us, const char *pool,
-		     const char *where);
+		     const char *where, bool plain);
 /* Tries again to remove what staging commits with an unknown outcome may
  * have stored (files whose first attempt failed); until one fails. */
 void staged_forget_sweep(struct fs *fs);

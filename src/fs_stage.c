@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "header.h"
 #include "log.h"
+#include "split.h"
 
 /*
  * One store of a file at a time (struct staged's storing): two descriptors
@@ -203,12 +205,12 @@ int staged_store(struct fs *fs, struct staged *s)
 /* Task id, staged and committed at committed_us, is released: the executor
  * queues it with its next claim, many at a time. */
 void staged_released(struct fs *fs, int64_t id, int64_t committed_us, const char *pool,
-		     const char *where)
+		     const char *where, bool plain)
 {
 	uint64_t seq;
 	int r;
 
-	r = fs->executor ? executor_release(fs->executor, id, committed_us, pool, &seq) : -ENOSYS;
+	r = fs->executor ? executor_release(fs->executor, id, committed_us, pool, plain, &seq) : -ENOSYS;
 	released_number(fs, id, r == 0 ? seq : 0);
 	if (r < 0)
 		r = store_release(fs->store, id);
@@ -224,13 +226,23 @@ void staged_released(struct fs *fs, int64_t id, int64_t committed_us, const char
 	log_debug("task %lld submitted as %s", (long long)id, where);
 }
 
+/* Whether text's header asks for single_transaction (its BEGIN goes
+ * first, and the session is named apart). */
+static bool single_transaction(const char *text, size_t len)
+{
+	struct task_options o;
+	char err[8];
+
+	return header_parse(text, len, false, &o, err, sizeof(err)) < 0 || o.single_transaction;
+}
+
 /* The last close of a file being written: it becomes a runnable task. */
 void staged_release(struct fs *fs, struct staged *s)
 {
 	char where[600];
 	const char *pool;
 	int64_t id, committed_us;
-	bool run, refused;
+	bool run, refused, plain = false;
 	int r, flush_err;
 
 	pthread_mutex_lock(&fs->lock);
@@ -280,6 +292,10 @@ void staged_release(struct fs *fs, struct staged *s)
 		 * did not fit, to nothing). */
 		if (r == 0 && id)
 			released_add_locked(fs, s);
+		/* Before its content goes: whether its session can be named
+		 * with its first statement (no naming during its claim). */
+		plain = r == 0 && s->data.data && sql_plain_query(s->data.data, s->data.len) &&
+			!single_transaction(s->data.data, s->data.len);
 		staged_unlist(fs, s);
 		staged_drop_data(fs, s);	/* in the store now, or never */
 		staged_let_go(fs, s, s->pool, s->name);
@@ -314,7 +330,7 @@ void staged_release(struct fs *fs, struct staged *s)
 		goto out;
 	}
 	if (id)
-		staged_released(fs, id, committed_us, pool, where);
+		staged_released(fs, id, committed_us, pool, where, plain);
 out:
 	pthread_mutex_lock(&fs->lock);
 	s->pins--;

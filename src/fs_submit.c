@@ -524,7 +524,7 @@ again:
 
 		snprintf(where, sizeof(where), "queue/%s/%s (rename)", LOG_ESCAPE(sub.pool),
 			 LOG_ESCAPE(newname));
-		staged_released(fs, id, committed_us, sub.pool, where);
+		staged_released(fs, id, committed_us, sub.pool, where, false);
 	}
 	fuse_reply_err(req, 0);
 }

@@ -599,7 +599,7 @@ void task_begin(struct executor *e, struct task *t)
 		return;
 	}
 	if (!t->opts.single_transaction && t->n_stmts > 0 && !t->stmts[0].meta &&
-	    sql_plain_query(t->query + t->stmts[0].start)) {
+	    sql_plain_query(t->query + t->stmts[0].start, t->stmts[0].len)) {
 		/* Named in its first statement's string (task_send_named()). */
 		t->name_first = true;
 		t->cur = 0;

@@ -284,32 +284,32 @@ fail:
 	return r;
 }
 
-bool sql_plain_query(const char *text)
+bool sql_plain_query(const char *text, size_t len)
 {
 	static const char *const words[] = {
 		"SELECT", "WITH", "VALUES", "TABLE", "INSERT", "UPDATE", "DELETE", "MERGE",
 	};
-	const char *p = text;
+	const char *p = text, *end = text + len;
 	size_t n = 0;
 
 	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' ||
-		       *p == '\v')
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' ||
+				   *p == '\f' || *p == '\v'))
 			p++;
-		if (p[0] == '-' && p[1] == '-') {
-			while (*p && *p != '\n')
+		if (end - p >= 2 && p[0] == '-' && p[1] == '-') {
+			while (p < end && *p != '\n')
 				p++;
-		} else if (p[0] == '/' && p[1] == '*') {
+		} else if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
 			int depth = 0;	/* slash-star comments nest in PostgreSQL */
 
 			do {
-				if (p[0] == '/' && p[1] == '*') {
+				if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
 					depth++;
 					p += 2;
-				} else if (p[0] == '*' && p[1] == '/') {
+				} else if (end - p >= 2 && p[0] == '*' && p[1] == '/') {
 					depth--;
 					p += 2;
-				} else if (*p) {
+				} else if (p < end) {
 					p++;
 				} else {
 					return false;	/* unterminated */
@@ -319,11 +319,11 @@ bool sql_plain_query(const char *text)
 			break;
 		}
 	}
-	while ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z'))
+	while (p + n < end && ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z')))
 		n++;
 	/* A word, not the start of an identifier (SELECTx, select_1, selectè). */
-	if (n == 0 || (p[n] >= '0' && p[n] <= '9') || p[n] == '_' || p[n] == '$' ||
-	    (unsigned char)p[n] >= 0x80)
+	if (n == 0 || (p + n < end && ((p[n] >= '0' && p[n] <= '9') || p[n] == '_' ||
+				       p[n] == '$' || (unsigned char)p[n] >= 0x80)))
 		return false;
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (strlen(words[i]) == n && strncasecmp(p, words[i], n) == 0)

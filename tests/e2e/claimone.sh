@@ -166,26 +166,48 @@ t_cmp "$E2E_TMP/one.ref" "$MNT/done/$id/result" "its result is psql's"
 one_called() { [ "$(calls claim_one)" -gt "$one0" ]; }
 t_ok "the daemon claimed it with claim_one()" wait_until 15 one_called
 
-# Its session is named while claim_one() is in flight (conn_prename()):
-# the statement, sent with no set-up of its own, runs under the task's
-# application_name, and the name goes with the session's reset after it.
-printf 'SELECT pg_sleep(1.5) AS slept;\n' >"$E2E_TMP/sleep.sql"
+# A file whose first statement is not a plain query (SHOW): its session
+# is named while claim_one() is in flight (conn_prename()): its statements,
+# sent with no set-up of their own, run under the task's application_name,
+# and the name goes with the session's reset after it.
+printf 'SHOW work_mem;\nSELECT pg_sleep(1.5) AS slept;\n' >"$E2E_TMP/sleep.sql"
 sid=$(new_id)
 submit default "$E2E_TMP/sleep.sql" "$sid.sql" || t_fail "cp of the sleeping task"
 sleeping() {
 	[ "$(psql_ref -d app -tAXc "SELECT count(*) FROM pg_stat_activity
-		WHERE application_name = 'pgqfs task $sid' AND state = 'active'
-		  AND query = 'SELECT pg_sleep(1.5) AS slept;'")" = 1 ]
+		WHERE application_name = 'pgqfs task $1' AND state = 'active'
+		  AND query = '$2'")" = 1 ]
 }
-t_ok "its backend runs its statement under its application_name" wait_until 10 sleeping
+t_ok "its backend runs its statement under its application_name" \
+	wait_until 10 sleeping "$sid" 'SELECT pg_sleep(1.5) AS slept;'
 t_ok "the daemon named that session while the task's claim was in flight" \
 	logged "$sid" "a session is named for it while its claim is in flight"
 t_is "$(cat "$MNT/tasks/$sid/wait")" done "the sleeping task is done"
 named_idle() {
 	[ "$(psql_ref -d app -tAXc "SELECT count(*) FROM pg_stat_activity
-		WHERE application_name = 'pgqfs task $sid'")" != 0 ]
+		WHERE application_name = 'pgqfs task $1'")" != 0 ]
 }
-t_ok "no session keeps its name after it" wait_until 10 eval '! named_idle'
+t_ok "no session keeps its name after it" wait_until 10 eval "! named_idle $sid"
+
+# A plain query first: no naming while the claim is in flight (it would
+# only take a CPU from the claim); the naming goes in the string of the
+# first statement, which runs under the task's application_name.
+printf 'SELECT pg_sleep(1.5) AS slept;\n' >"$E2E_TMP/plain.sql"
+pid_=$(new_id)
+submit default "$E2E_TMP/plain.sql" "$pid_.sql" || t_fail "cp of the plain task"
+# (pg_stat_activity.query: the naming's line, then the statement.)
+sleeping_after_naming() {
+	[ "$(psql_ref -d app -tAXc "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'pgqfs task $1' AND state = 'active'
+		  AND query = 'SELECT pg_catalog.set_config(''application_name'', ''pgqfs task $1'', false);'
+		              || chr(10) || 'SELECT pg_sleep(1.5) AS slept;'")" = 1 ]
+}
+t_ok "a plain first statement runs under its application_name" \
+	wait_until 10 sleeping_after_naming "$pid_"
+t_ok "named in its string" logged "$pid_" "its session is named in its first statement's query string"
+t_ok "not during its claim" eval "! logged $pid_ 'a session is named for it while its claim is in flight'"
+t_is "$(cat "$MNT/tasks/$pid_/wait")" done "the plain task is done"
+t_ok "no session keeps its name after it" wait_until 10 eval "! named_idle $pid_"
 
 # A file released while another daemon fills its pool: this daemon sees
 # room, so claim_one() goes and names a session for the file meanwhile;
@@ -198,7 +220,7 @@ lid=$(cat "$B/new-id")
 cp "$E2E_TMP/long.sql" "$B/queue/solo/$lid.sql" || t_fail "cp of b's long task"
 b_running() { [ "$(cat "$B/tasks/$lid/state" 2>/dev/null)" = running ]; }
 t_ok "b runs its task in pool solo (limit 1)" wait_until 10 b_running
-printf 'SELECT 1 AS x;\n' >"$E2E_TMP/x.sql"
+printf 'SHOW work_mem;\nSELECT 1 AS x;\n' >"$E2E_TMP/x.sql"
 xid=$(new_id)
 submit solo "$E2E_TMP/x.sql" "$xid.sql" || t_fail "cp into the full pool"
 x_queued() { [ "$(cat "$MNT/tasks/$xid/state" 2>/dev/null)" = queued ]; }

@@ -16,7 +16,7 @@ executor_terminate
 t_ok "the running task ends failed" wait_file_content "$MNT/tasks/$id/state" failed 15
 t_like "$(cat "$MNT/tasks/$id/error")" 'outcome is unknown' "its error says the outcome is unknown"
 active() {
-	psql_ref -d app -tAc "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(20)%' AND state = 'active'"
+	psql_ref -d app -tAc "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgqfs task %' AND query LIKE '%SELECT pg_sleep(20)%' AND state = 'active'"
 }
 none_active() { [ "$(active)" = 0 ]; }
 t_ok "its statement was cancelled on the target" wait_until 10 none_active

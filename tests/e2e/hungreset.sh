@@ -3,7 +3,11 @@
 # stops answering while the session is reset or named for it) still fails
 # at its timeout, having run nothing, and its session is closed; the
 # target works again afterwards.  The target is reached through a TCP
-# proxy of the test's own, stopped with SIGSTOP.
+# proxy of the test's own, stopped with SIGSTOP.  The file's first
+# statement is a SHOW: a plain query's session is named in the string of
+# its first statement, and a hang there is a statement's (cancelled at the
+# timeout; its connection closed when the cancel goes unanswered, as in
+# timeout.sh).
 . "$SRCDIR/e2e/lib.sh"
 
 pg_start
@@ -25,7 +29,7 @@ EOT
 pgqfs_start || t_bail "daemon did not start"
 W=$E2E_TMP/work
 mkdir -p "$W"
-printf 'SELECT 1 AS x;\n' >"$W/a.sql"
+printf 'SHOW work_mem;\nSELECT 1 AS x;\n' >"$W/a.sql"
 id=$(new_id)
 submit proxied "$W/a.sql" "$id.sql" || t_fail "cp of the first task"
 t_is "$(task_wait "$id" 20)" done "a first task runs (its session stays open, idle)"

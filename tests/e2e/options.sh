@@ -205,7 +205,7 @@ t_like "$err" '^SQLSTATE: 57014$' "and SQLSTATE 57014 on its own line"
 t_cmp "$W/to/want.out" "$MNT/tasks/$to/result" "the output printed before the timeout is kept (as psql printed it)"
 t_info "$to" 'timeout=700ms' "info: timeout=700ms"
 active() {
-	app -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(10)%' AND state = 'active'"
+	app -c "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgqfs task %' AND query LIKE '%SELECT pg_sleep(10)%' AND state = 'active'"
 }
 t_is "$(active)" 0 "the statement no longer runs on the server"
 

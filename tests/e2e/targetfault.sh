@@ -138,7 +138,7 @@ t_like "$error" 'did not end within 5 s of its cancel: closed the connection to 
 	"and that its connection was closed when the cancel got no answer"
 t_like "$error" $'\nSQLSTATE: 57014\n$' "and the timeout's SQLSTATE"
 kill -CONT "$PROXY_PID"
-wait_until 10 eval '! active "SELECT pg_sleep(60)%"' ||
+wait_until 10 eval '! active "%SELECT pg_sleep(60)%"' ||
 	t_fail "the cancelled statement ended once the server answered again"
 
 # ---- max_result_bytes

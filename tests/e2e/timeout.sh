@@ -33,7 +33,7 @@ psql_ref -q --csv -v ON_ERROR_STOP=1 -d app -f "$W/first.sql" >"$W/first.want"
 t_cmp "$W/first.want" "$MNT/failed/$long/result" "the output before the cancel is kept, as psql printed it"
 t_like "$(cat "$MNT/failed/$long/log")" 'timed out after 1000 ms: cancelling' "the log says why"
 active() {
-	psql_ref -d app -tAc "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%' AND state = 'active'"
+	psql_ref -d app -tAc "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgqfs task %' AND query LIKE '%SELECT pg_sleep(30)%' AND state = 'active'"
 }
 t_is "$(active)" 0 "nothing of it runs on the target any more"
 t_is "$(task_wait "$quick" 20)" done "a task of the same pool within the limit is done"

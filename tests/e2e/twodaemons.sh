@@ -49,7 +49,8 @@ SQL
 sampler() {
 	local end=$((SECONDS + 20))
 	while [ $SECONDS -lt $end ]; do
-		psql_ref -d app -tAc "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(0.4)%' AND state = 'active'" \
+		psql_ref -d app -tAc "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgqfs task %'
+			AND query LIKE '%SELECT pg_sleep(0.4);' AND state = 'active'" \
 			>>"$W/peaks" 2>/dev/null
 		sleep 0.05
 	done

@@ -593,8 +593,14 @@ static void check_plain_query(void)
 		{ "", false },
 	};
 
+	/* Only len bytes are looked at: "SELECT" cut to "SEL" is no word of
+	 * the list, "SELECT" whole before more text is. */
+	tap_ok(!sql_plain_query("SELECT 1", 3), "plain query: the first 3 bytes of SELECT are not");
+	tap_ok(sql_plain_query("SELECT 1", 6), "plain query: SELECT up to its end is one");
+	tap_ok(!sql_plain_query("/* a */ SELECT", 5), "plain query: a comment cut short is not");
+
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-		tap_ok(sql_plain_query(v[i].text) == v[i].want, "plain query: \"%s\" %s",
+		tap_ok(sql_plain_query(v[i].text, strlen(v[i].text)) == v[i].want, "plain query: \"%s\" %s",
 		       v[i].text, v[i].want ? "is one" : "is not");
 }
 
