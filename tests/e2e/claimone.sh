@@ -173,13 +173,15 @@ t_ok "the daemon claimed it with claim_one()" wait_until 15 one_called
 printf 'SHOW work_mem;\nSELECT pg_sleep(1.5) AS slept;\n' >"$E2E_TMP/sleep.sql"
 sid=$(new_id)
 submit default "$E2E_TMP/sleep.sql" "$sid.sql" || t_fail "cp of the sleeping task"
+# sleeping ID QUERY: task ID's backend runs, under its name, the query
+# string QUERY (an SQL expression).
 sleeping() {
 	[ "$(psql_ref -d app -tAXc "SELECT count(*) FROM pg_stat_activity
 		WHERE application_name = 'pgqfs task $1' AND state = 'active'
-		  AND query = '$2'")" = 1 ]
+		  AND query = $2")" = 1 ]
 }
 t_ok "its backend runs its statement under its application_name" \
-	wait_until 10 sleeping "$sid" 'SELECT pg_sleep(1.5) AS slept;'
+	wait_until 10 sleeping "$sid" "'SELECT pg_sleep(1.5) AS slept;'"
 t_ok "the daemon named that session while the task's claim was in flight" \
 	logged "$sid" "a session is named for it while its claim is in flight"
 t_is "$(cat "$MNT/tasks/$sid/wait")" done "the sleeping task is done"
@@ -196,14 +198,9 @@ printf 'SELECT pg_sleep(1.5) AS slept;\n' >"$E2E_TMP/plain.sql"
 pid_=$(new_id)
 submit default "$E2E_TMP/plain.sql" "$pid_.sql" || t_fail "cp of the plain task"
 # (pg_stat_activity.query: the naming's line, then the statement.)
-sleeping_after_naming() {
-	[ "$(psql_ref -d app -tAXc "SELECT count(*) FROM pg_stat_activity
-		WHERE application_name = 'pgqfs task $1' AND state = 'active'
-		  AND query = 'SELECT pg_catalog.set_config(''application_name'', ''pgqfs task $1'', false);'
-		              || chr(10) || 'SELECT pg_sleep(1.5) AS slept;'")" = 1 ]
-}
 t_ok "a plain first statement runs under its application_name" \
-	wait_until 10 sleeping_after_naming "$pid_"
+	wait_until 10 sleeping "$pid_" "'SELECT pg_catalog.set_config(''application_name'', ''pgqfs task $pid_'', false);'
+		|| chr(10) || 'SELECT pg_sleep(1.5) AS slept;'"
 t_ok "named in its string" logged "$pid_" "its session is named in its first statement's query string"
 t_ok "not during its claim" eval "! logged $pid_ 'a session is named for it while its claim is in flight'"
 t_is "$(cat "$MNT/tasks/$pid_/wait")" done "the plain task is done"

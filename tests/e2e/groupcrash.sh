@@ -23,10 +23,10 @@ mkdir -p "$W"
 
 # The gate: a session of ours holds a lock that every member waits for
 # after recording that it ran, so members are surely running at the kill.
-coproc GATE { psql_ref -d app -qtA 2>&1; }
-echo "BEGIN; LOCK TABLE gate IN ACCESS EXCLUSIVE MODE; SELECT 'locked';" >&"${GATE[1]}"
-read -r -t 30 gate_line <&"${GATE[0]}"
-[ "$gate_line" = locked ] || t_bail "cannot lock the gate: $gate_line"
+session_open gate app
+session_send gate "BEGIN; LOCK TABLE gate IN ACCESS EXCLUSIVE MODE; SELECT 'locked';"
+gate_locked() { grep -q locked "$E2E_TMP/gate.out"; }
+wait_until 30 gate_locked || t_bail "cannot lock the gate: $(cat "$E2E_TMP/gate.out")"
 
 {
 	echo '-- pgqfs: group=statements'
@@ -49,8 +49,8 @@ sleep 0.3
 claimed=$(members_in running)
 pgqfs_kill9 main
 t_pass "daemon main killed with SIGKILL ($claimed members claimed)"
-echo "COMMIT;" >&"${GATE[1]}"
-exec {GATE[1]}>&-
+session_send gate "COMMIT;"
+session_close gate
 
 # Another daemon sharing the queue takes the waiting members of the dead
 # daemon's group once the members cut off are failed (they held the

@@ -66,28 +66,30 @@ session_send gate "SELECT pg_advisory_lock(77); SELECT 'held';"
 held() { grep -q held "$E2E_TMP/gate.out"; }
 wait_until 10 held || t_bail "the gate lock was not taken: $(cat "$E2E_TMP/gate.out")"
 printf 'SELECT 1 AS gated FROM (SELECT pg_advisory_xact_lock_shared(77)) g;\n' >"$W/gated.sql"
-ga=()
-for k in 1 2; do
-	id=$(new_id)
-	submit a "$W/gated.sql" "$id.sql" || t_fail "cp of a's gated file $k"
-	ga+=("$id")
-done
-both_run() {
-	[ "$(cat "$MNT/tasks/${ga[0]}/state")" = running ] &&
-		[ "$(cat "$MNT/tasks/${ga[1]}/state")" = running ]
+# submit_two POOL FILE: two copies of FILE into POOL; their ids in $two.
+submit_two() {
+	local k id
+	two=()
+	for k in 1 2; do
+		id=$(new_id)
+		submit "$1" "$2" "$id.sql" || t_fail "cp of $(basename "$2") into pool $1"
+		two+=("$id")
+	done
 }
-t_ok "pool a's two tasks run, at the gate" wait_until 10 both_run
-gb=()
-for k in 1 2; do
-	id=$(new_id)
-	submit b "$W/s.sql" "$id.sql" || t_fail "cp of b's file $k"
-	gb+=("$id")
-done
-b_queued() {
-	[ "$(cat "$MNT/tasks/${gb[0]}/state")" = queued ] &&
-		[ "$(cat "$MNT/tasks/${gb[1]}/state")" = queued ]
+# all_in STATE ID...: whether every task ID is in STATE.
+all_in() {
+	local want=$1 id
+	shift
+	for id; do
+		[ "$(cat "$MNT/tasks/$id/state")" = "$want" ] || return 1
+	done
 }
-t_ok "pool b's files wait: the target is full" wait_until 10 b_queued
+submit_two a "$W/gated.sql"
+ga=("${two[@]}")
+t_ok "pool a's two tasks run, at the gate" wait_until 10 all_in running "${ga[@]}"
+submit_two b "$W/s.sql"
+gb=("${two[@]}")
+t_ok "pool b's files wait: the target is full" wait_until 10 all_in queued "${gb[@]}"
 sleep 0.3
 session_send gate "SELECT pg_advisory_unlock(77);"
 session_close gate
