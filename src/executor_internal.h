@@ -553,9 +553,13 @@ void task_assign(struct executor *e, struct task *t);
 void task_abandon(struct executor *e, struct task *t);
 /* tasks/ID/cancel, heard on the control connection: stops t. */
 void task_cancel_by(struct executor *e, struct task *t, uint32_t uid);
-/* Whether an error with this SQLSTATE is worth another attempt (DESIGN.md,
- * Task control: retries). */
+/* retry.c: whether an error with this SQLSTATE is worth another attempt
+ * (DESIGN.md, Task control: retries). */
 bool sqlstate_transient(const char *sqlstate);
+/* A failed attempt of t: whether it runs again (a transient error, attempts
+ * left, nobody cancelled it, the daemon not stopping), and then when
+ * (t->retry_at_us, logged). */
+bool task_retry_due(struct executor *e, struct task *t);
 /* A new task's timers (claimed_tasks()). */
 void task_timers_init(struct executor *e, struct task *t);
 /* Arms t's flush timer for what of it must be stored next, or disarms it. */

@@ -141,16 +141,16 @@ static size_t line_number(const char *s, unsigned *n)
 static bool unshift_excerpt(struct buf *b, const char *msg, size_t at, unsigned skip, int *r)
 {
 	static const char tag[] = "LINE ";
+	const size_t tag_len = sizeof(tag) - 1;
 	const char *p = msg + at, *eol, *caret;
 	unsigned n;
-	size_t digits, pad, had, want;
+	size_t digits, pad, had, now;
 	char num[16];
 
-	if (strncmp(p, tag, sizeof(tag) - 1) != 0)
+	if (strncmp(p, tag, tag_len) != 0)
 		return false;
-	digits = line_number(p + sizeof(tag) - 1, &n);
-	if (digits == 0 || n <= skip || p[sizeof(tag) - 1 + digits] != ':' ||
-	    p[sizeof(tag) + digits] != ' ')
+	digits = line_number(p + tag_len, &n);
+	if (digits == 0 || n <= skip || p[tag_len + digits] != ':' || p[tag_len + digits + 1] != ' ')
 		return false;
 	eol = strchr(p, '\n');
 	if (!eol)
@@ -158,19 +158,18 @@ static bool unshift_excerpt(struct buf *b, const char *msg, size_t at, unsigned 
 	caret = eol + 1;
 	for (pad = 0; caret[pad] == ' '; pad++)
 		;
-	had = sizeof(tag) - 1 + digits + 2;	/* "LINE n: " */
-	want = (size_t)snprintf(num, sizeof(num), "%u", n - skip);
+	had = tag_len + digits + 2;	/* "LINE n: " */
+	now = tag_len + (size_t)snprintf(num, sizeof(num), "%u", n - skip) + 2;
 	if (pad < had)
 		return false;
 	*r = buf_append(b, msg, at);
 	if (*r == 0)
 		*r = buf_printf(b, "%s%s", tag, num);
-	if (*r == 0)
-		*r = buf_append(b, p + sizeof(tag) - 1 + digits, (size_t)(caret - p) - (sizeof(tag) - 1 + digits));
+	if (*r == 0)	/* ": " and the excerpt, to the caret's line */
+		*r = buf_append(b, p + tag_len + digits, (size_t)(caret - p) - (tag_len + digits));
 	/* The caret sits under the same character of a shorter prefix. */
 	if (*r == 0)
-		*r = buf_append(b, caret + (had - (sizeof(tag) - 1 + want + 2)),
-				strlen(caret) - (had - (sizeof(tag) - 1 + want + 2)));
+		*r = buf_append(b, caret + (had - now), strlen(caret) - (had - now));
 	return true;
 }
 

@@ -227,7 +227,8 @@ void staged_released(struct fs *fs, int64_t id, int64_t committed_us, const char
 }
 
 /* Whether text's header asks for single_transaction (its BEGIN goes
- * first, and the session is named apart). */
+ * first, and the session is named apart), or does not parse (the task
+ * fails at its claim: nothing to name). */
 static bool single_transaction(const char *text, size_t len)
 {
 	struct task_options o;
