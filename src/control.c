@@ -342,7 +342,7 @@ void ctl_next(struct executor *e)
 		if (batch)
 			e->n_progress++;
 		/* Its session is named while the claim is in flight, unless
-		 * it is named with its first statement (task_send_named()):
+		 * it is named with its first statement (task_next_statement()):
 		 * a naming meanwhile only takes a CPU from the claim. */
 		if (one && !e->releasing[0].plain) {
 			e->prenamed_id = e->releasing[0].id;

@@ -172,7 +172,7 @@ struct task {
 	int64_t stmt_nrows;	/* rows of the current result so far */
 	bool copy_out;		/* in COPY TO STDOUT */
 	/* Its session named in the query string of its first statement
-	 * (task_send_named()): name_first until it is sent, then the naming's
+	 * (task_next_statement()): name_first until it is sent, then the naming's
 	 * rows come first (naming_rows), and the statement's error counts
 	 * one line too many (folded). */
 	bool name_first, naming_rows, folded;

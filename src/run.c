@@ -316,49 +316,12 @@ static void task_stamp_start(struct task *t)
 	task_flush_rearm(t);
 }
 
-/*
- * The session's naming and the first statement (e->stmt) in one query
- * string, the naming on a line of its own: one round trip, where the
- * naming alone took one before the statement.  Only for a plain query or
- * data change (sql_plain_query()), which runs alike in the implicit
- * transaction the two share.  The naming's row is dropped (task_pump());
- * an error's excerpt is numbered as psql, which sends the statement
- * alone, numbers it (format_error_skip()).
- */
-static void task_send_named(struct executor *e, struct task *t)
-{
-	struct conn *c = t->conn;
-	char app[96];
-	struct buf q;
-
-	app_name_query(app, sizeof(app), t->id);
-	buf_init(&q);
-	if (buf_printf(&q, "%s;\n%s", app, e->stmt.data) < 0 || !buf_cstr(&q)) {
-		buf_finish(&q);
-		task_fail(e, t, "pgqfs: out of memory\n");
-		return;
-	}
-	if (!PQsendQuery(c->pg, q.data)) {
-		buf_finish(&q);
-		task_fail(e, t, "pgqfs: cannot send to target %s: %s", t->pool->target->cfg->name,
-			  PQerrorMessage(c->pg));
-		return;
-	}
-	buf_finish(&q);
-	(void)PQsetSingleRowMode(c->pg);
-	c->named_id = t->id;
-	t->naming_rows = true;
-	t->folded = true;
-	log_debug("task %lld: its session is named in its first statement's query string",
-		  (long long)t->id);
-	conn_flush(c);
-}
-
 /* Sends statement t->cur, or finishes the task after the last one. */
 static void task_next_statement(struct executor *e, struct task *t)
 {
 	struct conn *c = t->conn;
 	const struct sql_stmt *s;
+	int r = 0;
 
 	if (t->cancel_asked) {
 		/* The cancel came between two statements: run no more. */
@@ -421,8 +384,27 @@ static void task_next_statement(struct executor *e, struct task *t)
 			  s->line);
 		return;
 	}
+	/*
+	 * The session's naming may go first, on a line of its own, in the
+	 * statement's query string (name_first): one round trip, where the
+	 * naming alone took one before the statement.  Only for a plain query
+	 * or data change (sql_plain_query()), which runs alike in the
+	 * implicit transaction the two share.  The naming's row is dropped
+	 * (task_pump()); an error's excerpt is numbered as psql, which sends
+	 * the statement alone, numbers it (format_error_skip()).
+	 */
+	t->folded = t->name_first;
+	t->name_first = false;
 	buf_reset(&e->stmt);
-	if (sql_stmt_text(&e->stmt, t->query, s) < 0 || !buf_cstr(&e->stmt)) {
+	if (t->folded) {
+		char app[96];
+
+		app_name_query(app, sizeof(app), t->id);
+		r = buf_printf(&e->stmt, "%s;\n", app);
+	}
+	if (r == 0)
+		r = sql_stmt_text(&e->stmt, t->query, s);
+	if (r < 0 || !buf_cstr(&e->stmt)) {
 		task_fail(e, t, "pgqfs: out of memory\n");
 		return;
 	}
@@ -436,12 +418,6 @@ static void task_next_statement(struct executor *e, struct task *t)
 	t->where_unsent = true;
 	task_mark_unsent(t);
 	task_stamp_start(t);
-	t->folded = false;
-	if (t->name_first) {
-		t->name_first = false;
-		task_send_named(e, t);
-		return;
-	}
 	if (!PQsendQuery(c->pg, e->stmt.data)) {
 		task_fail(e, t, "pgqfs: cannot send to target %s: %s", t->pool->target->cfg->name,
 			  PQerrorMessage(c->pg));
@@ -449,6 +425,12 @@ static void task_next_statement(struct executor *e, struct task *t)
 	}
 	/* Rows are formatted as they arrive; no result is held whole. */
 	(void)PQsetSingleRowMode(c->pg);
+	if (t->folded) {
+		c->named_id = t->id;
+		t->naming_rows = true;
+		log_debug("task %lld: its session is named in its first statement's query string",
+			  (long long)t->id);
+	}
 	conn_flush(c);
 }
 
@@ -507,7 +489,7 @@ void task_begin(struct executor *e, struct task *t)
 	}
 	if (!t->opts.single_transaction && t->n_stmts > 0 && !t->stmts[0].meta &&
 	    sql_plain_query(t->query + t->stmts[0].start, t->stmts[0].len)) {
-		/* Named in its first statement's string (task_send_named()). */
+		/* Named in its first statement's string (task_next_statement()). */
 		t->name_first = true;
 		t->cur = 0;
 		task_next_statement(e, t);
