@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -171,13 +172,83 @@ static void cancels_send(struct executor *e)
 		       store_send_cancels(e->control, e->instance, e->stop_ids, e->n_stop));
 }
 
+/*
+ * Which pools a claim asks about (into names, max, want, running; their
+ * number is returned), and for how many tasks each.  The free slots (the
+ * daemon's room, each target's free connections, each pool's
+ * max_workers) are dealt one at a time to the pools with work, in turn,
+ * beginning after the pool dealt the last slot of the claim before: pools
+ * that share a target or the daemon's workers take turns, and a pool
+ * with a long queue does not keep the others from starting until it is
+ * empty.  A pool dealt nothing because its turn never came (room ran out)
+ * is not asked and keeps its work for the next claim; one at its limit,
+ * paused, or whose target is full is asked for nothing: its settings may
+ * have changed, and a full answer brings it back when a slot frees.
+ */
+static size_t claim_deal(struct executor *e, int room, const char **names, int *max,
+			 int *want, int *running, int *sum_want)
+{
+	size_t np = e->cfg->n_pools < 256 ? e->cfg->n_pools : 256;
+	int cap[256], give[256];
+	size_t n = 0, last = SIZE_MAX;
+	bool dealt = true;
+
+	if (np == 0)
+		return 0;
+	for (size_t i = 0; i < np; i++)
+		e->pools[i].target->deal_free = target_free(e->pools[i].target);
+	for (size_t i = 0; i < np; i++) {
+		struct pool *p = &e->pools[i];
+		int held = p->running - p->batch_freed;
+
+		cap[i] = p->has_work && !p->paused && p->live_max > held ? p->live_max - held : 0;
+		give[i] = 0;
+	}
+	while (dealt && room > 0) {
+		dealt = false;
+		for (size_t k = 0; k < np && room > 0; k++) {
+			size_t i = (e->deal_next + k) % np;
+			struct target *t = e->pools[i].target;
+
+			if (give[i] >= cap[i] || t->deal_free <= 0)
+				continue;
+			give[i]++;
+			t->deal_free--;
+			room--;
+			dealt = true;
+			last = i;
+		}
+	}
+	if (last != SIZE_MAX)
+		e->deal_next = (last + 1) % np;
+	for (size_t i = 0; i < np; i++) {
+		struct pool *p = &e->pools[i];
+
+		if (!p->has_work)
+			continue;
+		if (room == 0 && give[i] < cap[i] && p->target->deal_free > 0)
+			continue;
+		names[n] = p->cfg->name;
+		max[n] = p->cfg->max_workers;
+		want[n] = give[i];
+		running[n] = p->running - p->batch_freed;
+		/* It has work again if the claim comes back full, or when a
+		 * NOTIFY or a finished task says so. */
+		p->claim_want = give[i];
+		p->claim_asked = true;
+		p->has_work = false;
+		*sum_want += give[i];
+		n++;
+	}
+	return n;
+}
+
 void ctl_next(struct executor *e)
 {
 	int64_t now = mono_ms();
 	bool stopping = atomic_load(&e->stopping);
 	const char *names[256];
 	int max[256], want[256], running[256];
-	int tg_asked[256] = { 0 };	/* connections asked for, per target */
 	size_t n = 0;
 	int room = stopping || atomic_load(&e->draining) ? 0 : global_free(e);
 	int sum_want = 0, freed = 0;
@@ -288,39 +359,8 @@ void ctl_next(struct executor *e)
 		if (p)
 			p->has_work = true;
 	}
-	for (size_t i = 0; i < e->cfg->n_pools && n < 256 && room > 0; i++) {
-		struct pool *p = &e->pools[i];
-		int held = p->running - p->batch_freed;
-		int w = p->live_max - held;
-		size_t ti = (size_t)(p->target - e->targets);
-		/* Pools sharing a target share its free connections. */
-		int tf = target_free(p->target) - (ti < 256 ? tg_asked[ti] : 0);
-
-		if (!p->has_work)
-			continue;
-		if (w > tf)
-			w = tf;
-		if (w > room)
-			w = room;
-		/* A paused pool, or one at its limit, is still asked about
-		 * (for nothing): its settings may have changed. */
-		if (w < 0 || p->paused)
-			w = 0;
-		names[n] = p->cfg->name;
-		max[n] = p->cfg->max_workers;
-		want[n] = w;
-		running[n] = held;
-		/* It has work again if the claim comes back full, or when a
-		 * NOTIFY or a finished task says so. */
-		p->claim_want = w;
-		p->claim_asked = true;
-		p->has_work = false;
-		if (ti < 256)
-			tg_asked[ti] += w;
-		room -= w;
-		sum_want += w;
-		n++;
-	}
+	if (room > 0)
+		n = claim_deal(e, room, names, max, want, running, &sum_want);
 	if (n > 0 || e->n_releasing) {
 		int r = reserve_orphans(e, (size_t)sum_want);
 		/* One file released into a pool with room, and nothing else to

@@ -119,6 +119,8 @@ struct target {
 					 * tasks, then close */
 	int unassigned;			/* claimed tasks waiting for claimed_assign():
 					 * connections as good as taken */
+	int deal_free;			/* claim_deal()'s count of its free
+					 * connections not yet dealt */
 };
 
 struct pool {
@@ -296,6 +298,8 @@ struct executor {
 	executor_reconnected_fn *on_reconnected;
 	void *on_reconnected_arg;
 	int64_t instance;
+	size_t deal_next;		/* the pool dealt a free slot first by the
+					 * next claim (claim_deal()) */
 	enum ctl_op op;			/* statement in flight on control */
 	/* Tasks of ours named by SCHEMA_stop NOTIFYs: cancelled once the
 	 * database confirms (OP_CANCELS), since anyone may NOTIFY.  The

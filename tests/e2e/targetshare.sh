@@ -96,4 +96,29 @@ session_close gate
 for id in "${ga[@]}" "${gb[@]}"; do
 	t_is "$(task_wait "$id" 15)" done "task $id is done"
 done
+
+# A pool with a long queue does not keep another that shares its target
+# from starting: the connections that free are dealt to the pools with
+# work in turn.  Six half-second tasks into pool a (two run at once),
+# then one into pool b while the target is full: b's task starts when
+# a's first two end, beside a's third, so before a's fourth.  Before,
+# pool a took every connection that freed, and b's task waited until a's
+# queue was empty (it started after a's sixth).
+printf 'SELECT pg_sleep(0.5) AS slept;\n' >"$W/half.sql"
+fa=()
+for k in 1 2 3 4 5 6; do
+	id=$(new_id)
+	submit a "$W/half.sql" "$id.sql" || t_fail "cp of task $k into pool a"
+	fa+=("$id")
+done
+t_ok "pool a's first two tasks run" wait_until 10 all_in running "${fa[0]}" "${fa[1]}"
+fb=$(new_id)
+submit b "$W/half.sql" "$fb.sql" || t_fail "cp into pool b"
+for id in "${fa[@]}" "$fb"; do
+	t_is "$(task_wait "$id" 30)" done "task $id is done"
+done
+sb=$(iso_ms "$(info_of "$fb" started_at)") || sb=
+s4=$(iso_ms "$(info_of "${fa[3]}" started_at)") || s4=
+earlier() { [ -n "$1" ] && [ -n "$2" ] && [ "$1" -lt "$2" ]; }
+t_ok "pool b's task started before pool a's fourth (at $sb and $s4 ms)" earlier "$sb" "$s4"
 t_done
