@@ -226,7 +226,7 @@ static size_t claim_deal(struct executor *e, int room, const char **names, int *
 
 		if (!p->has_work)
 			continue;
-		if (room == 0 && give[i] < cap[i] && p->target->deal_free > 0)
+		if (give[i] == 0 && cap[i] > 0 && room == 0 && p->target->deal_free > 0)
 			continue;
 		names[n] = p->cfg->name;
 		max[n] = p->cfg->max_workers;
