@@ -232,6 +232,13 @@ static size_t claim_deal(struct executor *e, int room, const char **names, int *
 		max[n] = p->cfg->max_workers;
 		want[n] = give[i];
 		running[n] = p->running - p->batch_freed;
+		/* Work, room for it, and nothing dealt (its target's free
+		 * connections went to pools ahead of it, which may come back
+		 * short): it counts as full, so that it asks again when this
+		 * claim leaves a slot unused (claim.c), even if its own last
+		 * claim came back short. */
+		if (give[i] == 0 && cap[i] > 0)
+			p->saturated = true;
 		/* It has work again if the claim comes back full, or when a
 		 * NOTIFY or a finished task says so. */
 		p->claim_want = give[i];
