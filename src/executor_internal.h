@@ -491,7 +491,8 @@ void conn_drop_due(struct timer *tm, void *arg, int64_t now);
 
 /* jobs.c: blocking calls on threads of their own */
 /* Helper threads at once, at most; past it a cancel is not sent (the
- * connection is closed at once) and a connection cannot resolve. */
+ * connection is closed at once) and a connection waits for one to end
+ * before it resolves its host names (within its connect deadline). */
 #define JOBS_MAX 64
 /* Addresses kept per host name: libpq would try each in turn. */
 #define ADDRS_PER_NAME 8

@@ -42,13 +42,13 @@ void job_free(struct job *j)
 static void job_end(struct job *j)
 {
 	struct executor *e = j->e;
-	bool wake = j->kind == JOB_RESOLVE;
 	int running = JOB_RUNNING;
 
-	/* Once JOB_DONE is seen, j and e stay until this thread is joined. */
+	/* Once JOB_DONE is seen, j and e stay until this thread is joined.
+	 * The executor takes a resolution's answer; any end frees a slot
+	 * that a connection may wait for (conn_resolve_start()). */
 	if (atomic_compare_exchange_strong(&j->state, &running, JOB_DONE)) {
-		if (wake)
-			executor_wake(e);
+		executor_wake(e);
 		return;
 	}
 	job_free(j);

@@ -471,10 +471,16 @@ void conn_resolve_start(struct executor *e, struct conn *c)
 	j->conn = c;
 	c->job = j;
 	r = job_start(e, j);
-	if (r < 0) {
+	if (r == -EAGAIN) {
+		/* JOBS_MAX lookups run already (a burst of new connections):
+		 * this one starts when one of them ends and wakes the executor
+		 * (targets_tick() tries again each round), within the
+		 * connection's connect deadline.  A task waiting for it must
+		 * not fail for a limit of ours. */
 		c->job = NULL;
-		conn_set_broken(c, r == -EAGAIN ? "too many host name lookups in progress\n" :
-				   "cannot start a thread to resolve its host name\n");
+	} else if (r < 0) {
+		c->job = NULL;
+		conn_set_broken(c, "cannot start a thread to resolve its host name\n");
 	}
 }
 
