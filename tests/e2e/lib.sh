@@ -1040,3 +1040,18 @@ new_id() {
 task_wait() {
 	timeout "${2:-60}" cat -- "$MNT/tasks/$1/wait"
 }
+
+# all_in STATE ID...: whether every task ID is in STATE now.
+all_in() {
+	local want=$1 id
+	shift
+	for id; do
+		[ "$(cat -- "$MNT/tasks/$id/state")" = "$want" ] || return 1
+	done
+}
+
+# ms_before A B: whether time A (ms since the epoch) came before time B;
+# false when either is unset or 0 (a time iso_ms could not read).
+ms_before() {
+	[ -n "$1" ] && [ -n "$2" ] && [ "$1" -gt 0 ] && [ "$1" -lt "$2" ]
+}

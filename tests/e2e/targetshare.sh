@@ -76,14 +76,6 @@ submit_two() {
 		two+=("$id")
 	done
 }
-# all_in STATE ID...: whether every task ID is in STATE.
-all_in() {
-	local want=$1 id
-	shift
-	for id; do
-		[ "$(cat "$MNT/tasks/$id/state")" = "$want" ] || return 1
-	done
-}
 submit_two a "$W/gated.sql"
 ga=("${two[@]}")
 t_ok "pool a's two tasks run, at the gate" wait_until 10 all_in running "${ga[@]}"
@@ -119,6 +111,5 @@ for id in "${fa[@]}" "$fb"; do
 done
 sb=$(iso_ms "$(info_of "$fb" started_at)") || sb=
 s4=$(iso_ms "$(info_of "${fa[3]}" started_at)") || s4=
-earlier() { [ -n "$1" ] && [ -n "$2" ] && [ "$1" -lt "$2" ]; }
-t_ok "pool b's task started before pool a's fourth (at $sb and $s4 ms)" earlier "$sb" "$s4"
+t_ok "pool b's task started before pool a's fourth (at $sb and $s4 ms)" ms_before "$sb" "$s4"
 t_done

@@ -36,14 +36,6 @@ W=$E2E_TMP/work
 mkdir -p "$W"
 printf 'SELECT pg_sleep(0.5) AS slept;\n' >"$W/half.sql"
 
-# all_in STATE ID...: whether every task ID is in STATE.
-all_in() {
-	local want=$1 id
-	shift
-	for id; do
-		[ "$(cat "$MNT/tasks/$id/state")" = "$want" ] || return 1
-	done
-}
 fa=()
 for k in 1 2 3 4 5; do
 	id=$(new_id)
@@ -74,7 +66,6 @@ for s in "${starts[@]}"; do
 	[ "$n" -gt "$most" ] && most=$n
 done
 t_is "$most" 2 "at most two tasks ran at once (starts ${starts[*]}, ends ${ends[*]})"
-earlier() { [ "$1" -gt 0 ] && [ "$2" -gt 0 ] && [ "$1" -lt "$2" ]; }
 t_ok "pool b's task started before pool a's fourth (at ${starts[5]} and ${starts[3]} ms)" \
-	earlier "${starts[5]}" "${starts[3]}"
+	ms_before "${starts[5]}" "${starts[3]}"
 t_done
