@@ -359,6 +359,14 @@ void conn_connect_timed_out(struct timer *tm, void *arg, int64_t now)
 	(void)now;
 	if (c->state != CONN_CONNECTING)
 		return;
+	if (c->resolving && !c->job) {
+		/* It never got a thread to resolve in (conn_resolve_start()):
+		 * JOBS_MAX lookups or cancels were running all along. */
+		conn_connect_failed(timer_executor(tm), c,
+				    "timeout waiting to resolve its host name: too many host name "
+				    "lookups and cancels in progress\n");
+		return;
+	}
 	if (ms % 1000)
 		snprintf(msg, sizeof(msg), "timeout after %llu ms\n", (unsigned long long)ms);
 	else
