@@ -615,6 +615,22 @@ max_workers = 8
 EOF
 }
 
+# Pieces of a configuration for a test's own pgqfs_config:
+#   config_pgqfs WORKERS          [pgqfs]: the test's control database,
+#                                 workers = WORKERS, shutdown_grace 2s
+#   config_target NAME MAX        [target NAME] on the test's app database
+#   config_pool NAME TARGET MAX   [pool NAME]
+config_pgqfs() {
+	printf '[pgqfs]\ncontrol = %s\nschema = pgqfs\nworkers = %s\nshutdown_grace = 2s\n\n' \
+		"$PGQFS_CONTROL" "$1"
+}
+config_target() {
+	printf '[target %s]\nconninfo = %s\nmax_workers = %s\n\n' "$1" "$PGQFS_TARGET" "$2"
+}
+config_pool() {
+	printf '[pool %s]\ntarget = %s\nmax_workers = %s\n\n' "$1" "$2" "$3"
+}
+
 # pgqfs_config NAME: what pgqfs_start NAME writes to its config file.  A test
 # supplies its own configuration by redefining this function after sourcing
 # lib.sh, e.g.

@@ -13,33 +13,12 @@
 . "$SRCDIR/e2e/lib.sh"
 
 pgqfs_config() {
-	cat <<EOT
-[pgqfs]
-control = $PGQFS_CONTROL
-schema = pgqfs
-workers = 0
-shutdown_grace = 2s
-
-[target main]
-conninfo = $PGQFS_TARGET
-max_workers = 1
-
-[target other]
-conninfo = $PGQFS_TARGET
-max_workers = 1
-
-[pool a]
-target = main
-max_workers = 1
-
-[pool b]
-target = main
-max_workers = 1
-
-[pool c]
-target = other
-max_workers = 1
-EOT
+	config_pgqfs 0
+	config_target main 1
+	config_target other 1
+	config_pool a main 1
+	config_pool b main 1
+	config_pool c other 1
 }
 pg_start
 pgqfs_start || t_bail "daemon did not start"

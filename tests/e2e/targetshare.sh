@@ -10,25 +10,10 @@
 . "$SRCDIR/e2e/lib.sh"
 
 pgqfs_config() {
-	cat <<EOT
-[pgqfs]
-control = $PGQFS_CONTROL
-schema = pgqfs
-workers = 0
-shutdown_grace = 2s
-
-[target main]
-conninfo = $PGQFS_TARGET
-max_workers = 2
-
-[pool a]
-target = main
-max_workers = 2
-
-[pool b]
-target = main
-max_workers = 2
-EOT
+	config_pgqfs 0
+	config_target main 2
+	config_pool a main 2
+	config_pool b main 2
 }
 pg_start
 pgqfs_start || t_bail "daemon did not start"

@@ -10,25 +10,10 @@
 . "$SRCDIR/e2e/lib.sh"
 
 pgqfs_config() {
-	cat <<EOT
-[pgqfs]
-control = $PGQFS_CONTROL
-schema = pgqfs
-workers = 2
-shutdown_grace = 2s
-
-[target main]
-conninfo = $PGQFS_TARGET
-max_workers = 8
-
-[pool a]
-target = main
-max_workers = 8
-
-[pool b]
-target = main
-max_workers = 8
-EOT
+	config_pgqfs 2
+	config_target main 8
+	config_pool a main 8
+	config_pool b main 8
 }
 pg_start
 pgqfs_start || t_bail "daemon did not start"
