@@ -523,9 +523,20 @@ static struct conn *target_add(struct target *tg, bool as_submitter, uint32_t ui
 	size_t open = 0;
 	struct conn *c;
 
-	/* A broken connection not yet reaped may still hold its backend. */
-	for (size_t i = 0; i < tg->n_conns; i++)
-		open += tg->conns[i]->state != CONN_BROKEN || tg->conns[i]->pg;
+	/* A broken connection not yet reaped may still hold its backend.
+	 * Without a task (a task abandoned, an idle session found dead in
+	 * this round), nothing reads it any more: its backend goes now, as
+	 * target_close_spare() does, and its slot is this one's.  With a
+	 * task, it holds the slot until reap_conns() fails that task. */
+	for (size_t i = 0; i < tg->n_conns; i++) {
+		struct conn *o = tg->conns[i];
+
+		if (o->state == CONN_BROKEN && o->pg && !o->task) {
+			PQfinish(o->pg);
+			o->pg = NULL;
+		}
+		open += o->state != CONN_BROKEN || o->pg;
+	}
 	if (open >= (size_t)tg->cfg->max_workers && !(make_room && target_close_spare(tg)))
 		return NULL;
 	/* Closed ones stay until reaped, so the array may need more room
