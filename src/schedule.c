@@ -129,7 +129,10 @@ int sched_send(struct executor *e, int64_t now)
 	size_t n = 0, np = 0;
 	int64_t t = db_now(sc, now);
 
-	for (size_t i = 0; sc->asked && i < sc->n; i++) {
+	/* No tick while a change is unread: a rewritten schedule's next
+	 * tick must come from its new rule, and this statement reads it
+	 * (the ticks go with the next, a gap later, well within the grace). */
+	for (size_t i = 0; sc->asked && sc->want_seq == sc->answered_seq && i < sc->n; i++) {
 		struct sched_row *r = &sc->rows[i];
 		int64_t next;
 		int rc;
