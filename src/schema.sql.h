@@ -574,6 +574,7 @@ static const char *const schema_v2[] = {
 #include "schema_v9.sql.h"
 #include "schema_v10.sql.h"
 #include "schema_v11.sql.h"
+#include "schema_v12.sql.h"
 
 static const char *const *const schema_versions[] = {
 	schema_v1,
@@ -587,6 +588,7 @@ static const char *const *const schema_versions[] = {
 	schema_v9,
 	schema_v10,
 	schema_v11,
+	schema_v12,
 };
 
 #endif

@@ -7,7 +7,8 @@
 # first statement it sends after T comes with the change unread.  It must
 # fire T once and set the next tick to T+20 by the new rule: one run by
 # T+13.  Before, it fired T by the old rule's copy it held, moving the
-# schedule to T+10, and a second run came at T+10.
+# schedule to T+10, and a second run came at T+10.  Then a schedule
+# removed and written again while its run goes on.
 E2E_TIMEOUT=${E2E_TIMEOUT:-120}
 . "$SRCDIR/e2e/lib.sh"
 
@@ -55,4 +56,24 @@ t_is "$runs" 1 "one run by T+13 (the tick at T), none at T+10"
 next=$(ctl -c "SELECT extract(epoch FROM next_at)::bigint FROM pgqfs.schedule WHERE pool = 'default' AND name = 's.sql'")
 t_is "$next" $((T + 20)) "the next tick is T+20, by the new rule"
 rm -f "$MNT/schedules/default/s.sql"
+
+# rm, then cp of the same schedule while its run goes on: the new one's
+# ticks are skipped until that run ends, as a rewritten schedule's are.
+# Before (schema 11), the new schedule began with no last run, and its
+# first tick ran beside the old one's.
+printf -- '-- pgqfs: every=1s\nSELECT pg_sleep(3) AS slow;\n' >"$W/slow.sql"
+slow_running() {
+	[ "$(ctl -c "SELECT count(*) FROM pgqfs.task WHERE pool = 'default'
+		AND name = 'slow.sql' AND state = 'running'")" -ge 1 ]
+}
+slow_runs() { ctl -c "SELECT count(*) FROM pgqfs.task WHERE pool = 'default' AND name = 'slow.sql'"; }
+cp "$W/slow.sql" "$MNT/schedules/default/slow.sql" || t_fail "write the slow schedule"
+t_ok "its first run runs" wait_until 10 slow_running
+rm "$MNT/schedules/default/slow.sql" || t_fail "rm the slow schedule"
+cp "$W/slow.sql" "$MNT/schedules/default/slow.sql" || t_fail "write it again"
+sleep 2
+t_is "$(slow_runs)" 1 "no run of the new schedule beside the old one's"
+more_runs() { [ "$(slow_runs)" -ge 2 ]; }
+t_ok "a run follows once it ended" wait_until 10 more_runs
+rm -f "$MNT/schedules/default/slow.sql"
 t_done
