@@ -47,7 +47,9 @@ chmod 755 "$W"
 W_PY=$(write_step_py)
 w() { python3 "$W_PY" "$@"; }
 
-echo "SELECT pg_sleep(20);" >"$W/long.sql"
+# Long enough for the steps before its cancel on a loaded machine: each
+# blocker is cancelled (or cancelled at the daemon's stop).
+echo "SELECT pg_sleep(120);" >"$W/long.sql"
 echo "INSERT INTO side VALUES ('queued');" >"$W/q.sql"
 echo "INSERT INTO side VALUES ('nobody');" >"$W/n.sql"
 printf 'INSERT INTO later_t VALUES (1);\nSELECT count(*) AS n FROM later_t;\n' >"$W/fail.sql"
