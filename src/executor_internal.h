@@ -239,6 +239,8 @@ struct schedules {
 	bool in_flight;		/* sent, no answer yet: failed if the
 				 * connection is idle again without one */
 	size_t n_sent;		/* ticks in the statement in flight */
+	bool held;		/* the last statement sent no tick, a change
+				 * being unread (sched_send()) */
 	int64_t gap_ms;		/* between statements: doubles while the
 				 * ticks sent are not taken (held elsewhere) */
 	struct timer timer;	/* the earliest tick */

@@ -131,8 +131,15 @@ int sched_send(struct executor *e, int64_t now)
 
 	/* No tick while a change is unread: a rewritten schedule's next
 	 * tick must come from its new rule, and this statement reads it
-	 * (the ticks go with the next, a gap later, well within the grace). */
-	for (size_t i = 0; sc->asked && sc->want_seq == sc->answered_seq && i < sc->n; i++) {
+	 * (the ticks go with the next, a gap later, well within the grace).
+	 * Not twice in a row, though (held stays set when another change
+	 * came while the holding statement was in flight): a writer
+	 * rewriting a schedule in a loop must not hold everyone's ticks off;
+	 * the rows read by the statement before are then at most a gap old. */
+	bool hold = sc->want_seq != sc->answered_seq && !sc->held;
+
+	sc->held = hold;
+	for (size_t i = 0; sc->asked && !hold && i < sc->n; i++) {
 		struct sched_row *r = &sc->rows[i];
 		int64_t next;
 		int rc;
@@ -209,6 +216,11 @@ void sched_result(struct executor *e, PGresult *res)
 	sc->in_flight = false;
 	sc->asked = true;
 	sc->answered_seq = sc->sent_seq;
+	/* Its rows are the latest: the next change may hold ticks again.
+	 * A change that came while it was in flight (a writer in a loop)
+	 * may not, this once (sched_send()). */
+	if (sc->answered_seq == sc->want_seq)
+		sc->held = false;
 	sc->answer_mono_ms = now;
 	for (int row = 0; row < PQntuples(res); row++) {
 		struct schedule_row sr;
