@@ -88,15 +88,35 @@ void executor_wake(struct executor *e);
  * transaction for many tasks).
  * Returns -ENOMEM if it cannot take it (the caller then queues it itself).
  * plain: the file's first statement is a plain query (sql_plain_query()).
- * *ret_seq numbers the release for executor_release_settled().
+ * *ret_seq numbers the release for executor_release_settled().  held: its
+ * claim went with its staging (executor_hold()): it starts without a
+ * claim (*ret_seq is 0), or is claimed as any file if its hold is gone.
  */
 __attribute__((warn_unused_result))
 int executor_release(struct executor *e, int64_t id, int64_t committed_us, const char *pool,
-		     bool plain, uint64_t *ret_seq);
+		     bool plain, bool held, uint64_t *ret_seq);
 
 /* Thread-safe: whether release `seq` is committed claimed or queued (its
  * row is no longer staged). */
 bool executor_release_settled(struct executor *e, uint64_t seq);
+
+/*
+ * Claims with a file's staging (held.c).  Thread-safe.
+ * executor_hold_room(): on an idle executor whose pool has room, takes a
+ * slot and fills in c's request (the staging then asks for the claim);
+ * false: no claim is asked.  Each true is followed by one
+ * executor_hold() with the staging's outcome (id 0 if it failed), which
+ * gives the slot back and, if the file was claimed, holds its task
+ * (name and query copied; plain as for executor_release()) until
+ * executor_release() of id starts it;
+ * false if it does not (the caller gives a claim back: store_unhold()).
+ * executor_unhold(): the held task id is dropped (its file is written
+ * again, removed or renamed; the store puts its row back to staged).
+ */
+bool executor_hold_room(struct executor *e, const char *pool, struct stage_claim *c);
+bool executor_hold(struct executor *e, const char *pool, int64_t id, const char *name,
+		   const char *query, size_t len, bool plain, const struct stage_claim *c);
+void executor_unhold(struct executor *e, int64_t id);
 
 void executor_get_counters(struct executor *e, struct executor_counters *ret);
 

@@ -106,12 +106,28 @@ struct task_entry {
 typedef int store_entry_fn(void *arg, const struct task_entry *e);
 
 /* What a writer submits. */
+/*
+ * A claim asked with a file's staging (schema_v13.sql.h): max, want and
+ * local as for claim_one(); the rest is the answer, claimed and the
+ * claimed row's fields (submitted_us: the row's, not the commit's).
+ */
+struct stage_claim {
+	int max, want, local;
+	bool claimed;
+	int64_t submitted_us, log_size, pool_next_us;
+	int attempt, priority, pool_max;
+	uint32_t uid;
+	bool pool_paused;
+	uint64_t epoch;		/* the executor's (held.c) */
+};
+
 struct submission {
 	const char *pool;
 	const char *name;
 	uint32_t uid, gid;
 	const char *data;
 	size_t len;
+	struct stage_claim *claim;	/* NULL: staged only */
 };
 
 /*
@@ -240,6 +256,10 @@ int store_stage(struct store *s, const struct submission *sub, int64_t *inout_id
  * the same: its connection was lost or timed out during the statement
  * (then a new task's row may be in the store, its id unknown here). */
 bool store_stage_outcome_unknown(void);
+/* Task id, claimed with its staging by this daemon and not started, is
+ * staged again (schema_v13.sql.h: unhold()). */
+__attribute__((warn_unused_result))
+int store_unhold(struct store *s, int64_t id);
 /* Makes a staged task runnable and wakes every daemon. */
 __attribute__((warn_unused_result))
 int store_release(struct store *s, int64_t id);
@@ -534,6 +554,7 @@ struct task_update {
 	const char *target;		/* NULL: unchanged */
 	const char *daemon;		/* NULL: unchanged */
 	int64_t started_us;		/* 0: unchanged */
+	int64_t submitted_us;		/* 0: unchanged (held.c: its commit's ack) */
 	int state;			/* -1: still running; TASK_QUEUED: to be
 					 * tried again, not before retry_at_us */
 	int64_t retry_at_us;

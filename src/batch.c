@@ -77,6 +77,7 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 	if (t->start_unsent && t->started_us) {
 		u.backend_pid = t->backend_pid;
 		u.started_us = t->started_us;
+		u.submitted_us = t->submitted_us;
 	}
 	if (t->start_unsent)
 		u.target = t->pool->target->cfg->name;

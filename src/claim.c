@@ -58,7 +58,7 @@ void pool_hold_due(struct timer *tm, void *arg, int64_t now)
 }
 
 /* What a claim learnt of pool p's settings and held tasks. */
-static void pool_learnt(struct executor *e, struct pool *p, const struct claimed *cl)
+void pool_learnt(struct executor *e, struct pool *p, const struct claimed *cl)
 {
 	/* Asked for less than the limit allows now: ask again. */
 	if (cl->pool_max > p->live_max || (p->paused && !cl->pool_paused))
@@ -113,6 +113,64 @@ void claimed_assign(struct executor *e)
 	free(list);
 }
 
+/*
+ * A claimed task, from its row cl of pool p (NULL: not this daemon's):
+ * held here from now on, not yet given a session.  NULL when it failed
+ * at once (recorded as it ends) or became an orphan.
+ */
+struct task *claimed_take(struct executor *e, struct pool *p, const struct claimed *cl)
+{
+	char err[256];
+	struct task *t = calloc(1, sizeof(*t));
+
+	if (!p || !t) {
+		free(t);
+		if (!p)
+			log_error("claimed task %lld of unknown pool %s: it fails",
+				  (long long)cl->id, LOG_ESCAPE(cl->pool));
+		else
+			log_error("out of memory taking claimed task %lld: it fails",
+				  (long long)cl->id);
+		add_orphan(e, cl->id, cl->log_size, !p);
+		return NULL;
+	}
+	t->id = cl->id;
+	t->pool = p;
+	t->uid = cl->uid;
+	t->final_state = -1;
+	t->name = strdup(cl->name);
+	t->query = malloc(cl->query_len + 1);
+	t->out[STREAM_LOG].base = cl->log_size;
+	t->next = e->tasks;
+	e->tasks = t;
+	p->running++;
+	e->running++;
+	t->phase = PHASE_CONNECT;	/* its first phase, not a move */
+	task_timers_init(e, t);
+	t->started_mono_ms = mono_ms();
+	if (!t->name || !t->query) {
+		task_fail(e, t, "pgqfs: out of memory\n");
+		return NULL;
+	}
+	memcpy(t->query, cl->query, cl->query_len);
+	t->query[cl->query_len] = '\0';
+	t->query_len = cl->query_len;
+	t->attempt = cl->attempt;
+	/* Checked when it was queued (a bad header fails it then); a
+	 * task queued by an older pgqfs may still have one.  A
+	 * schedule's run has its schedule's header, every= or cron=
+	 * included: keys that a file of queue/ was refused for at
+	 * its submission, so accepting them here changes nothing else. */
+	if (header_parse(t->query, t->query_len, true, &t->opts, err, sizeof(err)) < 0) {
+		task_options_init(&t->opts);
+		task_fail(e, t, "pgqfs: not run: bad \"-- pgqfs:\" header: %s\n", err);
+		return NULL;
+	}
+	t->timeout_ms = task_options_has(&t->opts, HEADER_TIMEOUT) ? t->opts.timeout_ms
+								   : p->cfg->timeout_ms;
+	return t;
+}
+
 void claimed_tasks(struct executor *e, PGresult *res)
 {
 	int n = PQntuples(res);
@@ -145,7 +203,6 @@ void claimed_tasks(struct executor *e, PGresult *res)
 		struct claimed cl;
 		struct task *t;
 		struct pool *p;
-		char err[256];
 
 		store_parse_claimed(res, order[i].row, &cl);
 		if (cl.done_row)
@@ -156,59 +213,16 @@ void claimed_tasks(struct executor *e, PGresult *res)
 				pool_learnt(e, p, &cl);
 			continue;
 		}
-		t = calloc(1, sizeof(*t));
-		if (!p || !t) {
-			free(t);
-			if (!p)
-				log_error("claimed task %lld of unknown pool %s: it fails",
-					  (long long)cl.id, LOG_ESCAPE(cl.pool));
-			else
-				log_error("out of memory taking claimed task %lld: it fails",
-					  (long long)cl.id);
-			add_orphan(e, cl.id, cl.log_size, !p);
-			continue;
-		}
-		if (p - e->pools < 256)
+		if (p && p - e->pools < 256)
 			got_per_pool[p - e->pools]++;
-		t->id = cl.id;
-		t->pool = p;
-		t->uid = cl.uid;
-		t->final_state = -1;
-		t->name = strdup(cl.name);
-		t->query = malloc(cl.query_len + 1);
-		t->out[STREAM_LOG].base = cl.log_size;
-		t->next = e->tasks;
-		e->tasks = t;
-		p->running++;
-		e->running++;
-		t->phase = PHASE_CONNECT;	/* its first phase, not a move */
-		task_timers_init(e, t);
-		t->started_mono_ms = mono_ms();
-		if (!t->name || !t->query) {
-			task_fail(e, t, "pgqfs: out of memory\n");
-			continue;
+		t = claimed_take(e, p, &cl);
+		if (t) {
+			/* Its session is chosen once the next control statement
+			 * is on its way (claimed_assign()); split in
+			 * task_begin(), as the session reads strings. */
+			t->unassigned = true;
+			p->target->unassigned++;
 		}
-		memcpy(t->query, cl.query, cl.query_len);
-		t->query[cl.query_len] = '\0';
-		t->query_len = cl.query_len;
-		t->attempt = cl.attempt;
-		/* Checked when it was queued (a bad header fails it then); a
-		 * task queued by an older pgqfs may still have one.  A
-		 * schedule's run has its schedule's header, every= or cron=
-		 * included: keys that a file of queue/ was refused for at
-		 * its submission, so accepting them here changes nothing else. */
-		if (header_parse(t->query, t->query_len, true, &t->opts, err, sizeof(err)) < 0) {
-			task_options_init(&t->opts);
-			task_fail(e, t, "pgqfs: not run: bad \"-- pgqfs:\" header: %s\n", err);
-			continue;
-		}
-		t->timeout_ms = task_options_has(&t->opts, HEADER_TIMEOUT) ? t->opts.timeout_ms
-									   : p->cfg->timeout_ms;
-		/* Its session is chosen once the next control statement is
-		 * on its way (claimed_assign()); split in task_begin(), as
-		 * the session reads strings. */
-		t->unassigned = true;
-		p->target->unassigned++;
 	}
 out:
 	free(order);

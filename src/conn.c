@@ -84,7 +84,7 @@ static void conn_name(struct conn *c, int64_t id)
 	conn_flush(c);
 }
 
-void conn_prename(struct pool *p, int64_t id)
+void conn_prename(struct pool *p, int64_t id, const char *meanwhile)
 {
 	struct target *tg = p ? p->target : NULL;
 	struct conn *idle = NULL;
@@ -104,8 +104,8 @@ void conn_prename(struct pool *p, int64_t id)
 			idle = c;
 	}
 	if (idle) {
-		log_debug("task %lld: a session is named for it while its claim is in flight",
-			  (long long)id);
+		log_debug("task %lld: a session is named for it while %s", (long long)id,
+			  meanwhile);
 		conn_name(idle, id);
 	}
 }
@@ -119,7 +119,7 @@ void conn_unname(struct pool *p, int64_t id)
 
 		if (c->named_id != id || c->task)
 			continue;
-		log_debug("task %lld: not claimed here; the session named for it takes its name back",
+		log_debug("task %lld: not run here; the session named for it takes its name back",
 			  (long long)id);
 		if (c->state == CONN_IDLE)
 			conn_name(c, 0);

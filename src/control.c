@@ -394,7 +394,8 @@ void ctl_next(struct executor *e)
 		if (one && !e->releasing[0].plain) {
 			e->prenamed_id = e->releasing[0].id;
 			e->prenamed_pool = names[0];
-			conn_prename(pool_find(e, names[0]), e->prenamed_id);
+			conn_prename(pool_find(e, names[0]), e->prenamed_id,
+				     "its claim is in flight");
 		}
 		return;
 	}

@@ -284,6 +284,7 @@ void ctl_drop_tasks(struct executor *e, bool keep_ended)
 
 void ctl_lost(struct executor *e)
 {
+	e->ctl_epoch++;		/* a claim asked before is not for the new instance */
 	for (struct task *t = e->tasks; t; t = t->next) {
 		struct conn *c = t->conn;
 

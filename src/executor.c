@@ -48,13 +48,13 @@ static bool work_left(struct executor *e)
 	bool releases;
 
 	pthread_mutex_lock(&e->release_lock);
-	releases = e->n_release > 0;
+	releases = e->n_release > 0 || e->n_held_rel > 0;
 	pthread_mutex_unlock(&e->release_lock);
 	return e->tasks != NULL || e->op != OP_NONE || e->n_orphans > 0 ||
 	       e->n_releasing > 0 || releases;
 }
 
-static void wake_loop(struct executor *e)
+void wake_loop(struct executor *e)
 {
 	uint64_t one = 1;
 
@@ -96,6 +96,7 @@ static void *executor_main(void *arg)
 		}
 		reload_apply(e);
 		reap_conns(e);
+		held_take_releases(e);
 		/* Deadlines: tasks' timeouts, connect timeouts, cancel graces
 		 * and control attempts act; the others wake this round. */
 		timer_run_due(&e->timers, now);
@@ -315,46 +316,84 @@ static bool claim_for_executor(struct executor *e)
 		return false;	/* awake: it takes the release in its round */
 	if (atomic_load(&e->parked) && e->ctl_state == CTL_UP && e->op == OP_NONE &&
 	    !atomic_load(&e->stopping) && !atomic_load(&e->wake_all)) {
-		int64_t due;
-
 		ctl_next(e);
-		sent = e->op != OP_NONE && !e->ctl_want_write;
-		for (size_t i = 0; sent && i < e->n_targets; i++)
-			for (size_t j = 0; sent && j < e->targets[i].n_conns; j++)
-				if (e->targets[i].conns[j]->want_write)
-					sent = false;
-		due = timer_next_due(&e->timers);
-		if (due >= 0 && (e->parked_due < 0 || due < e->parked_due))
-			sent = false;
+		sent = e->op != OP_NONE && parked_may_sleep(e);
 	}
 	pthread_mutex_unlock(&e->loop_lock);
 	return sent;
 }
 
-int executor_release(struct executor *e, int64_t id, int64_t committed_us, const char *pool,
-		     bool plain, uint64_t *ret_seq)
+bool parked_may_sleep(struct executor *e)
 {
+	int64_t due;
+
+	if (e->ctl_want_write)
+		return false;
+	for (size_t i = 0; i < e->n_targets; i++)
+		for (size_t j = 0; j < e->targets[i].n_conns; j++)
+			if (e->targets[i].conns[j]->want_write)
+				return false;
+	due = timer_next_due(&e->timers);
+	return due < 0 || (e->parked_due >= 0 && due >= e->parked_due);
+}
+
+/* Appends a release to list *v (n, cap), under release_lock. */
+static int release_add(struct store_release **v, size_t *n, size_t *cap,
+		       const struct store_release *rel)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+		struct store_release *p = realloc(*v, c * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		*v = p;
+		*cap = c;
+	}
+	(*v)[(*n)++] = *rel;
+	return 0;
+}
+
+int executor_release(struct executor *e, int64_t id, int64_t committed_us, const char *pool,
+		     bool plain, bool held, uint64_t *ret_seq)
+{
+	const struct store_release rel = { .id = id, .committed_us = committed_us, .pool = pool,
+					   .plain = plain };
 	int r = 0;
 
-	pthread_mutex_lock(&e->release_lock);
-	if (e->n_release == e->cap_release) {
-		size_t cap = e->cap_release ? e->cap_release * 2 : 256;
-		struct store_release *p = realloc(e->release, cap * sizeof(*p));
+	if (held) {
+		/*
+		 * Claimed with its staging: it starts now, with no round trip,
+		 * when the loop sleeps; else the loop starts it in its round
+		 * (held_take_releases()), from a list of its own that no claim
+		 * takes (a claim would not take a running row).
+		 */
+		bool wake = false, started = false;
 
-		if (p) {
-			e->release = p;
-			e->cap_release = cap;
-		} else {
-			r = -ENOMEM;
+		*ret_seq = 0;
+		if (pthread_mutex_trylock(&e->loop_lock) == 0) {
+			if (atomic_load(&e->parked)) {
+				started = held_start(e, id, &wake);
+				wake = wake || (started && !parked_may_sleep(e));
+			}
+			pthread_mutex_unlock(&e->loop_lock);
 		}
+		if (!started) {
+			pthread_mutex_lock(&e->release_lock);
+			r = release_add(&e->held_rel, &e->n_held_rel, &e->cap_held_rel, &rel);
+			pthread_mutex_unlock(&e->release_lock);
+			if (r == 0)
+				wake = true;
+		}
+		if (wake)
+			wake_loop(e);
+		if (started || r == 0)
+			return 0;
 	}
-	if (r == 0) {
-		e->release[e->n_release].id = id;
-		e->release[e->n_release].committed_us = committed_us;
-		e->release[e->n_release].plain = plain;
-		e->release[e->n_release++].pool = pool;
+	pthread_mutex_lock(&e->release_lock);
+	r = release_add(&e->release, &e->n_release, &e->cap_release, &rel);
+	if (r == 0)
 		*ret_seq = ++e->release_seq;
-	}
 	pthread_mutex_unlock(&e->release_lock);
 	/* Work for the released task's pool only: ctl_next() says which. */
 	if (r == 0 && !claim_for_executor(e))
@@ -418,6 +457,7 @@ void executor_destroy(struct executor *e)
 	buf_finish(&e->stmt);
 	PQfinish(e->control);
 	free(e->release);
+	free(e->held_rel);
 	free(e->releasing);
 	free(e->own_done);
 	free(e->orphans);

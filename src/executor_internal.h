@@ -166,6 +166,8 @@ struct task {
 	size_t cur;
 	struct conn *conn;
 	bool unassigned;	/* claimed, its session not yet chosen (claimed_assign()) */
+	bool held;		/* claimed with its staging: starts at its
+				 * file's release (held.c) */
 	enum task_phase phase;
 	struct stream_out out[N_STREAMS]; /* by enum task_stream */
 	int64_t stmt_start;	/* result offset where the current statement began */
@@ -182,6 +184,8 @@ struct task {
 	int64_t rows;
 	int backend_pid;	/* of its target connection, 0 until it began */
 	int64_t started_us;
+	int64_t submitted_us;	/* claimed with its staging (held.c): its
+				 * commit's ack, stored with its start */
 	int64_t finished_us;
 	int64_t started_mono_ms;
 	int final_state;	/* -1 until known */
@@ -324,6 +328,11 @@ struct executor {
 	const struct config *reload_cfg; /* handed over, not yet applied */
 	struct task *tasks;		/* every live task, newest first */
 	int running;			/* tasks held: claimed, end not yet on record */
+	/* held.c: stagings that asked for a claim, their slots taken until
+	 * the answer; tasks claimed with their staging, not yet released. */
+	int n_holding;
+	atomic_int n_held;
+	uint64_t ctl_epoch;		/* control connections lost so far */
 	struct progress *batch;
 	struct buf stmt;		/* the statement being sent (scratch) */
 	int64_t next_recover_ms;
@@ -348,9 +357,11 @@ struct executor {
 	bool cancels_sent;
 	executor_finished_fn *on_finished;
 	void *on_finished_arg;
-	pthread_mutex_t release_lock;	/* guards release */
+	pthread_mutex_t release_lock;	/* guards release, held_rel */
 	struct store_release *release;	/* staged tasks to queue, from the fs */
 	size_t n_release, cap_release;
+	struct store_release *held_rel;	/* held tasks released (held.c) */
+	size_t n_held_rel, cap_held_rel;
 	uint64_t release_seq;		/* releases so far (under release_lock) */
 	uint64_t releasing_seq;		/* the last release in `releasing` */
 	atomic_uint_fast64_t settled_seq; /* releases a committed claim has taken */
@@ -426,11 +437,14 @@ void conn_start_reset(struct conn *c);
  * Sets the session of an idle connection of pool p's target, of p's role,
  * to carry task id's application_name, while the claim that should give
  * it that task is in flight: the task then sends its first statement
- * without a round trip of its own.  Does nothing when no connection is
- * idle, or p runs its tasks as their submitters.
+ * without a round trip of its own (or while its file is closed, for a
+ * task claimed with its staging: meanwhile says which, for the log).  Does
+ * nothing when no connection is idle, or p runs its tasks as their
+ * submitters.
  */
-void conn_prename(struct pool *p, int64_t id);
-/* The claim did not give this daemon task id: a session named for it
+void conn_prename(struct pool *p, int64_t id, const char *meanwhile);
+/* The claim did not give this daemon task id (or its held claim was
+ * dropped, or it ended before it started): a session named for it
  * (conn_prename()) takes its name back, so that only the session that
  * runs a task carries its name. */
 void conn_unname(struct pool *p, int64_t id);
@@ -628,6 +642,22 @@ void progress_stored(struct executor *e, const char *done);
 
 /* claim.c: what a claim brought */
 struct pool *pool_find(struct executor *e, const char *name);
+struct task *claimed_take(struct executor *e, struct pool *p, const struct claimed *cl);
+void pool_learnt(struct executor *e, struct pool *p, const struct claimed *cl);
+
+/* held.c: tasks claimed with their staging */
+/* Under loop_lock: starts the held task id if it is here (false if not);
+ * sets *ret_wake if the loop has to see to it at once. */
+bool held_start(struct executor *e, int64_t id, bool *ret_wake);
+/* In the loop's round: starts the held tasks whose files were released
+ * while it was awake, and leaves the other releases for the claim. */
+void held_take_releases(struct executor *e);
+
+/* executor.c */
+/* Under loop_lock, the executor parked: whether it may sleep on after
+ * another thread sent or started something for it. */
+bool parked_may_sleep(struct executor *e);
+void wake_loop(struct executor *e);
 void claimed_tasks(struct executor *e, PGresult *res);
 /* Gives the tasks claimed_tasks() took their sessions, in claim order. */
 void claimed_assign(struct executor *e);

@@ -67,6 +67,10 @@ void reload_apply(struct executor *e)
 	bool *kept = NULL;	/* an old target a retired pool still points at */
 	bool ok = true;
 
+	/* Not while a staging holds a slot of a pool (held.c): its answer
+	 * gives it back to that pool.  It wakes the loop then. */
+	if (e->n_holding)
+		return;
 	pthread_mutex_lock(&e->reload_lock);
 	cfg = e->reload_cfg;
 	e->reload_cfg = NULL;

@@ -171,6 +171,10 @@ struct staged {
 				 * stored, its id unknown */
 	int64_t unknown_instance;	/* the instance that commit staged as */
 	int64_t submitted_us;	/* of that row */
+	bool held;		/* its row may be claimed with its staging: the
+				 * executor holds its task until the release
+				 * (held.c); written again, removed or renamed,
+				 * it is staged again first */
 	bool dot;		/* a staging name: never runs */
 	bool listed;		/* still has its name in the directory */
 	bool dirty;		/* changed since last stored */
@@ -486,8 +490,10 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_inf
  * they were taken. */
 extern pthread_cond_t staged_store_done;
 /* Stores s's content durably (a flush with data): 0 or -errno.  Without
- * fs->lock; the caller keeps s alive. */
-int staged_store(struct fs *fs, struct staged *s);
+ * fs->lock; the caller keeps s alive.  closing: a close's flush (or the
+ * release), not an fsync: on the close of its only open file, its claim
+ * may be asked with it (held.c). */
+int staged_store(struct fs *fs, struct staged *s, bool closing);
 /* Removes what a staging commit of s with an unknown outcome may have
  * stored (s->row_unknown).  Without fs->lock; s kept alive. */
 int staged_forget_unknown(struct fs *fs, struct staged *s);
@@ -495,7 +501,7 @@ void staged_release(struct fs *fs, struct staged *s);
 /* Task id, staged and committed at committed_us (a last close or a
  * rename), goes to the executor; where names it in the log; plain: its
  * first statement is a plain query (executor_release()). */
-void staged_released(struct fs *fs, int64_t id, int64_t committed_us, const char *pool,
+void staged_released(struct fs *fs, int64_t id, int64_t committed_us, const char *pool, bool held,
 		     const char *where, bool plain);
 /* Tries again to remove what staging commits with an unknown outcome may
  * have stored (files whose first attempt failed); until one fails. */

@@ -88,6 +88,44 @@ void staged_forget_sweep(struct fs *fs)
 	}
 }
 
+/* Whether text's header asks for single_transaction (its BEGIN goes
+ * first, and the session is named apart), or does not parse (the task
+ * fails at its claim: nothing to name). */
+static bool single_transaction(const char *text, size_t len)
+{
+	struct task_options o;
+	char err[8];
+
+	return header_parse(text, len, false, &o, err, sizeof(err)) < 0 || o.single_transaction;
+}
+
+/*
+ * The staging of sub, which asked for its claim (executor_hold_room()),
+ * stored it as task id (0: it failed) at submitted_us: the executor holds
+ * the task if it was claimed, and gives the slot back.  A claim that the
+ * executor cannot hold (its control connection was lost meanwhile) is
+ * given back to the store: the file is claimed at its release then.
+ */
+static void staged_hold(struct fs *fs, const struct submission *sub, int64_t id,
+			int64_t submitted_us, struct stage_claim *claim)
+{
+	bool plain = sub->data && sql_plain_query(sub->data, sub->len) &&
+		     !single_transaction(sub->data, sub->len);
+
+	if (!id)
+		claim->claimed = false;
+	/* Its submitted_at: the commit's ack, as for any file (stored with
+	 * its start). */
+	claim->submitted_us = submitted_us;
+	if (executor_hold(fs->executor, sub->pool, id, sub->name, sub->data, sub->len, plain,
+			  claim) || !claim->claimed)
+		return;
+	claim->claimed = store_unhold(fs->store, id) < 0;
+	if (claim->claimed)
+		log_warn("queue/%s/%s: its claim could not be given back: %s",
+			 LOG_ESCAPE(sub->pool), LOG_ESCAPE(sub->name), store_last_error());
+}
+
 /*
  * Stores a staged file's content durably (a flush with data).  Called
  * without fs->lock held: the store call blocks.  The caller holds an
@@ -97,11 +135,13 @@ void staged_forget_sweep(struct fs *fs)
  * file's rows is stored outside it, with a deadline of its own
  * (request_timeout), since an interrupt would fail every writer in it.
  */
-int staged_store(struct fs *fs, struct staged *s)
+int staged_store(struct fs *fs, struct staged *s, bool closing)
 {
 	struct submission sub;
+	struct stage_claim claim;
 	int64_t id, submitted_us = 0;
 	char *name = NULL, *data = NULL;
+	bool held, asked = false;
 	int r;
 
 	pthread_mutex_lock(&fs->lock);
@@ -120,7 +160,10 @@ int staged_store(struct fs *fs, struct staged *s)
 			s->storing = false;
 			pthread_cond_broadcast(&staged_store_done);
 		}
+		held = s->held;
 		pthread_mutex_unlock(&fs->lock);
+		if (held)
+			executor_unhold(fs->executor, id);
 		if (id && store_unstage(fs->store, id) < 0) {
 			/* Still stored: the next store, or an rm, tries again. */
 			pthread_mutex_lock(&fs->lock);
@@ -129,6 +172,9 @@ int staged_store(struct fs *fs, struct staged *s)
 			pthread_mutex_unlock(&fs->lock);
 			return -EIO;
 		}
+		pthread_mutex_lock(&fs->lock);
+		s->held = false;
+		pthread_mutex_unlock(&fs->lock);
 		return r;
 	}
 	if (s->dot || !s->listed || !s->dirty) {
@@ -172,16 +218,37 @@ int staged_store(struct fs *fs, struct staged *s)
 	sub.gid = s->gid;
 	sub.data = data;
 	sub.len = s->data.len;
+	sub.claim = NULL;
 	s->dirty = false;
 	s->storing = true;
+	held = s->held;
+	/* The close of its only open file: its release comes next (unless
+	 * the descriptor was duplicated), and the claim with it. */
+	closing = closing && s->open_count <= 1;
 	pthread_mutex_unlock(&fs->lock);
-	if (sub.len == 0)
+	/* Claimed with an earlier staging: the content it would run is
+	 * not this one (stage_claim() stages the row again first). */
+	if (held)
+		executor_unhold(fs->executor, id);
+	if (sub.len == 0) {
 		r = id ? store_unstage(fs->store, id) : 0, id = 0;
-	else
+	} else {
+		/* On an idle daemon with room, claimed with its staging. */
+		asked = closing && executor_hold_room(fs->executor, sub.pool, &claim);
+		if (asked)
+			sub.claim = &claim;
 		r = store_stage(fs->store, &sub, &id, &submitted_us);
+		if (asked)
+			staged_hold(fs, &sub, r == 0 ? id : 0, submitted_us, &claim);
+	}
 	free(data);
 	free(name);
 	pthread_mutex_lock(&fs->lock);
+	if (r == 0) {
+		/* Committed: a hold before it is undone, and this one is as
+		 * the answer says. */
+		s->held = asked && claim.claimed;
+	}
 	if (r < 0) {
 		s->dirty = true;
 		if (sub.len && !id && !s->row_unknown && store_stage_outcome_unknown()) {
@@ -204,13 +271,13 @@ int staged_store(struct fs *fs, struct staged *s)
 
 /* Task id, staged and committed at committed_us, is released: the executor
  * queues it with its next claim, many at a time. */
-void staged_released(struct fs *fs, int64_t id, int64_t committed_us, const char *pool,
+void staged_released(struct fs *fs, int64_t id, int64_t committed_us, const char *pool, bool held,
 		     const char *where, bool plain)
 {
 	uint64_t seq;
 	int r;
 
-	r = fs->executor ? executor_release(fs->executor, id, committed_us, pool, plain, &seq) : -ENOSYS;
+	r = fs->executor ? executor_release(fs->executor, id, committed_us, pool, plain, held, &seq) : -ENOSYS;
 	released_number(fs, id, r == 0 ? seq : 0);
 	if (r < 0)
 		r = store_release(fs->store, id);
@@ -226,16 +293,6 @@ void staged_released(struct fs *fs, int64_t id, int64_t committed_us, const char
 	log_debug("task %lld submitted as %s", (long long)id, where);
 }
 
-/* Whether text's header asks for single_transaction (its BEGIN goes
- * first, and the session is named apart), or does not parse (the task
- * fails at its claim: nothing to name). */
-static bool single_transaction(const char *text, size_t len)
-{
-	struct task_options o;
-	char err[8];
-
-	return header_parse(text, len, false, &o, err, sizeof(err)) < 0 || o.single_transaction;
-}
 
 /* The last close of a file being written: it becomes a runnable task. */
 void staged_release(struct fs *fs, struct staged *s)
@@ -243,7 +300,7 @@ void staged_release(struct fs *fs, struct staged *s)
 	char where[600];
 	const char *pool;
 	int64_t id, committed_us;
-	bool run, refused, plain = false;
+	bool run, refused, plain = false, held = false;
 	int r, flush_err;
 
 	pthread_mutex_lock(&fs->lock);
@@ -271,7 +328,7 @@ void staged_release(struct fs *fs, struct staged *s)
 	pthread_mutex_lock(&fs->lock);
 	flush_err = s->too_big || s->cap_err ? 0 : s->flush_err;
 	pthread_mutex_unlock(&fs->lock);
-	r = flush_err ? flush_err : staged_store(fs, s);
+	r = flush_err ? flush_err : staged_store(fs, s, true);
 	pthread_mutex_lock(&fs->lock);
 	/* An rm or a rename may have come between the store and here, and
 	 * taken the file and its stored row: it is theirs now. */
@@ -284,6 +341,7 @@ void staged_release(struct fs *fs, struct staged *s)
 	}
 	id = s->task_id;
 	committed_us = s->submitted_us;
+	held = s->held;
 	refused = r == -EFBIG || r == -EBUSY || r == -EDQUOT || r == -ENOSPC ||
 		  r == -EACCES || r == -EPERM || r == -EEXIST || r == -ESTALE;
 	if (refused || (r == 0 && s->open_count == 0)) {
@@ -291,7 +349,7 @@ void staged_release(struct fs *fs, struct staged *s)
 		 * (ours, or the one queued through another daemon that made
 		 * ours EBUSY, or the reserved id's owner's; or, for a file that
 		 * did not fit, to nothing). */
-		if (r == 0 && id)
+		if (r == 0 && id && !s->held)
 			released_add_locked(fs, s);
 		/* Before its content goes: whether its session can be named
 		 * with its first statement (no naming during its claim). */
@@ -331,10 +389,35 @@ void staged_release(struct fs *fs, struct staged *s)
 		goto out;
 	}
 	if (id)
-		staged_released(fs, id, committed_us, pool, where, plain);
+		staged_released(fs, id, committed_us, pool, held, where, plain);
 out:
 	pthread_mutex_lock(&fs->lock);
 	s->pins--;
 	staged_maybe_free(fs, s);
 	pthread_mutex_unlock(&fs->lock);
+}
+
+void fs_unhold_all(struct fs *fs)
+{
+	if (!fs)
+		return;
+	for (;;) {
+		int64_t id = 0;
+
+		pthread_mutex_lock(&fs->lock);
+		for (struct staged *s = fs->staged; s && !id; s = s->next)
+			if (s->held && s->task_id && !s->storing) {
+				id = s->task_id;
+				s->held = false;
+			}
+		pthread_mutex_unlock(&fs->lock);
+		if (!id)
+			return;
+		executor_unhold(fs->executor, id);
+		if (store_unhold(fs->store, id) < 0)
+			log_warn("task %lld: its file was still open as the daemon stopped, and its "
+				 "claim could not be given back (%s): the recovery of this daemon's "
+				 "instance fails it as of unknown outcome", (long long)id,
+				 store_last_error());
+	}
 }

@@ -236,17 +236,23 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		pthread_cond_wait(&staged_store_done, &fs->lock);
 	r = 0;
 	if (s && (s->task_id || s->row_unknown)) {
+		bool held = s->held;
+
 		unstage = s->task_id;
 		s->storing = true;
 		pthread_mutex_unlock(&fs->lock);
+		if (held)
+			executor_unhold(fs->executor, unstage);
 		fs_store_begin(req);
 		r = unstage ? store_unstage(fs->store, unstage) : staged_forget_unknown(fs, s);
 		fs_store_end();
 		pthread_mutex_lock(&fs->lock);
 		s->storing = false;
 		pthread_cond_broadcast(&staged_store_done);
-		if (r == 0)
+		if (r == 0) {
 			s->task_id = 0;
+			s->held = false;
+		}
 	}
 	if (s && r == 0) {
 		staged_unlist(fs, s);
@@ -300,7 +306,7 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct fs *fs = fs_of(req);
 	int pi = pool_index(fs, parent), npi = pool_index(fs, newparent);
-	struct submission sub;
+	struct submission sub = { 0 };
 	struct task_info t;
 	struct staged *s, *old;
 	char *data = NULL, *nn;
@@ -354,13 +360,19 @@ again:
 		 * unlink, s counts as storing meanwhile, and a failure changes
 		 * nothing.
 		 */
+		bool held = s->held;
+
 		unstage = s->task_id;
 		s->storing = true;
 		pthread_mutex_unlock(&fs->lock);
+		if (held)
+			executor_unhold(fs->executor, unstage);
 		r = unstage ? store_unstage(fs->store, unstage) : staged_forget_unknown(fs, s);
 		pthread_mutex_lock(&fs->lock);
 		s->storing = false;
 		pthread_cond_broadcast(&staged_store_done);
+		if (r == 0)
+			s->held = false;
 		if (r < 0) {
 			pthread_mutex_unlock(&fs->lock);
 			fs_store_end();
@@ -524,7 +536,7 @@ again:
 
 		snprintf(where, sizeof(where), "queue/%s/%s (rename)", LOG_ESCAPE(sub.pool),
 			 LOG_ESCAPE(newname));
-		staged_released(fs, id, committed_us, sub.pool, where, false);
+		staged_released(fs, id, committed_us, sub.pool, false, where, false);
 	}
 	fuse_reply_err(req, 0);
 }
@@ -596,7 +608,8 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
 		fuse_reply_write(req, size);
 }
 
-void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* A close's flush (closing), or an fsync: each stores the content so far. */
+static void store_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool closing)
 {
 	struct fs *fs = fs_of(req);
 	struct staged *s;
@@ -626,7 +639,7 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Each flush with data makes the content so far durable: when cp's
 	 * close() returns 0, the task will run. */
 	fs_store_begin(req);
-	r = staged_store(fs, s);
+	r = staged_store(fs, s, closing);
 	fs_store_end();
 	pthread_mutex_lock(&fs->lock);
 	s->flush_err = r < 0 ? r : 0;	/* what its writer is told */
@@ -638,7 +651,12 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, 0);
 }
 
+void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	store_now(req, ino, fi, true);
+}
+
 void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	fs_flush(req, ino, fi);
+	store_now(req, ino, fi, false);
 }

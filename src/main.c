@@ -459,6 +459,8 @@ int main(int argc, char *argv[])
 
 out_cfg:
 	if (stopper.started) {
+		/* No release comes any more: files still open keep no claim. */
+		fs_unhold_all(fs);
 		atomic_store(&stopper.loop_done, true);
 		pthread_kill(stopper.thread, SIGTERM);	/* ends its sigwait() */
 		pthread_join(stopper.thread, NULL);

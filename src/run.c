@@ -121,6 +121,8 @@ void task_free(struct task *t)
 		return;
 	if (t->unassigned)
 		t->pool->target->unassigned--;
+	if (t->held)
+		atomic_fetch_sub(&t->pool->target->e->n_held, 1);
 	timer_cancel(&t->timeout_timer);
 	timer_cancel(&t->flush_timer);
 	free(t->name);
@@ -175,6 +177,12 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 
 	if (t->phase == PHASE_FINISHED)
 		return;
+	if (t->held) {
+		/* Cancelled before its file was released: it never starts. */
+		t->held = false;
+		atomic_fetch_sub(&e->n_held, 1);
+		conn_unname(t->pool, t->id);
+	}
 	if ((state == TASK_FAILED || state == TASK_CANCELLED) && t->stmt_rows && !t->over_cap) {
 		/* psql prints no row of a statement that failed.  (Output cut
 		 * at max_result_bytes is kept, up to the cap.) */
@@ -482,7 +490,8 @@ void task_begin(struct executor *e, struct task *t)
 	if (t->timeout_ms)
 		timer_set(&t->timeout_timer, t->started_mono_ms + (int64_t)t->timeout_ms);
 	if (c->named_id == t->id) {
-		/* Named while its claim was in flight (conn_prename()). */
+		/* Named while its claim was in flight, or its file closed
+		 * (conn_prename()). */
 		t->cur = 0;
 		task_next_statement(e, t);
 		return;

@@ -575,6 +575,7 @@ static const char *const schema_v2[] = {
 #include "schema_v10.sql.h"
 #include "schema_v11.sql.h"
 #include "schema_v12.sql.h"
+#include "schema_v13.sql.h"
 
 static const char *const *const schema_versions[] = {
 	schema_v1,
@@ -589,6 +590,7 @@ static const char *const *const schema_versions[] = {
 	schema_v10,
 	schema_v11,
 	schema_v12,
+	schema_v13,
 };
 
 #endif

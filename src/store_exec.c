@@ -20,11 +20,14 @@ enum exec_stmt {
 	ES_CANCELS, ES_COUNT
 };
 
+/* The most parameters of a statement below (step()'s). */
+#define EXEC_ARGS_MAX 28
+
 static const struct {
 	const char *name;
 	const char *sql;
 	int n;
-	Oid types[27];
+	Oid types[EXEC_ARGS_MAX];
 } exec_stmts[ES_COUNT] = {
 	[ES_RECOVER] = { "pgqfs_recover",
 		"SELECT failed, requeued, alive FROM recover($1)", 1, { OID_INT8 } },
@@ -45,22 +48,24 @@ static const struct {
 		{ OID_INT8, OID_INT8, OID_INT8, OID_TEXT, OID_INT4, OID_INT4, OID_INT4 } },
 	[ES_PROGRESS] = { "pgqfs_progress",
 		"SELECT progress($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-		" $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)", 22,
+		" $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)", 23,
 		{ OID_INT8, OID_BOOL,
 		  OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT4_ARRAY,
 		  OID_TEXT_ARRAY, OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT8_ARRAY,
 		  OID_INT8_ARRAY, OID_BYTEA_ARRAY, OID_BOOL_ARRAY, OID_INT8_ARRAY,
 		  OID_INT4_ARRAY, OID_INT4_ARRAY, OID_INT8_ARRAY, OID_INT8_ARRAY,
-		  OID_INT8_ARRAY, OID_INT2_ARRAY, OID_INT8_ARRAY, OID_BYTEA_ARRAY } },
+		  OID_INT8_ARRAY, OID_INT2_ARRAY, OID_INT8_ARRAY, OID_BYTEA_ARRAY,
+		  OID_INT8_ARRAY } },
 	[ES_STEP] = { "pgqfs_step",
 		"SELECT * FROM step($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-		" $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)", 27,
+		" $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)", 28,
 		{ OID_INT8,
 		  OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT8_ARRAY, OID_INT4_ARRAY,
 		  OID_TEXT_ARRAY, OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT8_ARRAY,
 		  OID_INT8_ARRAY, OID_BYTEA_ARRAY, OID_BOOL_ARRAY, OID_INT8_ARRAY,
 		  OID_INT4_ARRAY, OID_INT4_ARRAY, OID_INT8_ARRAY, OID_INT8_ARRAY,
 		  OID_INT8_ARRAY, OID_INT2_ARRAY, OID_INT8_ARRAY, OID_BYTEA_ARRAY,
+		  OID_INT8_ARRAY,
 		  OID_INT8_ARRAY, OID_INT8_ARRAY, OID_TEXT_ARRAY, OID_INT4_ARRAY,
 		  OID_INT4_ARRAY, OID_INT4_ARRAY } },
 };
@@ -155,7 +160,7 @@ int store_setup_result(PGconn *conn, const PGresult *res, struct store_setup *re
 static int send_prepared(PGconn *conn, enum exec_stmt st, const char *const *values,
 			 const int *lengths, int result_format)
 {
-	int formats[27];
+	int formats[EXEC_ARGS_MAX];
 
 	for (int i = 0; i < exec_stmts[st].n; i++)
 		formats[i] = 1;
@@ -335,6 +340,7 @@ enum {
 	P_FINISHED, P_ROWS, P_ERROR, P_TRUNCATE, P_RETRY_AT, P_STMT, P_N_STMTS, P_ROWS_NOW,
 	P_JSON_SIZE,
 	P_C_TASK, P_C_STREAM, P_C_OFF, P_C_DATA,
+	P_SUBMITTED,
 	P_COUNT
 };
 
@@ -354,7 +360,7 @@ struct progress *progress_create(void)
 		[P_STMT] = OID_INT4, [P_N_STMTS] = OID_INT4, [P_ROWS_NOW] = OID_INT8,
 		[P_JSON_SIZE] = OID_INT8,
 		[P_C_TASK] = OID_INT8, [P_C_STREAM] = OID_INT2, [P_C_OFF] = OID_INT8,
-		[P_C_DATA] = OID_BYTEA,
+		[P_C_DATA] = OID_BYTEA, [P_SUBMITTED] = OID_INT8,
 	};
 	struct progress *p = calloc(1, sizeof(*p));
 
@@ -447,6 +453,9 @@ int progress_add_update(struct progress *p, const struct task_update *u)
 				: arr_add(&a[P_ROWS_NOW], NULL, -1);
 	if (r == 0)
 		r = arr_add_i64(&a[P_JSON_SIZE], u->json_size);
+	if (r == 0)
+		r = u->submitted_us ? arr_add_i64(&a[P_SUBMITTED], u->submitted_us)
+				    : arr_add(&a[P_SUBMITTED], NULL, -1);
 	if (u->state >= 0)
 		p->sync = true;
 	return r;

@@ -186,7 +186,7 @@ out:
 enum {
 	S_ID, S_POOL, S_NAME, S_UID, S_GID, S_QUERY, S_QUEUE, S_INSTANCE,
 	S_PRIORITY, S_AFTER, S_NB_US, S_NB_MS, S_OPTIONS, S_INVALID,
-	S_GROUP, S_M_ELEM, S_M_QUERY,
+	S_GROUP, S_M_ELEM, S_M_QUERY, S_MAX, S_WANT, S_LOCAL,
 	S_COUNT
 };
 
@@ -200,16 +200,18 @@ static int stage_batch_send(struct store *s, struct stage_req *head, PGresult **
 		[S_NB_US] = OID_INT8_ARRAY, [S_NB_MS] = OID_INT8_ARRAY,
 		[S_OPTIONS] = OID_TEXT_ARRAY, [S_INVALID] = OID_TEXT_ARRAY,
 		[S_GROUP] = OID_BOOL_ARRAY, [S_M_ELEM] = OID_INT4_ARRAY,
-		[S_M_QUERY] = OID_BYTEA_ARRAY,
+		[S_M_QUERY] = OID_BYTEA_ARRAY, [S_MAX] = OID_INT4_ARRAY,
+		[S_WANT] = OID_INT4_ARRAY, [S_LOCAL] = OID_INT4_ARRAY,
 	};
-	static const int fmts[S_COUNT] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+	static const int fmts[S_COUNT] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
 	static const Oid elems[S_COUNT] = {
 		[S_ID] = OID_INT8, [S_POOL] = OID_TEXT, [S_NAME] = OID_TEXT,
 		[S_UID] = OID_INT4, [S_GID] = OID_INT4, [S_QUERY] = OID_BYTEA,
 		[S_QUEUE] = OID_BOOL, [S_PRIORITY] = OID_INT4, [S_AFTER] = OID_TEXT,
 		[S_NB_US] = OID_INT8, [S_NB_MS] = OID_INT8, [S_OPTIONS] = OID_TEXT,
 		[S_INVALID] = OID_TEXT, [S_GROUP] = OID_BOOL, [S_M_ELEM] = OID_INT4,
-		[S_M_QUERY] = OID_BYTEA,
+		[S_M_QUERY] = OID_BYTEA, [S_MAX] = OID_INT4, [S_WANT] = OID_INT4,
+		[S_LOCAL] = OID_INT4,
 	};
 	struct arr a[S_COUNT];
 	const char *pv[S_COUNT];
@@ -243,6 +245,12 @@ static int stage_batch_send(struct store *s, struct stage_req *head, PGresult **
 			r = arr_add_bool(&a[S_QUEUE], q->queue);
 		if (r == 0)
 			r = add_options(&a[S_PRIORITY], sub, ord);
+		if (r == 0)
+			r = arr_add_i32(&a[S_MAX], sub->claim ? sub->claim->max : 0);
+		if (r == 0)
+			r = arr_add_i32(&a[S_WANT], sub->claim ? sub->claim->want : 0);
+		if (r == 0)
+			r = arr_add_i32(&a[S_LOCAL], sub->claim ? sub->claim->local : 0);
 	}
 	for (int i = 0; i < S_COUNT && r == 0; i++) {
 		if (i == S_INSTANCE)
@@ -257,14 +265,33 @@ static int stage_batch_send(struct store *s, struct stage_req *head, PGresult **
 		pthread_mutex_unlock(&s->lock);
 		pv[S_INSTANCE] = inst;
 		lens[S_INSTANCE] = 8;
-		r = run(s, "SELECT ord, id, status FROM"
-			   " stage_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-			   " $15, $16, $17)",
+		r = run(s, "SELECT ord, id, status, claimed, submitted_us, log_size, attempt, uid,"
+			   " priority, pool_max, pool_paused, pool_next_us FROM"
+			   " stage_claim($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+			   " $15, $16, $17, $18, $19, $20)",
 			S_COUNT, types, pv, lens, fmts, true, res);
 	}
 	for (int i = 0; i < S_COUNT; i++)
 		arr_finish_free(&a[i]);
 	return r;
+}
+
+/* A claim with the staging (schema_v13.sql.h), as stage_claim() answered. */
+static void stage_claimed(const PGresult *res, int row, struct stage_claim *c)
+{
+	c->claimed = !PQgetisnull(res, row, 3) && PQgetlength(res, row, 3) == 1 &&
+		     PQgetvalue(res, row, 3)[0] == 1;
+	if (!c->claimed)
+		return;
+	c->submitted_us = res_int(res, row, 4, 0);
+	c->log_size = res_int(res, row, 5, 0);
+	c->attempt = (int)res_int(res, row, 6, 1);
+	c->uid = (uint32_t)res_int(res, row, 7, 0);
+	c->priority = (int)res_int(res, row, 8, 0);
+	c->pool_max = (int)res_int(res, row, 9, 0);
+	c->pool_paused = !PQgetisnull(res, row, 10) && PQgetlength(res, row, 10) == 1 &&
+			 PQgetvalue(res, row, 10)[0] == 1;
+	c->pool_next_us = res_int(res, row, 11, 0);
 }
 
 /* Stores the requests of one batch and fills in their answers. */
@@ -311,6 +338,8 @@ static void stage_batch_run(struct store *s, struct stage_req *head)
 				continue;
 			q->id = res_int(res, row, 1, 0);
 			q->submitted_us = committed_us;
+			if (q->sub->claim)
+				stage_claimed(res, row, q->sub->claim);
 			switch (res_int(res, row, 2, -1)) {
 			case 0: q->result = 0; break;
 			case 1: q->result = -EBUSY; break;
@@ -452,18 +481,41 @@ int store_release(struct store *s, int64_t id)
 	return r;
 }
 
+/* A staged row of this daemon's file, or one claimed with its staging and
+ * not started (schema_v13.sql.h): taken back only by the daemon whose
+ * file it is, which starts it only at the file's release. */
+#define HELD_OR_STAGED \
+	"(t.state = 'staged' OR (t.state = 'running' AND t.started_at IS NULL AND NOT t.is_group))"
+
 int store_unstage(struct store *s, int64_t id)
 {
 	PGresult *res;
 	int r;
 
 	/* A reserved id whose file was emptied or removed before it was
-	 * released was never submitted: its owner may use it again. */
-	r = run_id(s, "WITH d AS (DELETE FROM task WHERE (id = $1 OR group_id = $1)"
-		      "   AND state = 'staged' RETURNING id),"
+	 * released was never submitted: its owner may use it again.  A row
+	 * claimed with its staging (HELD_ROW) was not released either. */
+	r = run_id(s, "WITH d AS (DELETE FROM task t WHERE (t.id = $1 OR t.group_id = $1)"
+		      "   AND " HELD_OR_STAGED " RETURNING t.id),"
 		      " c AS (DELETE FROM chunk USING d WHERE chunk.task = d.id)"
 		      " UPDATE reservation r SET used = false FROM d WHERE r.id = d.id",
 		   id, &res);
+	if (r < 0)
+		return r;
+	PQclear(res);
+	return 0;
+}
+
+int store_unhold(struct store *s, int64_t id)
+{
+	char tid[24], inst[24];
+	const char *pv[2] = { inst, tid };
+	PGresult *res;
+	int r;
+
+	snprintf(tid, sizeof(tid), "%lld", (long long)id);
+	snprintf(inst, sizeof(inst), "%lld", (long long)store_instance(s));
+	r = run(s, "SELECT unhold($1::int8, $2::int8)", 2, NULL, pv, NULL, NULL, false, &res);
 	if (r < 0)
 		return r;
 	PQclear(res);
@@ -491,10 +543,10 @@ int store_unstage_name(struct store *s, const char *pool, const char *name, int6
 	snprintf(then, sizeof(then), "%lld", (long long)instance);
 	snprintf(now, sizeof(now), "%lld", (long long)store_instance(s));
 	r = run(s, "WITH p AS (SELECT t.id FROM task t WHERE t.pool = $1 AND t.name = $2"
-		   "   AND t.state = 'staged' AND t.group_id IS NULL"
+		   "   AND " HELD_OR_STAGED " AND t.group_id IS NULL"
 		   "   AND t.instance IN ($3::int8, $4::int8)),"
 		   " d AS (DELETE FROM task t USING p WHERE (t.id = p.id OR t.group_id = p.id)"
-		   "   AND t.state = 'staged' RETURNING t.id),"
+		   "   AND " HELD_OR_STAGED " RETURNING t.id),"
 		   " c AS (DELETE FROM chunk USING d WHERE chunk.task = d.id),"
 		   " r AS (UPDATE reservation r SET used = false FROM d WHERE r.id = d.id)"
 		   " SELECT count(*) FROM d",

@@ -575,5 +575,10 @@ int target_free(const struct target *tg)
 	for (size_t i = 0; i < tg->n_conns; i++)
 		if (tg->conns[i]->task)
 			busy++;
+	/* Held tasks (held.c) take theirs at their release. */
+	if (atomic_load(&tg->e->n_held) > 0)
+		for (const struct task *t = tg->e->tasks; t; t = t->next)
+			if (t->held && t->pool->target == tg)
+				busy++;
 	return tg->cfg->max_workers - busy - tg->unassigned;
 }

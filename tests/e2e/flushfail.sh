@@ -90,7 +90,7 @@ wait_until 10 locked2 || t_bail "the lock was not taken: $(cat "$E2E_TMP/lk2.out
 touch "$W/go-a"
 blocked() {
 	[ "$(ctl "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
-		AND query LIKE '%stage_many%'")" -ge 1 ]
+		AND query LIKE '%stage_claim%'")" -ge 1 ]
 }
 t_ok "the first writer's staging commit waits on the lock" wait_until 10 blocked
 touch "$W/go-c"

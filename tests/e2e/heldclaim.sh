@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# A file claimed with its staging (schema_v13.sql.h) on an idle daemon:
+# its row is running with no started_at from the flush on, and the task
+# starts only at the file's last close.  A writer that closes one of two
+# descriptors (a dup) makes the flush without the release, so the test
+# can act while the claim is held:
+#   - more written and closed: the task runs once, the whole file, as psql
+#     runs it (a file cut short never runs);
+#   - removed: nothing runs, and its slot (a pool of one) is free again;
+#   - cancelled: it ends cancelled and never runs;
+#   - the daemon stopped (SIGTERM): the row is staged again, and the next
+#     start's recovery queues it: it runs once;
+#   - the daemon killed (-9): the recovery fails it as of unknown outcome
+#     (it may have started); it does not run.
+. "$SRCDIR/e2e/lib.sh"
+
+pgqfs_config() {
+	config_pgqfs 0
+	config_target main 4
+	config_pool one main 1
+}
+pg_start
+ran_tables
+pgqfs_start || t_bail "daemon did not start"
+W=$E2E_TMP/work
+mkdir -p "$W"
+
+# dup_writer PATH FIRST SECOND OUT: in the background (WRITER_PID), opens
+# PATH, writes FIRST, dups the descriptor and closes the first one (a
+# flush, no release), creates OUT.ready, waits for OUT.go, writes SECOND
+# on the dup and closes it (the release); OUT gets "closed" or "error N".
+dup_writer() {
+	python3 - "$@" <<'PY' &
+import os, sys, time
+os.closerange(3, 1024)
+path, first, second, out = sys.argv[1:5]
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, first.encode())
+fd2 = os.dup(fd)
+os.close(fd)
+open(out + ".ready", "w").close()
+while not os.path.exists(out + ".go"):
+    time.sleep(0.02)
+try:
+    if second:
+        os.write(fd2, second.encode())
+    os.close(fd2)
+    how = "closed"
+except OSError as e:
+    how = "error %d" % e.errno
+with open(out, "w") as f:
+    f.write(how + "\n")
+PY
+	WRITER_PID=$!
+}
+# held ID: task ID's row is claimed with its staging, not started.
+held() {
+	[ "$(psql_ref -d pgqfs_ctl -tAc "SELECT state || ' ' || (started_at IS NULL)
+		FROM pgqfs.task WHERE id = $1")" = "running true" ]
+}
+ran_count() {
+	psql_ref -d app -tAc "SELECT count(*) FROM ran WHERE tag = '$1'"
+}
+# go OUT: lets the writer of OUT finish, and checks that it closed.
+go() {
+	touch "$1.go"
+	wait "$WRITER_PID"
+	t_is "$(cat "$1")" closed "$2: the writer's last close succeeds"
+}
+
+# 1. Written again after the flush that claimed it.
+id=$(new_id)
+dup_writer "$MNT/queue/one/$id.sql" "INSERT INTO ran VALUES ('whole');
+SELECT 1 AS first;
+" "SELECT 2 AS second;
+" "$W/w1"
+t_ok "whole: the writer flushed" wait_until 10 test -e "$W/w1.ready"
+t_ok "whole: its row is claimed with its staging, not started" wait_until 10 held "$id"
+sleep 0.3
+t_is "$(ran_count whole)" 0 "whole: nothing runs before the last close"
+go "$W/w1" whole
+t_is "$(task_wait "$id" 20)" done "whole: it runs"
+printf "INSERT INTO ran VALUES ('whole');\nSELECT 1 AS first;\nSELECT 2 AS second;\n" >"$W/whole.sql"
+psql_ref -d ref -X -q --csv -v ON_ERROR_STOP=1 -f "$W/whole.sql" >"$W/whole.ref"
+t_cmp "$W/whole.ref" "$MNT/tasks/$id/result" "whole: the whole file ran, as psql runs it"
+t_is "$(ran_count whole)" 1 "whole: it ran once"
+t_is "$(info_of "$id" attempt)" 1 "whole: its first attempt"
+sub=$(iso_ms "$(info_of "$id" submitted_at)") start=$(iso_ms "$(info_of "$id" started_at)")
+t_ok "whole: started_at ($start) is not before submitted_at ($sub)" test "$start" -ge "$sub"
+
+# 2. Removed while held: nothing runs, and the pool's one slot is free.
+id=$(new_id)
+dup_writer "$MNT/queue/one/$id.sql" "INSERT INTO ran VALUES ('removed');
+" "" "$W/w2"
+t_ok "removed: its row is claimed with its staging" wait_until 10 held "$id"
+rm "$MNT/queue/one/$id.sql"
+t_is "$?" 0 "removed: rm succeeds"
+t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.task WHERE id = $id")" 0 \
+	"removed: its row is gone"
+go "$W/w2" removed
+printf 'SELECT 3 AS next;\n' >"$W/next.sql"
+id2=$(new_id)
+submit one "$W/next.sql" "$id2.sql" || t_fail "cp of the next task"
+t_is "$(task_wait "$id2" 20)" done "removed: the next task of the pool of one runs"
+t_is "$(ran_count removed)" 0 "removed: it never ran"
+
+# 3. Cancelled while held.
+id=$(new_id)
+dup_writer "$MNT/queue/one/$id.sql" "INSERT INTO ran VALUES ('cancelled');
+" "" "$W/w3"
+t_ok "cancelled: its row is claimed with its staging" wait_until 10 held "$id"
+echo 1 >"$MNT/tasks/$id/cancel"
+t_is "$?" 0 "cancelled: the cancel is accepted"
+go "$W/w3" cancelled
+t_is "$(task_wait "$id" 20)" cancelled "cancelled: it ends cancelled"
+sleep 0.3
+t_is "$(ran_count cancelled)" 0 "cancelled: it never ran"
+id2=$(new_id)
+submit one "$W/next.sql" "$id2.sql" || t_fail "cp of the next task"
+t_is "$(task_wait "$id2" 20)" done "cancelled: the next task of the pool of one runs"
+
+# 4. The daemon stops while the file is open: staged again, and queued by
+# the next start's recovery.
+id=$(new_id)
+dup_writer "$MNT/queue/one/$id.sql" "INSERT INTO ran VALUES ('stopped');
+" "" "$W/w4"
+t_ok "stopped: its row is claimed with its staging" wait_until 10 held "$id"
+pgqfs_stop
+t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT state FROM pgqfs.task WHERE id = $id")" staged \
+	"stopped: its row is staged again"
+touch "$W/w4.go"
+wait "$WRITER_PID"
+pgqfs_start || t_bail "daemon did not start again"
+t_is "$(task_wait "$id" 30)" done "stopped: it runs after the restart"
+t_is "$(ran_count stopped)" 1 "stopped: it ran once"
+
+# 5. The daemon killed while the file is open: it may have started, as far
+# as a recovery can know: failed, outcome unknown, and not run.
+id=$(new_id)
+dup_writer "$MNT/queue/one/$id.sql" "INSERT INTO ran VALUES ('killed');
+" "" "$W/w5"
+t_ok "killed: its row is claimed with its staging" wait_until 10 held "$id"
+pgqfs_kill9
+touch "$W/w5.go"
+wait "$WRITER_PID"
+pgqfs_start || t_bail "daemon did not start again"
+t_is "$(task_wait "$id" 30)" failed "killed: the recovery fails it"
+t_like "$(cat "$MNT/tasks/$id/error")" "unknown" "killed: its error says the outcome is unknown"
+t_is "$(ran_count killed)" 0 "killed: it did not run"
+id2=$(new_id)
+submit one "$W/next.sql" "$id2.sql" || t_fail "cp of the next task"
+t_is "$(task_wait "$id2" 20)" done "killed: the next task of the pool of one runs"
+pgqfs_stop
+t_done
