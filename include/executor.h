@@ -117,6 +117,10 @@ bool executor_hold_room(struct executor *e, const char *pool, struct stage_claim
 bool executor_hold(struct executor *e, const char *pool, int64_t id, const char *name,
 		   const char *query, size_t len, bool plain, const struct stage_claim *c);
 void executor_unhold(struct executor *e, int64_t id);
+/* Thread-safe: the ids of up to max tasks of pool and name that this
+ * executor holds or runs; returns how many. */
+size_t executor_task_ids(struct executor *e, const char *pool, const char *name, int64_t *ids,
+			 size_t max);
 
 void executor_get_counters(struct executor *e, struct executor_counters *ret);
 

@@ -268,11 +268,13 @@ int store_release(struct store *s, int64_t id);
 __attribute__((warn_unused_result))
 int store_unstage(struct store *s, int64_t id);
 /* Drops this daemon's staged task `name` of `pool` (staged as instance,
- * or as the instance now), if any: the row a staging commit whose outcome
- * was unknown may have left.  *ret_found: whether there was one. */
+ * or as the instance now; or claimed with its staging), if any, but tasks
+ * keep[0..n_keep) (at most 16: the daemon's own tasks of that name): the
+ * row a staging commit whose outcome was unknown may have left.
+ * *ret_found: whether there was one. */
 __attribute__((warn_unused_result))
 int store_unstage_name(struct store *s, const char *pool, const char *name, int64_t instance,
-		       bool *ret_found);
+		       const int64_t *keep, size_t n_keep, bool *ret_found);
 /* The instance that rows staged now belong to. */
 int64_t store_instance(struct store *s);
 /* Stores and queues in one transaction (a rename into the queue). */

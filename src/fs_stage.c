@@ -32,7 +32,8 @@ pthread_cond_t staged_store_done = PTHREAD_COND_INITIALIZER;
 int staged_forget_unknown(struct fs *fs, struct staged *s)
 {
 	char pool[256], name[NAME_MAX + 1];
-	int64_t instance;
+	int64_t instance, keep[16];
+	size_t n_keep;
 	bool found = false;
 	int r;
 
@@ -41,7 +42,8 @@ int staged_forget_unknown(struct fs *fs, struct staged *s)
 	snprintf(name, sizeof(name), "%s", s->name);
 	instance = s->unknown_instance;
 	pthread_mutex_unlock(&fs->lock);
-	r = store_unstage_name(fs->store, pool, name, instance, &found);
+	n_keep = executor_task_ids(fs->executor, pool, name, keep, 16);
+	r = store_unstage_name(fs->store, pool, name, instance, keep, n_keep, &found);
 	pthread_mutex_lock(&fs->lock);
 	if (r == 0 && s->row_unknown) {
 		s->row_unknown = false;
@@ -139,7 +141,7 @@ int staged_store(struct fs *fs, struct staged *s, bool closing)
 {
 	struct submission sub;
 	struct stage_claim claim;
-	int64_t id, submitted_us = 0;
+	int64_t id, old, submitted_us = 0;
 	char *name = NULL, *data = NULL;
 	bool held, asked = false;
 	int r;
@@ -162,8 +164,6 @@ int staged_store(struct fs *fs, struct staged *s, bool closing)
 		}
 		held = s->held;
 		pthread_mutex_unlock(&fs->lock);
-		if (held)
-			executor_unhold(fs->executor, id);
 		if (id && store_unstage(fs->store, id) < 0) {
 			/* Still stored: the next store, or an rm, tries again. */
 			pthread_mutex_lock(&fs->lock);
@@ -172,6 +172,8 @@ int staged_store(struct fs *fs, struct staged *s, bool closing)
 			pthread_mutex_unlock(&fs->lock);
 			return -EIO;
 		}
+		if (held)
+			executor_unhold(fs->executor, id);	/* its row is gone */
 		pthread_mutex_lock(&fs->lock);
 		s->held = false;
 		pthread_mutex_unlock(&fs->lock);
@@ -226,21 +228,29 @@ int staged_store(struct fs *fs, struct staged *s, bool closing)
 	 * the descriptor was duplicated), and the claim with it. */
 	closing = closing && s->open_count <= 1;
 	pthread_mutex_unlock(&fs->lock);
-	/* Claimed with an earlier staging: the content it would run is
-	 * not this one (stage_claim() stages the row again first). */
-	if (held)
-		executor_unhold(fs->executor, id);
 	if (sub.len == 0) {
+		old = id;
 		r = id ? store_unstage(fs->store, id) : 0, id = 0;
 	} else {
 		/* On an idle daemon with room, claimed with its staging. */
 		asked = closing && executor_hold_room(fs->executor, sub.pool, &claim);
 		if (asked)
 			sub.claim = &claim;
+		old = id;
 		r = store_stage(fs->store, &sub, &id, &submitted_us);
-		if (asked)
-			staged_hold(fs, &sub, r == 0 ? id : 0, submitted_us, &claim);
 	}
+	/*
+	 * Claimed with an earlier staging: that claim would run the content
+	 * it was claimed with, not this one.  The store gave it back (the
+	 * row staged again, or gone) if it answered; if its outcome is
+	 * unknown, the row is taken back later (staged_forget_unknown()).
+	 * A failure that rolled back leaves the row and the hold as they
+	 * were: the file is not released after a failed flush.
+	 */
+	if (held && (r == 0 || (sub.len && store_stage_outcome_unknown())))
+		executor_unhold(fs->executor, old);
+	if (asked)
+		staged_hold(fs, &sub, r == 0 ? id : 0, submitted_us, &claim);
 	free(data);
 	free(name);
 	pthread_mutex_lock(&fs->lock);
@@ -351,6 +361,9 @@ void staged_release(struct fs *fs, struct staged *s)
 		 * did not fit, to nothing). */
 		if (r == 0 && id && !s->held)
 			released_add_locked(fs, s);
+		/* The executor's from now on (it starts it, or claims it if
+		 * its hold is gone): nothing here gives its claim back. */
+		s->held = false;
 		/* Before its content goes: whether its session can be named
 		 * with its first statement (no naming during its claim). */
 		plain = r == 0 && s->data.data && sql_plain_query(s->data.data, s->data.len) &&

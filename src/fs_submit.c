@@ -241,11 +241,13 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		unstage = s->task_id;
 		s->storing = true;
 		pthread_mutex_unlock(&fs->lock);
-		if (held)
-			executor_unhold(fs->executor, unstage);
 		fs_store_begin(req);
 		r = unstage ? store_unstage(fs->store, unstage) : staged_forget_unknown(fs, s);
 		fs_store_end();
+		/* Its claim goes with its row, and only then: a removal that
+		 * failed leaves both (no release comes before s stops storing). */
+		if (r == 0 && held)
+			executor_unhold(fs->executor, unstage);
 		pthread_mutex_lock(&fs->lock);
 		s->storing = false;
 		pthread_cond_broadcast(&staged_store_done);
@@ -365,9 +367,9 @@ again:
 		unstage = s->task_id;
 		s->storing = true;
 		pthread_mutex_unlock(&fs->lock);
-		if (held)
-			executor_unhold(fs->executor, unstage);
 		r = unstage ? store_unstage(fs->store, unstage) : staged_forget_unknown(fs, s);
+		if (r == 0 && held)
+			executor_unhold(fs->executor, unstage);	/* as in unlink */
 		pthread_mutex_lock(&fs->lock);
 		s->storing = false;
 		pthread_cond_broadcast(&staged_store_done);

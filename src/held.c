@@ -139,12 +139,15 @@ void executor_unhold(struct executor *e, int64_t id)
 			t->pool->running--;
 			e->running--;
 			conn_unname(t->pool, t->id);
+			/* Its slot is free: a queued task may take it. */
+			t->pool->has_work = true;
 			log_debug("task %lld: its file changed after the flush that claimed it: "
 				  "it is staged again", (long long)id);
 			task_free(t);	/* and n_held */
 			break;
 		}
 	pthread_mutex_unlock(&e->loop_lock);
+	wake_loop(e);
 }
 
 bool held_start(struct executor *e, int64_t id, bool *ret_wake)
@@ -208,4 +211,19 @@ void held_take_releases(struct executor *e)
 		for (size_t i = 0; i < n; i++)
 			(void)held_start(e, ids[i], NULL);
 	} while (n == sizeof(ids) / sizeof(ids[0]));
+}
+
+size_t executor_task_ids(struct executor *e, const char *pool, const char *name, int64_t *ids,
+			 size_t max)
+{
+	size_t n = 0;
+
+	if (!e)
+		return 0;
+	pthread_mutex_lock(&e->loop_lock);
+	for (const struct task *t = e->tasks; t && n < max; t = t->next)
+		if (t->name && strcmp(t->name, name) == 0 && strcmp(t->pool->cfg->name, pool) == 0)
+			ids[n++] = t->id;
+	pthread_mutex_unlock(&e->loop_lock);
+	return n;
 }

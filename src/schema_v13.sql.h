@@ -82,15 +82,19 @@ static const char *const schema_v13[] = {
 	 * cancels it. */
 	"CREATE FUNCTION unhold(p_instance bigint, p_id bigint) RETURNS void"
 	"  LANGUAGE plpgsql AS $$\n"
-	"DECLARE v_cancel int;\n"
+	"DECLARE v_cancel int; v_pool text;\n"
 	"BEGIN\n"
 	"  UPDATE task t SET state = 'staged', daemon = NULL, attempt = 0,\n"
 	"      attempt_counted = false, changed_at = clock_timestamp()\n"
 	"    WHERE t.id = p_id AND t.state = 'running' AND t.instance = p_instance\n"
 	"      AND t.started_at IS NULL AND NOT t.is_group AND t.group_id IS NULL\n"
-	"    RETURNING t.cancel_uid INTO v_cancel;\n"
+	"    RETURNING t.cancel_uid, t.pool INTO v_cancel, v_pool;\n"
 	"  IF v_cancel IS NOT NULL THEN\n"
 	"    PERFORM cancel_unstarted(p_id, v_cancel);\n"
+	"  END IF;\n"
+	/* Its slot is free: the other daemons may claim again. */
+	"  IF v_pool IS NOT NULL THEN\n"
+	"    PERFORM pg_notify(current_schema() || '_queue', v_pool);\n"
 	"  END IF;\n"
 	"END $$",
 	/* stage_many() (version 11), then claim_held() of each file asked. */
@@ -235,6 +239,9 @@ static const char *const schema_v13[] = {
 	" END IF;\n"
 	" RETURN v_done;\n"
 	"END $$",
+	/* As version 10 set them on the one it replaces. */
+	"ALTER FUNCTION progress SET enable_seqscan = off",
+	"ALTER FUNCTION progress SET jit = off",
 	"CREATE FUNCTION step(p_instance bigint,"
 	"    u_id bigint[], u_result_size bigint[], u_log_size bigint[],"
 	"    u_pid int[], u_target text[], u_started bigint[], u_state text[],"

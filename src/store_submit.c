@@ -501,9 +501,12 @@ int store_unstage(struct store *s, int64_t id)
 	 * released was never submitted: its owner may use it again.  A row
 	 * claimed with its staging (HELD_ROW) was not released either. */
 	r = run_id(s, "WITH d AS (DELETE FROM task t WHERE (t.id = $1 OR t.group_id = $1)"
-		      "   AND " HELD_OR_STAGED " RETURNING t.id),"
-		      " c AS (DELETE FROM chunk USING d WHERE chunk.task = d.id)"
-		      " UPDATE reservation r SET used = false FROM d WHERE r.id = d.id",
+		      "   AND " HELD_OR_STAGED " RETURNING t.id, t.pool, t.state),"
+		      " c AS (DELETE FROM chunk USING d WHERE chunk.task = d.id),"
+		      " r AS (UPDATE reservation r SET used = false FROM d WHERE r.id = d.id)"
+		      /* A held row's slot is free: other daemons may claim. */
+		      " SELECT pg_notify(current_schema() || '_queue', d.pool) FROM d"
+		      "  WHERE d.state = 'running'",
 		   id, &res);
 	if (r < 0)
 		return r;
@@ -538,24 +541,33 @@ int64_t store_instance(struct store *s)
 }
 
 int store_unstage_name(struct store *s, const char *pool, const char *name, int64_t instance,
-		       bool *ret_found)
+		       const int64_t *keep, size_t n_keep, bool *ret_found)
 {
-	char then[24], now[24];
-	const char *pv[4] = { pool, name, then, now };
+	char then[24], now[24], kept[16 * 21 + 3];
+	const char *pv[5] = { pool, name, then, now, kept };
+	size_t at = 0;
 	PGresult *res;
 	int r;
 
 	snprintf(then, sizeof(then), "%lld", (long long)instance);
 	snprintf(now, sizeof(now), "%lld", (long long)store_instance(s));
+	kept[at++] = '{';
+	for (size_t i = 0; i < n_keep && i < 16; i++)
+		at += (size_t)snprintf(kept + at, sizeof(kept) - at, "%s%lld", i ? "," : "",
+				       (long long)keep[i]);
+	snprintf(kept + at, sizeof(kept) - at, "}");
+	/* Not the rows of tasks this daemon holds or runs: a task of the
+	 * name released and started, its start not yet on record, has a
+	 * row that looks held. */
 	r = run(s, "WITH p AS (SELECT t.id FROM task t WHERE t.pool = $1 AND t.name = $2"
 		   "   AND " HELD_OR_STAGED " AND t.group_id IS NULL"
-		   "   AND t.instance IN ($3::int8, $4::int8)),"
+		   "   AND t.instance IN ($3::int8, $4::int8) AND NOT t.id = ANY ($5::int8[])),"
 		   " d AS (DELETE FROM task t USING p WHERE (t.id = p.id OR t.group_id = p.id)"
 		   "   AND " HELD_OR_STAGED " RETURNING t.id),"
 		   " c AS (DELETE FROM chunk USING d WHERE chunk.task = d.id),"
 		   " r AS (UPDATE reservation r SET used = false FROM d WHERE r.id = d.id)"
 		   " SELECT count(*) FROM d",
-		4, NULL, pv, NULL, NULL, false, &res);
+		5, NULL, pv, NULL, NULL, false, &res);
 	if (r < 0)
 		return r;
 	*ret_found = strcmp(PQgetvalue(res, 0, 0), "0") != 0;

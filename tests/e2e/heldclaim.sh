@@ -9,7 +9,8 @@
 #   - removed: nothing runs, and its slot (a pool of one) is free again;
 #   - cancelled: it ends cancelled and never runs;
 #   - the daemon stopped (SIGTERM): the row is staged again, and the next
-#     start's recovery queues it: it runs once;
+#     start's recovery queues it: it runs once (but a task started at its
+#     release, its start not yet on record, is not: it runs once too);
 #   - the daemon killed (-9): the recovery fails it as of unknown outcome
 #     (it may have started); it does not run.
 . "$SRCDIR/e2e/lib.sh"
@@ -133,6 +134,17 @@ wait "$WRITER_PID"
 pgqfs_start || t_bail "daemon did not start again"
 t_is "$(task_wait "$id" 30)" done "stopped: it runs after the restart"
 t_is "$(ran_count stopped)" 1 "stopped: it ran once"
+
+# 4b. The daemon stops right after a held task started (its start not yet
+# on record): it is not staged again; it runs once.
+printf "INSERT INTO ran VALUES ('started');\nSELECT pg_sleep(0.5) AS slept;\n" >"$W/started.sql"
+id=$(new_id)
+submit one "$W/started.sql" "$id.sql" || t_fail "cp of the task stopped at once"
+pgqfs_stop
+pgqfs_start || t_bail "daemon did not start again"
+t_like "$(task_wait "$id" 30)" '^(done|failed|cancelled)$' "started: it ended"
+sleep 1
+t_is "$(ran_count started)" 1 "started: it ran once"
 
 # 5. The daemon killed while the file is open: it may have started, as far
 # as a recovery can know: failed, outcome unknown, and not run.
