@@ -449,6 +449,10 @@ int store_send_recover_again(PGconn *conn, int64_t instance, int64_t old_instanc
  * hint: any role that can reach the database may send one. */
 __attribute__((warn_unused_result))
 int store_send_cancels(PGconn *conn, int64_t instance, const int64_t *ids, size_t n);
+/* unhold() of tasks ids[i], claimed with their staging by instances[i]
+ * and not started (schema_v13.sql.h). */
+__attribute__((warn_unused_result))
+int store_send_unhold(PGconn *conn, const int64_t *ids, const int64_t *instances, size_t n);
 
 /* Prepares the statements below on the executor's connection (blocking). */
 __attribute__((warn_unused_result))

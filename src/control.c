@@ -68,6 +68,8 @@ static const char *op_name(enum ctl_op op)
 		return "schedules";
 	case OP_CANCELS:
 		return "cancel check";
+	case OP_UNHOLD:
+		return "unhold";
 	case OP_NONE:
 		break;
 	}
@@ -119,6 +121,9 @@ static void ctl_failed(struct executor *e, enum ctl_op op, const char *why)
 		break;
 	case OP_CANCELS:
 		e->n_stop_sent = 0;	/* asked again after the back-off */
+		break;
+	case OP_UNHOLD:
+		e->n_unhold_sent = 0;	/* sent again after the back-off */
 		break;
 	case OP_RECOVER:
 		/* At its usual pace: claims and progress go on meanwhile.  But
@@ -283,6 +288,13 @@ void ctl_next(struct executor *e)
 			return;
 		}
 		e->batch_instance = 0;
+	}
+	/* Held tasks a lost connection dropped, before a recovery fails them. */
+	if (e->n_unhold) {
+		e->n_unhold_sent = e->n_unhold;
+		(void)ctl_sent(e, OP_UNHOLD, store_send_unhold(e->control, e->unhold_ids,
+							       e->unhold_instances, e->n_unhold));
+		return;
 	}
 	/* Recovery first: at start it decides what the old instance left. */
 	if (now >= e->next_recover_ms) {
@@ -584,6 +596,17 @@ static void ctl_result(struct executor *e, PGresult *res)
 		break;
 	case OP_CANCELS:
 		cancels_confirmed(e, res);
+		break;
+	case OP_UNHOLD:
+		if (e->n_unhold_sent)
+			log_info("%zu files claimed with their staging, not started when the control "
+				 "connection went, are staged again", e->n_unhold_sent);
+		memmove(e->unhold_ids, e->unhold_ids + e->n_unhold_sent,
+			(e->n_unhold - e->n_unhold_sent) * sizeof(*e->unhold_ids));
+		memmove(e->unhold_instances, e->unhold_instances + e->n_unhold_sent,
+			(e->n_unhold - e->n_unhold_sent) * sizeof(*e->unhold_instances));
+		e->n_unhold -= e->n_unhold_sent;
+		e->n_unhold_sent = 0;
 		break;
 	case OP_NONE:
 		break;

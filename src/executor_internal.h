@@ -212,6 +212,7 @@ struct task {
 enum ctl_op { OP_NONE, OP_RECOVER, OP_CLAIM, OP_PROGRESS, OP_STEP, OP_HOUSEKEEPING,
 	OP_SCHEDULE,		/* fire_schedules(): schedule.c */
 	OP_CANCELS,		/* which stop NOTIFYs a cancel on record confirms */
+	OP_UNHOLD,		/* held tasks a lost connection dropped: staged again */
 };
 
 /*
@@ -333,6 +334,12 @@ struct executor {
 	int n_holding;
 	atomic_int n_held;
 	uint64_t ctl_epoch;		/* control connections lost so far */
+	/* Held tasks (never started) that a lost control connection dropped,
+	 * with the instance that claimed them: given back (OP_UNHOLD) before
+	 * any recovery could fail them.  The first n_unhold_sent are in the
+	 * statement in flight. */
+	int64_t *unhold_ids, *unhold_instances;
+	size_t n_unhold, cap_unhold, n_unhold_sent;
 	struct progress *batch;
 	struct buf stmt;		/* the statement being sent (scratch) */
 	int64_t next_recover_ms;

@@ -17,7 +17,7 @@
  */
 enum exec_stmt {
 	ES_RECOVER, ES_RECOVER_AGAIN, ES_HOUSEKEEPING, ES_CLAIM, ES_CLAIM_ONE, ES_PROGRESS, ES_STEP,
-	ES_CANCELS, ES_COUNT
+	ES_CANCELS, ES_UNHOLD, ES_COUNT
 };
 
 /* The most parameters of a statement below (step()'s). */
@@ -34,6 +34,9 @@ static const struct {
 	[ES_RECOVER_AGAIN] = { "pgqfs_recover_again",
 		"SELECT failed, requeued, alive, own_failed FROM recover_again($1, $2)", 2,
 		{ OID_INT8, OID_INT8 } },
+	[ES_UNHOLD] = { "pgqfs_unhold",
+		"SELECT count(unhold(u.instance, u.id)) FROM unnest($1::int8[], $2::int8[])"
+		" AS u(id, instance)", 2, { OID_INT8_ARRAY, OID_INT8_ARRAY } },
 	[ES_CANCELS] = { "pgqfs_cancels",
 		"SELECT id, cancel_uid FROM cancels_asked($1, $2)", 2,
 		{ OID_INT8, OID_INT8_ARRAY } },
@@ -208,6 +211,29 @@ int store_send_cancels(PGconn *conn, int64_t instance, const int64_t *ids, size_
 	if (r == 0)
 		r = send_prepared(conn, ES_CANCELS, pv, lens, 0);
 	arr_finish_free(&a);
+	return r;
+}
+
+int store_send_unhold(PGconn *conn, const int64_t *ids, const int64_t *instances, size_t n)
+{
+	struct arr a, b;
+	const char *pv[2] = { NULL, NULL };
+	int lens[2] = { 0, 0 };
+	int r = 0;
+
+	arr_init(&a, OID_INT8);
+	arr_init(&b, OID_INT8);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		r = arr_add_i64(&a, ids[i]);
+		if (r == 0)
+			r = arr_add_i64(&b, instances[i]);
+	}
+	if (r == 0 && (!(pv[0] = arr_finish(&a, &lens[0])) || !(pv[1] = arr_finish(&b, &lens[1]))))
+		r = -ENOMEM;
+	if (r == 0)
+		r = send_prepared(conn, ES_UNHOLD, pv, lens, 0);
+	arr_finish_free(&a);
+	arr_finish_free(&b);
 	return r;
 }
 

@@ -8,6 +8,8 @@
 #     runs it (a file cut short never runs);
 #   - removed: nothing runs, and its slot (a pool of one) is free again;
 #   - cancelled: it ends cancelled and never runs;
+#   - the executor's control connection lost: staged again once it is
+#     back, and it runs once at the last close;
 #   - the daemon stopped (SIGTERM): the row is staged again, and the next
 #     start's recovery queues it: it runs once (but a task started at its
 #     release, its start not yet on record, is not: it runs once too);
@@ -112,6 +114,10 @@ dup_writer "$MNT/queue/one/$id.sql" "INSERT INTO ran VALUES ('cancelled');
 t_ok "cancelled: its row is claimed with its staging" wait_until 10 held "$id"
 echo 1 >"$MNT/tasks/$id/cancel"
 t_is "$?" 0 "cancelled: the cancel is accepted"
+# A cancel reaches the daemon through a NOTIFY, as for any running task:
+# a release that came first would start it, and the cancel stop it then.
+t_ok "cancelled: it ends cancelled before its last close" \
+	wait_file_content "$MNT/tasks/$id/state" cancelled
 go "$W/w3" cancelled
 t_is "$(task_wait "$id" 20)" cancelled "cancelled: it ends cancelled"
 sleep 0.3
@@ -119,6 +125,23 @@ t_is "$(ran_count cancelled)" 0 "cancelled: it never ran"
 id2=$(new_id)
 submit one "$W/next.sql" "$id2.sql" || t_fail "cp of the next task"
 t_is "$(task_wait "$id2" 20)" done "cancelled: the next task of the pool of one runs"
+
+# 3b. The executor's control connection lost while the file is held: the
+# claim is given back once it is connected again (not failed by the
+# recovery as if it had run), and the file runs once at its last close.
+id=$(new_id)
+dup_writer "$MNT/queue/one/$id.sql" "INSERT INTO ran VALUES ('lost');
+" "" "$W/w3b"
+t_ok "lost: its row is claimed with its staging" wait_until 10 held "$id"
+executor_terminate
+staged_again() {
+	[ "$(psql_ref -d pgqfs_ctl -tAc "SELECT state FROM pgqfs.task WHERE id = $1")" = staged ]
+}
+t_ok "lost: its row is staged again once the executor is connected again" \
+	wait_until 20 staged_again "$id"
+go "$W/w3b" lost
+t_is "$(task_wait "$id" 20)" done "lost: it runs at its last close"
+t_is "$(ran_count lost)" 1 "lost: it ran once"
 
 # 4. The daemon stops while the file is open: staged again, and queued by
 # the next start's recovery.
