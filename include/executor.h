@@ -110,8 +110,9 @@ bool executor_release_settled(struct executor *e, uint64_t seq);
  * (name and query copied; plain as for executor_release()) until
  * executor_release() of id starts it;
  * false if it does not (the caller gives a claim back: store_unhold()).
- * executor_unhold(): the held task id is dropped (its file is written
- * again, removed or renamed; the store puts its row back to staged).
+ * executor_unhold(): the held task id is dropped (its file was written
+ * again, removed or renamed, and the store put its row back to staged or
+ * removed it); its slot is free again.
  */
 bool executor_hold_room(struct executor *e, const char *pool, struct stage_claim *c);
 bool executor_hold(struct executor *e, const char *pool, int64_t id, const char *name,

@@ -11,9 +11,12 @@
  * round (held_take_releases()).  So a pickup is the staging's commit, which
  * cp waits for anyway, and no round trip more.
  *
- * A held file written again, removed or renamed loses its claim first
- * (executor_unhold(), then the store puts its row back to staged); so do
- * those still open when the daemon stops (fs_unhold_all()).
+ * A held file written again, removed or renamed loses its claim: the
+ * store puts its row back to staged (or removes it), then
+ * executor_unhold() drops the task; so do those still open when the
+ * daemon stops (fs_unhold_all()).  A lost control connection drops the
+ * held tasks, whose claims go back once it is connected again
+ * (OP_UNHOLD, control.c), before any recovery.
  */
 #include "executor_internal.h"
 
