@@ -337,8 +337,7 @@ bool parked_may_sleep(struct executor *e)
 	return due < 0 || (e->parked_due >= 0 && due >= e->parked_due);
 }
 
-/* Appends a release to list *v (n, cap), under release_lock. */
-static int release_add(struct store_release **v, size_t *n, size_t *cap,
+int release_add(struct store_release **v, size_t *n, size_t *cap,
 		       const struct store_release *rel)
 {
 	if (*n == *cap) {

@@ -665,6 +665,9 @@ void held_take_releases(struct executor *e);
  * another thread sent or started something for it. */
 bool parked_may_sleep(struct executor *e);
 void wake_loop(struct executor *e);
+/* Appends a release to list *v (n, cap), under release_lock; -ENOMEM. */
+int release_add(struct store_release **v, size_t *n, size_t *cap,
+		const struct store_release *rel);
 void claimed_tasks(struct executor *e, PGresult *res);
 /* Gives the tasks claimed_tasks() took their sessions, in claim order. */
 void claimed_assign(struct executor *e);

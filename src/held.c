@@ -20,7 +20,6 @@
  */
 #include "executor_internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -196,18 +195,10 @@ void held_take_releases(struct executor *e)
 				ids[n++] = rel.id;
 				continue;
 			}
-			if (e->n_release == e->cap_release) {
-				size_t c = e->cap_release ? e->cap_release * 2 : 256;
-				struct store_release *p = realloc(e->release, c * sizeof(*p));
-
-				if (!p) {
-					e->n_held_rel++;	/* the next round */
-					break;
-				}
-				e->release = p;
-				e->cap_release = c;
+			if (release_add(&e->release, &e->n_release, &e->cap_release, &rel) < 0) {
+				e->n_held_rel++;	/* the next round */
+				break;
 			}
-			e->release[e->n_release++] = rel;
 			e->release_seq++;
 		}
 		pthread_mutex_unlock(&e->release_lock);
