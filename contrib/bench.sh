@@ -34,7 +34,9 @@
 #  11. pickup: submitted_at to started_at from info, 40 tasks one at a time,
 #      p50 and p99 (graphile-worker's 8 ms quoted, not measured)
 #  12. hand-off: 200 x pg_sleep(0.5) in a pool of 50 behind an advisory lock,
-#      release to the last finished_at against the ideal 2.0 s
+#      release to the last finished_at against the ideal 2.0 s, and against
+#      contrib/handoff-ref (a libpq client that starts the next statement the
+#      moment one ends) run on the same database before and after
 #   and the daemon's clean exit at unmount.
 #
 # Knobs (environment):
@@ -51,6 +53,7 @@
 #   BENCH_NPM_DIR     where graphile-worker is installed (default: the scratch directory;
 #                     a kept directory skips the install next time)
 #   MEMFS             the ceiling's filesystem (default: memfs beside $PGQFS, built there if absent)
+#   HANDOFF_REF       the hand-off's reference client (default: handoff-ref beside $PGQFS, likewise)
 #   BENCH_PHASES      the phases to run, by name, space-separated (default all:
 #                     baseline graphile bulk ceiling pickup handoff throughput single
 #                     concurrency latency stream retention aging;
@@ -132,11 +135,15 @@ if [ -z "${PGQFS:-}" ]; then
 fi
 [ -x "$PGQFS" ] || die "no daemon binary at $PGQFS"
 # The FUSE ceiling's filesystem, from the daemon's own build directory.
+# The same for the hand-off's reference client.
 MEMFS=${MEMFS:-$(dirname "$PGQFS")/memfs}
-if [ ! -x "$MEMFS" ] && [ -f "$(dirname "$MEMFS")/build.ninja" ]; then
-	timeout 300 meson compile -C "$(dirname "$MEMFS")" memfs >/dev/null 2>&1 ||
-		echo "bench: WARNING: could not build $MEMFS" >&2
-fi
+HANDOFF_REF=${HANDOFF_REF:-$(dirname "$PGQFS")/handoff-ref}
+for helper in "$MEMFS" "$HANDOFF_REF"; do
+	if [ ! -x "$helper" ] && [ -f "$(dirname "$helper")/build.ninja" ]; then
+		timeout 300 meson compile -C "$(dirname "$helper")" "$(basename "$helper")" >/dev/null 2>&1 ||
+			echo "bench: WARNING: could not build $helper" >&2
+	fi
+done
 if [ "$PGQFS" = "$PWD/build/pgqfs" ] && [ -n "$(find src include meson.build -newer "$PGQFS" 2>/dev/null | head -n 1)" ]; then
 	echo "bench: WARNING: $PGQFS is older than the sources: run meson compile -C build" >&2
 fi
@@ -913,11 +920,24 @@ gate_stop() {
 	wait "$gate_pid" 2>/dev/null
 	gate_pid=
 }
+# The reference: contrib/handoff-ref on the same database, POOL_MAX
+# connections that start the next statement the moment one ends, with the
+# reset and naming pgqfs gives a session between two tasks, or ("bare")
+# nothing at all: the machine's floor.  Prints seconds, release to last finish.
+handoff_ref() {	# [bare]
+	local out
+	out=$(timeout 120 "$HANDOFF_REF" "host=$tmp port=$port user=postgres dbname=app" \
+		"$POOL_MAX" "$HAND_N" "$HAND_SLEEP" "$@" 2>&1) || { echo "handoff-ref: $out" >&2; return 1; }
+	calc "${out#release_to_last_finish_us } / 1e6"
+}
 phase_handoff() {
-	local i ideal waves t_rel last first wall ratio overlap waiting st
+	local i ideal waves hands t_rel last first wall ratio overlap waiting st ref1 ref2 bare1 bare2 ref floor
 	waves=$(((HAND_N + POOL_MAX - 1) / POOL_MAX))
 	ideal=$(calc "$waves * $HAND_SLEEP")
 	echo "== 12. hand-off: $HAND_N x pg_sleep($HAND_SLEEP) in a pool of $POOL_MAX, held behind an advisory lock until all are queued; lock release to the last finished_at (ideal $(fmt "$ideal" 2) s)"
+	[ -x "$HANDOFF_REF" ] || { FAIL_REASON="no handoff-ref binary at $HANDOFF_REF"; return 1; }
+	[ "$HAND_N" -ge "$POOL_MAX" ] || { FAIL_REASON="BENCH_HANDOFF_N must be at least the pool's $POOL_MAX"; return 1; }
+	ref1=$(handoff_ref) && bare1=$(handoff_ref bare) || { FAIL_REASON="the reference client failed"; return 1; }
 	mkdir -p "$tmp/hand"
 	for i in $(seq "$HAND_N"); do
 		echo "SELECT pg_sleep($HAND_SLEEP) FROM (SELECT pg_advisory_xact_lock_shared(8008)) gate;" >"$tmp/hand/hand-$i.sql"
@@ -955,6 +975,7 @@ phase_handoff() {
 	wait "$gate_pid" 2>/dev/null
 	gate_pid=
 	[ "$st" = 0 ] || return 1
+	bare2=$(handoff_ref bare) && ref2=$(handoff_ref) || { FAIL_REASON="the reference client failed"; return 1; }
 	t_rel=$(awk -F'|' '$1 == "released" { print $2 }' "$tmp/gate.out")
 	[ -n "$t_rel" ] || { FAIL_REASON="the gate session did not release the lock"; return 1; }
 	read -r first last overlap <<<"$(psqlc -At -F' ' -d pgqfs -c "
@@ -978,8 +999,18 @@ phase_handoff() {
 		       round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 1), round(max(ms)::numeric, 1) FROM g" |
 		awk '{ printf "slot refills after the release: %d, a finish to the next start p50 %s ms, p90 %s ms, max %s ms\n", $1, $2, $3, $4 }'
 	echo "release to the first finish $(fmt "$(calc "($first - $t_rel) / 1000")" 1) ms (the first wave waited on the lock; ideal $(fmt "$(calc "$HAND_SLEEP * 1000")" 0) ms); release to last finish $(fmt "$wall" 3) s: $(fmt "$(calc "($wall - $ideal) * 1000 / $waves")" 1) ms lost per wave over $waves waves; at most $overlap running at once by the recorded times (pool limit $POOL_MAX); failed: $N_FAILED"
+	ref=$(calc "($ref1 + $ref2) / 2")
+	floor=$(calc "($bare1 + $bare2) / 2")
+	echo "reference client (handoff-ref, before and after): $(fmt "$ref1" 3) and $(fmt "$ref2" 3) s with the reset and naming; $(fmt "$bare1" 3) and $(fmt "$bare2" 3) s bare (the machine's floor)"
+	result "hand-off ref: libpq client, reset + naming" "$(fmt "$ref" 3) s" "reference (mean of 2 runs)" "$(fmt "$(calc "$ref / $ideal")" 3)x ideal" -
+	result "hand-off floor: libpq client, bare" "$(fmt "$floor" 3) s" "reference (mean of 2 runs)" "$(fmt "$(calc "$floor / $ideal")" 3)x ideal" -
 	result "hand-off, $HAND_N x pg_sleep($HAND_SLEEP) behind a lock" "$(fmt "$wall" 3) s" "ideal $(fmt "$ideal" 1) s, <= 1.01x" \
-		"$(fmt "$ratio" 3)x ideal" "$(verdict "$ratio <= 1.01")"
+		"$(fmt "$ratio" 3)x ideal, $(fmt "$(calc "$wall / $ref")" 3)x ref" "$(verdict "$ratio <= 1.01")"
+	# Over the reference, by hand-off: the first wave's start is the lock's
+	# wake for both, so waves - 1 hand-offs make the difference.
+	hands=$((waves > 1 ? waves - 1 : 1))
+	result "hand-off over the reference, each" "$(fmt "$(calc "($wall - $ref) * 1000 / $hands")" 1) ms" "<= 5 ms a wave (issue 8)" \
+		"$(fmt "$(calc "($wall - $ref) * 1000 / $hands / 5")" 2)x target" "$(verdict "($wall - $ref) * 1000 / $hands <= 5")"
 	[ "${overlap:-0}" -le "$POOL_MAX" ] || { FAIL_REASON="$overlap tasks ran at once in a pool of $POOL_MAX"; return 1; }
 	[ "$N_FAILED" = 0 ] || { FAIL_REASON="$N_FAILED tasks failed"; return 1; }
 }
