@@ -245,9 +245,11 @@ int staged_store(struct fs *fs, struct staged *s, bool closing)
 	 * row staged again, or gone) if it answered; if its outcome is
 	 * unknown, the row is taken back later (staged_forget_unknown()).
 	 * A failure that rolled back leaves the row and the hold as they
-	 * were: the file is not released after a failed flush.
+	 * were: the file is not released after a failed flush.  ESTALE
+	 * committed: the row is no longer staged (unhold() failed it, its
+	 * name pending again through another daemon), so no hold is left.
 	 */
-	if (held && (r == 0 || (sub.len && store_stage_outcome_unknown())))
+	if (held && (r == 0 || r == -ESTALE || (sub.len && store_stage_outcome_unknown())))
 		executor_unhold(fs->executor, old);
 	if (asked)
 		staged_hold(fs, &sub, r == 0 ? id : 0, submitted_us, &claim);

@@ -35,6 +35,9 @@ static const char *submit_refusal(int r)
 	case -EPERM:
 		return "its name is another user's schedule in this pool (schedules/): only its owner "
 		       "may submit that name there";
+	case -ESTALE:
+		return "its task left the staged state (cancelled, or its name submitted again "
+		       "through another daemon; see the task's error)";
 	default:
 		return store_last_error();
 	}

@@ -576,6 +576,7 @@ static const char *const schema_v2[] = {
 #include "schema_v11.sql.h"
 #include "schema_v12.sql.h"
 #include "schema_v13.sql.h"
+#include "schema_v14.sql.h"
 
 static const char *const *const schema_versions[] = {
 	schema_v1,
@@ -591,6 +592,7 @@ static const char *const *const schema_versions[] = {
 	schema_v11,
 	schema_v12,
 	schema_v13,
+	schema_v14,
 };
 
 #endif

@@ -185,5 +185,36 @@ t_is "$(ran_count killed)" 0 "killed: it did not run"
 id2=$(new_id)
 submit one "$W/next.sql" "$id2.sql" || t_fail "cp of the next task"
 t_is "$(task_wait "$id2" 20)" done "killed: the next task of the pool of one runs"
+
+# 6. The same name submitted through another daemon while the file is held
+# here (a held row is running, so the name is free there), then written
+# again here: the held row cannot go back to staged under a name that is
+# pending again.  It fails, its error says why, and it never runs; the
+# other daemon's file runs once; no row is left running.
+pgqfs_start b || t_bail "daemon b did not start"
+dup_writer "$MNT/queue/one/twin.sql" "INSERT INTO ran VALUES ('twin-a');
+" "SELECT 1;
+" "$W/w6"
+t_ok "twin: its row is claimed with its staging" wait_until 10 test -e "$W/w6.ready"
+ida=$(psql_ref -d pgqfs_ctl -tAc "SELECT id FROM pgqfs.task WHERE name = 'twin.sql'")
+t_ok "twin: held here" wait_until 10 held "$ida"
+printf "INSERT INTO ran VALUES ('twin-b');\n" >"$W/twin.sql"
+cp "$W/twin.sql" "${PGQFS_MNT[b]}/queue/one/twin.sql"
+t_is "$?" 0 "twin: the other daemon takes the same name"
+idb=$(psql_ref -d pgqfs_ctl -tAc "SELECT id FROM pgqfs.task WHERE name = 'twin.sql' AND id <> $ida")
+touch "$W/w6.go"
+wait "$WRITER_PID"
+t_like "$(cat "$W/w6")" '^error ' "twin: the last close here is refused ($(cat "$W/w6"))"
+t_is "$(task_wait "$ida" 20)" failed "twin: the held row fails"
+t_like "$(cat "$MNT/tasks/$ida/error")" "submitted again" "twin: its error says why"
+t_is "$(task_wait "$idb" 20)" done "twin: the other daemon's file runs"
+t_is "$(ran_count twin-b)" 1 "twin: it ran once"
+t_is "$(ran_count twin-a)" 0 "twin: the held file never ran"
+t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.task WHERE state = 'running'")" 0 \
+	"twin: no row is left running"
+pgqfs_stop b
+id2=$(new_id)
+submit one "$W/next.sql" "$id2.sql" || t_fail "cp of the next task"
+t_is "$(task_wait "$id2" 20)" done "twin: the next task of the pool of one runs here (no slot kept for it)"
 pgqfs_stop
 t_done
