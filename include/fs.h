@@ -49,9 +49,10 @@ void fs_recheck_waiters(void *fs);
 /* Answers every parked request (EINTR) and waits until the answers are
  * sent: the daemon is stopping; later `wait` reads get EINTR at once. */
 void fs_release_waiters(struct fs *fs);
-/* Once no request runs any more (the daemon stops): the tasks claimed with
- * the staging of files still open are staged again (held.c), as their
- * files were; a restart's recovery queues them. */
+/* The daemon drains, or stops: the tasks claimed with the staging of files
+ * still open are staged again (held.c), as their files were, so none
+ * starts here any more; a release that comes later queues its file, and a
+ * restart's recovery queues those still open. */
 void fs_unhold_all(struct fs *fs);
 
 void fs_destroy(struct fs *fs);

@@ -417,16 +417,24 @@ void fs_unhold_all(struct fs *fs)
 	if (!fs)
 		return;
 	for (;;) {
+		struct staged *found = NULL;
 		int64_t id = 0;
 
 		pthread_mutex_lock(&fs->lock);
-		for (struct staged *s = fs->staged; s && !id; s = s->next)
-			if (s->held && s->task_id && !s->storing) {
-				id = s->task_id;
-				s->held = false;
-			}
+		for (struct staged *s = fs->staged; s && !found; s = s->next)
+			if (s->held && s->task_id && !s->storing)
+				found = s;
+		if (found) {
+			/* Stored meanwhile by no one else: a release that comes
+			 * now waits, then finds the file not held (the claim
+			 * path, which queues it while the daemon drains). */
+			id = found->task_id;
+			found->held = false;
+			found->storing = true;
+			found->pins++;
+		}
 		pthread_mutex_unlock(&fs->lock);
-		if (!id)
+		if (!found)
 			return;
 		executor_unhold(fs->executor, id);
 		if (store_unhold(fs->store, id) < 0)
@@ -434,5 +442,11 @@ void fs_unhold_all(struct fs *fs)
 				 "claim could not be given back (%s): the recovery of this daemon's "
 				 "instance fails it as of unknown outcome", (long long)id,
 				 store_last_error());
+		pthread_mutex_lock(&fs->lock);
+		found->storing = false;
+		pthread_cond_broadcast(&staged_store_done);
+		found->pins--;
+		staged_maybe_free(fs, found);
+		pthread_mutex_unlock(&fs->lock);
 	}
 }

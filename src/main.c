@@ -153,8 +153,8 @@ struct stopper {
  * most, or a second stop signal, or (loop_done non-NULL) the loop's end.
  * The caller has the stop signals blocked.
  */
-static void drain(struct executor *exec, uint64_t grace_ms, const sigset_t *signals,
-		  atomic_bool *loop_done)
+static void drain(struct executor *exec, struct fs *fs, uint64_t grace_ms,
+		  const sigset_t *signals, atomic_bool *loop_done)
 {
 	struct timespec now, end;
 
@@ -163,6 +163,9 @@ static void drain(struct executor *exec, uint64_t grace_ms, const sigset_t *sign
 	log_info("draining: no new task starts here; running tasks have %llu ms to finish",
 		 (unsigned long long)grace_ms);
 	executor_drain(exec);
+	/* Files claimed with their staging and still open have not started:
+	 * their claims go back, so that their releases queue them. */
+	fs_unhold_all(fs);
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += (time_t)(grace_ms / 1000);
 	end.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
@@ -253,7 +256,7 @@ static void *stopper_main(void *arg)
 	}
 	log_info("%s: stopping", strsignal(sig));
 	service_notify("STOPPING=1");
-	drain(st->exec, st->grace_ms, &st->signals, &st->loop_done);
+	drain(st->exec, st->fs, st->grace_ms, &st->signals, &st->loop_done);
 	st->drained = true;
 	fs_set_session(st->fs, NULL);	/* the notifier, while requests are answered */
 	fuse_session_exit(st->se);
@@ -467,7 +470,7 @@ out_cfg:
 		/* Unmounted (umount, fusermount -u): the tasks running here
 		 * still finish, and are recorded. */
 		if (!stopper.drained && ret == 0)
-			drain(exec, stopper.grace_ms, &stopper.signals, NULL);
+			drain(exec, fs, stopper.grace_ms, &stopper.signals, NULL);
 	}
 	executor_stop(exec);
 	if (fs)

@@ -21,6 +21,7 @@ pgqfs_config() {
 	config_pgqfs 0
 	config_target main 4
 	config_pool one main 1
+	config_pool two main 1
 }
 pg_start
 ran_tables
@@ -149,7 +150,10 @@ id=$(new_id)
 dup_writer "$MNT/queue/one/$id.sql" "INSERT INTO ran VALUES ('stopped');
 " "" "$W/w4"
 t_ok "stopped: its row is claimed with its staging" wait_until 10 held "$id"
+graces=$(grep -c 'shutdown_grace ran out' "${PGQFS_LOG[main]}")
 pgqfs_stop
+t_is "$(grep -c 'shutdown_grace ran out' "${PGQFS_LOG[main]}")" "$graces" \
+	"stopped: the stop did not wait for the held file (its shutdown_grace did not run out)"
 t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT state FROM pgqfs.task WHERE id = $id")" staged \
 	"stopped: its row is staged again"
 touch "$W/w4.go"
@@ -157,6 +161,30 @@ wait "$WRITER_PID"
 pgqfs_start || t_bail "daemon did not start again"
 t_is "$(task_wait "$id" 30)" done "stopped: it runs after the restart"
 t_is "$(ran_count stopped)" 1 "stopped: it ran once"
+
+# 4c. Released while the daemon drains (a task of another pool keeps the
+# drain going): it was claimed before the drain, but no task starts on a
+# draining daemon; its claim went back at the drain's start, and its
+# release queues it.  It runs once, after the restart.
+printf "SELECT pg_sleep(30);\n" >"$W/long.sql"
+idl=$(new_id)
+submit two "$W/long.sql" "$idl.sql" || t_fail "cp of the long task"
+t_ok "draining: the long task runs" wait_file_content "$MNT/tasks/$idl/state" running
+id=$(new_id)
+dup_writer "$MNT/queue/one/$id.sql" "INSERT INTO ran VALUES ('drained');
+" "" "$W/w4c"
+t_ok "draining: its row is claimed with its staging" wait_until 10 held "$id"
+kill -TERM "${PGQFS_PID[main]}"
+t_ok "draining: the daemon drains" wait_until 10 grep -q 'draining: no new task' "${PGQFS_LOG[main]}"
+go "$W/w4c" draining
+sleep 0.5
+t_is "$(ran_count drained)" 0 "draining: the released file did not start during the drain"
+pgqfs_stop
+t_like "$(psql_ref -d pgqfs_ctl -tAc "SELECT state FROM pgqfs.task WHERE id = $id")" '^(queued|staged)$' \
+	"draining: its row waits for a daemon"
+pgqfs_start || t_bail "daemon did not start again"
+t_is "$(task_wait "$id" 30)" done "draining: it runs after the restart"
+t_is "$(ran_count drained)" 1 "draining: it ran once"
 
 # 4b. The daemon stops right after a held task started (its start not yet
 # on record): it is not staged again; it runs once.
