@@ -18,7 +18,8 @@
 #      (2b, for information: the same with one cp process per task)
 #   3. concurrency: pg_sleep tasks in a pool of 50, wall time vs the ideal
 #   4. latency: submit-to-start, p50 and p99 (and without cp's own process)
-#   5. memory while one task streams a large result; reading it back
+#   5. memory while one task streams a large result; reading it back (for
+#      information), and the first read of three fresh 100 MB results (the target)
 #   6. 100,000 retained tasks: ls and ls -l of done/, the daemon's RSS, stats and a pickup
 #   7. aging: 70,000 SELECT 1 files from 8 cp writers into a fresh mount, the
 #      submission rate over the first 10,000 files and over the last 10,000
@@ -1063,12 +1064,46 @@ phase_stream() {
 	echo "result: stat size $size, expected $expect; read $got bytes (first cat, $(fmt "$speed") MB/s), then $got2 (second cat, $(fmt "$(calc "$got2 / ($t2 - $t1)")") MB/s); ends '$last' (expected ...x$rows)"
 	if [ "$rc" = 0 ] && [ "$size" = "$expect" ] && [ "$got" = "$expect" ] && [ "$got2" = "$expect" ] &&
 		[ "$last" = "${last%x"$rows"}x$rows" ]; then
-		result "read result ($STREAM_MB MiB, first cat)" "$(fmt "$speed") MB/s" "> 200 MB/s" \
-			"$(fmt "$(calc "$speed / 200")" 2)x target" "$(verdict "$speed > 200")"
+		# For information: DESIGN.md's target is the 100 MB read below.
+		# A first read of this size fills 1 GiB of page cache that this
+		# VM's guest has mostly never touched (BENCHMARKS.md).
+		result "read result ($STREAM_MB MiB, first cat)" "$(fmt "$speed") MB/s" "for information (target: the 100 MB read)" \
+			"$(fmt "$(calc "$speed / 200")" 2)x 200 MB/s" -
 	else
 		result "read result ($STREAM_MB MiB)" "WRONG: cat read $got then $got2 bytes of $size" "> 200 MB/s" "-" FAIL
 		return 1
 	fi
+	read_100mb
+}
+
+# DESIGN.md's read target: a 100 MB result (100,000,000 bytes at least),
+# its first read from the store, against 200 MB/s.  Three fresh tasks, each
+# read once; the median is the figure (one read takes half a second, and
+# this VM's reads vary by a factor of two from one to the next).
+read_100mb() {
+	local rows=99500 expect sid st got t0 t1 i speeds=() med
+	echo "SELECT repeat('x', 1000) || g FROM generate_series(1, $rows) g;" >"$tmp/read100.sql"
+	expect=$(psqlc -At -d app -c "SELECT 9 + sum(1001 + length(g::text)) FROM generate_series(1, $rows) g") || return 1
+	for i in 1 2 3; do
+		watchdog_arm 120 read-100mb
+		read -r sid <"$MNT/new-id" && [ -n "$sid" ] || { watchdog_disarm; return 1; }
+		cp "$tmp/read100.sql" "$MNT/queue/$POOL/$sid.sql" || { watchdog_disarm; return 1; }
+		read -r st <"$MNT/tasks/$sid/wait" || { watchdog_disarm; return 1; }
+		[ "$st" = done ] || { watchdog_disarm; FAIL_REASON="the 100 MB task ended '$st'"; return 1; }
+		t0=${EPOCHREALTIME/./}
+		got=$(timeout -k 5 60 cat "$MNT/done/$sid/result" | wc -c)
+		t1=${EPOCHREALTIME/./}
+		watchdog_disarm
+		if [ "$got" != "$expect" ]; then
+			result "read result (100 MB)" "WRONG: cat read $got bytes of $expect" "> 200 MB/s" "-" FAIL
+			return 1
+		fi
+		speeds+=("$(calc "$got / ($t1 - $t0)")")
+	done
+	med=$(printf '%s\n' "${speeds[@]}" | sort -g | sed -n 2p)
+	echo "results of $expect bytes, each read once (first cat): $(printf '%.1f ' "${speeds[@]}")MB/s"
+	result "read result (100 MB, first cat, median of 3)" "$(fmt "$med") MB/s" "> 200 MB/s" \
+		"$(fmt "$(calc "$med / 200")" 2)x target" "$(verdict "$med > 200")"
 }
 
 phase_retention() {
