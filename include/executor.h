@@ -118,6 +118,11 @@ bool executor_hold_room(struct executor *e, const char *pool, struct stage_claim
 bool executor_hold(struct executor *e, const char *pool, int64_t id, const char *name,
 		   const char *query, size_t len, bool plain, const struct stage_claim *c);
 void executor_unhold(struct executor *e, int64_t id);
+/* Thread-safe: the claim of task id, which the staging of instance took
+ * and the caller could not give back (store_unhold() failed), goes back
+ * once the executor's control connection can send it, before any
+ * recovery could fail the task as if it had run. */
+void executor_unhold_later(struct executor *e, int64_t id, int64_t instance);
 /* Thread-safe: the ids of up to max tasks of pool and name that this
  * executor holds or runs; returns how many. */
 size_t executor_task_ids(struct executor *e, const char *pool, const char *name, int64_t *ids,

@@ -119,6 +119,7 @@ struct stage_claim {
 	uint32_t uid;
 	bool pool_paused;
 	uint64_t epoch;		/* the executor's (held.c) */
+	int64_t instance;	/* the staging's, which owns the claim */
 };
 
 struct submission {
@@ -256,10 +257,11 @@ int store_stage(struct store *s, const struct submission *sub, int64_t *inout_id
  * the same: its connection was lost or timed out during the statement
  * (then a new task's row may be in the store, its id unknown here). */
 bool store_stage_outcome_unknown(void);
-/* Task id, claimed with its staging by this daemon and not started, is
- * staged again (schema_v13.sql.h: unhold()). */
+/* Task id, claimed with its staging by this daemon's instance (0: the
+ * current one) and not started, is staged again (schema_v13.sql.h:
+ * unhold()). */
 __attribute__((warn_unused_result))
-int store_unhold(struct store *s, int64_t id);
+int store_unhold(struct store *s, int64_t instance, int64_t id);
 /* Makes a staged task runnable and wakes every daemon. */
 __attribute__((warn_unused_result))
 int store_release(struct store *s, int64_t id);

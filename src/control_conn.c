@@ -286,28 +286,10 @@ void ctl_drop_tasks(struct executor *e, bool keep_ended)
  * again (OP_UNHOLD), not failed by a recovery as if they had run. */
 static void unhold_later(struct executor *e)
 {
-	for (const struct task *t = e->tasks; t; t = t->next) {
-		if (!t->held)
-			continue;
-		if (e->n_unhold == e->cap_unhold) {
-			size_t cap = e->cap_unhold ? e->cap_unhold * 2 : 16;
-			int64_t *a = realloc(e->unhold_ids, cap * sizeof(*a));
-			int64_t *b = a ? realloc(e->unhold_instances, cap * sizeof(*b)) : NULL;
-
-			if (a)
-				e->unhold_ids = a;
-			if (b)
-				e->unhold_instances = b;
-			if (!a || !b) {
-				log_error("out of memory: task %lld, claimed with its staging, "
-					  "is failed by the recovery", (long long)t->id);
-				continue;
-			}
-			e->cap_unhold = cap;
-		}
-		e->unhold_ids[e->n_unhold] = t->id;
-		e->unhold_instances[e->n_unhold++] = e->instance;
-	}
+	for (const struct task *t = e->tasks; t; t = t->next)
+		if (t->held && unhold_add(e, t->id, e->instance) < 0)
+			log_error("out of memory: task %lld, claimed with its staging, "
+				  "is failed by the recovery", (long long)t->id);
 }
 
 void ctl_lost(struct executor *e)

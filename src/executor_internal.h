@@ -335,8 +335,9 @@ struct executor {
 	atomic_int n_held;
 	uint64_t ctl_epoch;		/* control connections lost so far */
 	/* Held tasks (never started) that a lost control connection dropped,
-	 * with the instance that claimed them: given back (OP_UNHOLD) before
-	 * any recovery could fail them.  The first n_unhold_sent are in the
+	 * or whose claims the filesystem could not give back, with the
+	 * instance that claimed them: given back (OP_UNHOLD) before any
+	 * recovery could fail them.  The first n_unhold_sent are in the
 	 * statement in flight. */
 	int64_t *unhold_ids, *unhold_instances;
 	size_t n_unhold, cap_unhold, n_unhold_sent;
@@ -659,6 +660,9 @@ bool held_start(struct executor *e, int64_t id, bool *ret_wake);
 /* In the loop's round: starts the held tasks whose files were released
  * while it was awake, and leaves the other releases for the claim. */
 void held_take_releases(struct executor *e);
+/* Under loop_lock: the claim of task id, by instance, goes back with the
+ * next OP_UNHOLD; -ENOMEM. */
+int unhold_add(struct executor *e, int64_t id, int64_t instance);
 
 /* executor.c */
 /* Under loop_lock, the executor parked: whether it may sleep on after

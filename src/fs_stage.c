@@ -122,10 +122,15 @@ static void staged_hold(struct fs *fs, const struct submission *sub, int64_t id,
 	if (executor_hold(fs->executor, sub->pool, id, sub->name, sub->data, sub->len, plain,
 			  claim) || !claim->claimed)
 		return;
-	claim->claimed = store_unhold(fs->store, id) < 0;
-	if (claim->claimed)
-		log_warn("queue/%s/%s: its claim could not be given back: %s",
-			 LOG_ESCAPE(sub->pool), LOG_ESCAPE(sub->name), store_last_error());
+	/* As the instance that took it: after a lost control connection,
+	 * the store's instance may be a newer one. */
+	if (store_unhold(fs->store, claim->instance, id) < 0) {
+		log_warn("queue/%s/%s: its claim could not be given back now (%s); the "
+			 "executor gives it back once connected", LOG_ESCAPE(sub->pool),
+			 LOG_ESCAPE(sub->name), store_last_error());
+		executor_unhold_later(fs->executor, id, claim->instance);
+	}
+	claim->claimed = false;
 }
 
 /*
@@ -437,7 +442,7 @@ void fs_unhold_all(struct fs *fs)
 		if (!found)
 			return;
 		executor_unhold(fs->executor, id);
-		if (store_unhold(fs->store, id) < 0)
+		if (store_unhold(fs->store, 0, id) < 0)
 			log_warn("task %lld: its file was still open as the daemon stopped, and its "
 				 "claim could not be given back (%s): the recovery of this daemon's "
 				 "instance fails it as of unknown outcome", (long long)id,

@@ -20,6 +20,8 @@
  */
 #include "executor_internal.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -126,6 +128,41 @@ bool executor_hold(struct executor *e, const char *pool, int64_t id, const char 
 	 * once (its end to record): the loop's business. */
 	wake_loop(e);
 	return held;
+}
+
+int unhold_add(struct executor *e, int64_t id, int64_t instance)
+{
+	if (e->n_unhold == e->cap_unhold) {
+		size_t cap = e->cap_unhold ? e->cap_unhold * 2 : 16;
+		int64_t *a = realloc(e->unhold_ids, cap * sizeof(*a));
+		int64_t *b = a ? realloc(e->unhold_instances, cap * sizeof(*b)) : NULL;
+
+		if (a)
+			e->unhold_ids = a;
+		if (b)
+			e->unhold_instances = b;
+		if (!a || !b)
+			return -ENOMEM;
+		e->cap_unhold = cap;
+	}
+	e->unhold_ids[e->n_unhold] = id;
+	e->unhold_instances[e->n_unhold++] = instance;
+	return 0;
+}
+
+void executor_unhold_later(struct executor *e, int64_t id, int64_t instance)
+{
+	int r;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->loop_lock);
+	r = unhold_add(e, id, instance);
+	pthread_mutex_unlock(&e->loop_lock);
+	if (r < 0)
+		log_error("out of memory: task %lld, claimed with its staging, is failed by "
+			  "the recovery", (long long)id);
+	wake_loop(e);
 }
 
 void executor_unhold(struct executor *e, int64_t id)

@@ -265,9 +265,16 @@ static int stage_batch_send(struct store *s, struct stage_req *head, PGresult **
 			r = -ENOMEM;
 	}
 	if (r == 0) {
+		int64_t instance;
+
 		pthread_mutex_lock(&s->lock);
-		put_be64(inst, s->instance);
+		instance = s->instance;
 		pthread_mutex_unlock(&s->lock);
+		put_be64(inst, instance);
+		/* A claim is this instance's: given back, it is as this one. */
+		for (struct stage_req *q = head; q; q = q->next)
+			if (q->sub->claim)
+				q->sub->claim->instance = instance;
 		pv[S_INSTANCE] = inst;
 		lens[S_INSTANCE] = 8;
 		r = run(s, "SELECT ord, id, status, claimed, submitted_us, log_size, attempt, uid,"
@@ -514,7 +521,7 @@ int store_unstage(struct store *s, int64_t id)
 	return 0;
 }
 
-int store_unhold(struct store *s, int64_t id)
+int store_unhold(struct store *s, int64_t instance, int64_t id)
 {
 	char tid[24], inst[24];
 	const char *pv[2] = { inst, tid };
@@ -522,7 +529,7 @@ int store_unhold(struct store *s, int64_t id)
 	int r;
 
 	snprintf(tid, sizeof(tid), "%lld", (long long)id);
-	snprintf(inst, sizeof(inst), "%lld", (long long)store_instance(s));
+	snprintf(inst, sizeof(inst), "%lld", (long long)(instance ? instance : store_instance(s)));
 	r = run(s, "SELECT unhold($1::int8, $2::int8)", 2, NULL, pv, NULL, NULL, false, &res);
 	if (r < 0)
 		return r;
