@@ -123,6 +123,10 @@ void executor_unhold(struct executor *e, int64_t id);
  * once the executor's control connection can send it, before any
  * recovery could fail the task as if it had run. */
 void executor_unhold_later(struct executor *e, int64_t id, int64_t instance);
+/* After executor_stop(): gives back through store the claims the executor
+ * still had to give back; what fails is logged (the recovery of its
+ * instance fails those tasks as of unknown outcome). */
+void executor_unhold_rest(struct executor *e, struct store *store);
 /* Thread-safe: the ids of up to max tasks of pool and name that this
  * executor holds or runs; returns how many. */
 size_t executor_task_ids(struct executor *e, const char *pool, const char *name, int64_t *ids,

@@ -51,7 +51,7 @@ static bool work_left(struct executor *e)
 	releases = e->n_release > 0 || e->n_held_rel > 0;
 	pthread_mutex_unlock(&e->release_lock);
 	return e->tasks != NULL || e->op != OP_NONE || e->n_orphans > 0 ||
-	       e->n_releasing > 0 || releases;
+	       e->n_releasing > 0 || e->n_unhold > 0 || releases;
 }
 
 void wake_loop(struct executor *e)

@@ -165,6 +165,22 @@ void executor_unhold_later(struct executor *e, int64_t id, int64_t instance)
 	wake_loop(e);
 }
 
+void executor_unhold_rest(struct executor *e, struct store *store)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->n_unhold; i++)
+		if (store_unhold(store, e->unhold_instances[i], e->unhold_ids[i]) < 0)
+			log_warn("task %lld: its claim, taken with its staging, could not be given "
+				 "back (%s): the recovery of instance %lld fails it as of unknown "
+				 "outcome", (long long)e->unhold_ids[i], store_last_error(),
+				 (long long)e->unhold_instances[i]);
+		else
+			log_info("task %lld: its claim, taken with its staging, is given back",
+				 (long long)e->unhold_ids[i]);
+	e->n_unhold = e->n_unhold_sent = 0;
+}
+
 void executor_unhold(struct executor *e, int64_t id)
 {
 	struct task **pp;

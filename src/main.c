@@ -473,6 +473,9 @@ out_cfg:
 			drain(exec, fs, stopper.grace_ms, &stopper.signals, NULL);
 	}
 	executor_stop(exec);
+	/* Claims the executor had to give back and could not (its control
+	 * connection down): the store's own connections may still serve. */
+	executor_unhold_rest(exec, store);
 	if (fs)
 		fs_set_session(fs, NULL);
 	fs_release_waiters(fs);

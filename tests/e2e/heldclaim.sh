@@ -144,6 +144,39 @@ go "$W/w3b" lost
 t_is "$(task_wait "$id" 20)" done "lost: it runs at its last close"
 t_is "$(ran_count lost)" 1 "lost: it ran once"
 
+# 3c. The executor's control connection lost and kept out (new sessions
+# of the control database refused, the filesystem's own sessions left
+# alone), the file released meanwhile, then the daemon stopped: the claim
+# the executor had to give back goes back through the filesystem's
+# sessions at the stop, and the restart's recovery queues the row: it runs
+# once (not failed as of unknown outcome).
+id=$(new_id)
+dup_writer "$MNT/queue/one/$id.sql" "INSERT INTO ran VALUES ('kept-out');
+" "" "$W/w3c"
+t_ok "kept out: its row is claimed with its staging" wait_until 10 held "$id"
+hba=$PG_DIR/data/pg_hba.conf
+cp -p -- "$hba" "$W/hba.orig"
+{ printf 'local pgqfs_ctl all reject\n'; cat -- "$W/hba.orig"; } >"$hba"
+_pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -s reload >/dev/null
+sleep 0.3
+# As executor_terminate, from another database: this one refuses us too.
+t_is "$(psql_ref -d app -tAc "SELECT count(pg_terminate_backend(pid))
+	FROM pg_stat_activity WHERE application_name = 'pgqfs executor'")" 1 \
+	"kept out: the executor's control connection is terminated"
+t_ok "kept out: the executor cannot connect again" \
+	wait_until 10 grep -q 'cannot connect to the control database' "${PGQFS_LOG[main]}"
+go "$W/w3c" kept-out
+sleep 0.3
+t_is "$(ran_count kept-out)" 0 "kept out: it does not start without the control connection"
+pgqfs_stop
+cp -p -- "$W/hba.orig" "$hba"
+_pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -s reload >/dev/null
+t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT state FROM pgqfs.task WHERE id = $id")" staged \
+	"kept out: its row is staged again at the stop"
+pgqfs_start || t_bail "daemon did not start again"
+t_is "$(task_wait "$id" 30)" done "kept out: it runs after the restart"
+t_is "$(ran_count kept-out)" 1 "kept out: it ran once"
+
 # 4. The daemon stops while the file is open: staged again, and queued by
 # the next start's recovery.
 id=$(new_id)
