@@ -384,6 +384,15 @@ int executor_release(struct executor *e, int64_t id, int64_t committed_us, const
 			if (r == 0)
 				wake = true;
 		}
+		if (!started && r < 0) {
+			/* No room in the list: started here, waiting for the
+			 * loop's lock, which needs no memory; a held task left
+			 * unstarted would keep its claim for good. */
+			pthread_mutex_lock(&e->loop_lock);
+			started = held_start(e, id, &wake);
+			pthread_mutex_unlock(&e->loop_lock);
+			wake = true;
+		}
 		if (wake)
 			wake_loop(e);
 		if (started || r == 0)
