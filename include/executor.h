@@ -127,6 +127,9 @@ void executor_unhold_later(struct executor *e, int64_t id, int64_t instance);
  * still had to give back; what fails is logged (the recovery of its
  * instance fails those tasks as of unknown outcome). */
 void executor_unhold_rest(struct executor *e, struct store *store);
+/* Thread-safe: whether the executor drains or stops (it starts nothing
+ * new: a claim held from now on is given back). */
+bool executor_draining(struct executor *e);
 /* Thread-safe: the ids of up to max tasks of pool and name that this
  * executor holds or runs; returns how many. */
 size_t executor_task_ids(struct executor *e, const char *pool, const char *name, int64_t *ids,

@@ -52,8 +52,8 @@ void fs_release_waiters(struct fs *fs);
 /* The daemon drains, or stops: the tasks claimed with the staging of files
  * still open are staged again (held.c), as their files were, so none
  * starts here any more; a release that comes later queues its file, and a
- * restart's recovery queues those still open. */
-void fs_unhold_all(struct fs *fs);
+ * restart's recovery queues those still open.  Returns how many. */
+size_t fs_unhold_all(struct fs *fs);
 
 void fs_destroy(struct fs *fs);
 

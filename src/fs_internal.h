@@ -171,6 +171,7 @@ struct staged {
 				 * stored, its id unknown */
 	int64_t unknown_instance;	/* the instance that commit staged as */
 	int64_t submitted_us;	/* of that row */
+	int64_t held_instance;	/* the instance whose staging claimed it */
 	bool held;		/* its row may be claimed with its staging: the
 				 * executor holds its task until the release
 				 * (held.c); written again, removed or renamed,
@@ -501,6 +502,7 @@ void staged_release(struct fs *fs, struct staged *s);
 /* Task id, staged and committed at committed_us (a last close or a
  * rename), goes to the executor; where names it in the log; plain: its
  * first statement is a plain query (executor_release()). */
+void staged_give_back(struct fs *fs, int64_t id, int64_t instance);
 void staged_released(struct fs *fs, int64_t id, int64_t committed_us, const char *pool, bool held,
 		     const char *where, bool plain);
 /* Tries again to remove what staging commits with an unknown outcome may

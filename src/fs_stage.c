@@ -265,6 +265,16 @@ int staged_store(struct fs *fs, struct staged *s, bool closing)
 		/* Committed: a hold before it is undone, and this one is as
 		 * the answer says. */
 		s->held = asked && claim.claimed;
+		s->held_instance = asked ? claim.instance : 0;
+		/* A drain began after executor_hold() took it, and perhaps
+		 * after fs_unhold_all() passed this file (storing): given
+		 * back here, still storing, so that a release waits for it. */
+		if (s->held && executor_draining(fs->executor)) {
+			s->held = false;
+			pthread_mutex_unlock(&fs->lock);
+			staged_give_back(fs, id, claim.instance);
+			pthread_mutex_lock(&fs->lock);
+		}
 	}
 	if (r < 0) {
 		s->dirty = true;
@@ -417,13 +427,31 @@ out:
 	pthread_mutex_unlock(&fs->lock);
 }
 
-void fs_unhold_all(struct fs *fs)
+/*
+ * Task id, held here and claimed by instance, will not start here: the
+ * executor drops it and its claim goes back (by the executor, once it
+ * can, if the store cannot now).  Called without fs->lock.
+ */
+void staged_give_back(struct fs *fs, int64_t id, int64_t instance)
 {
+	executor_unhold(fs->executor, id);
+	if (store_unhold(fs->store, instance, id) < 0) {
+		log_warn("task %lld: its claim, taken as its file was stored, could not be given "
+			 "back now (%s); the executor gives it back once it can", (long long)id,
+			 store_last_error());
+		executor_unhold_later(fs->executor, id, instance);
+	}
+}
+
+size_t fs_unhold_all(struct fs *fs)
+{
+	size_t n = 0;
+
 	if (!fs)
-		return;
+		return 0;
 	for (;;) {
 		struct staged *found = NULL;
-		int64_t id = 0;
+		int64_t id = 0, instance = 0;
 
 		pthread_mutex_lock(&fs->lock);
 		for (struct staged *s = fs->staged; s && !found; s = s->next)
@@ -432,21 +460,20 @@ void fs_unhold_all(struct fs *fs)
 		if (found) {
 			/* Stored meanwhile by no one else: a release that comes
 			 * now waits, then finds the file not held (the claim
-			 * path, which queues it while the daemon drains). */
+			 * path, which queues it while the daemon drains).  One
+			 * storing now gives its claim back itself if it gets
+			 * one (staged_store()). */
 			id = found->task_id;
+			instance = found->held_instance;
 			found->held = false;
 			found->storing = true;
 			found->pins++;
 		}
 		pthread_mutex_unlock(&fs->lock);
 		if (!found)
-			return;
-		executor_unhold(fs->executor, id);
-		if (store_unhold(fs->store, 0, id) < 0)
-			log_warn("task %lld: its file was still open as the daemon stopped, and its "
-				 "claim could not be given back (%s): the recovery of this daemon's "
-				 "instance fails it as of unknown outcome", (long long)id,
-				 store_last_error());
+			return n;
+		staged_give_back(fs, id, instance);
+		n++;
 		pthread_mutex_lock(&fs->lock);
 		found->storing = false;
 		pthread_cond_broadcast(&staged_store_done);

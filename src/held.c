@@ -49,9 +49,11 @@ bool executor_hold_room(struct executor *e, const char *pool, struct stage_claim
 	 * held, and reserved by other stagings. */
 	local = p ? p->running : 0;
 	/* Only on an idle executor: no statement in flight, whose claim
-	 * would count on slots and connections that this one takes. */
+	 * would count on slots and connections that this one takes, and no
+	 * claim waiting to be given back (unhold() of a row claimed again
+	 * by this staging would undo the new claim). */
 	if (p && atomic_load(&e->parked) && e->ctl_state == CTL_UP && e->op == OP_NONE &&
-	    e->instance &&
+	    e->instance && e->n_unhold == 0 &&
 	    !atomic_load(&e->stopping) && !atomic_load(&e->draining) && !p->retired &&
 	    !p->paused && !p->has_work && local < p->live_max &&
 	    target_free(p->target) > 0 && (e->cfg->workers == 0 || e->running < e->cfg->workers)) {
@@ -163,6 +165,11 @@ void executor_unhold_later(struct executor *e, int64_t id, int64_t instance)
 		log_error("out of memory: task %lld, claimed with its staging, is failed by "
 			  "the recovery", (long long)id);
 	wake_loop(e);
+}
+
+bool executor_draining(struct executor *e)
+{
+	return e && (atomic_load(&e->draining) || atomic_load(&e->stopping));
 }
 
 void executor_unhold_rest(struct executor *e, struct store *store)

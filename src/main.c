@@ -157,6 +157,7 @@ static void drain(struct executor *exec, struct fs *fs, uint64_t grace_ms,
 		  const sigset_t *signals, atomic_bool *loop_done)
 {
 	struct timespec now, end;
+	size_t n;
 
 	if (executor_drained(exec))
 		return;
@@ -165,7 +166,10 @@ static void drain(struct executor *exec, struct fs *fs, uint64_t grace_ms,
 	executor_drain(exec);
 	/* Files claimed with their staging and still open have not started:
 	 * their claims go back, so that their releases queue them. */
-	fs_unhold_all(fs);
+	n = fs_unhold_all(fs);
+	if (n)
+		log_info("draining: %zu files still open, claimed as they were stored, gave "
+			 "their claims back", n);
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += (time_t)(grace_ms / 1000);
 	end.tv_nsec += (long)(grace_ms % 1000) * 1000000L;

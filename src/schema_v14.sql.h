@@ -11,8 +11,9 @@
  * (a rewrite of the file failed with the whole staging; a stop left the
  * row to the next recovery, which failed it as of unknown outcome).
  *
- * Now such a row fails at once, with an error that says why: the name is
- * the other daemon's pending file's, and this content never ran.  The
+ * Now such a row fails at once, with an error that says why (or ends
+ * cancelled, if a cancel was asked meanwhile): the name is the other
+ * daemon's pending file's, and this content never ran.  The
  * staging that asked for the unhold then finds the row gone from staged
  * (status 2): its writer's close is refused.  Keeping the held name in the
  * unique index instead would refuse a name for as long as a started
@@ -35,6 +36,20 @@ static const char *const schema_v14[] = {
 	"        AND t.started_at IS NULL AND NOT t.is_group AND t.group_id IS NULL\n"
 	"      RETURNING t.cancel_uid, t.pool INTO v_cancel, v_pool;\n"
 	"  EXCEPTION WHEN unique_violation THEN\n"
+	/* The block's row lock went with it: taken again. */
+	"    SELECT t.cancel_uid INTO v_cancel FROM task t\n"
+	"      WHERE t.id = p_id AND t.state = 'running' AND t.instance = p_instance\n"
+	"        AND t.started_at IS NULL AND NOT t.is_group AND t.group_id IS NULL\n"
+	"      FOR UPDATE;\n"
+	"    IF NOT FOUND THEN\n"
+	"      RETURN;\n"
+	"    END IF;\n"
+	"    IF v_cancel IS NOT NULL THEN\n"
+	"      SELECT t.pool INTO v_pool FROM task t WHERE t.id = p_id;\n"
+	"      PERFORM cancel_unstarted(p_id, v_cancel);\n"
+	"      PERFORM pg_notify(current_schema() || '_queue', v_pool);\n"
+	"      RETURN;\n"
+	"    END IF;\n"
 	"    UPDATE task t SET state = 'failed', finished_at = clock_timestamp(),\n"
 	"        changed_at = clock_timestamp(),\n"
 	"        error = convert_to(format(E'pgqfs: not run: while this file was open on its '\n"
