@@ -258,10 +258,10 @@ int store_stage(struct store *s, const struct submission *sub, int64_t *inout_id
  * (then a new task's row may be in the store, its id unknown here). */
 bool store_stage_outcome_unknown(void);
 /* Task id, claimed with its staging by this daemon's instance (0: the
- * current one) and not started, is staged again (schema_v13.sql.h:
- * unhold()). */
+ * current one), is given back: staged again if it did not start,
+ * failed if it did (struct give_back). */
 __attribute__((warn_unused_result))
-int store_unhold(struct store *s, int64_t instance, int64_t id);
+int store_unhold(struct store *s, int64_t instance, int64_t id, bool started);
 /* Makes a staged task runnable and wakes every daemon. */
 __attribute__((warn_unused_result))
 int store_release(struct store *s, int64_t id);
@@ -451,10 +451,16 @@ int store_send_recover_again(PGconn *conn, int64_t instance, int64_t old_instanc
  * hint: any role that can reach the database may send one. */
 __attribute__((warn_unused_result))
 int store_send_cancels(PGconn *conn, int64_t instance, const int64_t *ids, size_t n);
-/* unhold() of tasks ids[i], claimed with their staging by instances[i]
- * and not started (schema_v13.sql.h). */
+/* A claim taken with a file's staging that its daemon gives back
+ * (schema_v14.sql.h: give_back()): task id, claimed by instance; started:
+ * it started at its release, its start not on record (failed, outcome
+ * unknown), else it did not (staged again: unhold()). */
+struct give_back {
+	int64_t id, instance;
+	bool started;
+};
 __attribute__((warn_unused_result))
-int store_send_unhold(PGconn *conn, const int64_t *ids, const int64_t *instances, size_t n);
+int store_send_unhold(PGconn *conn, const struct give_back *g, size_t n);
 
 /* Prepares the statements below on the executor's connection (blocking). */
 __attribute__((warn_unused_result))

@@ -292,8 +292,7 @@ void ctl_next(struct executor *e)
 	/* Held tasks a lost connection dropped, before a recovery fails them. */
 	if (e->n_unhold) {
 		e->n_unhold_sent = e->n_unhold;
-		(void)ctl_sent(e, OP_UNHOLD, store_send_unhold(e->control, e->unhold_ids,
-							       e->unhold_instances, e->n_unhold));
+		(void)ctl_sent(e, OP_UNHOLD, store_send_unhold(e->control, e->unhold, e->n_unhold));
 		return;
 	}
 	/* Recovery first: at start it decides what the old instance left. */
@@ -599,12 +598,10 @@ static void ctl_result(struct executor *e, PGresult *res)
 		break;
 	case OP_UNHOLD:
 		if (e->n_unhold_sent)
-			log_info("%zu files claimed with their staging, not started when the control "
-				 "connection went, are staged again", e->n_unhold_sent);
-		memmove(e->unhold_ids, e->unhold_ids + e->n_unhold_sent,
-			(e->n_unhold - e->n_unhold_sent) * sizeof(*e->unhold_ids));
-		memmove(e->unhold_instances, e->unhold_instances + e->n_unhold_sent,
-			(e->n_unhold - e->n_unhold_sent) * sizeof(*e->unhold_instances));
+			log_info("%zu claims taken with files' stagings are given back (staged "
+				 "again, or failed if the task had started)", e->n_unhold_sent);
+		memmove(e->unhold, e->unhold + e->n_unhold_sent,
+			(e->n_unhold - e->n_unhold_sent) * sizeof(*e->unhold));
 		e->n_unhold -= e->n_unhold_sent;
 		e->n_unhold_sent = 0;
 		break;

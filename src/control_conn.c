@@ -282,12 +282,15 @@ void ctl_drop_tasks(struct executor *e, bool keep_ended)
 	}
 }
 
-/* Held tasks never started: their rows go back to staged once connected
- * again (OP_UNHOLD), not failed by a recovery as if they had run. */
+/* Tasks claimed with their staging: once connected again (OP_UNHOLD),
+ * those never started go back to staged, not failed by a recovery as if
+ * they had run; those started since fail, as a task cancelled with the
+ * lost connection does, if their start is not on record (a recovery
+ * leaves such rows of a daemon that lives to it: schema_v14.sql.h). */
 static void unhold_later(struct executor *e)
 {
 	for (const struct task *t = e->tasks; t; t = t->next)
-		if (t->held && unhold_add(e, t->id, e->instance) < 0)
+		if ((t->held || t->was_held) && unhold_add(e, t->id, e->instance, !t->held) < 0)
 			log_error("out of memory: task %lld, claimed with its staging, "
 				  "is failed by the recovery", (long long)t->id);
 }

@@ -466,8 +466,7 @@ void executor_destroy(struct executor *e)
 	PQfinish(e->control);
 	free(e->release);
 	free(e->held_rel);
-	free(e->unhold_ids);
-	free(e->unhold_instances);
+	free(e->unhold);
 	free(e->releasing);
 	free(e->own_done);
 	free(e->orphans);

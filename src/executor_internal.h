@@ -168,6 +168,8 @@ struct task {
 	bool unassigned;	/* claimed, its session not yet chosen (claimed_assign()) */
 	bool held;		/* claimed with its staging: starts at its
 				 * file's release (held.c) */
+	bool was_held;		/* claimed so, started since: its start
+				 * may not be on record yet (started_at) */
 	enum task_phase phase;
 	struct stream_out out[N_STREAMS]; /* by enum task_stream */
 	int64_t stmt_start;	/* result offset where the current statement began */
@@ -339,7 +341,7 @@ struct executor {
 	 * instance that claimed them: given back (OP_UNHOLD) before any
 	 * recovery could fail them.  The first n_unhold_sent are in the
 	 * statement in flight. */
-	int64_t *unhold_ids, *unhold_instances;
+	struct give_back *unhold;
 	size_t n_unhold, cap_unhold, n_unhold_sent;
 	struct progress *batch;
 	struct buf stmt;		/* the statement being sent (scratch) */
@@ -661,8 +663,9 @@ bool held_start(struct executor *e, int64_t id, bool *ret_wake);
  * while it was awake, and leaves the other releases for the claim. */
 void held_take_releases(struct executor *e);
 /* Under loop_lock: the claim of task id, by instance, goes back with the
- * next OP_UNHOLD; -ENOMEM. */
-int unhold_add(struct executor *e, int64_t id, int64_t instance);
+ * next OP_UNHOLD (started: failed, as a task cancelled by the lost
+ * connection); -ENOMEM. */
+int unhold_add(struct executor *e, int64_t id, int64_t instance, bool started);
 
 /* executor.c */
 /* Under loop_lock, the executor parked: whether it may sleep on after

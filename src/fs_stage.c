@@ -124,7 +124,7 @@ static void staged_hold(struct fs *fs, const struct submission *sub, int64_t id,
 		return;
 	/* As the instance that took it: after a lost control connection,
 	 * the store's instance may be a newer one. */
-	if (store_unhold(fs->store, claim->instance, id) < 0) {
+	if (store_unhold(fs->store, claim->instance, id, false) < 0) {
 		log_warn("queue/%s/%s: its claim could not be given back now (%s); the "
 			 "executor gives it back once connected", LOG_ESCAPE(sub->pool),
 			 LOG_ESCAPE(sub->name), store_last_error());
@@ -435,7 +435,7 @@ out:
 void staged_give_back(struct fs *fs, int64_t id, int64_t instance)
 {
 	executor_unhold(fs->executor, id);
-	if (store_unhold(fs->store, instance, id) < 0) {
+	if (store_unhold(fs->store, instance, id, false) < 0) {
 		log_warn("task %lld: its claim, taken as its file was stored, could not be given "
 			 "back now (%s); the executor gives it back once it can", (long long)id,
 			 store_last_error());

@@ -116,6 +116,7 @@ bool executor_hold(struct executor *e, const char *pool, int64_t id, const char 
 			log_debug("task %lld: claimed with its staging; it starts at its release",
 				  (long long)id);
 			t->held = true;
+			t->was_held = true;
 			t->submitted_us = c->submitted_us;
 			atomic_fetch_add(&e->n_held, 1);
 			/* Its session named while its file is closed, unless it
@@ -132,23 +133,19 @@ bool executor_hold(struct executor *e, const char *pool, int64_t id, const char 
 	return held;
 }
 
-int unhold_add(struct executor *e, int64_t id, int64_t instance)
+int unhold_add(struct executor *e, int64_t id, int64_t instance, bool started)
 {
 	if (e->n_unhold == e->cap_unhold) {
 		size_t cap = e->cap_unhold ? e->cap_unhold * 2 : 16;
-		int64_t *a = realloc(e->unhold_ids, cap * sizeof(*a));
-		int64_t *b = a ? realloc(e->unhold_instances, cap * sizeof(*b)) : NULL;
+		struct give_back *g = realloc(e->unhold, cap * sizeof(*g));
 
-		if (a)
-			e->unhold_ids = a;
-		if (b)
-			e->unhold_instances = b;
-		if (!a || !b)
+		if (!g)
 			return -ENOMEM;
+		e->unhold = g;
 		e->cap_unhold = cap;
 	}
-	e->unhold_ids[e->n_unhold] = id;
-	e->unhold_instances[e->n_unhold++] = instance;
+	e->unhold[e->n_unhold++] = (struct give_back){ .id = id, .instance = instance,
+						       .started = started };
 	return 0;
 }
 
@@ -159,7 +156,7 @@ void executor_unhold_later(struct executor *e, int64_t id, int64_t instance)
 	if (!e)
 		return;
 	pthread_mutex_lock(&e->loop_lock);
-	r = unhold_add(e, id, instance);
+	r = unhold_add(e, id, instance, false);
 	pthread_mutex_unlock(&e->loop_lock);
 	if (r < 0)
 		log_error("out of memory: task %lld, claimed with its staging, is failed by "
@@ -176,15 +173,18 @@ void executor_unhold_rest(struct executor *e, struct store *store)
 {
 	if (!e)
 		return;
-	for (size_t i = 0; i < e->n_unhold; i++)
-		if (store_unhold(store, e->unhold_instances[i], e->unhold_ids[i]) < 0)
+	for (size_t i = 0; i < e->n_unhold; i++) {
+		const struct give_back *g = &e->unhold[i];
+
+		if (store_unhold(store, g->instance, g->id, g->started) < 0)
 			log_warn("task %lld: its claim, taken with its staging, could not be given "
 				 "back (%s): the recovery of instance %lld fails it as of unknown "
-				 "outcome", (long long)e->unhold_ids[i], store_last_error(),
-				 (long long)e->unhold_instances[i]);
+				 "outcome", (long long)g->id, store_last_error(),
+				 (long long)g->instance);
 		else
 			log_info("task %lld: its claim, taken with its staging, is given back",
-				 (long long)e->unhold_ids[i]);
+				 (long long)g->id);
+	}
 	e->n_unhold = e->n_unhold_sent = 0;
 }
 

@@ -35,8 +35,9 @@ static const struct {
 		"SELECT failed, requeued, alive, own_failed FROM recover_again($1, $2)", 2,
 		{ OID_INT8, OID_INT8 } },
 	[ES_UNHOLD] = { "pgqfs_unhold",
-		"SELECT count(unhold(u.instance, u.id)) FROM unnest($1::int8[], $2::int8[])"
-		" AS u(id, instance)", 2, { OID_INT8_ARRAY, OID_INT8_ARRAY } },
+		"SELECT count(give_back(u.instance, u.id, u.started))"
+		" FROM unnest($1::int8[], $2::int8[], $3::bool[]) AS u(id, instance, started)", 3,
+		{ OID_INT8_ARRAY, OID_INT8_ARRAY, OID_BOOL_ARRAY } },
 	[ES_CANCELS] = { "pgqfs_cancels",
 		"SELECT id, cancel_uid FROM cancels_asked($1, $2)", 2,
 		{ OID_INT8, OID_INT8_ARRAY } },
@@ -214,26 +215,31 @@ int store_send_cancels(PGconn *conn, int64_t instance, const int64_t *ids, size_
 	return r;
 }
 
-int store_send_unhold(PGconn *conn, const int64_t *ids, const int64_t *instances, size_t n)
+int store_send_unhold(PGconn *conn, const struct give_back *g, size_t n)
 {
-	struct arr a, b;
-	const char *pv[2] = { NULL, NULL };
-	int lens[2] = { 0, 0 };
+	struct arr a, b, c;
+	const char *pv[3] = { NULL, NULL, NULL };
+	int lens[3] = { 0, 0, 0 };
 	int r = 0;
 
 	arr_init(&a, OID_INT8);
 	arr_init(&b, OID_INT8);
+	arr_init(&c, OID_BOOL);
 	for (size_t i = 0; i < n && r == 0; i++) {
-		r = arr_add_i64(&a, ids[i]);
+		r = arr_add_i64(&a, g[i].id);
 		if (r == 0)
-			r = arr_add_i64(&b, instances[i]);
+			r = arr_add_i64(&b, g[i].instance);
+		if (r == 0)
+			r = arr_add_bool(&c, g[i].started);
 	}
-	if (r == 0 && (!(pv[0] = arr_finish(&a, &lens[0])) || !(pv[1] = arr_finish(&b, &lens[1]))))
+	if (r == 0 && (!(pv[0] = arr_finish(&a, &lens[0])) || !(pv[1] = arr_finish(&b, &lens[1])) ||
+		       !(pv[2] = arr_finish(&c, &lens[2]))))
 		r = -ENOMEM;
 	if (r == 0)
 		r = send_prepared(conn, ES_UNHOLD, pv, lens, 0);
 	arr_finish_free(&a);
 	arr_finish_free(&b);
+	arr_finish_free(&c);
 	return r;
 }
 

@@ -521,16 +521,17 @@ int store_unstage(struct store *s, int64_t id)
 	return 0;
 }
 
-int store_unhold(struct store *s, int64_t instance, int64_t id)
+int store_unhold(struct store *s, int64_t instance, int64_t id, bool started)
 {
 	char tid[24], inst[24];
-	const char *pv[2] = { inst, tid };
+	const char *pv[3] = { inst, tid, started ? "true" : "false" };
 	PGresult *res;
 	int r;
 
 	snprintf(tid, sizeof(tid), "%lld", (long long)id);
 	snprintf(inst, sizeof(inst), "%lld", (long long)(instance ? instance : store_instance(s)));
-	r = run(s, "SELECT unhold($1::int8, $2::int8)", 2, NULL, pv, NULL, NULL, false, &res);
+	r = run(s, "SELECT give_back($1::int8, $2::int8, $3::bool)", 3, NULL, pv, NULL, NULL, false,
+		&res);
 	if (r < 0)
 		return r;
 	PQclear(res);

@@ -144,6 +144,28 @@ go "$W/w3b" lost
 t_is "$(task_wait "$id" 20)" done "lost: it runs at its last close"
 t_is "$(ran_count lost)" 1 "lost: it ran once"
 
+# 3d. The executor's control connection lost while the daemon is frozen
+# (SIGSTOP: it cannot connect again), and a recovery run meanwhile, as
+# another daemon's would be: the held row is left to its daemon (which
+# lives: its filesystem's sessions hold its token's lock), not failed as
+# of unknown outcome.  Thawed, the daemon gives the claim back, and the
+# file runs once at its last close.
+id=$(new_id)
+dup_writer "$MNT/queue/one/$id.sql" "INSERT INTO ran VALUES ('frozen');
+" "" "$W/w3d"
+t_ok "frozen: its row is claimed with its staging" wait_until 10 held "$id"
+kill -STOP "${PGQFS_PID[main]}"
+executor_terminate
+psql_ref -d pgqfs_ctl -qtAc "SET search_path = pgqfs; SELECT failed FROM recover(0)" >/dev/null
+t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT state || ' ' || (started_at IS NULL) FROM pgqfs.task WHERE id = $id")" \
+	"running true" "frozen: a recovery meanwhile leaves the held row to its daemon"
+kill -CONT "${PGQFS_PID[main]}"
+t_ok "frozen: its row is staged again once the daemon is connected again" \
+	wait_until 20 staged_again "$id"
+go "$W/w3d" frozen
+t_is "$(task_wait "$id" 20)" done "frozen: it runs at its last close"
+t_is "$(ran_count frozen)" 1 "frozen: it ran once"
+
 # 3c. The executor's control connection lost and kept out (new sessions
 # of the control database refused, the filesystem's own sessions left
 # alone), the file released meanwhile, then the daemon stopped: the claim
