@@ -291,8 +291,9 @@ static void unhold_later(struct executor *e)
 {
 	for (const struct task *t = e->tasks; t; t = t->next)
 		if ((t->held || t->was_held) && unhold_add(e, t->id, e->instance, !t->held) < 0)
-			log_error("out of memory: task %lld, claimed with its staging, "
-				  "is failed by the recovery", (long long)t->id);
+			log_error("out of memory: task %lld, claimed with its staging, is not "
+				  "given back; a recovery fails it once this daemon has stopped",
+				  (long long)t->id);
 }
 
 void ctl_lost(struct executor *e)

@@ -280,7 +280,9 @@ int staged_store(struct fs *fs, struct staged *s, bool closing)
 		s->dirty = true;
 		if (sub.len && !id && !s->row_unknown && store_stage_outcome_unknown()) {
 			s->row_unknown = true;
-			s->unknown_instance = store_instance(fs->store);
+			/* The staging's own: the store's may have moved on. */
+			s->unknown_instance = asked && claim.instance ? claim.instance :
+					      store_instance(fs->store);
 			atomic_fetch_add(&fs->n_row_unknown, 1);
 		}
 	} else {

@@ -53,7 +53,7 @@ bool executor_hold_room(struct executor *e, const char *pool, struct stage_claim
 	 * claim waiting to be given back (unhold() of a row claimed again
 	 * by this staging would undo the new claim). */
 	if (p && atomic_load(&e->parked) && e->ctl_state == CTL_UP && e->op == OP_NONE &&
-	    e->instance && e->n_unhold == 0 &&
+	    e->instance && e->n_unhold == 0 && e->n_lost == 0 &&
 	    !atomic_load(&e->stopping) && !atomic_load(&e->draining) && !p->retired &&
 	    !p->paused && !p->has_work && local < p->live_max &&
 	    target_free(p->target) > 0 && (e->cfg->workers == 0 || e->running < e->cfg->workers)) {
@@ -62,6 +62,7 @@ bool executor_hold_room(struct executor *e, const char *pool, struct stage_claim
 		c->local = local;
 		c->claimed = false;
 		c->epoch = e->ctl_epoch;
+		c->instance = 0;	/* the staging's, once sent */
 		/* Its slot, until executor_hold(): no claim of the loop's
 		 * may take it meanwhile. */
 		p->running++;
@@ -159,8 +160,8 @@ void executor_unhold_later(struct executor *e, int64_t id, int64_t instance)
 	r = unhold_add(e, id, instance, false);
 	pthread_mutex_unlock(&e->loop_lock);
 	if (r < 0)
-		log_error("out of memory: task %lld, claimed with its staging, is failed by "
-			  "the recovery", (long long)id);
+		log_error("out of memory: task %lld, claimed with its staging, is not given "
+			  "back; a recovery fails it once this daemon has stopped", (long long)id);
 	wake_loop(e);
 }
 

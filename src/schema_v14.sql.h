@@ -24,8 +24,9 @@
  * rows back once connected again (version 13), but a recovery that
  * another daemon ran in between failed them as of unknown outcome, though
  * they never started.  recover() now leaves a running row with no
- * started_at to its daemon while that daemon lives (the token's lock
- * held); the daemon gives back each such row it had (give_back()): staged
+ * started_at to its daemon while its instance is lost but not dead (the
+ * token's lock held, or gone less than 10 s); the daemon gives back each
+ * such row it had (give_back()): staged
  * again if it never started, failed as cancelled by the lost connection
  * if it started at its release before its start was on record.
  */
@@ -124,12 +125,13 @@ static const char *const schema_v14[] = {
 	"END $$",
 	/*
 	 * As in version 11, but a running row with no started_at (claimed with
-	 * its staging) of an instance whose daemon lives (the token's lock
-	 * held) is left to that daemon, which gives it back (give_back()) once
+	 * its staging) of an instance that is lost, not dead (its daemon
+	 * lives: the token's lock held; or it went less than 10 s ago, as
+	 * after a server restart, when its daemon may not have connected again
+	 * yet), is left to that daemon, which gives it back (give_back()) once
 	 * connected again: a recovery run by another daemon in between failed
-	 * it as of unknown outcome, though it had never started.  If the
-	 * daemon dies first, a later recovery finds the token's lock free and
-	 * fails it.
+	 * it as of unknown outcome, though it had never started.  Once the
+	 * instance is dead, a recovery fails it, as before.
 	 */
 	"CREATE OR REPLACE FUNCTION recover(p_instance bigint)"
 	"  RETURNS TABLE (failed bigint, requeued bigint, alive bigint)"
@@ -173,7 +175,7 @@ static const char *const schema_v14[] = {
 	"                     'finished; the outcome is unknown and the task was not run again\\n',\n"
 	"                     m.host, m.pid, m.how), 'UTF8')\n"
 	"        FROM m WHERE t.state = 'running' AND t.instance = m.id AND NOT t.is_group\n"
-	"          AND NOT (t.started_at IS NULL AND m.id = ANY (v_held))\n"
+	"          AND NOT (t.started_at IS NULL AND m.id = ANY (v_lost))\n"
 	"        RETURNING t.id, t.pool, t.log_size - length(m.line) AS off, m.line),\n"
 	"    c AS (INSERT INTO chunk SELECT f.id, 1, f.off, f.line FROM f),\n"
 	"    d AS (DELETE FROM tally y WHERE y.instance = ANY (v_dead)\n"

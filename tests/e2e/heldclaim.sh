@@ -166,6 +166,33 @@ go "$W/w3d" frozen
 t_is "$(task_wait "$id" 20)" done "frozen: it runs at its last close"
 t_is "$(ran_count frozen)" 1 "frozen: it ran once"
 
+# 3e. As 3d, but every session of the daemon ends (as after a server
+# restart), so that nothing holds its token's lock either: its instance is
+# lost, not yet dead (gone less than 10 s), and the recovery leaves the
+# held row to it all the same.
+id=$(new_id)
+dup_writer "$MNT/queue/one/$id.sql" "INSERT INTO ran VALUES ('all-gone');
+" "" "$W/w3e"
+t_ok "all gone: its row is claimed with its staging" wait_until 10 held "$id"
+kill -STOP "${PGQFS_PID[main]}"
+psql_ref -d app -qtAc "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	WHERE datname = 'pgqfs_ctl' AND backend_type = 'client backend'" >/dev/null
+token_free() {
+	[ "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pg_stat_activity
+		WHERE datname = 'pgqfs_ctl' AND backend_type = 'client backend'
+		AND pid <> pg_backend_pid()")" = 0 ]
+}
+t_ok "all gone: no session of the daemon is left" wait_until 10 token_free
+psql_ref -d pgqfs_ctl -qtAc "SET search_path = pgqfs; SELECT failed FROM recover(0)" >/dev/null
+t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT state || ' ' || (started_at IS NULL) FROM pgqfs.task WHERE id = $id")" \
+	"running true" "all gone: a recovery meanwhile leaves the held row to its daemon"
+kill -CONT "${PGQFS_PID[main]}"
+t_ok "all gone: its row is staged again once the daemon is connected again" \
+	wait_until 20 staged_again "$id"
+go "$W/w3e" all-gone
+t_is "$(task_wait "$id" 20)" done "all gone: it runs at its last close"
+t_is "$(ran_count all-gone)" 1 "all gone: it ran once"
+
 # 3c. The executor's control connection lost and kept out (new sessions
 # of the control database refused, the filesystem's own sessions left
 # alone), the file released meanwhile, then the daemon stopped: the claim
