@@ -144,54 +144,47 @@ go "$W/w3b" lost
 t_is "$(task_wait "$id" 20)" done "lost: it runs at its last close"
 t_is "$(ran_count lost)" 1 "lost: it ran once"
 
-# 3d. The executor's control connection lost while the daemon is frozen
-# (SIGSTOP: it cannot connect again), and a recovery run meanwhile, as
-# another daemon's would be: the held row is left to its daemon (which
-# lives: its filesystem's sessions hold its token's lock), not failed as
-# of unknown outcome.  Thawed, the daemon gives the claim back, and the
-# file runs once at its last close.
-id=$(new_id)
-dup_writer "$MNT/queue/one/$id.sql" "INSERT INTO ran VALUES ('frozen');
-" "" "$W/w3d"
-t_ok "frozen: its row is claimed with its staging" wait_until 10 held "$id"
-kill -STOP "${PGQFS_PID[main]}"
-executor_terminate
-psql_ref -d pgqfs_ctl -qtAc "SET search_path = pgqfs; SELECT failed FROM recover(0)" >/dev/null
-t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT state || ' ' || (started_at IS NULL) FROM pgqfs.task WHERE id = $id")" \
-	"running true" "frozen: a recovery meanwhile leaves the held row to its daemon"
-kill -CONT "${PGQFS_PID[main]}"
-t_ok "frozen: its row is staged again once the daemon is connected again" \
-	wait_until 20 staged_again "$id"
-go "$W/w3d" frozen
-t_is "$(task_wait "$id" 20)" done "frozen: it runs at its last close"
-t_is "$(ran_count frozen)" 1 "frozen: it ran once"
-
-# 3e. As 3d, but every session of the daemon ends (as after a server
-# restart), so that nothing holds its token's lock either: its instance is
-# lost, not yet dead (gone less than 10 s), and the recovery leaves the
-# held row to it all the same.
-id=$(new_id)
-dup_writer "$MNT/queue/one/$id.sql" "INSERT INTO ran VALUES ('all-gone');
-" "" "$W/w3e"
-t_ok "all gone: its row is claimed with its staging" wait_until 10 held "$id"
-kill -STOP "${PGQFS_PID[main]}"
-psql_ref -d app -qtAc "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-	WHERE datname = 'pgqfs_ctl' AND backend_type = 'client backend'" >/dev/null
-token_free() {
-	[ "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pg_stat_activity
-		WHERE datname = 'pgqfs_ctl' AND backend_type = 'client backend'
-		AND pid <> pg_backend_pid()")" = 0 ]
+# 3d, 3e. The daemon frozen (SIGSTOP: it cannot connect again) while a
+# file is held, some of its sessions ended, and a recovery run meanwhile,
+# as another daemon's would be: the held row is left to its daemon, not
+# failed as of unknown outcome.  Thawed, the daemon gives the claim back,
+# and the file runs once at its last close.
+#   3d: only the executor's session ends: the daemon lives, its
+#       filesystem's sessions hold its token's lock;
+#   3e: every session of the daemon ends (as after a server restart):
+#       nothing holds its token's lock, and its instance is lost, not yet
+#       dead (gone less than 10 s).
+frozen_case() {	# TAG END-SESSIONS-FUNCTION
+	local tag=$1 end=$2 id
+	id=$(new_id)
+	dup_writer "$MNT/queue/one/$id.sql" "INSERT INTO ran VALUES ('$tag');
+" "" "$W/w-$tag"
+	t_ok "$tag: its row is claimed with its staging" wait_until 10 held "$id"
+	kill -STOP "${PGQFS_PID[main]}"
+	"$end"
+	psql_ref -d pgqfs_ctl -qtAc "SET search_path = pgqfs; SELECT failed FROM recover(0)" >/dev/null
+	t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT state || ' ' || (started_at IS NULL)
+		FROM pgqfs.task WHERE id = $id")" "running true" \
+		"$tag: a recovery meanwhile leaves the held row to its daemon"
+	kill -CONT "${PGQFS_PID[main]}"
+	t_ok "$tag: its row is staged again once the daemon is connected again" \
+		wait_until 20 staged_again "$id"
+	go "$W/w-$tag" "$tag"
+	t_is "$(task_wait "$id" 20)" done "$tag: it runs at its last close"
+	t_is "$(ran_count "$tag")" 1 "$tag: it ran once"
 }
-t_ok "all gone: no session of the daemon is left" wait_until 10 token_free
-psql_ref -d pgqfs_ctl -qtAc "SET search_path = pgqfs; SELECT failed FROM recover(0)" >/dev/null
-t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT state || ' ' || (started_at IS NULL) FROM pgqfs.task WHERE id = $id")" \
-	"running true" "all gone: a recovery meanwhile leaves the held row to its daemon"
-kill -CONT "${PGQFS_PID[main]}"
-t_ok "all gone: its row is staged again once the daemon is connected again" \
-	wait_until 20 staged_again "$id"
-go "$W/w3e" all-gone
-t_is "$(task_wait "$id" 20)" done "all gone: it runs at its last close"
-t_is "$(ran_count all-gone)" 1 "all gone: it ran once"
+all_sessions_end() {
+	psql_ref -d app -qtAc "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = 'pgqfs_ctl' AND backend_type = 'client backend'" >/dev/null
+	_none_left() {
+		[ "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pg_stat_activity
+			WHERE datname = 'pgqfs_ctl' AND backend_type = 'client backend'
+			AND pid <> pg_backend_pid()")" = 0 ]
+	}
+	t_ok "all-gone: no session of the daemon is left" wait_until 10 _none_left
+}
+frozen_case frozen executor_terminate
+frozen_case all-gone all_sessions_end
 
 # 3c. The executor's control connection lost and kept out (new sessions
 # of the control database refused, the filesystem's own sessions left
