@@ -124,12 +124,7 @@ static void staged_hold(struct fs *fs, const struct submission *sub, int64_t id,
 		return;
 	/* As the instance that took it: after a lost control connection,
 	 * the store's instance may be a newer one. */
-	if (store_unhold(fs->store, claim->instance, id, false) < 0) {
-		log_warn("queue/%s/%s: its claim could not be given back now (%s); the "
-			 "executor gives it back once connected", LOG_ESCAPE(sub->pool),
-			 LOG_ESCAPE(sub->name), store_last_error());
-		executor_unhold_later(fs->executor, id, claim->instance);
-	}
+	staged_give_back(fs, id, claim->instance);
 	claim->claimed = false;
 }
 

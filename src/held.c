@@ -95,8 +95,7 @@ bool executor_hold(struct executor *e, const char *pool, int64_t id, const char 
 	 * lost instance's (its recovery fails it) or the new one's (the
 	 * caller gives it back).  A drain or a stop begun meanwhile starts
 	 * nothing new here: the caller gives it back too. */
-	if (c->claimed && id && c->epoch == e->ctl_epoch && !atomic_load(&e->draining) &&
-	    !atomic_load(&e->stopping)) {
+	if (c->claimed && id && c->epoch == e->ctl_epoch && !executor_draining(e)) {
 		struct claimed cl = {
 			.pool_max = c->pool_max, .pool_paused = c->pool_paused,
 			.pool_next_us = c->pool_next_us, .id = id, .pool = pool, .name = name,
