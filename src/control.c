@@ -36,6 +36,62 @@ static int64_t mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/*
+ * Under load a step gathers: ends and releases wait up to GATHER_MS,
+ * counted from the oldest of them, for more to share their statement and
+ * commit, unless GATHER_MAX of them are waiting.  Most of a step's cost
+ * on the control database is per statement: with a step for every three
+ * files (8 writers, 5,000 files), the executor's backend spent 230-280 us
+ * of CPU a file, more than the staging that the writers wait for; with
+ * steps gathered, 130-150 us, and the files went 5-20% faster.
+ *
+ * Never when waiting costs more than a late record: on an idle connection
+ * (nothing answered within GATHER_MS: a pickup, the first step of a wave
+ * of ends), and when an end frees a slot that queued work may wait for
+ * (its pool at its limit, its target or the daemon out of workers: the
+ * hand-off of a full pool).
+ */
+#define GATHER_MS 6
+#define GATHER_MAX 64
+
+static bool gather_wait(struct executor *e, int64_t now, bool stopping)
+{
+	int64_t oldest = INT64_MAX, now_us, due_us;
+	size_t pending = 0;
+
+	if (stopping || atomic_load(&e->draining) || e->batch_unsent || e->n_releasing ||
+	    now - e->ctl_answered_ms >= GATHER_MS)
+		return false;
+	if (e->cfg->workers > 0 && e->running >= e->cfg->workers)
+		return false;
+	for (const struct task *t = e->tasks; t; t = t->next)
+		if (t->phase == PHASE_FINISHED && !t->final_sent) {
+			if (t->pool->running >= t->pool->live_max ||
+			    target_free(t->pool->target) <= 0)
+				return false;
+			pending++;
+			if (t->finished_us < oldest)
+				oldest = t->finished_us;
+		}
+	pthread_mutex_lock(&e->release_lock);
+	pending += e->n_release;
+	for (size_t i = 0; i < e->n_release; i++)
+		if (e->release[i].committed_us < oldest)
+			oldest = e->release[i].committed_us;
+	pthread_mutex_unlock(&e->release_lock);
+	if (pending == 0 || pending >= GATHER_MAX)
+		return false;
+	/* Wall-clock stamps: a clock step changes no wait beyond GATHER_MS. */
+	now_us = wall_us();
+	due_us = oldest + GATHER_MS * 1000;
+	if (due_us <= now_us)
+		return false;
+	if (due_us > now_us + GATHER_MS * 1000)
+		due_us = now_us + GATHER_MS * 1000;
+	timer_set(&e->gather_timer, now + (due_us - now_us + 999) / 1000);
+	return true;
+}
+
 static int global_free(const struct executor *e)
 {
 	if (e->cfg->workers == 0)
@@ -318,6 +374,8 @@ void ctl_next(struct executor *e)
 	 * A batch goes with the claim, in one statement and one commit
 	 * (step()): the slots of the tasks it ends are free for the claim.
 	 */
+	if (gather_wait(e, now, stopping))
+		return;
 	batch = ctl_build_progress(e, now, stopping);
 	for (size_t i = 0; i < e->n_pools; i++)
 		e->pools[i].batch_freed = 0;
@@ -674,6 +732,7 @@ void ctl_timers_init(struct executor *e)
 	timer_init(&e->ctl_deadline_timer, &e->timers, ctl_attempt_timed_out, e);
 	timer_init(&e->recover_timer, &e->timers, timer_wake, e);
 	timer_init(&e->housekeeping_timer, &e->timers, timer_wake, e);
+	timer_init(&e->gather_timer, &e->timers, timer_wake, e);
 	sched_init(e);
 }
 
@@ -714,6 +773,7 @@ void ctl_event(struct executor *e, short revents)
 
 		if (!res) {
 			e->op = OP_NONE;
+			e->ctl_answered_ms = mono_ms();
 			break;
 		}
 		ctl_result(e, res);

@@ -380,6 +380,7 @@ struct executor {
 	atomic_uint_fast64_t n_started, n_done, n_failed;
 	struct exec_metrics *metrics;	/* executor_metrics.c: its own lock */
 	int64_t ctl_sent_us;		/* monotonic: when e->op was sent */
+	int64_t ctl_answered_ms;	/* monotonic: when the last statement's answer ended */
 	/* The ends our last progress recorded, as its NOTIFY carries them:
 	 * that NOTIFY comes back to us and says nothing new. */
 	char *own_done;
@@ -394,6 +395,7 @@ struct executor {
 	struct timer recover_timer;	/* next_recover_ms */
 	struct timer housekeeping_timer; /* next_housekeeping_ms */
 	struct timer stop_timer;	/* stop_deadline_ms */
+	struct timer gather_timer;	/* a step that gathers ends is due (control.c) */
 	struct schedules sched;		/* schedule.c */
 };
 
