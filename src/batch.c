@@ -47,8 +47,8 @@ static bool batch_add_task(struct executor *e, struct task *t, int64_t now, bool
 				rest = true;
 				break;
 			}
-			if (n > CHUNK_MAX)
-				n = CHUNK_MAX;
+			if (n > CHUNK_WRITE)
+				n = CHUNK_WRITE;
 			if (progress_add_chunk(e->batch, t->id, (enum task_stream)s,
 					       o->base + (int64_t)done, o->pending.data + done, n) < 0)
 				return false;

@@ -28,6 +28,28 @@ t_is "$(dd if="$MNT/done/$id/result" bs=1 skip=1000003 count=70000 2>/dev/null |
 	"a read at an odd offset across chunk boundaries"
 t_like "$(grep '^rows=' "$MNT/done/$id/info")" '^rows=100000$' "info counts the rows"
 
+# Chunks are written at 64 KiB, and read back at any size up to the 128 KiB
+# that daemons before the nineteenth session wrote: the same result, cut
+# into 128 KiB chunks in the control database, reads the same after a
+# restart (no page cache).
+t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT max(length(data)) FROM pgqfs.chunk
+	WHERE task = $id AND stream = 0")" 65536 "the result is stored in 64 KiB chunks"
+psql_ref -q -d pgqfs_ctl -v ON_ERROR_STOP=1 \
+	-c "CREATE TEMP TABLE whole AS SELECT string_agg(data, ''::bytea ORDER BY off) AS d
+	    FROM pgqfs.chunk WHERE task = $id AND stream = 0;
+	    DELETE FROM pgqfs.chunk WHERE task = $id AND stream = 0;
+	    INSERT INTO pgqfs.chunk SELECT $id, 0, g * 131072, substring(w.d FROM g * 131072 + 1 FOR 131072)
+	    FROM whole w, generate_series(0, (length(w.d) - 1) / 131072) g;" ||
+	t_fail "cannot cut the result into 128 KiB chunks"
+t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT max(length(data)) FROM pgqfs.chunk
+	WHERE task = $id AND stream = 0")" 131072 "cut again into 128 KiB chunks"
+pgqfs_stop
+pgqfs_start || t_bail "daemon did not start again"
+t_cmp "$W/big.want" "$MNT/done/$id/result" "read from 128 KiB chunks, it is psql's result still"
+t_is "$(dd if="$MNT/done/$id/result" bs=1 skip=1000003 count=70000 2>/dev/null | md5sum)" \
+	"$(dd if="$W/big.want" bs=1 skip=1000003 count=70000 2>/dev/null | md5sum)" \
+	"and so is a read at an odd offset across their boundaries"
+
 # A statement that fails after more than a chunk of its rows were stored.
 cat >"$W/midfail.sql" <<'SQL'
 SELECT 'before' AS ok;
