@@ -43,16 +43,35 @@ static int64_t mono_us(void)
  * on the control database is per statement: with a step for every three
  * files (8 writers, 5,000 files), the executor's backend spent 230-280 us
  * of CPU a file, more than the staging that the writers wait for; with
- * steps gathered, 130-150 us, and the files went 5-20% faster.
+ * steps gathered, 130-150 us, and the files went 5-20% faster.  A
+ * release counts from its staging's commit (0 when not known: it does not
+ * wait).
  *
- * Never when waiting costs more than a late record: on an idle connection
- * (nothing answered within GATHER_MS: a pickup, the first step of a wave
- * of ends), and when an end frees a slot that queued work may wait for
- * (its pool at its limit, its target or the daemon out of workers: the
- * hand-off of a full pool).
+ * Never when waiting costs more than a late record:
+ *  - on an idle connection (nothing answered within GATHER_MS): a pickup,
+ *    the first step of a wave of ends;
+ *  - when an end frees a slot that queued work may wait for: its pool at
+ *    its limit, its target's connections or the daemon's workers all
+ *    taken, counting the ended tasks as they were before their ends (the
+ *    hand-off of a full pool).  The other daemons' tasks in the pool are
+ *    not known here: a slot that they make full waits GATHER_MS at most;
+ *  - when a task's output waits for a batch (a chunk's worth or more):
+ *    past PENDING_MAX its connection is no longer read.
  */
 #define GATHER_MS 6
 #define GATHER_MAX 64
+
+/* Ended tasks of tg whose ends are not yet in a statement: their
+ * connections are free, but a full target's queued work waits for the
+ * step that records them. */
+static int ended_on(const struct executor *e, const struct target *tg)
+{
+	int n = 0;
+
+	for (const struct task *t = e->tasks; t; t = t->next)
+		n += t->phase == PHASE_FINISHED && !t->final_sent && t->pool->target == tg;
+	return n;
+}
 
 static bool gather_wait(struct executor *e, int64_t now, bool stopping)
 {
@@ -64,15 +83,19 @@ static bool gather_wait(struct executor *e, int64_t now, bool stopping)
 		return false;
 	if (e->cfg->workers > 0 && e->running >= e->cfg->workers)
 		return false;
-	for (const struct task *t = e->tasks; t; t = t->next)
-		if (t->phase == PHASE_FINISHED && !t->final_sent) {
-			if (t->pool->running >= t->pool->live_max ||
-			    target_free(t->pool->target) <= 0)
+	for (const struct task *t = e->tasks; t; t = t->next) {
+		for (int s = 0; s < N_STREAMS; s++)
+			if (t->out[s].pending.len >= CHUNK_MAX)
 				return false;
-			pending++;
-			if (t->finished_us < oldest)
-				oldest = t->finished_us;
-		}
+		if (t->phase != PHASE_FINISHED || t->final_sent)
+			continue;
+		if (t->pool->running >= t->pool->live_max ||
+		    target_free(t->pool->target) <= ended_on(e, t->pool->target))
+			return false;
+		pending++;
+		if (t->finished_us < oldest)
+			oldest = t->finished_us;
+	}
 	pthread_mutex_lock(&e->release_lock);
 	pending += e->n_release;
 	for (size_t i = 0; i < e->n_release; i++)
@@ -89,6 +112,7 @@ static bool gather_wait(struct executor *e, int64_t now, bool stopping)
 	if (due_us > now_us + GATHER_MS * 1000)
 		due_us = now_us + GATHER_MS * 1000;
 	timer_set(&e->gather_timer, now + (due_us - now_us + 999) / 1000);
+	e->gathering = true;
 	return true;
 }
 
@@ -322,6 +346,7 @@ void ctl_next(struct executor *e)
 	int sum_want = 0, freed = 0;
 	bool batch;
 
+	e->gathering = false;
 	switch (e->ctl_state) {
 	case CTL_DOWN:
 		if (!stopping && now >= e->ctl_retry_ms)
@@ -785,8 +810,9 @@ void ctl_event(struct executor *e, short revents)
 	 * before any statement.  Then, while tasks end, the next step (their
 	 * ends, and claims for the slots they free) goes before the tasks a
 	 * claim brought get their sessions: the server works on the one while
-	 * this thread does the other.  With no end waiting (a pickup on an
-	 * idle daemon) the tasks start first. */
+	 * this thread does the other (unless the step gathers: under load,
+	 * when no full pool waits for its slots).  With no end waiting (a
+	 * pickup on an idle daemon) the tasks start first. */
 	ctl_notifies(e);
 	if (e->op == OP_NONE && ends_waiting(e))
 		ctl_next(e);

@@ -317,7 +317,9 @@ static bool claim_for_executor(struct executor *e)
 	if (atomic_load(&e->parked) && e->ctl_state == CTL_UP && e->op == OP_NONE &&
 	    !atomic_load(&e->stopping) && !atomic_load(&e->wake_all)) {
 		ctl_next(e);
-		sent = e->op != OP_NONE && parked_may_sleep(e);
+		/* A step held back to gather is as good as sent: its timer
+		 * wakes the loop (unless it is due before the loop's own). */
+		sent = (e->op != OP_NONE || e->gathering) && parked_may_sleep(e);
 	}
 	pthread_mutex_unlock(&e->loop_lock);
 	return sent;

@@ -381,6 +381,7 @@ struct executor {
 	struct exec_metrics *metrics;	/* executor_metrics.c: its own lock */
 	int64_t ctl_sent_us;		/* monotonic: when e->op was sent */
 	int64_t ctl_answered_ms;	/* monotonic: when the last statement's answer ended */
+	bool gathering;			/* ctl_next() holds a step back (gather_timer) */
 	/* The ends our last progress recorded, as its NOTIFY carries them:
 	 * that NOTIFY comes back to us and says nothing new. */
 	char *own_done;
