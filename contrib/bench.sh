@@ -647,6 +647,26 @@ phase_latency() {
 	echo "printf >: min $(pct 0 "$tmp/lat.redirect.us") ms, max $(pct 1 "$tmp/lat.redirect.us") ms; open-write-close took $(pct 0.5 "$tmp/lat.redirect.submit") ms (median)"
 	result "latency p50, printf > (no cp process)" "$p50 ms" "< 2 ms" "$(fmt "$(calc "$p50 / 2")" 2)x target" "info"
 	result "latency p99, printf > (no cp process)" "$p99 ms" "< 10 ms" "$(fmt "$(calc "$p99 / 10")" 2)x target" "info"
+
+	# For information: a script that submits each task once the last is
+	# done (printf >, then wait), with no pause between: the daemon must
+	# not hold a step back for ends that come one at a time.
+	local sid st n=100 rate ref
+	t0=${EPOCHREALTIME/./}
+	for i in $(seq "$n"); do
+		read -r sid <"$MNT/new-id" && [ -n "$sid" ] || return 1
+		printf 'SELECT 1;\n' >"$MNT/queue/$POOL/$sid.sql" || return 1
+		read -r st <"$MNT/tasks/$sid/wait" || return 1
+		[ "$st" = done ] || { FAIL_REASON="a serial task ended '$st'"; return 1; }
+	done
+	t1=${EPOCHREALTIME/./}
+	rate=$(calc "$n * 1000000 / ($t1 - $t0)")
+	if [ -n "${BASE_RATE:-}" ]; then
+		result "serial: printf > then wait, $n tasks" "$(fmt "$rate") tasks/s" \
+			"psql loop $(fmt "$BASE_RATE")/s" "$(fmt "$(calc "$rate / $BASE_RATE")" 2)x psql loop" "info"
+	else
+		result "serial: printf > then wait, $n tasks" "$(fmt "$rate") tasks/s" "psql loop not run" "-" "info"
+	fi
 }
 
 # ---------------------------------------------------------------- issue 8: side by side with the references

@@ -382,6 +382,7 @@ struct executor {
 	int64_t ctl_sent_us;		/* monotonic: when e->op was sent */
 	int64_t ctl_answered_ms;	/* monotonic: when the last statement's answer ended */
 	bool gathering;			/* ctl_next() holds a step back (gather_timer) */
+	size_t step_items;		/* ends and releases in the last step, claim or progress */
 	/* The ends our last progress recorded, as its NOTIFY carries them:
 	 * that NOTIFY comes back to us and says nothing new. */
 	char *own_done;
