@@ -80,6 +80,10 @@ void executor_reload(struct executor *e, const struct config *cfg);
 /* Thread-safe: a task was queued here; claim without waiting for NOTIFY. */
 void executor_wake(struct executor *e);
 
+/* Thread-safe: n `wait` readers are parked on the mount.  While any is,
+ * no step is held back to gather ends (a script waits for its task). */
+void executor_set_waiters(struct executor *e, size_t n);
+
 /*
  * Thread-safe: the writer of staged task `id` closed it; committed_us is
  * when its content's commit was acknowledged (its submitted_at), or 0;

@@ -51,8 +51,10 @@ static int64_t mono_us(void)
  * Never when waiting costs more than a late record:
  *  - on an idle connection (nothing answered within GATHER_MS): a pickup,
  *    the first step of a wave of ends;
- *  - when ends and releases come one at a time (one waiting, one in the
- *    last step): a script that waits for each task before the next;
+ *  - while a `wait` reader is parked on the mount (scripts that wait for
+ *    their tasks: a wait would lengthen each one's turn), and when ends
+ *    and releases come one at a time (one waiting, one in the last step:
+ *    such a script on another daemon's mount, or one that polls);
  *  - when an end frees a slot that queued work may wait for: its pool at
  *    its limit, its target's connections or the daemon's workers all
  *    taken, counting the ended tasks as they were before their ends (the
@@ -82,7 +84,7 @@ static bool gather_wait(struct executor *e, int64_t now, bool stopping)
 	size_t pending = 0;
 
 	if (stopping || atomic_load(&e->draining) || e->batch_unsent || e->n_releasing ||
-	    now - e->ctl_answered_ms >= GATHER_MS)
+	    now - e->ctl_answered_ms >= GATHER_MS || atomic_load(&e->n_waiters) > 0)
 		return false;
 	if (e->cfg->workers > 0 && e->running >= e->cfg->workers)
 		return false;

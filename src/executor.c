@@ -293,6 +293,12 @@ int executor_start(struct executor *e)
 	return 0;
 }
 
+void executor_set_waiters(struct executor *e, size_t n)
+{
+	if (e)
+		atomic_store(&e->n_waiters, n);
+}
+
 bool executor_release_settled(struct executor *e, uint64_t seq)
 {
 	return atomic_load(&e->settled_seq) >= seq;

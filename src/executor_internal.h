@@ -383,6 +383,7 @@ struct executor {
 	int64_t ctl_answered_ms;	/* monotonic: when the last statement's answer ended */
 	bool gathering;			/* ctl_next() holds a step back (gather_timer) */
 	size_t step_items;		/* ends and releases in the last step, claim or progress */
+	atomic_size_t n_waiters;	/* `wait` readers parked on the mount (fs_wait.c) */
 	/* The ends our last progress recorded, as its NOTIFY carries them:
 	 * that NOTIFY comes back to us and says nothing new. */
 	char *own_done;

@@ -130,6 +130,7 @@ static void waiter_unlink(struct fs *fs, struct waiter *w)
 	if (w->key_next)
 		w->key_next->key_prev = w->key_prev;
 	fs->n_waiters--;
+	executor_set_waiters(fs->executor, fs->n_waiters);
 }
 
 /* Takes parked w out and queues it for the replier. */
@@ -447,6 +448,7 @@ void wait_read(struct fs *fs, fuse_req_t req, struct handle *h, off_t off,
 		w->key = ++fs->waitq->next_key;
 		waiter_link(fs->waitq, w);
 		fs->n_waiters++;
+		executor_set_waiters(fs->executor, fs->n_waiters);
 	}
 	pthread_mutex_unlock(&fs->wait_lock);
 	if (r < 0) {

@@ -488,6 +488,8 @@ out_cfg:
 	if (se)
 		fuse_session_destroy(se);
 	fuse_loop_cfg_destroy(loop);
+	if (fs)
+		fs_set_executor(fs, NULL);	/* fs_destroy() may still count waiters */
 	executor_destroy(exec);
 	fs_destroy(fs);
 	store_destroy(store);
