@@ -81,6 +81,7 @@ static int ended_on(const struct executor *e, const struct target *tg)
 static bool gather_wait(struct executor *e, int64_t now, bool stopping)
 {
 	int64_t oldest = INT64_MAX, now_us, due_us;
+	const struct target *checked = NULL;
 	size_t pending = 0;
 
 	if (stopping || atomic_load(&e->draining) || e->batch_unsent || e->n_releasing ||
@@ -94,8 +95,7 @@ static bool gather_wait(struct executor *e, int64_t now, bool stopping)
 				return false;
 		if (t->phase != PHASE_FINISHED || t->final_sent)
 			continue;
-		if (t->pool->running >= t->pool->live_max ||
-		    target_free(t->pool->target) <= ended_on(e, t->pool->target))
+		if (t->pool->running >= t->pool->live_max)
 			return false;
 		pending++;
 		if (t->finished_us < oldest)
@@ -119,6 +119,17 @@ static bool gather_wait(struct executor *e, int64_t now, bool stopping)
 		return false;
 	if (due_us > now_us + GATHER_MS * 1000)
 		due_us = now_us + GATHER_MS * 1000;
+	/* Last, as it walks the tasks and connections again: each target
+	 * once in a row (the ends of one target usually follow each other). */
+	for (const struct task *t = e->tasks; t; t = t->next) {
+		const struct target *tg = t->pool->target;
+
+		if (t->phase != PHASE_FINISHED || t->final_sent || tg == checked)
+			continue;
+		if (target_free(tg) <= ended_on(e, tg))
+			return false;
+		checked = tg;
+	}
 	timer_set(&e->gather_timer, now + (due_us - now_us + 999) / 1000);
 	e->gathering = true;
 	return true;
