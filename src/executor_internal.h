@@ -398,7 +398,7 @@ struct executor {
 	struct timer recover_timer;	/* next_recover_ms */
 	struct timer housekeeping_timer; /* next_housekeeping_ms */
 	struct timer stop_timer;	/* stop_deadline_ms */
-	struct timer gather_timer;	/* a step that gathers ends is due (control.c) */
+	struct timer gather_timer;	/* a step that gathers ends is due (gather.c) */
 	struct schedules sched;		/* schedule.c */
 };
 
@@ -603,6 +603,9 @@ void task_flush_rearm(struct task *t);
 
 /* control.c: the control connection */
 void ctl_next(struct executor *e);
+/* gather.c: true when the next step waits for more ends and releases
+ * (gather_timer armed, e->gathering set); called by ctl_next(). */
+bool gather_wait(struct executor *e, int64_t now, bool stopping);
 void ctl_event(struct executor *e, short revents);
 /* Whether statements can be sent (the connection is set up). */
 bool ctl_up(const struct executor *e);
