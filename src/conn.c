@@ -47,6 +47,28 @@ void conn_start_reset(struct conn *c)
 		conn_set_state(c, CONN_BROKEN);
 		return;
 	}
+	/* A piped task (pipe.c): its reset was sent with it, and ran once
+	 * its statement's Sync came; a task that ended before that (a
+	 * failure of ours) leaves a pipeline that nobody can read to the end. */
+	if (c->pipe == PIPE_RESET) {
+		int r;
+
+		conn_set_state(c, CONN_RESET);
+		/* Its results may be read in already: no POLLIN would come. */
+		r = conn_pipe_reset(c);
+		if (r < 0)
+			conn_set_state(c, CONN_BROKEN);
+		else if (r > 0)
+			conn_set_state(c, CONN_IDLE);
+		return;
+	}
+	if (c->pipe == PIPE_TASK) {
+		if (!PQexitPipelineMode(c->pg)) {
+			conn_set_state(c, CONN_BROKEN);
+			return;
+		}
+		c->pipe = PIPE_NONE;	/* nothing was sent */
+	}
 	if (ts == PQTRANS_UNKNOWN || PQstatus(c->pg) != CONNECTION_OK) {
 		conn_set_state(c, CONN_BROKEN);
 		return;
@@ -82,6 +104,20 @@ static void conn_name(struct conn *c, int64_t id)
 	}
 	c->named_id = id;
 	conn_flush(c);
+}
+
+/* c's reset is done: the task waiting for it begins, else c is idle. */
+static void conn_reset_done(struct executor *e, struct conn *c)
+{
+	if (c->task) {
+		c->unname = false;
+		conn_set_state(c, CONN_BUSY);
+		task_begin(e, c->task);
+	} else {
+		conn_set_state(c, CONN_IDLE);
+		if (c->unname)
+			conn_name(c, 0);
+	}
 }
 
 void conn_prename(struct pool *p, int64_t id, const char *meanwhile)
@@ -207,6 +243,13 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 	}
 	if (c->state == CONN_BUSY && c->task) {
 		task_pump(e, c->task);
+	} else if (c->state == CONN_RESET && c->pipe == PIPE_RESET) {
+		int r = conn_pipe_reset(c);
+
+		if (r < 0)
+			conn_set_state(c, CONN_BROKEN);
+		else if (r > 0)
+			conn_reset_done(e, c);
 	} else if (c->state == CONN_RESET) {
 		while (!PQisBusy(c->pg)) {
 			PGresult *res = PQgetResult(c->pg);
@@ -230,16 +273,7 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 				conn_flush(c);
 				return;
 			}
-			if (c->task) {
-				/* A task was waiting for this reset. */
-				c->unname = false;
-				conn_set_state(c, CONN_BUSY);
-				task_begin(e, c->task);
-			} else {
-				conn_set_state(c, CONN_IDLE);
-				if (c->unname)
-					conn_name(c, 0);
-			}
+			conn_reset_done(e, c);
 			return;
 		}
 	} else if (c->state == CONN_IDLE) {

@@ -61,6 +61,13 @@ enum conn_state {
 	CONN_BROKEN,		/* to be freed */
 };
 
+/* A connection in libpq's pipeline mode (pipe.c). */
+enum conn_pipe {
+	PIPE_NONE,		/* not in pipeline mode */
+	PIPE_TASK,		/* its task's naming and statement in flight */
+	PIPE_RESET,		/* the statement ended; DISCARD ALL's Sync to come */
+};
+
 enum task_phase {
 	PHASE_CONNECT,		/* waiting for its connection */
 	PHASE_SETUP,		/* application_name being set */
@@ -80,6 +87,7 @@ struct conn {
 	PostgresPollingStatusType poll;	/* while connecting: what to wait for */
 	struct task *task;		/* while busy (or connecting for one) */
 	int reset_step;			/* CONN_RESET: queries still to send */
+	enum conn_pipe pipe;
 	int64_t named_id;		/* its session's application_name names this
 					 * task (0: none, or not known) */
 	bool unname;			/* CONN_RESET: take the name back once idle */
@@ -182,6 +190,9 @@ struct task {
 	 * rows come first (naming_rows), and the statement's error counts
 	 * one line too many (folded). */
 	bool name_first, naming_rows, folded;
+	/* Sent in pipeline mode (pipe.c); the naming's results still come
+	 * first (pipe_naming). */
+	bool piped, pipe_naming;
 	bool truncate;		/* stored result bytes past the end must go */
 	int64_t rows;
 	int backend_pid;	/* of its target connection, 0 until it began */
@@ -589,6 +600,20 @@ void task_assign(struct executor *e, struct task *t);
 void task_abandon(struct executor *e, struct task *t);
 /* tasks/ID/cancel, heard on the control connection: stops t. */
 void task_cancel_by(struct executor *e, struct task *t, uint32_t uid);
+/* pipe.c: a one-statement task's naming, statement and reset in one write */
+/* Whether t may go so: one plain query or data change. */
+bool task_pipe_fits(const struct task *t);
+/* Puts t's idle connection in pipeline mode if t may go so (t->piped). */
+bool task_pipe_begin(struct task *t);
+/* Sends them (task_next_statement()): 0, or -1 when a send failed. */
+int task_pipe_send(struct task *t, const char *stmt);
+/* Takes what task_pump() read for a piped task: true when *res was its
+ * own (the naming's, an end of results), else task_pump() handles *res,
+ * set to NULL for the statement's Sync (its end). */
+bool task_pipe_filter(struct task *t, PGresult **res);
+/* Reads the pipelined reset of c: 1 done (out of pipeline mode), 0 more
+ * to come, -1 failed. */
+int conn_pipe_reset(struct conn *c);
 /* retry.c: whether an error with this SQLSTATE is worth another attempt
  * (DESIGN.md, Task control: retries). */
 bool sqlstate_transient(const char *sqlstate);

@@ -426,6 +426,12 @@ static void task_next_statement(struct executor *e, struct task *t)
 	t->where_unsent = true;
 	task_mark_unsent(t);
 	task_stamp_start(t);
+	if (t->piped) {
+		if (task_pipe_send(t, e->stmt.data) < 0)
+			task_fail(e, t, "pgqfs: cannot send to target %s: %s",
+				  t->pool->target->cfg->name, PQerrorMessage(c->pg));
+		return;
+	}
 	if (!PQsendQuery(c->pg, e->stmt.data)) {
 		task_fail(e, t, "pgqfs: cannot send to target %s: %s", t->pool->target->cfg->name,
 			  PQerrorMessage(c->pg));
@@ -489,6 +495,12 @@ void task_begin(struct executor *e, struct task *t)
 	task_flush_rearm(t);
 	if (t->timeout_ms)
 		timer_set(&t->timeout_timer, t->started_mono_ms + (int64_t)t->timeout_ms);
+	if (task_pipe_begin(t)) {
+		/* Named, run and reset in one write (pipe.c). */
+		t->cur = 0;
+		task_next_statement(e, t);
+		return;
+	}
 	if (c->named_id == t->id) {
 		/* Named while its claim was in flight, or its file closed
 		 * (conn_prename()). */
@@ -572,6 +584,10 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 		/* End of a row set; one with no rows still prints its header. */
 		if (!t->stmt_rows && result_append_row(e, t, res, -1) < 0)
 			task_fail(e, t, "pgqfs: out of memory\n");
+		/* A piped statement's one row set: an error at its Sync (its
+		 * commit) still takes it back, as psql shows none then. */
+		if (t->piped)
+			break;
 		t->stmt_rows = false;
 		t->stmt_nrows = 0;
 		t->stmt_start = stream_size(&t->out[STREAM_RESULT]);
@@ -662,6 +678,8 @@ void task_pump(struct executor *e, struct task *t)
 		if (PQisBusy(c->pg))
 			return;
 		res = PQgetResult(c->pg);
+		if (t->piped && task_pipe_filter(t, &res))
+			continue;
 		if (!res) {
 			/* The query in flight is complete. */
 			if (t->phase == PHASE_SETUP) {

@@ -198,7 +198,7 @@ t_ok "no session keeps its name after it" wait_until 10 eval "! named_idle $sid"
 # A plain query first: no naming while the claim is in flight (it would
 # only take a CPU from the claim); the naming goes in the string of the
 # first statement, which runs under the task's application_name.
-printf 'SELECT pg_sleep(1.5) AS slept;\n' >"$E2E_TMP/plain.sql"
+printf 'SELECT pg_sleep(1.5) AS slept;\nSELECT 1 AS after;\n' >"$E2E_TMP/plain.sql"
 pid_=$(new_id)
 submit default "$E2E_TMP/plain.sql" "$pid_.sql" || t_fail "cp of the plain task"
 # (pg_stat_activity.query: the naming's line, then the statement.)
@@ -209,6 +209,20 @@ t_ok "named in its string" logged "$pid_" "its session is named in its first sta
 t_ok "not ahead of its start" eval "! logged $pid_ 'a session is named for it while'"
 t_is "$(cat "$MNT/tasks/$pid_/wait")" done "the plain task is done"
 t_ok "no session keeps its name after it" wait_until 10 eval "! named_idle $pid_"
+
+# A task of that one statement goes in pipeline mode (src/pipe.c): its
+# naming is a query of its own in the same write, and the statement, sent
+# alone, runs under the task's name; the reset behind it takes the name.
+printf 'SELECT pg_sleep(1.5) AS slept;\n' >"$E2E_TMP/piped.sql"
+qid=$(new_id)
+submit default "$E2E_TMP/piped.sql" "$qid.sql" || t_fail "cp of the piped task"
+t_ok "a lone plain statement runs alone under its application_name" \
+	wait_until 10 sleeping "$qid" "'SELECT pg_sleep(1.5) AS slept;'"
+t_ok "named, run and reset in one write" logged "$qid" "named, run and reset in one write"
+t_ok "not named ahead of its start" eval "! logged $qid 'a session is named for it while'"
+t_is "$(cat "$MNT/tasks/$qid/wait")" done "the piped task is done"
+t_file_is "$MNT/done/$qid/result" $'slept\n\n' "its result is psql's"
+t_ok "no session keeps its name after it" wait_until 10 eval "! named_idle $qid"
 
 # A file released while another daemon fills its pool: this daemon sees
 # room, so claim_one() goes and names a session for the file meanwhile;

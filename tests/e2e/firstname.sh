@@ -11,6 +11,11 @@
 #     that stops the whole string is reported as psql reports it;
 #   - a first statement that is not a plain query (SET) is named apart,
 #     as before, and a data change runs once.
+# A task of one such statement goes in pipeline mode instead (src/pipe.c:
+# its naming, statement and reset in one write, in the extended protocol);
+# the same files, one statement each, check that its rows and errors are
+# psql's too, and the ones with a statement after (the "f" names) check
+# the naming in the string.
 . "$SRCDIR/e2e/lib.sh"
 
 pg_start
@@ -41,7 +46,12 @@ printf "SET work_mem = '8MB';\nSELECT application_name AS app FROM pg_stat_activ
 	>"$W/set.sql"
 printf 'INSERT INTO once VALUES (1) RETURNING x;\n' >"$W/insert.sql"
 printf 'SELECT pg_sleep(2) AS slept;\n' >"$W/sleep.sql"
-names=(own line1 line9 line12 syntax second set insert sleep)
+piped=(own line1 line9 line12 syntax insert sleep)
+folded=(ownf line1f line9f line12f syntaxf second)
+for n in own line1 line9 line12 syntax; do
+	{ cat "$W/$n.sql"; echo 'SELECT 2 AS after;'; } >"$W/${n}f.sql"
+done
+names=("${piped[@]}" "${folded[@]}" set)
 
 # The pool paused while they are submitted: one claim takes them all
 # when it resumes, and none has a session named during its claim.
@@ -70,19 +80,25 @@ for n in "${names[@]}"; do
 	task_wait "${id[$n]}" 30 >/dev/null || t_fail "$n did not end"
 done
 named_in() { grep -qF "task $1: its session is named in its first statement's query string" "$LOG"; }
-for n in own line1 line9 line12 syntax second insert sleep; do
+piped_in() { grep -qF "task $1: named, run and reset in one write" "$LOG"; }
+for n in "${folded[@]}"; do
 	t_ok "$n: named in its first statement's string" named_in "${id[$n]}"
 done
-t_ok "set: a SET first is named apart" eval '! named_in "${id[set]}"'
+for n in "${piped[@]}"; do
+	t_ok "$n: one statement, piped" piped_in "${id[$n]}"
+done
+t_ok "set: a SET first is named apart" eval '! named_in "${id[set]}" && ! piped_in "${id[set]}"'
 
 t_is "$(cat "$MNT/tasks/${id[own]}/result")" $'app\npgqfs task '"${id[own]}" \
 	"its rows are its statement's, under its application_name"
+t_is "$(cat "$MNT/tasks/${id[ownf]}/result")" $'app\npgqfs task '"${id[ownf]}"$'\nafter\n2' \
+	"so for the task named in its string"
 t_is "$(cat "$MNT/tasks/${id[set]}/result")" $'app\npgqfs task '"${id[set]}" \
 	"and so for the task named apart"
 t_is "$(app -c 'SELECT count(*) FROM once')" 1 "the INSERT ran once"
 
 # psql is the reference for the rest: result, state, error.
-for n in line1 line9 line12 syntax second insert sleep; do
+for n in line1 line9 line12 syntax line1f line9f line12f syntaxf second insert sleep; do
 	d=$W/ref-$n
 	mkdir -p "$d"
 	cp "$W/$n.sql" "$d/query.sql"
@@ -99,7 +115,9 @@ for n in line1 line9 line12 syntax second insert sleep; do
 			"$n: its error is psql's"
 	fi
 done
-t_like "$(cat "$MNT/tasks/${id[line9]}/error")" $'\nLINE 9:   nosuch9 AS z;\n' \
-	"line9: the excerpt says line 9"
+for n in line9 line9f; do
+	t_like "$(cat "$MNT/tasks/${id[$n]}/error")" $'\nLINE 9:   nosuch9 AS z;\n' \
+		"$n: the excerpt says line 9"
+done
 
 t_done

@@ -257,6 +257,43 @@ t_is "$(grep '^backend_pid=' "$MNT/tasks/$id2/info")" "$(grep '^backend_pid=' "$
 t_file_is "$MNT/done/$id2/result" $'sp,temp_tables,rows_left_open\n"""$user"", public",0,0\n' \
 	"the next task on the connection sees a reset session and a rolled-back transaction"
 
+# The same for a task of one plain statement, which goes in pipeline mode
+# with its reset (src/pipe.c): a session lock and a setting taken by it
+# are gone for the next task.
+cat >"$W/dirty1.sql" <<'SQL'
+SELECT pg_advisory_lock(4711) IS NOT NULL AS locked,
+       set_config('search_path', 'nowhere, public', false) AS sp;
+SQL
+cat >"$W/clean1.sql" <<'SQL'
+SELECT current_setting('search_path') AS sp,
+       (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4711) AS locks;
+SQL
+id=$(new_id); submit solo "$W/dirty1.sql" "$id.sql"
+t_is "$(task_wait "$id")" done "a one-statement task that takes a session lock is done"
+t_file_is "$MNT/done/$id/result" $'locked,sp\nt,"nowhere, public"\n' "its result"
+id2=$(new_id); submit solo "$W/clean1.sql" "$id2.sql"; task_wait "$id2" >/dev/null
+t_is "$(grep '^backend_pid=' "$MNT/tasks/$id2/info")" "$(grep '^backend_pid=' "$MNT/tasks/$id/info")" \
+	"the two one-statement tasks ran on the same backend"
+t_file_is "$MNT/done/$id2/result" $'sp,locks\n"""$user"", public",0\n' \
+	"the next task sees the lock released and the setting reset"
+
+# A lone statement's error at its commit (a deferred constraint): in a
+# pipeline it comes after the statement's rows, which psql never prints.
+id=$(new_id)
+printf 'CREATE TABLE IF NOT EXISTS deferred_u (a int UNIQUE DEFERRABLE INITIALLY DEFERRED);\nSELECT 1 AS made;\n' >"$W/mk.sql"
+submit default "$W/mk.sql" "$id.sql"
+t_is "$(task_wait "$id")" done "a table with a deferred constraint is made"
+printf 'WITH i AS (INSERT INTO deferred_u VALUES (1), (1) RETURNING a) SELECT a FROM i;\n' >"$W/query.sql"
+(cd "$W" && psql_ref -q --csv -v ON_ERROR_STOP=1 -d app -f query.sql >"$W/deferred.out" 2>"$W/deferred.err")
+t_is "$?" 3 "(under psql the statement fails)"
+t_is "$(wc -c <"$W/deferred.out")" 0 "psql prints no row of a statement whose commit failed"
+id=$(new_id); submit default "$W/query.sql" "$id.sql"
+t_is "$(task_wait "$id")" failed "a one-statement task whose commit fails has failed"
+t_file_is "$MNT/failed/$id/result" "" "with no row in its result, as psql"
+t_is "$(sed '/^SQLSTATE: /d' "$MNT/failed/$id/error")" "$(cat "$W/deferred.err")" "its error is psql's"
+t_like "$(cat "$MNT/failed/$id/error")" $'\nSQLSTATE: 23505$' "its SQLSTATE is the unique violation's"
+t_is "$(psql_ref -qAt -d app -c 'SELECT count(*) FROM deferred_u')" 0 "nothing of it was committed"
+
 printf 'SELECT 1;\n\\set x 1\nSELECT 2;\n' >"$W/meta.sql"
 id=$(new_id); submit default "$W/meta.sql" "$id.sql"
 t_is "$(task_wait "$id")" failed "a psql meta-command fails the task"
