@@ -159,8 +159,9 @@ const char *store_last_error(void);
  * -EIO, and the connection is dropped: a stopped server never holds a
  * thread).  A thread serving one filesystem request can say so: from
  * store_request_begin() to store_request_end() its calls share one
- * deadline, and they give up with -EINTR as soon as interrupted(arg)
- * returns true, which they poll (every 50 ms) while they wait.  The
+ * deadline, and they give up with -EINTR once interrupted(arg) returns
+ * true, which they poll (every 50 ms) while they wait, from 300 ms after
+ * the span began (store.c, INTERRUPT_GRACE_MS).  The
  * callback runs on the calling thread and must not block.  No store call
  * may come in the span once `arg` is gone (the request answered): end it
  * before that.

@@ -62,6 +62,51 @@ submit default "$W/one.sql" "$id.sql"
 t_is "$(task_wait "$id" 20)" done "a task runs before the freeze"
 cat "$MNT/stats" >/dev/null
 
+# A signal with a handler (a shell's SIGCHLD) while a control write waits
+# a little for the database does not fail the write: the kernel's
+# interrupt is heeded only once a request has waited 300 ms.  The task's
+# row is locked for 150 ms; the writer, its cancel in line behind that
+# lock, is sent SIGUSR1 20 ms in.
+echo 1 >"$MNT/pools/default/paused"
+cid=$(new_id)
+submit default "$W/one.sql" "$cid.sql"
+t_is "$(cat "$MNT/tasks/$cid/state")" queued "a task waits in the paused pool"
+cat >"$W/canceller.py" <<'PY'
+import os, signal, sys, time
+path, go, out = sys.argv[1:4]
+signal.signal(signal.SIGUSR1, lambda *a: None)
+open(out + ".ready", "w").close()
+while not os.path.exists(go):
+    time.sleep(0.002)
+t0 = time.monotonic()
+try:
+    fd = os.open(path, os.O_WRONLY)
+    os.write(fd, b"1\n")
+    os.close(fd)
+    how = "written"
+except OSError as e:
+    how = "error %d" % e.errno
+with open(out, "w") as f:
+    f.write("%d %s\n" % ((time.monotonic() - t0) * 1000, how))
+PY
+rm -f "$W/go-cancel"
+python3 "$W/canceller.py" "$MNT/tasks/$cid/cancel" "$W/go-cancel" "$W/cancel.out" &
+pcan=$!
+wait_until 10 test -e "$W/cancel.out.ready" || t_fail "the canceller did not start"
+session_open rowlock pgqfs_ctl
+session_send rowlock "BEGIN; SELECT 'locked' FROM pgqfs.task WHERE id = $cid FOR UPDATE; SELECT pg_sleep(0.15); COMMIT;"
+rowlocked() { grep -q locked "$E2E_TMP/rowlock.out"; }
+wait_until 10 rowlocked || t_bail "the row was not locked: $(cat "$E2E_TMP/rowlock.out")"
+touch "$W/go-cancel"
+sleep 0.02
+kill -USR1 "$pcan"
+wait "$pcan"
+session_close rowlock
+read -r ms how <"$W/cancel.out"
+t_is "$how" written "a cancel write signalled while it waits on a row lock succeeds ($ms ms)"
+t_is "$(task_wait "$cid" 20)" cancelled "and the task is cancelled"
+echo 0 >"$MNT/pools/default/paused"
+
 # A `wait` reader of a running task, its file open before the freeze,
 # reads once told to (the look-up of its task then hangs): OUT gets how
 # long the read took.
