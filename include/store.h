@@ -160,8 +160,8 @@ const char *store_last_error(void);
  * thread).  A thread serving one filesystem request can say so: from
  * store_request_begin() to store_request_end() its calls share one
  * deadline, and they give up with -EINTR once interrupted(arg) returns
- * true, which they poll (every 50 ms) while they wait, from 300 ms after
- * the span began (store.c, INTERRUPT_GRACE_MS).  The
+ * true, which they poll (every 50 ms) while they wait, from grace_ms after
+ * the span began.  The
  * callback runs on the calling thread and must not block.  No store call
  * may come in the span once `arg` is gone (the request answered): end it
  * before that.
@@ -187,7 +187,17 @@ int store_pq_connect(const char *const *keys, const char *const *vals, int64_t d
 		     PGconn **ret);
 __attribute__((warn_unused_result))
 int store_pq_result(PGconn *pg, int64_t deadline, PGresult **ret);
-void store_request_begin(struct store *s, store_interrupted_fn *interrupted, void *arg);
+void store_request_begin(struct store *s, store_interrupted_fn *interrupted, void *arg,
+			 int64_t grace_ms);
+/*
+ * The grace of a FUSE request's span.  The kernel sends FUSE an interrupt
+ * for any signal the caller handles: a shell's SIGCHLD from a background
+ * job that ends, in the few milliseconds an `echo 1 > tasks/ID/cancel`
+ * waits for its commit, failed that write with EINTR (bash does not write
+ * again).  A request stuck on the database still ends on Ctrl-C, this
+ * much later at most.
+ */
+#define STORE_INTERRUPT_GRACE_MS 300
 void store_request_end(void);
 
 __attribute__((warn_unused_result))

@@ -610,7 +610,7 @@ int task_pipe_send(struct task *t, const char *stmt);
 /* Takes what task_pump() read for a piped task: true when *res was its
  * own (the naming's, an end of results), else task_pump() handles *res,
  * set to NULL for the statement's Sync (its end). */
-bool task_pipe_filter(struct task *t, PGresult **res);
+bool task_pipe_filter(struct executor *e, struct task *t, PGresult **res);
 /* Reads the pipelined reset of c: 1 done (out of pipeline mode), 0 more
  * to come, -1 failed. */
 int conn_pipe_reset(struct conn *c);

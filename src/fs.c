@@ -43,7 +43,7 @@ static bool req_interrupted(void *req)
 
 void fs_store_begin(fuse_req_t req)
 {
-	store_request_begin(fs_of(req)->store, req_interrupted, req);
+	store_request_begin(fs_of(req)->store, req_interrupted, req, STORE_INTERRUPT_GRACE_MS);
 }
 
 void fs_store_end(void)

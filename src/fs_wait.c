@@ -305,7 +305,7 @@ static void recheck_ids(struct fs *fs, const int64_t *ids, size_t n, bool verify
 		size_t m = n - i < RECHECK_BATCH ? n - i : RECHECK_BATCH;
 		int r;
 
-		store_request_begin(fs->store, recheck_yields, fs);
+		store_request_begin(fs->store, recheck_yields, fs, 0);
 		r = store_get_states(fs->store, ids + i, m, states + i);
 		store_request_end();
 		if (r == -EINTR || (r < 0 && verify)) {

@@ -3,55 +3,77 @@
  * statement and the reset after it go to the target in one write, each
  * ended by a Sync:
  *
- *     naming, statement, Sync    DISCARD ALL, Sync
+ *     naming, Sync    statement, Sync    DISCARD ALL, Sync
  *
  * The backend runs the reset the moment the statement's transaction ends,
  * with no round trip between them: a task costs the target one wake-up
  * where it cost two (the statement, then the reset once its end was read).
  *
- * The statement runs alone in its own implicit transaction, as psql's
- * simple query would: the naming shares it, as when folded into the query
- * string (run.c), so a naming that fails runs nothing.  Its end is the Sync
- * after it, not its last result: the extended protocol commits at the Sync,
- * and an error there (a deferred constraint) comes after the statement's
- * results.  The reset's Sync ends the pipeline; the connection is then idle
- * and out of pipeline mode, as after a reset sent on its own.
+ * Each runs in an implicit transaction of its own, the statement as psql's
+ * simple query would.  The statement's end is the Sync after it, not its last result: the extended
+ * protocol commits at the Sync, and an error there (a deferred constraint)
+ * comes after the statement's results.  The reset's Sync ends the
+ * pipeline; the connection is then idle and out of pipeline mode, as after
+ * a reset sent on its own.
  *
- * Only a single plain query or data change (sql_plain_query()) with no
- * parameter symbol goes so: a COPY cannot run in a pipeline, and a
- * statement of several in a file waits for the one before it, as psql
- * does.
+ * A cancel (the task's, its timeout's, its cap's, the daemon's stop) sent
+ * while the naming ran may have stopped the naming, or reached the backend
+ * between the two, where a cancel is dropped: the statement would run on.
+ * So it is sent again once the naming's Sync is read.
+ *
+ * Only a single plain query or data change (sql_plain_query()) goes so,
+ * and not every one of those (task_pipe_fits()): a COPY cannot run in a
+ * pipeline, and a statement of several in a file waits for the one before
+ * it, as psql does.
  */
 #include "executor_internal.h"
 
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "split.h"
 
 /*
- * Whether text may hold a parameter symbol ($1): the extended protocol
- * takes one for a parameter the Bind does not supply ("bind message
- * supplies 0 parameters"), where psql's simple query says "there is no
- * parameter $1".  Anywhere in the text, quoted or not: no dollar-quote tag
- * begins with a digit, so this errs only on the side of no pipeline.
+ * Whether a statement could tell the extended protocol from psql's simple
+ * one, so that it does not go in a pipeline:
+ *  - a parameter symbol ($1): the Bind supplies none ("bind message
+ *    supplies 0 parameters"), where psql's simple query says "there is no
+ *    parameter $1".  Anywhere in the text, quoted or not: no dollar-quote
+ *    tag begins with a digit, so this errs only on the side of no pipeline;
+ *  - pg_cursors, which lists the extended protocol's unnamed portal;
+ *  - statement_timestamp(), which the Bind and the Execute each set again
+ *    after the Parse began the transaction: it is not now() there.
+ * (A function that reads them for the statement is not seen.)
  */
-static bool may_have_param(const char *text, size_t len)
+static bool protocol_shows(const char *text, size_t len)
 {
-	for (size_t i = 0; i + 1 < len; i++)
-		if (text[i] == '$' && text[i + 1] >= '0' && text[i + 1] <= '9')
+	static const char *const words[] = { "pg_cursors", "statement_timestamp" };
+
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '$' && i + 1 < len && text[i + 1] >= '0' && text[i + 1] <= '9')
 			return true;
+		for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+			size_t n = strlen(words[w]);
+
+			if (len - i >= n && strncasecmp(text + i, words[w], n) == 0)
+				return true;
+		}
+	}
 	return false;
 }
 
 bool task_pipe_fits(const struct task *t)
 {
-	const char *text = t->query + (t->n_stmts ? t->stmts[0].start : 0);
-	size_t len = t->n_stmts ? t->stmts[0].len : 0;
+	const char *text;
+	size_t len;
 
-	return t->n_stmts == 1 && !t->stmts[0].meta && !t->opts.single_transaction &&
-	       sql_plain_query(text, len) && !may_have_param(text, len);
+	if (t->n_stmts != 1 || t->stmts[0].meta || t->opts.single_transaction)
+		return false;
+	text = t->query + t->stmts[0].start;
+	len = t->stmts[0].len;
+	return sql_plain_query(text, len) && !protocol_shows(text, len);
 }
 
 bool task_pipe_begin(struct task *t)
@@ -67,53 +89,66 @@ bool task_pipe_begin(struct task *t)
 	return true;
 }
 
+static bool send_one(PGconn *pg, const char *sql)
+{
+	return PQsendQueryParams(pg, sql, 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(pg);
+}
+
 int task_pipe_send(struct task *t, const char *stmt)
 {
 	struct conn *c = t->conn;
 	char app[96];
-	bool naming = c->named_id != t->id;
 
-	t->pipe_naming = naming;
-	if (naming) {
+	t->pipe_naming = c->named_id != t->id;
+	if (t->pipe_naming) {
 		app_name_query(app, sizeof(app), t->id);
-		if (!PQsendQueryParams(c->pg, app, 0, NULL, NULL, NULL, NULL, 0))
+		if (!send_one(c->pg, app))
 			return -1;
 		c->named_id = t->id;
 	}
-	if (!PQsendQueryParams(c->pg, stmt, 0, NULL, NULL, NULL, NULL, 0) ||
-	    !PQpipelineSync(c->pg) ||
-	    !PQsendQueryParams(c->pg, "DISCARD ALL", 0, NULL, NULL, NULL, NULL, 0) ||
-	    !PQpipelineSync(c->pg))
+	if (!send_one(c->pg, stmt) || !send_one(c->pg, "DISCARD ALL"))
 		return -1;
-	/* Rows as they arrive; with a naming first, once its results are
-	 * read (libpq sets the mode for the query at the pipeline's head). */
-	if (!naming && !PQsetSingleRowMode(c->pg))
+	/* Rows as they arrive; with a naming first, once its Sync is read
+	 * (libpq sets the mode for the query at the pipeline's head). */
+	if (!t->pipe_naming && !PQsetSingleRowMode(c->pg))
 		log_debug("task %lld: single-row mode refused in the pipeline", (long long)t->id);
 	log_debug("task %lld: named, run and reset in one write (pipeline mode)", (long long)t->id);
 	conn_flush(c);
 	return 0;
 }
 
-bool task_pipe_filter(struct task *t, PGresult **resp)
+bool task_pipe_filter(struct executor *e, struct task *t, PGresult **resp)
 {
 	struct conn *c = t->conn;
 	PGresult *res = *resp;
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_EMPTY_QUERY;
 
+	if (!res && PQstatus(c->pg) == CONNECTION_BAD) {
+		/* libpq gave the connection up (a message it could not take):
+		 * it answers NULL from now on, and no Sync will come. */
+		if (t->final_state != TASK_FAILED && t->final_state != TASK_CANCELLED) {
+			if (t->error.len == 0)
+				(void)buf_printf(&t->error, "pgqfs: lost the connection to target %s: %s",
+						 t->pool->target->cfg->name, PQerrorMessage(c->pg));
+			t->final_state = TASK_FAILED;
+		}
+		return false;	/* the end (*resp is NULL) */
+	}
 	if (t->pipe_naming) {
-		/* The naming's row and its end; an error is the task's, and
-		 * the statement behind it is aborted. */
-		if (!res) {
+		/* The naming's row, its end and its Sync.  It fails only when
+		 * a cancel met it (then sent again) or something is very
+		 * wrong: the statement runs all the same, unnamed. */
+		if (st == PGRES_PIPELINE_SYNC) {
 			t->pipe_naming = false;
+			if (c->no_reuse)
+				conn_cancel(e, c);
 			if (!PQsetSingleRowMode(c->pg))
 				log_debug("task %lld: single-row mode refused in the pipeline",
 					  (long long)t->id);
-			return true;
-		}
-		if (st == PGRES_FATAL_ERROR && t->error.len == 0) {
-			(void)buf_printf(&t->error, "pgqfs: cannot prepare the session on target %s: %s",
-					 t->pool->target->cfg->name, PQresultErrorMessage(res));
-			t->final_state = TASK_FAILED;
+		} else if (st == PGRES_FATAL_ERROR && !c->no_reuse) {
+			task_log(t, "its session could not be named: %s",
+				 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
+				 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "no message");
 		}
 		PQclear(res);
 		return true;
@@ -121,10 +156,6 @@ bool task_pipe_filter(struct task *t, PGresult **resp)
 	/* The end of the statement's results: its commit is the Sync's. */
 	if (!res)
 		return true;
-	if (st == PGRES_PIPELINE_ABORTED) {
-		PQclear(res);
-		return true;
-	}
 	if (st == PGRES_PIPELINE_SYNC) {
 		/* Done, committed or not: the reset is the connection's now. */
 		PQclear(res);
@@ -141,8 +172,11 @@ int conn_pipe_reset(struct conn *c)
 		PGresult *res = PQgetResult(c->pg);
 		ExecStatusType st;
 
-		if (!res)
+		if (!res) {
+			if (PQstatus(c->pg) == CONNECTION_BAD)
+				return -1;	/* NULL for good: see task_pipe_filter() */
 			continue;	/* between DISCARD ALL's result and its Sync */
+		}
 		st = PQresultStatus(res);
 		PQclear(res);
 		if (st == PGRES_PIPELINE_SYNC) {

@@ -678,7 +678,7 @@ void task_pump(struct executor *e, struct task *t)
 		if (PQisBusy(c->pg))
 			return;
 		res = PQgetResult(c->pg);
-		if (t->piped && task_pipe_filter(t, &res))
+		if (t->piped && task_pipe_filter(e, t, &res))
 			continue;
 		if (!res) {
 			/* The query in flight is complete. */

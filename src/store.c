@@ -177,36 +177,29 @@ void store_set_instance(struct store *s, int64_t instance)
 
 /* How often a wait looks whether its request was interrupted. */
 #define INTERRUPT_POLL_MS 50
-/*
- * A request is given up on its interrupt only once it has waited this
- * long.  The kernel sends FUSE an interrupt for any signal the caller
- * handles: a shell's SIGCHLD from a background job that ends, in the few
- * milliseconds an `echo 1 > tasks/ID/cancel` waits for its commit, failed
- * that write with EINTR (bash does not write again).  A request stuck on
- * the database still ends on Ctrl-C, this much later at most.
- */
-#define INTERRUPT_GRACE_MS 300
 
 /* The filesystem request this thread serves (store_request_begin()). */
 static _Thread_local struct {
 	store_interrupted_fn *interrupted;	/* NULL: none */
 	void *arg;
 	int64_t deadline_ms;	/* mono_ms(); 0: each call has its own */
-	int64_t begun_ms;	/* mono_ms() at store_request_begin() */
+	int64_t heed_ms;	/* mono_ms(): interrupted() counts from then on */
 } request;
 
-/* Whether a request begun at begun_ms is interrupted (INTERRUPT_GRACE_MS). */
-static bool interrupted_now(store_interrupted_fn *interrupted, void *arg, int64_t begun_ms)
+static bool interrupted_now(store_interrupted_fn *interrupted, void *arg, int64_t heed_ms)
 {
-	return interrupted && mono_ms() - begun_ms >= INTERRUPT_GRACE_MS && interrupted(arg);
+	return interrupted && mono_ms() >= heed_ms && interrupted(arg);
 }
 
-void store_request_begin(struct store *s, store_interrupted_fn *interrupted, void *arg)
+void store_request_begin(struct store *s, store_interrupted_fn *interrupted, void *arg,
+			 int64_t grace_ms)
 {
+	int64_t now = mono_ms();
+
 	request.interrupted = interrupted;
 	request.arg = arg;
-	request.begun_ms = mono_ms();
-	request.deadline_ms = request.begun_ms + (int64_t)s->cfg->request_timeout_ms;
+	request.heed_ms = now + grace_ms;
+	request.deadline_ms = now + (int64_t)s->cfg->request_timeout_ms;
 }
 
 void store_request_end(void)
@@ -220,7 +213,7 @@ void store_span_take(struct store *s, struct store_span *out)
 {
 	out->interrupted = request.interrupted;
 	out->arg = request.arg;
-	out->begun_ms = request.begun_ms;
+	out->heed_ms = request.heed_ms;
 	out->deadline_ms = request.deadline_ms ? request.deadline_ms :
 			   mono_ms() + (int64_t)s->cfg->request_timeout_ms;
 	store_request_end();
@@ -230,7 +223,7 @@ void store_span_put(const struct store_span *in)
 {
 	request.interrupted = in->interrupted;
 	request.arg = in->arg;
-	request.begun_ms = in->begun_ms;
+	request.heed_ms = in->heed_ms;
 	request.deadline_ms = in->interrupted ? in->deadline_ms : 0;
 }
 
@@ -241,7 +234,7 @@ int store_span_wait(struct store *s, const struct store_span *sp, pthread_cond_t
 	char why[128];
 	struct timespec ts;
 
-	if (interrupted_now(sp->interrupted, sp->arg, sp->begun_ms)) {
+	if (interrupted_now(sp->interrupted, sp->arg, sp->heed_ms)) {
 		set_error("control database", "request interrupted");
 		return -EINTR;
 	}
@@ -278,7 +271,7 @@ static int wait_slice(int64_t deadline, int *ret_ms)
 {
 	int64_t left;
 
-	if (interrupted_now(request.interrupted, request.arg, request.begun_ms))
+	if (interrupted_now(request.interrupted, request.arg, request.heed_ms))
 		return -EINTR;
 	left = deadline - mono_ms();
 	if (left <= 0)

@@ -127,7 +127,7 @@ struct store_span {
 	store_interrupted_fn *interrupted;	/* NULL: none */
 	void *arg;
 	int64_t deadline_ms;	/* mono_ms(); the span's, else request_timeout from now */
-	int64_t begun_ms;	/* when its request began */
+	int64_t heed_ms;	/* when interrupted() begins to count */
 };
 /* Saves the thread's span in *out and ends it. */
 void store_span_take(struct store *s, struct store_span *out);
