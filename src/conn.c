@@ -33,6 +33,17 @@ static void notice_receiver(void *arg, const PGresult *res)
 	buf_finish(&line);
 }
 
+/*
+ * c's reset (or naming) is in flight: past the connect timeout with no
+ * answer, conn_connect_timed_out() closes c, and a task waiting for it
+ * takes another connection.  (A reset can wait: DISCARD ALL drops the
+ * session's temporary tables, which another session may hold a lock on.)
+ */
+static void conn_reset_deadline(struct conn *c)
+{
+	timer_set(&c->connect_timer, mono_ms() + (int64_t)c->connect_timeout_ms);
+}
+
 void conn_start_reset(struct conn *c)
 {
 	PGTransactionStatusType ts = PQtransactionStatus(c->pg);
@@ -60,6 +71,8 @@ void conn_start_reset(struct conn *c)
 			conn_set_state(c, CONN_BROKEN);
 		else if (r > 0)
 			conn_set_state(c, CONN_IDLE);
+		else
+			conn_reset_deadline(c);
 		return;
 	}
 	if (c->pipe == PIPE_TASK) {
@@ -76,6 +89,7 @@ void conn_start_reset(struct conn *c)
 	/* An open transaction ends as it would when psql exits: rolled back.
 	 * Then nothing of this task's session may leak into the next one. */
 	conn_set_state(c, CONN_RESET);
+	conn_reset_deadline(c);
 	c->reset_step = ts == PQTRANS_IDLE ? 1 : 0;
 	if (!PQsendQuery(c->pg, c->reset_step == 0 ? "ROLLBACK" : "DISCARD ALL")) {
 		conn_set_state(c, CONN_BROKEN);
@@ -96,6 +110,7 @@ static void conn_name(struct conn *c, int64_t id)
 		snprintf(app, sizeof(app), "RESET application_name");
 	/* Nothing more to send after it, then idle (or its task begins). */
 	conn_set_state(c, CONN_RESET);
+	conn_reset_deadline(c);
 	c->reset_step = 2;
 	c->unname = false;
 	if (!PQsendQuery(c->pg, app)) {
@@ -109,6 +124,7 @@ static void conn_name(struct conn *c, int64_t id)
 /* c's reset is done: the task waiting for it begins, else c is idle. */
 static void conn_reset_done(struct executor *e, struct conn *c)
 {
+	timer_cancel(&c->connect_timer);
 	if (c->task) {
 		c->unname = false;
 		conn_set_state(c, CONN_BUSY);
@@ -391,6 +407,25 @@ void conn_connect_timed_out(struct timer *tm, void *arg, int64_t now)
 	char msg[64];
 
 	(void)now;
+	if (c->state == CONN_RESET) {
+		struct task *t = c->task;
+
+		log_warn("target %s: a session's reset got no answer within %llu ms: its "
+			 "connection is closed", LOG_ESCAPE(c->target->cfg->name),
+			 (unsigned long long)ms);
+		snprintf(c->err, sizeof(c->err), "no answer to its session's reset within %llu ms\n",
+			 (unsigned long long)ms);
+		conn_set_state(c, CONN_BROKEN);
+		/* Its slot is free now (reap_conns() frees the rest); the task
+		 * waiting for it has run nothing, and takes another. */
+		PQfinish(c->pg);
+		c->pg = NULL;
+		if (t) {
+			conn_detach_task(c);
+			task_assign(timer_executor(tm), t);
+		}
+		return;
+	}
 	if (c->state != CONN_CONNECTING)
 		return;
 	if (c->resolving && !c->job) {
