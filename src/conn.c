@@ -363,12 +363,29 @@ bool conn_idle_alive(struct conn *c)
 	return false;
 }
 
+/* Sends a cancel request for what c's backend runs, from a job's thread:
+ * 0, or -errno when no job could take it.  c may be closed right after. */
+static int conn_cancel_job(struct executor *e, struct conn *c)
+{
+	PGcancel *cancel = PQgetCancel(c->pg);
+	struct job *j = cancel ? calloc(1, sizeof(*j)) : NULL;
+
+	if (!j) {
+		if (cancel)
+			PQfreeCancel(cancel);
+		return -ENOMEM;
+	}
+	j->kind = JOB_CANCEL;
+	j->cancel = cancel;
+	j->task_id = c->task ? (long long)c->task->id : 0;
+	log_escape(c->target->cfg->name, j->target);
+	return job_start(e, j);	/* frees j (and cancel) on failure */
+}
+
 void conn_cancel(struct executor *e, struct conn *c)
 {
 	int64_t now = mono_ms();
-	PGcancel *cancel;
-	struct job *j;
-	int r = -ENOMEM;
+	int r;
 
 	c->no_reuse = true;
 	if (!c->drop_due_ms) {
@@ -379,17 +396,7 @@ void conn_cancel(struct executor *e, struct conn *c)
 	 * waiting for it is failed by the caller or the connect timeout. */
 	if (c->state != CONN_BUSY || !c->pg)
 		return;
-	cancel = PQgetCancel(c->pg);
-	j = cancel ? calloc(1, sizeof(*j)) : NULL;
-	if (j) {
-		j->kind = JOB_CANCEL;
-		j->cancel = cancel;
-		j->task_id = c->task ? (long long)c->task->id : 0;
-		log_escape(c->target->cfg->name, j->target);
-		r = job_start(e, j);	/* frees j (and cancel) on failure */
-	} else if (cancel) {
-		PQfreeCancel(cancel);
-	}
+	r = conn_cancel_job(e, c);
 	if (r < 0) {
 		log_warn("cannot cancel task %lld on target %s (%s): closing its connection",
 			 c->task ? (long long)c->task->id : 0LL, LOG_ESCAPE(c->target->cfg->name),
@@ -416,12 +423,18 @@ void conn_connect_timed_out(struct timer *tm, void *arg, int64_t now)
 		snprintf(c->err, sizeof(c->err), "no answer to its session's reset within %llu ms\n",
 			 (unsigned long long)ms);
 		conn_set_state(c, CONN_BROKEN);
-		/* Its slot is free now (reap_conns() frees the rest); the task
-		 * waiting for it has run nothing, and takes another. */
+		/* Its slot is free now (reap_conns() frees the rest).  A backend
+		 * waiting for a lock does not read its socket: the cancel ends
+		 * it, or max_workers would not hold on the server for long.  The
+		 * task waiting for c has run nothing, and takes another. */
+		if (t)
+			conn_detach_task(c);
+		(void)conn_cancel_job(timer_executor(tm), c);
 		PQfinish(c->pg);
 		c->pg = NULL;
 		if (t) {
-			conn_detach_task(c);
+			log_info("task %lld: the session it waited for was closed; it takes another",
+				 (long long)t->id);
 			task_assign(timer_executor(tm), t);
 		}
 		return;

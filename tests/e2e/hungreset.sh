@@ -59,39 +59,50 @@ t_is "$(task_wait "$id" 30)" done "the target works again: a third task runs"
 
 # A reset that waits, in a pool with no timeout: DISCARD ALL drops the
 # session's temporary table, which another session holds a lock on.  Past
-# the connect timeout (2 s) the connection is closed, and the task that
-# waited for it (the target allows one connection) runs on a new one; it
-# would wait for the lock otherwise.
-printf 'CREATE TEMP TABLE hung_reset (a int);\nSELECT pg_sleep(1) AS slept;\n' >"$W/temp.sql"
+# the connect timeout (2 s) the connection is closed, and the task queued
+# behind (the target allows one connection), which waited for it, runs on
+# a new one; it would wait for the lock otherwise.
+printf 'CREATE TEMP TABLE hung_reset (a int);\nSELECT pg_sleep(3) AS slept;\n' >"$W/temp.sql"
+printf 'SELECT 42 AS answer;\nSELECT 43 AS next;\n' >"$W/after.sql"
 tid=$(new_id)
 submit one "$W/temp.sql" "$tid.sql" || t_fail "cp of the temp-table task"
 temp_ns() {
 	psql_ref -d app -tAX -c "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relname = 'hung_reset' AND n.nspname LIKE 'pg_temp%'"
 }
-wait_until 10 test -n "$(temp_ns)" || t_fail "the task's temporary table is made"
+has_temp_ns() { [ -n "$(temp_ns)" ]; }
+t_ok "the task's temporary table is made" wait_until 10 has_temp_ns
 ns=$(temp_ns)
 session_open templock app
 session_send templock "BEGIN; LOCK TABLE $ns.hung_reset IN ACCESS SHARE MODE; SELECT 'locked';"
 templocked() { grep -q locked "$E2E_TMP/templock.out"; }
 wait_until 10 templocked || t_bail "the temporary table was not locked: $(cat "$E2E_TMP/templock.out")"
-t_is "$(task_wait "$tid" 20)" done "the task that made it is done"
+aid=$(new_id)
+submit one "$W/after.sql" "$aid.sql" || t_fail "cp of the task behind it"
+t_is "$(cat "$MNT/tasks/$aid/state")" queued "a second task waits behind the first"
+t_is "$(task_wait "$tid" 20)" done "the task that made the table is done"
+t0=$(now_ms)
 reset_waits() {
 	[ "$(psql_ref -d app -tAX -c "SELECT count(*) FROM pg_stat_activity
 		WHERE query = 'DISCARD ALL' AND wait_event_type = 'Lock'")" = 1 ]
 }
 t_ok "its session's reset waits for the lock" wait_until 10 reset_waits
-printf 'SELECT 42 AS answer;\nSELECT 43 AS next;\n' >"$W/after.sql"
-aid=$(new_id)
-t0=$(now_ms)
-submit one "$W/after.sql" "$aid.sql" || t_fail "cp of the task behind the reset"
 st=$(task_wait "$aid" 20)
 ms=$(($(now_ms) - t0))
-session_send templock "COMMIT;"
-session_close templock
 t_is "$st" done "the task behind the hung reset runs on a new connection"
 t_ok "within seconds of the 2 s connect timeout ($ms ms)" test "$ms" -lt 8000
 t_file_is "$MNT/done/$aid/result" $'answer\n42\nnext\n43\n' "its result"
 t_like "$(cat "${PGQFS_LOG[main]}")" "target one: a session's reset got no answer within 2000 ms" \
 	"the log says why the connection was closed"
+t_like "$(cat "${PGQFS_LOG[main]}")" "task $aid: the session it waited for was closed; it takes another" \
+	"the task waited for that session and took another"
+# (Cancelled, its backend still waits for the lock to drop the table as it
+# exits, idle: a backend's temporary tables go with it.)
+cancelled() {
+	[ "$(psql_ref -d app -tAX -c "SELECT count(*) FROM pg_stat_activity
+		WHERE query = 'DISCARD ALL' AND state = 'active'")" = 0 ]
+}
+t_ok "the waiting reset is cancelled while the lock is still held" wait_until 10 cancelled
+session_send templock "COMMIT;"
+session_close templock
 t_done
