@@ -161,10 +161,9 @@ const char *store_last_error(void);
  * store_request_begin() to store_request_end() its calls share one
  * deadline, and they give up with -EINTR once interrupted(arg) returns
  * true, which they poll (every 50 ms) while they wait, from grace_ms after
- * the span began.  The
- * callback runs on the calling thread and must not block.  No store call
- * may come in the span once `arg` is gone (the request answered): end it
- * before that.
+ * the span began.  The callback runs on the calling thread and must not
+ * block.  No store call may come in the span once `arg` is gone (the
+ * request answered): end it before that.
  */
 typedef bool store_interrupted_fn(void *arg);
 

@@ -87,7 +87,7 @@ struct conn {
 	PostgresPollingStatusType poll;	/* while connecting: what to wait for */
 	struct task *task;		/* while busy (or connecting for one) */
 	int reset_step;			/* CONN_RESET: queries still to send */
-	enum conn_pipe pipe;
+	enum conn_pipe pipe;		/* pipeline mode (pipe.c) */
 	int64_t named_id;		/* its session's application_name names this
 					 * task (0: none, or not known) */
 	bool unname;			/* CONN_RESET: take the name back once idle */
@@ -601,8 +601,6 @@ void task_abandon(struct executor *e, struct task *t);
 /* tasks/ID/cancel, heard on the control connection: stops t. */
 void task_cancel_by(struct executor *e, struct task *t, uint32_t uid);
 /* pipe.c: a one-statement task's naming, statement and reset in one write */
-/* Whether t may go so: one plain query or data change. */
-bool task_pipe_fits(const struct task *t);
 /* Puts t's idle connection in pipeline mode if t may go so (t->piped). */
 bool task_pipe_begin(struct task *t);
 /* Sends them (task_next_statement()): 0, or -1 when a send failed. */

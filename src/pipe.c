@@ -10,11 +10,11 @@
  * where it cost two (the statement, then the reset once its end was read).
  *
  * Each runs in an implicit transaction of its own, the statement as psql's
- * simple query would.  The statement's end is the Sync after it, not its last result: the extended
- * protocol commits at the Sync, and an error there (a deferred constraint)
- * comes after the statement's results.  The reset's Sync ends the
- * pipeline; the connection is then idle and out of pipeline mode, as after
- * a reset sent on its own.
+ * simple query would.  The statement's end is the Sync after it, not its
+ * last result: the extended protocol commits at the Sync, and an error
+ * there (a deferred constraint) comes after the statement's results.  The
+ * reset's Sync ends the pipeline; the connection is then idle and out of
+ * pipeline mode, as after a reset sent on its own.
  *
  * A cancel (the task's, its timeout's, its cap's, the daemon's stop) sent
  * while the naming ran may have stopped the naming, or reached the backend
@@ -64,7 +64,8 @@ static bool protocol_shows(const char *text, size_t len)
 	return false;
 }
 
-bool task_pipe_fits(const struct task *t)
+/* Whether t may go in a pipeline: one plain statement that cannot tell. */
+static bool task_pipe_fits(const struct task *t)
 {
 	const char *text;
 	size_t len;
@@ -89,6 +90,14 @@ bool task_pipe_begin(struct task *t)
 	return true;
 }
 
+/* Rows as they arrive, for the query at the pipeline's head: libpq sets
+ * the mode one query at a time. */
+static void single_row(const struct task *t)
+{
+	if (!PQsetSingleRowMode(t->conn->pg))
+		log_debug("task %lld: single-row mode refused in the pipeline", (long long)t->id);
+}
+
 static bool send_one(PGconn *pg, const char *sql)
 {
 	return PQsendQueryParams(pg, sql, 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(pg);
@@ -108,10 +117,8 @@ int task_pipe_send(struct task *t, const char *stmt)
 	}
 	if (!send_one(c->pg, stmt) || !send_one(c->pg, "DISCARD ALL"))
 		return -1;
-	/* Rows as they arrive; with a naming first, once its Sync is read
-	 * (libpq sets the mode for the query at the pipeline's head). */
-	if (!t->pipe_naming && !PQsetSingleRowMode(c->pg))
-		log_debug("task %lld: single-row mode refused in the pipeline", (long long)t->id);
+	if (!t->pipe_naming)
+		single_row(t);	/* else once the naming's Sync is read */
 	log_debug("task %lld: named, run and reset in one write (pipeline mode)", (long long)t->id);
 	conn_flush(c);
 	return 0;
@@ -142,13 +149,11 @@ bool task_pipe_filter(struct executor *e, struct task *t, PGresult **resp)
 			t->pipe_naming = false;
 			if (c->no_reuse)
 				conn_cancel(e, c);
-			if (!PQsetSingleRowMode(c->pg))
-				log_debug("task %lld: single-row mode refused in the pipeline",
-					  (long long)t->id);
+			single_row(t);
 		} else if (st == PGRES_FATAL_ERROR && !c->no_reuse) {
-			task_log(t, "its session could not be named: %s",
-				 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
-				 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "no message");
+			const char *why = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+			task_log(t, "its session could not be named: %s", why ? why : "no message");
 		}
 		PQclear(res);
 		return true;
