@@ -52,6 +52,15 @@ static void task_mark_unsent(struct task *t)
 	}
 }
 
+/* t timed out before its session was ready: it fails, having run nothing. */
+static void fail_not_ready(struct executor *e, struct task *t)
+{
+	task_fail(e, t, "pgqfs: timed out: %s timeout of %llu ms passed before its session on "
+		  "target %s was ready; nothing ran\n",
+		  task_options_has(&t->opts, HEADER_TIMEOUT) ? "its" : "the pool's",
+		  (unsigned long long)t->timeout_ms, t->pool->target->cfg->name);
+}
+
 /* t ran past its timeout: cancel its statement (off the loop: see
  * conn_cancel()). */
 static void task_timed_out(struct timer *tm, void *arg, int64_t now)
@@ -67,11 +76,7 @@ static void task_timed_out(struct timer *tm, void *arg, int64_t now)
 		t->timed_out = true;
 		conn_detach_task(c);
 		conn_set_state(c, CONN_BROKEN);
-		task_fail(timer_executor(tm), t,
-			  "pgqfs: timed out: %s timeout of %llu ms passed before its session on "
-			  "target %s was ready; nothing ran\n",
-			  task_options_has(&t->opts, HEADER_TIMEOUT) ? "its" : "the pool's",
-			  (unsigned long long)t->timeout_ms, t->pool->target->cfg->name);
+		fail_not_ready(timer_executor(tm), t);
 		return;
 	}
 	if (t->timed_out || !t->conn || (t->phase != PHASE_SETUP && t->phase != PHASE_STMT))
@@ -638,6 +643,34 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 	}
 }
 
+/*
+ * The naming of t's session, a round trip of its own, failed.  A cancel, a
+ * timeout or the daemon's stop that met it is the task's reason, and is
+ * said as such; else the session could not be prepared.
+ */
+static void task_setup_failed(struct executor *e, struct task *t, const PGresult *res)
+{
+	const char *tg = t->pool->target->cfg->name;
+	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (st && strlen(st) == 5 && !t->sqlstate[0])
+		memcpy(t->sqlstate, st, 6);
+	if (t->cancel_asked) {
+		(void)buf_printf(&t->error, "pgqfs: cancelled by uid %lu before its first statement, "
+				 "while its session on target %s was being prepared\n",
+				 (unsigned long)t->cancel_uid, tg);
+		task_finish(e, t, TASK_CANCELLED);
+	} else if (t->timed_out) {
+		fail_not_ready(e, t);
+	} else if (atomic_load(&e->stopping) && e->cancels_sent) {
+		task_fail(e, t, "pgqfs: the daemon stopped before this task's first statement; "
+			  "nothing ran\n");
+	} else {
+		task_fail(e, t, "pgqfs: cannot prepare the session on target %s: %s", tg,
+			  PQresultErrorMessage(res));
+	}
+}
+
 /* Reads what the connection has for its task, as far as it may. */
 void task_pump(struct executor *e, struct task *t)
 {
@@ -715,8 +748,7 @@ void task_pump(struct executor *e, struct task *t)
 		}
 		if (t->phase == PHASE_SETUP) {
 			if (PQresultStatus(res) != PGRES_TUPLES_OK)
-				task_fail(e, t, "pgqfs: cannot prepare the session on target %s: %s",
-					  t->pool->target->cfg->name, PQresultErrorMessage(res));
+				task_setup_failed(e, t, res);
 		} else {
 			task_result(e, t, res);
 		}
