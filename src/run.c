@@ -228,6 +228,14 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 	}
 }
 
+/* Whether every statement of t has ended well (a single transaction's
+ * COMMIT too): a cancel, a timeout or a stop that comes now stops nothing. */
+static bool task_ran_all(const struct task *t)
+{
+	return t->cur >= t->n_stmts && (!t->opts.single_transaction || t->tx == TX_DONE ||
+					t->n_stmts == 0);
+}
+
 static void timeout_error(const struct task *t, struct buf *out)
 {
 	uint64_t ms = t->timeout_ms;
@@ -336,7 +344,7 @@ static void task_next_statement(struct executor *e, struct task *t)
 	const struct sql_stmt *s;
 	int r = 0;
 
-	if (t->cancel_asked) {
+	if (t->cancel_asked && !task_ran_all(t)) {
 		/* The cancel came between two statements: run no more. */
 		buf_reset(&t->error);
 		cancel_error(t, &t->error);
@@ -350,6 +358,13 @@ static void task_next_statement(struct executor *e, struct task *t)
 		buf_reset(&t->error);
 		cap_error(t, &t->error);
 		task_finish(e, t, TASK_FAILED);
+		return;
+	}
+	if (task_ran_all(t) && (t->cancel_asked || t->timed_out)) {
+		/* Too late: what committed stays, and the task is done. */
+		task_log(t, "%s came after its last statement had ended: nothing was stopped",
+			 t->cancel_asked ? "the cancel" : "the timeout");
+		task_finish(e, t, TASK_DONE);
 		return;
 	}
 	if (t->timed_out) {
@@ -727,7 +742,7 @@ void task_pump(struct executor *e, struct task *t)
 			} else {
 				t->cur++;
 			}
-			if (atomic_load(&e->stopping) && e->cancels_sent) {
+			if (atomic_load(&e->stopping) && e->cancels_sent && !task_ran_all(t)) {
 				task_fail(e, t, "pgqfs: the daemon stopped before this task ended\n");
 				return;
 			}

@@ -110,7 +110,7 @@ for p in tc tt; do
 	id=$(new_id)
 	submit "$p" "$W/a.sql" "$id.sql" || t_fail "cp to pool $p after the lock"
 	t_is "$(task_wait "$id" 20)" done "pool $p runs a task once the lock is gone"
-	t_is "$(cat "$MNT/done/$id/result")" "$(psql_ref -d app --csv -f "$W/a.sql")" \
+	t_is "$(cat "$MNT/done/$id/result")" "$(psql_ref -d app -q --csv -v ON_ERROR_STOP=1 -f "$W/a.sql")" \
 		"its result is psql's"
 done
 t_done
