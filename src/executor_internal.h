@@ -595,11 +595,27 @@ void task_free(struct task *t);
 void task_begin(struct executor *e, struct task *t);
 void task_pump(struct executor *e, struct task *t);
 void task_assign(struct executor *e, struct task *t);
+/* The outcome of t is known: recorded for the next progress batch, its
+ * connection freed. */
+void task_finish(struct executor *e, struct task *t, enum task_state state);
+/* stop.c: stopping a running task */
 /* t's statement did not end within CANCEL_GRACE_MS of its cancel: t fails
  * and its connection is closed. */
 void task_abandon(struct executor *e, struct task *t);
 /* tasks/ID/cancel, heard on the control connection: stops t. */
 void task_cancel_by(struct executor *e, struct task *t, uint32_t uid);
+/* t's timeout timer (task_timers_init()). */
+void task_timed_out(struct timer *tm, void *arg, int64_t now);
+/* Whether every statement of t has ended well (a single transaction's
+ * COMMIT too): a cancel, a timeout or a stop heard now stops nothing. */
+bool task_ran_all(const struct task *t);
+/* The naming of t's session, a round trip of its own, failed with res. */
+void task_setup_failed(struct executor *e, struct task *t, const PGresult *res);
+/* The first line of t's error when its timeout, a cancel or its result
+ * cap stopped it. */
+void task_timeout_error(const struct task *t, struct buf *out);
+void task_cancel_error(const struct task *t, struct buf *out);
+void task_cap_error(const struct task *t, struct buf *out);
 /* pipe.c: a one-statement task's naming, statement and reset in one write */
 /* Puts t's idle connection in pipeline mode if t may go so (t->piped). */
 bool task_pipe_begin(struct task *t);

@@ -52,40 +52,6 @@ static void task_mark_unsent(struct task *t)
 	}
 }
 
-/* t timed out before its session was ready: it fails, having run nothing. */
-static void fail_not_ready(struct executor *e, struct task *t)
-{
-	task_fail(e, t, "pgqfs: timed out: %s timeout of %llu ms passed before its session on "
-		  "target %s was ready; nothing ran\n",
-		  task_options_has(&t->opts, HEADER_TIMEOUT) ? "its" : "the pool's",
-		  (unsigned long long)t->timeout_ms, t->pool->target->cfg->name);
-}
-
-/* t ran past its timeout: cancel its statement (off the loop: see
- * conn_cancel()). */
-static void task_timed_out(struct timer *tm, void *arg, int64_t now)
-{
-	struct task *t = arg;
-	struct conn *c = t->conn;
-
-	(void)now;
-	if (!t->timed_out && c && t->phase == PHASE_CONNECT && c->state == CONN_RESET) {
-		/* Its session never came back from its reset (or naming): the
-		 * target hangs.  It is closed; the task fails, having run
-		 * nothing. */
-		t->timed_out = true;
-		conn_detach_task(c);
-		conn_set_state(c, CONN_BROKEN);
-		fail_not_ready(timer_executor(tm), t);
-		return;
-	}
-	if (t->timed_out || !t->conn || (t->phase != PHASE_SETUP && t->phase != PHASE_STMT))
-		return;
-	t->timed_out = true;
-	task_log(t, "timed out after %llu ms: cancelling", (unsigned long long)t->timeout_ms);
-	conn_cancel(timer_executor(tm), t->conn);
-}
-
 void task_timers_init(struct executor *e, struct task *t)
 {
 	timer_init(&t->timeout_timer, &e->timers, task_timed_out, t);
@@ -139,7 +105,6 @@ void task_free(struct task *t)
 	free(t);
 }
 
-static void task_finish(struct executor *e, struct task *t, enum task_state state);
 
 /* Drops what s holds from stream offset `at` on; true when some of it was
  * stored already (the store must drop it too). */
@@ -175,7 +140,7 @@ void task_fail(struct executor *e, struct task *t, const char *fmt, ...)
  * The outcome of a task is known: record it and free its connection.  The
  * final update is stored by the next progress batch.
  */
-static void task_finish(struct executor *e, struct task *t, enum task_state state)
+void task_finish(struct executor *e, struct task *t, enum task_state state)
 {
 	struct conn *c = t->conn;
 	int64_t ms;
@@ -228,84 +193,6 @@ static void task_finish(struct executor *e, struct task *t, enum task_state stat
 	}
 }
 
-/* Whether every statement of t has ended well (a single transaction's
- * COMMIT too): a cancel, a timeout or a stop that comes now stops nothing. */
-static bool task_ran_all(const struct task *t)
-{
-	return t->cur >= t->n_stmts && (!t->opts.single_transaction || t->tx == TX_DONE ||
-					t->n_stmts == 0);
-}
-
-static void timeout_error(const struct task *t, struct buf *out)
-{
-	uint64_t ms = t->timeout_ms;
-	const char *whose = task_options_has(&t->opts, HEADER_TIMEOUT) ? "its" : "the pool's";
-
-	if (ms % 1000)
-		(void)buf_printf(out, "pgqfs: timed out: cancelled after %s timeout of %llu ms\n",
-				 whose, (unsigned long long)ms);
-	else
-		(void)buf_printf(out, "pgqfs: timed out: cancelled after %s timeout of %llu s\n",
-				 whose, (unsigned long long)(ms / 1000));
-}
-
-static void cancel_error(const struct task *t, struct buf *out)
-{
-	(void)buf_printf(out, "pgqfs: cancelled by uid %lu while it ran\n",
-			 (unsigned long)t->cancel_uid);
-}
-
-void task_cancel_by(struct executor *e, struct task *t, uint32_t uid)
-{
-	if (t->phase == PHASE_FINISHED || t->cancel_asked)
-		return;
-	t->cancel_asked = true;
-	t->cancel_uid = uid;
-	task_log(t, "cancelling: asked by uid %lu", (unsigned long)uid);
-	if (t->conn && (t->phase == PHASE_SETUP || t->phase == PHASE_STMT)) {
-		conn_cancel(e, t->conn);
-		return;
-	}
-	/* Not started yet. */
-	buf_reset(&t->error);
-	(void)buf_printf(&t->error, "pgqfs: cancelled by uid %lu before it started\n",
-			 (unsigned long)uid);
-	task_finish(e, t, TASK_CANCELLED);
-}
-
-static void cap_error(const struct task *t, struct buf *out)
-{
-	(void)buf_printf(out, "pgqfs: the result reached the pool's max_result_bytes of %llu bytes: "
-			 "the statement was cancelled and the rest of its output dropped\n"
-			 "SQLSTATE: 54000\n",
-			 (unsigned long long)t->pool->cfg->max_result_bytes);
-}
-
-void task_abandon(struct executor *e, struct task *t)
-{
-	struct conn *c = t->conn;
-	const char *name = t->pool->target->cfg->name;
-
-	buf_reset(&t->error);
-	if (t->cancel_asked)
-		cancel_error(t, &t->error);
-	else if (t->timed_out)
-		timeout_error(t, &t->error);
-	else if (t->over_cap)
-		(void)buf_printf(&t->error, "pgqfs: the result reached the pool's max_result_bytes of %llu bytes\n",
-				 (unsigned long long)t->pool->cfg->max_result_bytes);
-	else
-		(void)buf_puts(&t->error, "pgqfs: the daemon stopped before this task ended\n");
-	(void)buf_printf(&t->error, "pgqfs: the statement did not end within %d s of its cancel: "
-			 "closed the connection to target %s\n", CANCEL_GRACE_MS / 1000, name);
-	if (t->timed_out || t->over_cap)
-		(void)buf_printf(&t->error, "SQLSTATE: %s\n", t->timed_out ? "57014" : "54000");
-	task_log(t, "no answer %d s after the cancel: closing the connection", CANCEL_GRACE_MS / 1000);
-	if (c)
-		conn_set_state(c, CONN_BROKEN);
-	task_finish(e, t, t->cancel_asked ? TASK_CANCELLED : TASK_FAILED);
-}
-
 /*
  * Output was added to t's result: past its pool's max_result_bytes the
  * excess goes, nothing more is kept, and the statement is cancelled.
@@ -347,7 +234,7 @@ static void task_next_statement(struct executor *e, struct task *t)
 	if (t->cancel_asked && !task_ran_all(t)) {
 		/* The cancel came between two statements: run no more. */
 		buf_reset(&t->error);
-		cancel_error(t, &t->error);
+		task_cancel_error(t, &t->error);
 		task_finish(e, t, TASK_CANCELLED);
 		return;
 	}
@@ -356,7 +243,7 @@ static void task_next_statement(struct executor *e, struct task *t)
 	 * same (its result is cut at the cap; a single transaction rolls back). */
 	if (t->over_cap) {
 		buf_reset(&t->error);
-		cap_error(t, &t->error);
+		task_cap_error(t, &t->error);
 		task_finish(e, t, TASK_FAILED);
 		return;
 	}
@@ -369,7 +256,7 @@ static void task_next_statement(struct executor *e, struct task *t)
 	}
 	if (t->timed_out) {
 		buf_reset(&t->error);
-		timeout_error(t, &t->error);
+		task_timeout_error(t, &t->error);
 		task_finish(e, t, TASK_FAILED);
 		return;
 	}
@@ -632,15 +519,15 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 		if (st && strlen(st) == 5 && !t->sqlstate[0])
 			memcpy(t->sqlstate, st, 6);
 		if (t->error.len == 0 && t->cancel_asked) {
-			cancel_error(t, &t->error);
+			task_cancel_error(t, &t->error);
 			if (format_error_skip(&t->error, "query.sql", s->line, res, t->folded) < 0)
 				t->error.len = 0;
 		} else if (t->error.len == 0 && t->over_cap) {
 			/* Most likely our cancel: the cap is the reason. */
-			cap_error(t, &t->error);
+			task_cap_error(t, &t->error);
 		} else if (t->error.len == 0) {
 			if (t->timed_out)
-				timeout_error(t, &t->error);
+				task_timeout_error(t, &t->error);
 			else if (e->cancels_sent)
 				(void)buf_printf(&t->error, "pgqfs: cancelled: the daemon stopped%s\n",
 						 atomic_load(&e->draining) ?
@@ -655,34 +542,6 @@ static void task_result(struct executor *e, struct task *t, PGresult *res)
 	}
 	default:
 		break;
-	}
-}
-
-/*
- * The naming of t's session, a round trip of its own, failed.  A cancel, a
- * timeout or the daemon's stop that met it is the task's reason, and is
- * said as such; else the session could not be prepared.
- */
-static void task_setup_failed(struct executor *e, struct task *t, const PGresult *res)
-{
-	const char *tg = t->pool->target->cfg->name;
-	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-	if (st && strlen(st) == 5 && !t->sqlstate[0])
-		memcpy(t->sqlstate, st, 6);
-	if (t->cancel_asked) {
-		(void)buf_printf(&t->error, "pgqfs: cancelled by uid %lu before its first statement, "
-				 "while its session on target %s was being prepared\n",
-				 (unsigned long)t->cancel_uid, tg);
-		task_finish(e, t, TASK_CANCELLED);
-	} else if (t->timed_out) {
-		fail_not_ready(e, t);
-	} else if (atomic_load(&e->stopping) && e->cancels_sent) {
-		task_fail(e, t, "pgqfs: the daemon stopped before this task's first statement; "
-			  "nothing ran\n");
-	} else {
-		task_fail(e, t, "pgqfs: cannot prepare the session on target %s: %s", tg,
-			  PQresultErrorMessage(res));
 	}
 }
 
