@@ -387,6 +387,7 @@ struct schedule_def {
 	const char *cron;	/* cron=, or NULL */
 	const char *tz;		/* tz=, or NULL */
 	int64_t next_ms;	/* its first tick */
+	int64_t base_ms;	/* the control database's clock it was computed from */
 };
 /* Stores a schedule (new, or replacing its owner's or, for uid 0, anyone's)
  * and tells every daemon.  -EACCES: the name is another user's schedule;

@@ -526,7 +526,8 @@ void sched_flush(fuse_req_t req, struct fuse_file_info *fi)
 	/* Under h->lock: a write of a duplicate descriptor waits.  The first
 	 * tick is the first after now by the control database's clock, which
 	 * fires it: this host's may be ahead (a tick missed) or behind (and
-	 * fire_schedules() never fires a tick at or before the write). */
+	 * fire_schedules() never fires a tick at or before this reading:
+	 * schema_v15.sql.h). */
 	fs_store_begin(req);
 	r = sched_check(fs, h, &o, &after, &text, &d, err, sizeof(err));
 	if (r == 0) {
@@ -536,6 +537,7 @@ void sched_flush(fuse_req_t req, struct fuse_file_info *fi)
 				 store_last_error());
 		else
 			r = first_tick(&o, now_ms, &d.next_ms, err, sizeof(err));
+		d.base_ms = now_ms;
 	}
 	if (r == 0) {
 		r = store_put_schedule(fs->store, &d);

@@ -577,6 +577,7 @@ static const char *const schema_v2[] = {
 #include "schema_v12.sql.h"
 #include "schema_v13.sql.h"
 #include "schema_v14.sql.h"
+#include "schema_v15.sql.h"
 
 static const char *const *const schema_versions[] = {
 	schema_v1,
@@ -593,6 +594,7 @@ static const char *const *const schema_versions[] = {
 	schema_v12,
 	schema_v13,
 	schema_v14,
+	schema_v15,
 };
 
 #endif

@@ -20,14 +20,14 @@ void schedule_info_finish(struct schedule_info *si)
 int store_put_schedule(struct store *s, const struct schedule_def *d)
 {
 	enum { P_POOL, P_NAME, P_UID, P_GID, P_QUERY, P_PRIO, P_AFTER, P_NB_US, P_NB_MS,
-	       P_OPTIONS, P_EVERY, P_CRON, P_TZ, P_NEXT, P_N };
-	char uid[16], gid[16], prio[16], nb_us[24], nb_ms[24], every[24], next[24];
+	       P_OPTIONS, P_EVERY, P_CRON, P_TZ, P_NEXT, P_BASE, P_N };
+	char uid[16], gid[16], prio[16], nb_us[24], nb_ms[24], every[24], next[24], base[24];
 	const char *pv[P_N] = {
 		[P_POOL] = d->pool, [P_NAME] = d->name, [P_UID] = uid, [P_GID] = gid,
 		[P_QUERY] = d->data ? d->data : "", [P_PRIO] = prio, [P_AFTER] = d->after,
 		[P_NB_US] = d->nb_us >= 0 ? nb_us : NULL, [P_NB_MS] = d->nb_ms >= 0 ? nb_ms : NULL,
 		[P_OPTIONS] = d->options, [P_EVERY] = d->every_ms > 0 ? every : NULL,
-		[P_CRON] = d->cron, [P_TZ] = d->tz, [P_NEXT] = next,
+		[P_CRON] = d->cron, [P_TZ] = d->tz, [P_NEXT] = next, [P_BASE] = base,
 	};
 	int lens[P_N] = { [P_QUERY] = (int)d->len };
 	int fmts[P_N] = { [P_QUERY] = 1 };
@@ -41,8 +41,9 @@ int store_put_schedule(struct store *s, const struct schedule_def *d)
 	snprintf(nb_ms, sizeof(nb_ms), "%lld", (long long)d->nb_ms);
 	snprintf(every, sizeof(every), "%lld", (long long)d->every_ms);
 	snprintf(next, sizeof(next), "%lld", (long long)d->next_ms);
+	snprintf(base, sizeof(base), "%lld", (long long)d->base_ms);
 	r = run(s, "SELECT put_schedule($1, $2, $3::int4, $4::int4, $5::bytea, $6::int4, $7,"
-		   " $8::int8, $9::int8, $10, $11::int8, $12, $13, $14::int8)",
+		   " $8::int8, $9::int8, $10, $11::int8, $12, $13, $14::int8, $15::int8)",
 		P_N, NULL, pv, lens, fmts, false, &res);
 	if (r < 0)
 		return r;
