@@ -537,7 +537,8 @@ void sched_flush(fuse_req_t req, struct fuse_file_info *fi)
 				 store_last_error());
 		else
 			r = first_tick(&o, now_ms, &d.next_ms, err, sizeof(err));
-		d.base_ms = now_ms;
+		if (r == 0)
+			d.base_ms = now_ms;
 	}
 	if (r == 0) {
 		r = store_put_schedule(fs->store, &d);

@@ -249,14 +249,17 @@ static void task_next_statement(struct executor *e, struct task *t)
 	}
 	if (task_ran_all(t) && (t->cancel_asked || t->timed_out)) {
 		/* Too late: what committed stays, and the task is done. */
-		task_log(t, "%s came after its last statement had ended: nothing was stopped",
-			 t->cancel_asked ? "the cancel" : "the timeout");
+		if (t->n_stmts > 0)
+			task_log(t, "its last statement ended before the %s took effect: nothing "
+				 "was stopped", t->cancel_asked ? "cancel" : "timeout");
 		task_finish(e, t, TASK_DONE);
 		return;
 	}
 	if (t->timed_out) {
 		buf_reset(&t->error);
 		task_timeout_error(t, &t->error);
+		(void)buf_puts(&t->error, "SQLSTATE: 57014\n");
+		memcpy(t->sqlstate, "57014", 6);
 		task_finish(e, t, TASK_FAILED);
 		return;
 	}
@@ -602,7 +605,10 @@ void task_pump(struct executor *e, struct task *t)
 				t->cur++;
 			}
 			if (atomic_load(&e->stopping) && e->cancels_sent && !task_ran_all(t)) {
-				task_fail(e, t, "pgqfs: the daemon stopped before this task ended\n");
+				task_fail(e, t, t->phase == PHASE_SETUP ?
+					  "pgqfs: the daemon stopped before this task's first "
+					  "statement; nothing ran\n" :
+					  "pgqfs: the daemon stopped before this task ended\n");
 				return;
 			}
 			task_next_statement(e, t);

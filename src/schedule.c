@@ -241,9 +241,9 @@ void sched_result(struct executor *e, PGresult *res)
 			continue;
 		}
 		if (sr.kind == 4) {
-			log_info("schedule %s/%s: tick not fired: it was due before the schedule "
-				 "was written, by the control database's clock (the writing "
-				 "daemon's clock is behind it)", LOG_ESCAPE(sr.pool),
+			log_info("schedule %s/%s: tick not fired: it had gone by when the schedule "
+				 "was written (by the control database's clock, or a run was "
+				 "submitted for it already)", LOG_ESCAPE(sr.pool),
 				 LOG_ESCAPE(sr.name));
 			continue;
 		}

@@ -11,19 +11,38 @@
  * schedule's first tick, a tick the old rule had fired.
  *
  * The row now keeps the clock reading its first tick was computed from
- * (base_at) and the tick it waited for before the write (prev_next_at;
- * NULL for a new row).  A tick at or before the commit is skipped if it is
- * at or before base_at, or before prev_next_at (the old rule went past
- * it), or at or before a run of the schedule already submitted (removed
- * and written again); else it is the new rule's own, and fires, late.
+ * (base_at).  A tick at or before the commit is skipped if it is at or
+ * before base_at, or if a run of the schedule was submitted at or after
+ * it (the old rule fired it while the write was in flight, or the
+ * schedule was removed and written again just after it): a tick that went
+ * by already.  Any other such tick is the new rule's own, and fires, late.
+ * A tick the old rule passed without a run (its last run still pending)
+ * may then fire under the new rule, once, if nothing is pending.
+ *
+ * progress() locks the group rows of the members whose end it records
+ * before it touches any task.  It locked a member, then its group (to
+ * count the member's end), while a cancel or a retry of the group locks
+ * the group, then its members: the two could wait for each other until
+ * the server broke the deadlock (deadlock_timeout, then one of them was
+ * tried again).  The body of version 13 is kept as progress_members();
+ * progress() takes the locks, then calls it, so that step() and the
+ * daemons of earlier versions take them too.  recover(), recover_again()
+ * and a queued group's first claim still lock members before their group.
  */
 #ifndef PGQFS_SCHEMA_V15_SQL_H
 #define PGQFS_SCHEMA_V15_SQL_H
 
+/* Version 13's progress(): its argument types. */
+#define SIGNATURE_PROGRESS_V13 \
+	"bigint, boolean, bigint[], bigint[], bigint[], int[], text[], bigint[], text[], bigint[], " \
+	"bigint[], bytea[], boolean[], bigint[], int[], int[], bigint[], bigint[], " \
+	"bigint[], smallint[], bigint[], bytea[], bigint[]"
+
 static const char *const schema_v15[] = {
-	"ALTER TABLE schedule ADD COLUMN base_at timestamptz, ADD COLUMN prev_next_at timestamptz",
-	/* As in version 12, with the clock reading of the first tick; the
-	 * row keeps the tick it waited for before. */
+	"ALTER TABLE schedule ADD COLUMN base_at timestamptz",
+	/* fire_schedules() looks for a run of a schedule at or after a tick. */
+	"CREATE INDEX task_schedule ON task (schedule, submitted_at) WHERE schedule IS NOT NULL",
+	/* As in version 12, with the clock reading of the first tick. */
 	"CREATE FUNCTION put_schedule(p_pool text, p_name text, p_uid int, p_gid int,"
 	"    p_query bytea, p_priority int, p_after text, p_nb_us bigint, p_nb_ms bigint,"
 	"    p_options text, p_every_ms bigint, p_cron text, p_tz text, p_next_ms bigint,"
@@ -54,7 +73,7 @@ static const char *const schema_v15[] = {
 	"      nb_us = excluded.nb_us, nb_ms = excluded.nb_ms, options = excluded.options,\n"
 	"      every_ms = excluded.every_ms, cron = excluded.cron, tz = excluded.tz,\n"
 	"      next_at = excluded.next_at, changed_at = clock_timestamp(),\n"
-	"      base_at = excluded.base_at, prev_next_at = s.next_at\n"
+	"      base_at = excluded.base_at\n"
 	"    WHERE s.uid = excluded.uid OR excluded.uid = 0;\n"
 	"  IF NOT FOUND THEN\n"
 	"    RETURN 3;\n"
@@ -84,7 +103,7 @@ static const char *const schema_v15[] = {
 	"DECLARE r record; v_id bigint; v_log bytea; v_now bigint;\n"
 	"BEGIN\n"
 	"  FOR r IN SELECT s.pool, s.name, s.uid, s.gid, s.query, s.priority, s.after, s.nb_us,\n"
-	"        s.nb_ms, s.options, s.last_task, s.next_at, s.changed_at, s.base_at, s.prev_next_at,\n"
+	"        s.nb_ms, s.options, s.last_task, s.next_at, s.changed_at, s.base_at,\n"
 	"        u.next\n"
 	"      FROM unnest(p_pool, p_name, p_at, p_next) AS u(pool, name, at, next)\n"
 	"      JOIN schedule s ON s.pool = u.pool AND s.name = u.name\n"
@@ -95,9 +114,8 @@ static const char *const schema_v15[] = {
 	"    kind := 2;\n"
 	"    fired := NULL;\n"
 	"    IF r.next_at <= r.changed_at AND (r.base_at IS NULL OR r.next_at <= r.base_at\n"
-	"        OR r.next_at < r.prev_next_at OR EXISTS (\n"
-	"          SELECT 1 FROM task t WHERE t.schedule = r.pool || '/' || r.name\n"
-	"            AND t.submitted_at >= r.next_at)) THEN\n"
+	"        OR EXISTS (SELECT 1 FROM task t WHERE t.schedule = r.pool || '/' || r.name\n"
+	"                     AND t.submitted_at >= r.next_at)) THEN\n"
 	"      kind := 4;\n"
 	"    ELSIF r.next_at < clock_timestamp() - p_grace_ms * interval '1 millisecond' THEN\n"
 	"      kind := 3;\n"
@@ -144,6 +162,27 @@ static const char *const schema_v15[] = {
 	"    RETURN QUERY SELECT 0, NULL::text, NULL::text, NULL::bigint, NULL::bigint,\n"
 	"      NULL::text, NULL::text, NULL::bigint, v_now;\n"
 	"  END IF;\n"
+	"END $$",
+	/* Version 13's progress(), renamed: its settings stay with it. */
+	"ALTER FUNCTION progress(" SIGNATURE_PROGRESS_V13 ") RENAME TO progress_members",
+	"CREATE FUNCTION progress(p_instance bigint, p_sync boolean,"
+	"  u_id bigint[], u_result_size bigint[], u_log_size bigint[],"
+	"  u_pid int[], u_target text[], u_started bigint[], u_state text[],"
+	"  u_finished bigint[], u_rows bigint[], u_error bytea[], u_truncate boolean[],"
+	"  u_retry_at bigint[], u_stmt int[], u_n_stmts int[], u_rows_now bigint[],"
+	"  u_json_size bigint[],"
+	"  c_task bigint[], c_stream smallint[], c_off bigint[], c_data bytea[],"
+	"  u_submitted bigint[])"
+	" RETURNS text LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
+	"BEGIN\n"
+	"  PERFORM 1 FROM task g WHERE g.id IN (SELECT m.group_id\n"
+	"      FROM unnest(u_id, u_state) AS u(id, state) JOIN task m ON m.id = u.id\n"
+	"      WHERE u.state IS NOT NULL AND m.group_id IS NOT NULL)\n"
+	"    ORDER BY g.id FOR NO KEY UPDATE OF g;\n"
+	"  RETURN progress_members(p_instance, p_sync, u_id, u_result_size, u_log_size, u_pid,\n"
+	"    u_target, u_started, u_state, u_finished, u_rows, u_error, u_truncate, u_retry_at,\n"
+	"    u_stmt, u_n_stmts, u_rows_now, u_json_size, c_task, c_stream, c_off, c_data,\n"
+	"    u_submitted);\n"
 	"END $$",
 	NULL
 };

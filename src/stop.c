@@ -11,13 +11,21 @@
 #include "buf.h"
 #include "executor_internal.h"
 
+/* Whether nothing of t's own has been sent: its session is still being
+ * reset, named or connected. */
+static bool before_first(const struct task *t)
+{
+	return t->phase == PHASE_CONNECT || t->phase == PHASE_SETUP;
+}
+
 /* t timed out before its session was ready: it fails, having run nothing. */
 static void fail_not_ready(struct executor *e, struct task *t)
 {
-	task_fail(e, t, "pgqfs: timed out: %s timeout of %llu ms passed before its session on "
-		  "target %s was ready; nothing ran\n",
-		  task_options_has(&t->opts, HEADER_TIMEOUT) ? "its" : "the pool's",
-		  (unsigned long long)t->timeout_ms, t->pool->target->cfg->name);
+	memcpy(t->sqlstate, "57014", 6);
+	buf_reset(&t->error);
+	task_timeout_error(t, &t->error);
+	(void)buf_puts(&t->error, "SQLSTATE: 57014\n");
+	task_finish(e, t, TASK_FAILED);
 }
 
 /* t ran past its timeout: cancel its statement (off the loop: see
@@ -58,7 +66,11 @@ void task_timeout_error(const struct task *t, struct buf *out)
 	uint64_t ms = t->timeout_ms;
 	const char *whose = task_options_has(&t->opts, HEADER_TIMEOUT) ? "its" : "the pool's";
 
-	if (ms % 1000)
+	if (before_first(t))
+		(void)buf_printf(out, "pgqfs: timed out: %s timeout of %llu ms passed before its "
+				 "session on target %s was ready; nothing ran\n", whose,
+				 (unsigned long long)ms, t->pool->target->cfg->name);
+	else if (ms % 1000)
 		(void)buf_printf(out, "pgqfs: timed out: cancelled after %s timeout of %llu ms\n",
 				 whose, (unsigned long long)ms);
 	else
@@ -68,8 +80,13 @@ void task_timeout_error(const struct task *t, struct buf *out)
 
 void task_cancel_error(const struct task *t, struct buf *out)
 {
-	(void)buf_printf(out, "pgqfs: cancelled by uid %lu while it ran\n",
-			 (unsigned long)t->cancel_uid);
+	if (before_first(t))
+		(void)buf_printf(out, "pgqfs: cancelled by uid %lu before its first statement, "
+				 "while its session on target %s was being prepared\n",
+				 (unsigned long)t->cancel_uid, t->pool->target->cfg->name);
+	else
+		(void)buf_printf(out, "pgqfs: cancelled by uid %lu while it ran\n",
+				 (unsigned long)t->cancel_uid);
 }
 
 void task_cancel_by(struct executor *e, struct task *t, uint32_t uid)
@@ -136,9 +153,7 @@ void task_setup_failed(struct executor *e, struct task *t, const PGresult *res)
 	if (st && strlen(st) == 5 && !t->sqlstate[0])
 		memcpy(t->sqlstate, st, 6);
 	if (t->cancel_asked) {
-		(void)buf_printf(&t->error, "pgqfs: cancelled by uid %lu before its first statement, "
-				 "while its session on target %s was being prepared\n",
-				 (unsigned long)t->cancel_uid, tg);
+		task_cancel_error(t, &t->error);
 		task_finish(e, t, TASK_CANCELLED);
 	} else if (t->timed_out) {
 		fail_not_ready(e, t);

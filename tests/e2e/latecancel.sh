@@ -26,7 +26,7 @@ max_workers = 2
 [pool pt]
 target = proxied
 max_workers = 2
-timeout = 1s
+timeout = 3s
 EOT
 }
 pgqfs_start || t_bail "daemon did not start"
@@ -34,10 +34,10 @@ W=$E2E_TMP/work
 mkdir -p "$W"
 psql_ref -d app -q <<'SQL' || t_bail "cannot create the tables"
 CREATE TABLE late (k text PRIMARY KEY);
--- A row of late_tx makes its transaction's COMMIT sleep half a second.
+-- A row of late_tx makes its transaction's COMMIT sleep 1.5 s.
 CREATE TABLE late_tx (k text PRIMARY KEY);
 CREATE FUNCTION late_sleep() RETURNS trigger LANGUAGE plpgsql AS
-  $$BEGIN PERFORM pg_sleep(0.5); RETURN NULL; END$$;
+  $$BEGIN PERFORM pg_sleep(1.5); RETURN NULL; END$$;
 CREATE CONSTRAINT TRIGGER late_commit AFTER INSERT ON late_tx
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION late_sleep();
 SQL
@@ -74,8 +74,8 @@ late_end() {
 
 # One statement (sent with its naming and reset in one write), two
 # statements, and a single transaction whose COMMIT had ended.
-printf "INSERT INTO late VALUES ('one') RETURNING k, pg_sleep(0.5) IS NULL AS slept;\n" >"$W/one.sql"
-printf "SELECT 1 AS first;\nINSERT INTO late VALUES ('two') RETURNING k, pg_sleep(0.5) IS NULL AS slept;\n" >"$W/two.sql"
+printf "INSERT INTO late VALUES ('one') RETURNING k, pg_sleep(1.5) IS NULL AS slept;\n" >"$W/one.sql"
+printf "SELECT 1 AS first;\nINSERT INTO late VALUES ('two') RETURNING k, pg_sleep(1.5) IS NULL AS slept;\n" >"$W/two.sql"
 printf -- "-- pgqfs: single_transaction=on\nSELECT 1 AS first;\nINSERT INTO late_tx VALUES ('tx') RETURNING k;\n" >"$W/tx.sql"
 for f in one two tx; do
 	tbl=late
@@ -83,27 +83,27 @@ for f in one two tx; do
 	id=$(late_end px "$f.sql" "$W/$f.sql" "cancelling: asked by uid 0")
 	t_is "$(task_wait "$id" 20)" done "$f.sql: a cancel heard after its last statement ended leaves it done"
 	t_is "$(committed "$tbl" "$f")" 1 "$f.sql: what it committed stays"
-	t_like "$(cat "$MNT/done/$id/log")" "the cancel came after its last statement had ended: nothing was stopped" \
+	t_like "$(cat "$MNT/done/$id/log")" "its last statement ended before the cancel took effect: nothing was stopped" \
 		"$f.sql: its log says the cancel came too late"
 	t_is "$(cat "$MNT/done/$id/result")" "$(psql_result "$tbl" "$f" "$W/$f.sql")" \
 		"$f.sql: its result is psql's"
 done
 
-printf "INSERT INTO late VALUES ('slow') RETURNING k, pg_sleep(0.7) IS NULL AS slept;\n" >"$W/slow.sql"
-id=$(late_end pt slow.sql "$W/slow.sql" "timed out after 1000 ms")
+printf "INSERT INTO late VALUES ('slow') RETURNING k, pg_sleep(2) IS NULL AS slept;\n" >"$W/slow.sql"
+id=$(late_end pt slow.sql "$W/slow.sql" "timed out after 3000 ms")
 t_is "$(task_wait "$id" 20)" done "a timeout that fires after the last statement ended leaves the task done"
 t_is "$(committed late slow)" 1 "what it committed stays"
-t_like "$(cat "$MNT/done/$id/log")" "the timeout came after its last statement had ended: nothing was stopped" \
+t_like "$(cat "$MNT/done/$id/log")" "its last statement ended before the timeout took effect: nothing was stopped" \
 	"its log says the timeout came too late"
 t_is "$(cat "$MNT/done/$id/result")" "$(psql_result late slow "$W/slow.sql")" "its result is psql's"
 
 # Before a single transaction's COMMIT, a cancel still cancels: it is
 # rolled back.  Between two statements too: the second never runs.
-printf -- "-- pgqfs: single_transaction=on\nINSERT INTO late VALUES ('open') RETURNING k, pg_sleep(0.5) IS NULL AS slept;\n" >"$W/open.sql"
+printf -- "-- pgqfs: single_transaction=on\nINSERT INTO late VALUES ('open') RETURNING k, pg_sleep(1.5) IS NULL AS slept;\n" >"$W/open.sql"
 id=$(late_end px open.sql "$W/open.sql" "cancelling: asked by uid 0")
 t_is "$(task_wait "$id" 20)" cancelled "a cancel heard before a single transaction's COMMIT cancels the task"
 t_is "$(committed late open)" 0 "its transaction was rolled back"
-printf "INSERT INTO late VALUES ('first') RETURNING k, pg_sleep(0.5) IS NULL AS slept;\nINSERT INTO late VALUES ('second');\n" >"$W/mid.sql"
+printf "INSERT INTO late VALUES ('first') RETURNING k, pg_sleep(1.5) IS NULL AS slept;\nINSERT INTO late VALUES ('second');\n" >"$W/mid.sql"
 id=$(late_end px mid.sql "$W/mid.sql" "cancelling: asked by uid 0")
 t_is "$(task_wait "$id" 20)" cancelled "a cancel heard between two statements cancels the task"
 t_like "$(cat "$MNT/failed/$id/error")" "cancelled by uid 0" "its error says who cancelled it"

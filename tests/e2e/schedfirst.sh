@@ -91,10 +91,24 @@ t_is "$(ctl "DO \$\$ DECLARE s schedule; BEGIN
 	PERFORM put_schedule(s.pool, s.name, s.uid, s.gid, s.query, s.priority,
 		array_to_string(s.after, ','), s.nb_us, s.nb_ms, s.options, s.every_ms, s.cron, s.tz,
 		$fired, $((fired - 100)));
-	END \$\$; SELECT prev_next_at IS NULL FROM schedule WHERE name = 'again.sql'")" t \
-	"again.sql removed and written again: a new row"
+	END \$\$; SELECT count(*) FROM schedule WHERE name = 'again.sql'")" 1 \
+	"again.sql removed and written again"
 sleep_until_ms $((fired + 2500))
 t_is "$(runs again.sql "$fired" $((fired + 3000)))" 1 "the tick a run was submitted for did not fire again"
 t_ok "the next tick fires" wait_until 5 has_runs again.sql 3
 rm "$S/again.sql" || t_fail "rm of again.sql"
+
+# ---- a rewrite whose first tick passes while it is in flight, the old
+# rule's next tick being far off: that tick fires, late.
+printf -- '-- pgqfs: every=1h\nINSERT INTO ticks DEFAULT VALUES;\n' >"$W/hourly.sql"
+cp "$W/hourly.sql" "$S/hourly.sql" || t_fail "cp of hourly.sql"
+wait_until 5 in_phase || t_bail "no phase"
+tick=$(($(now_ms) / 2000 * 2000))
+t_is "$(ctl "SELECT put_schedule(s.pool, s.name, s.uid, s.gid, s.query, s.priority,
+	array_to_string(s.after, ','), s.nb_us, s.nb_ms, s.options, 2000, NULL, NULL,
+	$tick, $((tick - 100))) FROM schedule s WHERE s.pool = 'default' AND s.name = 'hourly.sql'")" 0 \
+	"hourly.sql rewritten as every=2s, with a first tick that passed during the write"
+t_ok "that tick fires" wait_until 5 has_runs hourly.sql 1
+t_is "$(runs hourly.sql "$tick" $((tick + 2000)))" 1 "once, late"
+rm "$S/hourly.sql" || t_fail "rm of hourly.sql"
 t_done
