@@ -19,12 +19,13 @@
  * A tick the old rule passed without a run (its last run still pending)
  * may then fire under the new rule, once, if nothing is pending.
  *
- * progress() locks the group rows of the members whose end it records
- * before it touches any task.  It locked a member, then its group (to
- * count the member's end), while a cancel or a retry of the group locks
- * the group, then its members: the two could wait for each other until
- * the server broke the deadlock (deadlock_timeout, then one of them was
- * tried again).  The body of version 13 is kept as progress_members();
+ * progress() locks the group rows of the members in its batch before it
+ * touches any task.  It locked a member, then its group (to count the
+ * member's end), while a cancel or a retry of the group locks the group,
+ * then its members in order: the two could wait for each other until the
+ * server broke the deadlock (deadlock_timeout, then one of them was tried
+ * again).  A batch that only records members' output takes the group's
+ * lock too: it locks its members newest first, the cancel in order.  The body of version 13 is kept as progress_members();
  * progress() takes the locks, then calls it, so that step() and the
  * daemons of earlier versions take them too.  recover(), recover_again()
  * and a queued group's first claim still lock members before their group.
@@ -175,9 +176,8 @@ static const char *const schema_v15[] = {
 	"  u_submitted bigint[])"
 	" RETURNS text LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
 	"BEGIN\n"
-	"  PERFORM 1 FROM task g WHERE g.id IN (SELECT m.group_id\n"
-	"      FROM unnest(u_id, u_state) AS u(id, state) JOIN task m ON m.id = u.id\n"
-	"      WHERE u.state IS NOT NULL AND m.group_id IS NOT NULL)\n"
+	"  PERFORM 1 FROM task g WHERE g.id IN (SELECT m.group_id FROM task m\n"
+	"      WHERE m.id = ANY (u_id) AND m.group_id IS NOT NULL)\n"
 	"    ORDER BY g.id FOR NO KEY UPDATE OF g;\n"
 	"  RETURN progress_members(p_instance, p_sync, u_id, u_result_size, u_log_size, u_pid,\n"
 	"    u_target, u_started, u_state, u_finished, u_rows, u_error, u_truncate, u_retry_at,\n"
