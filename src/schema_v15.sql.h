@@ -27,8 +27,11 @@
  * again).  A batch that only records members' output takes the group's
  * lock too: it locks its members newest first, the cancel in order.  The body of version 13 is kept as progress_members();
  * progress() takes the locks, then calls it, so that step() and the
- * daemons of earlier versions take them too.  recover(), recover_again()
- * and a queued group's first claim still lock members before their group.
+ * daemons of earlier versions take them too.  claim_take() does the same
+ * for a queued group whose first members it takes (it marks the group
+ * running), which a cancel of the group met the same way.  recover() and
+ * recover_again() (a daemon gone, or a lost connection) still lock
+ * members before their group.
  */
 #ifndef PGQFS_SCHEMA_V15_SQL_H
 #define PGQFS_SCHEMA_V15_SQL_H
@@ -183,6 +186,44 @@ static const char *const schema_v15[] = {
 	"    u_target, u_started, u_state, u_finished, u_rows, u_error, u_truncate, u_retry_at,\n"
 	"    u_stmt, u_n_stmts, u_rows_now, u_json_size, c_task, c_stream, c_off, c_data,\n"
 	"    u_submitted);\n"
+	"END $$",
+	/* As in version 7, the queued groups of the members taken locked first. */
+	"CREATE OR REPLACE FUNCTION claim_take(p_instance bigint, p_daemon text, p_ids bigint[], p_old bigint[],"
+	"  p_rel bigint[], p_rel_us bigint[])"
+	" RETURNS TABLE (id bigint, pool text, name text, query bytea,"
+	"        submitted_us bigint, log_size bigint, attempt int, uid int,"
+	"        priority int, pool_max int, pool_paused boolean, pool_next_us bigint)"
+	" LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan"
+	" SET enable_seqscan = off SET enable_bitmapscan = off SET jit = off AS $$\n"
+	"BEGIN\n"
+	"  PERFORM 1 FROM task g WHERE g.id IN (SELECT m.group_id FROM task m\n"
+	"      WHERE m.id = ANY (p_ids) AND m.group_id IS NOT NULL)\n"
+	"      AND (g.state = 'queued') IS TRUE\n"
+	"    ORDER BY g.id FOR NO KEY UPDATE OF g;\n"
+	"  RETURN QUERY\n"
+	"   WITH c AS (\n"
+	"    UPDATE task t SET state = 'running', instance = p_instance, daemon = p_daemon,\n"
+	"      started_at = clock_timestamp(), changed_at = clock_timestamp(),\n"
+	"      submitted_at = coalesce(to_timestamp((SELECT r.us FROM unnest(p_rel, p_rel_us)\n"
+	"        AS r(id, us) WHERE r.id = t.id LIMIT 1) / 1e6), t.submitted_at),\n"
+	"      attempt = t.attempt + CASE WHEN t.attempt_counted THEN 0 ELSE 1 END,\n"
+	"      attempt_counted = false, result_size = 0, rows = NULL, error = NULL,\n"
+	"      finished_at = NULL, backend_pid = NULL, cancel_uid = NULL,\n"
+	"      stmt = NULL, n_stmts = NULL, rows_now = NULL, json_size = 0\n"
+	"     WHERE t.id = ANY (p_ids) AND (t.state = 'staged' OR t.state = 'queued'\n"
+	"      AND t.deps = 0 AND t.run_at IS NULL) IS TRUE\n"
+	"     RETURNING t.id, t.pool, t.name, t.query, t.submitted_at, t.log_size, t.attempt,\n"
+	"      t.uid, t.priority, t.group_id),\n"
+	"    gr AS (UPDATE task g SET state = 'running', changed_at = clock_timestamp(),\n"
+	"      started_at = coalesce(g.started_at, clock_timestamp())\n"
+	"     WHERE g.id = ANY (ARRAY(SELECT c.group_id FROM c WHERE c.group_id IS NOT NULL))\n"
+	"      AND (g.state = 'queued') IS TRUE),\n"
+	"    d AS (DELETE FROM chunk k\n"
+	"     WHERE k.task = ANY (ARRAY(SELECT c.id FROM c WHERE c.id = ANY (p_old)))\n"
+	"      AND k.stream IN (0, 2))\n"
+	"   SELECT c.id, c.pool, c.name, c.query,\n"
+	"    (extract(epoch FROM c.submitted_at) * 1000000)::bigint,\n"
+	"    c.log_size, c.attempt, c.uid, c.priority, NULL::int, NULL::boolean, NULL::bigint FROM c;\n"
 	"END $$",
 	NULL
 };

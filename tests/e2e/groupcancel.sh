@@ -6,7 +6,8 @@
 # until the server broke the deadlock (deadlock_timeout) and one of them
 # was tried again.  Forced here: the test holds the first member's row, so
 # that the cancel waits for it holding the group, while the second member
-# ends; then lets the row go.  The server's log must show no deadlock.
+# ends; then lets the row go.  Then the same for a queued group's first
+# claim.  The server's log must show no deadlock.
 . "$SRCDIR/e2e/lib.sh"
 
 ctl() { psql_ref -d pgqfs_ctl -tAqc "SET search_path = pgqfs; $1"; }
@@ -53,4 +54,31 @@ t_is "$(cat "$MNT/tasks/$m1/state") $(cat "$MNT/tasks/$m2/state")" "cancelled do
 	"its running member is cancelled, the one that ended is done"
 t_is "$(grep -c 'deadlock detected' "$PG_DIR/postgres.log")" 0 "the server saw no deadlock"
 session_close gate
+
+# The same for a queued group's first claim, which marks the group running
+# after it took the members: the pool is paused while the group is
+# submitted, the test holds the first member's row, and the pool resumes.
+# The claim waits for that row, then the group's cancel (for the group, or
+# for the row), then the row goes.
+echo 1 >"$MNT/pools/default/paused" || t_fail "pause of the pool"
+printf -- '-- pgqfs: group=statements\nSELECT 1 AS one;\nSELECT 2 AS two;\n' >"$W/q.sql"
+qid=$(new_id)
+submit default "$W/q.sql" "$qid.sql" || t_fail "cp of the second group"
+t_is "$(cat "$MNT/tasks/$qid/state")" queued "the group waits, queued, in the paused pool"
+read -r q1 q2 <<<"$(ctl "SELECT string_agg(id::text, ' ' ORDER BY id) FROM task WHERE group_id = $qid")"
+session_open row2 pgqfs_ctl
+session_send row2 "BEGIN; SELECT 1 FROM pgqfs.task WHERE id = $q1 FOR UPDATE; SELECT 'held';"
+held2() { grep -q held "$E2E_TMP/row2.out"; }
+wait_until 10 held2 || t_bail "member $q1 was not locked: $(cat "$E2E_TMP/row2.out")"
+echo 0 >"$MNT/pools/default/paused" || t_fail "resume of the pool"
+t_ok "the group's first claim waits for its first member's row" wait_until 10 waiting "pgqfs executor"
+(echo 1 >"$MNT/tasks/$qid/cancel"; echo $? >"$E2E_TMP/cancel2.rc") &
+cancel_pid=$!
+t_ok "the group's cancel waits too" wait_until 10 waiting "pgqfs filesystem"
+session_send row2 "COMMIT;"
+session_close row2
+wait "$cancel_pid"
+t_is "$(cat "$E2E_TMP/cancel2.rc")" 0 "the cancel write succeeds"
+t_like "$(task_wait "$qid" 30)" '^(failed|done)$' "the group ends"
+t_is "$(grep -c 'deadlock detected' "$PG_DIR/postgres.log")" 0 "the server saw no deadlock"
 t_done
