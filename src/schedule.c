@@ -243,7 +243,7 @@ void sched_result(struct executor *e, PGresult *res)
 		if (sr.kind == 4) {
 			log_info("schedule %s/%s: tick not fired: it had gone by when the schedule "
 				 "was written (by the control database's clock, or a run was "
-				 "submitted for it already)", LOG_ESCAPE(sr.pool),
+				 "submitted at or after it already)", LOG_ESCAPE(sr.pool),
 				 LOG_ESCAPE(sr.name));
 			continue;
 		}

@@ -29,9 +29,17 @@
  * progress() takes the locks, then calls it, so that step() and the
  * daemons of earlier versions take them too.  claim_take() does the same
  * for a queued group whose first members it takes (it marks the group
- * running), which a cancel of the group met the same way.  recover() and
- * recover_again() (a daemon gone, or a lost connection) still lock
- * members before their group.
+ * running), which a cancel of the group met the same way.
+ *
+ * Rarer paths still take a member (or a tally row) before its group:
+ * recover() and recover_again() (a daemon gone, a lost connection), a
+ * member's own cancel or retry by id (cancel_unstarted(), settle() and
+ * group_note(); retry_attempt() and group_recount()), and settle()'s
+ * update of a queued group's dependents.  Against a group's cancel, or
+ * against progress(), which now holds the group before the tally rows
+ * that recover() and a member's retry take first, they can still
+ * deadlock: the server breaks it after deadlock_timeout, and the daemon,
+ * or the write, tries again (store.c).
  */
 #ifndef PGQFS_SCHEMA_V15_SQL_H
 #define PGQFS_SCHEMA_V15_SQL_H

@@ -130,8 +130,10 @@ void task_abandon(struct executor *e, struct task *t)
 				 (unsigned long long)t->pool->cfg->max_result_bytes);
 	else
 		(void)buf_puts(&t->error, "pgqfs: the daemon stopped before this task ended\n");
-	(void)buf_printf(&t->error, "pgqfs: the statement did not end within %d s of its cancel: "
-			 "closed the connection to target %s\n", CANCEL_GRACE_MS / 1000, name);
+	(void)buf_printf(&t->error, "pgqfs: the %s did not end within %d s of its cancel: "
+			 "closed the connection to target %s\n",
+			 before_first(t) ? "session's set-up" : "statement", CANCEL_GRACE_MS / 1000,
+			 name);
 	if (t->timed_out || t->over_cap)
 		(void)buf_printf(&t->error, "SQLSTATE: %s\n", t->timed_out ? "57014" : "54000");
 	task_log(t, "no answer %d s after the cancel: closing the connection", CANCEL_GRACE_MS / 1000);
@@ -153,6 +155,7 @@ void task_setup_failed(struct executor *e, struct task *t, const PGresult *res)
 	if (st && strlen(st) == 5 && !t->sqlstate[0])
 		memcpy(t->sqlstate, st, 6);
 	if (t->cancel_asked) {
+		buf_reset(&t->error);
 		task_cancel_error(t, &t->error);
 		task_finish(e, t, TASK_CANCELLED);
 	} else if (t->timed_out) {
