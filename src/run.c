@@ -105,7 +105,6 @@ void task_free(struct task *t)
 	free(t);
 }
 
-
 /* Drops what s holds from stream offset `at` on; true when some of it was
  * stored already (the store must drop it too). */
 static bool stream_cut(struct stream_out *s, int64_t at)
