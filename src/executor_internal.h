@@ -604,6 +604,9 @@ void task_finish(struct executor *e, struct task *t, enum task_state state);
 void task_abandon(struct executor *e, struct task *t);
 /* tasks/ID/cancel, heard on the control connection: stops t. */
 void task_cancel_by(struct executor *e, struct task *t, uint32_t uid);
+/* t timed out with no statement of its own running (before its session
+ * was ready, or between two statements): it fails, saying so. */
+void task_fail_timed_out(struct executor *e, struct task *t);
 /* t's timeout timer (task_timers_init()). */
 void task_timed_out(struct timer *tm, void *arg, int64_t now);
 /* Whether every statement of t has ended well (a single transaction's

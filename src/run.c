@@ -255,11 +255,7 @@ static void task_next_statement(struct executor *e, struct task *t)
 		return;
 	}
 	if (t->timed_out) {
-		buf_reset(&t->error);
-		task_timeout_error(t, &t->error);
-		(void)buf_puts(&t->error, "SQLSTATE: 57014\n");
-		memcpy(t->sqlstate, "57014", 6);
-		task_finish(e, t, TASK_FAILED);
+		task_fail_timed_out(e, t);
 		return;
 	}
 	if (t->opts.single_transaction && (t->tx == TX_NONE || t->tx == TX_OPEN) &&

@@ -18,8 +18,7 @@ static bool before_first(const struct task *t)
 	return t->phase == PHASE_CONNECT || t->phase == PHASE_SETUP;
 }
 
-/* t timed out before its session was ready: it fails, having run nothing. */
-static void fail_not_ready(struct executor *e, struct task *t)
+void task_fail_timed_out(struct executor *e, struct task *t)
 {
 	memcpy(t->sqlstate, "57014", 6);
 	buf_reset(&t->error);
@@ -43,7 +42,7 @@ void task_timed_out(struct timer *tm, void *arg, int64_t now)
 		t->timed_out = true;
 		conn_detach_task(c);
 		conn_set_state(c, CONN_BROKEN);
-		fail_not_ready(timer_executor(tm), t);
+		task_fail_timed_out(timer_executor(tm), t);
 		return;
 	}
 	if (t->timed_out || !t->conn || (t->phase != PHASE_SETUP && t->phase != PHASE_STMT))
@@ -159,7 +158,7 @@ void task_setup_failed(struct executor *e, struct task *t, const PGresult *res)
 		task_cancel_error(t, &t->error);
 		task_finish(e, t, TASK_CANCELLED);
 	} else if (t->timed_out) {
-		fail_not_ready(e, t);
+		task_fail_timed_out(e, t);
 	} else if (atomic_load(&e->stopping) && e->cancels_sent) {
 		task_fail(e, t, "pgqfs: the daemon stopped before this task's first statement; "
 			  "nothing ran\n");
