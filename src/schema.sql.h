@@ -578,6 +578,7 @@ static const char *const schema_v2[] = {
 #include "schema_v13.sql.h"
 #include "schema_v14.sql.h"
 #include "schema_v15.sql.h"
+#include "schema_v16.sql.h"
 
 static const char *const *const schema_versions[] = {
 	schema_v1,
@@ -595,6 +596,7 @@ static const char *const *const schema_versions[] = {
 	schema_v13,
 	schema_v14,
 	schema_v15,
+	schema_v16,
 };
 
 #endif
