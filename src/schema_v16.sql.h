@@ -17,27 +17,63 @@
  *   - retry_task() of one member locked the member, upserted its tally row
  *     (retry_attempt()), then locked its group (group_recount()).
  *
- * Each now locks the groups first, in id order: lock_groups(), FOR NO KEY
- * UPDATE as progress() and group_note()'s update take them; retry_task()
- * FOR UPDATE, as group_recount() takes it after.  A task's group_id never
- * changes, so it is read without a lock.
+ * Each now takes those rows first, in id order (lock_rows(), FOR NO KEY
+ * UPDATE as progress() and group_note()'s update take a group; retry_task()
+ * takes its member's group FOR UPDATE, as group_recount() does after it).
+ * A task's group_id never changes, so it is read without a lock.
+ *
+ * A recovery locks in one set, before it fails anything, the groups of
+ * every instance it will take, its own included for recover_again():
+ * two sets, one after the other, could each wait on a progress() that
+ * held a group of the second and waited for one of the first.  It also
+ * locks the tasks that the gone instances' staged rows wait for (after=),
+ * which enqueue() reads FOR SHARE after the tally rows are taken; for
+ * the same reason retry_task() reads its task's after= tasks FOR SHARE
+ * before anything else (a retry of a task that waits for a group, against
+ * the end of that group's last member).
  *
  * Left as they were: settle() upserts tally rows for a group's end before
  * it updates (or fails) the tasks that wait for it (after=), and a cancel
- * of such a waiting group locks it before its own tally rows; and
- * fail_unstarted() fails a member before its group is counted.  Those
- * still meet only after deadlock_timeout and a retry.
+ * of such a waiting group locks it before its own tally rows;
+ * fail_unstarted() fails a member before its group is counted; and
+ * housekeeping() deletes old rows in the order it finds them, a member
+ * perhaps before its group, which a retry of that group, at the moment its
+ * retention ends, takes first.  Those still meet only after
+ * deadlock_timeout and a retry.
  */
 #ifndef PGQFS_SCHEMA_V16_SQL_H
 #define PGQFS_SCHEMA_V16_SQL_H
 
 static const char *const schema_v16[] = {
-	/* The rows of groups p_groups, locked in id order. */
-	"CREATE FUNCTION lock_groups(p_groups bigint[]) RETURNS void"
+	/* Task rows p_ids, locked in id order. */
+	"CREATE FUNCTION lock_rows(p_ids bigint[]) RETURNS void"
 	"  LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
 	"BEGIN\n"
-	"  IF coalesce(cardinality(p_groups), 0) > 0 THEN\n"
-	"    PERFORM 1 FROM task g WHERE g.id = ANY (p_groups) ORDER BY g.id FOR NO KEY UPDATE OF g;\n"
+	"  IF coalesce(cardinality(p_ids), 0) > 0 THEN\n"
+	"    PERFORM 1 FROM task t WHERE t.id = ANY (p_ids) ORDER BY t.id FOR NO KEY UPDATE OF t;\n"
+	"  END IF;\n"
+	"END $$",
+	/* What a recovery by p_instance updates before it counts ends into
+	 * groups and tally rows, locked first and in one id order: the groups
+	 * of the running members of every instance it can take (p_own: its
+	 * own as well), and the tasks that those instances' staged rows wait
+	 * for (after=), which enqueue() reads FOR SHARE.  The instances' locks
+	 * are the ones recover() takes next (taken again, they stack). */
+	"CREATE FUNCTION recover_locks(p_instance bigint, p_own boolean) RETURNS void"
+	"  LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
+	"DECLARE v_gone bigint[];\n"
+	"BEGIN\n"
+	"  v_gone := ARRAY(SELECT i.id FROM instance i WHERE i.id <> p_instance\n"
+	"    AND pg_try_advisory_xact_lock(hashtext(current_schema()), i.id::int) ORDER BY i.id);\n"
+	"  IF p_own THEN\n"
+	"    v_gone := v_gone || p_instance;\n"
+	"  END IF;\n"
+	"  IF cardinality(v_gone) > 0 THEN\n"
+	"    PERFORM lock_rows(ARRAY(\n"
+	"      SELECT t.group_id FROM task t WHERE t.state = 'running' AND t.instance = ANY (v_gone)\n"
+	"        AND t.group_id IS NOT NULL\n"
+	"      UNION SELECT a.id FROM task t, unnest(t.after) AS a(id)\n"
+	"        WHERE t.state = 'staged' AND t.instance = ANY (v_gone)));\n"
 	"  END IF;\n"
 	"END $$",
 	/* As in version 14, the groups of the members it fails locked first. */
@@ -70,8 +106,7 @@ static const char *const schema_v16[] = {
 	"    RETURN QUERY SELECT 0::bigint, 0::bigint, v_alive;\n"
 	"    RETURN;\n"
 	"  END IF;\n"
-	"  PERFORM lock_groups(ARRAY(SELECT DISTINCT t.group_id FROM task t\n"
-	"    WHERE t.state = 'running' AND t.instance = ANY (v_gone) AND t.group_id IS NOT NULL));\n"
+	"  PERFORM recover_locks(p_instance, false);\n"
 	"  WITH l AS (SELECT i.id, i.host, i.pid,\n"
 	"        CASE WHEN i.id = ANY (v_held) THEN 'lost its control connection'\n"
 	"             ELSE 'stopped' END AS how\n"
@@ -114,8 +149,7 @@ static const char *const schema_v16[] = {
 	"DECLARE v_ids bigint[];\n"
 	"BEGIN\n"
 	"  IF p_old = p_instance THEN\n"
-	"    PERFORM lock_groups(ARRAY(SELECT DISTINCT t.group_id FROM task t\n"
-	"      WHERE t.state = 'running' AND t.instance = p_instance AND t.group_id IS NOT NULL));\n"
+	"    PERFORM recover_locks(p_instance, true);\n"
 	"    WITH l AS (SELECT i.host, i.pid,\n"
 	"        log_line(format('failed: the daemon running it (%s:%s) lost its control '\n"
 	"                        'connection and cancelled it; outcome unknown', i.host, i.pid)) AS line\n"
@@ -151,7 +185,7 @@ static const char *const schema_v16[] = {
 	"BEGIN\n"
 	"  SELECT t.group_id INTO v_in FROM task t WHERE t.id = p_id;\n"
 	"  IF v_in IS NOT NULL THEN\n"
-	"    PERFORM lock_groups(ARRAY[v_in]);\n"
+	"    PERFORM lock_rows(ARRAY[v_in]);\n"
 	"  END IF;\n"
 	"  SELECT t.state, t.uid, t.cancel_uid, t.is_group INTO v_state, v_uid, v_asked, v_group\n"
 	"    FROM task t WHERE t.id = p_id FOR UPDATE;\n"
@@ -181,6 +215,9 @@ static const char *const schema_v16[] = {
 	"DECLARE v_state text; v_uid int; v_pool text; v_name text; v_group boolean;\n"
 	"  v_in bigint; r record; v_r int;\n"
 	"BEGIN\n"
+	"  PERFORM 1 FROM task x\n"
+	"    WHERE x.id = ANY (coalesce((SELECT t.after FROM task t WHERE t.id = p_id), '{}'))\n"
+	"    ORDER BY x.id FOR SHARE;\n"
 	"  SELECT t.group_id INTO v_in FROM task t WHERE t.id = p_id;\n"
 	"  IF v_in IS NOT NULL THEN\n"
 	"    PERFORM 1 FROM task g WHERE g.id = v_in FOR UPDATE;\n"
