@@ -32,10 +32,15 @@
  * before anything else (a retry of a task that waits for a group, against
  * the end of that group's last member).
  *
- * Left as they were: settle() upserts tally rows for a group's end before
- * it updates (or fails) the tasks that wait for it (after=), and a cancel
- * of such a waiting group locks it before its own tally rows;
- * fail_unstarted() fails a member before its group is counted; and
+ * progress() now locks, with its groups, the tasks that wait for them
+ * (after=): a group's failed end upserts tally (0, pool, 'failed') before
+ * settle() updates or fails the tasks that wait for it, while a cancel of
+ * such a waiting group holds it and reaches the same tally row as the
+ * group ends.
+ *
+ * Left as they were: the same against a cancel of the group it waits for,
+ * asked at the same moment; fail_unstarted() fails a member before its
+ * group is counted; and
  * housekeeping() deletes old rows in the order it finds them, a member
  * perhaps before its group, which a retry of that group, at the moment its
  * retention ends, takes first.  Those still meet only after
@@ -246,6 +251,29 @@ static const char *const schema_v16[] = {
 	"    PERFORM group_recount(v_in);\n"
 	"  END IF;\n"
 	"  RETURN v_r;\n"
+	"END $$",
+	/* As in version 15, with the tasks that wait for the groups (after=)
+	 * locked too, in the same id order. */
+	"CREATE OR REPLACE FUNCTION progress(p_instance bigint, p_sync boolean,"
+	"  u_id bigint[], u_result_size bigint[], u_log_size bigint[],"
+	"  u_pid int[], u_target text[], u_started bigint[], u_state text[],"
+	"  u_finished bigint[], u_rows bigint[], u_error bytea[], u_truncate boolean[],"
+	"  u_retry_at bigint[], u_stmt int[], u_n_stmts int[], u_rows_now bigint[],"
+	"  u_json_size bigint[],"
+	"  c_task bigint[], c_stream smallint[], c_off bigint[], c_data bytea[],"
+	"  u_submitted bigint[])"
+	" RETURNS text LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
+	"DECLARE v_groups bigint[];\n"
+	"BEGIN\n"
+	"  v_groups := ARRAY(SELECT DISTINCT m.group_id FROM unnest(u_id) AS i(id)\n"
+	"    JOIN task m ON m.id = i.id WHERE m.group_id IS NOT NULL);\n"
+	"  IF cardinality(v_groups) > 0 THEN\n"
+	"    PERFORM lock_rows(v_groups || ARRAY(SELECT d.task FROM dep d WHERE d.after = ANY (v_groups)));\n"
+	"  END IF;\n"
+	"  RETURN progress_members(p_instance, p_sync, u_id, u_result_size, u_log_size, u_pid,\n"
+	"    u_target, u_started, u_state, u_finished, u_rows, u_error, u_truncate, u_retry_at,\n"
+	"    u_stmt, u_n_stmts, u_rows_now, u_json_size, c_task, c_stream, c_off, c_data,\n"
+	"    u_submitted);\n"
 	"END $$",
 	NULL
 };

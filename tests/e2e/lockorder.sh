@@ -20,6 +20,10 @@
 # 3. The recovery of a dead daemon's running members (recover(): the
 #    members, the tally row of failed, then group_note()'s group) against a
 #    cancel of their group (cancel_task(): the group, then the members).
+# 4. tasks/ID/cancel of a group that waits (after=) for another group,
+#    against the progress batch that ends the other group, failed
+#    (progress(): the group, the failed tally row, then settle()'s update
+#    of the waiting group).  Run before case 3.
 #
 # The members wait, where the test needs them to, on advisory locks that
 # the test holds on app; each counts its runs on a sequence of its own (not
@@ -48,6 +52,7 @@ psql_ref -d app -q -v ON_ERROR_STOP=1 <<'SQL' || t_bail "cannot create the test'
 CREATE SEQUENCE lo_seq_11; CREATE SEQUENCE lo_seq_12;
 CREATE SEQUENCE lo_seq_21; CREATE SEQUENCE lo_seq_22;
 CREATE SEQUENCE lo_seq_31; CREATE SEQUENCE lo_seq_32;
+CREATE SEQUENCE lo_seq_41; CREATE SEQUENCE lo_seq_42; CREATE SEQUENCE lo_seq_43;
 -- Member K counts its run, then waits for advisory lock KEY (shared).
 CREATE FUNCTION lo_gate(p_k int, p_key bigint) RETURNS int LANGUAGE plpgsql AS $$
 BEGIN
@@ -179,6 +184,57 @@ t_is "$(cat "$MNT/tasks/$b/state") $(runs 22)" "cancelled 0" \
 t_is "$(ctl "SELECT attempt || ' ' || (started_at IS NULL) FROM task WHERE id = $b")" "0 true" \
 	"2: it was never claimed"
 t_is "$(($(deadlocks) - dl))" 0 "2: the server saw no deadlock"
+
+# ---------------------------------------------------------------- 4
+# (Before case 3, which kills daemon main.)  A cancel of a group that
+# waits (after=) for another group, against the progress batch that ends
+# the other group's only member, failed.  The cancel holds the waiting
+# group and its first member and waits for the tally row (0, default,
+# cancelled); the batch ends the other group failed (tally (0, default,
+# failed)) and then, in settle(), wakes or fails the tasks that wait for it:
+# it waited for the cancel's group, holding the failed tally row that the
+# cancel reaches once the waiting group ends.  progress() now locks the
+# waiting tasks with the groups, before any tally row.
+dl=$(deadlocks)
+session_send gate "SELECT pg_advisory_lock(74), 'gated4';"
+gated4() { grep -q gated4 "$E2E_TMP/gate.out"; }
+wait_until 10 gated4 || t_bail "the gate of case 4 was not taken: $(cat "$E2E_TMP/gate.out")"
+printf -- '-- pgqfs: group=statements\nSELECT lo_gate(41, 74) / 0 AS one;\n' >"$W/g4.sql"
+g4=$(new_id)
+submit default "$W/g4.sql" "$g4.sql" || t_bail "cp of group 4"
+printf -- '-- pgqfs: group=statements after=%s\nSELECT nextval(%s) AS one;\nSELECT nextval(%s) AS two;\n' \
+	"$g4" "'lo_seq_42'" "'lo_seq_43'" >"$W/d4.sql"
+d4=$(new_id)
+submit default "$W/d4.sql" "$d4.sql" || t_bail "cp of group 4's waiting group"
+has_member() { [ -n "$(member "$1" 1)" ]; }
+wait_until 10 has_member "$g4" || t_bail "group 4 has no member"
+wait_until 10 has_members "$d4" || t_bail "group 4's waiting group has no members"
+a=$(member "$g4" 1)
+g4_ready() {
+	[ "$(ctl "SELECT count(*) FROM task WHERE id = $a AND state = 'running'
+		AND started_at IS NOT NULL AND log_size > 0")" = 1 ] &&
+		[ "$(runs 41)" = 1 ] &&
+		[ "$(ctl "SELECT state || ' ' || deps FROM task WHERE id = $d4")" = "queued 1" ]
+}
+t_ok "4: the group's member runs, at its gate; the waiting group is queued" wait_until 20 g4_ready
+
+hold_tally t4 default cancelled
+(echo 1 >"$MNT/tasks/$d4/cancel"; echo $? >"$E2E_TMP/cancel4.rc") &
+cancel_pid=$!
+t_ok "4: the cancel of the waiting group waits for the tally row" \
+	wait_until 10 waits "pgqfs filesystem" '%cancel_task(%' "lockorder tally"
+session_send gate "SELECT pg_advisory_unlock(74);"
+t_ok "4: the batch of the member's end waits for the cancel" \
+	wait_until 10 waits "pgqfs executor" '%' "pgqfs filesystem"
+session_send t4 "COMMIT;"
+session_close t4
+wait "$cancel_pid"
+t_is "$(cat "$E2E_TMP/cancel4.rc")" 0 "4: the cancel write succeeds"
+t_is "$(task_wait "$g4" 30)" failed "4: the group ends, failed"
+t_is "$(task_wait "$d4" 30)" failed "4: the cancelled waiting group ends, failed"
+t_is "$(ctl "SELECT string_agg(state, ' ' ORDER BY id) FROM task WHERE group_id = $d4") $(runs 42) $(runs 43)" \
+	"cancelled cancelled 0 0" "4: its members are cancelled and never ran"
+t_is "$(($(deadlocks) - dl))" 0 "4: the server saw no deadlock"
 session_close gate
 
 # ---------------------------------------------------------------- 3
