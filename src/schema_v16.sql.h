@@ -38,9 +38,14 @@
  * such a waiting group holds it and reaches the same tally row as the
  * group ends.
  *
- * Left as they were: the same against a cancel of the group it waits for,
- * asked at the same moment; fail_unstarted() fails a member before its
- * group is counted; and
+ * A cancel (by id, or an rm of a pending file) locks the same way the
+ * task, its group and the tasks that wait for either, first: a cancel
+ * of a group upserts the cancelled and failed tally rows before settle()
+ * reaches the tasks that wait for it, one of which a cancel at the same
+ * moment held while it reached the same tally rows.
+ *
+ * Left as they were: fail_unstarted() fails a member before its group is
+ * counted; and
  * housekeeping() deletes old rows in the order it finds them, a member
  * perhaps before its group, which a retry of that group, at the moment its
  * retention ends, takes first.  Those still meet only after
@@ -183,15 +188,42 @@ static const char *const schema_v16[] = {
 	"  RETURN QUERY SELECT r.failed, r.requeued, r.alive, coalesce(cardinality(v_ids), 0)::bigint\n"
 	"    FROM recover(p_instance) r;\n"
 	"END $$",
-	/* As in version 3, a member's group locked first. */
+	/* As in version 3, the task and the tasks that wait for it (after=)
+	 * locked first. */
+	"CREATE OR REPLACE FUNCTION cancel(p_pool text, p_name text, p_uid int) RETURNS bigint"
+	"  LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
+	"DECLARE v_id bigint; v_uid int; v_group boolean;\n"
+	"BEGIN\n"
+	"  SELECT t.id INTO v_id FROM task t\n"
+	"    WHERE t.pool = p_pool AND t.name = p_name AND t.state IN ('staged', 'queued')\n"
+	"      AND t.group_id IS NULL;\n"
+	"  IF v_id IS NOT NULL THEN\n"
+	"    PERFORM lock_rows(ARRAY[v_id] || ARRAY(SELECT d.task FROM dep d WHERE d.after = v_id));\n"
+	"  END IF;\n"
+	"  SELECT t.id, t.uid, t.is_group INTO v_id, v_uid, v_group FROM task t\n"
+	"    WHERE t.pool = p_pool AND t.name = p_name AND t.state IN ('staged', 'queued')\n"
+	"      AND t.group_id IS NULL\n"
+	"    FOR UPDATE;\n"
+	"  IF v_id IS NULL THEN\n"
+	"    RETURN NULL;\n"
+	"  ELSIF p_uid <> 0 AND v_uid <> p_uid THEN\n"
+	"    RETURN -1;\n"
+	"  ELSIF v_group THEN\n"
+	"    PERFORM cancel_members(v_id, p_uid);\n"
+	"    RETURN v_id;\n"
+	"  END IF;\n"
+	"  PERFORM cancel_unstarted(v_id, p_uid);\n"
+	"  RETURN v_id;\n"
+	"END $$",
+	/* As in version 3, a member's group, the task and the tasks that wait
+	 * for either (after=) locked first. */
 	"CREATE OR REPLACE FUNCTION cancel_task(p_id bigint, p_uid int) RETURNS int"
 	"  LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
 	"DECLARE v_state text; v_uid int; v_asked int; v_group boolean; v_in bigint;\n"
 	"BEGIN\n"
 	"  SELECT t.group_id INTO v_in FROM task t WHERE t.id = p_id;\n"
-	"  IF v_in IS NOT NULL THEN\n"
-	"    PERFORM lock_rows(ARRAY[v_in]);\n"
-	"  END IF;\n"
+	"  PERFORM lock_rows(ARRAY[v_in, p_id]\n"
+	"    || ARRAY(SELECT d.task FROM dep d WHERE d.after = ANY (ARRAY[v_in, p_id])));\n"
 	"  SELECT t.state, t.uid, t.cancel_uid, t.is_group INTO v_state, v_uid, v_asked, v_group\n"
 	"    FROM task t WHERE t.id = p_id FOR UPDATE;\n"
 	"  IF NOT FOUND THEN\n"

@@ -24,6 +24,9 @@
 #    against the progress batch that ends the other group, failed
 #    (progress(): the group, the failed tally row, then settle()'s update
 #    of the waiting group).  Run before case 3.
+# 5. tasks/ID/cancel of a group and of a group that waits for it, at once
+#    (the first: its group, the tally rows, then settle()'s update of the
+#    waiting group).  Run before case 3.
 #
 # The members wait, where the test needs them to, on advisory locks that
 # the test holds on app; each counts its runs on a sequence of its own (not
@@ -53,6 +56,10 @@ CREATE SEQUENCE lo_seq_11; CREATE SEQUENCE lo_seq_12;
 CREATE SEQUENCE lo_seq_21; CREATE SEQUENCE lo_seq_22;
 CREATE SEQUENCE lo_seq_31; CREATE SEQUENCE lo_seq_32;
 CREATE SEQUENCE lo_seq_41; CREATE SEQUENCE lo_seq_42; CREATE SEQUENCE lo_seq_43;
+CREATE SEQUENCE lo_seq_51; CREATE SEQUENCE lo_seq_52;
+CREATE SEQUENCE lo_seq_53; CREATE SEQUENCE lo_seq_54;
+CREATE SEQUENCE lo_seq_55; CREATE SEQUENCE lo_seq_56;
+CREATE SEQUENCE lo_seq_57; CREATE SEQUENCE lo_seq_58;
 -- Member K counts its run, then waits for advisory lock KEY (shared).
 CREATE FUNCTION lo_gate(p_k int, p_key bigint) RETURNS int LANGUAGE plpgsql AS $$
 BEGIN
@@ -236,6 +243,64 @@ t_is "$(ctl "SELECT string_agg(state, ' ' ORDER BY id) FROM task WHERE group_id 
 	"cancelled cancelled 0 0" "4: its members are cancelled and never ran"
 t_is "$(($(deadlocks) - dl))" 0 "4: the server saw no deadlock"
 session_close gate
+
+# ---------------------------------------------------------------- 5
+# Cancels, at the same moment, of a queued group and of a group that
+# waits for it (after=), in a paused pool.  Each cancel holds its group and
+# its first member and waits for the tally row (0, default, cancelled);
+# once it goes, the first cancel ends its group (the failed tally row)
+# and then fails the waiting group (settle()), which the second cancel
+# held while it waited for the cancelled tally row that the first holds.
+# A cancel now locks the tasks that wait for its task first: the second
+# waits for the first's lock on its group instead.
+case5() {	# LABEL HOW (id: tasks/ID/cancel; rm: of its pending file) SEQ
+	local g5 d5 cancel_pid cancel2_pid dl first=cancel_task
+	[ "$2" = rm ] && first=cancel
+	dl=$(deadlocks)
+	echo 1 >"$MNT/pools/default/paused" || t_fail "$1: pause of the pool"
+	printf -- '-- pgqfs: group=statements\nSELECT nextval(%s) AS one;\nSELECT nextval(%s) AS two;\n' \
+		"'lo_seq_$(($3))'" "'lo_seq_$(($3 + 1))'" >"$W/g5.sql"
+	g5=$(new_id)
+	submit default "$W/g5.sql" "$g5.sql" || t_bail "cp of group 5"
+	printf -- '-- pgqfs: group=statements after=%s\nSELECT nextval(%s) AS one;\nSELECT nextval(%s) AS two;\n' \
+		"$g5" "'lo_seq_$(($3 + 2))'" "'lo_seq_$(($3 + 3))'" >"$W/d5.sql"
+	d5=$(new_id)
+	submit default "$W/d5.sql" "$d5.sql" || t_bail "cp of group 5's waiting group"
+	t_is "$(ctl "SELECT string_agg(state || ' ' || deps, ',' ORDER BY id) FROM task WHERE id IN ($g5, $d5)")" \
+		"queued 0,queued 1" "$1: both groups wait, queued, the second for the first"
+	hold_tally t5 default cancelled
+	if [ "$2" = rm ]; then
+		(rm "$MNT/queue/default/$g5.sql"; echo $? >"$E2E_TMP/cancel5g.rc") &
+	else
+		(echo 1 >"$MNT/tasks/$g5/cancel"; echo $? >"$E2E_TMP/cancel5g.rc") &
+	fi
+	cancel_pid=$!
+	t_ok "$1: the group's cancel waits for the tally row" \
+		wait_until 10 waits "pgqfs filesystem" "%$first(%" "lockorder tally"
+	(echo 1 >"$MNT/tasks/$d5/cancel" 2>"$E2E_TMP/cancel5d.err"; echo $? >"$E2E_TMP/cancel5d.rc") &
+	cancel2_pid=$!
+	two_cancels_wait() {
+		[ "$(ctl "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgqfs filesystem'
+			AND wait_event_type = 'Lock' AND query LIKE '%cancel%(%'")" = 2 ]
+	}
+	t_ok "$1: the waiting group's cancel waits too" wait_until 10 two_cancels_wait
+	session_send t5 "COMMIT;"
+	session_close t5
+	wait "$cancel_pid" "$cancel2_pid"
+	t_is "$(cat "$E2E_TMP/cancel5g.rc")" 0 "$1: the group's cancel ($2) succeeds"
+	# Done, or refused as too late: the first cancel failed the waiting group.
+	t_like "$(cat "$E2E_TMP/cancel5d.rc") $(cat "$E2E_TMP/cancel5d.err")" \
+		'^(0 |1 .*Invalid argument)' "$1: the waiting group's cancel succeeds, or finds it ended"
+	t_is "$(cat "$MNT/tasks/$g5/state") $(cat "$MNT/tasks/$d5/state")" "failed failed" \
+		"$1: both groups end, failed"
+	t_like "$(ctl "SELECT string_agg(state, ' ' ORDER BY id) FROM task WHERE group_id IN ($g5, $d5)")" \
+		'^cancelled cancelled (cancelled|failed) (cancelled|failed)$' "$1: their members are cancelled, or failed unrun"
+	t_is "$(runs $3) $(runs $(($3 + 1))) $(runs $(($3 + 2))) $(runs $(($3 + 3)))" "0 0 0 0" "$1: none of them ran"
+	t_is "$(($(deadlocks) - dl))" 0 "$1: the server saw no deadlock"
+	echo 0 >"$MNT/pools/default/paused" || t_fail "$1: resume of the pool"
+}
+case5 5 id 51
+case5 5b rm 55
 
 # ---------------------------------------------------------------- 3
 # The recovery of a dead daemon's running members against a cancel of
