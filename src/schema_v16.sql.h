@@ -17,39 +17,43 @@
  *   - retry_task() of one member locked the member, upserted its tally row
  *     (retry_attempt()), then locked its group (group_recount()).
  *
- * Each now takes those rows first, in id order (lock_rows(), FOR NO KEY
- * UPDATE as progress() and group_note()'s update take a group; retry_task()
- * takes its member's group FOR UPDATE, as group_recount() does after it).
- * A task's group_id never changes, so it is read without a lock.
+ * One order now, for every function that takes more than one of these
+ * rows: the tasks a task waits for (after=; a member has its group's), FOR
+ * SHARE as enqueue() reads them; then the group; then the member; then
+ * tally rows.  Each of the functions above, and cancel() (an rm of a
+ * pending file), takes its rows first in that order, each set in id
+ * order: lock_after(), then lock_rows() (FOR NO KEY UPDATE, as
+ * progress() and group_note()'s update take a group; retry_task() takes
+ * a member's group FOR UPDATE, as group_recount() does after it).  A
+ * task's group_id and after= never change, so they are read without a
+ * lock.  A recovery locks in one go the groups of every instance it will
+ * take, its own included for recover_again() (two sets, one after the
+ * other, could each wait on a progress() that held a group of the second
+ * and waited for one of the first), after the tasks that those
+ * instances' staged rows wait for.
  *
- * A recovery locks in one set, before it fails anything, the groups of
- * every instance it will take, its own included for recover_again():
- * two sets, one after the other, could each wait on a progress() that
- * held a group of the second and waited for one of the first.  It also
- * locks the tasks that the gone instances' staged rows wait for (after=),
- * which enqueue() reads FOR SHARE after the tally rows are taken; for
- * the same reason retry_task() reads its task's after= tasks FOR SHARE
- * before anything else (a retry of a task that waits for a group, against
- * the end of that group's last member).
+ * The tasks a task waits for come first because a group's end (a
+ * progress() batch, or a cancel of the group) holds the group, then
+ * upserts the tally rows of its end, then settle() updates or fails the
+ * tasks that wait for it: a cancel or a retry of such a waiting task that
+ * held it, or a tally row, while it went on to the group (enqueue()'s FOR
+ * SHARE) or to the same tally rows deadlocked with it.  Taking the tasks
+ * it waits for first, the cancel or the retry waits for the end, or the
+ * end for it.
  *
- * progress() now locks, with its groups, the tasks that wait for them
- * (after=): a group's failed end upserts tally (0, pool, 'failed') before
- * settle() updates or fails the tasks that wait for it, while a cancel of
- * such a waiting group holds it and reaches the same tally row as the
- * group ends.
+ * Left as they were (the server breaks such a deadlock after
+ * deadlock_timeout and the statement is sent again):
  *
- * A cancel (by id, or an rm of a pending file) locks the same way the
- * task, its group and the tasks that wait for either, first: a cancel
- * of a group upserts the cancelled and failed tally rows before settle()
- * reaches the tasks that wait for it, one of which a cancel at the same
- * moment held while it reached the same tally rows.
- *
- * Left as they were: fail_unstarted() fails a member before its group is
- * counted; and
- * housekeeping() deletes old rows in the order it finds them, a member
- * perhaps before its group, which a retry of that group, at the moment its
- * retention ends, takes first.  Those still meet only after
- * deadlock_timeout and a retry.
+ *   - a task that waits for a task that waits for a group (after= of
+ *     after=), cancelled as that group ends failed: the end fails both,
+ *     and the cancel holds the first, shared, while it reaches the
+ *     failed tally row;
+ *   - fail_unstarted() fails a member before its group is counted, at a
+ *     group's submission (nothing else sees it yet) or at a retry (which
+ *     holds the group first);
+ *   - housekeeping() deletes old rows in the order it finds them, a
+ *     member perhaps before its group, which a retry of that group, at
+ *     the moment its retention ends, takes first.
  */
 #ifndef PGQFS_SCHEMA_V16_SQL_H
 #define PGQFS_SCHEMA_V16_SQL_H
@@ -63,12 +67,24 @@ static const char *const schema_v16[] = {
 	"    PERFORM 1 FROM task t WHERE t.id = ANY (p_ids) ORDER BY t.id FOR NO KEY UPDATE OF t;\n"
 	"  END IF;\n"
 	"END $$",
+	/* The tasks that task p_id waits for (after=; a member has its
+	 * group's), read FOR SHARE in id order, as enqueue() reads them: before
+	 * the task, its group and any tally row.  A task's after= never
+	 * changes once it is written. */
+	"CREATE FUNCTION lock_after(p_id bigint) RETURNS void"
+	"  LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
+	"BEGIN\n"
+	"  PERFORM 1 FROM task x\n"
+	"    WHERE x.id = ANY (coalesce((SELECT t.after FROM task t WHERE t.id = p_id), '{}'))\n"
+	"    ORDER BY x.id FOR SHARE;\n"
+	"END $$",
 	/* What a recovery by p_instance updates before it counts ends into
-	 * groups and tally rows, locked first and in one id order: the groups
-	 * of the running members of every instance it can take (p_own: its
-	 * own as well), and the tasks that those instances' staged rows wait
-	 * for (after=), which enqueue() reads FOR SHARE.  The instances' locks
-	 * are the ones recover() takes next (taken again, they stack). */
+	 * groups and tally rows, locked first: the tasks that the staged rows
+	 * of every instance it can take wait for (after=), FOR SHARE as
+	 * enqueue() reads them, then the groups of those instances' running
+	 * members (p_own: its own as well), each set in id order.  The
+	 * instances' locks are the ones recover() takes next (taken again,
+	 * they stack). */
 	"CREATE FUNCTION recover_locks(p_instance bigint, p_own boolean) RETURNS void"
 	"  LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
 	"DECLARE v_gone bigint[];\n"
@@ -79,11 +95,13 @@ static const char *const schema_v16[] = {
 	"    v_gone := v_gone || p_instance;\n"
 	"  END IF;\n"
 	"  IF cardinality(v_gone) > 0 THEN\n"
+	"    PERFORM 1 FROM task x WHERE x.id = ANY (ARRAY(\n"
+	"        SELECT a.id FROM task t, unnest(t.after) AS a(id)\n"
+	"        WHERE t.state = 'staged' AND t.instance = ANY (v_gone)))\n"
+	"      ORDER BY x.id FOR SHARE;\n"
 	"    PERFORM lock_rows(ARRAY(\n"
 	"      SELECT t.group_id FROM task t WHERE t.state = 'running' AND t.instance = ANY (v_gone)\n"
-	"        AND t.group_id IS NOT NULL\n"
-	"      UNION SELECT a.id FROM task t, unnest(t.after) AS a(id)\n"
-	"        WHERE t.state = 'staged' AND t.instance = ANY (v_gone)));\n"
+	"        AND t.group_id IS NOT NULL));\n"
 	"  END IF;\n"
 	"END $$",
 	/* As in version 14, the groups of the members it fails locked first. */
@@ -188,8 +206,7 @@ static const char *const schema_v16[] = {
 	"  RETURN QUERY SELECT r.failed, r.requeued, r.alive, coalesce(cardinality(v_ids), 0)::bigint\n"
 	"    FROM recover(p_instance) r;\n"
 	"END $$",
-	/* As in version 3, the task and the tasks that wait for it (after=)
-	 * locked first. */
+	/* As in version 3, the tasks it waits for (after=) locked first. */
 	"CREATE OR REPLACE FUNCTION cancel(p_pool text, p_name text, p_uid int) RETURNS bigint"
 	"  LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
 	"DECLARE v_id bigint; v_uid int; v_group boolean;\n"
@@ -198,7 +215,7 @@ static const char *const schema_v16[] = {
 	"    WHERE t.pool = p_pool AND t.name = p_name AND t.state IN ('staged', 'queued')\n"
 	"      AND t.group_id IS NULL;\n"
 	"  IF v_id IS NOT NULL THEN\n"
-	"    PERFORM lock_rows(ARRAY[v_id] || ARRAY(SELECT d.task FROM dep d WHERE d.after = v_id));\n"
+	"    PERFORM lock_after(v_id);\n"
 	"  END IF;\n"
 	"  SELECT t.id, t.uid, t.is_group INTO v_id, v_uid, v_group FROM task t\n"
 	"    WHERE t.pool = p_pool AND t.name = p_name AND t.state IN ('staged', 'queued')\n"
@@ -215,15 +232,17 @@ static const char *const schema_v16[] = {
 	"  PERFORM cancel_unstarted(v_id, p_uid);\n"
 	"  RETURN v_id;\n"
 	"END $$",
-	/* As in version 3, a member's group, the task and the tasks that wait
-	 * for either (after=) locked first. */
+	/* As in version 3, the tasks it waits for (after=), then a member's
+	 * group, locked first. */
 	"CREATE OR REPLACE FUNCTION cancel_task(p_id bigint, p_uid int) RETURNS int"
 	"  LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
 	"DECLARE v_state text; v_uid int; v_asked int; v_group boolean; v_in bigint;\n"
 	"BEGIN\n"
+	"  PERFORM lock_after(p_id);\n"
 	"  SELECT t.group_id INTO v_in FROM task t WHERE t.id = p_id;\n"
-	"  PERFORM lock_rows(ARRAY[v_in, p_id]\n"
-	"    || ARRAY(SELECT d.task FROM dep d WHERE d.after = ANY (ARRAY[v_in, p_id])));\n"
+	"  IF v_in IS NOT NULL THEN\n"
+	"    PERFORM lock_rows(ARRAY[v_in]);\n"
+	"  END IF;\n"
 	"  SELECT t.state, t.uid, t.cancel_uid, t.is_group INTO v_state, v_uid, v_asked, v_group\n"
 	"    FROM task t WHERE t.id = p_id FOR UPDATE;\n"
 	"  IF NOT FOUND THEN\n"
@@ -252,9 +271,7 @@ static const char *const schema_v16[] = {
 	"DECLARE v_state text; v_uid int; v_pool text; v_name text; v_group boolean;\n"
 	"  v_in bigint; r record; v_r int;\n"
 	"BEGIN\n"
-	"  PERFORM 1 FROM task x\n"
-	"    WHERE x.id = ANY (coalesce((SELECT t.after FROM task t WHERE t.id = p_id), '{}'))\n"
-	"    ORDER BY x.id FOR SHARE;\n"
+	"  PERFORM lock_after(p_id);\n"
 	"  SELECT t.group_id INTO v_in FROM task t WHERE t.id = p_id;\n"
 	"  IF v_in IS NOT NULL THEN\n"
 	"    PERFORM 1 FROM task g WHERE g.id = v_in FOR UPDATE;\n"
@@ -283,29 +300,6 @@ static const char *const schema_v16[] = {
 	"    PERFORM group_recount(v_in);\n"
 	"  END IF;\n"
 	"  RETURN v_r;\n"
-	"END $$",
-	/* As in version 15, with the tasks that wait for the groups (after=)
-	 * locked too, in the same id order. */
-	"CREATE OR REPLACE FUNCTION progress(p_instance bigint, p_sync boolean,"
-	"  u_id bigint[], u_result_size bigint[], u_log_size bigint[],"
-	"  u_pid int[], u_target text[], u_started bigint[], u_state text[],"
-	"  u_finished bigint[], u_rows bigint[], u_error bytea[], u_truncate boolean[],"
-	"  u_retry_at bigint[], u_stmt int[], u_n_stmts int[], u_rows_now bigint[],"
-	"  u_json_size bigint[],"
-	"  c_task bigint[], c_stream smallint[], c_off bigint[], c_data bytea[],"
-	"  u_submitted bigint[])"
-	" RETURNS text LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
-	"DECLARE v_groups bigint[];\n"
-	"BEGIN\n"
-	"  v_groups := ARRAY(SELECT DISTINCT m.group_id FROM unnest(u_id) AS i(id)\n"
-	"    JOIN task m ON m.id = i.id WHERE m.group_id IS NOT NULL);\n"
-	"  IF cardinality(v_groups) > 0 THEN\n"
-	"    PERFORM lock_rows(v_groups || ARRAY(SELECT d.task FROM dep d WHERE d.after = ANY (v_groups)));\n"
-	"  END IF;\n"
-	"  RETURN progress_members(p_instance, p_sync, u_id, u_result_size, u_log_size, u_pid,\n"
-	"    u_target, u_started, u_state, u_finished, u_rows, u_error, u_truncate, u_retry_at,\n"
-	"    u_stmt, u_n_stmts, u_rows_now, u_json_size, c_task, c_stream, c_off, c_data,\n"
-	"    u_submitted);\n"
 	"END $$",
 	NULL
 };
