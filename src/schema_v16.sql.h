@@ -265,7 +265,8 @@ static const char *const schema_v16[] = {
 	"  END IF;\n"
 	"  RETURN 0;\n"
 	"END $$",
-	/* As in version 12, a member's group locked first. */
+	/* As in version 12, the tasks it waits for (after=), then a member's
+	 * group, locked first. */
 	"CREATE OR REPLACE FUNCTION retry_task(p_id bigint, p_uid int) RETURNS int"
 	"  LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
 	"DECLARE v_state text; v_uid int; v_pool text; v_name text; v_group boolean;\n"
