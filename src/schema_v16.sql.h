@@ -26,11 +26,13 @@
  * progress() and group_note()'s update take a group; retry_task() takes
  * a member's group FOR UPDATE, as group_recount() does after it).  A
  * task's group_id and after= never change, so they are read without a
- * lock.  A recovery locks in one go the groups of every instance it will
- * take, its own included for recover_again() (two sets, one after the
- * other, could each wait on a progress() that held a group of the second
- * and waited for one of the first), after the tasks that those
- * instances' staged rows wait for.
+ * lock.  The tasks a task waits for include, while they have not ended,
+ * those that they wait for (after= of after=): the end of the first fails
+ * the whole chain in one statement.  A recovery locks in one go the
+ * groups of every instance it will take, its own included for
+ * recover_again() (two sets, one after the other, could each wait on a
+ * progress() that held a group of the second and waited for one of the
+ * first), after the tasks that those instances' staged rows wait for.
  *
  * The tasks a task waits for come first because a group's end (a
  * progress() batch, or a cancel of the group) holds the group, then
@@ -44,10 +46,6 @@
  * Left as they were (the server breaks such a deadlock after
  * deadlock_timeout and the statement is sent again):
  *
- *   - a task that waits for a task that waits for a group (after= of
- *     after=), cancelled as that group ends failed: the end fails both,
- *     and the cancel holds the first, shared, while it reaches the
- *     failed tally row;
  *   - fail_unstarted() fails a member before its group is counted, at a
  *     group's submission (nothing else sees it yet) or at a retry (which
  *     holds the group first);
@@ -68,14 +66,21 @@ static const char *const schema_v16[] = {
 	"  END IF;\n"
 	"END $$",
 	/* The tasks that task p_id waits for (after=; a member has its
-	 * group's), read FOR SHARE in id order, as enqueue() reads them: before
-	 * the task, its group and any tally row.  A task's after= never
-	 * changes once it is written. */
+	 * group's), and those that they wait for while they have not ended,
+	 * read FOR SHARE in id order, as enqueue() reads them: before the
+	 * task, its group and any tally row.  An end of the first of such a
+	 * chain fails or wakes the rest in one statement, down to p_id.  A
+	 * task's after= never changes once it is written. */
 	"CREATE FUNCTION lock_after(p_id bigint) RETURNS void"
 	"  LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$\n"
 	"BEGIN\n"
-	"  PERFORM 1 FROM task x\n"
-	"    WHERE x.id = ANY (coalesce((SELECT t.after FROM task t WHERE t.id = p_id), '{}'))\n"
+	"  PERFORM 1 FROM task x WHERE x.id = ANY (ARRAY(\n"
+	"      WITH RECURSIVE up(id) AS (\n"
+	"        SELECT a.id FROM task t, unnest(t.after) AS a(id) WHERE t.id = p_id\n"
+	"        UNION SELECT a.id FROM up JOIN task t ON t.id = up.id\n"
+	"            AND t.state NOT IN ('done', 'failed', 'cancelled'),\n"
+	"          unnest(t.after) AS a(id))\n"
+	"      SELECT up.id FROM up))\n"
 	"    ORDER BY x.id FOR SHARE;\n"
 	"END $$",
 	/* What a recovery by p_instance updates before it counts ends into

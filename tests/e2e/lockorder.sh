@@ -27,6 +27,8 @@
 # 5. tasks/ID/cancel of a group and of a group that waits for it, at once
 #    (the first: its group, the tally rows, then settle()'s update of the
 #    waiting group).  Run before case 3.
+# 6. Case 4 one level down: a cancel of a group that waits for a group
+#    that waits for the group whose member ends.  Run before case 3.
 #
 # The members wait, where the test needs them to, on advisory locks that
 # the test holds on app; each counts its runs on a sequence of its own (not
@@ -60,6 +62,8 @@ CREATE SEQUENCE lo_seq_51; CREATE SEQUENCE lo_seq_52;
 CREATE SEQUENCE lo_seq_53; CREATE SEQUENCE lo_seq_54;
 CREATE SEQUENCE lo_seq_55; CREATE SEQUENCE lo_seq_56;
 CREATE SEQUENCE lo_seq_57; CREATE SEQUENCE lo_seq_58;
+CREATE SEQUENCE lo_seq_61; CREATE SEQUENCE lo_seq_62;
+CREATE SEQUENCE lo_seq_63; CREATE SEQUENCE lo_seq_64;
 -- Member K counts its run, then waits for advisory lock KEY (shared).
 CREATE FUNCTION lo_gate(p_k int, p_key bigint) RETURNS int LANGUAGE plpgsql AS $$
 BEGIN
@@ -301,6 +305,58 @@ case5() {	# LABEL HOW (the waiting group's cancel; id: tasks/ID/cancel; rm: of i
 }
 case5 5 id 51
 case5 5b rm 55
+
+# ---------------------------------------------------------------- 6
+# (Before case 3.)  Case 4 one level down: a cancel of a group X that
+# waits for a group H that waits for a group G, while G's only member
+# ends, failed.  The batch ends G (the failed tally row) and then fails H
+# and X in one settle(); the cancel held H, shared, before it read X.  A
+# cancel now reads G too (the tasks its task waits for, while they have
+# not ended, and theirs): the batch waits for it, or it for the batch.
+dl=$(deadlocks)
+session_open gate6 app
+session_send gate6 "SELECT pg_advisory_lock(76), 'gated6';"
+gated6() { grep -q gated6 "$E2E_TMP/gate6.out"; }
+wait_until 10 gated6 || t_bail "the gate of case 6 was not taken: $(cat "$E2E_TMP/gate6.out")"
+printf -- '-- pgqfs: group=statements\nSELECT lo_gate(61, 76) / 0 AS one;\n' >"$W/g6.sql"
+g6=$(new_id)
+submit default "$W/g6.sql" "$g6.sql" || t_bail "cp of group 6"
+printf -- '-- pgqfs: group=statements after=%s\nSELECT nextval(%s) AS one;\n' \
+	"$g6" "'lo_seq_62'" >"$W/h6.sql"
+h6=$(new_id)
+submit default "$W/h6.sql" "$h6.sql" || t_bail "cp of group 6's waiting group"
+printf -- '-- pgqfs: group=statements after=%s\nSELECT nextval(%s) AS one;\nSELECT nextval(%s) AS two;\n' \
+	"$h6" "'lo_seq_63'" "'lo_seq_64'" >"$W/x6.sql"
+x6=$(new_id)
+submit default "$W/x6.sql" "$x6.sql" || t_bail "cp of the group that waits for it"
+wait_until 10 has_member "$g6" || t_bail "group 6 has no member"
+a=$(member "$g6" 1)
+g6_ready() {
+	[ "$(ctl "SELECT count(*) FROM task WHERE id = $a AND state = 'running'
+		AND started_at IS NOT NULL AND log_size > 0")" = 1 ] &&
+		[ "$(runs 61)" = 1 ] &&
+		[ "$(ctl "SELECT string_agg(state || ' ' || deps, ',' ORDER BY id) FROM task
+			WHERE id IN ($h6, $x6)")" = "queued 1,queued 1" ]
+}
+t_ok "6: G's member runs, at its gate; H waits for G, X for H" wait_until 20 g6_ready
+hold_tally t6 default cancelled
+(echo 1 >"$MNT/tasks/$x6/cancel"; echo $? >"$E2E_TMP/cancel6.rc") &
+cancel_pid=$!
+t_ok "6: the cancel of X waits for the tally row" \
+	wait_until 10 waits "pgqfs filesystem" '%cancel_task(%' "lockorder tally"
+session_send gate6 "SELECT pg_advisory_unlock(76);"
+t_ok "6: the batch of G's member's end waits for the cancel" \
+	wait_until 10 waits "pgqfs executor" '%' "pgqfs filesystem"
+session_send t6 "COMMIT;"
+session_close t6
+wait "$cancel_pid"
+t_is "$(cat "$E2E_TMP/cancel6.rc")" 0 "6: the cancel write succeeds"
+t_is "$(task_wait "$g6" 30) $(task_wait "$h6" 30) $(task_wait "$x6" 30)" "failed failed failed" \
+	"6: G, H and X end, failed"
+t_is "$(ctl "SELECT string_agg(state, ' ' ORDER BY id) FROM task WHERE group_id = $x6") $(runs 62) $(runs 63) $(runs 64)" \
+	"cancelled cancelled 0 0 0" "6: X's members are cancelled; nothing of H or X ran"
+t_is "$(($(deadlocks) - dl))" 0 "6: the server saw no deadlock"
+session_close gate6
 
 # ---------------------------------------------------------------- 3
 # The recovery of a dead daemon's running members against a cancel of
