@@ -196,58 +196,90 @@ t_is "$(ctl "SELECT attempt || ' ' || (started_at IS NULL) FROM task WHERE id = 
 	"2: it was never claimed"
 t_is "$(($(deadlocks) - dl))" 0 "2: the server saw no deadlock"
 
-# ---------------------------------------------------------------- 4
-# (Before case 3, which kills daemon main.)  A cancel of a group that
-# waits (after=) for another group, against the progress batch that ends
-# the other group's only member, failed.  The cancel holds the waiting
-# group and its first member and waits for the tally row (0, default,
-# cancelled); the batch ends the other group failed (tally (0, default,
-# failed)) and then, in settle(), wakes or fails the tasks that wait for it:
-# it waited for the cancel's group, holding the failed tally row that the
-# cancel reaches once the waiting group ends.  A cancel now reads the
-# tasks its task waits for (after=) first, shared: the batch, which
-# locks the other group first, waits for the cancel, or it for the batch.
-dl=$(deadlocks)
-session_send gate "SELECT pg_advisory_lock(74), 'gated4';"
-gated4() { grep -q gated4 "$E2E_TMP/gate.out"; }
-wait_until 10 gated4 || t_bail "the gate of case 4 was not taken: $(cat "$E2E_TMP/gate.out")"
-printf -- '-- pgqfs: group=statements\nSELECT lo_gate(41, 74) / 0 AS one;\n' >"$W/g4.sql"
-g4=$(new_id)
-submit default "$W/g4.sql" "$g4.sql" || t_bail "cp of group 4"
-printf -- '-- pgqfs: group=statements after=%s\nSELECT nextval(%s) AS one;\nSELECT nextval(%s) AS two;\n' \
-	"$g4" "'lo_seq_42'" "'lo_seq_43'" >"$W/d4.sql"
-d4=$(new_id)
-submit default "$W/d4.sql" "$d4.sql" || t_bail "cp of group 4's waiting group"
-has_member() { [ -n "$(member "$1" 1)" ]; }
-wait_until 10 has_member "$g4" || t_bail "group 4 has no member"
-wait_until 10 has_members "$d4" || t_bail "group 4's waiting group has no members"
-a=$(member "$g4" 1)
-g4_ready() {
-	[ "$(ctl "SELECT count(*) FROM task WHERE id = $a AND state = 'running'
-		AND started_at IS NOT NULL AND log_size > 0")" = 1 ] &&
-		[ "$(runs 41)" = 1 ] &&
-		[ "$(ctl "SELECT state || ' ' || deps FROM task WHERE id = $d4")" = "queued 1" ]
-}
-t_ok "4: the group's member runs, at its gate; the waiting group is queued" wait_until 20 g4_ready
-
-hold_tally t4 default cancelled
-(echo 1 >"$MNT/tasks/$d4/cancel"; echo $? >"$E2E_TMP/cancel4.rc") &
-cancel_pid=$!
-t_ok "4: the cancel of the waiting group waits for the tally row" \
-	wait_until 10 waits "pgqfs filesystem" '%cancel_task(%' "lockorder tally"
-session_send gate "SELECT pg_advisory_unlock(74);"
-t_ok "4: the batch of the member's end waits for the cancel" \
-	wait_until 10 waits "pgqfs executor" '%' "pgqfs filesystem"
-session_send t4 "COMMIT;"
-session_close t4
-wait "$cancel_pid"
-t_is "$(cat "$E2E_TMP/cancel4.rc")" 0 "4: the cancel write succeeds"
-t_is "$(task_wait "$g4" 30)" failed "4: the group ends, failed"
-t_is "$(task_wait "$d4" 30)" failed "4: the cancelled waiting group ends, failed"
-t_is "$(ctl "SELECT string_agg(state, ' ' ORDER BY id) FROM task WHERE group_id = $d4") $(runs 42) $(runs 43)" \
-	"cancelled cancelled 0 0" "4: its members are cancelled and never ran"
-t_is "$(($(deadlocks) - dl))" 0 "4: the server saw no deadlock"
 session_close gate
+
+# ---------------------------------------------------------------- 4, 6
+# (Before case 3, which kills daemon main.)  A cancel of a group X that
+# waits (after=) for another group G, against the progress batch that ends
+# G's only member, failed.  The cancel holds X and its first member and
+# waits for the tally row (0, default, cancelled); the batch ends G failed
+# (tally (0, default, failed)) and then, in settle(), fails the tasks that
+# wait for it: it waited for X, holding the failed tally row that the
+# cancel reaches once X ends.  A cancel now reads the tasks its task waits
+# for (after=) first, shared: the batch, which locks G first, waits for
+# the cancel, or it for the batch.  Case 6 is the same one level down: X
+# waits for a group H that waits for G (the batch fails both in one
+# settle()), and the cancel reads G too.
+#
+# chain LABEL DEPTH SEQ KEY: G's member counts its run on lo_seq_SEQ and
+# waits at advisory lock KEY; DEPTH groups of one member wait in a line
+# behind G, and X, of two members, behind them (lo_seq_SEQ+1 onwards).
+has_member() { [ -n "$(member "$1" 1)" ]; }
+chain() {
+	local label=$1 depth=$2 seq=$3 key=$4 g x a i ids=() dl
+	dl=$(deadlocks)
+	session_open "gate$label" app
+	session_send "gate$label" "SELECT pg_advisory_lock($key), 'gated';"
+	wait_until 10 grep -q gated "$E2E_TMP/gate$label.out" ||
+		t_bail "the gate of case $label was not taken: $(cat "$E2E_TMP/gate$label.out")"
+	printf -- '-- pgqfs: group=statements\nSELECT lo_gate(%s, %s) / 0 AS one;\n' \
+		"$seq" "$key" >"$W/c$label-g.sql"
+	g=$(new_id)
+	submit default "$W/c$label-g.sql" "$g.sql" || t_bail "cp of case $label's first group"
+	x=$g
+	for ((i = 1; i <= depth; i++)); do
+		printf -- '-- pgqfs: group=statements after=%s\nSELECT nextval(%s) AS one;\n' \
+			"$x" "'lo_seq_$((seq + i))'" >"$W/c$label-h$i.sql"
+		x=$(new_id)
+		submit default "$W/c$label-h$i.sql" "$x.sql" || t_bail "cp of case $label's group $i"
+		ids+=("$x")
+	done
+	printf -- '-- pgqfs: group=statements after=%s\nSELECT nextval(%s) AS one;\nSELECT nextval(%s) AS two;\n' \
+		"$x" "'lo_seq_$((seq + depth + 1))'" "'lo_seq_$((seq + depth + 2))'" >"$W/c$label-x.sql"
+	x=$(new_id)
+	submit default "$W/c$label-x.sql" "$x.sql" || t_bail "cp of case $label's last group"
+	ids+=("$x")
+	wait_until 10 has_member "$g" || t_bail "case $label's first group has no member"
+	wait_until 10 has_members "$x" || t_bail "case $label's last group has no members"
+	a=$(member "$g" 1)
+	local waiting
+	waiting=$(printf 'queued 1,%.0s' "${ids[@]}")
+	chain_ready() {
+		[ "$(ctl "SELECT count(*) FROM task WHERE id = $a AND state = 'running'
+			AND started_at IS NOT NULL AND log_size > 0")" = 1 ] &&
+			[ "$(runs "$seq")" = 1 ] &&
+			[ "$(ctl "SELECT string_agg(state || ' ' || deps, ',' ORDER BY id) || ','
+				FROM task WHERE id IN ($(IFS=,; echo "${ids[*]}"))")" = "$waiting" ]
+	}
+	t_ok "$label: G's member runs, at its gate; the groups behind it wait, queued" \
+		wait_until 20 chain_ready
+
+	hold_tally "t$label" default cancelled
+	(echo 1 >"$MNT/tasks/$x/cancel"; echo $? >"$E2E_TMP/cancel$label.rc") &
+	local cancel_pid=$!
+	t_ok "$label: the cancel of the last group waits for the tally row" \
+		wait_until 10 waits "pgqfs filesystem" '%cancel_task(%' "lockorder tally"
+	session_send "gate$label" "SELECT pg_advisory_unlock($key);"
+	t_ok "$label: the batch of G's member's end waits for the cancel" \
+		wait_until 10 waits "pgqfs executor" '%' "pgqfs filesystem"
+	session_send "t$label" "COMMIT;"
+	session_close "t$label"
+	wait "$cancel_pid"
+	t_is "$(cat "$E2E_TMP/cancel$label.rc")" 0 "$label: the cancel write succeeds"
+	t_is "$(task_wait "$g" 30)" failed "$label: G ends, failed"
+	for i in "${ids[@]}"; do
+		t_is "$(task_wait "$i" 30)" failed "$label: group $i, behind it, ends failed"
+	done
+	t_is "$(ctl "SELECT string_agg(state, ' ' ORDER BY id) FROM task WHERE group_id = $x")" \
+		"cancelled cancelled" "$label: the cancelled group's members are cancelled"
+	for ((i = 1; i <= depth + 2; i++)); do
+		t_is "$(runs $((seq + i)))" 0 "$label: lo_seq_$((seq + i))'s member never ran"
+	done
+	t_is "$(($(deadlocks) - dl))" 0 "$label: the server saw no deadlock"
+	session_close "gate$label"
+}
+chain 4 0 41 74
+chain 6 1 61 76
 
 # ---------------------------------------------------------------- 5
 # Cancels, at the same moment, of a queued group and of a group that
@@ -306,57 +338,6 @@ case5() {	# LABEL HOW (the waiting group's cancel; id: tasks/ID/cancel; rm: of i
 case5 5 id 51
 case5 5b rm 55
 
-# ---------------------------------------------------------------- 6
-# (Before case 3.)  Case 4 one level down: a cancel of a group X that
-# waits for a group H that waits for a group G, while G's only member
-# ends, failed.  The batch ends G (the failed tally row) and then fails H
-# and X in one settle(); the cancel held H, shared, before it read X.  A
-# cancel now reads G too (the tasks its task waits for, while they have
-# not ended, and theirs): the batch waits for it, or it for the batch.
-dl=$(deadlocks)
-session_open gate6 app
-session_send gate6 "SELECT pg_advisory_lock(76), 'gated6';"
-gated6() { grep -q gated6 "$E2E_TMP/gate6.out"; }
-wait_until 10 gated6 || t_bail "the gate of case 6 was not taken: $(cat "$E2E_TMP/gate6.out")"
-printf -- '-- pgqfs: group=statements\nSELECT lo_gate(61, 76) / 0 AS one;\n' >"$W/g6.sql"
-g6=$(new_id)
-submit default "$W/g6.sql" "$g6.sql" || t_bail "cp of group 6"
-printf -- '-- pgqfs: group=statements after=%s\nSELECT nextval(%s) AS one;\n' \
-	"$g6" "'lo_seq_62'" >"$W/h6.sql"
-h6=$(new_id)
-submit default "$W/h6.sql" "$h6.sql" || t_bail "cp of group 6's waiting group"
-printf -- '-- pgqfs: group=statements after=%s\nSELECT nextval(%s) AS one;\nSELECT nextval(%s) AS two;\n' \
-	"$h6" "'lo_seq_63'" "'lo_seq_64'" >"$W/x6.sql"
-x6=$(new_id)
-submit default "$W/x6.sql" "$x6.sql" || t_bail "cp of the group that waits for it"
-wait_until 10 has_member "$g6" || t_bail "group 6 has no member"
-a=$(member "$g6" 1)
-g6_ready() {
-	[ "$(ctl "SELECT count(*) FROM task WHERE id = $a AND state = 'running'
-		AND started_at IS NOT NULL AND log_size > 0")" = 1 ] &&
-		[ "$(runs 61)" = 1 ] &&
-		[ "$(ctl "SELECT string_agg(state || ' ' || deps, ',' ORDER BY id) FROM task
-			WHERE id IN ($h6, $x6)")" = "queued 1,queued 1" ]
-}
-t_ok "6: G's member runs, at its gate; H waits for G, X for H" wait_until 20 g6_ready
-hold_tally t6 default cancelled
-(echo 1 >"$MNT/tasks/$x6/cancel"; echo $? >"$E2E_TMP/cancel6.rc") &
-cancel_pid=$!
-t_ok "6: the cancel of X waits for the tally row" \
-	wait_until 10 waits "pgqfs filesystem" '%cancel_task(%' "lockorder tally"
-session_send gate6 "SELECT pg_advisory_unlock(76);"
-t_ok "6: the batch of G's member's end waits for the cancel" \
-	wait_until 10 waits "pgqfs executor" '%' "pgqfs filesystem"
-session_send t6 "COMMIT;"
-session_close t6
-wait "$cancel_pid"
-t_is "$(cat "$E2E_TMP/cancel6.rc")" 0 "6: the cancel write succeeds"
-t_is "$(task_wait "$g6" 30) $(task_wait "$h6" 30) $(task_wait "$x6" 30)" "failed failed failed" \
-	"6: G, H and X end, failed"
-t_is "$(ctl "SELECT string_agg(state, ' ' ORDER BY id) FROM task WHERE group_id = $x6") $(runs 62) $(runs 63) $(runs 64)" \
-	"cancelled cancelled 0 0 0" "6: X's members are cancelled; nothing of H or X ran"
-t_is "$(($(deadlocks) - dl))" 0 "6: the server saw no deadlock"
-session_close gate6
 
 # ---------------------------------------------------------------- 3
 # The recovery of a dead daemon's running members against a cancel of
