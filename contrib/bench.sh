@@ -60,8 +60,9 @@
 #                     concurrency latency stream retention aging;
 #                     throughput needs baseline, bulk's ratio needs graphile)
 #   BENCH_TMPDIR      parent of the scratch directory (/tmp)
-#   BENCH_PGSS=1      load pg_stat_statements and print the server's statements per file
-#                     after the pgqfs half of the ceiling phase (costs some speed)
+#   BENCH_PGSS=1      load pg_stat_statements and print the server's statements per
+#                     member (bulk), file (ceiling) or task (hand-off, from the lock's
+#                     release to the last end) after those phases (costs some speed)
 #   BENCH_KEEP=1      keep the scratch directory (cluster and logs); a failed run keeps the logs
 #   BENCH_RESTART=0   do not restart a daemon that died; skip the remaining phases
 #   BENCH_WAIT_IDLE=S wait up to S seconds for the machine to be idle (< 10% busy) first
@@ -985,6 +986,7 @@ phase_handoff() {
 		nap 0.02
 	done
 	echo "before the release: $S_running running (of which $waiting wait for the lock), $S_queued queued"
+	[ -n "$PGSS" ] && psqlc -d postgres -c "SELECT pg_stat_statements_reset()" >/dev/null
 	# The release, stamped by the server just before it unlocks.
 	echo "SELECT 'released', (extract(epoch FROM clock_timestamp()) * 1e6)::bigint, pg_advisory_unlock(8008);" >&"$GATEFD"
 	exec {GATEFD}>&-
@@ -996,6 +998,7 @@ phase_handoff() {
 	wait "$gate_pid" 2>/dev/null
 	gate_pid=
 	[ "$st" = 0 ] || return 1
+	[ -n "$PGSS" ] && pgss_report "$HAND_N" "task"
 	bare2=$(handoff_ref bare) && ref2=$(handoff_ref) || { FAIL_REASON="the reference client failed"; return 1; }
 	t_rel=$(awk -F'|' '$1 == "released" { print $2 }' "$tmp/gate.out")
 	[ -n "$t_rel" ] || { FAIL_REASON="the gate session did not release the lock"; return 1; }
