@@ -29,7 +29,7 @@ static void notice_receiver(void *arg, const PGresult *res)
 		return;
 	buf_init(&line);
 	if (format_notice(&line, res) == 0 && buf_cstr(&line))
-		task_log(c->task, "%s", line.data);
+		task_notice(c->target->e, c->task, line.data, line.len);
 	buf_finish(&line);
 }
 

@@ -212,6 +212,7 @@ struct task {
 	uint32_t cancel_uid;	/* who asked */
 	int64_t retry_at_us;	/* queued again (final_state TASK_QUEUED): when */
 	bool timed_out;		/* ran past its timeout: being cancelled */
+	bool log_over_cap;	/* over_cap, by its log (task_notice()) */
 	bool over_cap;		/* its result reached max_result_bytes: being
 				 * cancelled, further output dropped */
 	struct buf error;
@@ -588,6 +589,9 @@ void jobs_finish(struct executor *e);
 /* run.c: a task's life */
 __attribute__((format(printf, 2, 3)))
 void task_log(struct task *t, const char *fmt, ...);
+/* A notice or warning of t's session, len bytes, for its log: past its
+ * pool's max_result_bytes of log, dropped and the statement cancelled. */
+void task_notice(struct executor *e, struct task *t, const char *line, size_t len);
 __attribute__((format(printf, 3, 4)))
 void task_fail(struct executor *e, struct task *t, const char *fmt, ...);
 /* The caller unlinked t from e->tasks. */

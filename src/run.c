@@ -152,9 +152,10 @@ void task_finish(struct executor *e, struct task *t, enum task_state state)
 		atomic_fetch_sub(&e->n_held, 1);
 		conn_unname(t->pool, t->id);
 	}
-	if ((state == TASK_FAILED || state == TASK_CANCELLED) && t->stmt_rows && !t->over_cap) {
-		/* psql prints no row of a statement that failed.  (Output cut
-		 * at max_result_bytes is kept, up to the cap.) */
+	if ((state == TASK_FAILED || state == TASK_CANCELLED) && t->stmt_rows &&
+	    (!t->over_cap || t->log_over_cap)) {
+		/* psql prints no row of a statement that failed.  (A result
+		 * cut at max_result_bytes is kept, up to the cap.) */
 		t->rows -= t->stmt_nrows;
 		t->truncate |= stream_cut(&t->out[STREAM_RESULT], t->stmt_start);
 		t->truncate |= stream_cut(&t->out[STREAM_JSON], t->stmt_start_json);
@@ -210,6 +211,33 @@ static void result_check_cap(struct executor *e, struct task *t)
 		 (unsigned long long)cap);
 	if (t->conn)
 		conn_cancel(e, t->conn);
+}
+
+/*
+ * The log is capped as the result is, on its own: a loop of RAISE NOTICE
+ * must not fill the control database (DESIGN.md, Security).  A notice
+ * that would take it past max_result_bytes is dropped, as is every one
+ * after it, and the statement is cancelled; the daemon's own lines (the
+ * cancel, the end) are still written.
+ */
+void task_notice(struct executor *e, struct task *t, const char *line, size_t len)
+{
+	uint64_t cap = t->pool->cfg->max_result_bytes;
+	/* The line as task_log() writes it: a timestamp, a space, a newline. */
+	int64_t size = stream_size(&t->out[STREAM_LOG]) + ISO_TIME_MAX + (int64_t)len + 1;
+
+	if (t->over_cap)
+		return;
+	if (cap && size > (int64_t)cap) {
+		t->over_cap = true;
+		t->log_over_cap = true;
+		task_log(t, "log reached max_result_bytes (%llu bytes): cancelling",
+			 (unsigned long long)cap);
+		if (t->conn)
+			conn_cancel(e, t->conn);
+		return;
+	}
+	task_log(t, "%s", line);
 }
 
 /* Its started_at: when its first statement is sent (DESIGN.md), after the

@@ -108,6 +108,13 @@ void task_cancel_by(struct executor *e, struct task *t, uint32_t uid)
 
 void task_cap_error(const struct task *t, struct buf *out)
 {
+	if (t->log_over_cap) {
+		(void)buf_printf(out, "pgqfs: the log reached the pool's max_result_bytes of %llu "
+				 "bytes: the statement was cancelled and its further notices "
+				 "dropped\nSQLSTATE: 54000\n",
+				 (unsigned long long)t->pool->cfg->max_result_bytes);
+		return;
+	}
 	(void)buf_printf(out, "pgqfs: the result reached the pool's max_result_bytes of %llu bytes: "
 			 "the statement was cancelled and the rest of its output dropped\n"
 			 "SQLSTATE: 54000\n",

@@ -4,7 +4,8 @@
 # else the config's) while other pools run; host names are resolved off the
 # loop and still reach the server; a cancel sent to a hung server blocks no
 # other pool, and its task fails after a grace; a task's result is capped by
-# max_result_bytes; a huge value does not leave the daemon's memory large;
+# max_result_bytes, of the result and of the log; a huge value does not
+# leave the daemon's memory large;
 # and a file cut short runs nothing.  The control connection too resolves
 # its host name off the loop when it reconnects.
 . "$SRCDIR/e2e/lib.sh"
@@ -171,6 +172,25 @@ for k in 1 2 3; do
 	t_like "$(cat "$MNT/tasks/$quick/error")" "^pgqfs: the result reached the pool's max_result_bytes" \
 		"its error says why ($k)"
 done
+
+# The log is capped as the result is, on its own: a statement that raises
+# notices without end is cancelled once they reach the cap.
+cat >"$W/noisy.sql" <<'SQL'
+DO $$ BEGIN LOOP RAISE NOTICE 'noise %', repeat('n', 40); PERFORM pg_sleep(0.001); END LOOP; END $$;
+SQL
+noisy=$(new_id)
+submit capped "$W/noisy.sql" "$noisy.sql"
+t_is "$(task_wait "$noisy" 30)" failed "a task whose notices pass its pool's max_result_bytes fails"
+error=$(cat "$MNT/tasks/$noisy/error")
+t_like "$error" "^pgqfs: the log reached the pool's max_result_bytes of 1000 bytes" \
+	"its error says the log reached the cap"
+t_like "$error" $'\nSQLSTATE: 54000\n$' "with a SQLSTATE"
+size=$(stat -c %s "$MNT/tasks/$noisy/log")
+# The cap, then the daemon's own two lines (the cancel, the end).
+t_ok "its log holds the cap and two lines more at most ($size bytes)" test "$size" -le 1250
+t_ok "the notices before the cap are in it" grep -q "NOTICE:  noise nnnn" "$MNT/tasks/$noisy/log"
+wait_until 10 eval '! active "%RAISE NOTICE%"' ||
+	t_fail "its statement was cancelled on the target"
 
 # ---- a file cut short runs nothing.
 psql_ref -q -d app -c 'CREATE TABLE cut (x int)'
