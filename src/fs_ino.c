@@ -31,7 +31,9 @@ static bool name_has_bad_bytes(const char *name)
 	const unsigned char *p = (const unsigned char *)name;
 
 	/* Control characters would break the log's one line per event;
-	 * names must be UTF-8 to be stored as text. */
+	 * names must be UTF-8 to be stored as text, as the server checks
+	 * it: no overlong form, no surrogate, nothing past U+10FFFF (the
+	 * server refuses those, which would be EIO at the commit). */
 	while (*p) {
 		int n;
 
@@ -52,6 +54,9 @@ static bool name_has_bad_bytes(const char *name)
 		for (int i = 1; i <= n; i++)
 			if ((p[i] & 0xc0) != 0x80)
 				return true;
+		if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) ||
+		    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
+			return true;
 		p += n + 1;
 	}
 	return false;

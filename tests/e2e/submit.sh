@@ -186,6 +186,12 @@ t_is "$(cp_error "$W/plain.sql" "$Q/default/plain.txt")" \
 badname=$(printf 'bad\377name.sql')
 t_like "$(cp_error "$W/plain.sql" "$Q/default/$badname")" 'cannot create regular file.*Invalid argument' \
 	"a name that is not UTF-8: EINVAL"
+# Bytes of UTF-8's shape that the server refuses as text: an overlong
+# form, a surrogate, a code point past U+10FFFF.
+for bad in '\xe0\x80\xaf' '\xed\xa0\x80' '\xf4\x90\x80\x80'; do
+	t_like "$(cp_error "$W/plain.sql" "$Q/default/$(printf "u${bad}.sql")")" \
+		'cannot create regular file.*Invalid argument' "a name with $bad, not UTF-8 to the server: EINVAL"
+done
 t_like "$(cp_error "$W/plain.sql" "$Q/default/$(printf 'tab\tname.sql')")" 'cannot create regular file.*Invalid argument' \
 	"a name with a control character: EINVAL"
 t_is "$(cp_error "$W/plain.sql" "$Q/default/.sql")" "" "'.sql' alone is a staging name (dot file)"
