@@ -579,6 +579,7 @@ static const char *const schema_v2[] = {
 #include "schema_v14.sql.h"
 #include "schema_v15.sql.h"
 #include "schema_v16.sql.h"
+#include "schema_v17.sql.h"
 
 static const char *const *const schema_versions[] = {
 	schema_v1,
@@ -597,6 +598,7 @@ static const char *const *const schema_versions[] = {
 	schema_v14,
 	schema_v15,
 	schema_v16,
+	schema_v17,
 };
 
 #endif

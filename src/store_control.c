@@ -74,6 +74,10 @@ int store_retry_task(struct store *s, int64_t id, uint32_t by_uid)
 		set_error("retry", "its name is another user's schedule in its pool (schedules/): "
 			  "only the schedule's owner may queue that name there");
 		return -EPERM;
+	case 6:
+		set_error("retry", "its name is an id another user reserved (new-id): only "
+			  "that user may queue that name");
+		return -EACCES;
 	default:
 		return -EIO;
 	}

@@ -137,6 +137,43 @@ t_ok "root's new-id skips the 5 pending names nobody queued ($((base + 6))..$((b
 t_ok "root's cp of $rid.sql to the same pool succeeds" cp "$W/once.sql" "$Q/fast/$rid.sql"
 t_is "$(task_wait "$rid")" done "and it runs"
 
+# ---- a retry cannot make another user's reserved name pending again:
+# nobody's X.sql, an ordinary name when submitted (X not yet handed out),
+# is cancelled; root then reserves X; nobody's retry of the old task is
+# refused, as its submission would be now.
+base=$(as_nobody cat "$MNT/new-id")
+x=$((base + 2))	# nobody's submission takes base + 1
+as_nobody cp "$W/later.sql" "$Q/default/$x.sql" || t_fail "nobody's cp of $x.sql"
+old=$(ctl "SELECT id FROM pgqfs.task WHERE name = '$x.sql'")
+t_is "$old" "$((base + 1))" "nobody's $x.sql is task $((base + 1))"
+as_nobody rm "$Q/default/$x.sql"
+t_is "$(ctl "SELECT state FROM pgqfs.task WHERE id = $old")" cancelled "and is cancelled"
+rid=$(new_id)
+t_is "$rid" "$x" "root's new-id hands out $x"
+t_like "$(as_nobody bash -c "echo 1 >'$MNT/tasks/$old/retry'" 2>&1)" 'write error: Permission denied' \
+	"nobody's retry of the old $x.sql is refused (EACCES)"
+t_is "$(ctl "SELECT state FROM pgqfs.task WHERE id = $old")" cancelled "it stays cancelled"
+t_ok "root's cp of $x.sql succeeds" cp "$W/once.sql" "$Q/default/$x.sql"
+t_is "$(task_wait "$x")" done "and it runs"
+
+# ---- nor with more pending names than new-id used to skip (100): each
+# of nobody's 130 files takes an id, and their names are the 130 after.
+base=$(as_nobody cat "$MNT/new-id")
+as_nobody python3 -c "
+import sys
+for k in range(131, 261):
+    with open('$Q/fast/%d.sql' % ($base + k), 'w') as f:
+        f.write(open('$W/later.sql').read())
+" || t_fail "nobody's 130 files"
+t_is "$(ctl "SELECT count(*) FROM pgqfs.task WHERE state = 'queued' AND name ~ '^[0-9]+[.]sql$'
+	AND substring(name FROM '^([0-9]+)')::bigint BETWEEN $((base + 131)) AND $((base + 260))")" 130 \
+	"nobody's 130 names are pending"
+rid=$(new_id)
+t_ok "root's new-id skips them all ($((base + 131))..$((base + 260)), got $rid)" \
+	test "$rid" -gt "$((base + 260))"
+t_ok "root's cp of $rid.sql succeeds" cp "$W/once.sql" "$Q/fast/$rid.sql"
+t_is "$(task_wait "$rid")" done "and it runs"
+
 # ---- cancel() checks the submitter in SQL
 cp "$W/block.sql" "$Q/slow/b2.sql"
 cp "$W/squat.sql" "$Q/slow/mine.sql"
