@@ -44,6 +44,20 @@ static void conn_reset_deadline(struct conn *c)
 	timer_set(&c->connect_timer, mono_ms() + (int64_t)c->connect_timeout_ms);
 }
 
+/*
+ * A session's reset between two tasks, in order: an open transaction
+ * rolled back (as when psql exits), no statement timeout, then DISCARD
+ * ALL.  A statement timeout the task set is armed again for each of
+ * these: past it during DISCARD ALL (which drops temporary tables and
+ * does not look for the timeout meanwhile), the server cancels the next
+ * statement on the session instead, the next task's (a review found it,
+ * 30 temporary tables and a 2 ms timeout).  Past it during the SET, it
+ * cancels DISCARD ALL: the reset fails, and the connection is closed.
+ */
+const char *const reset_sql[RESET_STEPS] = {
+	"ROLLBACK", "SET statement_timeout = 0", "DISCARD ALL",
+};
+
 void conn_start_reset(struct conn *c)
 {
 	PGTransactionStatusType ts = PQtransactionStatus(c->pg);
@@ -91,7 +105,7 @@ void conn_start_reset(struct conn *c)
 	conn_set_state(c, CONN_RESET);
 	conn_reset_deadline(c);
 	c->reset_step = ts == PQTRANS_IDLE ? 1 : 0;
-	if (!PQsendQuery(c->pg, c->reset_step == 0 ? "ROLLBACK" : "DISCARD ALL")) {
+	if (!PQsendQuery(c->pg, reset_sql[c->reset_step])) {
 		conn_set_state(c, CONN_BROKEN);
 		return;
 	}
@@ -111,7 +125,7 @@ static void conn_name(struct conn *c, int64_t id)
 	/* Nothing more to send after it, then idle (or its task begins). */
 	conn_set_state(c, CONN_RESET);
 	conn_reset_deadline(c);
-	c->reset_step = 2;
+	c->reset_step = RESET_STEPS;
 	c->unname = false;
 	if (!PQsendQuery(c->pg, app)) {
 		conn_set_state(c, CONN_BROKEN);
@@ -273,7 +287,7 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 			if (res) {
 				ExecStatusType st = PQresultStatus(res);
 
-				/* ROLLBACK, DISCARD ALL; conn_name()'s SELECT or RESET */
+				/* reset_sql[]'s; conn_name()'s SELECT or RESET */
 				if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
 					conn_set_state(c, CONN_BROKEN);
 				PQclear(res);
@@ -281,8 +295,8 @@ void conn_event(struct executor *e, struct conn *c, short revents)
 			}
 			if (c->state == CONN_BROKEN)
 				return;
-			if (++c->reset_step == 1) {
-				if (!PQsendQuery(c->pg, "DISCARD ALL")) {
+			if (++c->reset_step < RESET_STEPS) {
+				if (!PQsendQuery(c->pg, reset_sql[c->reset_step])) {
 					conn_set_state(c, CONN_BROKEN);
 					return;
 				}

@@ -86,7 +86,8 @@ struct conn {
 	enum conn_state state;
 	PostgresPollingStatusType poll;	/* while connecting: what to wait for */
 	struct task *task;		/* while busy (or connecting for one) */
-	int reset_step;			/* CONN_RESET: queries still to send */
+	int reset_step;			/* CONN_RESET: the reset_sql[] in flight;
+					 * piped (PIPE_RESET): its Syncs read */
 	enum conn_pipe pipe;		/* pipeline mode (pipe.c) */
 	int64_t named_id;		/* its session's application_name names this
 					 * task (0: none, or not known) */
@@ -460,6 +461,10 @@ bool conn_fits(const struct conn *c, const struct task *t);
 struct conn *target_add_conn_for(struct target *tg, const struct task *t);
 int target_free(const struct target *tg);
 void conn_start_reset(struct conn *c);
+/* The statements of a session's reset: ROLLBACK (only in a transaction),
+ * then the others, each its own (conn.c). */
+#define RESET_STEPS 3
+extern const char *const reset_sql[RESET_STEPS];
 /*
  * Sets the session of an idle connection of pool p's target, of p's role,
  * to carry task id's application_name, while the claim that should give

@@ -3,7 +3,7 @@
  * statement and the reset after it go to the target in one write, each
  * ended by a Sync:
  *
- *     naming, Sync    statement, Sync    DISCARD ALL, Sync
+ *     naming, Sync    statement, Sync    reset (two statements), each a Sync
  *
  * The backend runs the reset the moment the statement's transaction ends,
  * with no round trip between them: a task costs the target one wake-up
@@ -115,8 +115,13 @@ int task_pipe_send(struct task *t, const char *stmt)
 			return -1;
 		c->named_id = t->id;
 	}
-	if (!send_one(c->pg, stmt) || !send_one(c->pg, "DISCARD ALL"))
+	if (!send_one(c->pg, stmt))
 		return -1;
+	/* The reset but its ROLLBACK (conn.c): each statement its own Sync,
+	 * as DISCARD ALL runs in no transaction block. */
+	for (int i = 1; i < RESET_STEPS; i++)
+		if (!send_one(c->pg, reset_sql[i]))
+			return -1;
 	if (!t->pipe_naming)
 		single_row(t);	/* else once the naming's Sync is read */
 	log_debug("task %lld: named, run and reset in one write (pipeline mode)", (long long)t->id);
@@ -165,6 +170,7 @@ bool task_pipe_filter(struct executor *e, struct task *t, PGresult **resp)
 		/* Done, committed or not: the reset is the connection's now. */
 		PQclear(res);
 		c->pipe = PIPE_RESET;
+		c->reset_step = 1;
 		*resp = NULL;
 		return false;
 	}
@@ -180,11 +186,13 @@ int conn_pipe_reset(struct conn *c)
 		if (!res) {
 			if (PQstatus(c->pg) == CONNECTION_BAD)
 				return -1;	/* NULL for good: see task_pipe_filter() */
-			continue;	/* between DISCARD ALL's result and its Sync */
+			continue;	/* between a statement's result and its Sync */
 		}
 		st = PQresultStatus(res);
 		PQclear(res);
 		if (st == PGRES_PIPELINE_SYNC) {
+			if (++c->reset_step < RESET_STEPS)
+				continue;	/* the next statement of the reset */
 			c->pipe = PIPE_NONE;
 			return PQexitPipelineMode(c->pg) ? 1 : -1;
 		}

@@ -283,6 +283,21 @@ t_is "$(grep '^backend_pid=' "$MNT/tasks/$id2/info")" "$(grep '^backend_pid=' "$
 t_file_is "$MNT/done/$id2/result" $'sp,locks\n"""$user"", public",0\n' \
 	"the next task sees the lock released and the setting reset"
 
+# A statement timeout a task sets is armed for the reset too: past it
+# while DISCARD ALL drops many temporary tables, the server cancels the
+# next statement on the session, which must not be the next task's.
+{
+	for i in $(seq 40); do echo "CREATE TEMP TABLE tt$i (x int PRIMARY KEY, y text);"; done
+	echo "SET statement_timeout = '1ms';"
+} >"$W/timeout-left.sql"
+printf "SELECT 'clean' AS a;\nSELECT 2 AS b;\n" >"$W/after-timeout.sql"
+for k in 1 2 3; do
+	id=$(new_id); submit solo "$W/timeout-left.sql" "$id.sql"
+	t_is "$(task_wait "$id")" done "a task that leaves a 1 ms statement_timeout and 40 temporary tables is done ($k)"
+	id2=$(new_id); submit solo "$W/after-timeout.sql" "$id2.sql"
+	t_is "$(task_wait "$id2")" done "the next task on the connection is not cancelled by it ($k)"
+done
+
 # A lone statement's error at its commit (a deferred constraint): in a
 # pipeline it comes after the statement's rows, which psql never prints.
 id=$(new_id)
