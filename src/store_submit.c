@@ -499,6 +499,17 @@ int store_release(struct store *s, int64_t id)
 #define HELD_OR_STAGED \
 	"(t.state = 'staged' OR (t.state = 'running' AND t.started_at IS NULL AND NOT t.is_group))"
 
+/*
+ * The rows d deleted are gone for good: `wait` readers parked on them, on
+ * any daemon's mount, hear it on the done channel, look the ids up and
+ * answer ENOENT, as for a task that retention removed (the state in the
+ * payload is only a hint: a reader looks the task up).  notify_done()
+ * cuts the list into payloads the server takes.
+ */
+#define NOTIFY_GONE \
+	"(SELECT notify_done(array_agg(d.id ORDER BY d.id), 'cancelled') FROM d" \
+	" HAVING count(*) > 0)"
+
 int store_unstage(struct store *s, int64_t id)
 {
 	PGresult *res;
@@ -512,8 +523,8 @@ int store_unstage(struct store *s, int64_t id)
 		      " c AS (DELETE FROM chunk USING d WHERE chunk.task = d.id),"
 		      " r AS (UPDATE reservation r SET used = false FROM d WHERE r.id = d.id)"
 		      /* A held row's slot is free: other daemons may claim. */
-		      " SELECT pg_notify(current_schema() || '_queue', d.pool) FROM d"
-		      "  WHERE d.state = 'running'",
+		      " SELECT (SELECT count(*) FROM (SELECT pg_notify(current_schema() || '_queue',"
+		      "     d.pool) FROM d WHERE d.state = 'running') q), " NOTIFY_GONE,
 		   id, &res);
 	if (r < 0)
 		return r;
@@ -574,7 +585,7 @@ int store_unstage_name(struct store *s, const char *pool, const char *name, int6
 		   "   AND " HELD_OR_STAGED " RETURNING t.id),"
 		   " c AS (DELETE FROM chunk USING d WHERE chunk.task = d.id),"
 		   " r AS (UPDATE reservation r SET used = false FROM d WHERE r.id = d.id)"
-		   " SELECT count(*) FROM d",
+		   " SELECT count(*), " NOTIFY_GONE " FROM d",
 		5, NULL, pv, NULL, NULL, false, &res);
 	if (r < 0)
 		return r;

@@ -97,10 +97,18 @@ id=$(new_id)
 dup_writer "$MNT/queue/one/$id.sql" "INSERT INTO ran VALUES ('removed');
 " "" "$W/w2"
 t_ok "removed: its row is claimed with its staging" wait_until 10 held "$id"
+# A reader parked on its wait is answered, as for a task that is gone.
+(timeout 20 cat "$MNT/tasks/$id/wait" >"$W/w2.wait" 2>"$W/w2.err"; echo $? >"$W/w2.rc") &
+waiter=$!
+t_ok "removed: a wait reader parks on it" wait_until 10 eval \
+	'[ "$(awk '"'"'$1 == "waiting" { print $2 }'"'"' "$MNT/stats")" = 1 ]'
 rm "$MNT/queue/one/$id.sql"
 t_is "$?" 0 "removed: rm succeeds"
 t_is "$(psql_ref -d pgqfs_ctl -tAc "SELECT count(*) FROM pgqfs.task WHERE id = $id")" 0 \
 	"removed: its row is gone"
+t_ok "removed: the wait reader is answered within 5 s" wait_until 5 test -s "$W/w2.rc"
+wait "$waiter"
+t_like "$(cat "$W/w2.err")" 'No such file or directory' "removed: it gets ENOENT"
 go "$W/w2" removed
 printf 'SELECT 3 AS next;\n' >"$W/next.sql"
 id2=$(new_id)
