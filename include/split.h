@@ -70,6 +70,15 @@ bool sql_cut_short(const char *text, size_t len, bool std_strings,
 		   unsigned *ret_line);
 
 /*
+ * Whether text is cut short however its target's session lexes it
+ * (standard_conforming_strings on or off), with *ret_line as
+ * sql_cut_short() gives it under on: what can be refused at submission,
+ * before the session is known.  A file cut short under one setting only
+ * is found when it is run.
+ */
+bool sql_cut_short_any(const char *text, size_t len, unsigned *ret_line);
+
+/*
  * Whether the statement text[0..len) (as sql_stmt_text() gives it, or a
  * file from its start) is a plain
  * query or data change: its first word, after white space and comments,

@@ -17,6 +17,7 @@
 #include "cron.h"
 #include "header.h"
 #include "log.h"
+#include "split.h"
 
 /* ------------------------------------------------------------------ */
 /* open, read, write                                                   */
@@ -433,6 +434,7 @@ static int sched_check(const struct fs *fs, const struct sched_handle *h,
 		       struct schedule_def *d, char *err, size_t errlen)
 {
 	char why[200];
+	unsigned line = 0;
 	int r;
 
 	if (header_parse(h->data.data ? h->data.data : "", h->data.len, true, o, why,
@@ -453,6 +455,12 @@ static int sched_check(const struct fs *fs, const struct sched_handle *h,
 	}
 	if (task_options_has(o, HEADER_TZ) && !task_options_has(o, HEADER_CRON)) {
 		snprintf(err, errlen, "tz= is the time zone of cron=; every= ticks in UTC");
+		return -EINVAL;
+	}
+	/* Each run would fail so: the schedule is refused instead. */
+	if (sql_cut_short_any(h->data.data ? h->data.data : "", h->data.len, &line)) {
+		snprintf(err, errlen, "the file ends inside a statement at line %u; a \";\" ends it",
+			 line);
 		return -EINVAL;
 	}
 	memset(d, 0, sizeof(*d));

@@ -238,6 +238,11 @@ bool sql_cut_short(const char *text, size_t len, bool std_strings,
 	return end.cut;
 }
 
+bool sql_cut_short_any(const char *text, size_t len, unsigned *ret_line)
+{
+	return sql_cut_short(text, len, false, NULL) && sql_cut_short(text, len, true, ret_line);
+}
+
 /*
  * Appends to b the text psql sends for st, a statement sql_split() found
  * in text: its bytes less the empty lines that psql drops outside quotes

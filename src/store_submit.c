@@ -153,9 +153,19 @@ static int add_options(struct arr *a, const struct submission *sub, int ord)
 			r = arr_add_bool(&a[6], false);
 		goto out;
 	}
-	if (o.group == HEADER_GROUP_STATEMENTS)
+	if (o.group == HEADER_GROUP_STATEMENTS) {
 		r = add_members(&a[7], &a[8], ord, sub->data ? sub->data : "", sub->len, &group,
 				why, sizeof(why));
+	} else {
+		unsigned line = 0;
+
+		/* A file cut short fails at once, as a bad header does, in a
+		 * paused or busy pool too, not when a slot would run it
+		 * (DESIGN.md, Submitting). */
+		if (sub->len && sql_cut_short_any(sub->data, sub->len, &line))
+			snprintf(why, sizeof(why), "not run: the file ends inside a statement at "
+				 "line %u; a \";\" ends it", line);
+	}
 	if (r == 0)
 		r = arr_add_i32(&a[0], o.priority);
 	for (size_t i = 0; i < o.n_after && r == 0; i++)

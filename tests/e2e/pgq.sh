@@ -4,7 +4,9 @@
 # else on stdout, -w and wait exit 0/1 with psql's error on stderr, status
 # (plain and --json: parsed by python and checked against the info files),
 # result (byte-equal to psql --csv), cancel and retry, and the exit codes
-# 2 (usage), 3 (missing) and 4 (I/O error from the mount).
+# 2 (usage), 3 (missing) and 4 (I/O error from the mount, an empty file, a
+# dead mount, a mount that stops during a wait); status as another user on
+# an allow_other mount; the JSON of a group and its members.
 . "$SRCDIR/e2e/lib.sh"
 
 PGQ=${PGQ:-${BUILDDIR:+$BUILDDIR/../pgq}}
@@ -44,6 +46,10 @@ fi
 run v --version
 t_is "$rc:$(out v)" "0:pgq $(sed -n "s/^ *version : '\(.*\)',/\1/p" "$SRCDIR/../meson.build")" \
 	"--version prints the project's version"
+# The script itself, unbuilt: meson did not fill in its version.
+t_is "$(dash "$SRCDIR/../contrib/pgq" --version 2>&1; echo "rc=$?")" \
+	"pgq (not installed: version unknown)"$'\n'"rc=0" \
+	"contrib/pgq --version in the source tree says the version is unknown, exit 0"
 run h --help
 t_like "$rc:$(out h)" '^0:usage: pgq' "--help prints the usage on stdout, exit 0"
 
@@ -66,6 +72,37 @@ t_is "$rc:$(info_of "$(out s2)" pool)" "0:fast" "submit -p fast submits to pool 
 printf 'SELECT 3 AS three;\n' | pgq submit - >"$W/s3.out" 2>"$W/s3.err"
 t_is "$?:$(err s3)" "0:" "submit - reads standard input"
 t_cmp <(printf 'SELECT 3 AS three;\n') "$MNT/tasks/$(out s3)/query.sql" "and submits what it read"
+
+# Standard input's first byte is read before anything is submitted, and
+# sent as it was, a newline too.
+printf '\nSELECT 4 AS four;\n' | pgq submit - >"$W/s4.out" 2>"$W/s4.err"
+t_is "$?:$(err s4)" "0:" "submit - of a text starting with a newline"
+t_cmp <(printf '\nSELECT 4 AS four;\n') "$MNT/tasks/$(out s4)/query.sql" "it is submitted whole"
+t_is "$(task_wait "$(out s4)" 20)" "done" "and runs"
+
+# An empty file: the mount queues nothing for it (DESIGN.md), so pgq refuses
+# it rather than print an id that names no task.
+: >empty.sql
+n_before=$(ls "$MNT/tasks" | wc -l)
+run em1 submit empty.sql
+t_is "$rc:$(out em1)" "4:" "submit of an empty file exits 4 and prints no id"
+t_is "$(err em1)" "pgq: empty.sql: empty file: nothing to submit" "saying so, as pgq"
+run em2 submit -w one.sql empty.sql
+t_is "$rc:$(out em2)" "4:" "submit -w of a file and an empty one exits 4 and prints no id"
+pgq submit - </dev/null >"$W/em3.out" 2>"$W/em3.err"
+t_is "$?:$(out em3)" "4:" "submit - of an empty standard input exits 4 and prints no id"
+t_is "$(err em3)" "pgq: standard input is empty: nothing to submit" "saying so"
+pgq submit -w one.sql - </dev/null >"$W/em4.out" 2>"$W/em4.err"
+t_is "$?:$(out em4)" "4:" "submit -w of a file and an empty standard input exits 4 before submitting"
+# A pipe cannot be checked before: pgq sees afterwards that no task has the id.
+pgq submit <(:) >"$W/em5.out" 2>"$W/em5.err"
+t_is "$?:$(out em5)" "4:" "submit of an empty pipe exits 4 and prints no id"
+t_like "$(err em5)" '^pgq: /dev/fd/[0-9]+: empty: nothing was submitted \(id [0-9]+ names no task\)$' \
+	"saying so"
+t_is "$(ls "$MNT/tasks" | wc -l)" "$n_before" "none of these submitted anything"
+pgq submit <(printf 'SELECT 5 AS five;\n') >"$W/p1.out" 2>"$W/p1.err"
+t_like "$?:$(out p1):$(err p1)" '^0:[0-9]+:$' "submit of a pipe with SQL in it prints its id"
+t_is "$(task_wait "$(out p1)" 20)" "done" "and the task runs"
 
 run wa wait "$id1" "$id2" "$(out s2)" "$(out s3)"
 t_is "$rc:$(out wa)" "0:$id1 done"$'\n'"$id2 done"$'\n'"$(out s2) done"$'\n'"$(out s3) done" \
@@ -134,19 +171,22 @@ assert isinstance(doc, list), 'not an array'
 got = [str(o.get('id')) for o in doc]
 assert got == ids, f'ids {got} != {ids}'
 numeric = {'id', 'submitted_uid', 'duration_ms', 'rows', 'attempt',
-           'backend_pid', 'priority', 'retries'}
+           'backend_pid', 'group', 'members', 'priority', 'retries'}
 for o in doc:
     info = open(f"{mnt}/tasks/{o['id']}/info", 'rb').read().decode('utf-8')
     want = {}
     for line in info.splitlines():
         k, v = line.split('=', 1)
-        want[k] = None if v == '' else int(v) if k in numeric else v
+        if k in want:
+            continue    # a key given twice: its first value
+        want[k] = (None if v == '' else
+                   int(v) if k in numeric and v.lstrip('-').isdigit() else v)
     # Times and a running task's figures may move between two reads:
     # compare what is final for a finished task.
     assert list(o) == list(want), f'keys {list(o)} != {list(want)}'
     for k in want:
         assert o[k] == want[k], f'task {o["id"]}: {k}: {o[k]!r} != {want[k]!r}'
-        if k in numeric and want[k] is not None:
+        if isinstance(want[k], int):
             assert type(o[k]) is int, f'{k} is not a number'
 print('ok')
 EOF
@@ -167,6 +207,63 @@ t_ok "it holds every task of tasks/ (${#all[@]}), each equal to its info" check_
 run st2 status
 t_is "$(cut -d' ' -f1 "$W/st2.out" | tr '\n' ' ')" "${all[*]} " "plain status with no id: a line per task"
 t_is "$(grep "^$odd_id " "$W/st2.out")" "$odd_id done default $odd" "the odd name printed as is in plain status"
+
+# A group and its members (DESIGN.md, Groups): a member's group is the
+# group's id, a group's members their count, both JSON numbers, and no key
+# twice (a member's info used to repeat the header's group=statements).
+printf -- '-- pgqfs: group=statements\nSELECT 1 AS a;\nSELECT 2 AS b;\n' >grp.sql
+gid=$(pgq submit -w grp.sql)
+t_is "$?" 0 "a group of two statements ran"
+mapfile -t mids < <(tail -n +2 "$MNT/tasks/$gid/result" | cut -d, -f1)
+t_is "${#mids[@]}" 2 "it has two members"
+run g1 status --json "$gid" "${mids[@]}"
+t_is "$rc" 0 "status --json of the group and its members exits 0"
+t_is "$(python3 - "$W/g1.out" "$gid" <<'EOF'
+import json, sys
+def once(pairs):
+    keys = [k for k, _ in pairs]
+    assert len(keys) == len(set(keys)), f'a key twice: {keys}'
+    return dict(pairs)
+doc = json.load(open(sys.argv[1]), object_pairs_hook=once)
+gid = int(sys.argv[2])
+g, members = doc[0], doc[1:]
+assert g['id'] == gid and type(g['members']) is int and g['members'] == 2, g
+for m in members:
+    assert type(m['group']) is int and m['group'] == gid, m
+print('ok')
+EOF
+)" ok "the group's members and each member's group are numbers, no key twice"
+t_ok "and the objects equal the info files" check_json "$W/g1.out" "$gid" "${mids[@]}"
+
+# ---- status as another user on an allow_other mount: the tasks it may
+# not read are left out silently when listing, refused when named.
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+	pgqfs_start b -o allow_other || t_bail "daemon b did not start"
+	B=$(mnt b)
+	chmod 755 "$W"
+	chmod 644 one.sql
+	as_nobody() { runuser -u nobody -- env PGQ_MOUNT="$B" dash "$PGQ" "$@"; }
+	nid=$(as_nobody submit -w "$W/one.sql")
+	t_like "$?:$nid" '^0:[0-9]+$' "nobody submits a task through an allow_other mount"
+	nuid=$(id -u nobody)
+	mine=()
+	for t in $(ls "$MNT/tasks" | sort -n); do
+		[ "$(info_of "$t" submitted_uid)" = "$nuid" ] && mine+=("$t")
+	done
+	as_nobody status "$good" >"$W/n0.out" 2>"$W/n0.err"
+	t_is "$?:$(out n0)" "4:" "nobody's status of root's task $good exits 4"
+	t_like "$(err n0)" 'Permission denied' "with EACCES's text"
+	as_nobody status >"$W/n1.out" 2>"$W/n1.err"
+	t_is "$?:$(err n1)" "0:" "nobody's status with no id exits 0, nothing on stderr"
+	t_is "$(cut -d' ' -f1 "$W/n1.out" | tr '\n' ' ')" "${mine[*]} " \
+		"it lists nobody's own tasks only (${mine[*]})"
+	as_nobody status --json >"$W/n2.out" 2>"$W/n2.err"
+	t_is "$?:$(err n2)" "0:" "nobody's status --json with no id exits 0, nothing on stderr"
+	t_ok "it holds nobody's tasks only, each equal to its info" check_json "$W/n2.out" "${mine[@]}"
+	pgqfs_stop b
+else
+	t_skip "status as another user" "needs root and a user nobody"
+fi
 
 # ---- result
 printf '%s\n' "SELECT 1 AS n, 'a,b' AS s, NULL AS z, E'two\\nlines \"q\"' AS t;" \
@@ -258,5 +355,47 @@ PGQ_MOUNT=$MNT timeout 15 dash "$PGQ" wait "$sid" >"$W/c5.out" 2>"$W/c5.err"
 t_is "$?:$(out c5)" "1:$sid cancelled" "it ends cancelled: wait exits 1"
 t_ok "within 5 s of the cancel" test $(($(date +%s) - start)) -le 5
 t_like "$(err c5)" "^$sid: " "its error on stderr, prefixed by its id"
+
+# ---- the mount stops during a wait: exit 4 (the mount), not 3 (no task).
+# waiting: the readers parked on the mount's wait files (its stats).
+parked() { grep -qx "waiting $1" "$MNT/stats"; }
+# A queued task: SIGTERM answers its parked reader with EINTR, then the
+# mount goes away.
+hid=$(pgq submit later.sql)
+(
+	PGQ_MOUNT=$MNT timeout 30 dash "$PGQ" wait "$hid" >"$W/d1.out" 2>"$W/d1.err"
+	echo "$?" >"$W/d1.rc"
+) &
+dp=$!
+t_ok "pgq wait $hid is parked" wait_until 10 parked 1
+pgqfs_stop main
+wait "$dp"
+t_is "$(cat "$W/d1.rc"):$(out d1)" "4:" "the daemon stops during pgq wait: exit 4, nothing on stdout"
+t_is "$(grep -c 'no task' "$W/d1.err")" 0 "and no 'no task' message"
+
+pgqfs_start main || t_bail "daemon did not start again"
+# A daemon killed during submit -w: its mount is dead (ENOTCONN).
+(
+	PGQ_MOUNT=$MNT timeout 30 dash "$PGQ" submit -w slow.sql >"$W/d2.out" 2>"$W/d2.err"
+	echo "$?" >"$W/d2.rc"
+) &
+dp=$!
+t_ok "pgq submit -w is parked" wait_until 10 parked 1
+kill -KILL "${PGQFS_PID[main]}"
+wait "${PGQFS_PID[main]}" 2>/dev/null
+wait "$dp"
+t_like "$(cat "$W/d2.rc"):$(out d2)" '^4:[0-9]+$' "the daemon is killed during submit -w: exit 4, the id on stdout"
+t_like "$(err d2)" "^pgq: $MNT: the mount is not connected \(is the daemon running\?\)$" \
+	"pgq says the mount is not connected"
+t_is "$(grep -c 'no task' "$W/d2.err")" 0 "not that there is no task"
+
+# ---- a dead mount (still mounted, its daemon gone): pgq's own message.
+for args in "status" "status --json" "wait 1" "result 1" "cancel 1" "submit one.sql"; do
+	# shellcheck disable=SC2086 # split on purpose
+	run dead $args
+	t_is "$rc:$(out dead):$(err dead)" "4::pgq: $MNT: the mount is not connected (is the daemon running?)" \
+		"on a dead mount 'pgq $args' exits 4 with pgq's own message only"
+done
+pgqfs_kill9 main
 
 t_done

@@ -148,6 +148,8 @@ refused badkey.sql '-- pgqfs: every=1m sometimes=yes\nSELECT 1;\n' "badkey.sql.*
 	'an unknown key'
 refused group.sql '-- pgqfs: every=1m group=statements\nSELECT 1;\nSELECT 2;\n' \
 	'group.sql.*group= cannot be used in a schedule' 'group='
+refused cut.sql '-- pgqfs: every=1h\nSELECT 1;\nSELECT 2\n' \
+	'cut.sql.*the file ends inside a statement at line 3' 'a file cut short (each run would fail)'
 t_like "$(cp "$W/tick.sql" "$A/default/notsql" 2>&1)" 'Invalid argument' "a name without .sql is refused"
 
 # ---- owners

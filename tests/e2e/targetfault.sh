@@ -199,10 +199,20 @@ cut=$(new_id)
 submit default "$W/cut.sql" "$cut.sql"
 t_is "$(task_wait "$cut" 10)" failed "a file cut short fails"
 t_like "$(cat "$MNT/tasks/$cut/error")" \
-	'^psql:query.sql:3: error: .*the file ends inside a statement at line 3; a ";" ends it' \
-	"its error says where, as psql would"
+	'^pgqfs: not run: the file ends inside a statement at line 3; a ";" ends it' \
+	"its error says where"
 t_is "$(psql_ref -d app -tAc 'SELECT count(*) FROM cut')" 0 "the insert before the cut did not run"
 t_is "$(stat -c %s "$MNT/tasks/$cut/result")" 0 "its result is empty"
+# It fails at once, as a bad header does: in a paused pool too, not when
+# a slot would have run it.
+echo 1 >"$MNT/pools/default/paused"
+cut2=$(new_id)
+submit default "$W/cut.sql" "$cut2.sql"
+t_ok "in a paused pool, a file cut short fails at once" \
+	wait_file_content "$MNT/tasks/$cut2/state" failed
+t_like "$(cat "$MNT/tasks/$cut2/error")" 'ends inside a statement at line 3' "its error says where"
+echo 0 >"$MNT/pools/default/paused"
+t_is "$(psql_ref -d app -tAc 'SELECT count(*) FROM cut')" 0 "nothing of either ran"
 pgqfs_stop
 
 # A second daemon: its connections are new, and the memory check needs a

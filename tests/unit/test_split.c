@@ -604,6 +604,25 @@ static void check_plain_query(void)
 		       v[i].text, v[i].want ? "is one" : "is not");
 }
 
+/* Refused at submission only when cut short under either lexing. */
+static void check_cut_any(void)
+{
+	static const char plain[] = "SELECT 1;\nSELECT 2\n";
+	static const char off_only[] = "SELECT 'a\\';\n";	/* \' escapes when off */
+	static const char on_only[] = "SELECT 'a\\'';\n";	/* 'a\' then an open ' when on */
+	unsigned line = 0;
+
+	tap_ok(sql_cut_short_any(plain, sizeof(plain) - 1, &line) && line == 2,
+	       "cut_any: no ';' after the last statement: cut short, at line 2");
+	tap_ok(sql_cut_short(off_only, sizeof(off_only) - 1, false, NULL) &&
+	       !sql_cut_short_any(off_only, sizeof(off_only) - 1, NULL),
+	       "cut_any: cut short with standard_conforming_strings off only: left to the run");
+	tap_ok(sql_cut_short(on_only, sizeof(on_only) - 1, true, NULL) &&
+	       !sql_cut_short_any(on_only, sizeof(on_only) - 1, NULL),
+	       "cut_any: cut short with standard_conforming_strings on only: left to the run");
+	tap_ok(!sql_cut_short_any("", 0, NULL), "cut_any: an empty file is not cut short");
+}
+
 int main(void)
 {
 	size_t i;
@@ -616,6 +635,7 @@ int main(void)
 	for (i = 0; i < sizeof(cut_cases) / sizeof(cut_cases[0]); i++)
 		check_cut(&cut_cases[i]);
 	check_cut_prefixes();
+	check_cut_any();
 	check_std_strings();
 	check_plain_query();
 	return tap_done();
