@@ -154,9 +154,17 @@ int format_info(const struct task_info *t, struct buf *b)
 		r = buf_printf(b, "group=%lld\n", (long long)t->group_id);
 	if (r == 0 && t->is_group)
 		r = buf_printf(b, "members=%lld\n", (long long)t->n_members);
-	/* The header's options in effect, as header_format() wrote them. */
-	if (r == 0 && t->options)
-		r = buf_puts(b, t->options);
+	/* The header's options in effect, as header_format() wrote them; a
+	 * member's are its group's but group=, which would say again, as
+	 * another value, what group=ID above says. */
+	for (const char *o = t->options; r == 0 && o && *o;) {
+		const char *nl = strchr(o, '\n');
+		size_t n = nl ? (size_t)(nl - o) + 1 : strlen(o);
+
+		if (!(t->group_id && strncmp(o, "group=", 6) == 0))
+			r = buf_append(b, o, n);
+		o += n;
+	}
 	/* What a task that cannot start yet waits for: ids (after=), a time
 	 * (not_before, a retry's back-off). */
 	if (r == 0 && (t->state == TASK_QUEUED || t->state == TASK_STAGED)) {

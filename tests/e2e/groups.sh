@@ -35,6 +35,7 @@ first=$(echo "$result" | sed -n 2p | cut -d, -f1)
 second=$(echo "$result" | sed -n 3p | cut -d, -f1)
 t_ok "the group's info counts its members" grep -qx 'members=10' "$MNT/tasks/$gid/info"
 t_like "$(cat "$MNT/tasks/$second/info")" "group=$gid" "a member's info names its group"
+t_is "$(grep -c '^group=' "$MNT/tasks/$second/info")" 1 "once: not also the header's group=statements"
 t_like "$(cat "$MNT/tasks/$second/info")" "name=$gid.sql:2" "a member is named NAME.sql:N"
 t_like "$(cat "$MNT/tasks/$second/info")" 'priority=-1' "and takes the group's options"
 t_is "$(cat "$MNT/tasks/$second/result")" $'k\n1' "a member's result is its statement's, as psql prints it"
