@@ -143,14 +143,20 @@ wait_until 10 eval '! active "%SELECT pg_sleep(60)%"' ||
 	t_fail "the cancelled statement ended once the server answered again"
 
 # ---- max_result_bytes
+# capped_fails FILE WHAT: FILE submitted to the capped pool fails, its
+# error saying that its WHAT (result, log) reached the cap; its id in $id.
+capped_fails() {
+	id=$(new_id)
+	submit capped "$1" "$id.sql"
+	t_is "$(task_wait "$id" 30)" failed "a task whose $2 passes its pool's max_result_bytes fails"
+	error=$(cat "$MNT/tasks/$id/error")
+	t_like "$error" "^pgqfs: the $2 reached the pool's max_result_bytes of 1000 bytes" \
+		"its error says why"
+	t_like "$error" $'\nSQLSTATE: 54000\n$' "with a SQLSTATE"
+}
 echo 'SELECT g, md5(g::text) AS h FROM generate_series(1, 2000000) g;' >"$W/big.sql"
-big=$(new_id)
-submit capped "$W/big.sql" "$big.sql"
-t_is "$(task_wait "$big" 30)" failed "a task past its pool's max_result_bytes fails"
-error=$(cat "$MNT/tasks/$big/error")
-t_like "$error" "^pgqfs: the result reached the pool's max_result_bytes of 1000 bytes" \
-	"its error says why"
-t_like "$error" $'\nSQLSTATE: 54000\n$' "with a SQLSTATE"
+capped_fails "$W/big.sql" result
+big=$id
 size=$(stat -c %s "$MNT/tasks/$big/result")
 t_ok "its result holds at most the cap ($size bytes)" test "$size" -le 1000 -a "$size" -gt 0
 psql_ref -q --csv -d app -c 'SELECT g, md5(g::text) AS h FROM generate_series(1, 100) g' |
@@ -178,13 +184,8 @@ done
 cat >"$W/noisy.sql" <<'SQL'
 DO $$ BEGIN LOOP RAISE NOTICE 'noise %', repeat('n', 40); PERFORM pg_sleep(0.001); END LOOP; END $$;
 SQL
-noisy=$(new_id)
-submit capped "$W/noisy.sql" "$noisy.sql"
-t_is "$(task_wait "$noisy" 30)" failed "a task whose notices pass its pool's max_result_bytes fails"
-error=$(cat "$MNT/tasks/$noisy/error")
-t_like "$error" "^pgqfs: the log reached the pool's max_result_bytes of 1000 bytes" \
-	"its error says the log reached the cap"
-t_like "$error" $'\nSQLSTATE: 54000\n$' "with a SQLSTATE"
+capped_fails "$W/noisy.sql" log
+noisy=$id
 size=$(stat -c %s "$MNT/tasks/$noisy/log")
 # The cap, then the daemon's own two lines (the cancel, the end).
 t_ok "its log holds the cap and two lines more at most ($size bytes)" test "$size" -le 1250
