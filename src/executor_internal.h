@@ -86,8 +86,7 @@ struct conn {
 	enum conn_state state;
 	PostgresPollingStatusType poll;	/* while connecting: what to wait for */
 	struct task *task;		/* while busy (or connecting for one) */
-	int reset_step;			/* CONN_RESET: the reset_sql[] in flight;
-					 * piped (PIPE_RESET): its Syncs read */
+	int reset_step;			/* CONN_RESET: the reset_sql[] in flight */
 	enum conn_pipe pipe;		/* pipeline mode (pipe.c) */
 	int64_t named_id;		/* its session's application_name names this
 					 * task (0: none, or not known) */
@@ -462,7 +461,8 @@ struct conn *target_add_conn_for(struct target *tg, const struct task *t);
 int target_free(const struct target *tg);
 void conn_start_reset(struct conn *c);
 /* The statements of a session's reset: ROLLBACK (only in a transaction),
- * then the others, each its own (conn.c). */
+ * then the others, each its own (conn.c); a piped task's is DISCARD ALL
+ * alone (pipe.c). */
 #define RESET_STEPS 3
 extern const char *const reset_sql[RESET_STEPS];
 /*

@@ -3,7 +3,7 @@
  * statement and the reset after it go to the target in one write, each
  * ended by a Sync:
  *
- *     naming, Sync    statement, Sync    reset (two statements), each a Sync
+ *     naming, Sync    statement, Sync    DISCARD ALL, Sync
  *
  * The backend runs the reset the moment the statement's transaction ends,
  * with no round trip between them: a task costs the target one wake-up
@@ -37,19 +37,28 @@
 
 /*
  * Whether a statement could tell the extended protocol from psql's simple
- * one, so that it does not go in a pipeline:
+ * one, or needs the reset that the pipeline does not send, so that it does
+ * not go in a pipeline:
  *  - a parameter symbol ($1): the Bind supplies none ("bind message
  *    supplies 0 parameters"), where psql's simple query says "there is no
  *    parameter $1".  Anywhere in the text, quoted or not: no dollar-quote
  *    tag begins with a digit, so this errs only on the side of no pipeline;
  *  - pg_cursors, which lists the extended protocol's unnamed portal;
  *  - statement_timestamp(), which the Bind and the Execute each set again
- *    after the Parse began the transaction: it is not now() there.
- * (A function that reads them for the statement is not seen.)
+ *    after the Parse began the transaction: it is not now() there;
+ *  - statement_timeout (set_config() of it): a short one set for the
+ *    session is armed again for the reset, and past it during DISCARD ALL
+ *    the server cancels the next task's statement; the reset sent on its
+ *    own sets it to 0 first (conn.c).  The pipelined reset is DISCARD ALL
+ *    alone: with that SET in the pipeline too, tasks of a pool sharing its
+ *    target with another waited 10 s under load (targetshare, 2 runs of
+ *    4; none of 6 without it), for a reason not found.
+ * (A function that reads or sets them for the statement is not seen.)
  */
 static bool protocol_shows(const char *text, size_t len)
 {
-	static const char *const words[] = { "pg_cursors", "statement_timestamp" };
+	static const char *const words[] = { "pg_cursors", "statement_timestamp",
+					     "statement_timeout" };
 
 	for (size_t i = 0; i < len; i++) {
 		if (text[i] == '$' && i + 1 < len && text[i + 1] >= '0' && text[i + 1] <= '9')
@@ -115,13 +124,8 @@ int task_pipe_send(struct task *t, const char *stmt)
 			return -1;
 		c->named_id = t->id;
 	}
-	if (!send_one(c->pg, stmt))
+	if (!send_one(c->pg, stmt) || !send_one(c->pg, "DISCARD ALL"))
 		return -1;
-	/* The reset but its ROLLBACK (conn.c): each statement its own Sync,
-	 * as DISCARD ALL runs in no transaction block. */
-	for (int i = 1; i < RESET_STEPS; i++)
-		if (!send_one(c->pg, reset_sql[i]))
-			return -1;
 	if (!t->pipe_naming)
 		single_row(t);	/* else once the naming's Sync is read */
 	log_debug("task %lld: named, run and reset in one write (pipeline mode)", (long long)t->id);
@@ -170,7 +174,6 @@ bool task_pipe_filter(struct executor *e, struct task *t, PGresult **resp)
 		/* Done, committed or not: the reset is the connection's now. */
 		PQclear(res);
 		c->pipe = PIPE_RESET;
-		c->reset_step = 1;
 		*resp = NULL;
 		return false;
 	}
@@ -186,13 +189,11 @@ int conn_pipe_reset(struct conn *c)
 		if (!res) {
 			if (PQstatus(c->pg) == CONNECTION_BAD)
 				return -1;	/* NULL for good: see task_pipe_filter() */
-			continue;	/* between a statement's result and its Sync */
+			continue;	/* between DISCARD ALL's result and its Sync */
 		}
 		st = PQresultStatus(res);
 		PQclear(res);
 		if (st == PGRES_PIPELINE_SYNC) {
-			if (++c->reset_step < RESET_STEPS)
-				continue;	/* the next statement of the reset */
 			c->pipe = PIPE_NONE;
 			return PQexitPipelineMode(c->pg) ? 1 : -1;
 		}
