@@ -418,8 +418,10 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 			 * file being written. */
 			fuse_reply_attr(req, &st, ttl);
 		} else {
-			refuse(req, pending ? EBUSY : EROFS, "setattr of inode", NULL,
-			       "%llu is read-only", (unsigned long long)ino);
+			char where[96];
+
+			ino_where("setattr of", ino, where, sizeof(where));
+			refuse(req, pending ? EBUSY : EROFS, where, NULL, "it is read-only");
 		}
 		return;
 	}

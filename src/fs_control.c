@@ -21,11 +21,6 @@ const char *const pool_file_names[PF_COUNT] = {
 	[PF_MAX_WORKERS] = "max_workers", [PF_PAUSED] = "paused",
 };
 
-static const char *const view_names[] = {
-	[V_TASKS] = "tasks", [V_RUNNING] = "running", [V_DONE] = "done",
-	[V_FAILED] = "failed", [V_QUEUE] = "queue",
-};
-
 /* ------------------------------------------------------------------ */
 /* pools/                                                              */
 

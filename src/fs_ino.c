@@ -15,6 +15,11 @@
 
 #include "log.h"
 
+const char *const view_names[V_QUEUE + 1] = {
+	[V_TASKS] = "tasks", [V_RUNNING] = "running", [V_DONE] = "done",
+	[V_FAILED] = "failed", [V_QUEUE] = "queue",
+};
+
 const char *const file_names[F_COUNT] = {
 	[F_QUERY] = "query.sql", [F_STATE] = "state", [F_RESULT] = "result",
 	[F_JSON] = "result.json",
@@ -143,6 +148,15 @@ void refuse(fuse_req_t req, int err, const char *where, const char *name,
 	log_warn("refused %s%s%s (uid %u): %s (%s)", LOG_ESCAPE(where), name ? "/" : "",
 		 name ? LOG_ESCAPE(name) : "", (unsigned)fuse_req_ctx(req)->uid, why, strerror(err));
 	fuse_reply_err(req, err);
+}
+
+void ino_where(const char *what, fuse_ino_t ino, char *buf, size_t size)
+{
+	if (is_task_ino(ino))
+		snprintf(buf, size, "%s %s/%lld/%s", what, view_names[ino_view(ino)],
+			 (long long)ino_id(ino), file_names[ino_file(ino)]);
+	else
+		snprintf(buf, size, "%s inode %llu", what, (unsigned long long)ino);
 }
 
 /* ------------------------------------------------------------------ */

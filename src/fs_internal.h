@@ -80,6 +80,7 @@ enum file { F_DIR, F_QUERY, F_STATE, F_RESULT, F_JSON, F_LOG, F_ERROR, F_INFO, F
 
 /* The names of a task directory's files, by enum file. */
 extern const char *const file_names[F_COUNT];
+extern const char *const view_names[V_QUEUE + 1];
 
 /* Kernel cache lifetimes.  Anything that can change is not cached, so
  * that a consumed queue name is never served from a stale dentry. */
@@ -389,6 +390,8 @@ int pool_slot_add(struct fs *fs, const char *name);
 int check_queue_name(fuse_req_t req, const char *pool, const char *name,
 		     bool *ret_dot);
 
+/* "WHAT tasks/ID/FILE" for a task's file, else "WHAT inode N": for the log. */
+void ino_where(const char *what, fuse_ino_t ino, char *buf, size_t size);
 void refuse(fuse_req_t req, int err, const char *where, const char *name,
 	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 int queue_name_errno(const char *name, bool *ret_dot);

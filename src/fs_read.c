@@ -357,9 +357,12 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			       "task %lld of that name is pending in the pool; its file cannot change (rm cancels it)",
 			       (long long)t.id);
 			task_info_finish(&t);
-		} else
-			refuse(req, EROFS, "open for writing of inode", NULL, "%llu is read-only",
-			       (unsigned long long)ino);
+		} else {
+			char where[96];
+
+			ino_where("open for writing of", ino, where, sizeof(where));
+			refuse(req, EROFS, where, NULL, "it is read-only");
+		}
 		return;
 	}
 	h = handle_new();

@@ -238,6 +238,12 @@ cat >"$W/app.sql" <<'SQL'
 SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid();
 SQL
 id=$(new_id); submit default "$W/app.sql" "$id.sql"; task_wait "$id" >/dev/null
+# A task's files are read-only, and the log line of a refused write names
+# the file, not an inode number.
+t_like "$(bash -c "echo x >'$MNT/tasks/$id/result'" 2>&1)" 'Read-only file system' \
+	"writing a task's result: EROFS"
+t_ok "the log names tasks/$id/result" wait_until 2 grep -q \
+	"refused open for writing of tasks/$id/result (uid $(id -u)): it is read-only" "$E2E_TMP/main.log"
 t_file_is "$MNT/done/$id/result" $'application_name\npgqfs task '"$id"$'\n' \
 	"application_name names pgqfs and the task id"
 
